@@ -1,0 +1,80 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { TagwallError } from '../core/errors.js';
+
+/**
+ * Where tagwall keeps what it must remember between runs: which rules it owns in each
+ * vault, the alerts it has sent, and the last good service-tags file. Every backend is a
+ * small key → text store with ETag optimistic concurrency, so two runs that overlap
+ * cannot silently overwrite each other's records.
+ */
+export interface StoredText {
+  readonly text: string;
+  readonly etag: string;
+}
+
+export interface WriteCondition {
+  /** Write only if the stored ETag is still this one. */
+  readonly ifMatch?: string;
+  /** Write only if nothing is stored under the key yet. */
+  readonly ifNoneExists?: boolean;
+}
+
+export interface KeyValueStore {
+  /** For messages: `file .tagwall/state.json`, `blob container tagwall at http://...`. */
+  readonly description: string;
+  get(key: string): Promise<StoredText | undefined>;
+  /** Returns the new ETag. Throws STATE_CONFLICT when the condition does not hold. */
+  put(key: string, text: string, condition?: WriteCondition): Promise<string>;
+  delete?(key: string): Promise<void>;
+}
+
+export function conflict(store: string, key: string): TagwallError {
+  return new TagwallError('STATE_CONFLICT', `${store}: ${key} was changed by another run since it was read; nothing was overwritten`, { transient: true });
+}
+
+export function etagOf(text: string): string {
+  return `"${createHash('sha256').update(text).digest('hex').slice(0, 32)}"`;
+}
+
+/** Keys become file names: keep them readable but safe. */
+export function fileNameForKey(key: string): string {
+  return key.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+/** One file per key in a folder; used for the local service-tags cache (`--cache-dir`). */
+export class FolderStore implements KeyValueStore {
+  readonly description: string;
+
+  constructor(readonly dir: string) {
+    this.description = `folder ${dir}`;
+  }
+
+  private pathOf(key: string): string {
+    return join(this.dir, fileNameForKey(key));
+  }
+
+  async get(key: string): Promise<StoredText | undefined> {
+    try {
+      const text = await readFile(this.pathOf(key), 'utf8');
+      return { text, etag: etagOf(text) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new TagwallError('STATE_UNREADABLE', `${this.description}: cannot read ${key} (${(e as Error).message})`, { cause: e });
+    }
+  }
+
+  async put(key: string, text: string, condition: WriteCondition = {}): Promise<string> {
+    const current = await this.get(key);
+    if (condition.ifNoneExists && current !== undefined) throw conflict(this.description, key);
+    if (condition.ifMatch !== undefined && current?.etag !== condition.ifMatch) throw conflict(this.description, key);
+    const path = this.pathOf(key);
+    await mkdir(dirname(path), { recursive: true });
+    // Write then rename, so a crash never leaves half a file behind.
+    const tmp = `${path}.${randomUUID()}.tmp`;
+    await writeFile(tmp, text);
+    await rename(tmp, path);
+    return etagOf(text);
+  }
+}
