@@ -1,0 +1,27 @@
+import type { ServiceTagDocument } from '../core/service-tags.js';
+import { count, table, writeLine, type CliIO } from './io.js';
+
+/** `tagwall tags`: what can be selected, with enough detail to choose. */
+export function runTags(doc: ServiceTagDocument, options: { search?: string; json: boolean }, io: CliIO): void {
+  const needle = options.search?.toLowerCase();
+  const tags = doc.tags.filter(
+    (t) => needle === undefined || [t.name, t.region, t.systemService].some((f) => f.toLowerCase().includes(needle)),
+  );
+  const rows = tags.map((t) => ({ name: t.name, region: t.region, systemService: t.systemService, ipv4: t.ipv4.length, ipv6: t.ipv6Count }));
+  if (options.json) {
+    writeLine(io.stdout, JSON.stringify({ serviceTags: { cloud: doc.cloud, changeNumber: doc.changeNumber, source: doc.source }, tags: rows }));
+    return;
+  }
+  if (rows.length === 0) {
+    writeLine(io.stderr, `no tag matches ${JSON.stringify(options.search)}`);
+    return;
+  }
+  writeLine(
+    io.stdout,
+    table(
+      [['TAG', 'REGION', 'SYSTEM SERVICE', 'IPV4', 'IPV6'], ...rows.map((r) => [r.name, r.region || '-', r.systemService || '-', count(r.ipv4), count(r.ipv6)])],
+      new Set([3, 4]),
+    ),
+  );
+  writeLine(io.stderr, `${count(rows.length)} of ${count(doc.tags.length)} tags (${doc.cloud}, change ${doc.changeNumber})`);
+}
