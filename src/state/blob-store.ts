@@ -1,0 +1,227 @@
+import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import { TagwallError } from '../core/errors.js';
+import { storageCodeOf, storageFailure, statusOf } from './blob-errors.js';
+import { JsonFileStore } from './json-file-store.js';
+import { conflict, type KeyValueStore, type StoredText, type WriteCondition } from './store.js';
+
+/**
+ * One blob per key in a container, each write conditional on the ETag the caller read
+ * (`If-Match`) or on there being no blob yet (`If-None-Match: *`). This is the store for
+ * the Functions app: two overlapping runs cannot both write a record they both read.
+ */
+export class BlobStore implements KeyValueStore {
+  readonly description: string;
+  private containerReady: Promise<void> | undefined;
+
+  constructor(
+    private readonly container: ContainerClient,
+    /** Where the container lives, for messages; never includes a SAS. */
+    where: string,
+  ) {
+    this.description = `blob container ${container.containerName} at ${where}`;
+  }
+
+  /** Also accepts `UseDevelopmentStorage=true` (Azurite on its default ports). */
+  static fromConnectionString(connectionString: string, container = DEFAULT_CONTAINER, options: StoragePipelineOptions = {}): BlobStore {
+    checkContainerName(container);
+    let service: BlobServiceClient;
+    try {
+      service = BlobServiceClient.fromConnectionString(connectionString, withDefaults(options));
+    } catch (e) {
+      // The SDK's reason is generic ("Invalid AccountName ..."); the string itself is a secret and is never echoed.
+      throw new TagwallError('STATE_CONFIG_INVALID', `the storage connection string is not valid (${(e as Error).message})`, { cause: e });
+    }
+    return new BlobStore(service.getContainerClient(container), publicUrl(service.url));
+  }
+
+  /** For managed identity: the account URL must be HTTPS, since tokens are never sent in the clear. */
+  static fromAccountUrl(accountUrl: string, credential: TokenCredential, container = DEFAULT_CONTAINER, options: StoragePipelineOptions = {}): BlobStore {
+    checkContainerName(container);
+    let url: URL;
+    try {
+      url = new URL(accountUrl);
+    } catch (e) {
+      throw new TagwallError('STATE_CONFIG_INVALID', `${JSON.stringify(accountUrl)} is not a storage account URL`, { cause: e });
+    }
+    if (url.protocol !== 'https:') {
+      throw new TagwallError('STATE_CONFIG_INVALID', `storage account URL ${publicUrl(accountUrl)} must use https: a managed-identity token is never sent over plain HTTP`);
+    }
+    const service = new BlobServiceClient(accountUrl, credential, withDefaults(options));
+    return new BlobStore(service.getContainerClient(container), publicUrl(service.url));
+  }
+
+  async get(key: string): Promise<StoredText | undefined> {
+    const blob = this.container.getBlockBlobClient(checkBlobName(key));
+    try {
+      const response = await blob.download();
+      const text = await readText(response.readableStreamBody);
+      return { text, etag: requireEtag(response.etag, this.description, key) };
+    } catch (e) {
+      // Only a named absence counts as "nothing stored": a 404 from a wrong endpoint must
+      // not read as an empty state, or every rule would look unmanaged.
+      if (statusOf(e) === 404 && ABSENT.has(storageCodeOf(e) ?? '')) return undefined;
+      throw storageFailure(e, `${this.description}: cannot read ${key}`);
+    }
+  }
+
+  async put(key: string, text: string, condition: WriteCondition = {}): Promise<string> {
+    const name = checkBlobName(key);
+    const body = Buffer.from(text, 'utf8');
+    const conditions = {
+      ...(condition.ifMatch !== undefined ? { ifMatch: condition.ifMatch } : {}),
+      ...(condition.ifNoneExists ? { ifNoneMatch: '*' } : {}),
+    };
+    for (let attempt = 1; ; attempt++) {
+      await this.ensureContainer();
+      try {
+        const response = await this.container.getBlockBlobClient(name).upload(body, body.length, {
+          conditions,
+          blobHTTPHeaders: { blobContentType: name.endsWith('.json') ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8' },
+        });
+        return requireEtag(response.etag, this.description, key);
+      } catch (e) {
+        const status = statusOf(e);
+        // Deleted behind our back since we created it: make it again, once.
+        if (status === 404 && storageCodeOf(e) === 'ContainerNotFound' && attempt === 1) {
+          this.containerReady = undefined;
+          continue;
+        }
+        // 412: the ETag moved on. 409: If-None-Match found a blob (BlobAlreadyExists) or a lease holds it.
+        if (status === 412 || status === 409) throw conflict(this.description, key);
+        throw storageFailure(e, `${this.description}: cannot write ${key}`);
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.container.getBlockBlobClient(checkBlobName(key)).deleteIfExists();
+    } catch (e) {
+      if (statusOf(e) === 404 && storageCodeOf(e) === 'ContainerNotFound') return;
+      throw storageFailure(e, `${this.description}: cannot delete ${key}`);
+    }
+  }
+
+  /** Creates the container on the first write; a failed attempt is retried on the next write. */
+  private ensureContainer(): Promise<void> {
+    this.containerReady ??= this.container.createIfNotExists().then(
+      () => undefined,
+      (e: unknown) => {
+        // A role granted on the container alone cannot create it, yet can write to it:
+        // let the write itself say whether the container is there.
+        if (statusOf(e) === 403) return;
+        this.containerReady = undefined;
+        throw storageFailure(e, `${this.description}: cannot create the container`);
+      },
+    );
+    return this.containerReady;
+  }
+}
+
+export const DEFAULT_CONTAINER = 'tagwall';
+export const DEFAULT_CONNECTION_SETTING = 'AzureWebJobsStorage';
+
+const ABSENT = new Set(['BlobNotFound', 'ContainerNotFound']);
+
+/**
+ * The SDK's defaults (4 tries, 4 s doubling up to 2 min) can hold a timer run for minutes
+ * on an unreachable account; a run that fails fast is retried by the next schedule anyway.
+ */
+function withDefaults(options: StoragePipelineOptions): StoragePipelineOptions {
+  return {
+    ...options,
+    retryOptions: { maxTries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 4_000, tryTimeoutInMs: 30_000, ...options.retryOptions },
+  };
+}
+
+function publicUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`.replace(/\/+$/, '');
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+function requireEtag(etag: string | undefined, store: string, key: string): string {
+  if (etag === undefined || etag === '') {
+    throw new TagwallError('STATE_REQUEST_FAILED', `${store}: the response for ${key} carried no ETag`);
+  }
+  return etag;
+}
+
+async function readText(stream: NodeJS.ReadableStream | undefined): Promise<string> {
+  if (stream === undefined) return '';
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Container names: 3-63 lowercase letters, digits and single dashes, starting and ending alphanumeric. */
+function checkContainerName(name: string): void {
+  if (!/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/.test(name)) {
+    throw new TagwallError('STATE_CONFIG_INVALID', `${JSON.stringify(name)} is not a valid blob container name (3-63 lowercase letters, digits and single dashes)`);
+  }
+}
+
+/**
+ * Keys are paths like `vaults/<sub>/<rg>/<name>.json`. Refuse what would be stored under a
+ * different name than asked for: dot segments and empty segments are folded by URL handling,
+ * backslashes are turned into slashes by some tools.
+ */
+function checkBlobName(key: string): string {
+  const segments = key.split('/');
+  const bad =
+    key.length === 0 ||
+    key.length > 1024 ||
+    key.includes('\\') ||
+    key.endsWith('.') ||
+    /[\u0000-\u001f\u007f]/.test(key) ||
+    segments.some((s) => s === '' || s === '.' || s === '..');
+  if (bad) throw new TagwallError('STATE_KEY_INVALID', `${JSON.stringify(key)} cannot be used as a blob name`);
+  return key;
+}
+
+export type StateStoreConfig =
+  | { readonly store: 'file'; readonly path: string }
+  | { readonly store: 'blob'; readonly connectionSetting?: string; readonly container?: string; readonly accountUrl?: string };
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Builds the configured store. For blob state the account comes from, in order: `accountUrl`
+ * (with `credential`, or the host's identity); the connection string in the app setting
+ * `connectionSetting`; or the identity-based form of that setting that Functions uses
+ * (`<setting>__blobServiceUri` / `__serviceUri` / `__accountName`, optional `__clientId`).
+ */
+export function createStateStore(config: StateStoreConfig, env: Env, credential?: TokenCredential, options: StoragePipelineOptions = {}): KeyValueStore {
+  if (config.store === 'file') return new JsonFileStore(config.path);
+  const container = config.container ?? DEFAULT_CONTAINER;
+  const setting = config.connectionSetting ?? DEFAULT_CONNECTION_SETTING;
+  const identity = (clientId: string | undefined): TokenCredential =>
+    credential ?? (clientId ? new ManagedIdentityCredential({ clientId }) : new DefaultAzureCredential());
+
+  if (config.accountUrl !== undefined) return BlobStore.fromAccountUrl(config.accountUrl, identity(undefined), container, options);
+
+  const connectionString = env[setting]?.trim();
+  if (connectionString) {
+    try {
+      return BlobStore.fromConnectionString(connectionString, container, options);
+    } catch (e) {
+      if (e instanceof TagwallError && e.code === 'STATE_CONFIG_INVALID') {
+        throw new TagwallError('STATE_CONFIG_INVALID', `app setting ${setting}: ${e.message}`, { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  const accountName = env[`${setting}__accountName`]?.trim();
+  const serviceUri = env[`${setting}__blobServiceUri`]?.trim() || env[`${setting}__serviceUri`]?.trim() || (accountName ? `https://${accountName}.blob.core.windows.net` : undefined);
+  if (serviceUri) return BlobStore.fromAccountUrl(serviceUri, identity(env[`${setting}__clientId`]?.trim()), container, options);
+
+  throw new TagwallError(
+    'STATE_CONFIG_INVALID',
+    `blob state needs a storage account: set the app setting ${setting} to a connection string (UseDevelopmentStorage=true for Azurite), set ${setting}__blobServiceUri or ${setting}__accountName for managed identity, or give state.accountUrl`,
+  );
+}

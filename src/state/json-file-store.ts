@@ -1,0 +1,160 @@
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { TagwallError } from '../core/errors.js';
+import { conflict, etagOf, type KeyValueStore, type StoredText, type WriteCondition } from './store.js';
+
+/**
+ * Every key in one JSON file (`state: { store: "file", path: ".tagwall/state.json" }`), for
+ * running from a laptop or a pipeline without a storage account.
+ *
+ * The file reads as `{ "version": 1, "entries": { "<key>": <entry> } }`. An entry that is an
+ * object or array is the stored text parsed (so records stay readable when someone opens the
+ * file); a string entry is stored text that is not canonical JSON, kept verbatim. ETags are
+ * content hashes, like FolderStore's, so an edit by hand is still noticed as a change.
+ *
+ * Puts are serialised within the process (per resolved path, across instances). Two
+ * processes writing the same file at once can still lose one update; the blob store is the
+ * one meant for overlapping runs.
+ */
+export class JsonFileStore implements KeyValueStore {
+  readonly description: string;
+  private readonly absolutePath: string;
+
+  constructor(readonly path: string) {
+    this.description = `file ${path}`;
+    this.absolutePath = resolve(path);
+  }
+
+  async get(key: string): Promise<StoredText | undefined> {
+    const entries = await this.readEntries();
+    const text = entries.get(key);
+    return text === undefined ? undefined : { text, etag: etagOf(text) };
+  }
+
+  put(key: string, text: string, condition: WriteCondition = {}): Promise<string> {
+    return serialised(this.absolutePath, async () => {
+      const entries = await this.readEntries();
+      const current = entries.get(key);
+      if (condition.ifNoneExists && current !== undefined) throw conflict(this.description, key);
+      if (condition.ifMatch !== undefined && (current === undefined || etagOf(current) !== condition.ifMatch)) {
+        throw conflict(this.description, key);
+      }
+      entries.set(key, text);
+      await this.writeEntries(entries);
+      return etagOf(text);
+    });
+  }
+
+  delete(key: string): Promise<void> {
+    return serialised(this.absolutePath, async () => {
+      const entries = await this.readEntries();
+      if (entries.delete(key)) await this.writeEntries(entries);
+    });
+  }
+
+  private async readEntries(): Promise<Map<string, string>> {
+    let raw: string;
+    try {
+      raw = await readFile(this.absolutePath, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+      throw new TagwallError('STATE_UNREADABLE', `state file ${this.path} cannot be read (${(e as Error).message})`, { cause: e });
+    }
+    return decodeStateFile(raw, this.path);
+  }
+
+  private async writeEntries(entries: Map<string, string>): Promise<void> {
+    await mkdir(dirname(this.absolutePath), { recursive: true });
+    // The temp file sits beside the target so the rename stays on one file system and is
+    // atomic: a reader sees the old file or the new one, never half of either.
+    const tmp = `${this.absolutePath}.${process.pid}.${randomUUID()}.tmp`;
+    try {
+      const handle = await open(tmp, 'w');
+      try {
+        await handle.writeFile(encodeStateFile(entries));
+        // Flushed before the rename, or a power cut could leave the new name on empty data.
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, this.absolutePath);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw new TagwallError('STATE_UNWRITABLE', `state file ${this.path} cannot be written (${(e as Error).message})`, {
+        transient: true,
+        cause: e,
+      });
+    }
+  }
+}
+
+const FILE_VERSION = 1;
+
+function corrupt(path: string, why: string, cause?: unknown): TagwallError {
+  return new TagwallError('STATE_CORRUPT', `state file ${path} is corrupt: ${why}; fix or delete it (tagwall then treats existing rules as unmanaged)`, {
+    cause,
+  });
+}
+
+export function decodeStateFile(raw: string, path: string): Map<string, string> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch (e) {
+    throw corrupt(path, `not valid JSON (${(e as Error).message})`, e);
+  }
+  if (!isPlainObject(doc)) throw corrupt(path, 'expected a JSON object at the top level');
+  if (doc.version !== FILE_VERSION) throw corrupt(path, `unknown version ${JSON.stringify(doc.version)} (expected ${FILE_VERSION})`);
+  if (!isPlainObject(doc.entries)) throw corrupt(path, '"entries" must be an object');
+  const entries = new Map<string, string>();
+  for (const [key, entry] of Object.entries(doc.entries)) {
+    if (typeof entry === 'string') entries.set(key, entry);
+    else if (entry !== null && typeof entry === 'object') entries.set(key, JSON.stringify(entry));
+    else throw corrupt(path, `entry ${JSON.stringify(key)} must be an object, an array or a string`);
+  }
+  return entries;
+}
+
+export function encodeStateFile(entries: ReadonlyMap<string, string>): string {
+  const out: Record<string, unknown> = {};
+  for (const key of [...entries.keys()].sort()) {
+    const text = entries.get(key) as string;
+    // Object.defineProperty, not assignment: a key named "__proto__" must stay a plain entry.
+    Object.defineProperty(out, key, { value: asReadableJson(text), enumerable: true, configurable: true, writable: true });
+  }
+  return `${JSON.stringify({ version: FILE_VERSION, entries: out }, null, 2)}\n`;
+}
+
+/** The parsed value when it serialises back to exactly `text`, so reading returns the same bytes. */
+function asReadableJson(text: string): unknown {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value !== null && typeof value === 'object' && JSON.stringify(value) === text) return value;
+  } catch {
+    // Not JSON: kept as a string.
+  }
+  return text;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+const queues = new Map<string, Promise<unknown>>();
+
+/** Runs `work` after every earlier write to the same file has settled. */
+function serialised<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const previous = queues.get(path) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  const settled = next.then(
+    () => undefined,
+    () => undefined,
+  );
+  queues.set(path, settled);
+  // Forget the path once idle, so a long-lived process does not keep one entry per file forever.
+  void settled.then(() => {
+    if (queues.get(path) === settled) queues.delete(path);
+  });
+  return next;
+}

@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import { TagwallError } from '../core/errors.js';
+import { formatCidr, isCidrProblem, readCidr } from '../core/ipv4.js';
+import { parseVaultId, vaultKey, type VaultRef } from '../core/vault-id.js';
+import type { KeyValueStore } from './store.js';
+
+/**
+ * What tagwall remembers between runs, as typed records over any KeyValueStore. Key Vault
+ * rules cannot carry an owner tag, so the vault record is the registry of which rules
+ * tagwall put there; anything it cannot read is reported, never guessed at, because a
+ * wrong "owned" list would delete someone else's rules.
+ */
+
+const isoTime = z.iso.datetime({ offset: true });
+
+/** Exactly `a.b.c.d/n` with host bits clear, so records compare without re-normalising. */
+const normalisedRule = z.string().refine((text) => {
+  const cidr = readCidr(text);
+  return !isCidrProblem(cidr) && formatCidr(cidr) === text;
+}, 'must be a normalised IPv4 CIDR (a.b.c.d/n, host bits clear)');
+
+const distinct = (rules: readonly string[]): boolean => new Set(rules).size === rules.length;
+
+export const vaultRecordSchema = z.object({
+  version: z.literal(1),
+  /** The vault's resource ID. */
+  vault: z.string().min(1),
+  /** The rules tagwall wrote and may remove. */
+  ownedRules: z.array(normalisedRule).refine(distinct, 'must not repeat a rule'),
+  /** The vault's whole rule list as read back after the write, as Azure returned it. */
+  observedRules: z.array(z.string()),
+  posture: z.object({
+    defaultAction: z.string().optional(),
+    bypass: z.string().optional(),
+    publicNetworkAccess: z.string().optional(),
+  }),
+  /** The service-tags changeNumber the rules were computed from. */
+  changeNumber: z.number().int().nonnegative(),
+  /** How many addresses the selected service tags held. */
+  sourceAddresses: z.number().int().nonnegative(),
+  appliedAt: isoTime,
+});
+export type VaultRecord = z.infer<typeof vaultRecordSchema>;
+
+export const alertSchema = z.object({
+  /** Stable identity of "the same alert", for de-duplication across runs. */
+  fingerprint: z.string().min(1),
+  kind: z.string().min(1),
+  severity: z.string().min(1),
+  vault: z.string(),
+  firstSeen: isoTime,
+  lastSent: isoTime,
+  summary: z.string(),
+});
+export type AlertMemory = z.infer<typeof alertSchema>;
+
+export const alertStateSchema = z.object({
+  version: z.literal(1),
+  alerts: z.array(alertSchema),
+});
+export type AlertState = z.infer<typeof alertStateSchema>;
+
+export interface Loaded<T> {
+  readonly etag: string;
+  readonly value: T;
+}
+
+/** Scope for alerts that belong to the whole run rather than one vault (e.g. a failed download). */
+export const RUN_SCOPE = '_run';
+
+/**
+ * `vaults/<subscription>/<group>/<name>.json`, lowercased like vaultKey() so that any casing
+ * of the resource ID finds the same record. Segments are percent-encoded where needed:
+ * readable for the usual ASCII names, and two different groups never share a key.
+ */
+export function vaultStateKey(vault: VaultRef): string {
+  return `vaults/${vaultPath(vault)}.json`;
+}
+
+export function alertStateKey(scope: string): string {
+  if (scope === RUN_SCOPE) return `alerts/${RUN_SCOPE}.json`;
+  return `alerts/${vaultPath(parseVaultId(scope))}.json`;
+}
+
+function vaultPath(vault: VaultRef): string {
+  // vaultKey is the one definition of vault identity; read the segments back out of it.
+  const parts = vaultKey(vault).split('/');
+  return [parts[2], parts[4], parts[8]].map((s) => keySegment(s ?? '')).join('/');
+}
+
+function keySegment(segment: string): string {
+  // encodeURIComponent keeps letters, digits and -_.!~*'() as they are; a trailing dot is
+  // encoded too because blob tools trim it.
+  return encodeURIComponent(segment).replace(/\.$/, '%2E');
+}
+
+/** Shared read/validate/write of one JSON record; `subject` names it in messages ("vault /subscriptions/..."). */
+async function loadRecord<T>(store: KeyValueStore, key: string, subject: string, schema: z.ZodType<T>): Promise<Loaded<T> | undefined> {
+  let stored;
+  try {
+    stored = await store.get(key);
+  } catch (e) {
+    const code = e instanceof TagwallError && e.code === 'STATE_CORRUPT' ? 'STATE_CORRUPT' : 'STATE_UNREADABLE';
+    const transient = e instanceof TagwallError ? e.transient : false;
+    throw new TagwallError(code, `state for ${subject} cannot be read: ${(e as Error).message ?? String(e)}`, {
+      transient,
+      details: e instanceof TagwallError ? e.details : [],
+      cause: e,
+    });
+  }
+  if (stored === undefined) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(stored.text);
+  } catch (e) {
+    throw new TagwallError('STATE_CORRUPT', `state for ${subject} (${key} in ${store.description}) is corrupt: not valid JSON`, { cause: e });
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    throw new TagwallError('STATE_CORRUPT', `state for ${subject} (${key} in ${store.description}) is corrupt: it does not match the record schema`, {
+      details: issueLines(parsed.error),
+    });
+  }
+  return { etag: stored.etag, value: parsed.data };
+}
+
+/** Without an ETag the write succeeds only if no record exists yet, so a first save never overwrites another run's. */
+async function saveRecord<T>(store: KeyValueStore, key: string, subject: string, schema: z.ZodType<T>, value: T, etag: string | undefined): Promise<string> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new TagwallError('STATE_RECORD_INVALID', `refusing to save state for ${subject}: the record does not match the schema`, {
+      details: issueLines(parsed.error),
+    });
+  }
+  try {
+    return await store.put(key, JSON.stringify(parsed.data), etag === undefined ? { ifNoneExists: true } : { ifMatch: etag });
+  } catch (e) {
+    if (!(e instanceof TagwallError)) throw e;
+    throw new TagwallError(e.code, `state for ${subject} not saved: ${e.message}`, { transient: e.transient, details: e.details, cause: e });
+  }
+}
+
+function issueLines(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.length === 0 ? '(record)' : i.path.map(String).join('.')}: ${i.message}`);
+}
+
+/** Which rules tagwall owns in each vault, and what it saw there after its last write. */
+export class VaultStateRepository {
+  constructor(readonly store: KeyValueStore) {}
+
+  async load(vault: VaultRef): Promise<{ record: VaultRecord; etag: string } | undefined> {
+    const subject = `vault ${vault.id}`;
+    const key = vaultStateKey(vault);
+    const loaded = await loadRecord(this.store, key, subject, vaultRecordSchema);
+    if (loaded === undefined) return undefined;
+    // A record copied or restored under the wrong key would hand over another vault's ownership.
+    if (!sameVault(loaded.value.vault, vault)) {
+      throw new TagwallError('STATE_CORRUPT', `state for ${subject} (${key} in ${this.store.description}) is corrupt: it describes ${JSON.stringify(loaded.value.vault)}`);
+    }
+    return { record: loaded.value, etag: loaded.etag };
+  }
+
+  /** Returns the new ETag. Pass the ETag from load(); omit it only when load() found nothing. */
+  async save(vault: VaultRef, record: VaultRecord, etag?: string): Promise<string> {
+    const subject = `vault ${vault.id}`;
+    if (!sameVault(record.vault, vault)) {
+      throw new TagwallError('STATE_RECORD_INVALID', `refusing to save state for ${subject}: the record describes ${JSON.stringify(record.vault)}`);
+    }
+    return saveRecord(this.store, vaultStateKey(vault), subject, vaultRecordSchema, record, etag);
+  }
+}
+
+function sameVault(id: string, vault: VaultRef): boolean {
+  try {
+    return vaultKey(parseVaultId(id)) === vaultKey(vault);
+  } catch {
+    return false;
+  }
+}
+
+/** Alerts already sent, per vault or for the whole run (RUN_SCOPE), so each is sent once. */
+export class AlertStateRepository {
+  constructor(readonly store: KeyValueStore) {}
+
+  async load(scope: string): Promise<{ state: AlertState; etag: string } | undefined> {
+    const loaded = await loadRecord(this.store, alertStateKey(scope), alertSubject(scope), alertStateSchema);
+    return loaded === undefined ? undefined : { state: loaded.value, etag: loaded.etag };
+  }
+
+  /** Returns the new ETag. Pass the ETag from load(); omit it only when load() found nothing. */
+  async save(scope: string, state: AlertState, etag?: string): Promise<string> {
+    return saveRecord(this.store, alertStateKey(scope), alertSubject(scope), alertStateSchema, state, etag);
+  }
+}
+
+function alertSubject(scope: string): string {
+  return scope === RUN_SCOPE ? 'run-wide alerts' : `alerts of vault ${scope}`;
+}
