@@ -1,0 +1,240 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { validateCidrList } from './core/allowlist.js';
+import { TagwallError } from './core/errors.js';
+import { CLOUDS, type CloudName } from './core/service-tags.js';
+import { parseVaultId, type VaultRef } from './core/vault-id.js';
+import { formatJsonPath } from './sources/schema.js';
+
+/**
+ * The one configuration schema. Names are part of the contract: users' files must keep
+ * working. Every problem is reported at once, each with its JSON path, before any request.
+ */
+
+export const ARM_ENDPOINTS: Record<CloudName, string> = {
+  Public: 'https://management.azure.com',
+  AzureGovernment: 'https://management.usgovcloudapi.net',
+  China: 'https://management.chinacloudapi.cn',
+};
+
+const cloud = z.enum(CLOUDS);
+const fraction = z.number().min(0).max(1);
+const httpsUrl = z.url({ protocol: /^https$/ });
+
+const targetSettings = {
+  maxRules: z.number().int().min(1).max(1000),
+  reserveRules: z.number().int().min(0).max(999),
+  mode: z.enum(['merge', 'authoritative']),
+  policy: z.enum(['sync', 'add-only']),
+  split31: z.boolean(),
+  enforceDeny: z.boolean(),
+  expectBypass: z.enum(['AzureServices', 'None']),
+};
+
+const defaultsSchema = z.strictObject({
+  maxRules: targetSettings.maxRules.default(1000),
+  reserveRules: targetSettings.reserveRules.default(0),
+  mode: targetSettings.mode.default('merge'),
+  policy: targetSettings.policy.default('sync'),
+  split31: targetSettings.split31.default(false),
+  enforceDeny: targetSettings.enforceDeny.default(false),
+  expectBypass: targetSettings.expectBypass.optional(),
+});
+
+const targetSchema = z.strictObject({
+  vault: z.string().min(1),
+  select: z.array(z.string().min(1)).min(1),
+  extra: z.array(z.string()).default([]),
+  exclude: z.array(z.string()).default([]),
+  maxRules: targetSettings.maxRules.optional(),
+  reserveRules: targetSettings.reserveRules.optional(),
+  mode: targetSettings.mode.optional(),
+  policy: targetSettings.policy.optional(),
+  split31: targetSettings.split31.optional(),
+  enforceDeny: targetSettings.enforceDeny.optional(),
+  expectBypass: targetSettings.expectBypass.optional(),
+});
+
+const fetchSettings = {
+  allowedHosts: z.array(z.string().min(1)).optional(),
+  maxStaleDays: z.number().positive().default(14),
+  cacheDir: z.string().min(1).optional(),
+};
+
+const serviceTagsSchema = z.discriminatedUnion('source', [
+  z.strictObject({ source: z.literal('file'), path: z.string().min(1) }),
+  z.strictObject({ source: z.literal('download'), cloud: cloud.optional(), pageUrl: httpsUrl.optional(), ...fetchSettings }),
+  z.strictObject({ source: z.literal('url'), url: httpsUrl, ...fetchSettings }),
+  z.strictObject({ source: z.literal('arm'), location: z.string().min(1), subscriptionId: z.string().min(1) }),
+]);
+
+const stateSchema = z.discriminatedUnion('store', [
+  z.strictObject({ store: z.literal('file'), path: z.string().min(1).default('.tagwall/state.json') }),
+  z.strictObject({
+    store: z.literal('blob'),
+    connectionSetting: z.string().min(1).optional(),
+    container: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/, 'a blob container name: 3-63 lowercase letters, digits and dashes').default('tagwall'),
+    accountUrl: httpsUrl.optional(),
+  }),
+]);
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  cloud: cloud.default('Public'),
+  serviceTags: serviceTagsSchema.default({ source: 'download', maxStaleDays: 14 }),
+  arm: z.strictObject({ endpoint: httpsUrl.optional() }).default({}),
+  identity: z.strictObject({ clientId: z.string().min(1).optional() }).default({}),
+  state: stateSchema.default({ store: 'file', path: '.tagwall/state.json' }),
+  defaults: defaultsSchema.default({ maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false }),
+  guards: z
+    .strictObject({
+      maxRemovedFraction: fraction.default(0.5),
+      maxSourceShrinkFraction: fraction.default(0.2),
+      maxExcessAddresses: z.number().int().min(0).default(16_777_216),
+    })
+    .default({ maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 16_777_216 }),
+  concurrency: z.number().int().min(1).max(64).default(8),
+  alerts: z
+    .strictObject({
+      webhook: z.strictObject({ url: z.string().min(1), format: z.enum(['generic', 'teams', 'slack']).default('generic') }).optional(),
+      repeatAfterHours: z.number().positive().default(24),
+    })
+    .default({ repeatAfterHours: 24 }),
+  targets: z.array(targetSchema).min(1, 'at least one target vault is needed'),
+});
+
+export type RawConfig = z.input<typeof configSchema>;
+type ParsedConfig = z.output<typeof configSchema>;
+
+export interface TargetConfig {
+  readonly vault: VaultRef;
+  readonly select: readonly string[];
+  readonly extra: readonly string[];
+  readonly exclude: readonly string[];
+  readonly maxRules: number;
+  readonly reserveRules: number;
+  readonly mode: 'merge' | 'authoritative';
+  readonly policy: 'sync' | 'add-only';
+  readonly split31: boolean;
+  readonly enforceDeny: boolean;
+  readonly expectBypass?: string;
+}
+
+export interface TagwallConfig extends Omit<ParsedConfig, 'targets' | 'arm'> {
+  readonly arm: { readonly endpoint: string };
+  readonly targets: readonly TargetConfig[];
+  /** Folder relative paths were resolved against. */
+  readonly baseDir: string;
+}
+
+/** Validates and resolves a configuration object; throws CONFIG_INVALID listing every problem. */
+export function parseConfig(raw: unknown, options: { baseDir: string; source: string }): TagwallConfig {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${formatJsonPath(i.path)}: ${i.message}`);
+    throw new TagwallError('CONFIG_INVALID', `${options.source}: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}`, { details: problems });
+  }
+  const c = parsed.data;
+  const problems: string[] = [];
+  const targets: TargetConfig[] = [];
+  const seen = new Map<string, number>();
+  c.targets.forEach((t, i) => {
+    let vault: VaultRef | undefined;
+    try {
+      vault = parseVaultId(t.vault);
+    } catch (e) {
+      problems.push(`targets[${i}].vault: ${(e as Error).message}`);
+    }
+    for (const [kind, list] of [['extra', t.extra], ['exclude', t.exclude]] as const) {
+      for (const p of validateCidrList(kind, list)) problems.push(`targets[${i}].${kind}: ${p}`);
+    }
+    const settings = { ...c.defaults, ...Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined)) };
+    if (settings.reserveRules >= settings.maxRules) problems.push(`targets[${i}]: reserveRules (${settings.reserveRules}) must be less than maxRules (${settings.maxRules})`);
+    if (vault !== undefined) {
+      const key = vault.id.toLowerCase();
+      if (seen.has(key)) problems.push(`targets[${i}].vault: the same vault is already targets[${seen.get(key)}]; one vault needs one target`);
+      seen.set(key, i);
+      targets.push({ ...settings, vault, select: t.select, extra: t.extra, exclude: t.exclude });
+    }
+  });
+  if (c.alerts.webhook !== undefined) {
+    const problem = webhookUrlProblem(c.alerts.webhook.url);
+    if (problem !== undefined) problems.push(`alerts.webhook.url: ${problem}`);
+  }
+  if (problems.length > 0) {
+    throw new TagwallError('CONFIG_INVALID', `${options.source}: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}`, { details: problems });
+  }
+  const resolvePath = (p: string) => (isAbsolute(p) ? p : resolve(options.baseDir, p));
+  const serviceTags = c.serviceTags.source === 'file' ? { ...c.serviceTags, path: resolvePath(c.serviceTags.path) }
+    : 'cacheDir' in c.serviceTags && c.serviceTags.cacheDir !== undefined ? { ...c.serviceTags, cacheDir: resolvePath(c.serviceTags.cacheDir) }
+    : c.serviceTags;
+  const state = c.state.store === 'file' ? { ...c.state, path: resolvePath(c.state.path) } : c.state;
+  const endpoint = (c.arm.endpoint ?? ARM_ENDPOINTS[c.cloud]).replace(/\/+$/, '');
+  return { ...c, serviceTags, state, arm: { endpoint }, targets, baseDir: options.baseDir };
+}
+
+/** https, or http on loopback only (a local receiver while testing). */
+export function webhookUrlProblem(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `${JSON.stringify(url)} is not a URL`;
+  }
+  if (u.protocol === 'https:') return undefined;
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) || /^127\./.test(u.hostname);
+  if (u.protocol === 'http:' && loopback) return undefined;
+  return `must be https (plain http is accepted only on loopback), got ${u.protocol}//${u.host}`;
+}
+
+export async function loadConfigFile(path: string, cwd: string): Promise<TagwallConfig> {
+  const full = resolve(cwd, path);
+  let text: string;
+  try {
+    text = await readFile(full, 'utf8');
+  } catch (e) {
+    throw new TagwallError('CONFIG_UNREADABLE', `${path}: cannot read the configuration (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return parseConfig(parseJson(text, path), { baseDir: dirname(full), source: path });
+}
+
+function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new TagwallError('CONFIG_INVALID', `${source}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Where the Functions app and the CLI find their configuration, in order: an explicit file,
+ * TAGWALL_CONFIG (JSON text), TAGWALL_CONFIG_PATH, or the plain settings TAGWALL_VAULTS +
+ * TAGWALL_SELECT (+ TAGWALL_CLOUD) for the common case.
+ */
+export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEnv; cwd: string; defaultState?: RawConfig['state'] }): Promise<TagwallConfig> {
+  if (options.file !== undefined) return loadConfigFile(options.file, options.cwd);
+  const env = options.env;
+  if (env.TAGWALL_CONFIG !== undefined && env.TAGWALL_CONFIG.trim() !== '') {
+    const raw = parseJson(env.TAGWALL_CONFIG, 'TAGWALL_CONFIG') as Record<string, unknown>;
+    return parseConfig(withDefaultState(raw, options.defaultState), { baseDir: options.cwd, source: 'TAGWALL_CONFIG' });
+  }
+  if (env.TAGWALL_CONFIG_PATH !== undefined && env.TAGWALL_CONFIG_PATH.trim() !== '') return loadConfigFile(env.TAGWALL_CONFIG_PATH, options.cwd);
+  if (env.TAGWALL_VAULTS !== undefined || env.TAGWALL_SELECT !== undefined) {
+    const problems: string[] = [];
+    const vaults = (env.TAGWALL_VAULTS ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
+    const select = (env.TAGWALL_SELECT ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
+    if (vaults.length === 0) problems.push('TAGWALL_VAULTS: set it to one or more Key Vault resource IDs, comma-separated');
+    if (select.length === 0) problems.push('TAGWALL_SELECT: set it to the service tags to allow, comma-separated');
+    if (problems.length > 0) throw new TagwallError('CONFIG_INVALID', `app settings: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}`, { details: problems });
+    const raw: Record<string, unknown> = { targets: vaults.map((vault) => ({ vault, select })) };
+    if (env.TAGWALL_CLOUD !== undefined && env.TAGWALL_CLOUD !== '') raw.cloud = env.TAGWALL_CLOUD;
+    if (env.TAGWALL_ALERT_WEBHOOK_URL) raw.alerts = { webhook: { url: env.TAGWALL_ALERT_WEBHOOK_URL, format: env.TAGWALL_ALERT_WEBHOOK_FORMAT || 'generic' } };
+    return parseConfig(withDefaultState(raw, options.defaultState), { baseDir: options.cwd, source: 'app settings' });
+  }
+  throw new TagwallError('CONFIG_MISSING', 'no configuration: pass --config FILE, or set TAGWALL_CONFIG, TAGWALL_CONFIG_PATH, or TAGWALL_VAULTS and TAGWALL_SELECT');
+}
+
+function withDefaultState(raw: Record<string, unknown>, state: RawConfig['state'] | undefined): Record<string, unknown> {
+  return raw.state === undefined && state !== undefined ? { ...raw, state } : raw;
+}

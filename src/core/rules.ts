@@ -1,0 +1,42 @@
+import { formatCidr, formatRule, isCidrProblem, readCidr, type Cidr } from './ipv4.js';
+
+/**
+ * A firewall rule as found in a vault, with its comparison key. Azure stores `1.2.3.4` as
+ * `1.2.3.4/32`, so rules are only ever compared by key (`a.b.c.d/n`); skipping that step is
+ * what gave other tools perpetual diffs and duplicate rules. A /31 stays a /31.
+ */
+export interface FirewallRule {
+  /** As written in the vault. */
+  readonly value: string;
+  /** `a.b.c.d/n`, or the trimmed text itself for a value that is not an IPv4 rule. */
+  readonly key: string;
+  readonly cidr: Cidr | undefined;
+}
+
+export function normaliseRule(value: string): FirewallRule {
+  const c = readCidr(value, { hostBits: 'mask' });
+  if (isCidrProblem(c)) return { value, key: value.trim(), cidr: undefined };
+  return { value, key: formatCidr(c), cidr: c };
+}
+
+export function ruleKey(c: Cidr): string {
+  return formatCidr(c);
+}
+
+/** What tagwall writes: /32 as the bare address, which every API version accepts. */
+export function ruleToWrite(c: Cidr): string {
+  return formatRule(c);
+}
+
+/** Unique by key, first occurrence wins. */
+export function uniqueRules(rules: readonly FirewallRule[]): FirewallRule[] {
+  const seen = new Set<string>();
+  return rules.filter((r) => (seen.has(r.key) ? false : (seen.add(r.key), true)));
+}
+
+export function compareRules(a: FirewallRule, b: FirewallRule): number {
+  if (a.cidr !== undefined && b.cidr !== undefined) return a.cidr.base - b.cidr.base || a.cidr.length - b.cidr.length;
+  if (a.cidr !== undefined) return -1;
+  if (b.cidr !== undefined) return 1;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
