@@ -1,0 +1,151 @@
+import { describeError } from '../core/errors.js';
+import { decideAlerts, sameAlertState, scopesToConsider, settleScope } from './dedupe.js';
+import { scopeOf } from './fingerprint.js';
+import { webhookBody } from './format.js';
+import { logNotification } from './log.js';
+import type { Alert, AlertLogger, AlertState, AlertStateAccess, Notification } from './types.js';
+import { describeWebhookUrl, postWebhook, webhookSettings, type WebhookConfig } from './webhook.js';
+
+/**
+ * One run's alerting: load what was remembered for the scopes this run touched, decide
+ * what to send, log every notification, POST them to the webhook if one is configured,
+ * and remember the outcome. Alerting reports its own failures in the result and the log;
+ * it never throws because a receiver or the state store misbehaved.
+ */
+
+export interface DispatchInput {
+  readonly alerts: readonly Alert[];
+  /** Scopes (vault resource IDs, '_run') this run actually looked at; only these may resolve. */
+  readonly evaluatedScopes: readonly string[];
+  readonly now: Date;
+  readonly repeatAfterHours: number;
+  readonly state: AlertStateAccess;
+  readonly webhook?: WebhookConfig;
+  readonly logger: AlertLogger;
+  /** Decide and log what would be sent, without POSTing or saving state. */
+  readonly dryRun?: boolean;
+}
+
+export interface DispatchResult {
+  readonly notifications: Notification[];
+  readonly webhook: { sent: number; failed: number; errors: string[] };
+  /** Scopes whose state was written, and what went wrong loading or saving state. */
+  readonly state: { saved: string[]; errors: string[] };
+}
+
+export async function dispatchAlerts(input: DispatchInput): Promise<DispatchResult> {
+  const { logger, now } = input;
+  const stateErrors: string[] = [];
+  const scopes = scopesToConsider(input.alerts, input.evaluatedScopes);
+
+  const loaded = new Map<string, { state: AlertState; etag: string } | undefined>();
+  const unreadable = new Set<string>();
+  for (const scope of scopes) {
+    try {
+      loaded.set(scope, await input.state.load(scope));
+    } catch (e) {
+      // Better to alert twice than to stay silent: decide as if nothing were remembered,
+      // but resolve nothing and save nothing for this scope.
+      unreadable.add(scope);
+      const message = `alert state for ${scope} could not be read: ${describeError(e)}`;
+      stateErrors.push(message);
+      logger.error(message);
+    }
+  }
+
+  const decision = decideAlerts({
+    alerts: input.alerts,
+    evaluatedScopes: input.evaluatedScopes.filter((s) => !unreadable.has(scopeOf(s))),
+    previous: new Map([...loaded].map(([scope, record]) => [scope, record?.state])),
+    now,
+    repeatAfterHours: input.repeatAfterHours,
+  });
+
+  for (const n of decision.notifications) logNotification(logger, n, now, input.dryRun);
+
+  const webhook = { sent: 0, failed: 0, errors: [] as string[] };
+  if (input.dryRun) return { notifications: decision.notifications, webhook, state: { saved: [], errors: stateErrors } };
+
+  const held = input.webhook === undefined ? new Map<string, Set<string>>() : await deliver(input.webhook, decision.scopes, now, webhook, logger);
+
+  const saved: string[] = [];
+  for (const d of decision.scopes) {
+    if (unreadable.has(d.scope)) continue;
+    const next = settleScope(d.previous, d.next, held.get(d.scope) ?? new Set());
+    if (sameAlertState(d.previous, next)) continue;
+    try {
+      await input.state.save(d.scope, next, loaded.get(d.scope)?.etag);
+      saved.push(d.scope);
+    } catch (e) {
+      // Most likely an overlapping run saved first; the next run decides again from its record.
+      const message = `alert state for ${d.scope} could not be saved: ${describeError(e)}`;
+      stateErrors.push(message);
+      logger.error(message);
+    }
+  }
+  return { notifications: decision.notifications, webhook, state: { saved, errors: stateErrors } };
+}
+
+/**
+ * Sends each notification in order. Returns, by scope, the fingerprints whose delivery
+ * failed in a way the next run may not repeat, so their records are left as they were.
+ * After one notification has used up its attempts on a transient failure, the rest are
+ * not tried: the receiver is down, and waiting out every timeout would stall the run.
+ */
+async function deliver(
+  config: WebhookConfig,
+  scopes: readonly { scope: string; notifications: readonly Notification[] }[],
+  now: Date,
+  result: { sent: number; failed: number; errors: string[] },
+  logger: AlertLogger,
+): Promise<Map<string, Set<string>>> {
+  const held = new Map<string, Set<string>>();
+  const total = scopes.reduce((n, s) => n + s.notifications.length, 0);
+  if (total === 0) return held;
+
+  let settings;
+  try {
+    settings = webhookSettings(config);
+  } catch (e) {
+    // A configuration mistake will not fix itself by the next run; the log sink has the alerts.
+    result.failed = total;
+    result.errors.push(describeError(e));
+    logger.warn(`alert webhook not used: ${describeError(e)}`, { event: 'tagwall.alert-webhook', failed: total });
+    return held;
+  }
+
+  let unreachable: string | undefined;
+  let skipped = 0;
+  for (const { scope, notifications } of scopes) {
+    for (const n of notifications) {
+      let transient = true;
+      if (unreachable !== undefined) {
+        skipped++;
+      } else {
+        const outcome = await postWebhook(settings, webhookBody(settings.format, n, now));
+        if (outcome.ok) {
+          result.sent++;
+          continue;
+        }
+        transient = outcome.transient;
+        result.errors.push(`${n.alert.fingerprint} (${n.state}): ${outcome.error ?? 'not delivered'}`);
+        if (transient) unreachable = outcome.error;
+      }
+      result.failed++;
+      if (transient) {
+        const set = held.get(scope) ?? new Set<string>();
+        set.add(n.alert.fingerprint);
+        held.set(scope, set);
+      }
+    }
+  }
+  if (skipped > 0) result.errors.push(`${skipped} more notification(s) not attempted: ${describeWebhookUrl(settings.url)} was not reachable`);
+  if (result.failed > 0) {
+    const retried = [...held.values()].reduce((n, s) => n + s.size, 0);
+    logger.warn(
+      `alert webhook ${describeWebhookUrl(settings.url)}: ${result.failed} of ${total} notification(s) not delivered, ${retried} to be retried next run`,
+      { event: 'tagwall.alert-webhook', sent: result.sent, failed: result.failed, errors: result.errors },
+    );
+  }
+  return held;
+}

@@ -1,0 +1,97 @@
+/**
+ * The vocabulary of alerting: what the reconciler reports, what gets sent, and what is
+ * remembered between runs so that a problem pages once rather than every run.
+ */
+
+export type AlertKind =
+  /** Owned rules removed out of band, rules added out of band (authoritative mode), posture changed. */
+  | 'drift'
+  /** The vault's firewall lets everything in (`defaultAction: Allow`). */
+  | 'firewall-disabled'
+  /** A guard refused the planned write, so nothing was applied. */
+  | 'plan-refused'
+  /** The vault could not be read or written. */
+  | 'vault-failed'
+  /** The service-tags file in use is older than allowed. */
+  | 'service-tags-stale'
+  /** The service-tags file could not be downloaded or parsed. */
+  | 'service-tags-failed';
+
+export const ALERT_KINDS: readonly AlertKind[] = [
+  'drift',
+  'firewall-disabled',
+  'plan-refused',
+  'vault-failed',
+  'service-tags-stale',
+  'service-tags-failed',
+];
+
+export type AlertSeverity = 'critical' | 'warning' | 'info';
+
+export const ALERT_SEVERITIES: readonly AlertSeverity[] = ['critical', 'warning', 'info'];
+
+/** The scope of alerts that concern the whole run rather than one vault. */
+export const RUN_SCOPE = '_run';
+
+export interface Alert {
+  /** The vault's resource ID, or '' / '_run' for run-wide problems (service tags). */
+  readonly vault: string;
+  readonly kind: AlertKind;
+  readonly severity: AlertSeverity;
+  /** One line, e.g. "3 owned rules were removed from kv-prod outside tagwall". */
+  readonly title: string;
+  /** What changed, one item per line (rules, posture fields, the guard that fired). */
+  readonly details: readonly string[];
+  /** The IP rules concerned, when the alert is about rules. */
+  readonly rules?: readonly string[];
+  /** What tagwall will do about it, e.g. "The rules will be restored on this run." */
+  readonly action: string;
+  /** Identity of the problem across runs; see `fingerprintOf`. */
+  readonly fingerprint: string;
+}
+
+export type NotificationState = 'firing' | 'repeat' | 'resolved';
+
+export interface Notification {
+  readonly alert: Alert;
+  readonly state: NotificationState;
+}
+
+/**
+ * One remembered alert. `kind` and `severity` are plain strings here because this is data
+ * read back from storage, possibly written by another version of tagwall.
+ */
+export interface AlertStateEntry {
+  readonly fingerprint: string;
+  readonly kind: string;
+  readonly severity: string;
+  readonly vault: string;
+  /** ISO 8601: when this problem was first reported. */
+  readonly firstSeen: string;
+  /** ISO 8601: when a notification for it was last sent. */
+  readonly lastSent: string;
+  /** The alert's title, kept so the "resolved" notification can say what cleared. */
+  readonly summary: string;
+}
+
+export interface AlertState {
+  readonly version: 1;
+  readonly alerts: readonly AlertStateEntry[];
+}
+
+/**
+ * Where alert state lives, one record per scope (a vault resource ID or '_run'). `save`
+ * with an etag writes only if the record is unchanged since it was loaded; without one,
+ * only if there is no record yet.
+ */
+export interface AlertStateAccess {
+  load(scope: string): Promise<{ state: AlertState; etag: string } | undefined>;
+  save(scope: string, state: AlertState, etag?: string): Promise<unknown>;
+}
+
+/** The Functions InvocationContext and the CLI both fit this. */
+export interface AlertLogger {
+  info(message: string, properties?: Record<string, unknown>): void;
+  warn(message: string, properties?: Record<string, unknown>): void;
+  error(message: string, properties?: Record<string, unknown>): void;
+}

@@ -1,0 +1,193 @@
+import { request, type Dispatcher } from 'undici';
+import { TagwallError } from '../core/errors.js';
+import { WEBHOOK_FORMATS, type WebhookFormat } from './format.js';
+
+/**
+ * The optional webhook sink: one JSON POST per notification, each attempt bounded by a
+ * timeout and the attempts bounded in number, so an unreachable receiver costs a run
+ * seconds, never the run itself. Webhook URLs carry their secret in the path or query
+ * (Slack, Teams Workflows), so messages name only the scheme and host.
+ */
+
+export interface WebhookConfig {
+  readonly url: string;
+  readonly format: WebhookFormat;
+  /** Per attempt, covering connect, response headers and body. Default 10 s. */
+  readonly timeoutMs?: number;
+  /** Attempts per notification, including the first. Default 3. */
+  readonly attempts?: number;
+  /** Wait before the first retry; doubled for each further one. Default 1 s. */
+  readonly retryDelayMs?: number;
+  /** For a receiver behind a private CA or a proxy. */
+  readonly dispatcher?: Dispatcher;
+}
+
+export interface WebhookSettings {
+  readonly url: URL;
+  readonly format: WebhookFormat;
+  readonly timeoutMs: number;
+  readonly attempts: number;
+  readonly retryDelayMs: number;
+  readonly dispatcher?: Dispatcher;
+}
+
+export const WEBHOOK_URL_SETTING = 'TAGWALL_ALERT_WEBHOOK_URL';
+export const WEBHOOK_FORMAT_SETTING = 'TAGWALL_ALERT_WEBHOOK_FORMAT';
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const MAX_ATTEMPTS = 10;
+const MAX_TIMEOUT_MS = 120_000;
+/** No single wait between attempts, Retry-After included, is longer than this. */
+const MAX_RETRY_WAIT_MS = 30_000;
+
+/**
+ * Parses and checks a webhook URL. It must be https: the body names vaults and rules and
+ * the URL is a credential. Plain http is allowed only to loopback, for local receivers.
+ */
+export function validateWebhookUrl(raw: string, source = 'alerts.webhook.url'): URL {
+  const value = raw.trim();
+  if (value === '') throw invalid(`${source} is empty`);
+  if (/^@Microsoft\.KeyVault\(/i.test(value)) {
+    throw invalid(
+      `${source} is an unresolved Key Vault reference; the platform could not read the secret`,
+      ["check that the Function App's managed identity may get the secret and that the reference names it correctly"],
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    // The value is not shown: a mistyped webhook URL is still a secret.
+    throw invalid(`${source} is not a valid URL (value not shown, it may contain a secret)`);
+  }
+  if (url.protocol === 'https:') return url;
+  if (url.protocol === 'http:') {
+    if (LOOPBACK_HOSTS.has(url.hostname.toLowerCase())) return url;
+    throw invalid(`${source} must use https; plain http is allowed only to 127.0.0.1, localhost or [::1] (got http://${url.host})`);
+  }
+  throw invalid(`${source} must be an https URL (got a ${url.protocol} URL)`);
+}
+
+/** Scheme and host only: safe to log. */
+export function describeWebhookUrl(url: URL): string {
+  return `${url.protocol}//${url.host}`;
+}
+
+/** Checks a webhook configuration and fills in the defaults. */
+export function webhookSettings(config: WebhookConfig, source = 'alerts.webhook.url'): WebhookSettings {
+  const url = validateWebhookUrl(config.url, source);
+  if (!WEBHOOK_FORMATS.includes(config.format)) {
+    throw invalid(`alerts.webhook.format must be one of ${WEBHOOK_FORMATS.join(', ')} (got ${JSON.stringify(config.format)})`);
+  }
+  const timeoutMs = config.timeoutMs ?? 10_000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw invalid(`alerts.webhook.timeoutMs must be between 1 and ${MAX_TIMEOUT_MS} (got ${timeoutMs})`);
+  }
+  const attempts = config.attempts ?? 3;
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > MAX_ATTEMPTS) {
+    throw invalid(`alerts.webhook.attempts must be a whole number from 1 to ${MAX_ATTEMPTS} (got ${attempts})`);
+  }
+  const retryDelayMs = config.retryDelayMs ?? 1_000;
+  if (!Number.isFinite(retryDelayMs) || retryDelayMs < 0 || retryDelayMs > MAX_RETRY_WAIT_MS) {
+    throw invalid(`alerts.webhook.retryDelayMs must be between 0 and ${MAX_RETRY_WAIT_MS} (got ${retryDelayMs})`);
+  }
+  return { url, format: config.format, timeoutMs, attempts, retryDelayMs, ...(config.dispatcher ? { dispatcher: config.dispatcher } : {}) };
+}
+
+/**
+ * The webhook to use, from the app setting (which wins: it is where a secret, or a Key
+ * Vault reference to one, belongs) or else from config. Undefined when neither sets a URL.
+ */
+export function resolveWebhookConfig(
+  config: { readonly url?: string; readonly format?: string; readonly timeoutMs?: number; readonly attempts?: number } | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): WebhookConfig | undefined {
+  const fromEnv = env[WEBHOOK_URL_SETTING]?.trim();
+  const url = fromEnv || config?.url?.trim();
+  if (!url) return undefined;
+  const format = (env[WEBHOOK_FORMAT_SETTING]?.trim() || config?.format || 'generic') as WebhookFormat;
+  const resolved: WebhookConfig = { url, format, timeoutMs: config?.timeoutMs, attempts: config?.attempts };
+  // Validate now so a bad setting is reported at startup, not at the first alert.
+  webhookSettings(resolved, fromEnv ? WEBHOOK_URL_SETTING : 'alerts.webhook.url');
+  return resolved;
+}
+
+export interface DeliveryResult {
+  readonly ok: boolean;
+  readonly attempts: number;
+  /** The failure might not recur (timeout, network, 5xx, 429): worth trying again next run. */
+  readonly transient: boolean;
+  readonly error?: string;
+}
+
+/** POSTs one JSON body, retrying what may succeed on a second try. */
+export async function postWebhook(settings: WebhookSettings, body: unknown): Promise<DeliveryResult> {
+  const payload = JSON.stringify(body);
+  const target = describeWebhookUrl(settings.url);
+  let lastError = '';
+  for (let attempt = 1; attempt <= settings.attempts; attempt++) {
+    const outcome = await attemptOnce(settings, payload);
+    if (outcome.ok) return { ok: true, attempts: attempt, transient: false };
+    lastError = `${target}: ${outcome.error} (attempt ${attempt} of ${settings.attempts})`;
+    if (!outcome.retry) return { ok: false, attempts: attempt, transient: false, error: lastError };
+    if (attempt < settings.attempts) {
+      const backoff = settings.retryDelayMs * 2 ** (attempt - 1);
+      await sleep(Math.min(MAX_RETRY_WAIT_MS, Math.max(backoff, outcome.retryAfterMs ?? 0)));
+    }
+  }
+  return { ok: false, attempts: settings.attempts, transient: true, error: lastError };
+}
+
+interface AttemptOutcome {
+  readonly ok: boolean;
+  readonly retry: boolean;
+  readonly error?: string;
+  readonly retryAfterMs?: number;
+}
+
+async function attemptOnce(settings: WebhookSettings, payload: string): Promise<AttemptOutcome> {
+  try {
+    const res = await request(settings.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'tagwall' },
+      body: payload,
+      signal: AbortSignal.timeout(settings.timeoutMs),
+      headersTimeout: settings.timeoutMs,
+      bodyTimeout: settings.timeoutMs,
+      ...(settings.dispatcher ? { dispatcher: settings.dispatcher } : {}),
+    });
+    if (res.statusCode >= 200 && res.statusCode < 300) {
+      await res.body.dump();
+      return { ok: true, retry: false };
+    }
+    const text = (await res.body.text().catch(() => '')).replace(/\s+/g, ' ').trim().slice(0, 200);
+    const retry = res.statusCode === 408 || res.statusCode === 429 || res.statusCode >= 500;
+    return {
+      ok: false,
+      retry,
+      error: `HTTP ${res.statusCode}${text ? ` ${text}` : ''}`,
+      retryAfterMs: retryAfter(res.headers['retry-after']),
+    };
+  } catch (e) {
+    const err = e as Error;
+    const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError' || /timeout/i.test(err.name + err.message);
+    return { ok: false, retry: true, error: timedOut ? `no answer within ${settings.timeoutMs} ms` : `request failed (${err.message})` };
+  }
+}
+
+function retryAfter(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function invalid(message: string, details: readonly string[] = []): TagwallError {
+  return new TagwallError('ALERT_WEBHOOK_INVALID', message, { details });
+}
