@@ -1,5 +1,5 @@
 import type { Allowlist } from './allowlist.js';
-import { isTagwallError } from './errors.js';
+import { isTagwallError, TagwallError } from './errors.js';
 import { compareRules, normaliseRule, ruleKey, ruleToWrite, uniqueRules, type FirewallRule } from './rules.js';
 
 /**
@@ -172,6 +172,35 @@ export function driftSince(record: AppliedRecord | undefined, current: readonly 
   return drift;
 }
 
+/**
+ * The biggest budget whose allowlist, together with the rules that must stay, fits the vault.
+ * Assuming every rule that could stay does stay is always safe; rules that the allowlist itself
+ * contains are adopted instead of kept, and the room that frees is worth a second try.
+ */
+function chooseDesired(
+  current: readonly FirewallRule[],
+  owned: ReadonlySet<string>,
+  s: TargetSettings,
+  limit: number,
+  desiredFor: (budget: number) => Allowlist,
+): { desired: Allowlist; budget: number } {
+  const keptWith = (a: Allowlist | undefined) => keptRules(current, owned, new Set((a?.rules ?? []).map(ruleKey)), s).length;
+  const safe = limit - keptWith(undefined);
+  if (safe < 1) {
+    throw new TagwallError('BUDGET_EXHAUSTED', `no room for managed rules: ${limit - safe} rules tagwall must keep already use the ${limit} allowed (maxRules ${s.maxRules} - reserveRules ${s.reserveRules})`);
+  }
+  const safeDesired = desiredFor(safe);
+  if (safe === limit) return { desired: safeDesired, budget: safe };
+  const fits = (a: Allowlist) => a.rules.length + keptWith(a) <= limit;
+  // Guesses at a bigger budget: from the allowlist at the full limit, then from the safe one.
+  const guesses = [limit - keptWith(desiredFor(limit)), limit - keptWith(safeDesired)].filter((b) => b > safe);
+  for (const b of [...new Set(guesses)].sort((x, y) => y - x)) {
+    const a = desiredFor(b);
+    if (fits(a)) return { desired: a, budget: b };
+  }
+  return { desired: safeDesired, budget: safe };
+}
+
 export function planVault(input: VaultPlanInput): VaultPlan {
   const s = input.settings;
   const current = uniqueRules(input.firewall.ipRules.map(normaliseRule));
@@ -187,29 +216,12 @@ export function planVault(input: VaultPlanInput): VaultPlan {
 
   const refusals: string[] = [];
   let desired: Allowlist | undefined;
-  let budget = 0;
-  // Pass 1: assume every rule that could stay does stay, so the whole vault cannot overflow.
-  const worstKept = keptRules(current, owned, new Set(), s).length;
-  budget = limit - worstKept;
+  let budget = limit - keptRules(current, owned, new Set(), s).length;
   try {
-    if (budget < 1) {
-      refusals.push(`no room for managed rules: ${worstKept} rules tagwall must keep already use the ${limit} allowed (maxRules ${s.maxRules} - reserveRules ${s.reserveRules})`);
-    } else {
-      desired = input.desiredFor(budget);
-      // Pass 2: rules that are already desired are adopted rather than kept; use the room that frees.
-      const kept = keptRules(current, owned, new Set(desired.rules.map(ruleKey)), s).length;
-      if (limit - kept > budget) {
-        const wider = input.desiredFor(limit - kept);
-        const keptWider = keptRules(current, owned, new Set(wider.rules.map(ruleKey)), s).length;
-        if (wider.rules.length + keptWider <= limit) {
-          desired = wider;
-          budget = limit - kept;
-        }
-      }
-    }
+    ({ desired, budget } = chooseDesired(current, owned, s, limit, input.desiredFor));
   } catch (e) {
-    if (!isTagwallError(e, 'COLLAPSE_INFEASIBLE')) throw e;
-    refusals.push(`${e.message} (budget for this vault: ${budget})`);
+    if (!isTagwallError(e) || (e.code !== 'COLLAPSE_INFEASIBLE' && e.code !== 'BUDGET_EXHAUSTED')) throw e;
+    refusals.push(e.code === 'BUDGET_EXHAUSTED' ? e.message : `${e.message} (budget for this vault: ${budget})`);
   }
 
   const desiredKeys = new Set((desired?.rules ?? []).map(ruleKey));
