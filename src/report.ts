@@ -1,0 +1,82 @@
+import { count, table } from './cli/io.js';
+import type { VaultReport } from './reconcile.js';
+
+/** One run, as `sync --json` prints it and the HTTP dry run returns it. */
+export interface RunReport {
+  readonly dryRun: boolean;
+  readonly serviceTags: {
+    readonly cloud: string;
+    readonly changeNumber: number;
+    readonly path?: string;
+    readonly url?: string;
+    readonly cacheUsed?: boolean;
+    readonly warnings: readonly string[];
+  };
+  readonly vaults: readonly VaultReport[];
+  readonly alerts?: { readonly notifications: number; readonly webhookSent: number; readonly webhookFailed: number };
+}
+
+export function hasFailures(report: RunReport): boolean {
+  return report.vaults.some((v) => v.outcome === 'failed' || v.outcome === 'refused');
+}
+
+/** 0 when every vault is fine; 1 when any failed or was refused; with `detailed`, 2 when changes or drift are pending. */
+export function exitCodeFor(report: RunReport, detailed: boolean): number {
+  if (hasFailures(report)) return 1;
+  if (detailed && report.vaults.some((v) => v.outcome === 'pending' || v.drift.length > 0)) return 2;
+  return 0;
+}
+
+function vaultName(id: string): string {
+  return id.slice(id.lastIndexOf('/') + 1);
+}
+
+function findingSummary(v: VaultReport): string {
+  const by = new Map<string, number>();
+  for (const f of v.findings) by.set(f.severity, (by.get(f.severity) ?? 0) + 1);
+  const parts = ['critical', 'warning', 'info'].filter((s) => by.has(s)).map((s) => `${by.get(s)} ${s}`);
+  return parts.length === 0 ? '-' : parts.join(', ');
+}
+
+const LIST_CAP = 20;
+
+function capped(items: readonly string[]): string {
+  const shown = items.slice(0, LIST_CAP).join(', ');
+  return items.length > LIST_CAP ? `${shown} and ${count(items.length - LIST_CAP)} more` : shown;
+}
+
+export function renderRunText(report: RunReport): string {
+  const st = report.serviceTags;
+  const lines: string[] = [];
+  lines.push(`Service tags: ${st.cloud}, change ${st.changeNumber}${st.cacheUsed ? ' (last-known-good cache)' : ''} from ${st.url ?? st.path ?? 'unknown'}`);
+  for (const w of st.warnings) lines.push(`warning: ${w}`);
+  lines.push(report.dryRun ? 'Dry run: nothing was written.' : '');
+  const rows = report.vaults.map((v) => [
+    vaultName(v.vault),
+    v.outcome,
+    `+${v.add.length}`,
+    `-${v.remove.length}`,
+    String(v.rules.unmanaged),
+    `${v.rules.managed + v.rules.unmanaged}/${v.rules.limit}`,
+    count(v.excessAddresses),
+    findingSummary(v),
+    v.drift.length === 0 ? '-' : String(v.drift.length),
+  ]);
+  lines.push(table([['VAULT', 'OUTCOME', 'ADD', 'REMOVE', 'UNMANAGED', 'RULES', 'EXCESS', 'FINDINGS', 'DRIFT'], ...rows], new Set([2, 3, 4, 5, 6])));
+  for (const v of report.vaults) {
+    const details: string[] = [];
+    if (v.error !== undefined) details.push(`  error ${v.error.code}: ${v.error.message}`);
+    for (const r of v.reasons) details.push(`  ${v.outcome === 'refused' ? 'refused' : 'note'}: ${r}`);
+    for (const f of v.forced ?? []) details.push(`  forced past guard: ${f}`);
+    for (const f of v.findings) details.push(`  ${f.severity}: ${f.message}`);
+    for (const d of v.drift) details.push(`  drift: ${d.detail}`);
+    if (v.add.length > 0) details.push(`  ${v.outcome === 'applied' ? 'added' : 'add'}: ${capped(v.add)}`);
+    if (v.remove.length > 0) details.push(`  ${v.outcome === 'applied' ? 'removed' : 'remove'}: ${capped(v.remove)}`);
+    if (v.unmanaged.length > 0) details.push(`  unmanaged (kept): ${capped(v.unmanaged)}`);
+    if (details.length > 0) lines.push('', `${v.vault}`, ...details);
+  }
+  const by = new Map<string, number>();
+  for (const v of report.vaults) by.set(v.outcome, (by.get(v.outcome) ?? 0) + 1);
+  lines.push('', `${report.vaults.length} vault${report.vaults.length === 1 ? '' : 's'}: ${[...by].map(([o, n]) => `${n} ${o}`).join(', ')}`);
+  return lines.filter((l, i) => !(l === '' && i === 2)).join('\n');
+}
