@@ -1,5 +1,5 @@
 import { TagwallError } from './errors.js';
-import { blockSize, cidrEnd, touchesRanges, type AddressRange, type Cidr } from './ipv4.js';
+import { blockSize, cidrEnd, formatCidr, touchesRanges, type AddressRange, type Cidr } from './ipv4.js';
 
 /**
  * The optimal collapse: at most K CIDR rules that cover every source address, touch no
@@ -79,9 +79,11 @@ function buildTrie(source: readonly Cidr[], from: number, to: number, parentLeng
     const c = source[from]!;
     const covered = blockSize(c.length);
     const single = lowestAllowedBlock(c.base, c.length, parentLength, options);
-    const pair = options.split31 && c.length === 31;
+    // Two /32s stand for a /31 only if the /31 itself is clear; otherwise the source
+    // breaks the contract and must be refused like any other block in blocked space.
+    const pair = options.split31 && c.length === 31 && !touchesRanges(options.blocked, c.base, c.base + 1);
     if (single === null && !pair) {
-      throw new TagwallError('COLLAPSE_INPUT', `source block ${c.base}/${c.length} touches blocked space`);
+      throw new TagwallError('COLLAPSE_INPUT', `source block ${formatCidr(c)} touches blocked space`);
     }
     return {
       base: c.base,
