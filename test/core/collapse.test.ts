@@ -1,0 +1,279 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { collapse, minimumRules, type CollapseOptions } from '../../src/core/collapse.js';
+import { isTagwallError } from '../../src/core/errors.js';
+import { formatRule, parseCidr, type AddressRange, type Cidr } from '../../src/core/ipv4.js';
+import { auditRules, FORBIDDEN_SPANS, ip, tile, union, type Span } from './reference.js';
+
+const TOP = 2 ** 32 - 1;
+
+/**
+ * A small world for exhaustive search: a universe of 16–64 addresses, everything outside
+ * it blocked, so every useful rule lies inside it and a brute force can try them all.
+ */
+interface World {
+  lo: number;
+  hi: number;
+  /** Sorted source addresses (blocked ones already removed). */
+  source: number[];
+  blocked: Span[];
+  maxRules: number;
+  split31: boolean;
+  input: Cidr[];
+}
+
+const cidrs = (...texts: string[]) => texts.map((t) => parseCidr(t));
+const options = (maxRules: number, extra: Partial<CollapseOptions> = {}): CollapseOptions => ({ maxRules, split31: false, blocked: FORBIDDEN_SPANS, ...extra });
+
+function isBlocked(blocked: readonly Span[], a: number): boolean {
+  return blocked.some((b) => b.start <= a && a <= b.end);
+}
+
+/** Every block a rule could be that holds address `a` and stays clear of blocked space. */
+function candidateBlocks(w: World, a: number): Span[] {
+  const out: Span[] = [];
+  for (let length = 32; length >= 0; length--) {
+    if (w.split31 && length === 31) continue;
+    const size = 2 ** (32 - length);
+    const start = a - (a % size);
+    const end = start + size - 1;
+    if (start < w.lo || end > w.hi) continue;
+    let clear = true;
+    for (let x = start; x <= end && clear; x++) if (isBlocked(w.blocked, x)) clear = false;
+    if (clear) out.push({ start, end });
+  }
+  return out;
+}
+
+/**
+ * Least excess over every way of choosing at most `maxRules` blocks that cover the source,
+ * and the fewest rules that reach it. The search always extends the cover at the lowest
+ * uncovered source address, trying every allowed block that holds it, which reaches every
+ * cover (in some order). Undefined when nothing fits.
+ */
+function bestCover(w: World): { excess: number; rules: number } | undefined {
+  const count = new Uint16Array(w.hi - w.lo + 1);
+  let unionSize = 0;
+  let best: { excess: number; rules: number } | undefined;
+  const candidates = new Map<number, Span[]>();
+  const blocksFor = (a: number) => {
+    let c = candidates.get(a);
+    if (c === undefined) candidates.set(a, (c = candidateBlocks(w, a)));
+    return c;
+  };
+  const add = (b: Span, d: 1 | -1) => {
+    for (let x = b.start; x <= b.end; x++) {
+      const i = x - w.lo;
+      if (d === 1 && count[i]++ === 0) unionSize++;
+      if (d === -1 && --count[i]! === 0) unionSize--;
+    }
+  };
+  const search = (budget: number, used: number) => {
+    let i = 0;
+    while (i < w.source.length && count[w.source[i]! - w.lo]! > 0) i++;
+    if (i === w.source.length) {
+      const excess = unionSize - w.source.length;
+      if (best === undefined || excess < best.excess || (excess === best.excess && used < best.rules)) best = { excess, rules: used };
+      return;
+    }
+    if (budget === 0) return;
+    for (const b of blocksFor(w.source[i]!)) {
+      add(b, 1);
+      search(budget - 1, used + 1);
+      add(b, -1);
+    }
+  };
+  search(w.maxRules, 0);
+  return best;
+}
+
+/**
+ * Fewest rules that cover the source at all. Covering in address order, after a block
+ * that holds the lowest uncovered address every source up to the block's end is covered,
+ * so the state is just "how many sources are done".
+ */
+function fewestRules(w: World): number {
+  const memo = new Map<number, number>();
+  const from = (i: number): number => {
+    if (i === w.source.length) return 0;
+    const known = memo.get(i);
+    if (known !== undefined) return known;
+    let n = Infinity;
+    for (const b of candidateBlocks(w, w.source[i]!)) {
+      let j = i;
+      while (j < w.source.length && w.source[j]! <= b.end) j++;
+      n = Math.min(n, 1 + from(j));
+    }
+    memo.set(i, n);
+    return n;
+  };
+  return from(0);
+}
+
+/** Forbidden edges where a universe can straddle public and forbidden space. */
+const EDGES = [
+  '1.0.0.0',
+  '10.0.0.0',
+  '11.0.0.0',
+  '100.64.0.0',
+  '100.128.0.0',
+  '169.254.0.0',
+  '172.16.0.0',
+  '172.32.0.0',
+  '192.0.1.0',
+  '192.0.2.0',
+  '192.88.99.0',
+  '198.18.0.0',
+  '203.0.113.0',
+  '224.0.0.0',
+].map(ip);
+
+function world(split31: boolean): fc.Arbitrary<World> {
+  return fc.integer({ min: 4, max: 6 }).chain((bits) => {
+    const U = 2 ** bits;
+    const lo = fc.oneof(
+      fc.integer({ min: 0, max: 2 ** (32 - bits) - 1 }).map((i) => i * U),
+      fc.tuple(fc.constantFrom(...EDGES), fc.integer({ min: -U, max: 0 })).map(([edge, shift]) => edge + shift),
+      fc.constantFrom(0, TOP - U + 1),
+    );
+    const offsetsFromRanges = fc
+      .array(fc.tuple(fc.nat(U - 1), fc.nat(U - 1)), { minLength: 1, maxLength: 4 })
+      .map((pairs) => pairs.flatMap(([a, b]) => Array.from({ length: Math.abs(a - b) + 1 }, (_, i) => Math.min(a, b) + i)));
+    const scattered = fc.uniqueArray(fc.nat(U - 1), { minLength: 0, maxLength: 10 });
+    const dense = fc.array(fc.boolean(), { minLength: U, maxLength: U }).map((bits) => bits.flatMap((on, i) => (on ? [i] : [])));
+    const holes = fc.array(fc.tuple(fc.nat(U - 1), fc.nat(3)), { maxLength: 3 });
+    return fc
+      .record({
+        lo,
+        offsets: fc.oneof(offsetsFromRanges, scattered, dense),
+        holes,
+        maxRules: fc.integer({ min: 1, max: 5 }),
+        fragment: fc.boolean(),
+      })
+      .map(({ lo, offsets, holes, maxRules, fragment }) => {
+        const hi = lo + U - 1;
+        const blocked = union([
+          ...(lo > 0 ? [{ start: 0, end: lo - 1 }] : []),
+          ...(hi < TOP ? [{ start: hi + 1, end: TOP }] : []),
+          ...FORBIDDEN_SPANS,
+          ...holes.map(([o, len]) => ({ start: lo + o, end: Math.min(hi, lo + o + len) })),
+        ]);
+        const source = [...new Set(offsets.map((o) => lo + o))].filter((a) => !isBlocked(blocked, a)).sort((a, b) => a - b);
+        let input: Cidr[] = tile(source.map((a) => ({ start: a, end: a })));
+        // The contract asks only for sorted, disjoint blocks; halves of a block must work too.
+        if (fragment) {
+          input = input.flatMap((c) =>
+            c.length === 32 ? [c] : [{ base: c.base, length: c.length + 1 }, { base: c.base + 2 ** (31 - c.length), length: c.length + 1 }],
+          );
+        }
+        return { lo, hi, source, blocked, maxRules, split31, input };
+      });
+  });
+}
+
+function collapseWorld(w: World) {
+  return collapse(w.input, { maxRules: w.maxRules, split31: w.split31, blocked: w.blocked });
+}
+
+function infeasibleBudget(run: () => unknown): number | undefined {
+  try {
+    run();
+  } catch (e) {
+    if (!isTagwallError(e, 'COLLAPSE_INFEASIBLE')) throw e;
+    const m = /smallest budget that works is (\d+)/.exec(e.message);
+    expect(m, e.message).not.toBeNull();
+    return Number(m![1]);
+  }
+  return undefined;
+}
+
+describe.each([false, true])('collapse against exhaustive search (split31: %s)', (split31) => {
+  it('finds the optimum, or names exactly the smallest budget that works', () => {
+    fc.assert(
+      fc.property(world(split31), (w) => {
+        const needed = fewestRules(w);
+        const best = bestCover(w);
+        // The two searches must agree on feasibility, or the reference itself is wrong.
+        expect(best === undefined).toBe(needed > w.maxRules);
+        expect(minimumRules(w.input, { split31, blocked: w.blocked })).toBe(needed);
+
+        if (needed > w.maxRules) {
+          expect(infeasibleBudget(() => collapseWorld(w))).toBe(needed);
+          return;
+        }
+        const result = collapseWorld(w);
+        const wanted = union(w.source.map((a) => ({ start: a, end: a })));
+        const audit = auditRules(result.rules, wanted, w.blocked, w.maxRules);
+        expect(audit.problems).toEqual([]);
+        expect(result.excessAddresses).toBe(best!.excess);
+        expect(audit.excess).toBe(best!.excess);
+        expect(result.allowedAddresses).toBe(audit.allowed);
+        expect(result.sourceAddresses).toBe(w.source.length);
+        // Among optimal covers, the one with the fewest rules.
+        expect(result.rules.length).toBe(best!.rules);
+        if (split31) expect(result.rules.filter((r) => r.length === 31)).toEqual([]);
+        // Same input, same rules, even from a fresh copy.
+        expect(collapse(structuredClone(w.input), { maxRules: w.maxRules, split31, blocked: structuredClone(w.blocked) })).toEqual(result);
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe('collapse, worked examples', () => {
+  it.each<[string, string[], number, boolean, string[], number]>([
+    ['two /32s under one budget widen to their /30', ['20.0.0.0', '20.0.0.3'], 1, false, ['20.0.0.0/30'], 2],
+    ['two /32s with two rules stay exact', ['20.0.0.0', '20.0.0.3'], 2, false, ['20.0.0.0', '20.0.0.3'], 0],
+    ['a budget larger than needed adds nothing', ['20.0.0.0', '20.0.0.3'], 1000, false, ['20.0.0.0', '20.0.0.3'], 0],
+    ['a /31 may stand as a rule', ['20.0.0.2/31'], 1, false, ['20.0.0.2/31'], 0],
+    ['split-31 widens a lone /31 to its /30', ['20.0.0.2/31'], 1, true, ['20.0.0.0/30'], 2],
+    ['split-31 writes a /31 as two addresses when it can', ['20.0.0.2/31'], 2, true, ['20.0.0.2', '20.0.0.3'], 0],
+    ['split-31 never joins two /32s into a /31', ['20.0.0.4', '20.0.0.5', '20.0.0.7'], 2, true, ['20.0.0.4/30'], 1],
+    ['without split-31 the same input takes a /31', ['20.0.0.4/31', '20.0.0.7'], 2, false, ['20.0.0.4/31', '20.0.0.7'], 0],
+    ['the cheaper of two merges wins', ['20.0.0.0', '20.0.0.2', '20.0.0.8', '20.0.0.15'], 3, false, ['20.0.0.0/30', '20.0.0.8', '20.0.0.15'], 2],
+    ['172.16/12 stays out of a cover of its neighbours', ['172.15.255.255', '172.32.0.0'], 2, false, ['172.15.255.255', '172.32.0.0'], 0],
+    ['a /0 source is its own cover', ['0.0.0.0/0'], 1, false, ['0.0.0.0/0'], 0],
+  ])('%s', (_, source, maxRules, split31, expected, excess) => {
+    const blocked = source[0] === '0.0.0.0/0' ? [] : FORBIDDEN_SPANS;
+    const result = collapse(cidrs(...source), { maxRules, split31, blocked });
+    expect(result.rules.map(formatRule)).toEqual(expected);
+    expect(result.excessAddresses).toBe(excess);
+  });
+
+  it('an empty source needs no rules, even with a zero budget', () => {
+    expect(collapse([], options(0))).toEqual({ rules: [], sourceAddresses: 0, allowedAddresses: 0, excessAddresses: 0 });
+  });
+
+  it.each<[string, string[], number, boolean, AddressRange[], number]>([
+    ['neighbours of 10/8 cannot share a rule', ['9.255.255.255', '11.0.0.0'], 1, false, [], 2],
+    ['a zero budget cannot hold one address', ['20.0.0.1'], 0, false, [], 1],
+    ['a /31 under split-31 with its /30 blocked needs two rules', ['20.0.0.2/31'], 1, true, [{ start: ip('20.0.0.1'), end: ip('20.0.0.1') }], 2],
+    ['three islands between excluded addresses', ['20.0.0.0', '20.0.0.2', '20.0.0.4'], 2, false, [{ start: ip('20.0.0.1'), end: ip('20.0.0.1') }, { start: ip('20.0.0.3'), end: ip('20.0.0.3') }], 3],
+  ])('%s: COLLAPSE_INFEASIBLE names %#', (_, source, maxRules, split31, extraBlocked, needed) => {
+    const blocked = union([...FORBIDDEN_SPANS, ...extraBlocked]);
+    expect(infeasibleBudget(() => collapse(cidrs(...source), { maxRules, split31, blocked }))).toBe(needed);
+    expect(minimumRules(cidrs(...source), { split31, blocked })).toBe(needed);
+  });
+
+  it.each([
+    ['unsorted', cidrs('20.0.0.8', '20.0.0.0')],
+    ['overlapping', cidrs('20.0.0.0/24', '20.0.0.5')],
+    ['duplicated', cidrs('20.0.0.0', '20.0.0.0')],
+    ['with host bits', [{ base: ip('20.0.0.1'), length: 24 }]],
+    ['touching blocked space', cidrs('10.0.0.0/31')],
+    ['touching blocked space, a /31 under split-31', [{ base: ip('9.255.255.254'), length: 31 }]],
+  ])('refuses a source %s with COLLAPSE_INPUT', (name, source) => {
+    const blocked = name.includes('under split-31') ? [{ start: ip('9.255.255.255'), end: ip('9.255.255.255') }] : FORBIDDEN_SPANS;
+    expect(() => collapse(source, { maxRules: 5, split31: name.includes('split-31'), blocked })).toThrow(
+      expect.objectContaining({ code: 'COLLAPSE_INPUT' }),
+    );
+  });
+
+  it('names a source block in blocked space the way people write it', () => {
+    expect(() => collapse(cidrs('10.0.0.0/31'), options(5))).toThrow('source block 10.0.0.0/31 touches blocked space');
+  });
+
+  it.each([-1, 1.5, Number.NaN, Infinity])('refuses a rule budget of %d', (maxRules) => {
+    expect(() => collapse(cidrs('20.0.0.0'), options(maxRules))).toThrow(expect.objectContaining({ code: 'COLLAPSE_INPUT' }));
+  });
+});
