@@ -6,6 +6,7 @@ import { TagwallError } from './core/errors.js';
 import { CLOUDS, type CloudName } from './core/service-tags.js';
 import { parseVaultId, type VaultRef } from './core/vault-id.js';
 import { formatJsonPath } from './sources/schema.js';
+import { validateWebhookUrl } from './alerts/webhook.js';
 
 /**
  * The one configuration schema. Names are part of the contract: users' files must keep
@@ -159,8 +160,11 @@ export function parseConfig(raw: unknown, options: { baseDir: string; source: st
     }
   });
   if (c.alerts.webhook !== undefined) {
-    const problem = webhookUrlProblem(c.alerts.webhook.url);
-    if (problem !== undefined) problems.push(`alerts.webhook.url: ${problem}`);
+    try {
+      validateWebhookUrl(c.alerts.webhook.url);
+    } catch (e) {
+      problems.push(`alerts.webhook.url: ${(e as Error).message}`);
+    }
   }
   if (problems.length > 0) {
     throw new TagwallError('CONFIG_INVALID', `${options.source}: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}`, { details: problems });
@@ -172,20 +176,6 @@ export function parseConfig(raw: unknown, options: { baseDir: string; source: st
   const state = c.state.store === 'file' ? { ...c.state, path: resolvePath(c.state.path) } : c.state;
   const endpoint = (c.arm.endpoint ?? ARM_ENDPOINTS[c.cloud]).replace(/\/+$/, '');
   return { ...c, serviceTags, state, arm: { endpoint }, targets, baseDir: options.baseDir };
-}
-
-/** https, or http on loopback only (a local receiver while testing). */
-export function webhookUrlProblem(url: string): string | undefined {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return `${JSON.stringify(url)} is not a URL`;
-  }
-  if (u.protocol === 'https:') return undefined;
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) || /^127\./.test(u.hostname);
-  if (u.protocol === 'http:' && loopback) return undefined;
-  return `must be https (plain http is accepted only on loopback), got ${u.protocol}//${u.host}`;
 }
 
 export async function loadConfigFile(path: string, cwd: string): Promise<TagwallConfig> {
@@ -229,7 +219,6 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
     if (problems.length > 0) throw new TagwallError('CONFIG_INVALID', `app settings: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}`, { details: problems });
     const raw: Record<string, unknown> = { targets: vaults.map((vault) => ({ vault, select })) };
     if (env.TAGWALL_CLOUD !== undefined && env.TAGWALL_CLOUD !== '') raw.cloud = env.TAGWALL_CLOUD;
-    if (env.TAGWALL_ALERT_WEBHOOK_URL) raw.alerts = { webhook: { url: env.TAGWALL_ALERT_WEBHOOK_URL, format: env.TAGWALL_ALERT_WEBHOOK_FORMAT || 'generic' } };
     return parseConfig(withDefaultState(raw, options.defaultState), { baseDir: options.cwd, source: 'app settings' });
   }
   throw new TagwallError('CONFIG_MISSING', 'no configuration: pass --config FILE, or set TAGWALL_CONFIG, TAGWALL_CONFIG_PATH, or TAGWALL_VAULTS and TAGWALL_SELECT');
