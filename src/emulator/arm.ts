@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ArmFailure, readJsonBody, sendArmError, sendJson, sleep } from './http.js';
+import { SUPPORTED_API_VERSIONS, type RespondFault } from './model.js';
+import type { EmulatorState } from './state.js';
+import { canonicalId, notFound, type VaultAddress } from './vaults.js';
+
+/**
+ * The ARM subset tagwall uses: GET, PATCH and PUT of one Key Vault. Checks run in ARM's
+ * order (authentication, then api-version, then the resource), so a client sees the
+ * same error first that Azure would show it.
+ */
+
+const VAULT_PATH = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)\/?$/i;
+
+const DEFAULT_FAULT_TEXT: Readonly<Record<number, [string, string]>> = {
+  400: ['BadRequest', 'The request was invalid.'],
+  401: ['InvalidAuthenticationToken', 'The access token is invalid.'],
+  403: ['AuthorizationFailed', 'The client does not have authorization to perform this action over this scope.'],
+  404: ['ResourceNotFound', 'The resource was not found.'],
+  408: ['RequestTimeout', 'The request timed out.'],
+  409: ['Conflict', 'Another operation on this vault is in progress.'],
+  429: ['TooManyRequests', 'The request is being throttled; retry after the period in the Retry-After header.'],
+  500: ['InternalServerError', 'The service encountered an internal error.'],
+  502: ['BadGateway', 'The gateway did not receive a response from the service.'],
+  503: ['ServiceUnavailable', 'The service is temporarily unavailable.'],
+  504: ['GatewayTimeout', 'The gateway did not receive a response from the service in time.'],
+};
+
+function bearerToken(req: IncomingMessage): string {
+  const header = req.headers.authorization;
+  if (header === undefined || header.trim() === '') {
+    throw new ArmFailure(401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.", {
+      'www-authenticate': 'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", error_description="The authentication failed because of missing \'Authorization\' header."',
+    });
+  }
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (m === null) throw new ArmFailure(401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is provided in an invalid format.");
+  return m[1]!;
+}
+
+function checkApiVersion(apiVersion: string | null): void {
+  if (apiVersion === null || apiVersion === '') {
+    throw new ArmFailure(400, 'MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.');
+  }
+  if (!(SUPPORTED_API_VERSIONS as readonly string[]).includes(apiVersion)) {
+    throw new ArmFailure(
+      400,
+      'InvalidApiVersionParameter',
+      `The api-version '${apiVersion}' is invalid. The supported versions are '${SUPPORTED_API_VERSIONS.join(',')}'.`,
+    );
+  }
+}
+
+function faultFailure(fault: RespondFault): ArmFailure {
+  const [code, message] = DEFAULT_FAULT_TEXT[fault.status] ?? ['Failed', `The request failed with status ${fault.status}.`];
+  const headers: Record<string, string> = {};
+  if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter);
+  if (fault.retryAfterMs !== undefined) headers['retry-after-ms'] = String(fault.retryAfterMs);
+  return new ArmFailure(fault.status, fault.code ?? code, fault.message ?? message, headers);
+}
+
+function address(m: RegExpExecArray): VaultAddress {
+  const [, subscriptionId, resourceGroup, name] = m.map((s) => decodeURIComponent(s)) as [string, string, string, string];
+  return { subscriptionId, resourceGroup, name };
+}
+
+function tryQuietly(f: () => void): void {
+  try {
+    f();
+  } catch {
+    // see the caller
+  }
+}
+
+export async function handleArmRequest(req: IncomingMessage, res: ServerResponse, url: URL, state: EmulatorState): Promise<void> {
+  const started = Date.now();
+  const requestId = randomUUID();
+  const clientRequestId = req.headers['x-ms-client-request-id'];
+  const headers = {
+    'x-ms-request-id': requestId,
+    'x-ms-correlation-request-id': typeof clientRequestId === 'string' ? clientRequestId : requestId,
+  };
+  const method = (req.method ?? 'GET').toUpperCase();
+  const apiVersion = url.searchParams.get('api-version');
+  const match = VAULT_PATH.exec(url.pathname);
+  const vault = match === null ? undefined : address(match);
+  let token: string | undefined;
+  let status = 500;
+  try {
+    await sleep(state.settings.latencyMs);
+    token = bearerToken(req);
+    checkApiVersion(apiVersion);
+    if (vault === undefined) throw new ArmFailure(404, 'NotFound', `The emulator serves only Key Vault resources; ${url.pathname} is not one.`);
+    if (method !== 'GET' && method !== 'PATCH' && method !== 'PUT') {
+      throw new ArmFailure(405, 'MethodNotAllowed', `The requested method ${method} is not allowed for this resource.`);
+    }
+    const body = method === 'GET' ? undefined : await readJsonBody(req);
+    const target = { method, vaultName: vault.name, vaultId: canonicalId(vault) };
+    const delay = state.faults.take('delay', target);
+    if (delay !== undefined) await sleep(delay.delayMs);
+    const fault = state.faults.take('respond', target);
+    if (fault !== undefined) {
+      await sleep(fault.delayMs ?? 0);
+      throw faultFailure(fault);
+    }
+    const oldApi = state.settings.oldApi;
+    if (method === 'GET') {
+      const found = state.vaults.get(vault);
+      if (found === undefined) throw notFound(vault);
+      status = 200;
+      sendJson(res, status, found, headers);
+    } else if (method === 'PATCH') {
+      status = 200;
+      sendJson(res, status, state.vaults.patch(vault, body, oldApi), headers);
+    } else {
+      const put = state.vaults.put(vault, body, oldApi);
+      status = put.created ? 201 : 200;
+      sendJson(res, status, put.vault, headers);
+    }
+    if (method === 'GET' || method === 'PATCH') {
+      const edit = state.faults.take('edit', target);
+      // The control API checked these rules when the fault was added; a vault in old-API
+      // mode can still refuse them, and then the "other admin's" edit simply fails.
+      if (edit !== undefined) tryQuietly(() => state.vaults.replaceIpRules(vault, edit.ipRules, oldApi));
+    }
+  } catch (e) {
+    const failure = e instanceof ArmFailure ? e : new ArmFailure(500, 'InternalServerError', `The emulator failed: ${(e as Error).message}`);
+    status = failure.status;
+    if (!res.headersSent) sendArmError(res, failure, headers);
+  } finally {
+    state.log.add({
+      time: new Date(started).toISOString(),
+      kind: 'arm',
+      method,
+      path: url.pathname,
+      ...(vault === undefined ? {} : { vault: vault.name }),
+      ...(apiVersion === null ? {} : { apiVersion }),
+      status,
+      durationMs: Date.now() - started,
+      ...(token === undefined ? {} : { token }),
+    });
+  }
+}

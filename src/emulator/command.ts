@@ -1,0 +1,75 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import { writeLine, type CliIO } from '../cli/io.js';
+import { readEmulatorSeedFile, type EmulatorSeed } from './model.js';
+import { sampleSeed } from './sample.js';
+import { startKeyVaultEmulator, type KeyVaultEmulator } from './server.js';
+
+export interface EmulatorCommandOptions {
+  readonly port?: number;
+  /** A seed file; without one the emulator starts with the two sample vaults. */
+  readonly seed?: string;
+  /** Start with no vaults at all (ignored when `seed` is given). */
+  readonly empty?: boolean;
+  /** Where the CA lives; defaults to .tagwall/emulator under the working directory. */
+  readonly stateDir?: string;
+  readonly latencyMs?: number;
+  readonly oldApi?: boolean;
+  /** Stops the emulator, as SIGINT and SIGTERM do. */
+  readonly signal?: AbortSignal;
+  /** Called once the emulator is listening (the demo and tests use it). */
+  readonly onReady?: (emulator: KeyVaultEmulator) => void;
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * `tagwall emulator`: runs the Key Vault emulator in the foreground and prints how to
+ * point tagwall and the Azure SDK at it. Resolves once it has stopped.
+ */
+export async function runEmulatorCommand(options: EmulatorCommandOptions, io: CliIO): Promise<void> {
+  const seed: EmulatorSeed =
+    options.seed !== undefined
+      ? await readEmulatorSeedFile(isAbsolute(options.seed) ? options.seed : resolve(io.cwd, options.seed))
+      : options.empty === true
+        ? { vaults: [] }
+        : sampleSeed();
+  const stateDir = options.stateDir === undefined ? join(io.cwd, '.tagwall', 'emulator') : resolve(io.cwd, options.stateDir);
+  const emulator = await startKeyVaultEmulator({
+    port: options.port ?? 0,
+    seed,
+    stateDir,
+    ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
+    ...(options.oldApi === undefined ? {} : { oldApi: options.oldApi }),
+  });
+  const out = io.stdout;
+  writeLine(out, `Key Vault emulator (ARM) listening on ${emulator.url}`);
+  writeLine(out, `CA certificate: ${emulator.caPath ?? '(in memory)'}`);
+  writeLine(out, `Vaults (${seed.vaults.length}):`);
+  for (const v of seed.vaults) writeLine(out, `  ${v.id}`);
+  writeLine(out);
+  writeLine(out, 'In the shell that runs tagwall (Node trusts the CA and the SDK finds the managed identity):');
+  if (emulator.caPath !== undefined) writeLine(out, `  export NODE_EXTRA_CA_CERTS=${shellQuote(emulator.caPath)}`);
+  writeLine(out, `  export IDENTITY_ENDPOINT=${shellQuote(emulator.identityEndpoint)}`);
+  writeLine(out, `  export IDENTITY_HEADER=${shellQuote(emulator.identityHeader)}`);
+  writeLine(out, `and in tagwall's config: "arm": { "endpoint": "${emulator.url}" }`);
+  writeLine(out, `Control API (tests and demos): ${emulator.url}/_emulator/ (vaults, seed, reset, faults, settings, requests)`);
+  writeLine(out, 'Press Ctrl+C to stop.');
+  options.onReady?.(emulator);
+
+  await new Promise<void>((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      options.signal?.removeEventListener('abort', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    if (options.signal?.aborted === true) stop();
+    else options.signal?.addEventListener('abort', stop, { once: true });
+  });
+  await emulator.close();
+  writeLine(out, 'Key Vault emulator stopped.');
+}

@@ -1,0 +1,77 @@
+import { Agent, request } from 'undici';
+import { TagwallError } from '../core/errors.js';
+import { CONTROL_PREFIX, type ActiveFault, type EmulatorSeed, type EmulatorSettings, type FaultSpec, type RequestLogEntry, type VaultResourceJson } from './model.js';
+
+/**
+ * A typed client for the control API. It goes over HTTPS like any other client, so it
+ * works the same against an emulator in this process or one started by `tagwall emulator`.
+ */
+export interface EmulatorControl {
+  /** Adds or replaces these vaults. */
+  seed(seed: EmulatorSeed): Promise<void>;
+  /** Drops every vault, fault and log entry, restores the start-up settings, then seeds. */
+  reset(seed?: EmulatorSeed): Promise<void>;
+  vaults(): Promise<VaultResourceJson[]>;
+  /** A vault's stored state, by name or resource ID; undefined when there is none. */
+  vault(nameOrId: string): Promise<VaultResourceJson | undefined>;
+  /** Returns the fault's id. */
+  addFault(fault: FaultSpec): Promise<string>;
+  faults(): Promise<ActiveFault[]>;
+  clearFaults(): Promise<void>;
+  settings(): Promise<EmulatorSettings>;
+  updateSettings(patch: Partial<EmulatorSettings>): Promise<EmulatorSettings>;
+  setLatency(ms: number): Promise<void>;
+  /** The request log, oldest first; `vault` keeps only requests for that vault name. */
+  requests(filter?: { vault?: string; kind?: RequestLogEntry['kind'] }): Promise<RequestLogEntry[]>;
+  clearRequests(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function connectEmulatorControl(baseUrl: string, caCert: string): EmulatorControl {
+  const dispatcher = new Agent({ connect: { ca: caCert }, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const base = baseUrl.replace(/\/+$/, '');
+
+  async function call<T>(method: string, path: string, body?: unknown, allow404 = false): Promise<T | undefined> {
+    const res = await request(`${base}${CONTROL_PREFIX}${path}`, {
+      method: method as 'GET',
+      dispatcher,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.body.text();
+    if (res.statusCode === 404 && allow404) return undefined;
+    if (res.statusCode >= 300) {
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { error: { message: string } }).error.message;
+      } catch {
+        // not an error envelope: keep the raw text
+      }
+      throw new TagwallError('EMULATOR_CONTROL_FAILED', `emulator control ${method} ${path} answered ${res.statusCode}: ${message}`);
+    }
+    return JSON.parse(text) as T;
+  }
+
+  const must = async <T>(p: Promise<T | undefined>): Promise<T> => (await p) as T;
+
+  return {
+    seed: async (seed) => void (await call('POST', 'seed', seed)),
+    reset: async (seed) => void (await call('POST', 'reset', seed ?? { vaults: [] })),
+    vaults: async () => (await must(call<{ vaults: VaultResourceJson[] }>('GET', 'vaults'))).vaults,
+    vault: (nameOrId) => call<VaultResourceJson>('GET', `vaults/${encodeURIComponent(nameOrId)}`, undefined, true),
+    addFault: async (fault) => (await must(call<{ id: string }>('POST', 'faults', fault))).id,
+    faults: async () => (await must(call<{ faults: ActiveFault[] }>('GET', 'faults'))).faults,
+    clearFaults: async () => void (await call('DELETE', 'faults')),
+    settings: () => must(call<EmulatorSettings>('GET', 'settings')),
+    updateSettings: (patch) => must(call<EmulatorSettings>('PATCH', 'settings', patch)),
+    setLatency: async (ms) => void (await call('PATCH', 'settings', { latencyMs: ms })),
+    requests: async (filter = {}) => {
+      const all = (await must(call<{ requests: RequestLogEntry[] }>('GET', 'requests'))).requests;
+      return all.filter(
+        (r) => (filter.vault === undefined || r.vault?.toLowerCase() === filter.vault.toLowerCase()) && (filter.kind === undefined || r.kind === filter.kind),
+      );
+    },
+    clearRequests: async () => void (await call('DELETE', 'requests')),
+    close: () => dispatcher.close(),
+  };
+}

@@ -1,0 +1,86 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import { describeError, isTagwallError } from '../core/errors.js';
+import { zodProblems } from '../sources/schema.js';
+import { normaliseIpRule } from './acls.js';
+import { ArmFailure, readJsonBody, sendArmError, sendJson } from './http.js';
+import { CONTROL_PREFIX, faultSpecSchema, parseEmulatorSeed, settingsPatchSchema } from './model.js';
+import type { EmulatorState } from './state.js';
+import { VaultStore } from './vaults.js';
+
+/**
+ * The control API under /_emulator/: plain JSON, no authentication, for tests and demos
+ * only. It speaks ARM's error envelope so one client helper reads both.
+ */
+
+function invalid(message: string): ArmFailure {
+  return new ArmFailure(400, 'InvalidControlRequest', message);
+}
+
+function parseWith<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const r = schema.safeParse(body);
+  if (!r.success) throw invalid(`${what}: ${zodProblems(r.error).join('; ')}`);
+  return r.data;
+}
+
+function seedFrom(body: unknown, state: EmulatorState, replace: boolean): number {
+  const seed = body === undefined ? { vaults: [] } : parseEmulatorSeed(body, 'the seed');
+  if (replace) {
+    // Check the seed against an empty store first, so a bad seed leaves the old vaults alone.
+    new VaultStore().seed(seed, state.initialSettings.oldApi);
+    state.vaults.clear();
+  }
+  state.vaults.seed(seed, replace ? state.initialSettings.oldApi : state.settings.oldApi);
+  return seed.vaults.length;
+}
+
+async function route(method: string, path: string, req: IncomingMessage, state: EmulatorState): Promise<[number, unknown]> {
+  if (path === 'vaults' && method === 'GET') return [200, { vaults: state.vaults.list() }];
+  if (path.startsWith('vaults/') && method === 'GET') {
+    const vault = state.vaults.find(decodeURIComponent(path.slice('vaults/'.length)));
+    if (vault === undefined) throw new ArmFailure(404, 'ResourceNotFound', `no emulated vault ${decodeURIComponent(path.slice(7))}`);
+    return [200, vault];
+  }
+  if (path === 'seed' && method === 'POST') return [200, { seeded: seedFrom(await readJsonBody(req), state, false) }];
+  if (path === 'reset' && method === 'POST') {
+    const seeded = seedFrom(await readJsonBody(req), state, true);
+    state.faults.clear();
+    state.log.clear();
+    state.settings = state.initialSettings;
+    return [200, { seeded }];
+  }
+  if (path === 'faults' && method === 'GET') return [200, { faults: state.faults.list() }];
+  if (path === 'faults' && method === 'DELETE') {
+    state.faults.clear();
+    return [200, { faults: [] }];
+  }
+  if (path === 'faults' && method === 'POST') {
+    const spec = parseWith(faultSpecSchema, await readJsonBody(req), 'fault');
+    if (spec.kind === 'edit') spec.ipRules.forEach((r, i) => normaliseIpRule(r, i, false));
+    return [201, { id: state.faults.add(spec) }];
+  }
+  if (path === 'settings' && method === 'GET') return [200, state.settings];
+  if (path === 'settings' && method === 'PATCH') {
+    const patch = parseWith(settingsPatchSchema, (await readJsonBody(req)) ?? {}, 'settings');
+    state.settings = { ...state.settings, ...patch };
+    return [200, state.settings];
+  }
+  if (path === 'requests' && method === 'GET') return [200, { requests: state.log.list() }];
+  if (path === 'requests' && method === 'DELETE') {
+    state.log.clear();
+    return [200, { requests: [] }];
+  }
+  throw new ArmFailure(404, 'NotFound', `no control operation ${method} ${CONTROL_PREFIX}${path}`);
+}
+
+export async function handleControlRequest(req: IncomingMessage, res: ServerResponse, url: URL, state: EmulatorState): Promise<void> {
+  const path = url.pathname.slice(CONTROL_PREFIX.length).replace(/\/$/, '');
+  try {
+    const [status, body] = await route((req.method ?? 'GET').toUpperCase(), path, req, state);
+    sendJson(res, status, body);
+  } catch (e) {
+    if (e instanceof ArmFailure) sendArmError(res, e);
+    else if (isTagwallError(e)) sendArmError(res, invalid(describeError(e)));
+    else sendArmError(res, new ArmFailure(500, 'InternalServerError', describeError(e)));
+  }
+}

@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import type { ActiveFault, DelayFault, EditFault, FaultSpec, RespondFault } from './model.js';
+
+/**
+ * Faults waiting for matching requests. Each fault is used up one request at a time, in
+ * the order the faults were added, so a test can script "two 429s, then a 500".
+ */
+
+interface Held {
+  readonly id: string;
+  readonly spec: FaultSpec;
+  remaining: number | 'always';
+}
+
+export interface RequestTarget {
+  readonly method: string;
+  /** Vault name and full resource ID, as the request addressed them. */
+  readonly vaultName: string;
+  readonly vaultId: string;
+}
+
+function selects(selector: string | undefined, target: RequestTarget): boolean {
+  if (selector === undefined) return true;
+  const s = selector.toLowerCase().replace(/\/$/, '');
+  return s === target.vaultName.toLowerCase() || s === target.vaultId.toLowerCase();
+}
+
+export class FaultBook {
+  #held: Held[] = [];
+
+  add(spec: FaultSpec): string {
+    const id = randomUUID();
+    this.#held.push({ id, spec, remaining: spec.times ?? 1 });
+    return id;
+  }
+
+  list(): ActiveFault[] {
+    return this.#held.map((h) => ({ ...h.spec, id: h.id, remaining: h.remaining }));
+  }
+
+  clear(): void {
+    this.#held = [];
+  }
+
+  /** The first fault of `kind` that applies to this request, used up by one. */
+  take(kind: 'respond', target: RequestTarget): RespondFault | undefined;
+  take(kind: 'delay', target: RequestTarget): DelayFault | undefined;
+  take(kind: 'edit', target: RequestTarget): EditFault | undefined;
+  take(kind: FaultSpec['kind'], target: RequestTarget): FaultSpec | undefined {
+    const held = this.#held.find((h) => h.spec.kind === kind && this.#applies(h.spec, target));
+    if (held === undefined) return undefined;
+    if (held.remaining !== 'always') {
+      held.remaining -= 1;
+      if (held.remaining <= 0) this.#held = this.#held.filter((h) => h !== held);
+    }
+    return held.spec;
+  }
+
+  #applies(spec: FaultSpec, target: RequestTarget): boolean {
+    const method = spec.kind === 'edit' ? spec.after : spec.method;
+    return (method === undefined || method === target.method) && selects(spec.vault, target);
+  }
+}

@@ -1,0 +1,12 @@
+import sample from './sample-seed.json' with { type: 'json' };
+import { parseEmulatorSeed, type EmulatorSeed } from './model.js';
+
+/**
+ * Two demo vaults in subscription 00000000-0000-0000-0000-000000000000, group
+ * rg-tagwall-demo: kv-tagwall-office (firewall on, a hand-made office rule and a subnet
+ * rule that tagwall must leave alone) and kv-tagwall-open (firewall off).
+ * Imported rather than read from disk, so it ships inside the build.
+ */
+export function sampleSeed(): EmulatorSeed {
+  return parseEmulatorSeed(structuredClone(sample), 'the sample seed');
+}
