@@ -1,0 +1,222 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dispatchAlerts } from '../../src/alerts/dispatch.js';
+import { postWebhook, resolveWebhookConfig, validateWebhookUrl, webhookSettings } from '../../src/alerts/webhook.js';
+import { isTagwallError } from '../../src/core/errors.js';
+import type { Alert } from '../../src/alerts/types.js';
+import { VAULT_A, VAULT_B, driftAlert, folderAlertState, memoryLogger, simpleAlert, startReceiver, type Reply } from './support.js';
+
+const NOW = new Date('2026-03-01T08:00:00.000Z');
+let dir: string;
+let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tagwall-alerts-'));
+});
+afterEach(async () => {
+  await receiver?.close();
+  receiver = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function receive(reply?: (n: number) => Reply) {
+  receiver = await startReceiver(reply);
+  return receiver;
+}
+
+const threeAlerts: Alert[] = [driftAlert(VAULT_A, ['10.0.0.0/24', '10.0.1.0/24']), simpleAlert(VAULT_B, 'firewall-disabled'), simpleAlert('', 'service-tags-stale', 'warning')];
+
+describe('webhook delivery', () => {
+  it('POSTs exactly one JSON request per notification, and none for a problem already sent', async () => {
+    const r = await receive();
+    const state = folderAlertState(dir);
+    const logger = memoryLogger();
+    const input = { alerts: threeAlerts, evaluatedScopes: [VAULT_A, VAULT_B, '_run'], now: NOW, repeatAfterHours: 24, state, logger, webhook: { url: r.url, format: 'generic' as const } };
+
+    const first = await dispatchAlerts(input);
+    expect(first.webhook).toEqual({ sent: 3, failed: 0, errors: [] });
+    expect(r.requests).toHaveLength(3);
+    for (const req of r.requests) {
+      expect(req.method).toBe('POST');
+      expect(req.path).toBe('/hooks/secret-token-123');
+      expect(req.headers['content-type']).toMatch(/^application\/json/);
+    }
+    const bodies = r.requests.map((q) => JSON.parse(q.body) as { fingerprint: string; state: string; schema: string });
+    expect(bodies.map((b) => b.fingerprint).sort()).toEqual(threeAlerts.map((a) => a.fingerprint).sort());
+    expect(bodies.every((b) => b.state === 'firing' && b.schema === 'tagwall.alert/v1')).toBe(true);
+
+    const second = await dispatchAlerts({ ...input, now: new Date(NOW.getTime() + 3_600_000) });
+    expect(second.notifications).toEqual([]);
+    expect(second.webhook).toEqual({ sent: 0, failed: 0, errors: [] });
+    expect(r.requests).toHaveLength(3);
+  });
+
+  it('sends Teams cards and Slack messages in their own shapes', async () => {
+    const r = await receive();
+    for (const format of ['teams', 'slack'] as const) {
+      await dispatchAlerts({ alerts: [threeAlerts[0]!], evaluatedScopes: [VAULT_A], now: NOW, repeatAfterHours: 24, state: folderAlertState(join(dir, format)), logger: memoryLogger(), webhook: { url: r.url, format } });
+    }
+    expect(r.requests).toHaveLength(2);
+    const teams = JSON.parse(r.requests[0]!.body) as { type: string; attachments: { content: { type: string } }[] };
+    expect(teams.type).toBe('message');
+    expect(teams.attachments[0]!.content.type).toBe('AdaptiveCard');
+    const slack = JSON.parse(r.requests[1]!.body) as { text: string; blocks: unknown[] };
+    expect(slack.text).toContain(threeAlerts[0]!.title);
+    expect(slack.blocks.length).toBeGreaterThan(0);
+  });
+
+  it('retries a 500 and succeeds on the 200 that follows', async () => {
+    const r = await receive((n) => (n === 0 ? { status: 500, body: 'try later' } : { status: 200 }));
+    const settings = webhookSettings({ url: r.url, format: 'generic', retryDelayMs: 10 });
+    const outcome = await postWebhook(settings, { hello: 'world' });
+    expect(outcome).toEqual({ ok: true, attempts: 2, transient: false });
+    expect(r.requests).toHaveLength(2);
+    expect(r.requests[0]!.body).toBe(r.requests[1]!.body);
+    expect(JSON.parse(r.requests[1]!.body)).toEqual({ hello: 'world' });
+  });
+
+  it('retries a 429 no sooner than its Retry-After says', async () => {
+    const r = await receive((n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 202 }));
+    const started = Date.now();
+    const outcome = await postWebhook(webhookSettings({ url: r.url, format: 'generic', retryDelayMs: 0 }), {});
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(outcome.ok).toBe(true);
+    expect(r.requests).toHaveLength(2);
+  });
+
+  it('counts a notification retried to success as sent', async () => {
+    const r = await receive((n) => (n === 0 ? { status: 500 } : { status: 200 }));
+    const result = await dispatchAlerts({ alerts: [threeAlerts[0]!], evaluatedScopes: [VAULT_A], now: NOW, repeatAfterHours: 24, state: folderAlertState(dir), logger: memoryLogger(), webhook: { url: r.url, format: 'generic', retryDelayMs: 5 } });
+    expect(result.webhook).toEqual({ sent: 1, failed: 0, errors: [] });
+    expect(r.requests).toHaveLength(2);
+  });
+
+  it('gives up after the configured number of attempts', async () => {
+    const r = await receive(() => ({ status: 503, body: 'down for maintenance' }));
+    const outcome = await postWebhook(webhookSettings({ url: r.url, format: 'generic', attempts: 4, retryDelayMs: 1 }), {});
+    expect(r.requests).toHaveLength(4);
+    expect(outcome).toMatchObject({ ok: false, attempts: 4, transient: true });
+    expect(outcome.error).toContain('HTTP 503 down for maintenance');
+  });
+
+  it('does not retry a 4xx the receiver will keep refusing', async () => {
+    const r = await receive(() => ({ status: 404, body: 'no such hook' }));
+    const outcome = await postWebhook(webhookSettings({ url: r.url, format: 'generic', retryDelayMs: 1 }), {});
+    expect(r.requests).toHaveLength(1);
+    expect(outcome).toMatchObject({ ok: false, attempts: 1, transient: false });
+  });
+
+  it('times out on a receiver that never answers without failing the dispatch, in bounded time', async () => {
+    const r = await receive(() => 'hang');
+    const state = folderAlertState(dir);
+    const logger = memoryLogger();
+    const started = Date.now();
+    const result = await dispatchAlerts({
+      alerts: threeAlerts,
+      evaluatedScopes: [VAULT_A, VAULT_B, '_run'],
+      now: NOW,
+      repeatAfterHours: 24,
+      state,
+      logger,
+      webhook: { url: r.url, format: 'generic', timeoutMs: 200, attempts: 2, retryDelayMs: 10 },
+    });
+    const elapsed = Date.now() - started;
+    // Two attempts at 200 ms for the first notification; the other two are not tried against a dead receiver.
+    expect(elapsed).toBeLessThan(3_000);
+    expect(r.requests).toHaveLength(2);
+    expect(result.notifications).toHaveLength(3);
+    expect(result.webhook.sent).toBe(0);
+    expect(result.webhook.failed).toBe(3);
+    expect(result.webhook.errors[0]).toContain('no answer within 200 ms');
+    expect(result.webhook.errors.join('\n')).not.toContain('secret-token-123');
+    // Every alert still reached the log, and the failure is a warning there too.
+    expect(logger.entries.filter((e) => e.message.startsWith('tagwall.alert '))).toHaveLength(3);
+    const warn = logger.entries.find((e) => e.level === 'warn' && e.message.startsWith('alert webhook'));
+    expect(warn?.message).toContain('3 of 3 notification(s) not delivered');
+    expect(warn?.message).not.toContain('secret-token');
+
+    // Not delivered, so not remembered as sent: the next run, with the receiver back, sends them.
+    await r.close();
+    const back = await receive();
+    const retry = await dispatchAlerts({
+      alerts: threeAlerts,
+      evaluatedScopes: [VAULT_A, VAULT_B, '_run'],
+      now: new Date(NOW.getTime() + 900_000),
+      repeatAfterHours: 24,
+      state,
+      logger,
+      webhook: { url: back.url, format: 'generic' },
+    });
+    expect(retry.webhook).toEqual({ sent: 3, failed: 0, errors: [] });
+    expect(back.requests).toHaveLength(3);
+  });
+
+  it('remembers alerts a receiver refused for good, so they are not re-sent every run', async () => {
+    const r = await receive(() => ({ status: 400, body: 'bad card' }));
+    const state = folderAlertState(dir);
+    const input = { alerts: [threeAlerts[0]!], evaluatedScopes: [VAULT_A], now: NOW, repeatAfterHours: 24, state, logger: memoryLogger(), webhook: { url: r.url, format: 'teams' as const } };
+    const first = await dispatchAlerts(input);
+    expect(first.webhook.failed).toBe(1);
+    expect(first.webhook.errors[0]).toContain('HTTP 400 bad card');
+    const second = await dispatchAlerts({ ...input, now: new Date(NOW.getTime() + 900_000) });
+    expect(second.notifications).toEqual([]);
+    expect(r.requests).toHaveLength(1);
+  });
+});
+
+describe('webhook URLs', () => {
+  it('refuses plain http to anything but loopback, with a clear error', () => {
+    for (const url of ['http://example.com/hook', 'http://10.0.0.5/hook', 'http://127.0.0.2/hook']) {
+      try {
+        validateWebhookUrl(url);
+        expect.unreachable(url);
+      } catch (e) {
+        expect(isTagwallError(e, 'ALERT_WEBHOOK_INVALID')).toBe(true);
+        expect((e as Error).message).toMatch(/alerts\.webhook\.url must use https; plain http is allowed only to 127\.0\.0\.1, localhost or \[::1\]/);
+      }
+    }
+    expect(() => validateWebhookUrl('ftp://example.com/hook')).toThrow(/must be an https URL/);
+  });
+
+  it('accepts https anywhere and http on loopback', () => {
+    for (const url of ['https://hooks.slack.com/services/T/B/x', 'http://127.0.0.1:8080/h', 'http://localhost/h', 'http://[::1]:9/h']) {
+      expect(validateWebhookUrl(url).href).toBe(new URL(url).href);
+    }
+  });
+
+  it('never repeats a malformed URL, which may be a secret', () => {
+    expect(() => validateWebhookUrl('hooks.slack.com/services/T/B/very-secret', 'TAGWALL_ALERT_WEBHOOK_URL')).toThrow(/^TAGWALL_ALERT_WEBHOOK_URL is not a valid URL \(value not shown/);
+    try {
+      validateWebhookUrl('hooks.slack.com/services/T/B/very-secret');
+    } catch (e) {
+      expect((e as Error).message).not.toContain('very-secret');
+    }
+  });
+
+  it('explains an unresolved Key Vault reference', () => {
+    expect(() => validateWebhookUrl('@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/hook/)', 'TAGWALL_ALERT_WEBHOOK_URL')).toThrow(/unresolved Key Vault reference/);
+  });
+
+  it('does not fail the dispatch for a refused URL: the alerts are logged and the error reported', async () => {
+    const logger = memoryLogger();
+    const result = await dispatchAlerts({ alerts: threeAlerts, evaluatedScopes: [VAULT_A], now: NOW, repeatAfterHours: 24, state: folderAlertState(dir), logger, webhook: { url: 'http://example.com/hook', format: 'generic' } });
+    expect(result.notifications).toHaveLength(3);
+    expect(result.webhook).toMatchObject({ sent: 0, failed: 3 });
+    expect(result.webhook.errors).toHaveLength(1);
+    expect(result.webhook.errors[0]).toMatch(/must use https/);
+    expect(logger.entries.some((e) => e.level === 'warn' && /must use https/.test(e.message))).toBe(true);
+  });
+
+  it('takes the app setting over config, and nothing when neither is set', () => {
+    expect(resolveWebhookConfig(undefined, {})).toBeUndefined();
+    expect(resolveWebhookConfig({ format: 'slack' }, { TAGWALL_ALERT_WEBHOOK_URL: '  ' })).toBeUndefined();
+    expect(resolveWebhookConfig({ url: 'https://a.example/h', format: 'slack' }, {})).toMatchObject({ url: 'https://a.example/h', format: 'slack' });
+    expect(resolveWebhookConfig({ url: 'https://a.example/h' }, { TAGWALL_ALERT_WEBHOOK_URL: 'https://b.example/h', TAGWALL_ALERT_WEBHOOK_FORMAT: 'teams' })).toMatchObject({ url: 'https://b.example/h', format: 'teams' });
+    expect(() => resolveWebhookConfig(undefined, { TAGWALL_ALERT_WEBHOOK_URL: 'http://b.example/h' })).toThrow(/^TAGWALL_ALERT_WEBHOOK_URL must use https/);
+    expect(() => resolveWebhookConfig({ url: 'https://a.example/h', format: 'discord' }, {})).toThrow(/format must be one of generic, teams, slack/);
+    expect(() => webhookSettings({ url: 'https://a.example/h', format: 'generic', attempts: 0 })).toThrow(/attempts/);
+    expect(() => webhookSettings({ url: 'https://a.example/h', format: 'generic', timeoutMs: 0 })).toThrow(/timeoutMs/);
+  });
+});
