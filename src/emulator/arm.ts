@@ -86,6 +86,7 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
   const match = VAULT_PATH.exec(url.pathname);
   const vault = match === null ? undefined : address(match);
   let token: string | undefined;
+  let body: unknown;
   let status = 500;
   try {
     await sleep(state.settings.latencyMs);
@@ -95,7 +96,7 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
     if (method !== 'GET' && method !== 'PATCH' && method !== 'PUT') {
       throw new ArmFailure(405, 'MethodNotAllowed', `The requested method ${method} is not allowed for this resource.`);
     }
-    const body = method === 'GET' ? undefined : await readJsonBody(req);
+    body = method === 'GET' ? undefined : await readJsonBody(req);
     const target = { method, vaultName: vault.name, vaultId: canonicalId(vault) };
     const delay = state.faults.take('delay', target);
     if (delay !== undefined) await sleep(delay.delayMs);
@@ -138,6 +139,7 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
       ...(apiVersion === null ? {} : { apiVersion }),
       status,
       durationMs: Date.now() - started,
+      ...(body === undefined ? {} : { body }),
       ...(token === undefined ? {} : { token }),
     });
   }

@@ -117,6 +117,8 @@ export interface RequestLogEntry {
   readonly apiVersion?: string;
   readonly status: number;
   readonly durationMs: number;
+  /** The JSON body of a PATCH or PUT, as the client sent it. */
+  readonly body?: unknown;
   /** The bearer token an ARM request carried. */
   readonly token?: string;
   /** The token the identity endpoint handed out, and for which resource. */

@@ -3,7 +3,7 @@ import type { EmulatorSettings, RequestLogEntry } from './model.js';
 import { VaultStore } from './vaults.js';
 
 /** Enough for any test or demo run; older entries fall off so a long-running emulator stays small. */
-const MAX_LOG_ENTRIES = 10_000;
+const MAX_LOG_ENTRIES = 2_000;
 
 export class RequestLog {
   #entries: RequestLogEntry[] = [];
