@@ -59,7 +59,7 @@ export interface TestEmulator {
   /** The raw SDK client, for writes the FirewallTarget never makes (PUT, VNet rules). */
   sdk(subscriptionId?: string): KeyVaultManagementClient;
   /** A raw HTTPS request to the emulator, trusting its CA. */
-  fetch(method: string, path: string, init?: { body?: unknown; token?: string | null }): Promise<{ status: number; headers: Record<string, unknown>; json: any }>;
+  fetch(method: string, path: string, init?: { body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; headers: Record<string, unknown>; json: any }>;
   reset(seed?: EmulatorSeed): Promise<void>;
   close(): Promise<void>;
 }
@@ -88,6 +88,7 @@ export async function startTestEmulator(options: KeyVaultEmulatorOptions = {}): 
         headers: {
           ...(token === null ? {} : { authorization: `Bearer ${token}` }),
           ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...init.headers,
         },
         ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
       });
