@@ -65,11 +65,11 @@ export class JsonFileStore implements KeyValueStore {
   }
 
   private async writeEntries(entries: Map<string, string>): Promise<void> {
-    await mkdir(dirname(this.absolutePath), { recursive: true });
     // The temp file sits beside the target so the rename stays on one file system and is
     // atomic: a reader sees the old file or the new one, never half of either.
     const tmp = `${this.absolutePath}.${process.pid}.${randomUUID()}.tmp`;
     try {
+      await mkdir(dirname(this.absolutePath), { recursive: true });
       const handle = await open(tmp, 'w');
       try {
         await handle.writeFile(encodeStateFile(entries));
@@ -81,10 +81,7 @@ export class JsonFileStore implements KeyValueStore {
       await rename(tmp, this.absolutePath);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
-      throw new TagwallError('STATE_UNWRITABLE', `state file ${this.path} cannot be written (${(e as Error).message})`, {
-        transient: true,
-        cause: e,
-      });
+      throw new TagwallError('STATE_UNWRITABLE', `state file ${this.path} cannot be written (${(e as Error).message})`, { cause: e });
     }
   }
 }
@@ -97,7 +94,7 @@ function corrupt(path: string, why: string, cause?: unknown): TagwallError {
   });
 }
 
-export function decodeStateFile(raw: string, path: string): Map<string, string> {
+function decodeStateFile(raw: string, path: string): Map<string, string> {
   let doc: unknown;
   try {
     doc = JSON.parse(raw);
@@ -116,7 +113,7 @@ export function decodeStateFile(raw: string, path: string): Map<string, string> 
   return entries;
 }
 
-export function encodeStateFile(entries: ReadonlyMap<string, string>): string {
+function encodeStateFile(entries: ReadonlyMap<string, string>): string {
   const out: Record<string, unknown> = {};
   for (const key of [...entries.keys()].sort()) {
     const text = entries.get(key) as string;
