@@ -1,12 +1,17 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeError, TagwallError } from '../core/errors.js';
-import { CLOUDS } from '../core/service-tags.js';
+import { CLOUDS, type CloudName } from '../core/service-tags.js';
+import { resolve } from 'node:path';
+import { createProgressLine } from '../sources/progress.js';
+import { resolveServiceTags, type ResolvedServiceTags } from '../sources/resolve.js';
+import { FolderStore } from '../state/store.js';
 import { splitSelectors } from '../core/selection.js';
 import { loadServiceTagFile } from '../sources/file.js';
 import { tagwallVersion } from '../version.js';
 import { writeLine, type CliIO } from './io.js';
 import { runPlan } from './plan.js';
 import { runTags } from './tags.js';
+import type { SyncOptions } from './sync.js';
 
 /** Key Vault's hard limit on IP rules. */
 export const KEY_VAULT_MAX_RULES = 1000;
@@ -24,6 +29,42 @@ function ruleBudget(value: string): number {
 
 function cidrList(values: string[] | undefined): string[] {
   return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+interface SourceOptions {
+  serviceTags?: string;
+  cloud?: CloudName;
+  downloadPage?: string;
+  allowHost?: string[];
+  cacheDir: string;
+}
+
+/** A file or URL given with --service-tags, or this week's download for --cloud (Public by default). */
+async function loadSource(opts: SourceOptions, io: CliIO): Promise<ResolvedServiceTags> {
+  const given = opts.serviceTags;
+  if (given !== undefined && !/^https?:\/\//i.test(given)) {
+    const path = resolve(io.cwd, given);
+    // Without --cloud a local file is taken for whatever cloud it says it is.
+    if (opts.cloud === undefined) {
+      const document = await loadServiceTagFile(path);
+      return { document, path: given, changeNumber: document.changeNumber, cacheUsed: false, downloaded: false, warnings: [] };
+    }
+    return { ...(await resolveServiceTags({ source: 'file', cloud: opts.cloud, path })), path: given };
+  }
+  const meter = createProgressLine(io.stderr, 'Downloading service tags');
+  try {
+    return await resolveServiceTags({
+      source: given === undefined ? 'download' : 'url',
+      cloud: opts.cloud ?? 'Public',
+      ...(given === undefined ? {} : { url: given }),
+      ...(opts.downloadPage === undefined ? {} : { pageUrl: opts.downloadPage }),
+      ...(opts.allowHost === undefined ? {} : { allowedHosts: opts.allowHost }),
+      cache: new FolderStore(resolve(io.cwd, opts.cacheDir)),
+      onProgress: meter.update,
+    });
+  } finally {
+    meter.done();
+  }
 }
 
 /** Exit codes: 0 fine, 1 failure or refused input; `sync --detailed-exitcode` adds 2. */
@@ -44,41 +85,69 @@ export function createProgram(io: CliIO): Command {
     })
     .exitOverride();
 
-  program
-    .command('plan')
-    .description('Compute the optimal IPv4 allowlist for a selection of service tags, without touching any vault.')
-    .option('--service-tags <file>', 'service-tags file (.json or .json.gz)')
+  const sourceOptions = (cmd: Command): Command =>
+    cmd
+      .option('--service-tags <path|url>', 'a service-tags file (.json or .json.gz) or an https URL of one; default: download this week\'s file')
+      .addOption(new Option('--cloud <cloud>', 'which cloud\'s file to download (and expect)').choices([...CLOUDS]))
+      .option('--download-page <url>', 'the download-centre page to read the file link from')
+      .option('--allow-host <host>', 'also allow downloads from this host (mirrors); repeatable', collect)
+      .option('--cache-dir <dir>', 'where the last-known-good file is kept', '.tagwall/cache');
+
+  sourceOptions(
+    program
+      .command('plan')
+      .description('Compute the optimal IPv4 allowlist for a selection of service tags, without touching any vault.'),
+  )
     .option('--select <selectors>', 'tags to allow: Name, Name.*, *, or Service@region; comma-separated, repeatable', collect)
     .option('--max-rules <n>', 'rule budget', ruleBudget, KEY_VAULT_MAX_RULES)
     .option('--split-31', 'never emit a /31 (old Key Vault API, Storage accounts)', false)
     .option('--extra <cidrs>', 'extra IPv4 CIDRs to allow, comma-separated, repeatable', collect)
     .option('--exclude <cidrs>', 'IPv4 CIDRs never to allow, comma-separated, repeatable', collect)
     .option('--json', 'print one JSON object on stdout', false)
-    .action(async (opts: { serviceTags?: string; select?: string[]; maxRules: number; split31: boolean; extra?: string[]; exclude?: string[]; json: boolean }) => {
+    .action(async (opts: SourceOptions & { select?: string[]; maxRules: number; split31: boolean; extra?: string[]; exclude?: string[]; json: boolean }) => {
       if (opts.select === undefined) throw new TagwallError('USAGE', 'plan needs --select (for example --select AzureDevOps,LogicApps@westeurope); `tagwall tags` lists the tags');
-      if (opts.serviceTags === undefined) throw new TagwallError('USAGE', 'plan needs --service-tags <file>');
-      const doc = await loadServiceTagFile(opts.serviceTags);
+      const selectors = splitSelectors(opts.select);
+      const loaded = await loadSource(opts, io);
       runPlan(
-        doc,
-        { path: opts.serviceTags },
-        { select: splitSelectors(opts.select), maxRules: opts.maxRules, split31: opts.split31, extra: cidrList(opts.extra), exclude: cidrList(opts.exclude), json: opts.json },
+        loaded.document,
+        { ...(loaded.path === undefined ? {} : { path: loaded.path }), ...(loaded.url === undefined ? {} : { url: loaded.url }), cacheUsed: loaded.cacheUsed },
+        { select: selectors, maxRules: opts.maxRules, split31: opts.split31, extra: cidrList(opts.extra), exclude: cidrList(opts.exclude), json: opts.json },
         io,
+        loaded.warnings,
       );
     });
 
-  program
-    .command('tags')
-    .description('List the service tags in a file, with region, system service and prefix counts.')
-    .option('--service-tags <file>', 'service-tags file (.json or .json.gz)')
+  sourceOptions(
+    program
+      .command('tags')
+      .description('List the service tags in a file, with region, system service and prefix counts.'),
+  )
     .option('--search <text>', 'only tags whose name, region or system service contains this text')
     .option('--json', 'print one JSON object on stdout', false)
-    .action(async (opts: { serviceTags?: string; search?: string; json: boolean }) => {
-      if (opts.serviceTags === undefined) throw new TagwallError('USAGE', 'tags needs --service-tags <file>');
-      runTags(await loadServiceTagFile(opts.serviceTags), opts, io);
+    .action(async (opts: SourceOptions & { search?: string; json: boolean }) => {
+      const loaded = await loadSource(opts, io);
+      for (const w of opts.json ? [] : loaded.warnings) writeLine(io.stderr, `warning: ${w}`);
+      runTags(loaded.document, opts, io);
     });
 
-  void Option;
-  void CLOUDS;
+  program
+    .command('sync')
+    .description('Reconcile every configured vault: read, plan, apply one guarded write, verify.')
+    .option('--config <file>', 'configuration file (default: TAGWALL_CONFIG, TAGWALL_CONFIG_PATH, or TAGWALL_VAULTS + TAGWALL_SELECT)')
+    .option('--dry-run', 'plan and report, write nothing', false)
+    .option('--json', 'print one JSON object on stdout', false)
+    .option('--detailed-exitcode', 'exit 2 when changes or drift are pending and nothing failed', false)
+    .option('--force', 'override the guards for this run (the report says so)', false)
+    .option('--vault <id>', 'only this vault (resource ID); repeatable', collect)
+    .option('--no-alerts', 'do not send or preview alerts')
+    .option('--verbose', 'log more on stderr', false)
+    .action(async (opts: SyncOptions) => {
+      // Loaded on demand: the Azure SDKs cost more start-up time than a whole `plan`.
+      const { runSyncCommand } = await import('./sync.js');
+      const code = await runSyncCommand(opts, io);
+      if (code !== 0) throw new ExitCode(code);
+    });
+
   return program;
 }
 

@@ -1,0 +1,64 @@
+import { runSync, type RunOptions, type Runtime } from '../app.js';
+import type { AlertLogger } from '../alerts/types.js';
+import { loadConfig } from '../config.js';
+import { exitCodeFor, renderRunText } from '../report.js';
+import { writeLine, type CliIO } from './io.js';
+
+export interface SyncOptions {
+  config?: string;
+  dryRun: boolean;
+  json: boolean;
+  detailedExitcode: boolean;
+  force: boolean;
+  vault?: string[];
+  alerts: boolean;
+  verbose: boolean;
+}
+
+/** Alert log lines are JSON for log queries; on a terminal a person wants one readable line each. */
+export function cliLogger(io: CliIO, verbose: boolean): AlertLogger {
+  const render = (level: string, message: string): string | undefined => {
+    const m = /^(tagwall\.alert|tagwall\.would-alert) (\{.*\})$/s.exec(message);
+    if (m === null) return verbose || level !== 'info' ? `${level}: ${message}` : undefined;
+    const e = JSON.parse(m[2]!) as { severity: string; state: string; title: string; action: string };
+    const verb = m[1] === 'tagwall.would-alert' ? 'would alert' : 'alert';
+    return `${verb} [${e.severity}, ${e.state}] ${e.title}. ${e.action}`;
+  };
+  const emit = (level: string) => (message: string) => {
+    const line = render(level, message);
+    if (line !== undefined) writeLine(io.stderr, line);
+  };
+  return { info: emit('info'), warn: emit('warning'), error: emit('error') };
+}
+
+/** One updating line on a terminal, only when there are enough vaults for it to matter. */
+function progress(io: CliIO): Runtime['onVaultDone'] {
+  if (io.stderr.isTTY !== true) return undefined;
+  return (_report, done, total) => {
+    if (total < 5) return;
+    io.stderr.write(`\r${done}/${total} vaults${done === total ? '\n' : ''}`);
+  };
+}
+
+export async function runSyncCommand(options: SyncOptions, io: CliIO, runtime: Partial<Runtime> = {}): Promise<number> {
+  const config = await loadConfig({ ...(options.config === undefined ? {} : { file: options.config }), env: io.env, cwd: io.cwd });
+  const run: RunOptions = {
+    dryRun: options.dryRun,
+    force: options.force,
+    alerts: options.alerts ? (options.dryRun ? 'preview' : 'send') : 'off',
+    ...(options.vault === undefined ? {} : { vaults: options.vault }),
+  };
+  const onVaultDone = progress(io);
+  const { report } = await runSync(config, run, {
+    env: io.env,
+    logger: cliLogger(io, options.verbose),
+    ...(onVaultDone === undefined ? {} : { onVaultDone }),
+    ...runtime,
+  });
+  if (options.json) writeLine(io.stdout, JSON.stringify(report));
+  else writeLine(io.stdout, renderRunText(report));
+  if (options.force && report.vaults.some((v) => (v.forced ?? []).length > 0)) {
+    writeLine(io.stderr, 'warning: --force overrode guards for this run; see "forced" in the report');
+  }
+  return exitCodeFor(report, options.detailedExitcode);
+}
