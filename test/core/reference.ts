@@ -50,29 +50,34 @@ export function union(spans: readonly Span[]): Span[] {
   return out;
 }
 
-/** Addresses in `a` that are not in `b`, by sweeping every boundary of both. */
+/**
+ * Addresses in `a` that are not in `b`: walk every boundary of both in address order,
+ * keeping a count of how many spans of each side are open there.
+ */
 export function minus(a: readonly Span[], b: readonly Span[]): Span[] {
-  const ua = union(a);
-  const ub = union(b);
+  const events: [at: number, da: number, db: number][] = [];
+  for (const s of a) events.push([s.start, 1, 0], [s.end + 1, -1, 0]);
+  for (const s of b) events.push([s.start, 0, 1], [s.end + 1, 0, -1]);
+  events.sort((x, y) => x[0] - y[0]);
   const out: Span[] = [];
-  for (const s of ua) {
-    let pieces: Span[] = [s];
-    for (const cut of ub) {
-      if (cut.end < s.start || cut.start > s.end) continue;
-      const next: Span[] = [];
-      for (const p of pieces) {
-        if (cut.end < p.start || cut.start > p.end) {
-          next.push(p);
-          continue;
-        }
-        if (p.start < cut.start) next.push({ start: p.start, end: cut.start - 1 });
-        if (p.end > cut.end) next.push({ start: cut.end + 1, end: p.end });
-      }
-      pieces = next;
+  let inA = 0;
+  let inB = 0;
+  let openedAt: number | undefined;
+  for (let i = 0; i < events.length; ) {
+    const at = events[i]![0];
+    while (i < events.length && events[i]![0] === at) {
+      inA += events[i]![1];
+      inB += events[i]![2];
+      i++;
     }
-    out.push(...pieces);
+    const inside = inA > 0 && inB === 0;
+    if (inside && openedAt === undefined) openedAt = at;
+    if (!inside && openedAt !== undefined) {
+      out.push({ start: openedAt, end: at - 1 });
+      openedAt = undefined;
+    }
   }
-  return out;
+  return union(out);
 }
 
 export function intersect(a: readonly Span[], b: readonly Span[]): Span[] {
@@ -169,13 +174,21 @@ export function commonLengthBaseline(
   maxRules: number,
   blocked: readonly Span[],
 ): { length: number; blocks: Block[]; excess: number } | undefined {
-  const wanted = minus(prefixes.map(blockSpan), blocked);
+  const wantedSize = size(minus(prefixes.map(blockSpan), blocked));
+  // Widening keeps the order of sorted bases, so every round's union sees sorted input.
+  let current = [...prefixes].sort((a, b) => a.base - b.base || a.length - b.length);
   for (let length = 32; length >= 0; length--) {
-    const widened = prefixes.map((p) => (p.length <= length ? p : { base: p.base - (p.base % 2 ** (32 - length)), length }));
+    const widened: Block[] = [];
+    for (const p of current) {
+      const w = p.length <= length ? p : { base: p.base - (p.base % 2 ** (32 - length)), length };
+      const last = widened[widened.length - 1];
+      if (last === undefined || last.base !== w.base || last.length !== w.length) widened.push(w);
+    }
+    current = widened;
     const spans = union(widened.map(blockSpan));
-    if (intersect(spans, blocked).length > 0) return undefined;
+    if (spans.some((s) => blocked.some((b) => b.start <= s.end && s.start <= b.end))) return undefined;
     const blocks = tile(spans);
-    if (blocks.length <= maxRules) return { length, blocks, excess: size(spans) - size(wanted) };
+    if (blocks.length <= maxRules) return { length, blocks, excess: size(spans) - wantedSize };
   }
   return undefined;
 }
