@@ -98,7 +98,14 @@ export const configSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(64).default(8),
   alerts: z
     .strictObject({
-      webhook: z.strictObject({ url: z.string().min(1), format: z.enum(['generic', 'teams', 'slack']).default('generic') }).optional(),
+      webhook: z
+        .strictObject({
+          url: z.string().min(1),
+          format: z.enum(['generic', 'teams', 'slack']).default('generic'),
+          timeoutMs: z.number().int().min(100).max(120_000).optional(),
+          attempts: z.number().int().min(1).max(10).optional(),
+        })
+        .optional(),
       repeatAfterHours: z.number().positive().default(24),
     })
     .default({ repeatAfterHours: 24 }),
@@ -129,46 +136,65 @@ export interface TagwallConfig extends Omit<ParsedConfig, 'targets' | 'arm'> {
   readonly baseDir: string;
 }
 
-/** Validates and resolves a configuration object; throws CONFIG_INVALID listing every problem. */
-export function parseConfig(raw: unknown, options: { baseDir: string; source: string }): TagwallConfig {
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${formatJsonPath(i.path)}: ${i.message}`);
-    throw new TagwallError('CONFIG_INVALID', `${options.source}: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}`, { details: problems });
-  }
-  const c = parsed.data;
+/**
+ * Checks the schema cannot express: vault IDs, CIDRs, duplicate vaults, the webhook URL. Runs
+ * on the raw input too, so a schema error elsewhere does not hide these.
+ */
+function semanticProblems(raw: unknown): string[] {
   const problems: string[] = [];
-  const targets: TargetConfig[] = [];
+  if (typeof raw !== 'object' || raw === null) return problems;
+  const r = raw as { targets?: unknown; alerts?: { webhook?: { url?: unknown } } };
   const seen = new Map<string, number>();
-  c.targets.forEach((t, i) => {
-    let vault: VaultRef | undefined;
-    try {
-      vault = parseVaultId(t.vault);
-    } catch (e) {
-      problems.push(`targets[${i}].vault: ${(e as Error).message}`);
+  (Array.isArray(r.targets) ? r.targets : []).forEach((t: unknown, i) => {
+    if (typeof t !== 'object' || t === null) return;
+    const target = t as { vault?: unknown; extra?: unknown; exclude?: unknown };
+    if (typeof target.vault === 'string') {
+      try {
+        const key = parseVaultId(target.vault).id.toLowerCase();
+        if (seen.has(key)) problems.push(`targets[${i}].vault: the same vault is already targets[${seen.get(key)}]; one vault needs one target`);
+        else seen.set(key, i);
+      } catch (e) {
+        problems.push(`targets[${i}].vault: ${(e as Error).message}`);
+      }
     }
-    for (const [kind, list] of [['extra', t.extra], ['exclude', t.exclude]] as const) {
-      for (const p of validateCidrList(kind, list)) problems.push(`targets[${i}].${kind}: ${p}`);
-    }
-    const settings = { ...c.defaults, ...Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined)) };
-    if (settings.reserveRules >= settings.maxRules) problems.push(`targets[${i}]: reserveRules (${settings.reserveRules}) must be less than maxRules (${settings.maxRules})`);
-    if (vault !== undefined) {
-      const key = vault.id.toLowerCase();
-      if (seen.has(key)) problems.push(`targets[${i}].vault: the same vault is already targets[${seen.get(key)}]; one vault needs one target`);
-      seen.set(key, i);
-      targets.push({ ...settings, vault, select: t.select, extra: t.extra, exclude: t.exclude });
+    for (const kind of ['extra', 'exclude'] as const) {
+      const list = target[kind];
+      if (!Array.isArray(list)) continue;
+      for (const p of validateCidrList(kind, list.filter((x): x is string => typeof x === 'string'))) problems.push(`targets[${i}].${kind}: ${p}`);
     }
   });
-  if (c.alerts.webhook !== undefined) {
+  const url = r.alerts?.webhook?.url;
+  if (typeof url === 'string') {
     try {
-      validateWebhookUrl(c.alerts.webhook.url);
+      validateWebhookUrl(url);
     } catch (e) {
       problems.push(`alerts.webhook.url: ${(e as Error).message}`);
     }
   }
-  if (problems.length > 0) {
-    throw new TagwallError('CONFIG_INVALID', `${options.source}: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}`, { details: problems });
-  }
+  return problems;
+}
+
+function invalid(source: string, problems: readonly string[]): TagwallError {
+  return new TagwallError('CONFIG_INVALID', `${source}: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}`, { details: problems });
+}
+
+/** Validates and resolves a configuration object; throws CONFIG_INVALID listing every problem. */
+export function parseConfig(raw: unknown, options: { baseDir: string; source: string }): TagwallConfig {
+  const parsed = configSchema.safeParse(raw);
+  const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${formatJsonPath(i.path)}: ${i.message}`)), ...semanticProblems(raw)];
+  if (!parsed.success) throw invalid(options.source, problems);
+  const c = parsed.data;
+  const targets: TargetConfig[] = [];
+  c.targets.forEach((t, i) => {
+    const settings = { ...c.defaults, ...Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined)) };
+    if (settings.reserveRules >= settings.maxRules) problems.push(`targets[${i}]: reserveRules (${settings.reserveRules}) must be less than maxRules (${settings.maxRules})`);
+    try {
+      targets.push({ ...settings, vault: parseVaultId(t.vault), select: t.select, extra: t.extra, exclude: t.exclude });
+    } catch {
+      // already reported by semanticProblems
+    }
+  });
+  if (problems.length > 0) throw invalid(options.source, problems);
   const resolvePath = (p: string) => (isAbsolute(p) ? p : resolve(options.baseDir, p));
   const serviceTags = c.serviceTags.source === 'file' ? { ...c.serviceTags, path: resolvePath(c.serviceTags.path) }
     : 'cacheDir' in c.serviceTags && c.serviceTags.cacheDir !== undefined ? { ...c.serviceTags, cacheDir: resolvePath(c.serviceTags.cacheDir) }
@@ -178,7 +204,7 @@ export function parseConfig(raw: unknown, options: { baseDir: string; source: st
   return { ...c, serviceTags, state, arm: { endpoint }, targets, baseDir: options.baseDir };
 }
 
-export async function loadConfigFile(path: string, cwd: string): Promise<TagwallConfig> {
+export async function loadConfigFile(path: string, cwd: string, defaultState?: RawConfig['state']): Promise<TagwallConfig> {
   const full = resolve(cwd, path);
   let text: string;
   try {
@@ -186,7 +212,7 @@ export async function loadConfigFile(path: string, cwd: string): Promise<Tagwall
   } catch (e) {
     throw new TagwallError('CONFIG_UNREADABLE', `${path}: cannot read the configuration (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  return parseConfig(parseJson(text, path), { baseDir: dirname(full), source: path });
+  return parseConfig(withDefaultState(parseJson(text, path), defaultState), { baseDir: dirname(full), source: path });
 }
 
 function parseJson(text: string, source: string): unknown {
@@ -200,30 +226,31 @@ function parseJson(text: string, source: string): unknown {
 /**
  * Where the Functions app and the CLI find their configuration, in order: an explicit file,
  * TAGWALL_CONFIG (JSON text), TAGWALL_CONFIG_PATH, or the plain settings TAGWALL_VAULTS +
- * TAGWALL_SELECT (+ TAGWALL_CLOUD) for the common case.
+ * TAGWALL_SELECT (+ TAGWALL_CLOUD) for the common case. `defaultState` is used when the
+ * configuration names no state store (the Functions app keeps state in AzureWebJobsStorage).
  */
 export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEnv; cwd: string; defaultState?: RawConfig['state'] }): Promise<TagwallConfig> {
-  if (options.file !== undefined) return loadConfigFile(options.file, options.cwd);
-  const env = options.env;
+  const { env, defaultState } = options;
+  if (options.file !== undefined) return loadConfigFile(options.file, options.cwd, defaultState);
   if (env.TAGWALL_CONFIG !== undefined && env.TAGWALL_CONFIG.trim() !== '') {
-    const raw = parseJson(env.TAGWALL_CONFIG, 'TAGWALL_CONFIG') as Record<string, unknown>;
-    return parseConfig(withDefaultState(raw, options.defaultState), { baseDir: options.cwd, source: 'TAGWALL_CONFIG' });
+    return parseConfig(withDefaultState(parseJson(env.TAGWALL_CONFIG, 'TAGWALL_CONFIG'), defaultState), { baseDir: options.cwd, source: 'TAGWALL_CONFIG' });
   }
-  if (env.TAGWALL_CONFIG_PATH !== undefined && env.TAGWALL_CONFIG_PATH.trim() !== '') return loadConfigFile(env.TAGWALL_CONFIG_PATH, options.cwd);
+  if (env.TAGWALL_CONFIG_PATH !== undefined && env.TAGWALL_CONFIG_PATH.trim() !== '') return loadConfigFile(env.TAGWALL_CONFIG_PATH, options.cwd, defaultState);
   if (env.TAGWALL_VAULTS !== undefined || env.TAGWALL_SELECT !== undefined) {
     const problems: string[] = [];
     const vaults = (env.TAGWALL_VAULTS ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
     const select = (env.TAGWALL_SELECT ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
     if (vaults.length === 0) problems.push('TAGWALL_VAULTS: set it to one or more Key Vault resource IDs, comma-separated');
     if (select.length === 0) problems.push('TAGWALL_SELECT: set it to the service tags to allow, comma-separated');
-    if (problems.length > 0) throw new TagwallError('CONFIG_INVALID', `app settings: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}`, { details: problems });
+    if (problems.length > 0) throw invalid('app settings', problems);
     const raw: Record<string, unknown> = { targets: vaults.map((vault) => ({ vault, select })) };
     if (env.TAGWALL_CLOUD !== undefined && env.TAGWALL_CLOUD !== '') raw.cloud = env.TAGWALL_CLOUD;
-    return parseConfig(withDefaultState(raw, options.defaultState), { baseDir: options.cwd, source: 'app settings' });
+    return parseConfig(withDefaultState(raw, defaultState), { baseDir: options.cwd, source: 'app settings' });
   }
   throw new TagwallError('CONFIG_MISSING', 'no configuration: pass --config FILE, or set TAGWALL_CONFIG, TAGWALL_CONFIG_PATH, or TAGWALL_VAULTS and TAGWALL_SELECT');
 }
 
-function withDefaultState(raw: Record<string, unknown>, state: RawConfig['state'] | undefined): Record<string, unknown> {
-  return raw.state === undefined && state !== undefined ? { ...raw, state } : raw;
+function withDefaultState(raw: unknown, state: RawConfig['state'] | undefined): unknown {
+  if (state === undefined || typeof raw !== 'object' || raw === null || Array.isArray(raw) || 'state' in raw) return raw;
+  return { ...raw, state };
 }

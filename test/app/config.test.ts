@@ -1,0 +1,119 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig } from '../../src/config.js';
+import { TagwallError } from '../../src/core/errors.js';
+
+const vault = (name: string) => `/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-app/providers/Microsoft.KeyVault/vaults/${name}`;
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TagwallError);
+    expect((e as TagwallError).code).toBe('CONFIG_INVALID');
+    return [...(e as TagwallError).details];
+  }
+  throw new Error('expected CONFIG_INVALID');
+}
+
+describe('configuration', () => {
+  it('fills the documented defaults', () => {
+    const c = parseConfig({ targets: [{ vault: vault('kv-one'), select: ['AzureDevOps'] }] }, { baseDir: '/etc/tagwall', source: 'test' });
+    expect(c.cloud).toBe('Public');
+    expect(c.arm.endpoint).toBe('https://management.azure.com');
+    expect(c.serviceTags).toEqual({ source: 'download', maxStaleDays: 14 });
+    expect(c.state).toEqual({ store: 'file', path: '/etc/tagwall/.tagwall/state.json' });
+    expect(c.guards).toEqual({ maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 16_777_216 });
+    expect(c.concurrency).toBe(8);
+    expect(c.targets[0]).toMatchObject({ maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false, select: ['AzureDevOps'] });
+    expect(c.targets[0]!.vault).toMatchObject({ subscriptionId: '00000000-0000-0000-0000-000000000001', resourceGroup: 'rg-app', name: 'kv-one' });
+  });
+
+  it('takes the ARM endpoint from the cloud, and a target setting over the defaults', () => {
+    const c = parseConfig(
+      { cloud: 'AzureGovernment', defaults: { maxRules: 500, mode: 'authoritative' }, targets: [{ vault: vault('kv-one'), select: ['AzureDevOps'], maxRules: 127, split31: true }] },
+      { baseDir: '/x', source: 'test' },
+    );
+    expect(c.arm.endpoint).toBe('https://management.usgovcloudapi.net');
+    expect(c.targets[0]).toMatchObject({ maxRules: 127, mode: 'authoritative', split31: true, policy: 'sync' });
+  });
+
+  it('reports every problem at once, each with its path', () => {
+    const problems = problemsOf(() =>
+      parseConfig(
+        {
+          cloud: 'Mars',
+          guards: { maxRemovedFraction: 2 },
+          surprise: true,
+          targets: [{ vault: vault('kv-one'), select: [], mode: 'sometimes' }],
+        },
+        { baseDir: '/x', source: 'test' },
+      ),
+    );
+    expect(problems.some((p) => p.startsWith('cloud:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('guards.maxRemovedFraction:'))).toBe(true);
+    expect(problems.some((p) => p.includes('surprise'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('targets[0].select:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('targets[0].mode:'))).toBe(true);
+  });
+
+  it('refuses a vault ID that is not a Key Vault, bad CIDRs, duplicates and a plain-http webhook, together', () => {
+    const problems = problemsOf(() =>
+      parseConfig(
+        {
+          alerts: { webhook: { url: 'http://hooks.example.com/x' } },
+          targets: [
+            { vault: '/subscriptions/1/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1', select: ['AzureDevOps'] },
+            { vault: vault('kv-one'), select: ['AzureDevOps'], extra: ['10.1.2.0/24', '20.1.2.3/24', '2001:db8::/32'], exclude: ['nonsense'] },
+            { vault: vault('KV-ONE'), select: ['AzureDevOps'], reserveRules: 1000 },
+          ],
+        },
+        { baseDir: '/x', source: 'test' },
+      ),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^targets\[0\]\.vault: .*not a Key Vault resource ID/),
+        expect.stringMatching(/^targets\[1\]\.extra: extra 10\.1\.2\.0\/24 overlaps 10\.0\.0\.0\/8, which is private/),
+        expect.stringMatching(/^targets\[1\]\.extra: .*host bits set; did you mean 20\.1\.2\.0\/24/),
+        expect.stringMatching(/^targets\[1\]\.extra: .*IPv6/),
+        expect.stringMatching(/^targets\[1\]\.exclude: /),
+        expect.stringMatching(/^targets\[2\]\.reserveRules: |^targets\[2\]: reserveRules/),
+        expect.stringMatching(/^alerts\.webhook\.url: .*https/),
+      ]),
+    );
+  });
+
+  it('resolves relative paths against the config file folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tagwall-config-'));
+    await writeFile(
+      join(dir, 'tagwall.json'),
+      JSON.stringify({ serviceTags: { source: 'file', path: 'tags/ServiceTags_Public.json' }, state: { store: 'file', path: 'state/s.json' }, targets: [{ vault: vault('kv-one'), select: ['AzureDevOps'] }] }),
+    );
+    const c = await loadConfig({ file: 'tagwall.json', env: {}, cwd: dir });
+    expect(c.serviceTags).toEqual({ source: 'file', path: join(dir, 'tags/ServiceTags_Public.json') });
+    expect(c.state).toEqual({ store: 'file', path: join(dir, 'state/s.json') });
+  });
+
+  it('builds a configuration from plain app settings, with the Functions state default', async () => {
+    const c = await loadConfig({
+      env: { TAGWALL_VAULTS: `${vault('kv-one')}, ${vault('kv-two')}`, TAGWALL_SELECT: 'AzureDevOps,LogicApps@westeurope', TAGWALL_CLOUD: 'China' },
+      cwd: '/home/site/wwwroot',
+      defaultState: { store: 'blob', connectionSetting: 'AzureWebJobsStorage', container: 'tagwall' },
+    });
+    expect(c.targets.map((t) => t.vault.name)).toEqual(['kv-one', 'kv-two']);
+    expect(c.targets[0]!.select).toEqual(['AzureDevOps', 'LogicApps@westeurope']);
+    expect(c.arm.endpoint).toBe('https://management.chinacloudapi.cn');
+    expect(c.state).toEqual({ store: 'blob', connectionSetting: 'AzureWebJobsStorage', container: 'tagwall' });
+  });
+
+  it('prefers TAGWALL_CONFIG, and says what to set when nothing is configured', async () => {
+    const c = await loadConfig({ env: { TAGWALL_CONFIG: JSON.stringify({ targets: [{ vault: vault('kv-json'), select: ['*'] }] }), TAGWALL_VAULTS: vault('kv-other') }, cwd: '/' });
+    expect(c.targets.map((t) => t.vault.name)).toEqual(['kv-json']);
+    await expect(loadConfig({ env: {}, cwd: '/' })).rejects.toMatchObject({ code: 'CONFIG_MISSING' });
+    await expect(loadConfig({ env: { TAGWALL_CONFIG: '{"targets": [' }, cwd: '/' })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/TAGWALL_CONFIG: not valid JSON/) });
+    await expect(loadConfig({ env: { TAGWALL_VAULTS: vault('kv-one') }, cwd: '/' })).rejects.toMatchObject({ details: [expect.stringMatching(/^TAGWALL_SELECT/)] });
+  });
+});
