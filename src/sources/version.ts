@@ -5,17 +5,15 @@ import { fileURLToPath } from 'node:url';
 let cached: string | undefined;
 
 /**
- * tagwall's own version, from the package.json above this module. Walking up rather than
- * using a fixed relative path keeps it right both from `src/sources` (tests, tsx) and from
- * `dist/src/sources` (the built CLI and the Functions app).
+ * The version in the nearest tagwall package.json at or above `dir`. Walking up rather
+ * than using a fixed relative path keeps it right both from `src/sources` (tests) and
+ * from `dist/src/sources` (the built CLI and the Functions app).
  */
-export function tagwallVersion(): string {
-  if (cached !== undefined) return cached;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let depth = 0; depth < 6; depth++) {
+export function findPackageVersion(dir: string): string | undefined {
+  for (let depth = 0; depth < 8; depth++) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'tagwall' && typeof pkg.version === 'string') return (cached = pkg.version);
+      if (pkg.name === 'tagwall' && typeof pkg.version === 'string') return pkg.version;
     } catch {
       // no package.json at this level: keep climbing
     }
@@ -23,9 +21,15 @@ export function tagwallVersion(): string {
     if (parent === dir) break;
     dir = parent;
   }
-  return (cached = '0.0.0-unknown');
+  return undefined;
 }
 
+export function tagwallVersion(): string {
+  cached ??= findPackageVersion(dirname(fileURLToPath(import.meta.url))) ?? '0.0.0-unknown';
+  return cached;
+}
+
+/** Sent on every request, so Microsoft (or a mirror's owner) can tell who is calling. */
 export function tagwallUserAgent(): string {
   return `tagwall/${tagwallVersion()}`;
 }
