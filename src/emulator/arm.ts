@@ -60,8 +60,16 @@ function faultFailure(fault: RespondFault): ArmFailure {
   return new ArmFailure(fault.status, fault.code ?? code, fault.message ?? message, headers);
 }
 
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 function address(m: RegExpExecArray): VaultAddress {
-  const [, subscriptionId, resourceGroup, name] = m.map((s) => decodeURIComponent(s)) as [string, string, string, string];
+  const [, subscriptionId, resourceGroup, name] = m.map(decodeSegment) as [string, string, string, string];
   return { subscriptionId, resourceGroup, name };
 }
 

@@ -37,8 +37,9 @@ function seedFrom(body: unknown, state: EmulatorState, replace: boolean): number
 async function route(method: string, path: string, req: IncomingMessage, state: EmulatorState): Promise<[number, unknown]> {
   if (path === 'vaults' && method === 'GET') return [200, { vaults: state.vaults.list() }];
   if (path.startsWith('vaults/') && method === 'GET') {
-    const vault = state.vaults.find(decodeURIComponent(path.slice('vaults/'.length)));
-    if (vault === undefined) throw new ArmFailure(404, 'ResourceNotFound', `no emulated vault ${decodeURIComponent(path.slice(7))}`);
+    const selector = decodeURIComponent(path.slice('vaults/'.length));
+    const vault = state.vaults.find(selector);
+    if (vault === undefined) throw new ArmFailure(404, 'ResourceNotFound', `no emulated vault ${selector}`);
     return [200, vault];
   }
   if (path === 'seed' && method === 'POST') return [200, { seeded: seedFrom(await readJsonBody(req), state, false) }];

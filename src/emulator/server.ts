@@ -65,7 +65,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, state: Emul
 
 function serve(state: EmulatorState, pick: (url: URL) => Handler) {
   return (req: IncomingMessage, res: ServerResponse): void => {
-    const url = new URL(req.url ?? '/', 'https://emulator.invalid');
+    // Prefixing (rather than resolving against a base) keeps a path like //x from becoming a host.
+    const url = new URL(`https://emulator.invalid${req.url ?? '/'}`);
     Promise.resolve()
       .then(() => pick(url)(req, res, url, state))
       .catch((e: unknown) => {
