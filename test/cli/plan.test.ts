@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { BUNDLED, FIXTURES, runCli } from '../helpers/cli.js';
+
+// The CLI as a process: exit codes, what goes to stdout and what to stderr, and the JSON contract.
+
+interface PlanJson {
+  serviceTags: { cloud: string; changeNumber: number; path: string };
+  selected: string[];
+  rules: string[];
+  stats: Record<string, number>;
+  warnings: string[];
+}
+
+describe('tagwall plan', () => {
+  it('--json prints exactly one JSON object with the documented fields', async () => {
+    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'LogicApps', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    const plan = JSON.parse(r.stdout) as PlanJson;
+    expect(plan.serviceTags).toMatchObject({ cloud: 'Public', changeNumber: 373, path: BUNDLED });
+    expect(plan.selected).toEqual(['LogicApps']);
+    expect(Object.keys(plan.stats)).toEqual(
+      expect.arrayContaining(['selectedPrefixes', 'ipv6Dropped', 'forbiddenAddressesRemoved', 'mergedPrefixes', 'rules', 'sourceAddresses', 'allowedAddresses', 'excessAddresses']),
+    );
+    expect(plan.rules).toHaveLength(1000);
+    expect(plan.stats.rules).toBe(1000);
+    // The published optimum for LogicApps at K=1000 on this file (independent of this code).
+    expect(plan.stats.excessAddresses).toBe(40_982);
+    expect(plan.stats.excessAddresses).toBe(plan.stats.allowedAddresses! - plan.stats.sourceAddresses!);
+    // A /32 is written bare, everything else as a.b.c.d/n.
+    expect(plan.rules.every((r) => /^\d+\.\d+\.\d+\.\d+(\/([0-9]|[12][0-9]|3[01]))?$/.test(r))).toBe(true);
+  });
+
+  it('prints a readable summary and the rules without --json', async () => {
+    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '10']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Service tags\s+Public, change 373/m);
+    expect(r.stdout).toMatch(/^Rules\s+10 of 10$/m);
+    const rules = r.stdout.split('\n').filter((l) => /^\d+\.\d+\.\d+\.\d+/.test(l));
+    expect(rules).toHaveLength(10);
+  });
+
+  it('gives byte-identical output for the same input', async () => {
+    const args = ['plan', '--service-tags', BUNDLED, '--select', 'AzureCloud.westeurope,LogicApps,PowerBI', '--max-rules', '300', '--json'];
+    const [a, b] = await Promise.all([runCli(args), runCli(args)]);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+  });
+
+  it('an unknown selector is an error on stderr with close names, and nothing on stdout', async () => {
+    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'LogicApp', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/"LogicApp" matches no tag; close names: LogicApps/);
+  });
+
+  it('refuses a forbidden or malformed --extra, listing every problem', async () => {
+    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--extra', '192.168.1.0/24,20.1.2.3/24', '--extra', '2001:db8::/32', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/192\.168\.1\.0\/24 overlaps 192\.168\.0\.0\/16/);
+    expect(r.stderr).toMatch(/did you mean 20\.1\.2\.0\/24/);
+    expect(r.stderr).toMatch(/IPv6/);
+  });
+
+  it('names the smallest budget that works when the budget is infeasible, and that budget does work', async () => {
+    // Excluding one address in every /8 of the selection makes wide rules impossible.
+    const base = ['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--exclude', '20.0.0.1,40.0.0.1,51.0.0.1,52.0.0.1,13.0.0.1,4.0.0.1', '--json'];
+    const r = await runCli([...base, '--max-rules', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    const m = /smallest budget that works is (\d+)/.exec(r.stderr);
+    expect(m).not.toBeNull();
+    const k = Number(m![1]);
+    expect(k).toBeGreaterThan(1);
+    const ok = await runCli([...base, '--max-rules', String(k)]);
+    expect(ok.code).toBe(0);
+    expect((JSON.parse(ok.stdout) as PlanJson).rules.length).toBeLessThanOrEqual(k);
+    const tooFew = await runCli([...base, '--max-rules', String(k - 1)]);
+    expect(tooFew.code).toBe(1);
+  });
+
+  it('never emits a /31 with --split-31', async () => {
+    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'LogicApps', '--max-rules', '1000', '--split-31', '--json']);
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout) as PlanJson;
+    expect(plan.rules.some((x) => x.endsWith('/31'))).toBe(false);
+    expect(plan.rules.length).toBeLessThanOrEqual(1000);
+  });
+
+  it('usage errors exit 1 with a message on stderr', async () => {
+    for (const args of [['plan', '--service-tags', BUNDLED], ['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '1001'], ['plan', '--bogus'], ['plna']]) {
+      const r = await runCli(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stdout, args.join(' ')).toBe('');
+      expect(r.stderr.length, args.join(' ')).toBeGreaterThan(0);
+    }
+  });
+
+  it('a missing or malformed file is a clear error', async () => {
+    const missing = await runCli(['plan', '--service-tags', '/nonexistent/tags.json', '--select', 'AzureDevOps']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/\/nonexistent\/tags\.json: cannot read the service-tags file \(ENOENT\)/);
+  });
+
+  it('refuses a file from another cloud than --cloud asks for', async () => {
+    const r = await runCli(['plan', '--service-tags', `${FIXTURES}ServiceTags_China_20251013.json.gz`, '--cloud', 'Public', '--select', '*']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/for the "China" cloud, not Public/);
+  });
+
+  it('--help and --version exit 0 on stdout', async () => {
+    const help = await runCli(['plan', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--max-rules <n>/);
+    const version = await runCli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+describe('tagwall tags', () => {
+  it('lists matching tags with region, system service and prefix counts', async () => {
+    const r = await runCli(['tags', '--service-tags', BUNDLED, '--search', 'storage.francecentral', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { tags: { name: string; region: string; systemService: string; ipv4: number; ipv6: number }[] };
+    expect(out.tags).toHaveLength(1);
+    expect(out.tags[0]).toMatchObject({ name: 'Storage.FranceCentral', region: 'centralfrance', systemService: 'AzureStorage' });
+    expect(out.tags[0]!.ipv4).toBeGreaterThan(0);
+  });
+});
