@@ -1,0 +1,197 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isTagwallError, type TagwallError } from '../../src/core/errors.js';
+import { loadServiceTagFile } from '../../src/sources/file.js';
+import { fromWire, MAX_DOCUMENT_CHARS, parseServiceTagDocument } from '../../src/sources/schema.js';
+import { wireDocument } from '../core/documents.js';
+
+const FILE = 'ServiceTags_Test_20251013.json';
+
+function sample() {
+  return wireDocument([
+    { name: 'AzureCloud.westeurope', region: 'westeurope', prefixes: ['13.69.0.0/17', '2603:1020:200::/46'] },
+    { name: 'LogicApps', prefixes: ['4.175.25.141/32', '13.65.39.247'] },
+    { name: 'Storage.FranceCentral', region: 'centralfrance', prefixes: ['20.38.103.0/24', '52.239.134.0/24'] },
+  ]);
+}
+
+function failure(run: () => unknown): TagwallError {
+  try {
+    run();
+  } catch (e) {
+    if (isTagwallError(e)) return e;
+    throw e;
+  }
+  throw new Error('accepted');
+}
+
+const parse = (value: unknown) => () => parseServiceTagDocument(JSON.stringify(value), FILE);
+
+/** Everything a person sees: the message and every detail line. */
+const shown = (e: TagwallError) => [e.message, ...e.details].join('\n');
+
+describe('a valid file', () => {
+  it('parses into the domain view, IPv4 parsed once and IPv6 counted', () => {
+    const doc = parseServiceTagDocument(JSON.stringify(sample()), FILE);
+    expect(doc.cloud).toBe('Public');
+    expect(doc.changeNumber).toBe(7);
+    expect(doc.source).toBe(FILE);
+    expect(doc.tags.map((t) => t.name)).toEqual(['AzureCloud.westeurope', 'LogicApps', 'Storage.FranceCentral']);
+    expect(doc.tags[0]!.ipv4).toEqual([{ base: 13 * 2 ** 24 + 69 * 2 ** 16, length: 17 }]);
+    expect(doc.tags[0]!.ipv6Count).toBe(1);
+    expect(doc.tags[1]!.ipv4.map((c) => c.length)).toEqual([32, 32]);
+    expect(doc.tags[2]!.region).toBe('centralfrance');
+  });
+
+  it.each([
+    ['LF', (s: string) => s],
+    ['CRLF', (s: string) => s.replace(/\n/g, '\r\n')],
+    ['a byte-order mark', (s: string) => `\uFEFF${s}`],
+    ['CRLF and a byte-order mark', (s: string) => `\uFEFF${s.replace(/\n/g, '\r\n')}`],
+  ])('parses with %s', (_, shape) => {
+    const text = shape(JSON.stringify(sample(), null, 2));
+    expect(parseServiceTagDocument(text, FILE)).toEqual(parseServiceTagDocument(JSON.stringify(sample()), FILE));
+  });
+
+  it('accepts networkFeatures as a list or null', () => {
+    const value = sample();
+    (value.values[0]!.properties as { networkFeatures: unknown }).networkFeatures = ['API', 'NSG'];
+    expect(fromWire(value, FILE).tags[0]!.networkFeatures).toEqual(['API', 'NSG']);
+  });
+});
+
+describe('a malformed file names the file and the JSON path', () => {
+  it.each<[string, (v: ReturnType<typeof sample>) => void, string]>([
+    ['a missing field', (v) => delete (v.values[1]!.properties as Partial<(typeof v.values)[0]['properties']>).region, 'values[1].properties.region'],
+    ['a missing top-level field', (v) => delete (v as Partial<typeof v>).cloud, 'cloud'],
+    ['a string for a number', (v) => ((v as { changeNumber: unknown }).changeNumber = '373'), 'changeNumber'],
+    ['a string for the prefix list', (v) => ((v.values[2]!.properties as { addressPrefixes: unknown }).addressPrefixes = '20.38.103.0/24'), 'values[2].properties.addressPrefixes'],
+    ['a number in the prefix list', (v) => ((v.values[0]!.properties.addressPrefixes as unknown[])[1] = 42), 'values[0].properties.addressPrefixes[1]'],
+    ['an empty name', (v) => (v.values[1]!.name = ''), 'values[1].name'],
+    ['a negative change number', (v) => (v.values[0]!.properties.changeNumber = -1), 'values[0].properties.changeNumber'],
+    ['an extra key', (v) => ((v.values[0]!.properties as Record<string, unknown>).ipv4Only = true), 'values[0].properties'],
+    ['an extra top-level key', (v) => ((v as Record<string, unknown>).next = 'x'), '(root)'],
+  ])('%s', (_, spoil, path) => {
+    const value = sample();
+    spoil(value);
+    const e = failure(parse(value));
+    expect(e.code).toBe('SERVICE_TAGS_SCHEMA');
+    expect(e.message).toContain(FILE);
+    expect(e.details.some((d) => d.startsWith(`${path}: `)), e.details.join('\n')).toBe(true);
+    if (path === 'values[0].properties') expect(shown(e)).toContain('ipv4Only');
+  });
+
+  it('a root that is not an object', () => {
+    const e = failure(() => parseServiceTagDocument('[]', FILE));
+    expect(e.code).toBe('SERVICE_TAGS_SCHEMA');
+    expect(e.details[0]).toMatch(/^\(root\): /);
+  });
+
+  it('zero tags', () => {
+    const value = sample();
+    value.values = [];
+    const e = failure(parse(value));
+    expect(e.code).toBe('SERVICE_TAGS_EMPTY');
+    expect(e.message).toContain(FILE);
+  });
+
+  it.each([
+    ['host bits', '52.239.134.7/24', 'did you mean 52.239.134.0/24'],
+    ['junk', '52.239.134', '"52.239.134"'],
+    ['leading zeros', '052.239.134.0/24', '"052.239.134.0/24"'],
+    ['a prefix length past 32', '52.239.134.0/33', '"52.239.134.0/33"'],
+  ])('a bad prefix (%s)', (_, prefix, hint) => {
+    const value = sample();
+    value.values[2]!.properties.addressPrefixes[1] = prefix;
+    const e = failure(parse(value));
+    expect(e.code).toBe('SERVICE_TAGS_SCHEMA');
+    expect(e.message).toContain(FILE);
+    expect(e.details).toHaveLength(1);
+    expect(e.details[0]).toMatch(/^values\[2\]\.properties\.addressPrefixes\[1\]: /);
+    expect(e.details[0]).toContain(hint);
+  });
+
+  it('lists many problems at once, but not without end', () => {
+    const value = sample();
+    value.values = Array.from({ length: 30 }, (_, i) => ({ ...value.values[1]!, name: `Bad${i}`, properties: { ...value.values[1]!.properties, addressPrefixes: ['1.2.3.4/8'] } }));
+    const e = failure(parse(value));
+    expect(e.details).toHaveLength(20);
+    expect(e.details[19]).toMatch(/^values\[19\]/);
+
+    const wrong = sample();
+    wrong.values = Array.from({ length: 30 }, () => ({ name: 1 }) as never);
+    const z = failure(parse(wrong));
+    expect(z.details.length).toBe(21);
+    expect(z.details[20]).toMatch(/^\.\.\. and \d+ more$/);
+  });
+
+  it('truncated JSON', () => {
+    const text = JSON.stringify(sample(), null, 2);
+    const e = failure(() => parseServiceTagDocument(text.slice(0, Math.floor(text.length / 2)), FILE));
+    expect(e.code).toBe('SERVICE_TAGS_NOT_JSON');
+    expect(e.message).toContain(FILE);
+  });
+
+  it('an HTML page', () => {
+    const e = failure(() => parseServiceTagDocument('\r\n<!DOCTYPE html><html><body>Download Azure IP Ranges</body></html>', FILE));
+    expect(e.code).toBe('SERVICE_TAGS_NOT_JSON');
+    expect(e.message).toContain(FILE);
+    expect(e.message).toContain('HTML page');
+  });
+
+  it('an empty file', () => {
+    expect(failure(() => parseServiceTagDocument('', FILE)).code).toBe('SERVICE_TAGS_NOT_JSON');
+  });
+
+  it('more than 50 MB of text', () => {
+    const e = failure(() => parseServiceTagDocument(' '.repeat(MAX_DOCUMENT_CHARS + 1), FILE));
+    expect(MAX_DOCUMENT_CHARS).toBe(50 * 1024 * 1024);
+    expect(e.code).toBe('SERVICE_TAGS_TOO_LARGE');
+    expect(e.message).toContain(FILE);
+  });
+});
+
+describe('reading files from disk', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tagwall-schema-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gunzips .gz files, CRLF or LF', async () => {
+    const lf = join(dir, 'lf.json.gz');
+    const crlf = join(dir, 'crlf.json.gz');
+    const text = JSON.stringify(sample(), null, 2);
+    writeFileSync(lf, gzipSync(text));
+    writeFileSync(crlf, gzipSync(text.replace(/\n/g, '\r\n')));
+    const a = await loadServiceTagFile(lf);
+    const b = await loadServiceTagFile(crlf);
+    expect(a.tags).toEqual(b.tags);
+    expect(a.source).toBe(lf);
+  });
+
+  it('refuses a .gz that unpacks to more than 50 MB, naming the file', async () => {
+    const bomb = join(dir, 'bomb.json.gz');
+    writeFileSync(bomb, gzipSync(Buffer.alloc(MAX_DOCUMENT_CHARS + 1024, 0x20)));
+    const e = await loadServiceTagFile(bomb).then(
+      () => undefined,
+      (err: unknown) => err as TagwallError,
+    );
+    expect(e?.code).toBe('SERVICE_TAGS_TOO_LARGE');
+    expect(e?.message).toContain(bomb);
+  });
+
+  it('refuses a .gz that is not gzip, and a missing file', async () => {
+    const plain = join(dir, 'plain.json.gz');
+    writeFileSync(plain, JSON.stringify(sample()));
+    await expect(loadServiceTagFile(plain)).rejects.toMatchObject({ code: 'SERVICE_TAGS_NOT_JSON', message: expect.stringContaining(plain) });
+    await expect(loadServiceTagFile(join(dir, 'missing.json'))).rejects.toMatchObject({ code: 'SERVICE_TAGS_UNREADABLE' });
+    await expect(loadServiceTagFile(dir)).rejects.toMatchObject({ code: 'SERVICE_TAGS_UNREADABLE' });
+  });
+
+  it('reads a plain JSON file with a byte-order mark', async () => {
+    const bom = join(dir, 'bom.json');
+    writeFileSync(bom, `\uFEFF${JSON.stringify(sample())}`);
+    expect((await loadServiceTagFile(bom)).tags).toHaveLength(3);
+  });
+});
