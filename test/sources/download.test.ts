@@ -1,4 +1,5 @@
 import { readdir } from 'node:fs/promises';
+import { Agent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveServiceTags } from '../../src/sources/resolve.js';
 import { tagwallVersion } from '../../src/sources/version.js';
@@ -122,6 +123,23 @@ describe('retries and timeouts', () => {
     expect(Date.now() - started).toBeLessThan(8_000);
   });
 
+  it('cuts off a server that dribbles the body slower than the whole-attempt limit', async () => {
+    world.server.route(FILE_13, async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      for (let i = 0; i < 100 && !res.destroyed; i++) {
+        res.write('{');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      res.end();
+    });
+    const fetch = options().fetch!;
+    const started = Date.now();
+    const e = await failure(resolveServiceTags(options({ cache: undefined, fetch: { ...fetch, attempts: 1, timeouts: { ...fetch.timeouts, totalMs: 1_000 } } })));
+    expect(e.code).toBe('SERVICE_TAGS_UNAVAILABLE');
+    expect(e.details.join('\n')).toMatch(/the whole request took more than 1000 ms/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('reports a timeout on every attempt as such', async () => {
     world.server.route(FILE_13, () => undefined); // never answers
     const fetch = options().fetch!;
@@ -177,6 +195,20 @@ describe('failing closed on bad data', () => {
     // What the socket accepted beyond the cap is only what sat in buffers when the client hung up.
     expect(counter.sent).toBeLessThan(44 * 1024 * 1024);
     expect(elapsed).toBeLessThan(10_000);
+  });
+
+  it('applies the cap through a caller-supplied dispatcher too', async () => {
+    const counter = { sent: 0 };
+    world.server.route(FILE_13, (_req, res) => floodJunk(res, 64 * 1024 * 1024, counter));
+    const dispatcher = new Agent({ connect: { ca: world.certs.caCert } });
+    try {
+      const e = await failure(resolveServiceTags(options({ fetch: { dispatcher, maxBytes: 2 * 1024 * 1024 } })));
+      expect(e.code).toBe('SERVICE_TAGS_TOO_LARGE');
+      expect(e.message).toMatch(/more than 2097152 bytes/);
+      expect(counter.sent).toBeLessThan(20 * 1024 * 1024);
+    } finally {
+      await dispatcher.close();
+    }
   });
 
   it('refuses a response whose Content-Length is over the cap without reading it', async () => {
