@@ -1,0 +1,261 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runSync, type RunOptions } from '../../src/app.js';
+import type { AlertLogger } from '../../src/alerts/types.js';
+import { parseConfig, type RawConfig } from '../../src/config.js';
+import { countAddresses, mergeRanges, parseCidr, rangesOf, subtractRanges, type AddressRange } from '../../src/core/ipv4.js';
+import { loadServiceTagFile } from '../../src/sources/file.js';
+import type { RunReport } from '../../src/report.js';
+import { FAST_RETRY, seedVault, startTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
+import { BUNDLED, FIXTURES } from '../helpers/cli.js';
+
+// Reconcile rounds through the real SDK client, over HTTPS, against the emulator.
+
+const WEEK1 = `${FIXTURES}ServiceTags_Public_20251006.json.gz`;
+const WEEK2 = BUNDLED; // Public 20251013
+const OFFICE = '81.2.69.142';
+
+let emu: TestEmulator;
+let stateDir: string;
+
+const logger: AlertLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+function config(targets: RawConfig['targets'], extra: Partial<RawConfig> = {}, tags = WEEK2): ReturnType<typeof parseConfig> {
+  return parseConfig(
+    { serviceTags: { source: 'file', path: tags }, arm: { endpoint: emu.emulator.url }, state: { store: 'file', path: join(stateDir, 'state.json') }, targets, ...extra },
+    { baseDir: stateDir, source: 'test' },
+  );
+}
+
+async function sync(cfg: ReturnType<typeof parseConfig>, options: Partial<RunOptions> = {}): Promise<RunReport> {
+  const { report } = await runSync(cfg, { dryRun: false, force: false, alerts: 'off', ...options }, {
+    env: {},
+    logger,
+    credential: emu.credential,
+    armCa: emu.emulator.caCert,
+    armRetry: FAST_RETRY,
+  });
+  return report;
+}
+
+async function rulesOf(name: string): Promise<string[]> {
+  const v = await emu.emulator.control.vault(name);
+  return (v?.properties.networkAcls?.ipRules ?? []).map((r) => r.value);
+}
+
+async function requests(name: string): Promise<string[]> {
+  return (await emu.emulator.control.requests({ vault: name, kind: 'arm' })).map((r) => `${r.method} ${r.status}`);
+}
+
+function ranges(rules: readonly string[]): AddressRange[] {
+  return rangesOf(rules.map((r) => parseCidr(r, { hostBits: 'mask' })));
+}
+
+async function tagRanges(file: string, tag: string): Promise<AddressRange[]> {
+  const doc = await loadServiceTagFile(file);
+  return rangesOf(doc.tags.find((t) => t.name === tag)!.ipv4);
+}
+
+beforeAll(async () => {
+  emu = await startTestEmulator();
+});
+afterAll(async () => {
+  await emu?.close();
+});
+beforeEach(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'tagwall-reconcile-'));
+  await emu.reset({
+    vaults: [
+      seedVault('kv-app', { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: [{ value: OFFICE }], virtualNetworkRules: [{ id: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-tagwall-test/providers/Microsoft.Network/virtualNetworks/vnet/subnets/app' }] }),
+      seedVault('kv-other', { defaultAction: 'Deny', bypass: 'None', ipRules: [] }),
+    ],
+  });
+});
+
+describe('reconcile rounds', () => {
+  it('first round applies with one GET, one PATCH and one verifying GET; hand-made rules and VNet rules survive', async () => {
+    const report = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]));
+    expect(report.vaults[0]).toMatchObject({ outcome: 'applied', unmanaged: [`${OFFICE}/32`] });
+    expect(await requests('kv-app')).toEqual(['GET 200', 'PATCH 200', 'GET 200']);
+    const rules = await rulesOf('kv-app');
+    expect(rules).toContain(`${OFFICE}/32`);
+    // The vault now allows exactly the tag's addresses plus the office, nothing more (the tag fits the budget losslessly).
+    const want = mergeRanges([...(await tagRanges(WEEK2, 'AzureDevOps')), ...ranges([OFFICE])]);
+    expect(ranges(rules)).toEqual(want);
+    const vault = await emu.emulator.control.vault('kv-app');
+    expect(vault?.properties.networkAcls).toMatchObject({ defaultAction: 'Deny', bypass: 'AzureServices', virtualNetworkRules: [expect.objectContaining({ id: expect.stringContaining('/subnets/app') })] });
+  });
+
+  it('second round makes zero PATCH calls', async () => {
+    const cfg = config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]);
+    await sync(cfg);
+    await emu.emulator.control.clearRequests();
+    const report = await sync(cfg);
+    expect(report.vaults[0]!.outcome).toBe('in-sync');
+    expect(report.vaults[0]!.drift).toEqual([]);
+    expect(await requests('kv-app')).toEqual(['GET 200']);
+  });
+
+  it('owned stale rules go when the week changes; unmanaged rules stay', async () => {
+    const target = [{ vault: vaultId('kv-app'), select: ['AzureCloud.westeurope'] }];
+    await sync(config(target, {}, WEEK1));
+    const before = await rulesOf('kv-app');
+    const report = await sync(config(target, {}, WEEK2));
+    const v = report.vaults[0]!;
+    expect(v.outcome).toBe('applied');
+    expect(v.remove.length).toBeGreaterThan(0);
+    expect(v.add.length).toBeGreaterThan(0);
+    const after = await rulesOf('kv-app');
+    expect(after).toContain(`${OFFICE}/32`);
+    for (const r of v.remove) expect(after).not.toContain(r);
+    for (const r of v.remove) expect(before).toContain(r);
+    // Everything the new week lists is allowed.
+    const uncovered = subtractRanges(await tagRanges(WEEK2, 'AzureCloud.westeurope'), ranges(after));
+    expect(countAddresses(uncovered)).toBe(0);
+  });
+
+  it('authoritative mode removes strangers', async () => {
+    // The office is the vault's only rule, so removing it is 100% of the rules: lift that guard here.
+    const report = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'], mode: 'authoritative' }], { guards: { maxRemovedFraction: 1 } }));
+    expect(report.vaults[0]!.outcome).toBe('applied');
+    expect(report.vaults[0]!.remove).toEqual([`${OFFICE}/32`]);
+    expect(await rulesOf('kv-app')).not.toContain(`${OFFICE}/32`);
+  });
+
+  it('add-only never removes', async () => {
+    const week1 = [{ vault: vaultId('kv-app'), select: ['AzureCloud.westeurope'], policy: 'add-only' as const }];
+    await sync(config(week1, {}, WEEK1));
+    const before = await rulesOf('kv-app');
+    const report = await sync(config(week1, {}, WEEK2));
+    expect(report.vaults[0]!.remove).toEqual([]);
+    const after = await rulesOf('kv-app');
+    for (const r of before) expect(after).toContain(r);
+  });
+
+  it('keeps the whole vault within maxRules, counting unmanaged rules', async () => {
+    const report = await sync(config([{ vault: vaultId('kv-app'), select: ['LogicApps'], maxRules: 200, reserveRules: 10 }]));
+    expect(report.vaults[0]!.outcome).toBe('applied');
+    const rules = await rulesOf('kv-app');
+    expect(rules.length).toBeLessThanOrEqual(190);
+    expect(rules).toContain(`${OFFICE}/32`);
+    expect(countAddresses(subtractRanges(await tagRanges(WEEK2, 'LogicApps'), ranges(rules)))).toBe(0);
+  });
+});
+
+describe('guards refuse the write and leave the vault as it was', () => {
+  it('an empty desired set', async () => {
+    const report = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'], exclude: ['0.0.0.0/1', '128.0.0.0/1'] }]));
+    expect(report.vaults[0]!.outcome).toBe('refused');
+    expect(report.vaults[0]!.reasons.join(' ')).toMatch(/desired allowlist is empty/);
+    expect(await requests('kv-app')).toEqual(['GET 200']);
+  });
+
+  it('a source that shrank too much since the last apply', async () => {
+    await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps', 'PowerBI'] }]));
+    await emu.emulator.control.clearRequests();
+    const report = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]));
+    expect(report.vaults[0]!.outcome).toBe('refused');
+    expect(report.vaults[0]!.reasons.join(' ')).toMatch(/source shrank by/);
+    expect(await requests('kv-app')).toEqual(['GET 200']);
+  });
+
+  it('removing more than maxRemovedFraction of the rules', async () => {
+    await emu.reset({ vaults: [seedVault('kv-app', { defaultAction: 'Deny', ipRules: ['81.2.69.1', '81.2.69.2', '81.2.69.3'].map((value) => ({ value })) })] });
+    const report = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'], mode: 'authoritative' }]));
+    expect(report.vaults[0]!.outcome).toBe('refused');
+    expect(report.vaults[0]!.reasons.join(' ')).toMatch(/removes 3 of 3 rules/);
+    expect(await rulesOf('kv-app')).toEqual(['81.2.69.1/32', '81.2.69.2/32', '81.2.69.3/32']);
+  });
+
+  it('too many excess addresses, and --force overrides it with a note in the report', async () => {
+    const cfg = config([{ vault: vaultId('kv-app'), select: ['LogicApps'], maxRules: 100 }], { guards: { maxExcessAddresses: 1000 } });
+    const refused = await sync(cfg);
+    expect(refused.vaults[0]!.outcome).toBe('refused');
+    expect(refused.vaults[0]!.reasons.join(' ')).toMatch(/admits \d+ addresses beyond the source/);
+    const forced = await sync(cfg, { force: true });
+    expect(forced.vaults[0]!.outcome).toBe('applied');
+    expect(forced.vaults[0]!.forced?.join(' ')).toMatch(/admits \d+ addresses beyond the source/);
+  });
+});
+
+describe('drift and posture', () => {
+  it('reports owned rules removed and rules added outside tagwall, on a dry run, without writing', async () => {
+    const cfg = config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]);
+    await sync(cfg);
+    const rules = await rulesOf('kv-app');
+    const victim = rules.find((r) => r !== `${OFFICE}/32`)!;
+    await emu.sdk().vaults.update('rg-tagwall-test', 'kv-app', {
+      properties: { networkAcls: { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: [...rules.filter((r) => r !== victim), '81.2.70.1'].map((value) => ({ value })) } },
+    });
+    await emu.emulator.control.clearRequests();
+    const report = await sync(cfg, { dryRun: true });
+    const v = report.vaults[0]!;
+    expect(v.outcome).toBe('pending');
+    expect(v.drift).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'missing', rule: victim }), expect.objectContaining({ kind: 'added', rule: '81.2.70.1/32' })]));
+    expect(v.add).toEqual([victim]);
+    expect(await requests('kv-app')).toEqual(['GET 200']);
+  });
+
+  it('reports a disabled firewall as critical and turns it on only with enforceDeny', async () => {
+    await emu.reset({ vaults: [seedVault('kv-off', { defaultAction: 'Allow', ipRules: [] }), seedVault('kv-fix', { defaultAction: 'Allow', ipRules: [] })] });
+    const report = await sync(config([{ vault: vaultId('kv-off'), select: ['AzureDevOps'] }, { vault: vaultId('kv-fix'), select: ['AzureDevOps'], enforceDeny: true }]));
+    expect(report.vaults.map((v) => v.findings.find((f) => f.code === 'FIREWALL_DISABLED')?.severity)).toEqual(['critical', 'critical']);
+    expect((await emu.emulator.control.vault('kv-off'))?.properties.networkAcls?.defaultAction).toBe('Allow');
+    expect((await emu.emulator.control.vault('kv-fix'))?.properties.networkAcls?.defaultAction).toBe('Deny');
+  });
+
+  it('skips a vault whose public network access is disabled', async () => {
+    await emu.reset({ vaults: [seedVault('kv-private', { defaultAction: 'Deny', ipRules: [] }, { publicNetworkAccess: 'Disabled' })] });
+    const report = await sync(config([{ vault: vaultId('kv-private'), select: ['AzureDevOps'] }]));
+    expect(report.vaults[0]!.outcome).toBe('skipped');
+    expect(await requests('kv-private')).toEqual(['GET 200']);
+  });
+});
+
+describe('faults', () => {
+  const both = () => config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }, { vault: vaultId('kv-other'), select: ['AzureDevOps'] }]);
+
+  it('retries a 429 with Retry-After', async () => {
+    await emu.emulator.control.addFault({ kind: 'respond', method: 'GET', vault: 'kv-app', status: 429, code: 'TooManyRequests', retryAfterMs: 20, times: 1 });
+    const report = await sync(both());
+    expect(report.vaults[0]!.outcome).toBe('applied');
+    expect(await requests('kv-app')).toEqual(['GET 429', 'GET 200', 'PATCH 200', 'GET 200']);
+  });
+
+  it('retries a single 500', async () => {
+    await emu.emulator.control.addFault({ kind: 'respond', method: 'PATCH', vault: 'kv-app', status: 500, times: 1 });
+    const report = await sync(both());
+    expect(report.vaults[0]!.outcome).toBe('applied');
+    expect(await requests('kv-app')).toEqual(['GET 200', 'PATCH 500', 'PATCH 200', 'GET 200']);
+  });
+
+  it('persistent 500s fail only that vault, with nothing half-written', async () => {
+    await emu.emulator.control.addFault({ kind: 'respond', method: 'PATCH', vault: 'kv-app', status: 500, times: 'always' });
+    const report = await sync(both());
+    expect(report.vaults.map((v) => v.outcome)).toEqual(['failed', 'applied']);
+    expect(report.vaults[0]!.error?.code).toMatch(/VAULT_SERVER_ERROR/);
+    expect(await rulesOf('kv-app')).toEqual([`${OFFICE}/32`]);
+  });
+
+  it('a 404 fails only that vault', async () => {
+    const report = await sync(config([{ vault: vaultId('kv-missing'), select: ['AzureDevOps'] }, { vault: vaultId('kv-other'), select: ['AzureDevOps'] }]));
+    expect(report.vaults.map((v) => [v.outcome, v.error?.code])).toEqual([['failed', 'VAULT_NOT_FOUND'], ['applied', undefined]]);
+  });
+
+  it('detects a concurrent edit with the verifying read', async () => {
+    await emu.emulator.control.addFault({ kind: 'edit', after: 'PATCH', vault: 'kv-app', ipRules: ['81.2.69.200'], times: 1 });
+    const report = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]));
+    expect(report.vaults[0]!.outcome).toBe('failed');
+    expect(report.vaults[0]!.error).toMatchObject({ code: 'VERIFY_MISMATCH', message: expect.stringMatching(/concurrent edit/) });
+  });
+});
+
+describe('bad input never writes', () => {
+  it('an unknown selector in any target stops the run before any vault request', async () => {
+    const cfg = config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }, { vault: vaultId('kv-other'), select: ['NoSuchTag'] }]);
+    await expect(sync(cfg)).rejects.toMatchObject({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/targets\[1\]\.select .*NoSuchTag/)] });
+    expect(await emu.emulator.control.requests({ kind: 'arm' })).toEqual([]);
+  });
+});
