@@ -65,7 +65,7 @@ const fetchSettings = {
 
 const serviceTagsSchema = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('file'), path: z.string().min(1) }),
-  z.strictObject({ source: z.literal('download'), cloud: cloud.optional(), pageUrl: httpsUrl.optional(), ...fetchSettings }),
+  z.strictObject({ source: z.literal('download'), cloud: cloud.optional(), pageUrl: httpsUrl.optional(), probeBaseUrl: httpsUrl.nullable().optional(), ...fetchSettings }),
   z.strictObject({ source: z.literal('url'), url: httpsUrl, ...fetchSettings }),
   z.strictObject({ source: z.literal('arm'), location: z.string().min(1), subscriptionId: z.string().min(1) }),
 ]);

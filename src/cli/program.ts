@@ -148,6 +148,39 @@ export function createProgram(io: CliIO): Command {
       if (code !== 0) throw new ExitCode(code);
     });
 
+  program
+    .command('emulator')
+    .description('Run the local HTTPS Key Vault (ARM) emulator, for trying tagwall and for tests.')
+    .option('--port <n>', 'port to listen on (default: a free one)', (v) => {
+      if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('must be a port number.');
+      return Number(v);
+    })
+    .option('--seed <file>', 'JSON file with the vaults to start with (default: two sample vaults)')
+    .option('--empty', 'start with no vaults', false)
+    .option('--state-dir <dir>', 'where the emulator keeps its CA', '.tagwall/emulator')
+    .option('--old-api', 'behave like the older API: refuse /31 and /32 CIDRs', false)
+    .action(async (opts: { port?: number; seed?: string; empty: boolean; stateDir: string; oldApi: boolean }) => {
+      const { runEmulatorCommand } = await import('../emulator/command.js');
+      await runEmulatorCommand(opts, io);
+    });
+
+  program
+    .command('demo', { hidden: true })
+    .description('What `npm start` runs: the full loop on the built-in emulator, or `sync --config FILE` when given one.')
+    .option('--config <file>', 'run `sync` with this configuration instead of the demo')
+    .allowUnknownOption(false)
+    .action(async (opts: { config?: string }) => {
+      if (opts.config !== undefined) {
+        const { runSyncCommand } = await import('./sync.js');
+        const code = await runSyncCommand({ config: opts.config, dryRun: false, json: false, detailedExitcode: false, force: false, alerts: true, verbose: false }, io);
+        if (code !== 0) throw new ExitCode(code);
+        return;
+      }
+      const { runDemo } = await import('../demo.js');
+      const code = await runDemo(io);
+      if (code !== 0) throw new ExitCode(code);
+    });
+
   return program;
 }
 

@@ -1,0 +1,139 @@
+import { ManagedIdentityCredential } from '@azure/identity';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSync, type Runtime } from './app.js';
+import { cliLogger } from './cli/sync.js';
+import { writeLine, type CliIO } from './cli/io.js';
+import { parseConfig } from './config.js';
+import { sampleSeed } from './emulator/sample.js';
+import { startKeyVaultEmulator } from './emulator/server.js';
+import { renderRunText } from './report.js';
+import type { GenericAlertBody } from './alerts/format.js';
+import { bundledServiceTagsPath } from './version.js';
+
+/**
+ * `npm start` with no configuration: the whole loop on this machine, with no Azure account.
+ * The built-in Key Vault emulator plays Azure (HTTPS, bearer tokens, a managed-identity
+ * endpoint), the bundled real service-tags snapshot plays the weekly file, and a loopback
+ * receiver plays the chat webhook. Nothing here is faked inside tagwall: the same code
+ * paths run as against real vaults.
+ */
+
+interface Received {
+  readonly body: Partial<GenericAlertBody>;
+}
+
+async function startReceiver(): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
+  const received: Received[] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    let text = '';
+    req.setEncoding('utf8').on('data', (c: string) => (text += c));
+    req.on('end', () => {
+      try {
+        received.push({ body: JSON.parse(text) as Received['body'] });
+      } catch {
+        received.push({ body: {} });
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`,
+    received,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+function showWebhook(io: CliIO, received: Received[]): void {
+  writeLine(io.stdout, `Webhook POSTs received: ${received.length}`);
+  for (const { body } of received) {
+    writeLine(io.stdout, `  [${body.severity ?? '?'}, ${body.state ?? '?'}] ${body.title ?? ''}`);
+    for (const d of body.details ?? []) writeLine(io.stdout, `      ${d}`);
+    if (body.action !== undefined) writeLine(io.stdout, `      what tagwall does: ${body.action}`);
+  }
+  received.length = 0;
+}
+
+function heading(io: CliIO, text: string): void {
+  writeLine(io.stdout);
+  writeLine(io.stdout, `== ${text}`);
+}
+
+export async function runDemo(io: CliIO): Promise<number> {
+  const work = await mkdtemp(join(tmpdir(), 'tagwall-demo-'));
+  const seed = sampleSeed();
+  const emulator = await startKeyVaultEmulator({ port: 0, seed, stateDir: join(work, 'emulator') });
+  const receiver = await startReceiver();
+  // The emulator's identity endpoint speaks the App Service protocol, so the real
+  // managed-identity credential gets its token there, as it would in a Function App.
+  process.env.IDENTITY_ENDPOINT = emulator.identityEndpoint;
+  process.env.IDENTITY_HEADER = emulator.identityHeader;
+  try {
+    const [office, open] = seed.vaults.map((v) => v.id) as [string, string];
+    const config = parseConfig(
+      {
+        serviceTags: { source: 'file', path: bundledServiceTagsPath() },
+        arm: { endpoint: emulator.url },
+        state: { store: 'file', path: join(work, 'state.json') },
+        alerts: { webhook: { url: receiver.url, format: 'generic' } },
+        targets: [
+          { vault: office, select: ['AzureDevOps', 'LogicApps@westeurope'] },
+          { vault: open, select: ['LogicApps'] },
+        ],
+      },
+      { baseDir: work, source: 'demo' },
+    );
+    const runtime: Runtime = { env: {}, logger: cliLogger(io, false), credential: new ManagedIdentityCredential(), armCa: emulator.caCert };
+    const patches = async () => (await emulator.control.requests({ kind: 'arm' })).filter((r) => r.method === 'PATCH').length;
+
+    writeLine(io.stdout, 'tagwall demo: the built-in Key Vault emulator, the bundled Public service tags (change 373), no Azure account.');
+    writeLine(io.stdout, `Emulator: ${emulator.url}; two vaults: ${seed.vaults.map((v) => v.id.split('/').pop()).join(', ')}.`);
+
+    heading(io, '1. First sync: plan, one guarded write per vault, verify');
+    const first = await runSync(config, { dryRun: false, force: false, alerts: 'send' }, runtime);
+    writeLine(io.stdout, renderRunText(first.report));
+    writeLine(io.stdout, `PATCH requests: ${await patches()}`);
+    showWebhook(io, receiver.received);
+
+    heading(io, '2. Second sync: already in step, so zero writes');
+    await emulator.control.clearRequests();
+    const second = await runSync(config, { dryRun: false, force: false, alerts: 'send' }, runtime);
+    writeLine(io.stdout, renderRunText(second.report));
+    writeLine(io.stdout, `PATCH requests this run: ${await patches()}`);
+    showWebhook(io, receiver.received);
+
+    heading(io, '3. Someone removes two of tagwall\'s rules in the portal; the drift check (a dry run) alerts once');
+    const vault = await emulator.control.vault(office);
+    const rules = (vault?.properties.networkAcls?.ipRules ?? []).map((r) => r.value);
+    const victims = rules.filter((r) => r !== '145.14.56.23/32').slice(0, 2);
+    await emulator.control.seed({
+      vaults: [{ ...seed.vaults[0]!, networkAcls: { ...seed.vaults[0]!.networkAcls, ipRules: rules.filter((r) => !victims.includes(r)).map((value) => ({ value })) } }],
+    });
+    const drift = await runSync(config, { dryRun: true, force: false, alerts: 'send' }, runtime);
+    writeLine(io.stdout, renderRunText(drift.report));
+    writeLine(io.stdout, '');
+    showWebhook(io, receiver.received);
+    await runSync(config, { dryRun: true, force: false, alerts: 'send' }, runtime);
+    writeLine(io.stdout, `Drift check again: ${receiver.received.length} new webhook POSTs (each problem pages once).`);
+    receiver.received.length = 0;
+
+    heading(io, '4. The next scheduled sync restores the rules; the next drift check sends one "resolved"');
+    const repair = await runSync(config, { dryRun: false, force: false, alerts: 'send' }, runtime);
+    const office1 = repair.report.vaults[0]!;
+    writeLine(io.stdout, `${office1.vault.split('/').pop()}: ${office1.outcome}, restored ${office1.add.join(', ')}`);
+    await runSync(config, { dryRun: true, force: false, alerts: 'send' }, runtime);
+    showWebhook(io, receiver.received);
+
+    heading(io, 'Next');
+    writeLine(io.stdout, 'Try it on your own vaults: `az login`, write a config (see README), then `npx tagwall sync --config my.json --dry-run`.');
+    return 0;
+  } finally {
+    await receiver.close();
+    await emulator.close();
+    await rm(work, { recursive: true, force: true });
+  }
+}
