@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isTagwallError } from '../../src/core/errors.js';
@@ -106,6 +107,75 @@ describe('readCidr refuses', () => {
     }
     expect(isTagwallError(thrown, 'CIDR_INVALID')).toBe(true);
     expect((thrown as Error).message).toContain(JSON.stringify(text));
+  });
+});
+
+describe('cidrFamily', () => {
+  it.each([
+    ['1.2.3.4', 'ipv4'],
+    ['1.2.3.0/24', 'ipv4'],
+    ['1.2.3.4/33', 'invalid'],
+    ['1.2.3.4/8/8', 'invalid'],
+    ['1.2.3.4:80', 'invalid'],
+    ['01.2.3.4', 'invalid'],
+    ['::', 'ipv6'],
+    ['::/128', 'ipv6'],
+    ['2603:1000::/40', 'ipv6'],
+    ['::/129', 'invalid'],
+    ['2001:db8::/32/1', 'invalid'],
+    ['fe80::1%eth0', 'invalid'],
+    ['2001:db8:::1', 'invalid'],
+    ['', 'invalid'],
+  ])('%j is %s', (text, family) => {
+    expect(cidrFamily(text)).toBe(family);
+  });
+});
+
+describe('readCidr against Node\'s address parser', () => {
+  /** What readCidr must answer, decided with node:net directly. */
+  function model(text: string): { base: number; length: number } | 'host bits' | 'refused' {
+    const [addr, len, ...rest] = text.trim().split('/');
+    if (rest.length > 0 || !isIPv4(addr!) || (len !== undefined && !/^\d{1,2}$/.test(len)) || Number(len ?? 32) > 32) return 'refused';
+    const length = len === undefined ? 32 : Number(len);
+    const value = ip(addr!);
+    const base = value - (value % 2 ** (32 - length));
+    return base === value ? { base, length } : 'host bits';
+  }
+
+  function answer(text: string): ReturnType<typeof model> {
+    const r = readCidr(text);
+    if (!isCidrProblem(r)) return r;
+    return r.code === 'CIDR_HOST_BITS' ? 'host bits' : 'refused';
+  }
+
+  const octet = fc.oneof(
+    fc.nat(300).map(String),
+    fc.nat(99).map((n) => `0${n}`),
+    fc.constantFrom('0', '00', '255', '256', '1000', '', 'x', '-1', '0x1', ' 1'),
+  );
+  const length = fc.oneof(fc.nat(40).map(String), fc.constantFrom('', '08', '032', '00', '3 ', '+1', '1.5'));
+  const nearMiss = fc
+    .tuple(fc.array(octet, { minLength: 3, maxLength: 5 }), fc.option(length), fc.constantFrom('', ' ', '/', '.'))
+    .map(([octets, len, tail]) => `${octets.join('.')}${len === null ? '' : `/${len}`}${tail}`);
+  const noise = fc.string({ unit: fc.constantFrom('0', '1', '2', '5', '9', '.', '/', ' ', ':', 'a', 'x'), maxLength: 20 });
+
+  it('agrees on random near-miss addresses and on noise', () => {
+    fc.assert(
+      fc.property(fc.oneof(nearMiss, noise), (text) => {
+        expect(answer(text)).toEqual(model(text));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('agrees on every canonical address with every length', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: TOP }), fc.integer({ min: 0, max: 32 }), (n, len) => {
+        const text = `${[n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')}/${len}`;
+        expect(answer(text)).toEqual(model(text));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
