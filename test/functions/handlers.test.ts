@@ -1,0 +1,218 @@
+import { HttpRequest, InvocationContext, type Timer } from '@azure/functions';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { checkDrift, manualSync, planAllowlists, syncAllowlists } from '../../src/azure/handlers.js';
+import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
+import { sharedTestCertificates } from '../global-setup.js';
+import { startAzurite, type Azurite } from '../helpers/azurite.js';
+import { BUNDLED } from '../helpers/cli.js';
+import { seedVault, vaultId } from '../helpers/emulator.js';
+
+// The handlers as the Functions host calls them: real InvocationContext and HttpRequest objects,
+// configuration from app settings, state in Azurite, the managed identity and ARM from the emulator
+// (trusted through NODE_EXTRA_CA_CERTS, as a user would), and a real webhook receiver.
+
+const timer: Timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
+const OFFICE = '81.2.69.142';
+
+let emulator: KeyVaultEmulator;
+let azurite: Azurite;
+let receiver: Server;
+let receiverStatus = 204;
+const posts: { state: string; kind: string; title: string }[] = [];
+const saved = new Map<string, string | undefined>();
+const logs: string[] = [];
+
+function context(name: string): InvocationContext {
+  return new InvocationContext({ functionName: name, invocationId: `test-${name}`, logHandler: (_level, ...args) => void logs.push(args.map(String).join(' ')) });
+}
+
+function setEnv(values: Record<string, string | undefined>): void {
+  for (const [k, v] of Object.entries(values)) {
+    if (!saved.has(k)) saved.set(k, process.env[k]);
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+}
+
+function configure(extra: Record<string, unknown> = {}): void {
+  const port = (receiver.address() as AddressInfo).port;
+  setEnv({
+    TAGWALL_CONFIG: JSON.stringify({
+      serviceTags: { source: 'file', path: BUNDLED },
+      arm: { endpoint: emulator.url },
+      alerts: { webhook: { url: `http://127.0.0.1:${port}/hook`, format: 'generic', attempts: 1, timeoutMs: 2000 } },
+      targets: [
+        { vault: vaultId('kv-app'), select: ['AzureDevOps'] },
+        { vault: vaultId('kv-open'), select: ['AzureDevOps'] },
+      ],
+      ...extra,
+    }),
+  });
+}
+
+async function armCalls(method?: string): Promise<number> {
+  return (await emulator.control.requests({ kind: 'arm' })).filter((r) => method === undefined || r.method === method).length;
+}
+
+beforeAll(async () => {
+  [emulator, azurite] = await Promise.all([startKeyVaultEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite()]);
+  receiver = createServer((req, res) => {
+    let text = '';
+    req.setEncoding('utf8').on('data', (c: string) => (text += c));
+    req.on('end', () => {
+      if (receiverStatus < 300) posts.push(JSON.parse(text) as (typeof posts)[number]);
+      res.writeHead(receiverStatus).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  setEnv({
+    AzureWebJobsStorage: azurite.connectionString,
+    IDENTITY_ENDPOINT: emulator.identityEndpoint,
+    IDENTITY_HEADER: emulator.identityHeader,
+    TAGWALL_VAULTS: undefined,
+    TAGWALL_SELECT: undefined,
+    TAGWALL_CONFIG_PATH: undefined,
+    TAGWALL_ALERT_WEBHOOK_URL: undefined,
+    AZURE_CLIENT_ID: undefined,
+    AZURE_TENANT_ID: undefined,
+    AZURE_CLIENT_SECRET: undefined,
+  });
+});
+
+afterAll(async () => {
+  for (const [k, v] of saved) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  await new Promise<void>((r) => receiver?.close(() => r()));
+  await Promise.all([emulator?.close(), azurite?.stop()]);
+});
+
+beforeEach(async () => {
+  posts.length = 0;
+  logs.length = 0;
+  receiverStatus = 204;
+  await emulator.control.reset({
+    vaults: [seedVault('kv-app', { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: [{ value: OFFICE }] }), seedVault('kv-open', { defaultAction: 'Deny', ipRules: [] })],
+  });
+  // A fresh container per test: state from one test must not leak into the next.
+  await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').deleteIfExists();
+  configure();
+});
+
+describe('planAllowlists (GET /api/plan)', () => {
+  it('returns the dry-run report and never writes', async () => {
+    const res = await planAllowlists(new HttpRequest({ method: 'GET', url: 'https://func.example/api/plan' }), context('planAllowlists'));
+    expect(res.status).toBe(200);
+    const body = res.jsonBody as { dryRun: boolean; vaults: { vault: string; outcome: string; add: string[] }[] };
+    expect(body.dryRun).toBe(true);
+    expect(body.vaults.map((v) => v.outcome)).toEqual(['pending', 'pending']);
+    expect(body.vaults[0]!.add.length).toBeGreaterThan(0);
+    expect(await armCalls('PATCH')).toBe(0);
+    expect(posts).toEqual([]);
+  });
+
+  it('narrows to one vault, answers text, and refuses a bad vault parameter with 400', async () => {
+    const one = await planAllowlists(new HttpRequest({ method: 'GET', url: 'https://func.example/api/plan', query: { vault: vaultId('kv-open') } }), context('planAllowlists'));
+    expect((one.jsonBody as { vaults: { vault: string }[] }).vaults.map((v) => v.vault)).toEqual([vaultId('kv-open')]);
+    const text = await planAllowlists(new HttpRequest({ method: 'GET', url: 'https://func.example/api/plan', query: { format: 'text' } }), context('planAllowlists'));
+    expect(text.headers).toMatchObject({ 'content-type': 'text/plain; charset=utf-8' });
+    expect(String(text.body)).toMatch(/^VAULT\s+OUTCOME/m);
+    const bad = await planAllowlists(new HttpRequest({ method: 'GET', url: 'https://func.example/api/plan', query: { vault: 'kv-app' } }), context('planAllowlists'));
+    expect(bad.status).toBe(400);
+    const unknown = await planAllowlists(new HttpRequest({ method: 'GET', url: 'https://func.example/api/plan', query: { vault: vaultId('kv-nope') } }), context('planAllowlists'));
+    expect(unknown.status).toBe(400);
+    expect(await armCalls('PATCH')).toBe(0);
+  });
+
+  it('answers a bad configuration with 500 and the list of problems', async () => {
+    configure({ targets: [{ vault: 'not-a-vault', select: [] }] });
+    const res = await planAllowlists(new HttpRequest({ method: 'GET', url: 'https://func.example/api/plan' }), context('planAllowlists'));
+    expect(res.status).toBe(500);
+    const err = (res.jsonBody as { error: { code: string; problems: string[] } }).error;
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^targets\[0\]\.select/), expect.stringMatching(/^targets\[0\]\.vault/)]));
+    expect(await armCalls()).toBe(0);
+  });
+});
+
+describe('syncAllowlists (timer)', () => {
+  it('applies, keeps the hand-made rule, logs a line per vault and records state in blob storage', async () => {
+    await syncAllowlists(timer, context('syncAllowlists'));
+    expect(await armCalls('PATCH')).toBe(2);
+    const rules = (await emulator.control.vault('kv-app'))?.properties.networkAcls?.ipRules.map((r) => r.value) ?? [];
+    expect(rules).toContain(`${OFFICE}/32`);
+    expect(rules.length).toBeGreaterThan(1);
+    expect(logs.filter((l) => l.startsWith('tagwall.vault '))).toHaveLength(2);
+    expect(logs.some((l) => l.startsWith('tagwall.run apply'))).toBe(true);
+    const blobs: string[] = [];
+    for await (const b of BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').listBlobsFlat()) blobs.push(b.name);
+    expect(blobs).toEqual(expect.arrayContaining([expect.stringMatching(/^vaults\/.*kv-app\.json$/), expect.stringMatching(/^vaults\/.*kv-open\.json$/)]));
+  });
+
+  it('fails the invocation when a vault failed, after syncing the others', async () => {
+    configure({ targets: [{ vault: vaultId('kv-missing'), select: ['AzureDevOps'] }, { vault: vaultId('kv-open'), select: ['AzureDevOps'] }] });
+    await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toThrow(/1 of 2 vaults failed or were refused: .*kv-missing/);
+    expect((await emulator.control.requests({ kind: 'arm', vault: 'kv-open' })).some((r) => r.method === 'PATCH')).toBe(true);
+  });
+
+  it('fails the first invocation with the problem list when the configuration is bad, without touching any vault', async () => {
+    configure({ guards: { maxRemovedFraction: 7 } });
+    await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/^guards\.maxRemovedFraction/)] });
+    expect(logs.some((l) => l.includes('tagwall configuration is invalid') && l.includes('guards.maxRemovedFraction'))).toBe(true);
+    expect(await armCalls()).toBe(0);
+  });
+
+  it('a failing webhook does not fail the sync', async () => {
+    receiverStatus = 500;
+    await emulator.control.reset({ vaults: [seedVault('kv-app', { defaultAction: 'Allow', ipRules: [] }), seedVault('kv-open', { defaultAction: 'Deny', ipRules: [] })] });
+    await expect(syncAllowlists(timer, context('syncAllowlists'))).resolves.toBeUndefined();
+    expect(await armCalls('PATCH')).toBe(2);
+    expect(logs.some((l) => /webhook/i.test(l))).toBe(true);
+  });
+});
+
+describe('checkDrift (timer)', () => {
+  it('alerts once per drift, never writes, and sends one "resolved" when it clears', async () => {
+    await syncAllowlists(timer, context('syncAllowlists'));
+    posts.length = 0;
+    const vault = await emulator.control.vault('kv-app');
+    const rules = vault!.properties.networkAcls!.ipRules.map((r) => r.value);
+    const victim = rules.find((r) => r !== `${OFFICE}/32`)!;
+    await emulator.control.seed({ vaults: [seedVault('kv-app', { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: rules.filter((r) => r !== victim).map((value) => ({ value })) })] });
+    await emulator.control.clearRequests();
+
+    await checkDrift(timer, context('checkDrift'));
+    expect(posts.map((p) => [p.state, p.kind])).toEqual([['firing', 'drift']]);
+    expect(posts[0]!.title).toMatch(/1 owned rule was removed from kv-app outside tagwall/);
+    await checkDrift(timer, context('checkDrift'));
+    expect(posts).toHaveLength(1);
+    expect(await armCalls('PATCH')).toBe(0);
+
+    await syncAllowlists(timer, context('syncAllowlists'));
+    await checkDrift(timer, context('checkDrift'));
+    expect(posts.map((p) => p.state)).toEqual(['firing', 'resolved']);
+  });
+});
+
+describe('manualSync (POST /api/sync)', () => {
+  it('is a dry run without an explicit {"apply": true}', async () => {
+    const res = await manualSync(new HttpRequest({ method: 'POST', url: 'https://func.example/api/sync', body: { string: '' } }), context('manualSync'));
+    expect(res.status).toBe(200);
+    expect((res.jsonBody as { dryRun: boolean }).dryRun).toBe(true);
+    expect(await armCalls('PATCH')).toBe(0);
+    const notBool = await manualSync(new HttpRequest({ method: 'POST', url: 'https://func.example/api/sync', body: { string: '{"apply": "yes"}' } }), context('manualSync'));
+    expect(notBool.status).toBe(400);
+    expect(await armCalls('PATCH')).toBe(0);
+  });
+
+  it('applies with {"apply": true}', async () => {
+    const res = await manualSync(new HttpRequest({ method: 'POST', url: 'https://func.example/api/sync', body: { string: '{"apply": true}' } }), context('manualSync'));
+    expect(res.status).toBe(200);
+    expect((res.jsonBody as { vaults: { outcome: string }[] }).vaults.map((v) => v.outcome)).toEqual(['applied', 'applied']);
+    expect(await armCalls('PATCH')).toBe(2);
+  });
+});
