@@ -2,39 +2,52 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-let cached: string | undefined;
+/**
+ * The nearest tagwall package root at or above `dir`, with its version. Walking up rather
+ * than using a fixed relative path keeps it right both from `src/` (tests) and from
+ * `dist/src/` (the built CLI and the Functions app).
+ */
+function findPackage(dir: string): { root: string; version: string } | undefined {
+  for (let depth = 0; depth < 8; depth++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'tagwall' && typeof pkg.version === 'string') return { root: dir, version: pkg.version };
+    } catch {
+      // no package.json at this level: keep climbing
+    }
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return undefined;
+}
 
-/** tagwall's own version, from package.json, whether run from src/ (tests) or dist/src/. */
+export function findPackageVersion(dir: string): string | undefined {
+  return findPackage(dir)?.version;
+}
+
+let cached: { root: string; version: string } | undefined;
+
+function own(): { root: string; version: string } {
+  cached ??= findPackage(dirname(fileURLToPath(import.meta.url))) ?? { root: process.cwd(), version: '0.0.0-unknown' };
+  return cached;
+}
+
 export function tagwallVersion(): string {
-  if (cached !== undefined) return cached;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'tagwall' && pkg.version !== undefined) return (cached = pkg.version);
-    } catch {
-      // not here; look one folder up
-    }
-    dir = dirname(dir);
-  }
-  return (cached = '0.0.0');
+  return own().version;
 }
 
-/** The package root (holds package.json and src/data), for the bundled snapshot. */
+/** Sent on every request, so Microsoft (or a mirror's owner) can tell who is calling. */
+export function tagwallUserAgent(): string {
+  return `tagwall/${tagwallVersion()}`;
+}
+
+/** The package root (holds package.json and src/data). */
 export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string };
-      if (pkg.name === 'tagwall') return dir;
-    } catch {
-      // keep looking
-    }
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find the tagwall package root');
+  return own().root;
 }
 
+/** The real Public snapshot bundled for `npm start` and the tests. */
 export function bundledServiceTagsPath(): string {
   return join(packageRoot(), 'src', 'data', 'ServiceTags_Public_20251013.json.gz');
 }

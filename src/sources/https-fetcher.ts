@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { TagwallError } from '../core/errors.js';
 import { HostAllowList } from './allowed-hosts.js';
-import { tagwallUserAgent } from './version.js';
+import { tagwallUserAgent } from '../version.js';
 
 /**
  * HTTPS GET and HEAD for the service-tags sources: host allow-list checked on every hop,

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { Agent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveServiceTags } from '../../src/sources/resolve.js';
-import { tagwallVersion } from '../../src/sources/version.js';
+import { tagwallVersion } from '../../src/version.js';
 import { FILE_06, FILE_13, FILE_DIR, failure, useDownloadWorld } from './download-world.js';
 import {
   bundledServiceTags, dlcDetailsPage, floodJunk, hrefPage, NO_LINK_PAGE, sendText, startTestServer, type TestServer,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServiceTags } from '../../src/sources/resolve.js';
-import { findPackageVersion, tagwallVersion } from '../../src/sources/version.js';
+import { findPackageVersion, tagwallVersion } from '../../src/version.js';
 import { failure, FILE_13, useDownloadWorld } from './download-world.js';
 import { bundledServiceTags, sendText } from './https-test-server.js';
 
