@@ -1,0 +1,88 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
+import { sharedTestCertificates } from '../global-setup.js';
+import { BUNDLED, runCli } from '../helpers/cli.js';
+import { seedVault, vaultId } from '../helpers/emulator.js';
+
+// `tagwall sync` as a process, the way a pipeline runs it: the CA trusted through
+// NODE_EXTRA_CA_CERTS and the managed identity found through IDENTITY_ENDPOINT.
+
+let emulator: KeyVaultEmulator;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+
+async function writeConfig(targets: unknown[], extra: Record<string, unknown> = {}): Promise<string> {
+  const path = join(dir, 'tagwall.json');
+  await writeFile(path, JSON.stringify({ serviceTags: { source: 'file', path: BUNDLED }, arm: { endpoint: emulator.url }, targets, ...extra }));
+  return path;
+}
+
+beforeAll(async () => {
+  emulator = await startKeyVaultEmulator({ port: 0, certificates: await sharedTestCertificates() });
+  env = { IDENTITY_ENDPOINT: emulator.identityEndpoint, IDENTITY_HEADER: emulator.identityHeader, AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '', AZURE_CLIENT_SECRET: '', TAGWALL_CONFIG: '' };
+});
+afterAll(async () => {
+  await emulator?.close();
+});
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tagwall-cli-sync-'));
+  await emulator.control.reset({ vaults: [seedVault('kv-app', { defaultAction: 'Deny', ipRules: [{ value: '81.2.69.142' }] })] });
+});
+
+describe('tagwall sync', () => {
+  it('--dry-run --detailed-exitcode exits 2 with changes pending, writes nothing, and prints one JSON object', async () => {
+    const config = await writeConfig([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]);
+    const r = await runCli(['sync', '--config', config, '--dry-run', '--detailed-exitcode', '--json'], { cwd: dir, env });
+    expect(r.stderr).not.toMatch(/^tagwall:/m);
+    expect(r.code).toBe(2);
+    const report = JSON.parse(r.stdout) as { dryRun: boolean; vaults: { vault: string; outcome: string; add: string[]; unmanaged: string[]; rules: { managed: number; unmanaged: number; limit: number } }[] };
+    expect(report.dryRun).toBe(true);
+    expect(report.vaults[0]).toMatchObject({ vault: vaultId('kv-app'), outcome: 'pending', unmanaged: ['81.2.69.142/32'], rules: { unmanaged: 1, limit: 1000 } });
+    expect((await emulator.control.requests({ kind: 'arm' })).filter((x) => x.method === 'PATCH')).toHaveLength(0);
+  });
+
+  it('applies, then exits 0 with --detailed-exitcode once in step', async () => {
+    const config = await writeConfig([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]);
+    const first = await runCli(['sync', '--config', config], { cwd: dir, env });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^kv-app\s+applied\s+\+\d+\s+-0\s+1\s/m);
+    const again = await runCli(['sync', '--config', config, '--detailed-exitcode'], { cwd: dir, env });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^kv-app\s+in-sync\s+\+0\s+-0/m);
+  });
+
+  it('exits 1 when a vault fails, and still syncs the others', async () => {
+    const config = await writeConfig([{ vault: vaultId('kv-gone'), select: ['AzureDevOps'] }, { vault: vaultId('kv-app'), select: ['AzureDevOps'] }]);
+    const r = await runCli(['sync', '--config', config, '--json'], { cwd: dir, env });
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { vaults: { outcome: string; error?: { code: string } }[] };
+    expect(report.vaults.map((v) => [v.outcome, v.error?.code])).toEqual([['failed', 'VAULT_NOT_FOUND'], ['applied', undefined]]);
+  });
+
+  it('a bad configuration is reported whole on stderr, exits 1, and makes no request', async () => {
+    const config = await writeConfig([{ vault: 'kv-app', select: ['AzureDevOps'], extra: ['10.0.0.0/8'] }], { concurrency: 0 });
+    await emulator.control.clearRequests();
+    const r = await runCli(['sync', '--config', config], { cwd: dir, env });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/configuration problems/);
+    expect(r.stderr).toMatch(/- concurrency:/);
+    expect(r.stderr).toMatch(/- targets\[0\]\.vault:/);
+    expect(r.stderr).toMatch(/- targets\[0\]\.extra: extra 10\.0\.0\.0\/8 overlaps 10\.0\.0\.0\/8/);
+    expect(await emulator.control.requests({ kind: 'arm' })).toEqual([]);
+  });
+
+  it('--vault limits the run to that vault and refuses one that is not configured', async () => {
+    await emulator.control.seed({ vaults: [seedVault('kv-two', { defaultAction: 'Deny', ipRules: [] })] });
+    const config = await writeConfig([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }, { vault: vaultId('kv-two'), select: ['AzureDevOps'] }]);
+    const r = await runCli(['sync', '--config', config, '--vault', vaultId('kv-two').toUpperCase(), '--json'], { cwd: dir, env });
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { vaults: { vault: string }[] }).vaults.map((v) => v.vault)).toEqual([vaultId('kv-two')]);
+    const bad = await runCli(['sync', '--config', config, '--vault', vaultId('kv-three')], { cwd: dir, env });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/not a configured target/);
+  });
+});
