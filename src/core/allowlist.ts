@@ -88,11 +88,11 @@ export function buildAllowlist(doc: ServiceTagDocument, request: AllowlistReques
 
   let selectedPrefixes = 0;
   let ipv6Dropped = 0;
-  const ranges: AddressRange[] = [];
+  const blocks: Cidr[] = [...extras];
   for (const tag of selection.tags) {
     selectedPrefixes += tag.addressPrefixes.length;
     ipv6Dropped += tag.ipv6Count;
-    for (const c of tag.ipv4) ranges.push({ start: c.base, end: c.base + 2 ** (32 - c.length) - 1 });
+    for (const c of tag.ipv4) blocks.push(c);
   }
   const excludeRanges = rangesOf(excludes);
   const extraRanges = rangesOf(extras);
@@ -101,7 +101,7 @@ export function buildAllowlist(doc: ServiceTagDocument, request: AllowlistReques
     warnings.push(`extra ${rangesToCidrs(clashing).map(formatCidr).join(', ')} is also excluded; the exclusion wins`);
   }
 
-  const wanted = mergeRanges([...ranges, ...extraRanges]);
+  const wanted = rangesOf(blocks);
   const withoutForbidden = subtractRanges(wanted, FORBIDDEN_RANGES);
   const source = subtractRanges(withoutForbidden, excludeRanges);
   const wantedCount = countAddresses(wanted);

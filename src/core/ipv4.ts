@@ -195,8 +195,32 @@ export function mergeRanges(ranges: readonly AddressRange[]): AddressRange[] {
   return out;
 }
 
+/**
+ * The merged ranges of any CIDR list. A block packs into one exact double (base * 64 +
+ * length < 2^38), and sorting a Float64Array natively is several times faster than sorting
+ * ~70k range objects with a comparator, which was most of the cost of planning `*`.
+ */
 export function rangesOf(cidrs: readonly Cidr[]): AddressRange[] {
-  return mergeRanges(cidrs.map(cidrRange));
+  const keys = new Float64Array(cidrs.length);
+  for (let i = 0; i < cidrs.length; i++) keys[i] = cidrs[i]!.base * 64 + cidrs[i]!.length;
+  keys.sort();
+  const out: AddressRange[] = [];
+  let start = 0;
+  let end = -2;
+  for (let i = 0; i < keys.length; i++) {
+    const length = keys[i]! % 64;
+    const base = (keys[i]! - length) / 64;
+    const last = base + blockSize(length) - 1;
+    if (i > 0 && base <= end + 1) {
+      if (last > end) end = last;
+    } else {
+      if (i > 0) out.push({ start, end });
+      start = base;
+      end = last;
+    }
+  }
+  if (keys.length > 0) out.push({ start, end });
+  return out;
 }
 
 /** `a` minus `b`; both must be merged (sorted, disjoint). */
