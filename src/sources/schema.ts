@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TagwallError } from '../core/errors.js';
-import { isCidrProblem, readCidr, type Cidr } from '../core/ipv4.js';
+import { cidrFamily, isCidrProblem, readCidr, type Cidr } from '../core/ipv4.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
 
 /**
@@ -81,12 +81,20 @@ export function fromWire(raw: unknown, source: string): ServiceTagDocument {
   const tags = doc.values.map((v, i) => {
     const ipv4: Cidr[] = [];
     let ipv6Count = 0;
-    v.properties.addressPrefixes.forEach((text, j) => {
+    const prefixes = v.properties.addressPrefixes;
+    for (let j = 0; j < prefixes.length; j++) {
+      const text = prefixes[j]!;
+      // A quarter of the file is IPv6, which is only counted: the family check is enough,
+      // without building a problem (and its message) for each one.
+      if (text.includes(':') && cidrFamily(text) === 'ipv6') {
+        ipv6Count++;
+        continue;
+      }
       const c = readCidr(text);
       if (!isCidrProblem(c)) ipv4.push(c);
       else if (c.code === 'CIDR_IPV6') ipv6Count++;
       else if (problems.length < 20) problems.push(`values[${i}].properties.addressPrefixes[${j}]: ${c.message}`);
-    });
+    }
     return {
       name: v.name,
       id: v.id,
