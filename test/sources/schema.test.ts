@@ -56,6 +56,14 @@ describe('a valid file', () => {
     expect(parseServiceTagDocument(text, FILE)).toEqual(parseServiceTagDocument(JSON.stringify(sample()), FILE));
   });
 
+  it('counts IPv6 prefixes, written any valid way, without parsing them as rules', () => {
+    const value = sample();
+    value.values[1]!.properties.addressPrefixes.push('::/0', '2603:1000::/128', ' 2603:1000::/40', '::ffff:52.1.2.3');
+    const tag = fromWire(value, FILE).tags[1]!;
+    expect(tag.ipv6Count).toBe(4);
+    expect(tag.ipv4).toHaveLength(2);
+  });
+
   it('accepts networkFeatures as a list or null', () => {
     const value = sample();
     (value.values[0]!.properties as { networkFeatures: unknown }).networkFeatures = ['API', 'NSG'];
@@ -103,6 +111,9 @@ describe('a malformed file names the file and the JSON path', () => {
     ['junk', '52.239.134', '"52.239.134"'],
     ['leading zeros', '052.239.134.0/24', '"052.239.134.0/24"'],
     ['a prefix length past 32', '52.239.134.0/33', '"52.239.134.0/33"'],
+    ['a broken IPv6 prefix', '2603:1020:::/46', '"2603:1020:::/46"'],
+    ['an IPv6 length past 128', '2603:1020::/129', '"2603:1020::/129"'],
+    ['an IPv6 zone', 'fe80::1%eth0', '"fe80::1%eth0"'],
   ])('a bad prefix (%s)', (_, prefix, hint) => {
     const value = sample();
     value.values[2]!.properties.addressPrefixes[1] = prefix;
