@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isTagwallError, type TagwallError } from '../../src/core/errors.js';
 import { loadServiceTagFile } from '../../src/sources/file.js';
-import { fromWire, MAX_DOCUMENT_CHARS, parseServiceTagDocument } from '../../src/sources/schema.js';
+import { conformsToWire, fromWire, MAX_DOCUMENT_CHARS, parseServiceTagDocument, serviceTagDocumentWireSchema } from '../../src/sources/schema.js';
 import { wireDocument } from '../core/documents.js';
 
 const FILE = 'ServiceTags_Test_20251013.json';
@@ -204,5 +205,69 @@ describe('reading files from disk', () => {
     const bom = join(dir, 'bom.json');
     writeFileSync(bom, `\uFEFF${JSON.stringify(sample())}`);
     expect((await loadServiceTagFile(bom)).tags).toHaveLength(3);
+  });
+});
+
+describe('the quick shape check', () => {
+  /** Every place in a value where a mutation can land: [parent, key] pairs. */
+  function places(value: unknown, out: [Record<string, unknown> | unknown[], string | number][] = []) {
+    if (Array.isArray(value)) value.forEach((v, i) => (out.push([value, i]), places(v, out)));
+    else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) out.push([value as Record<string, unknown>, k]), places(v, out);
+    return out;
+  }
+
+  const mutation = fc.record({
+    at: fc.nat(),
+    kind: fc.constantFrom('replace', 'delete', 'add key'),
+    value: fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.constantFrom('', 'x', -1, 0, 1.5, 2 ** 53, 2 ** 53 - 1, null, [], {}, ['52.0.0.0/8'], [''], [null]),
+    ),
+    key: fc.constantFrom('name', 'extra', 'region', 'values', '__proto__'),
+  });
+
+  it('agrees with the schema on mutated documents', () => {
+    fc.assert(
+      fc.property(fc.array(mutation, { minLength: 0, maxLength: 3 }), (mutations) => {
+        const value: unknown = sample();
+        for (const m of mutations) {
+          const all = places(value);
+          if (all.length === 0) break;
+          const [parent, key] = all[m.at % all.length]!;
+          if (m.kind === 'replace') (parent as Record<string | number, unknown>)[key] = m.value;
+          else if (m.kind === 'delete' && !Array.isArray(parent)) delete parent[key as string];
+          else if (!Array.isArray(parent)) parent[m.key] = m.value;
+        }
+        // As JSON would deliver it: plain objects, an own "__proto__" key kept as data.
+        const wire = JSON.parse(JSON.stringify(value)) as unknown;
+        expect(conformsToWire(wire)).toBe(serviceTagDocumentWireSchema.safeParse(wire).success);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('passes the real files, so the schema only runs to explain a failure', async () => {
+    for (const file of ['ServiceTags_AzureGovernment_20251013', 'ServiceTags_China_20251013', 'ServiceTags_Public_20251006']) {
+      const text = (await import('node:zlib')).gunzipSync((await import('node:fs')).readFileSync(new URL(`../fixtures/service-tags/${file}.json.gz`, import.meta.url))).toString('utf8');
+      const raw = JSON.parse(text) as unknown;
+      expect(conformsToWire(raw), file).toBe(true);
+      expect(serviceTagDocumentWireSchema.safeParse(raw).success, file).toBe(true);
+    }
+  });
+
+  it('is never looser than the schema for values that did not come from JSON', () => {
+    class Tag {
+      name = 'X';
+      id = 'X';
+      properties = sample().values[0]!.properties;
+    }
+    const withClass = { ...sample(), values: [new Tag()] };
+    expect(conformsToWire(withClass)).toBe(false);
+    expect(fromWire(withClass, FILE).tags[0]!.name).toBe('X');
+    const sparse = sample();
+    // eslint-disable-next-line no-sparse-arrays
+    (sparse.values[0]!.properties as { addressPrefixes: unknown[] }).addressPrefixes = ['52.0.0.0/8', , '52.1.0.0/16'];
+    expect(conformsToWire(sparse)).toBe(false);
+    expect(failure(() => fromWire(sparse, FILE)).code).toBe('SERVICE_TAGS_SCHEMA');
   });
 });
