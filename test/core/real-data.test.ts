@@ -155,23 +155,20 @@ describe('every tag at once (*)', () => {
     const free = buildAllowlist(doc, { select: ['*'], maxRules: k }, index);
     // Giving up /31s can only cost addresses, never save them.
     expect(a.stats.excessAddresses).toBeGreaterThanOrEqual(free.stats.excessAddresses);
+    if (!free.rules.some((r) => r.length === 31)) expect(a.stats.excessAddresses).toBe(free.stats.excessAddresses);
   });
 });
 
 describe('split-31 on real tags', () => {
-  it.each(['LogicApps', 'PowerBI', 'AzureCloud.westeurope', 'AppService'])('%s under split-31 at K=1000 and K=127', (name) => {
+  it.each(['LogicApps', 'PowerBI', 'AzureCloud.westeurope', 'AppService', 'AzureMonitor'])('%s under split-31 at K=1000 and K=127', (name) => {
     for (const k of [1000, 127]) {
       const strict = planned(doc, [name], k, true);
       const free = buildAllowlist(doc, { select: [name], maxRules: k }, index);
+      // Giving up /31s can only cost addresses; and when the free optimum used none, it was
+      // open to the strict plan too, so the two must cost the same.
       expect(strict.stats.excessAddresses).toBeGreaterThanOrEqual(free.stats.excessAddresses);
+      if (!free.rules.some((r) => r.length === 31)) expect(strict.stats.excessAddresses).toBe(free.stats.excessAddresses);
     }
-  });
-
-  it('LogicApps at K=1000 uses /31s when it may, and pays for giving them up', () => {
-    const free = planned(doc, ['LogicApps'], 1000);
-    const strict = planned(doc, ['LogicApps'], 1000, true);
-    expect(free.rules.some((r) => r.length === 31)).toBe(true);
-    expect(strict.stats.excessAddresses).toBeGreaterThan(free.stats.excessAddresses);
   });
 });
 
