@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { TagwallError } from '../core/errors.js';
@@ -20,6 +20,14 @@ import { conflict, etagOf, type KeyValueStore, type StoredText, type WriteCondit
 export class JsonFileStore implements KeyValueStore {
   readonly description: string;
   private readonly absolutePath: string;
+  /**
+   * The file as last read or written, with the stat that identifies that version. A run over
+   * hundreds of vaults reads the file once per vault; re-parsing it each time dominated the run.
+   * A change by anyone else (another process, an edit by hand) changes the stat and is re-read.
+   */
+  private cache: { version: string; entries: ReadonlyMap<string, string> } | undefined;
+  /** Each entry's readable form, by its text, so a write re-parses only what changed. */
+  private readonly readable = new Map<string, { text: string; value: unknown }>();
 
   constructor(readonly path: string) {
     this.description = `file ${path}`;
@@ -33,27 +41,82 @@ export class JsonFileStore implements KeyValueStore {
   }
 
   put(key: string, text: string, condition: WriteCondition = {}): Promise<string> {
-    return serialised(this.absolutePath, async () => {
-      const entries = await this.readEntries();
+    return this.enqueue((entries) => {
       const current = entries.get(key);
       if (condition.ifNoneExists && current !== undefined) throw conflict(this.description, key);
       if (condition.ifMatch !== undefined && (current === undefined || etagOf(current) !== condition.ifMatch)) {
         throw conflict(this.description, key);
       }
       entries.set(key, text);
-      await this.writeEntries(entries);
       return etagOf(text);
     });
   }
 
   delete(key: string): Promise<void> {
-    return serialised(this.absolutePath, async () => {
-      const entries = await this.readEntries();
-      if (entries.delete(key)) await this.writeEntries(entries);
+    return this.enqueue((entries) => void entries.delete(key));
+  }
+
+  /**
+   * Group commit: changes that arrive while a write is under way are applied together and
+   * written once, each checked against the file as it is at that moment. A run over many
+   * vaults otherwise rewrote (and flushed to disk) the whole file once per vault, in turn.
+   */
+  private enqueue<T>(change: (entries: Map<string, string>) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let batch = batches.get(this.absolutePath);
+      if (batch === undefined) {
+        batch = [];
+        batches.set(this.absolutePath, batch);
+        void serialised(this.absolutePath, () => this.commit());
+      }
+      batch.push({ change, resolve: resolve as (v: unknown) => void, reject });
     });
   }
 
+  private async commit(): Promise<void> {
+    const batch = batches.get(this.absolutePath) ?? [];
+    batches.delete(this.absolutePath);
+    let entries: Map<string, string>;
+    try {
+      entries = await this.readEntries();
+    } catch (e) {
+      for (const item of batch) item.reject(e);
+      return;
+    }
+    const before = new Map(entries);
+    const done: { item: PendingChange; value: unknown }[] = [];
+    for (const item of batch) {
+      try {
+        done.push({ item, value: item.change(entries) });
+      } catch (e) {
+        item.reject(e);
+      }
+    }
+    if (done.length === 0) return;
+    const changed = entries.size !== before.size || [...entries].some(([k, v]) => before.get(k) !== v);
+    try {
+      if (changed) await this.writeEntries(entries);
+    } catch (e) {
+      for (const { item } of done) item.reject(e);
+      return;
+    }
+    for (const { item, value } of done) item.resolve(value);
+  }
+
+  private async fileVersion(): Promise<string | undefined> {
+    try {
+      const s = await stat(this.absolutePath, { bigint: true });
+      return `${s.ino}:${s.size}:${s.mtimeNs}`;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new TagwallError('STATE_UNREADABLE', `state file ${this.path} cannot be read (${(e as Error).message})`, { cause: e });
+    }
+  }
+
   private async readEntries(): Promise<Map<string, string>> {
+    const version = await this.fileVersion();
+    if (version === undefined) return new Map();
+    if (this.cache?.version === version) return new Map(this.cache.entries);
     let raw: string;
     try {
       raw = await readFile(this.absolutePath, 'utf8');
@@ -61,7 +124,10 @@ export class JsonFileStore implements KeyValueStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
       throw new TagwallError('STATE_UNREADABLE', `state file ${this.path} cannot be read (${(e as Error).message})`, { cause: e });
     }
-    return decodeStateFile(raw, this.path);
+    const entries = decodeStateFile(raw, this.path);
+    // Only cache what was read under an unchanged stat; a write in between means read again next time.
+    if ((await this.fileVersion()) === version) this.cache = { version, entries: new Map(entries) };
+    return entries;
   }
 
   private async writeEntries(entries: Map<string, string>): Promise<void> {
@@ -72,13 +138,15 @@ export class JsonFileStore implements KeyValueStore {
       await mkdir(dirname(this.absolutePath), { recursive: true });
       const handle = await open(tmp, 'w');
       try {
-        await handle.writeFile(encodeStateFile(entries));
+        await handle.writeFile(encodeStateFile(entries, this.readable));
         // Flushed before the rename, or a power cut could leave the new name on empty data.
         await handle.sync();
       } finally {
         await handle.close();
       }
       await rename(tmp, this.absolutePath);
+      const version = await this.fileVersion();
+      this.cache = version === undefined ? undefined : { version, entries: new Map(entries) };
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       throw new TagwallError('STATE_UNWRITABLE', `state file ${this.path} cannot be written (${(e as Error).message})`, { cause: e });
@@ -113,12 +181,17 @@ function decodeStateFile(raw: string, path: string): Map<string, string> {
   return entries;
 }
 
-function encodeStateFile(entries: ReadonlyMap<string, string>): string {
+function encodeStateFile(entries: ReadonlyMap<string, string>, memo?: Map<string, { text: string; value: unknown }>): string {
   const out: Record<string, unknown> = {};
   for (const key of [...entries.keys()].sort()) {
     const text = entries.get(key) as string;
+    let readable = memo?.get(key);
+    if (readable?.text !== text) {
+      readable = { text, value: asReadableJson(text) };
+      memo?.set(key, readable);
+    }
     // Object.defineProperty, not assignment: a key named "__proto__" must stay a plain entry.
-    Object.defineProperty(out, key, { value: asReadableJson(text), enumerable: true, configurable: true, writable: true });
+    Object.defineProperty(out, key, { value: readable.value, enumerable: true, configurable: true, writable: true });
   }
   return `${JSON.stringify({ version: FILE_VERSION, entries: out }, null, 2)}\n`;
 }
@@ -141,6 +214,15 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 const queues = new Map<string, Promise<unknown>>();
 
 /** Runs `work` after every earlier write to the same file has settled. */
+interface PendingChange {
+  readonly change: (entries: Map<string, string>) => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Changes waiting for the next write, per resolved path (shared by every instance on that path). */
+const batches = new Map<string, PendingChange[]>();
+
 function serialised<T>(path: string, work: () => Promise<T>): Promise<T> {
   const previous = queues.get(path) ?? Promise.resolve();
   const next = previous.then(work, work);

@@ -1,0 +1,102 @@
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { runSync } from '../src/app.js';
+import { parseConfig } from '../src/config.js';
+import { connectEmulatorControl } from '../src/emulator/control-client.js';
+import { PUBLIC_FILE } from './data.js';
+import { registerSection } from './harness.js';
+
+/**
+ * 200 vaults on the emulator with 20 ms added to every ARM request, at concurrency 8. The
+ * latency bound is what the requests alone must cost when 8 run at a time:
+ * ceil(200 / 8) rounds × requests per vault × 20 ms. The targets are twice that.
+ */
+
+const VAULTS = 200;
+const LATENCY_MS = 20;
+const CONCURRENCY = 8;
+const SUBSCRIPTION = '00000000-0000-0000-0000-0000000000be';
+
+/** The emulator accepts any bearer token; the bench has no Azure account. */
+const benchCredential: TokenCredential = {
+  async getToken(): Promise<AccessToken> {
+    return { token: 'bench', expiresOnTimestamp: Date.now() + 3_600_000 };
+  },
+};
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+/**
+ * The emulator runs in its own process, as Azure would be on another machine: in this one it
+ * would take its share of the event loop and the measurement would be of both.
+ */
+async function startEmulatorProcess(work: string, seedPath: string): Promise<{ url: string; caCert: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [CLI, 'emulator', '--seed', seedPath, '--state-dir', join(work, 'emulator')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /listening on (https:\/\/\S+)/.exec(out);
+      if (m !== null) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`the emulator exited (${code}): ${out}`)));
+  });
+  return { url, caCert: await readFile(join(work, 'emulator', 'ca.pem'), 'utf8'), child };
+}
+
+registerSection('reconcile', async (ctx) => {
+  const work = await mkdtemp(join(tmpdir(), 'tagwall-bench-'));
+  const ids = Array.from({ length: VAULTS }, (_, i) => `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-bench/providers/Microsoft.KeyVault/vaults/kv-bench-${String(i).padStart(3, '0')}`);
+  const seedPath = join(work, 'seed.json');
+  await writeFile(seedPath, JSON.stringify({ vaults: ids.map((id) => ({ id, networkAcls: { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: [{ value: '145.14.56.23' }] } })) }));
+  const started = await startEmulatorProcess(work, seedPath);
+  const emulator = { url: started.url, caCert: started.caCert, control: connectEmulatorControl(started.url, started.caCert) };
+  await emulator.control.setLatency(LATENCY_MS);
+  try {
+    const config = parseConfig(
+      {
+        serviceTags: { source: 'file', path: PUBLIC_FILE },
+        arm: { endpoint: emulator.url },
+        state: { store: 'file', path: join(work, 'state.json') },
+        concurrency: CONCURRENCY,
+        targets: ids.map((vault) => ({ vault, select: ['AzureDevOps', 'LogicApps@westeurope'] })),
+      },
+      { baseDir: work, source: 'bench' },
+    );
+    const runtime = { env: {}, logger: { info: () => undefined, warn: () => undefined, error: () => undefined }, credential: benchCredential, armCa: emulator.caCert };
+    const rounds = Math.ceil(VAULTS / CONCURRENCY);
+    const pass = async (label: string, requestsPerVault: number) => {
+      await emulator.control.clearRequests();
+      const t = performance.now();
+      const { report } = await runSync(config, { dryRun: false, force: false, alerts: 'off' }, runtime);
+      const ms = performance.now() - t;
+      const log = await emulator.control.requests({ kind: 'arm' });
+      const count = (method: string) => log.filter((r) => r.method === method).length;
+      const outcomes = new Map<string, number>();
+      for (const v of report.vaults) outcomes.set(v.outcome, (outcomes.get(v.outcome) ?? 0) + 1);
+      const bound = rounds * requestsPerVault * LATENCY_MS;
+      ctx.record({
+        label: `${label}: wall time, ${VAULTS} vaults`,
+        unit: 'ms',
+        median: ms,
+        min: ms,
+        samples: 1,
+        target: 2 * bound,
+        note: `latency bound ${bound} ms; outcomes ${[...outcomes].map(([o, n]) => `${n} ${o}`).join(', ')}`,
+      });
+      ctx.record({ label: `${label}: GET requests`, unit: 'count', median: count('GET'), min: count('GET'), samples: 1, target: requestsPerVault === 3 ? 2 * VAULTS : VAULTS });
+      ctx.record({ label: `${label}: PATCH requests`, unit: 'count', median: count('PATCH'), min: count('PATCH'), samples: 1, target: requestsPerVault === 3 ? VAULTS : 0 });
+    };
+    await pass('first apply', 3);
+    await pass('steady state', 1);
+  } finally {
+    await emulator.control.close();
+    started.child.kill('SIGTERM');
+    await rm(work, { recursive: true, force: true });
+  }
+});
