@@ -4,6 +4,7 @@ import { markdownTable, missedTargets, registeredSections, runSections } from '.
 import './core.js';
 import './cli.js';
 import './memory.js';
+import './reconcile.js';
 
 const { values } = parseArgs({
   options: {

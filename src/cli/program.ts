@@ -2,9 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { describeError, TagwallError } from '../core/errors.js';
 import { CLOUDS, type CloudName } from '../core/service-tags.js';
 import { resolve } from 'node:path';
-import { createProgressLine } from '../sources/progress.js';
-import { resolveServiceTags, type ResolvedServiceTags } from '../sources/resolve.js';
-import { FolderStore } from '../state/store.js';
+import type { ResolvedServiceTags } from '../sources/resolve.js';
 import { splitSelectors } from '../core/selection.js';
 import { loadServiceTagFile } from '../sources/file.js';
 import { tagwallVersion } from '../version.js';
@@ -49,7 +47,16 @@ async function loadSource(opts: SourceOptions, io: CliIO): Promise<ResolvedServi
       const document = await loadServiceTagFile(path);
       return { document, path: given, changeNumber: document.changeNumber, cacheUsed: false, downloaded: false, warnings: [] };
     }
-    return { ...(await resolveServiceTags({ source: 'file', cloud: opts.cloud, path })), path: given };
+  }
+  // The download stack (undici, the ARM client) is loaded only when it is needed: loading it
+  // costs more than planning from a local file.
+  const [{ resolveServiceTags }, { createProgressLine }, { FolderStore }] = await Promise.all([
+    import('../sources/resolve.js'),
+    import('../sources/progress.js'),
+    import('../state/store.js'),
+  ]);
+  if (given !== undefined && !/^https?:\/\//i.test(given)) {
+    return { ...(await resolveServiceTags({ source: 'file', cloud: opts.cloud ?? 'Public', path: resolve(io.cwd, given) })), path: given };
   }
   const meter = createProgressLine(io.stderr, 'Downloading service tags');
   try {
