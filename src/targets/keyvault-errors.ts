@@ -15,13 +15,28 @@ interface SdkErrorShape {
   readonly response?: { readonly headers?: { get(name: string): string | undefined } };
 }
 
+/** OpenSSL's certificate-verification failures, as Node names them. */
 const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
   'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
@@ -94,7 +109,8 @@ export function vaultError(error: unknown, vault: VaultRef, action: 'read' | 'wr
     );
   }
   if (e.name === 'RestError') {
-    return new TagwallError('VAULT_NETWORK', `could not reach Azure to ${verb} Key Vault ${vault.name}: ${message}`, { transient: true, details, cause: error });
+    const code = e.code === undefined || e.code === 'REQUEST_SEND_ERROR' ? '' : ` (${e.code})`;
+    return new TagwallError('VAULT_NETWORK', `could not reach Azure to ${verb} Key Vault ${vault.name}${code}: ${message}`, { transient: true, details, cause: error });
   }
   return new TagwallError('VAULT_REQUEST_FAILED', `could not ${verb} Key Vault ${vault.name}: ${message}`, { details, cause: error });
 }

@@ -15,7 +15,7 @@ export interface KeyVaultFirewallOptions {
   readonly apiVersion?: string;
   /** The SDK's retry policy; unset fields keep its defaults (3 retries, 1 s, 64 s). */
   readonly retry?: { readonly maxRetries?: number; readonly retryDelayInMs?: number; readonly maxRetryDelayInMs?: number };
-  /** Extra CA to trust on top of the usual ones (a local emulator's). */
+  /** The CA of a local emulator's certificate; when given, it is the only CA trusted. */
   readonly tls?: { readonly ca?: string };
   readonly userAgentPrefix?: string;
   /** Per attempt; the SDK itself has no timeout. Default 60 s. */
@@ -24,20 +24,14 @@ export interface KeyVaultFirewallOptions {
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
-/** Node's trusted CAs (with NODE_EXTRA_CA_CERTS where Node can list them). */
-function defaultCertificates(): string[] {
-  const withExtras = (tls as { getCACertificates?: (type: 'default') => string[] }).getCACertificates;
-  return withExtras === undefined ? [...tls.rootCertificates] : withExtras('default');
-}
-
 /**
- * An agent that trusts one more CA on top of the usual ones. The pipeline's `tlsOptions.ca`
- * would replace the defaults instead, and a `ca` list in connection options makes Node parse
- * every root (~50 ms) on each new connection; a secure context built once avoids both.
+ * An agent that trusts exactly the given CA. It is for a local emulator, which is then the
+ * only endpoint this adapter talks to. Adding Node's roots as well would let an older local
+ * CA of the same name (say, one in NODE_EXTRA_CA_CERTS) shadow this one, and a `ca` list in
+ * connection options is parsed again on every new connection; one secure context avoids both.
  */
-function agentTrusting(extraCa: string): HttpsAgent {
-  const secureContext = tls.createSecureContext({ ca: [...defaultCertificates(), extraCa] });
-  return new HttpsAgent({ keepAlive: true, secureContext });
+function agentTrusting(ca: string): HttpsAgent {
+  return new HttpsAgent({ keepAlive: true, secureContext: tls.createSecureContext({ ca }) });
 }
 
 function checkEndpoint(endpoint: string): string {
