@@ -26,8 +26,8 @@ export class JsonFileStore implements KeyValueStore {
    * A change by anyone else (another process, an edit by hand) changes the stat and is re-read.
    */
   private cache: { version: string; entries: ReadonlyMap<string, string> } | undefined;
-  /** Each entry's readable form, by its text, so a write re-parses only what changed. */
-  private readonly readable = new Map<string, { text: string; value: unknown }>();
+  /** Each entry's encoded line, by its text, so a write re-encodes only what changed. */
+  private readonly readable = new Map<string, { text: string; line: string }>();
 
   constructor(readonly path: string) {
     this.description = `file ${path}`;
@@ -181,19 +181,25 @@ function decodeStateFile(raw: string, path: string): Map<string, string> {
   return entries;
 }
 
-function encodeStateFile(entries: ReadonlyMap<string, string>, memo?: Map<string, { text: string; value: unknown }>): string {
-  const out: Record<string, unknown> = {};
+/**
+ * One entry per line, each line kept from the last write unless its text changed: a run over
+ * hundreds of vaults rewrites the file many times, and re-encoding every record each time cost
+ * more than everything else the run did.
+ */
+function encodeStateFile(entries: ReadonlyMap<string, string>, memo: Map<string, { text: string; line: string }> = new Map()): string {
+  const lines: string[] = [];
   for (const key of [...entries.keys()].sort()) {
     const text = entries.get(key) as string;
-    let readable = memo?.get(key);
-    if (readable?.text !== text) {
-      readable = { text, value: asReadableJson(text) };
-      memo?.set(key, readable);
+    let cached = memo.get(key);
+    if (cached?.text !== text) {
+      // JSON.stringify of a string key is safe for "__proto__" and anything else.
+      cached = { text, line: `    ${JSON.stringify(key)}: ${JSON.stringify(asReadableJson(text))}` };
+      memo.set(key, cached);
     }
-    // Object.defineProperty, not assignment: a key named "__proto__" must stay a plain entry.
-    Object.defineProperty(out, key, { value: readable.value, enumerable: true, configurable: true, writable: true });
+    lines.push(cached.line);
   }
-  return `${JSON.stringify({ version: FILE_VERSION, entries: out }, null, 2)}\n`;
+  for (const key of memo.keys()) if (!entries.has(key)) memo.delete(key);
+  return `{\n  "version": ${FILE_VERSION},\n  "entries": {${lines.length === 0 ? '' : `\n${lines.join(',\n')}\n  `}}\n}\n`;
 }
 
 /** The parsed value when it serialises back to exactly `text`, so reading returns the same bytes. */
