@@ -124,6 +124,27 @@ function errorOf(e: unknown): { code: string; message: string } {
   return { code: 'INTERNAL', message: describeError(e) };
 }
 
+/** One vault's pass; recording state is handed back as `record`, for the caller to run when it likes. */
+interface VaultPass {
+  readonly report: VaultReport;
+  readonly record?: () => Promise<unknown>;
+}
+
+/**
+ * Runs the state write after the vault's ARM work. A failed write fails the vault: the rules are
+ * in place, but tagwall would not know it owns them.
+ */
+async function settle(pass: VaultPass): Promise<VaultReport> {
+  if (pass.record === undefined) return pass.report;
+  try {
+    await pass.record();
+    return pass.report;
+  } catch (e) {
+    // A vault that already failed keeps the error that explains it.
+    return pass.report.outcome === 'failed' ? pass.report : { ...pass.report, outcome: 'failed', error: errorOf(e) };
+  }
+}
+
 export async function reconcileVault(
   target: TargetConfig,
   doc: ServiceTagDocument,
@@ -132,6 +153,17 @@ export async function reconcileVault(
   deps: ReconcileDeps,
   options: ReconcileOptions,
 ): Promise<VaultReport> {
+  return settle(await passVault(target, doc, desiredFor, guards, deps, options));
+}
+
+async function passVault(
+  target: TargetConfig,
+  doc: ServiceTagDocument,
+  desiredFor: (target: TargetConfig, budget: number) => Allowlist,
+  guards: Guards,
+  deps: ReconcileDeps,
+  options: ReconcileOptions,
+): Promise<VaultPass> {
   let plan: VaultPlan | undefined;
   try {
     const firewall = await deps.firewalls.read(target.vault);
@@ -152,8 +184,8 @@ export async function reconcileVault(
       force: options.force,
       desiredFor: (budget) => desiredFor(target, budget),
     });
-    if (plan.refusals.length > 0) return report(target, 'refused', plan);
-    if (plan.skipReason !== undefined) return report(target, 'skipped', plan);
+    if (plan.refusals.length > 0) return { report: report(target, 'refused', plan) };
+    if (plan.skipReason !== undefined) return { report: report(target, 'skipped', plan) };
 
     const now = (deps.now ?? (() => new Date()))();
     const recordOf = (rules: readonly string[], posture: ObservedFirewall['posture']): AppliedRecord => ({
@@ -175,30 +207,31 @@ export async function reconcileVault(
         loaded.record.changeNumber !== record.changeNumber ||
         loaded.record.sourceAddresses !== record.sourceAddresses;
       // A record that could not be read is left for a person to look at, never overwritten.
-      if (!options.dryRun && stale && recordProblem === undefined) await deps.state.save(target.vault, record, loaded?.etag);
-      return report(target, 'in-sync', plan);
+      const inSync = report(target, 'in-sync', plan);
+      if (!options.dryRun && stale && recordProblem === undefined) return { report: inSync, record: () => deps.state.save(target.vault, record, loaded?.etag) };
+      return { report: inSync };
     }
-    if (options.dryRun) return report(target, 'pending', plan);
+    if (options.dryRun) return { report: report(target, 'pending', plan) };
 
     await deps.firewalls.write(firewall, { ipRules: plan.nextRules, ...(plan.setDefaultActionDeny ? { defaultAction: 'Deny' as const } : {}) });
     // Key Vault has no ETag: the only way to see a concurrent edit is to read again.
     const after = observe(await deps.firewalls.read(target.vault));
-    if (recordProblem === undefined) await deps.state.save(target.vault, recordOf(after.ipRules, after.posture), loaded?.etag);
+    const record = recordProblem === undefined ? () => deps.state.save(target.vault, recordOf(after.ipRules, after.posture), loaded?.etag) : undefined;
     if (!sameSet(after.ipRules, plan.nextRules)) {
       const want = new Set(keysOf(plan.nextRules));
       const got = new Set(keysOf(after.ipRules));
       const missing = [...want].filter((k) => !got.has(k));
       const unexpected = [...got].filter((k) => !want.has(k));
-      return report(target, 'failed', plan, {
-        error: {
-          code: 'VERIFY_MISMATCH',
-          message: `the rules read back after the write differ from what was written (a concurrent edit?): ${missing.length} missing${missing.length > 0 ? ` (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''})` : ''}, ${unexpected.length} unexpected${unexpected.length > 0 ? ` (${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''})` : ''}`,
-        },
-      });
+      const sample = (rules: string[]) => (rules.length > 0 ? ` (${rules.slice(0, 5).join(', ')}${rules.length > 5 ? ', ...' : ''})` : '');
+      const error = {
+        code: 'VERIFY_MISMATCH',
+        message: `the rules read back after the write differ from what was written (a concurrent edit?): ${missing.length} missing${sample(missing)}, ${unexpected.length} unexpected${sample(unexpected)}`,
+      };
+      return { report: report(target, 'failed', plan, { error }), ...(record === undefined ? {} : { record }) };
     }
-    return report(target, 'applied', plan);
+    return { report: report(target, 'applied', plan), ...(record === undefined ? {} : { record }) };
   } catch (e) {
-    return report(target, 'failed', plan, { error: errorOf(e) });
+    return { report: report(target, 'failed', plan, { error: errorOf(e) }) };
   }
 }
 
@@ -218,16 +251,21 @@ export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, 
     }
     return a;
   };
-  const reports: VaultReport[] = new Array(targets.length);
+  const reports: Promise<VaultReport>[] = new Array(targets.length);
   let next = 0;
   let done = 0;
+  // `concurrency` bounds the vaults talking to ARM at once. Recording state is not ARM work, so a
+  // worker moves on to its next vault while the record is written (the file store batches them).
   const worker = async () => {
     while (next < targets.length) {
       const i = next++;
-      reports[i] = await reconcileVault(targets[i]!, doc, desiredFor, config.guards, deps, options);
-      deps.onVaultDone?.(reports[i]!, ++done, targets.length);
+      const pass = await passVault(targets[i]!, doc, desiredFor, config.guards, deps, options);
+      reports[i] = settle(pass).then((r) => {
+        deps.onVaultDone?.(r, ++done, targets.length);
+        return r;
+      });
     }
   };
   await Promise.all(Array.from({ length: Math.min(config.concurrency, targets.length) }, worker));
-  return reports;
+  return Promise.all(reports);
 }
