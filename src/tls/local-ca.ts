@@ -1,5 +1,5 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import selfsigned from 'selfsigned';
 
@@ -21,7 +21,9 @@ export interface LocalCertificates {
 export async function createLocalCertificates(): Promise<LocalCertificates> {
   const now = new Date(Date.now() - 60_000);
   const later = new Date(now.getTime() + 825 * 24 * 3600 * 1000);
-  const ca = await selfsigned.generate([{ name: 'commonName', value: 'tagwall local CA' }], {
+  // A name of its own: two local CAs with one name make a client that trusts the older one
+  // fail with a signature error instead of "unknown issuer".
+  const ca = await selfsigned.generate([{ name: 'commonName', value: `tagwall local CA ${randomBytes(4).toString('hex')}` }], {
     keyType: 'ec',
     algorithm: 'sha256',
     notBeforeDate: now,
