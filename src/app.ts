@@ -37,7 +37,7 @@ export interface Runtime {
   readonly now?: () => Date;
   /** Defaults to DefaultAzureCredential (managed identity in Azure, `az login` on a laptop). */
   readonly credential?: TokenCredential;
-  /** Extra CA (PEM) to trust for ARM, for a local emulator; NODE_EXTRA_CA_CERTS works too. */
+  /** The CA (PEM) of a local emulator, then the only CA trusted for ARM; without it, NODE_EXTRA_CA_CERTS works as usual. */
   readonly armCa?: string;
   readonly armRetry?: { readonly maxRetries?: number; readonly retryDelayInMs?: number; readonly maxRetryDelayInMs?: number };
   readonly onProgress?: (received: number, total?: number) => void;
