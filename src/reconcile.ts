@@ -95,10 +95,10 @@ function keysOf(rules: readonly string[]): string[] {
   return [...new Set(rules.map((r) => normaliseRule(r).key))].sort();
 }
 
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
+/** Compares a rule list with keys already normalised and sorted (what keysOf returns). */
+function sameSet(a: readonly string[], keys: readonly string[]): boolean {
   const x = keysOf(a);
-  const y = keysOf(b);
-  return x.length === y.length && x.every((k, i) => k === y[i]);
+  return x.length === keys.length && x.every((k, i) => k === keys[i]);
 }
 
 function report(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | undefined, extra: Partial<VaultReport> = {}): VaultReport {
@@ -217,8 +217,9 @@ async function passVault(
     // Key Vault has no ETag: the only way to see a concurrent edit is to read again.
     const after = observe(await deps.firewalls.read(target.vault));
     const record = recordProblem === undefined ? () => deps.state.save(target.vault, recordOf(after.ipRules, after.posture), loaded?.etag) : undefined;
-    if (!sameSet(after.ipRules, plan.nextRules)) {
-      const want = new Set(keysOf(plan.nextRules));
+    const written = keysOf(plan.nextRules);
+    if (!sameSet(after.ipRules, written)) {
+      const want = new Set(written);
       const got = new Set(keysOf(after.ipRules));
       const missing = [...want].filter((k) => !got.has(k));
       const unexpected = [...got].filter((k) => !want.has(k));
