@@ -18,7 +18,7 @@ registerSection('parse', async (ctx) => {
   const bytes = ctx.time('gunzip', () => gunzipSync(gz), { note: `${(gz.length / 1e6).toFixed(1)} MB → ${(gunzipSync(gz).length / 1e6).toFixed(1)} MB` });
   const text = ctx.time('utf8 decode', () => bytes.toString('utf8'));
   const raw = ctx.time('JSON.parse', () => JSON.parse(text) as unknown);
-  ctx.time('schema check alone (zod)', () => serviceTagDocumentWireSchema.safeParse(raw));
+  ctx.time('schema check alone (zod)', () => serviceTagDocumentWireSchema().safeParse(raw));
   const prefixes = (raw as { values: { properties: { addressPrefixes: string[] } }[] }).values.flatMap((v) => v.properties.addressPrefixes);
   ctx.time('prefix parsing alone (readCidr)', () => {
     for (const p of prefixes) readCidr(p);

@@ -91,6 +91,7 @@ export async function runDemo(io: CliIO): Promise<number> {
     const patches = async () => (await emulator.control.requests({ kind: 'arm' })).filter((r) => r.method === 'PATCH').length;
 
     writeLine(io.stdout, 'tagwall demo: the built-in Key Vault emulator, the bundled Public service tags (change 373), no Azure account.');
+    writeLine(io.stdout, 'The bundled file is from October 2025, so tagwall rightly warns that it is old; in Azure it downloads this week\'s.');
     writeLine(io.stdout, `Emulator: ${emulator.url}; two vaults: ${seed.vaults.map((v) => v.id.split('/').pop()).join(', ')}.`);
 
     heading(io, '1. First sync: plan, one guarded write per vault, verify');

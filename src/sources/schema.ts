@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import { createRequire } from 'node:module';
+import type { z } from 'zod';
 import { TagwallError } from '../core/errors.js';
 import { cidrFamily, isCidrProblem, readCidr, type Cidr } from '../core/ipv4.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
@@ -8,29 +9,44 @@ import type { ServiceTagDocument } from '../core/service-tags.js';
  * Strict on purpose: a malformed or truncated file must fail closed, because an empty
  * or partial desired set would remove rules from every vault.
  */
-const prefix = z.string().min(1);
+function buildWireSchemas(zod: typeof z) {
+  const prefix = zod.string().min(1);
+  const tag = zod.strictObject({
+    name: zod.string().min(1),
+    id: zod.string().min(1),
+    properties: zod.strictObject({
+      changeNumber: zod.number().int().nonnegative(),
+      region: zod.string(),
+      regionId: zod.number().int(),
+      platform: zod.string(),
+      systemService: zod.string(),
+      addressPrefixes: zod.array(prefix),
+      networkFeatures: zod.array(zod.string()).nullable(),
+    }),
+  });
+  const document = zod.strictObject({
+    changeNumber: zod.number().int().nonnegative(),
+    cloud: zod.string().min(1),
+    values: zod.array(tag),
+  });
+  return { tag, document };
+}
 
-export const serviceTagWireSchema = z.strictObject({
-  name: z.string().min(1),
-  id: z.string().min(1),
-  properties: z.strictObject({
-    changeNumber: z.number().int().nonnegative(),
-    region: z.string(),
-    regionId: z.number().int(),
-    platform: z.string(),
-    systemService: z.string(),
-    addressPrefixes: z.array(prefix),
-    networkFeatures: z.array(z.string()).nullable(),
-  }),
-});
+type WireSchemas = ReturnType<typeof buildWireSchemas>;
+type DocumentWire = z.infer<WireSchemas['document']>;
 
-export const serviceTagDocumentWireSchema = z.strictObject({
-  changeNumber: z.number().int().nonnegative(),
-  cloud: z.string().min(1),
-  values: z.array(serviceTagWireSchema),
-});
+let wireSchemas: WireSchemas | undefined;
+const load = createRequire(import.meta.url);
 
-type DocumentWire = z.infer<typeof serviceTagDocumentWireSchema>;
+/**
+ * The zod schema of a whole file. It is the definition of a valid file; a hand-written check
+ * of the same rules (conformsToWire) runs first, and zod is loaded only to explain a failure:
+ * loading it costs a `tagwall plan` about a sixth of its run.
+ */
+export function serviceTagDocumentWireSchema(): WireSchemas['document'] {
+  wireSchemas ??= buildWireSchemas((load('zod') as { z: typeof z }).z);
+  return wireSchemas.document;
+}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
@@ -130,7 +146,7 @@ export function fromWire(raw: unknown, source: string): ServiceTagDocument {
   if (conformsToWire(raw)) {
     doc = raw;
   } else {
-    const parsed = serviceTagDocumentWireSchema.safeParse(raw);
+    const parsed = serviceTagDocumentWireSchema().safeParse(raw);
     if (!parsed.success) {
       throw new TagwallError('SERVICE_TAGS_SCHEMA', `${source}: not a valid service-tags file`, { details: zodProblems(parsed.error) });
     }
