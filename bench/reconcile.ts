@@ -9,7 +9,7 @@ import { runSync } from '../src/app.js';
 import { parseConfig } from '../src/config.js';
 import { connectEmulatorControl } from '../src/emulator/control-client.js';
 import { PUBLIC_FILE } from './data.js';
-import { registerSection } from './harness.js';
+import { registerSection, summarise } from './harness.js';
 
 /**
  * 200 vaults on the emulator with 20 ms added to every ARM request, at concurrency 8. The
@@ -70,12 +70,18 @@ registerSection('reconcile', async (ctx) => {
     );
     const runtime = { env: {}, logger: { info: () => undefined, warn: () => undefined, error: () => undefined }, credential: benchCredential, armCa: emulator.caCert };
     const rounds = Math.ceil(VAULTS / CONCURRENCY);
-    const pass = async (label: string, requestsPerVault: number) => {
-      await emulator.control.clearRequests();
-      const t = performance.now();
-      const { report } = await runSync(config, { dryRun: false, force: false, alerts: 'off' }, runtime);
-      const ms = performance.now() - t;
-      const log = await emulator.control.requests({ kind: 'arm' });
+    const pass = async (label: string, requestsPerVault: number, repeats: number) => {
+      const samples: number[] = [];
+      let report!: Awaited<ReturnType<typeof runSync>>['report'];
+      let log: Awaited<ReturnType<typeof emulator.control.requests>> = [];
+      for (let i = 0; i < repeats; i++) {
+        await emulator.control.clearRequests();
+        const t = performance.now();
+        ({ report } = await runSync(config, { dryRun: false, force: false, alerts: 'off' }, runtime));
+        samples.push(performance.now() - t);
+        log = await emulator.control.requests({ kind: 'arm' });
+      }
+      const { median: ms, min } = summarise(samples);
       const count = (method: string) => log.filter((r) => r.method === method).length;
       const outcomes = new Map<string, number>();
       for (const v of report.vaults) outcomes.set(v.outcome, (outcomes.get(v.outcome) ?? 0) + 1);
@@ -84,16 +90,17 @@ registerSection('reconcile', async (ctx) => {
         label: `${label}: wall time, ${VAULTS} vaults`,
         unit: 'ms',
         median: ms,
-        min: ms,
-        samples: 1,
+        min,
+        samples: samples.length,
         target: 2 * bound,
         note: `latency bound ${bound} ms; outcomes ${[...outcomes].map(([o, n]) => `${n} ${o}`).join(', ')}`,
       });
       ctx.record({ label: `${label}: GET requests`, unit: 'count', median: count('GET'), min: count('GET'), samples: 1, target: requestsPerVault === 3 ? 2 * VAULTS : VAULTS });
       ctx.record({ label: `${label}: PATCH requests`, unit: 'count', median: count('PATCH'), min: count('PATCH'), samples: 1, target: requestsPerVault === 3 ? VAULTS : 0 });
     };
-    await pass('first apply', 3);
-    await pass('steady state', 1);
+    // A first apply can only happen once per seeded vault; the steady state is measured a few times.
+    await pass('first apply', 3, 1);
+    await pass('steady state', 1, 5);
   } finally {
     await emulator.control.close();
     started.child.kill('SIGTERM');

@@ -55,12 +55,20 @@ export interface ReconcileOptions {
 /** Checks every target's selectors against the document, all at once, before any request. */
 export function checkSelectors(doc: ServiceTagDocument, targets: readonly TargetConfig[], index = new TagIndex(doc)): void {
   const problems: string[] = [];
+  // Many targets share one selection; check each distinct one once.
+  const verdicts = new Map<string, string | undefined>();
   targets.forEach((t, i) => {
-    try {
-      selectTags(index, splitSelectors(t.select));
-    } catch (e) {
-      problems.push(`targets[${i}].select (${t.vault.name}): ${describeError(e).replace(/\n\s*-\s*/g, '; ')}`);
+    const key = JSON.stringify(t.select);
+    if (!verdicts.has(key)) {
+      try {
+        selectTags(index, splitSelectors(t.select));
+        verdicts.set(key, undefined);
+      } catch (e) {
+        verdicts.set(key, describeError(e).replace(/\n\s*-\s*/g, '; '));
+      }
     }
+    const problem = verdicts.get(key);
+    if (problem !== undefined) problems.push(`targets[${i}].select (${t.vault.name}): ${problem}`);
   });
   if (problems.length > 0) {
     throw new TagwallError('CONFIG_INVALID', `${problems.length} target${problems.length === 1 ? '' : 's'} select tags that ${doc.source} does not have`, { details: problems });

@@ -13,10 +13,23 @@ export interface FirewallRule {
   readonly cidr: Cidr | undefined;
 }
 
+/**
+ * Vaults that share a selection hold the same rule texts, and a run normalises each several
+ * times (plan, drift, record, verify): remember them. Bounded, so a long-lived host that sees
+ * many different rules over time does not grow without limit.
+ */
+const normalised = new Map<string, FirewallRule>();
+const NORMALISED_LIMIT = 200_000;
+
 export function normaliseRule(value: string): FirewallRule {
-  const c = readCidr(value, { hostBits: 'mask' });
-  if (isCidrProblem(c)) return { value, key: value.trim(), cidr: undefined };
-  return { value, key: formatCidr(c), cidr: c };
+  let rule = normalised.get(value);
+  if (rule === undefined) {
+    const c = readCidr(value, { hostBits: 'mask' });
+    rule = isCidrProblem(c) ? { value, key: value.trim(), cidr: undefined } : { value, key: formatCidr(c), cidr: c };
+    if (normalised.size >= NORMALISED_LIMIT) normalised.clear();
+    normalised.set(value, rule);
+  }
+  return rule;
 }
 
 export function ruleKey(c: Cidr): string {
