@@ -58,12 +58,4 @@ export function useDownloadWorld(): DownloadWorld {
   return world;
 }
 
-export async function failure(p: Promise<unknown>): Promise<TagwallError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(TagwallError);
-    return e as TagwallError;
-  }
-  throw new Error('expected the call to fail');
-}
+export { failure } from '../helpers/failure.js';

@@ -7,6 +7,7 @@ import { JsonFileStore } from '../../src/state/json-file-store.js';
 import { startAzurite, type Azurite } from '../helpers/azurite.js';
 import { closedPort } from '../helpers/ports.js';
 import { storeContract } from './store-contract.js';
+import { failure } from '../helpers/failure.js';
 
 let azurite: Azurite;
 beforeAll(async () => {
@@ -17,15 +18,6 @@ afterAll(() => azurite?.stop());
 let n = 0;
 const freshContainer = (): string => `state-${process.pid}-${++n}`;
 const fastFail = { retryOptions: { maxTries: 1 } };
-
-async function failure(p: Promise<unknown>): Promise<TagwallError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(e instanceof TagwallError)) throw new Error(`expected a TagwallError, got ${String(e)}`);
-  return e;
-}
 
 describe('BlobStore against Azurite', () => {
   storeContract(async () => BlobStore.fromConnectionString(azurite.connectionString, freshContainer()), { racing: true });
@@ -93,8 +85,8 @@ describe('BlobStore against Azurite', () => {
     const wrongKey = Buffer.from('not the azurite key, but valid base64').toString('base64');
     const conn = azurite.connectionString.replace(/AccountKey=[^;]+/, `AccountKey=${wrongKey}`);
     const store = BlobStore.fromConnectionString(conn, freshContainer(), fastFail);
-    for (const attempt of [store.get('k.json'), store.put('k.json', '{}')]) {
-      const e = await failure(attempt);
+    for (const attempt of [() => store.get('k.json'), () => store.put('k.json', '{}')]) {
+      const e = await failure(attempt());
       expect(e.code).toBe('STATE_AUTH_FAILED');
       expect(e.transient).toBe(false);
       expect(e.message).toContain(azurite.url);
@@ -106,8 +98,8 @@ describe('BlobStore against Azurite', () => {
     const port = await closedPort();
     const conn = azurite.connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${port}/devstoreaccount1`);
     const store = BlobStore.fromConnectionString(conn, freshContainer(), fastFail);
-    for (const attempt of [store.get('k.json'), store.put('k.json', '{}')]) {
-      const e = await failure(attempt);
+    for (const attempt of [() => store.get('k.json'), () => store.put('k.json', '{}')]) {
+      const e = await failure(attempt());
       expect(e.code).toBe('STATE_UNAVAILABLE');
       expect(e.transient).toBe(true);
       expect(e.message).toContain(`127.0.0.1:${port}`);

@@ -6,6 +6,7 @@ import { isTagwallError, TagwallError } from '../../src/core/errors.js';
 import { JsonFileStore } from '../../src/state/json-file-store.js';
 import { FolderStore } from '../../src/state/store.js';
 import { storeContract } from './store-contract.js';
+import { failure } from '../helpers/failure.js';
 
 const root = await mkdtemp(join(tmpdir(), 'tagwall-state-'));
 afterAll(() => rm(root, { recursive: true, force: true }));
@@ -16,15 +17,6 @@ const freshDir = async (): Promise<string> => {
   await mkdir(dir, { recursive: true });
   return dir;
 };
-
-async function failure(p: Promise<unknown>): Promise<TagwallError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(e instanceof TagwallError)) throw new Error(`expected a TagwallError, got ${String(e)}`);
-  return e;
-}
 
 describe('FolderStore', () => {
   storeContract(async () => new FolderStore(await freshDir()), { racing: false });
@@ -88,8 +80,9 @@ describe('JsonFileStore', () => {
     const path = join(await freshDir(), 'state.json');
     await writeFile(path, content);
     const store = new JsonFileStore(path);
-    for (const attempt of [store.get('k'), store.put('k', '{}')]) {
-      const e = await failure(attempt);
+    // One call at a time: a rejection nobody awaits yet would be reported as unhandled.
+    for (const attempt of [() => store.get('k'), () => store.put('k', '{}')]) {
+      const e = await failure(attempt());
       expect(e.code).toBe('STATE_CORRUPT');
       expect(e.message).toContain(path);
     }

@@ -19,6 +19,7 @@ import {
 import { fileNameForKey, FolderStore, type KeyValueStore } from '../../src/state/store.js';
 import { startAzurite, type Azurite } from '../helpers/azurite.js';
 import { closedPort } from '../helpers/ports.js';
+import { failure } from '../helpers/failure.js';
 
 const SUB = '00000000-1111-2222-3333-444444444444';
 const VAULT_ID = `/subscriptions/${SUB}/resourceGroups/Network-RG/providers/Microsoft.KeyVault/vaults/kv-Prod-01`;
@@ -68,15 +69,6 @@ const backends: [string, () => KeyValueStore][] = [
   ['JsonFileStore', () => new JsonFileStore(join(root, `case-${++n}`, 'state.json'))],
   ['BlobStore', () => BlobStore.fromConnectionString(azurite.connectionString, `records-${process.pid}-${++n}`)],
 ];
-
-async function failure(p: Promise<unknown>): Promise<TagwallError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(e instanceof TagwallError)) throw new Error(`expected a TagwallError, got ${String(e)}`);
-  return e;
-}
 
 describe('record keys', () => {
   it('are readable lowercased paths from the resource ID', () => {

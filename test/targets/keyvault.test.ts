@@ -3,6 +3,7 @@ import { TagwallError } from '../../src/core/errors.js';
 import { createKeyVaultFirewalls } from '../../src/targets/keyvault.js';
 import { closedPort } from '../helpers/ports.js';
 import { seedVault, startTestEmulator, subnetId, vaultRef, type TestEmulator } from '../helpers/emulator.js';
+import { failure } from '../helpers/failure.js';
 
 const OFFICE = '145.14.56.23/32';
 const SUBNET = subnetId('vnet-apps', 'snet-web');
@@ -31,16 +32,6 @@ beforeEach(async () => {
     ],
   });
 });
-
-async function failure(p: Promise<unknown>): Promise<TagwallError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof TagwallError) return e;
-    throw e;
-  }
-  throw new Error('expected a TagwallError, but the call succeeded');
-}
 
 describe('read and write through the real SDK', () => {
   it('reads networkAcls and publicNetworkAccess as stored', async () => {
