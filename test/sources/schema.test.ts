@@ -234,9 +234,12 @@ describe('the quick shape check', () => {
           const all = places(value);
           if (all.length === 0) break;
           const [parent, key] = all[m.at % all.length]!;
-          if (m.kind === 'replace') (parent as Record<string | number, unknown>)[key] = m.value;
+          // A copy: fast-check may hand the same value to two mutations, and putting one object
+          // inside itself would make a cycle that JSON (and so a real file) cannot have.
+          const inserted = structuredClone(m.value);
+          if (m.kind === 'replace') (parent as Record<string | number, unknown>)[key] = inserted;
           else if (m.kind === 'delete' && !Array.isArray(parent)) delete parent[key as string];
-          else if (!Array.isArray(parent)) parent[m.key] = m.value;
+          else if (!Array.isArray(parent)) parent[m.key] = inserted;
         }
         // As JSON would deliver it: plain objects, an own "__proto__" key kept as data.
         const wire = JSON.parse(JSON.stringify(value)) as unknown;
