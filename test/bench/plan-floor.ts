@@ -1,6 +1,6 @@
-import { buildAllowlist } from '../src/core/allowlist.js';
-import { formatRule } from '../src/core/ipv4.js';
-import { loadServiceTagFile } from '../src/sources/file.js';
+import { buildAllowlist } from '../../src/core/allowlist.js';
+import { formatRule } from '../../src/core/ipv4.js';
+import { loadServiceTagFile } from '../../src/sources/file.js';
 
 // The least a `plan --json` process must do: read the file, plan, print. The benchmark
 // runs it beside the real CLI, so the gap between the two is what the CLI itself adds.

@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { ServiceTagDocument } from '../src/core/service-tags.js';
-import { loadServiceTagFile } from '../src/sources/file.js';
+import type { ServiceTagDocument } from '../../src/core/service-tags.js';
+import { loadServiceTagFile } from '../../src/sources/file.js';
 import { PUBLIC_FILE } from './data.js';
 import { registerSection } from './harness.js';
 

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { buildAllowlist } from '../src/core/allowlist.js';
-import { collapse } from '../src/core/collapse.js';
-import { FORBIDDEN_RANGES } from '../src/core/forbidden.js';
-import { rangesOf, rangesToCidrs, readCidr, subtractRanges } from '../src/core/ipv4.js';
-import { selectTags, TagIndex } from '../src/core/selection.js';
-import { loadServiceTagFile } from '../src/sources/file.js';
-import { fromWire, parseServiceTagDocument, serviceTagDocumentWireSchema } from '../src/sources/schema.js';
+import { buildAllowlist } from '../../src/core/allowlist.js';
+import { collapse } from '../../src/core/collapse.js';
+import { FORBIDDEN_RANGES } from '../../src/core/forbidden.js';
+import { rangesOf, rangesToCidrs, readCidr, subtractRanges } from '../../src/core/ipv4.js';
+import { selectTags, TagIndex } from '../../src/core/selection.js';
+import { loadServiceTagFile } from '../../src/sources/file.js';
+import { fromWire, parseServiceTagDocument, serviceTagDocumentWireSchema } from '../../src/sources/schema.js';
 import { PUBLIC_FILE, publicDocument } from './data.js';
 import { registerSection } from './harness.js';
 

@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { runSync } from '../src/app.js';
-import { parseConfig } from '../src/config.js';
-import { connectEmulatorControl } from '../src/emulator/control-client.js';
+import { runSync } from '../../src/app.js';
+import { parseConfig } from '../../src/config.js';
+import { connectEmulatorControl } from '../../src/emulator/control-client.js';
 import { PUBLIC_FILE } from './data.js';
 import { registerSection, summarise } from './harness.js';
 
@@ -29,7 +29,7 @@ const benchCredential: TokenCredential = {
   },
 };
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 /**
  * The emulator runs in its own process, as Azure would be on another machine: in this one it

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { PUBLIC_FILE, REPO_ROOT } from './data.js';
 import { registerSection, summarise } from './harness.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const FLOOR = fileURLToPath(new URL('./plan-floor.js', import.meta.url));
 const RSS_HOOK = pathToFileURL(fileURLToPath(new URL('./rss-hook.js', import.meta.url))).href;
 /** A person running `tagwall plan` should not wait for it. */
@@ -51,7 +51,7 @@ registerSection('cli', (ctx) => {
 
   const startup = timeRuns(['-e', ''], iterations);
   ctx.record({ label: 'node startup alone (node -e "")', unit: 'ms', ...summarise(startup), samples: startup.length });
-  const imports = timeRuns(['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(fileURLToPath(new URL('../src/cli/program.js', import.meta.url))).href)})`], iterations);
+  const imports = timeRuns(['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(fileURLToPath(new URL('../../src/cli/program.js', import.meta.url))).href)})`], iterations);
   ctx.record({ label: 'node startup + loading the CLI modules', unit: 'ms', ...summarise(imports), samples: imports.length });
   const floor = timeRuns([FLOOR, PUBLIC_FILE, '1000'], iterations);
   ctx.record({
@@ -59,7 +59,7 @@ registerSection('cli', (ctx) => {
     unit: 'ms',
     ...summarise(floor),
     samples: floor.length,
-    note: 'bench/plan-floor.ts; the gap to the CLI row is what the CLI adds',
+    note: 'test/bench/plan-floor.ts; the gap to the CLI row is what the CLI adds',
   });
   for (const k of [1000, 127]) {
     const samples = timeRuns(plan(k), iterations);
