@@ -132,7 +132,7 @@ function errorOf(e: unknown): { code: string; message: string } {
   return { code: 'INTERNAL', message: describeError(e) };
 }
 
-/** One vault's pass; recording state is handed back as `record`, for the caller to run when it likes. */
+/** One vault's pass; recording state is handed back as `record`, for the caller to run when it likes (see settle). */
 interface VaultPass {
   readonly report: VaultReport;
   readonly record?: () => Promise<unknown>;
@@ -151,17 +151,6 @@ async function settle(pass: VaultPass): Promise<VaultReport> {
     // A vault that already failed keeps the error that explains it.
     return pass.report.outcome === 'failed' ? pass.report : { ...pass.report, outcome: 'failed', error: errorOf(e) };
   }
-}
-
-export async function reconcileVault(
-  target: TargetConfig,
-  doc: ServiceTagDocument,
-  desiredFor: (target: TargetConfig, budget: number) => Allowlist,
-  guards: Guards,
-  deps: ReconcileDeps,
-  options: ReconcileOptions,
-): Promise<VaultReport> {
-  return settle(await passVault(target, doc, desiredFor, guards, deps, options));
 }
 
 async function passVault(
