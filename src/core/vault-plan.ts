@@ -202,7 +202,9 @@ function chooseDesired(
 }
 
 export function planVault(input: VaultPlanInput): VaultPlan {
-  const s = input.settings;
+  // Without a readable record nothing is known to be tagwall's, and authoritative mode must not
+  // take that as licence to remove everything: plan as merge, where owning nothing removes nothing.
+  const s: TargetSettings = input.recordProblem === undefined ? input.settings : { ...input.settings, mode: 'merge' };
   const current = uniqueRules(input.firewall.ipRules.map(normaliseRule));
   const currentKeys = keysOf(current);
   const owned = new Set((input.record?.ownedRules ?? []).map((r) => normaliseRule(r).key));

@@ -226,4 +226,17 @@ describe('drift and posture', () => {
     expect(result.unmanaged).toEqual(['20.0.9.0/24']);
     expect(result.findings.map((f) => f.code)).toContain('STATE_UNREADABLE');
   });
+
+  it('with an unreadable record, removes nothing in authoritative mode either', () => {
+    const { result } = plan({
+      firewall: firewall(['20.0.0.0/24', '20.0.9.0/24']),
+      recordProblem: 'state for kv-a is corrupt',
+      settings: { ...settings, mode: 'authoritative' },
+      desired: ['20.0.0.0/24', '20.0.1.0/24'],
+    });
+    expect(result.remove).toEqual([]);
+    expect(result.add).toEqual(['20.0.1.0/24']);
+    expect(result.unmanaged).toEqual(['20.0.9.0/24']);
+    expect(result.nextRules).toEqual(['20.0.0.0/24', '20.0.1.0/24', '20.0.9.0/24']);
+  });
 });
