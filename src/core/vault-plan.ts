@@ -186,19 +186,32 @@ function chooseDesired(
 ): { desired: Allowlist; budget: number } {
   const keptWith = (a: Allowlist | undefined) => keptRules(current, owned, new Set((a?.rules ?? []).map(ruleKey)), s).length;
   const safe = limit - keptWith(undefined);
+  if (safe === limit) return { desired: desiredFor(safe), budget: safe };
+  // Neither no room nor no cover within the safe budget is the last word: desired rules already
+  // in the vault are adopted rather than kept, so a bigger budget may still fit.
+  const attempt = (b: number): Allowlist | undefined => {
+    if (b < 1) return undefined;
+    try {
+      return desiredFor(b);
+    } catch (e) {
+      if (isTagwallError(e) && e.code === 'COLLAPSE_INFEASIBLE') return undefined;
+      throw e;
+    }
+  };
+  const fits = (a: Allowlist) => a.rules.length + keptWith(a) <= limit;
+  const safeDesired = attempt(safe);
+  // Guesses at a bigger budget: from the allowlist at the full limit, then from the safe one.
+  const guesses = [attempt(limit), safeDesired].flatMap((a) => (a === undefined ? [] : [limit - keptWith(a)])).filter((b) => b > safe);
+  for (const b of [...new Set(guesses)].sort((x, y) => y - x)) {
+    const a = attempt(b);
+    if (a !== undefined && fits(a)) return { desired: a, budget: b };
+  }
+  if (safeDesired !== undefined) return { desired: safeDesired, budget: safe };
   if (safe < 1) {
     throw new TagwallError('BUDGET_EXHAUSTED', `no room for managed rules: ${limit - safe} rules tagwall must keep already use the ${limit} allowed (maxRules ${s.maxRules} - reserveRules ${s.reserveRules})`);
   }
-  const safeDesired = desiredFor(safe);
-  if (safe === limit) return { desired: safeDesired, budget: safe };
-  const fits = (a: Allowlist) => a.rules.length + keptWith(a) <= limit;
-  // Guesses at a bigger budget: from the allowlist at the full limit, then from the safe one.
-  const guesses = [limit - keptWith(desiredFor(limit)), limit - keptWith(safeDesired)].filter((b) => b > safe);
-  for (const b of [...new Set(guesses)].sort((x, y) => y - x)) {
-    const a = desiredFor(b);
-    if (fits(a)) return { desired: a, budget: b };
-  }
-  return { desired: safeDesired, budget: safe };
+  // Nothing fits: let the collapse say why, naming the smallest budget that works.
+  return { desired: desiredFor(safe), budget: safe };
 }
 
 export function planVault(input: VaultPlanInput): VaultPlan {

@@ -138,6 +138,29 @@ describe('budget', () => {
     expect(result.add).toEqual(['20.0.4.0/24', '20.0.6.0/24']);
   });
 
+  it('adopts desired hand-made rules even when the budget beside them has no cover', () => {
+    // Four blocks that no one rule may join; three of them are already in the vault by hand.
+    const four = ['20.0.0.0/24', '20.0.2.0/24', '20.0.4.0/24', '20.0.6.0/24'];
+    const desired = (budget: number) => {
+      if (budget < 4) throw new TagwallError('COLLAPSE_INFEASIBLE', `no cover fits in ${budget} rules ...; the smallest budget that works is 4`);
+      return allowlist(four);
+    };
+    const { result } = plan({ firewall: firewall(four.slice(0, 3)), settings: { ...settings, maxRules: 4 }, desired });
+    expect(result.refusals).toEqual([]);
+    expect(result.adopted).toEqual(four.slice(0, 3));
+    expect(result.add).toEqual(['20.0.6.0/24']);
+    expect(result.nextRules).toEqual(four);
+  });
+
+  it('adopts a full vault of hand-made rules that are exactly the allowlist', () => {
+    const rules = ['20.0.0.0/24', '20.0.2.0/24', '20.0.4.0/24'];
+    const { result } = plan({ firewall: firewall(rules), settings: { ...settings, maxRules: 3 }, desired: (budget) => allowlist(budget >= 3 ? rules : ['20.0.0.0/21']) });
+    expect(result.refusals).toEqual([]);
+    expect(result.adopted).toEqual(rules);
+    expect(result.changes).toBe(false);
+    expect([...result.nextOwned].sort()).toEqual(rules);
+  });
+
   it('refuses when unmanaged rules leave no room', () => {
     const { result } = plan({ firewall: firewall(['203.0.114.7', '203.0.114.9']), settings: { ...settings, maxRules: 2 }, desired: ['20.0.0.0/24'] });
     expect(result.refusals[0]).toMatch(/no room for managed rules/);
