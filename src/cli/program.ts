@@ -1,13 +1,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeError, TagwallError } from '../core/errors.js';
 import { CLOUDS, type CloudName } from '../core/service-tags.js';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { ResolvedServiceTags } from '../sources/resolve.js';
 import { splitSelectors } from '../core/selection.js';
+import { fileDateOf, fileDateToUtc } from '../sources/download-page.js';
 import { loadServiceTagFile } from '../sources/file.js';
 import { tagwallVersion } from '../version.js';
 import { writeLine, type CliIO } from './io.js';
-import { runPlan } from './plan.js';
+import { runPlan, type ServiceTagsOrigin } from './plan.js';
 import { runTags } from './tags.js';
 import type { SyncOptions } from './sync.js';
 
@@ -23,6 +24,20 @@ function ruleBudget(value: string): number {
   const n = Number(value);
   if (n < 1 || n > KEY_VAULT_MAX_RULES) throw new InvalidArgumentError(`must be between 1 and ${KEY_VAULT_MAX_RULES} (Key Vault's limit).`);
   return n;
+}
+
+/**
+ * The age past which a file's date earns a warning, as the resolver's file source gives it
+ * (OLD_FILE_DAYS in sources/download.ts). Repeated here because importing that module would
+ * load the download stack, which a plan from a local file does without.
+ */
+const OLD_FILE_DAYS = 21;
+
+function oldFileWarnings(path: string, cloud: string): string[] {
+  if (!(CLOUDS as readonly string[]).includes(cloud)) return [];
+  const date = fileDateOf(basename(path).replace(/\.gz$/i, ''), cloud as CloudName);
+  if (date === undefined || Date.now() - fileDateToUtc(date).getTime() <= OLD_FILE_DAYS * 86_400_000) return [];
+  return [`${path}: the file is dated ${date}, more than ${OLD_FILE_DAYS} days ago`];
 }
 
 function cidrList(values: string[] | undefined): string[] {
@@ -45,7 +60,8 @@ async function loadSource(opts: SourceOptions, io: CliIO): Promise<ResolvedServi
     // Without --cloud a local file is taken for whatever cloud it says it is.
     if (opts.cloud === undefined) {
       const document = await loadServiceTagFile(path);
-      return { document, path: given, changeNumber: document.changeNumber, cacheUsed: false, downloaded: false, warnings: [] };
+      // The same age warning the file source gives with --cloud and in `sync`.
+      return { document, path: given, changeNumber: document.changeNumber, cacheUsed: false, downloaded: false, warnings: oldFileWarnings(path, document.cloud) };
     }
   }
   // The download stack (undici, the ARM client) is loaded only when it is needed: loading it
@@ -74,6 +90,10 @@ async function loadSource(opts: SourceOptions, io: CliIO): Promise<ResolvedServi
   }
 }
 
+function originOf(loaded: ResolvedServiceTags): ServiceTagsOrigin {
+  return { ...(loaded.path === undefined ? {} : { path: loaded.path }), ...(loaded.url === undefined ? {} : { url: loaded.url }), cacheUsed: loaded.cacheUsed };
+}
+
 /** Exit codes: 0 fine, 1 failure or refused input; `sync --detailed-exitcode` adds 2. */
 export class ExitCode extends Error {
   constructor(readonly code: number) {
@@ -89,23 +109,29 @@ export function createProgram(io: CliIO): Command {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // One prefix for every error, whether the parser or a command found it.
+      outputError: (s, write) => write(s.replace(/^error: /, 'tagwall: ')),
     })
     .exitOverride();
 
   const sourceOptions = (cmd: Command): Command =>
     cmd
-      .option('--service-tags <path|url>', 'a service-tags file (.json or .json.gz) or an https URL of one; default: download this week\'s file')
-      .addOption(new Option('--cloud <cloud>', 'which cloud\'s file to download (and expect)').choices([...CLOUDS]))
-      .option('--download-page <url>', 'the download-centre page to read the file link from')
-      .option('--allow-host <host>', 'also allow downloads from this host (mirrors); repeatable', collect)
-      .option('--cache-dir <dir>', 'where the last-known-good file is kept', '.tagwall/cache');
+      .option('--service-tags <path|url>', 'a service-tags file (.json or .json.gz) or an https URL of one (default: download this week\'s file)')
+      .addOption(
+        new Option('--cloud <cloud>', 'which cloud\'s file to download, and to insist on (default: Public; a local file without --cloud is taken for its own cloud)').choices([
+          ...CLOUDS,
+        ]),
+      )
+      .option('--download-page <url>', 'the download-centre page to read the file link from (default: the cloud\'s)')
+      .option('--allow-host <host>', 'also allow downloads from this host, or host:port (mirrors); repeatable', collect)
+      .option('--cache-dir <dir>', 'where the last-known-good downloaded file is kept', '.tagwall/cache');
 
   sourceOptions(
     program
       .command('plan')
       .description('Compute the optimal IPv4 allowlist for a selection of service tags, without touching any vault.'),
   )
-    .option('--select <selectors>', 'tags to allow: Name, Name.*, *, or Service@region; comma-separated, repeatable', collect)
+    .option('--select <selectors>', 'the tags to allow (required): Name, Name.*, *, or Service@region; comma-separated, repeatable', collect)
     .option('--max-rules <n>', 'rule budget', ruleBudget, KEY_VAULT_MAX_RULES)
     .option('--split-31', 'never emit a /31 (old Key Vault API, Storage accounts)', false)
     .option('--extra <cidrs>', 'extra IPv4 CIDRs to allow, comma-separated, repeatable', collect)
@@ -117,7 +143,7 @@ export function createProgram(io: CliIO): Command {
       const loaded = await loadSource(opts, io);
       runPlan(
         loaded.document,
-        { ...(loaded.path === undefined ? {} : { path: loaded.path }), ...(loaded.url === undefined ? {} : { url: loaded.url }), cacheUsed: loaded.cacheUsed },
+        originOf(loaded),
         { select: selectors, maxRules: opts.maxRules, split31: opts.split31, extra: cidrList(opts.extra), exclude: cidrList(opts.exclude), json: opts.json },
         io,
         loaded.warnings,
@@ -127,14 +153,13 @@ export function createProgram(io: CliIO): Command {
   sourceOptions(
     program
       .command('tags')
-      .description('List the service tags in a file, with region, system service and prefix counts.'),
+      .description('List the service tags of a file (or of this week\'s download), with region, system service and prefix counts.'),
   )
     .option('--search <text>', 'only tags whose name, region or system service contains this text')
     .option('--json', 'print one JSON object on stdout', false)
     .action(async (opts: SourceOptions & { search?: string; json: boolean }) => {
       const loaded = await loadSource(opts, io);
-      for (const w of opts.json ? [] : loaded.warnings) writeLine(io.stderr, `warning: ${w}`);
-      runTags(loaded.document, opts, io);
+      runTags(loaded.document, originOf(loaded), opts, io, loaded.warnings);
     });
 
   program
@@ -143,11 +168,16 @@ export function createProgram(io: CliIO): Command {
     .option('--config <file>', 'configuration file (default: TAGWALL_CONFIG, TAGWALL_CONFIG_PATH, or TAGWALL_VAULTS + TAGWALL_SELECT)')
     .option('--dry-run', 'plan and report, write nothing', false)
     .option('--json', 'print one JSON object on stdout', false)
-    .option('--detailed-exitcode', 'exit 2 when changes or drift are pending and nothing failed', false)
+    .option('--detailed-exitcode', 'exit 2 when nothing failed but a dry run has changes pending or a vault drifted', false)
     .option('--force', 'override the guards for this run (the report says so)', false)
-    .option('--vault <id>', 'only this vault (resource ID); repeatable', collect)
+    .option('--vault <id>', 'only this configured vault (its full resource ID); repeatable', collect)
     .option('--no-alerts', 'do not send or preview alerts')
     .option('--verbose', 'log more on stderr', false)
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 nothing failed or was refused; 1 a vault failed or was refused, or the input was bad;\n' +
+        '2 (only with --detailed-exitcode) nothing failed, and a dry run has changes pending or a vault drifted.',
+    )
     .action(async (opts: SyncOptions) => {
       // Loaded on demand: the Azure SDKs cost more start-up time than a whole `plan`.
       const { runSyncCommand } = await import('./sync.js');
@@ -187,6 +217,10 @@ export function createProgram(io: CliIO): Command {
       const code = await runDemo(io);
       if (code !== 0) throw new ExitCode(code);
     });
+
+  // Point at the right help after a usage error, instead of printing all of it.
+  program.showHelpAfterError('(tagwall --help lists the commands)');
+  for (const cmd of program.commands) cmd.showHelpAfterError(`(tagwall ${cmd.name()} --help lists the options)`);
 
   return program;
 }

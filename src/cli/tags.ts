@@ -1,17 +1,20 @@
 import type { ServiceTagDocument } from '../core/service-tags.js';
 import { count, table, writeLine, type CliIO } from './io.js';
+import type { ServiceTagsOrigin } from './plan.js';
 
 /** `tagwall tags`: what can be selected, with enough detail to choose. */
-export function runTags(doc: ServiceTagDocument, options: { search?: string; json: boolean }, io: CliIO): void {
+export function runTags(doc: ServiceTagDocument, origin: ServiceTagsOrigin, options: { search?: string; json: boolean }, io: CliIO, warnings: readonly string[] = []): void {
   const needle = options.search?.toLowerCase();
   const tags = doc.tags.filter(
     (t) => needle === undefined || [t.name, t.region, t.systemService].some((f) => f.toLowerCase().includes(needle)),
   );
   const rows = tags.map((t) => ({ name: t.name, region: t.region, systemService: t.systemService, ipv4: t.ipv4.length, ipv6: t.ipv6Count }));
   if (options.json) {
-    writeLine(io.stdout, JSON.stringify({ serviceTags: { cloud: doc.cloud, changeNumber: doc.changeNumber, source: doc.source }, tags: rows }));
+    // The same serviceTags and warnings as `plan --json`, so a script reads both one way.
+    writeLine(io.stdout, JSON.stringify({ serviceTags: { cloud: doc.cloud, changeNumber: doc.changeNumber, ...origin }, tags: rows, warnings }));
     return;
   }
+  for (const w of warnings) writeLine(io.stderr, `warning: ${w}`);
   if (rows.length === 0) {
     writeLine(io.stderr, `no tag matches ${JSON.stringify(options.search)}`);
     return;

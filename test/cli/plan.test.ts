@@ -110,6 +110,27 @@ describe('tagwall plan', () => {
     expect(r.stderr).toMatch(/for the "China" cloud, not Public/);
   });
 
+  it('usage errors name the help to read, with the same prefix as every other error', async () => {
+    const option = await runCli(['plan', '--selct', 'AzureDevOps']);
+    expect(option.code).toBe(1);
+    expect(option.stderr).toMatch(/^tagwall: unknown option '--selct'\n\(Did you mean --select\?\)\n\(tagwall plan --help lists the options\)\n$/);
+    const command = await runCli(['plna']);
+    expect(command.stderr).toMatch(/^tagwall: unknown command 'plna'\n\(Did you mean plan\?\)\n\(tagwall --help lists the commands\)\n$/);
+  });
+
+  it('warns that a local file is old, with or without --cloud', async () => {
+    // The bundled file is dated 2025-10-13, and files come out weekly.
+    const old = /the file is dated 20251013, more than 21 days ago/;
+    for (const cloud of [[], ['--cloud', 'Public']]) {
+      const text = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', ...cloud]);
+      expect(text.code).toBe(0);
+      expect(text.stderr).toMatch(new RegExp(`^warning: .*${old.source}`, 'm'));
+      const json = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--json', ...cloud]);
+      expect(json.stderr).toBe('');
+      expect((JSON.parse(json.stdout) as PlanJson).warnings).toEqual([expect.stringMatching(old)]);
+    }
+  });
+
   it('--help and --version exit 0 on stdout', async () => {
     const help = await runCli(['plan', '--help']);
     expect(help.code).toBe(0);
@@ -128,5 +149,16 @@ describe('tagwall tags', () => {
     expect(out.tags).toHaveLength(1);
     expect(out.tags[0]).toMatchObject({ name: 'Storage.FranceCentral', region: 'centralfrance', systemService: 'AzureStorage' });
     expect(out.tags[0]!.ipv4).toBeGreaterThan(0);
+  });
+
+  it('--json is one object with the same serviceTags and warnings as plan, and nothing on stderr', async () => {
+    const r = await runCli(['tags', '--service-tags', BUNDLED, '--search', 'AzureDevOps', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    const out = JSON.parse(r.stdout) as { serviceTags: unknown; tags: unknown[]; warnings: string[] };
+    expect(out.serviceTags).toEqual({ cloud: 'Public', changeNumber: 373, path: BUNDLED, cacheUsed: false });
+    expect(out.tags.length).toBeGreaterThan(1);
+    expect(out.warnings).toEqual([expect.stringMatching(/more than 21 days ago/)]);
   });
 });

@@ -85,4 +85,25 @@ describe('tagwall sync', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/not a configured target/);
   });
+
+  it('refuses a bad webhook app setting before any request, and runs without it under --no-alerts', async () => {
+    const config = await writeConfig([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]);
+    await emulator.control.clearRequests();
+    // Refused by validation, so nothing is ever sent to it.
+    const hook = { ...env, TAGWALL_ALERT_WEBHOOK_URL: 'http://hooks.example.invalid/alerts' };
+    const r = await runCli(['sync', '--config', config, '--json'], { cwd: dir, env: hook });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^tagwall: TAGWALL_ALERT_WEBHOOK_URL must use https/m);
+    expect(await emulator.control.requests({ kind: 'arm' })).toEqual([]);
+    const quiet = await runCli(['sync', '--config', config, '--json', '--no-alerts'], { cwd: dir, env: hook });
+    expect(quiet.code).toBe(0);
+    expect((JSON.parse(quiet.stdout) as { vaults: { outcome: string }[] }).vaults[0]!.outcome).toBe('applied');
+  });
+
+  it('--help documents the exit codes', async () => {
+    const r = await runCli(['sync', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Exit codes: 0 .*; 1 .*\n2 \(only with --detailed-exitcode\)/);
+  });
 });
