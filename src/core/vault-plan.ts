@@ -105,6 +105,8 @@ export interface VaultPlan {
 }
 
 const VNET_LIMIT = 200;
+/** Most budgets chooseDesired tries on one walk; see there. */
+const WALK_STEPS = 16;
 
 function keysOf(rules: readonly FirewallRule[]): Set<string> {
   return new Set(rules.map((r) => r.key));
@@ -173,9 +175,11 @@ export function driftSince(record: AppliedRecord | undefined, current: readonly 
 }
 
 /**
- * The biggest budget whose allowlist, together with the rules that must stay, fits the vault.
- * Assuming every rule that could stay does stay is always safe; rules that the allowlist itself
- * contains are adopted instead of kept, and the room that frees is worth a second try.
+ * A budget whose allowlist, together with the rules that must stay, fits the vault; the bigger
+ * the better, since the excess never grows with the budget. Assuming every rule that could stay
+ * does stay is always safe; rules that the allowlist itself contains are adopted instead of kept,
+ * and the room that frees is worth more tries. Whether an allowlist fits does not grow or shrink
+ * steadily with the budget, so the search is not exhaustive (that would cost a collapse per budget).
  */
 function chooseDesired(
   current: readonly FirewallRule[],
@@ -200,12 +204,26 @@ function chooseDesired(
   };
   const fits = (a: Allowlist) => a.rules.length + keptWith(a) <= limit;
   const safeDesired = attempt(safe);
-  // Guesses at a bigger budget: from the allowlist at the full limit, then from the safe one.
-  const guesses = [attempt(limit), safeDesired].flatMap((a) => (a === undefined ? [] : [limit - keptWith(a)])).filter((b) => b > safe);
-  for (const b of [...new Set(guesses)].sort((x, y) => y - x)) {
-    const a = attempt(b);
-    if (a !== undefined && fits(a)) return { desired: a, budget: b };
-  }
+  // Walk down from a budget to above `floor`: an allowlist that does not fit shows how many of its
+  // rules are already in the vault, and the room adopting them would free is the next budget to
+  // try. A misfit has more new rules than the safe budget allows, so each step is strictly smaller;
+  // the cap bounds the collapses a pathological vault can cost.
+  const walk = (from: number, floor: number): { desired: Allowlist; budget: number } | undefined => {
+    for (let b = from, steps = 0; b > floor && steps < WALK_STEPS; steps++) {
+      const a = attempt(b);
+      // No cover within b means none within any smaller budget either.
+      if (a === undefined) return undefined;
+      if (fits(a)) return { desired: a, budget: b };
+      b = Math.min(b - 1, limit - keptWith(a));
+    }
+    return undefined;
+  };
+  // From the full limit, then from what the safe allowlist would adopt, if that starts higher than
+  // anything found: the excess never grows with the budget, so the bigger budget that fits wins.
+  const fromLimit = walk(limit, safe);
+  const fromSafe = safeDesired === undefined ? undefined : walk(limit - keptWith(safeDesired), fromLimit?.budget ?? safe);
+  const best = fromSafe ?? fromLimit;
+  if (best !== undefined) return best;
   if (safeDesired !== undefined) return { desired: safeDesired, budget: safe };
   if (safe < 1) {
     throw new TagwallError('BUDGET_EXHAUSTED', `no room for managed rules: ${limit - safe} rules tagwall must keep already use the ${limit} allowed (maxRules ${s.maxRules} - reserveRules ${s.reserveRules})`);

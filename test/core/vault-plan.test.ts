@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Allowlist } from '../../src/core/allowlist.js';
 import { TagwallError } from '../../src/core/errors.js';
-import { parseCidr } from '../../src/core/ipv4.js';
+import { collapse } from '../../src/core/collapse.js';
+import { formatCidr, mergeCidrs, parseCidr } from '../../src/core/ipv4.js';
 import { planVault, type AppliedRecord, type ObservedFirewall, type TargetSettings, type VaultPlanInput } from '../../src/core/vault-plan.js';
 
 // Round-by-round tests of the pure vault plan, with made-up allowlists (no I/O).
@@ -133,7 +134,7 @@ describe('budget', () => {
     // Both current rules are desired, so neither is unmanaged: the full budget is usable.
     const wide = (budget: number) => allowlist(budget >= 4 ? ['20.0.0.0/24', '20.0.2.0/24', '20.0.4.0/24', '20.0.6.0/24'] : ['20.0.0.0/21']);
     const { result, budgets } = plan({ firewall: firewall(['20.0.0.0/24', '20.0.2.0/24']), settings: { ...settings, maxRules: 4 }, desired: wide });
-    expect(budgets).toEqual([2, 4, 4]);
+    expect(budgets).toEqual([2, 4]);
     expect(result.nextRules.length).toBeLessThanOrEqual(4);
     expect(result.add).toEqual(['20.0.4.0/24', '20.0.6.0/24']);
   });
@@ -159,6 +160,22 @@ describe('budget', () => {
     expect(result.adopted).toEqual(rules);
     expect(result.changes).toBe(false);
     expect([...result.nextOwned].sort()).toEqual(rules);
+  });
+
+  it('walks down past a budget that does not fit to the next one that the adopted rules make room for', () => {
+    // Six hand-made rules fill all but one of seven places; one of them is a block the source needs.
+    const source = mergeCidrs(['20.0.0.0/32', '20.0.0.6/32', '20.0.0.8/32', '20.0.6.0/24'].map((c) => parseCidr(c)));
+    const desired = (budget: number) => allowlist(collapse(source, { maxRules: budget, split31: false, blocked: [] }).rules.map(formatCidr));
+    const { result, budgets } = plan({
+      firewall: firewall(['20.0.0.0', '20.0.0.1', '20.0.0.11', '20.0.3.0/24', '20.0.0.4/31', '20.0.6.0/24']),
+      settings: { ...settings, maxRules: 7 },
+      desired,
+    });
+    // At 7 the four exact rules would adopt two (fits in 3); at 3 only one is adopted (fits in 2).
+    expect(budgets).toEqual([1, 7, 3, 2]);
+    expect(result.add).toEqual(['20.0.0.0/28']);
+    expect(result.adopted).toEqual(['20.0.6.0/24']);
+    expect(result.nextRules).toHaveLength(7);
   });
 
   it('refuses when unmanaged rules leave no room', () => {
