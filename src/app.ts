@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { alertsForVault, evaluatedScopes, serviceTagAlerts } from './alerting.js';
 import { dispatchAlerts, type DispatchResult } from './alerts/dispatch.js';
 import type { Alert, AlertLogger } from './alerts/types.js';
-import { resolveWebhookConfig } from './alerts/webhook.js';
+import { resolveWebhookConfig, type WebhookConfig } from './alerts/webhook.js';
 import type { TagwallConfig } from './config.js';
 import { describeError } from './core/errors.js';
 import type { ServiceTagDocument } from './core/service-tags.js';
@@ -85,9 +85,16 @@ function serviceTagsSummary(doc: ServiceTagDocument, resolved: ResolvedServiceTa
   };
 }
 
-async function sendAlerts(config: TagwallConfig, runtime: Runtime, store: KeyValueStore, alerts: Alert[], scopes: string[], mode: RunOptions['alerts']): Promise<DispatchResult | undefined> {
+async function sendAlerts(
+  config: TagwallConfig,
+  runtime: Runtime,
+  store: KeyValueStore,
+  webhook: WebhookConfig | undefined,
+  alerts: Alert[],
+  scopes: string[],
+  mode: RunOptions['alerts'],
+): Promise<DispatchResult | undefined> {
   if (mode === 'off') return undefined;
-  const webhook = resolveWebhookConfig(config.alerts.webhook, runtime.env);
   return dispatchAlerts({
     alerts,
     evaluatedScopes: scopes,
@@ -101,6 +108,8 @@ async function sendAlerts(config: TagwallConfig, runtime: Runtime, store: KeyVal
 }
 
 export async function runSync(config: TagwallConfig, options: RunOptions, runtime: Runtime, injected: { firewalls?: FirewallTarget } = {}): Promise<RunResult> {
+  // A bad webhook setting is a bad setting: refuse it before any request, not after the writes.
+  const webhook = options.alerts === 'off' ? undefined : resolveWebhookConfig(config.alerts.webhook, runtime.env);
   const credential = credentialFor(config, runtime);
   const stores = storesFor(config, runtime, credential);
   let resolved: ResolvedServiceTags;
@@ -108,7 +117,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
     resolved = await loadServiceTags(config, runtime, stores.cache, credential);
   } catch (e) {
     // No usable file means no vault is touched; say so once, then fail the run.
-    await sendAlerts(config, runtime, stores.state, serviceTagAlerts({ failure: describeError(e) }), evaluatedScopes([]), options.alerts);
+    await sendAlerts(config, runtime, stores.state, webhook, serviceTagAlerts({ failure: describeError(e) }), evaluatedScopes([]), options.alerts);
     throw e;
   }
   const doc = resolved.document;
@@ -138,7 +147,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
   );
   const report: RunReport = { dryRun: options.dryRun, serviceTags: serviceTagsSummary(doc, resolved), vaults };
   const alerts = [...vaults.flatMap((v) => alertsForVault(v, options.dryRun)), ...serviceTagAlerts({ stale: resolved.cacheUsed ? resolved.warnings : [] })];
-  const dispatched = await sendAlerts(config, runtime, stores.state, alerts, evaluatedScopes(vaults), options.alerts);
+  const dispatched = await sendAlerts(config, runtime, stores.state, webhook, alerts, evaluatedScopes(vaults), options.alerts);
   return {
     report: dispatched === undefined ? report : { ...report, alerts: { notifications: dispatched.notifications.length, webhookSent: dispatched.webhook.sent, webhookFailed: dispatched.webhook.failed } },
     ...(dispatched === undefined ? {} : { alerts: dispatched }),

@@ -245,9 +245,23 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
     if (problems.length > 0) throw invalid('app settings', problems);
     const raw: Record<string, unknown> = { targets: vaults.map((vault) => ({ vault, select })) };
     if (env.TAGWALL_CLOUD !== undefined && env.TAGWALL_CLOUD !== '') raw.cloud = env.TAGWALL_CLOUD;
-    return parseConfig(withDefaultState(raw, defaultState), { baseDir: options.cwd, source: 'app settings' });
+    try {
+      return parseConfig(withDefaultState(raw, defaultState), { baseDir: options.cwd, source: 'app settings' });
+    } catch (e) {
+      // Name the settings a person set, not the JSON paths they were turned into.
+      if (!(e instanceof TagwallError) || e.code !== 'CONFIG_INVALID') throw e;
+      const renamed = [...new Set(e.details.map(settingName))];
+      throw invalid('app settings', renamed);
+    }
   }
   throw new TagwallError('CONFIG_MISSING', 'no configuration: pass --config FILE, or set TAGWALL_CONFIG, TAGWALL_CONFIG_PATH, or TAGWALL_VAULTS and TAGWALL_SELECT');
+}
+
+function settingName(problem: string): string {
+  return problem
+    .replace(/^cloud:/, 'TAGWALL_CLOUD:')
+    .replace(/^targets\[(\d+)\]\.vault:/, (_, i: string) => `TAGWALL_VAULTS (item ${Number(i) + 1}):`)
+    .replace(/^targets\[\d+\]\.select(\[\d+\])?:/, 'TAGWALL_SELECT:');
 }
 
 function withDefaultState(raw: unknown, state: RawConfig['state'] | undefined): unknown {

@@ -50,7 +50,7 @@ export function renderRunText(report: RunReport): string {
   const lines: string[] = [];
   lines.push(`Service tags: ${st.cloud}, change ${st.changeNumber}${st.cacheUsed ? ' (last-known-good cache)' : ''} from ${st.url ?? st.path ?? 'unknown'}`);
   for (const w of st.warnings) lines.push(`warning: ${w}`);
-  lines.push(report.dryRun ? 'Dry run: nothing was written.' : '');
+  if (report.dryRun) lines.push('Dry run: nothing was written.');
   const rows = report.vaults.map((v) => [
     vaultName(v.vault),
     v.outcome,
@@ -78,5 +78,5 @@ export function renderRunText(report: RunReport): string {
   const by = new Map<string, number>();
   for (const v of report.vaults) by.set(v.outcome, (by.get(v.outcome) ?? 0) + 1);
   lines.push('', `${report.vaults.length} vault${report.vaults.length === 1 ? '' : 's'}: ${[...by].map(([o, n]) => `${n} ${o}`).join(', ')}`);
-  return lines.filter((l, i) => !(l === '' && i === 2)).join('\n');
+  return lines.join('\n');
 }

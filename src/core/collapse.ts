@@ -226,7 +226,6 @@ export function collapse(source: readonly Cidr[], options: CollapseOptions): Col
     throw new TagwallError(
       'COLLAPSE_INFEASIBLE',
       `no cover fits in ${options.maxRules} rule${options.maxRules === 1 ? '' : 's'} without touching forbidden or excluded space; the smallest budget that works is ${needed}`,
-      { details: [`needs at least ${needed} rules`] },
     );
   }
   solve(root, options.maxRules);

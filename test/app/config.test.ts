@@ -109,6 +109,13 @@ describe('configuration', () => {
     expect(c.state).toEqual({ store: 'blob', connectionSetting: 'AzureWebJobsStorage', container: 'tagwall' });
   });
 
+  it('names the app settings, not JSON paths, in problems with plain settings', async () => {
+    await expect(loadConfig({ env: { TAGWALL_VAULTS: `${vault('kv-one')},kv-two`, TAGWALL_SELECT: 'AzureDevOps', TAGWALL_CLOUD: 'china' }, cwd: '/' })).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      details: [expect.stringMatching(/^TAGWALL_CLOUD: /), expect.stringMatching(/^TAGWALL_VAULTS \(item 2\): "kv-two" is not a Key Vault resource ID/)],
+    });
+  });
+
   it('prefers TAGWALL_CONFIG, and says what to set when nothing is configured', async () => {
     const c = await loadConfig({ env: { TAGWALL_CONFIG: JSON.stringify({ targets: [{ vault: vault('kv-json'), select: ['*'] }] }), TAGWALL_VAULTS: vault('kv-other') }, cwd: '/' });
     expect(c.targets.map((t) => t.vault.name)).toEqual(['kv-json']);

@@ -253,6 +253,19 @@ describe('faults', () => {
 });
 
 describe('bad input never writes', () => {
+  it('a bad webhook app setting stops the run before any vault request', async () => {
+    const cfg = config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]);
+    const run = runSync(cfg, { dryRun: false, force: false, alerts: 'send' }, {
+      env: { TAGWALL_ALERT_WEBHOOK_URL: 'http://hooks.example.com/x' },
+      logger,
+      credential: emu.credential,
+      armCa: emu.emulator.caCert,
+      armRetry: FAST_RETRY,
+    });
+    await expect(run).rejects.toMatchObject({ code: 'ALERT_WEBHOOK_INVALID' });
+    expect(await emu.emulator.control.requests({ kind: 'arm' })).toEqual([]);
+  });
+
   it('an unknown selector in any target stops the run before any vault request', async () => {
     const cfg = config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }, { vault: vaultId('kv-other'), select: ['NoSuchTag'] }]);
     await expect(sync(cfg)).rejects.toMatchObject({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/targets\[1\]\.select .*NoSuchTag/)] });
