@@ -1,6 +1,5 @@
 import { runSync, type RunOptions, type Runtime } from '../app.js';
 import type { AlertLogger } from '../alerts/types.js';
-import { resolveWebhookConfig } from '../alerts/webhook.js';
 import { loadConfig } from '../config.js';
 import { exitCodeFor, renderRunText } from '../report.js';
 import { writeLine, type CliIO } from './io.js';
@@ -43,9 +42,6 @@ function progress(io: CliIO): Runtime['onVaultDone'] {
 
 export async function runSyncCommand(options: SyncOptions, io: CliIO, runtime: Partial<Runtime> = {}): Promise<number> {
   const config = await loadConfig({ ...(options.config === undefined ? {} : { file: options.config }), env: io.env, cwd: io.cwd });
-  // The webhook app settings are read only when alerts go out, after the vaults were written; a
-  // bad one would then fail the run and lose its report. Refuse it now, before any request.
-  if (options.alerts) resolveWebhookConfig(config.alerts.webhook, io.env);
   const run: RunOptions = {
     dryRun: options.dryRun,
     force: options.force,
