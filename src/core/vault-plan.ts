@@ -238,7 +238,10 @@ export function planVault(input: VaultPlanInput): VaultPlan {
   const s: TargetSettings = input.recordProblem === undefined ? input.settings : { ...input.settings, mode: 'merge' };
   const current = uniqueRules(input.firewall.ipRules.map(normaliseRule));
   const currentKeys = keysOf(current);
-  const owned = new Set((input.record?.ownedRules ?? []).map((r) => normaliseRule(r).key));
+  // A rule owned but not seen in the vault when the record was written had been removed already
+  // (a concurrent edit the verify caught); if it is back, someone else put it there.
+  const observed = new Set((input.record?.observedRules ?? []).map((r) => normaliseRule(r).key));
+  const owned = new Set((input.record?.ownedRules ?? []).map((r) => normaliseRule(r).key).filter((k) => observed.has(k)));
   const posture = postureFindings(input.firewall, s);
   const findings: Finding[] = [...posture.findings];
   if (input.recordProblem !== undefined) {

@@ -107,6 +107,20 @@ describe('later rounds', () => {
     expect(result.nextRules).toEqual(['20.0.0.0/24']);
   });
 
+  it('does not own a rule that had already left the vault when the record was written', () => {
+    // A concurrent edit removed 20.0.0.0/32 right after tagwall wrote it (the verify failed, the record
+    // still lists it as owned); a person has since put it back.
+    const { result } = plan({
+      firewall: firewall(['20.0.0.0/32', '20.0.5.0/24']),
+      record: record(['20.0.0.0/32', '20.0.5.0/24'], ['20.0.5.0/24']),
+      desired: ['20.0.0.8/32'],
+      guards: { ...guards, maxRemovedFraction: 1 },
+    });
+    expect(result.remove).toEqual(['20.0.5.0/24']);
+    expect(result.unmanaged).toEqual(['20.0.0.0/32']);
+    expect(result.nextOwned).toEqual(['20.0.0.8/32']);
+  });
+
   it('add-only never removes, and keeps stale owned rules owned', () => {
     const { result } = plan({
       firewall: firewall(['20.0.0.0/24', '20.0.1.5/32', '203.0.114.7/32']),
