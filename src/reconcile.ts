@@ -210,10 +210,19 @@ async function passVault(
     }
     if (options.dryRun) return { report: report(target, 'pending', plan) };
 
-    await deps.firewalls.write(firewall, { ipRules: plan.nextRules, ...(plan.setDefaultActionDeny ? { defaultAction: 'Deny' as const } : {}) });
+    const patched = observe(await deps.firewalls.write(firewall, { ipRules: plan.nextRules, ...(plan.setDefaultActionDeny ? { defaultAction: 'Deny' as const } : {}) }));
+    const recordAfter = (seen: ObservedFirewall) => (recordProblem === undefined ? () => deps.state.save(target.vault, recordOf(seen.ipRules, seen.posture), loaded?.etag) : undefined);
     // Key Vault has no ETag: the only way to see a concurrent edit is to read again.
-    const after = observe(await deps.firewalls.read(target.vault));
-    const record = recordProblem === undefined ? () => deps.state.save(target.vault, recordOf(after.ipRules, after.posture), loaded?.etag) : undefined;
+    let after: ObservedFirewall;
+    try {
+      after = observe(await deps.firewalls.read(target.vault));
+    } catch (e) {
+      // The write landed, so what tagwall now owns and removed must still be recorded, or a rule it
+      // removed and a person then put back would count as tagwall's again. Unverified, the vault fails.
+      const record = recordAfter(patched);
+      return { report: report(target, 'failed', plan, { error: errorOf(e) }), ...(record === undefined ? {} : { record }) };
+    }
+    const record = recordAfter(after);
     const written = keysOf(plan.nextRules);
     if (!sameSet(after.ipRules, written)) {
       const want = new Set(written);
