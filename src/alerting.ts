@@ -25,6 +25,13 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
   const vault = report.vault;
   const missing = report.drift.filter((d) => d.kind === 'missing').map((d) => d.rule!);
   if (missing.length > 0) {
+    // Only the missing rules the allowlist still has come back (they are in the plan's adds).
+    const back = missing.filter((r) => report.add.includes(r));
+    const out = missing.filter((r) => !report.add.includes(r));
+    const named = (rules: string[]) => (rules.length <= 3 ? rules.join(', ') : `${rules.length} of them`);
+    const stayOut = out.length === 0 ? '' : `${named(out)} ${out.length === 1 ? 'is' : 'are'} no longer in the allowlist and stay${out.length === 1 ? 's' : ''} out.`;
+    const action =
+      back.length === 0 ? `Nothing: ${stayOut}` : out.length === 0 ? fixes(report, dryRun, 'tagwall restores them') : `${fixes(report, dryRun, `tagwall restores ${named(back)}`)} ${stayOut}`;
     alerts.push(
       createAlert({
         vault,
@@ -34,7 +41,7 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
         title: `${missing.length} owned rule${missing.length === 1 ? ' was' : 's were'} removed from ${name(vault)} outside tagwall`,
         details: missing.map((r) => `removed: ${r}`),
         rules: missing,
-        action: fixes(report, dryRun, 'tagwall restores them'),
+        action,
       }),
     );
   }
