@@ -36,3 +36,16 @@ describe('drift alerts', () => {
     expect(some[0]!.action).toMatch(/20\.0\.2\.0\/24 .*no longer/);
   });
 });
+
+describe('fingerprints', () => {
+  const refused = (reason: string) => alertsForVault(report({ outcome: 'refused', reasons: [reason] }), false).find((a) => a.kind === 'plan-refused')!.fingerprint;
+
+  it('a refusal keeps its fingerprint when only the numbers in it change', () => {
+    const infeasible = (budget: number) =>
+      refused(`no cover fits in ${budget} rule${budget === 1 ? '' : 's'} without touching forbidden or excluded space; the smallest budget that works is 9 (budget for this vault: ${budget})`);
+    expect(infeasible(2)).toBe(infeasible(5));
+    expect(infeasible(1)).toBe(infeasible(2));
+    expect(refused('the plan removes 3 of 4 rules (75.0%; limit 50%)')).toBe(refused('the plan removes 30 of 40 rules (75.0%; limit 50%)'));
+    expect(refused('the plan removes 3 of 4 rules (75.0%; limit 50%)')).not.toBe(refused('the desired allowlist is empty; refusing to strip the vault'));
+  });
+});
