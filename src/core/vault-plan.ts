@@ -236,12 +236,20 @@ export function planVault(input: VaultPlanInput): VaultPlan {
   // Without a readable record nothing is known to be tagwall's, and authoritative mode must not
   // take that as licence to remove everything: plan as merge, where owning nothing removes nothing.
   const s: TargetSettings = input.recordProblem === undefined ? input.settings : { ...input.settings, mode: 'merge' };
-  const current = uniqueRules(input.firewall.ipRules.map(normaliseRule));
+  const all = input.firewall.ipRules.map(normaliseRule);
+  const current = uniqueRules(all);
   const currentKeys = keysOf(current);
+  // tagwall writes each rule once, so a rule the vault holds twice (say `1.2.3.4` and `1.2.3.4/32`)
+  // was also added by someone else, who wants it kept.
+  const repeated = new Set<string>();
+  if (all.length > current.length) {
+    const seen = new Set<string>();
+    for (const r of all) (seen.has(r.key) ? repeated : seen).add(r.key);
+  }
   // A rule owned but not seen in the vault when the record was written had been removed already
   // (a concurrent edit the verify caught); if it is back, someone else put it there.
   const observed = new Set((input.record?.observedRules ?? []).map((r) => normaliseRule(r).key));
-  const owned = new Set((input.record?.ownedRules ?? []).map((r) => normaliseRule(r).key).filter((k) => observed.has(k)));
+  const owned = new Set((input.record?.ownedRules ?? []).map((r) => normaliseRule(r).key).filter((k) => observed.has(k) && !repeated.has(k)));
   const posture = postureFindings(input.firewall, s);
   const findings: Finding[] = [...posture.findings];
   if (input.recordProblem !== undefined) {

@@ -130,9 +130,11 @@ function inputOf(w: World): VaultPlanInput {
 function check(w: World, plan: VaultPlan): void {
   const s = w.settings;
   const currentKeys = new Set(keysOf(w.current));
-  // Owned as far as the record knows: listed as owned, and seen in the vault when it was written.
+  // Owned as far as the record knows: listed as owned, seen in the vault when it was written, and
+  // not in the vault twice (tagwall writes each rule once, so a second entry is someone else's).
   const observed = new Set(keysOf(w.observed));
-  const owned = new Set(w.state === 'record' ? w.owned.filter((k) => observed.has(k)) : []);
+  const repeated = new Set(keysOf(w.current).filter((k, i, all) => all.indexOf(k) !== i));
+  const owned = new Set(w.state === 'record' ? w.owned.filter((k) => observed.has(k) && !repeated.has(k)) : []);
   const next = keysOf(plan.nextRules);
   const nextSet = new Set(next);
   const desired = (plan.desired?.rules ?? []).map(formatCidr);

@@ -121,6 +121,18 @@ describe('later rounds', () => {
     expect(result.nextOwned).toEqual(['20.0.0.8/32']);
   });
 
+  it('does not remove an owned rule that someone added again in another spelling', () => {
+    // tagwall wrote 20.0.1.5 once; the second entry for the same address is someone else's.
+    const { result } = plan({
+      firewall: firewall(['20.0.0.0/24', '20.0.1.5', '20.0.1.5/32']),
+      record: record(['20.0.0.0/24', '20.0.1.5/32'], ['20.0.0.0/24', '20.0.1.5/32']),
+      desired: ['20.0.0.0/24'],
+    });
+    expect(result.remove).toEqual([]);
+    expect(result.unmanaged).toEqual(['20.0.1.5/32']);
+    expect(result.nextOwned).toEqual(['20.0.0.0/24']);
+  });
+
   it('add-only never removes, and keeps stale owned rules owned', () => {
     const { result } = plan({
       firewall: firewall(['20.0.0.0/24', '20.0.1.5/32', '203.0.114.7/32']),
