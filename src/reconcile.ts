@@ -236,6 +236,14 @@ async function passVault(
       };
       return { report: report(target, 'failed', plan, { error }), ...(record === undefined ? {} : { record }) };
     }
+    // Turning the firewall on is part of the write too: a vault left open must not read as applied.
+    if (plan.setDefaultActionDeny && (after.posture.defaultAction ?? '').toLowerCase() !== 'deny') {
+      const error = {
+        code: 'VERIFY_MISMATCH',
+        message: `defaultAction read back after the write is ${after.posture.defaultAction ?? 'unset'}, not the Deny that was written (a concurrent edit?)`,
+      };
+      return { report: report(target, 'failed', plan, { error }), ...(record === undefined ? {} : { record }) };
+    }
     return { report: report(target, 'applied', plan), ...(record === undefined ? {} : { record }) };
   } catch (e) {
     return { report: report(target, 'failed', plan, { error: errorOf(e) }) };

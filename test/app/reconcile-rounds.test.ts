@@ -214,6 +214,27 @@ describe('reconcile rounds', () => {
     expect(next.drift).toEqual([expect.objectContaining({ kind: 'added', rule: '20.0.1.0/24' })]);
   });
 
+  it('fails the vault when the verifying read finds the firewall off again after tagwall turned it on', async () => {
+    const config = parseConfig(
+      { serviceTags: { source: 'file', path: 'unused.json' }, state: { store: 'file', path: 'unused-state.json' }, targets: [{ vault: VAULT, select: ['Rounds'], enforceDeny: true }] },
+      { baseDir: '/nonexistent', source: 'test' },
+    );
+    const vault = new Vault();
+    const state = new State(vault);
+    const open = (fw: VaultFirewall): VaultFirewall => ({ ...fw, networkAcls: { ...fw.networkAcls!, defaultAction: 'Allow' } });
+    // Someone turns the firewall off again right after tagwall's PATCH turned it on.
+    const firewalls: FirewallTarget = {
+      read: async () => open(vault.firewall()),
+      write: async (_current, change) => {
+        vault.set(change.ipRules);
+        return { ...vault.firewall(), networkAcls: { ...vault.firewall().networkAcls!, defaultAction: change.defaultAction ?? 'Allow' } };
+      },
+    };
+    const [report] = await reconcile(config, tinyDocument([{ name: 'Rounds', prefixes: ['20.0.1.0/24'] }]), { firewalls, state: state.access() }, { dryRun: false, force: false });
+    expect(report).toMatchObject({ outcome: 'failed', error: { code: 'VERIFY_MISMATCH', message: expect.stringMatching(/defaultAction/) } });
+    expect(vault.rules).toEqual(['20.0.1.0/24']);
+  });
+
   it('never removes a rule tagwall does not own, across rounds with faults', async () => {
     await fc.assert(
       fc.asyncProperty(settingsArb, fc.subarray(POOL, { maxLength: 6 }), fc.array(roundArb, { minLength: 1, maxLength: 6 }), (settings, start, rounds) => play(settings, start, rounds)),
