@@ -35,7 +35,8 @@ export interface VaultReport {
 
 export interface VaultStateAccess {
   load(vault: VaultRef): Promise<{ record: AppliedRecord; etag?: string } | undefined>;
-  save(vault: VaultRef, record: AppliedRecord, etag?: string): Promise<unknown>;
+  /** Returns the new ETag, when the store has one. */
+  save(vault: VaultRef, record: AppliedRecord, etag?: string): Promise<string | void>;
 }
 
 export interface ReconcileDeps {
@@ -210,8 +211,17 @@ async function passVault(
     }
     if (options.dryRun) return { report: report(target, 'pending', plan) };
 
+    // Release before removing: the record stops owning what is about to be removed before the
+    // PATCH, so whatever fails afterwards (the PATCH, the verify, the final record) can never leave
+    // a record that owns a rule tagwall removed and a person then put back.
+    let etag = loaded?.etag;
+    if (loaded !== undefined && recordProblem === undefined && plan.remove.length > 0) {
+      const removed = new Set(plan.remove);
+      const released = { ...loaded.record, ownedRules: keysOf(loaded.record.ownedRules).filter((r) => !removed.has(r)) };
+      etag = (await deps.state.save(target.vault, released, etag)) ?? undefined;
+    }
     const patched = observe(await deps.firewalls.write(firewall, { ipRules: plan.nextRules, ...(plan.setDefaultActionDeny ? { defaultAction: 'Deny' as const } : {}) }));
-    const recordAfter = (seen: ObservedFirewall) => (recordProblem === undefined ? () => deps.state.save(target.vault, recordOf(seen.ipRules, seen.posture), loaded?.etag) : undefined);
+    const recordAfter = (seen: ObservedFirewall) => (recordProblem === undefined ? () => deps.state.save(target.vault, recordOf(seen.ipRules, seen.posture), etag) : undefined);
     // Key Vault has no ETag: the only way to see a concurrent edit is to read again.
     let after: ObservedFirewall;
     try {
