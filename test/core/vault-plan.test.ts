@@ -62,7 +62,7 @@ describe('first round', () => {
   it('adopts a rule that is already there, matching a bare address to its /32', () => {
     const { result } = plan({ firewall: firewall(['20.0.1.5', '20.0.0.0/24']), desired: ['20.0.0.0/24', '20.0.1.5/32'] });
     expect(result.add).toEqual([]);
-    expect(result.adopted.sort()).toEqual(['20.0.0.0/24', '20.0.1.5/32']);
+    expect([...result.adopted].sort()).toEqual(['20.0.0.0/24', '20.0.1.5/32']);
     expect(result.changes).toBe(false);
   });
 
