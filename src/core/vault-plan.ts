@@ -167,8 +167,9 @@ export function driftSince(record: AppliedRecord | undefined, current: readonly 
   for (const field of ['defaultAction', 'bypass', 'publicNetworkAccess'] as const) {
     const before = record.posture[field];
     const after = posture[field];
-    if (before !== undefined && (before ?? '').toLowerCase() !== (after ?? '').toLowerCase()) {
-      drift.push({ kind: 'posture', detail: `${field} changed from ${before} to ${after ?? 'unset'}` });
+    // A field that appears (or disappears) is a change too: bypass going from unset to None matters.
+    if ((before ?? '').toLowerCase() !== (after ?? '').toLowerCase()) {
+      drift.push({ kind: 'posture', detail: `${field} changed from ${before ?? 'unset'} to ${after ?? 'unset'}` });
     }
   }
   return drift;

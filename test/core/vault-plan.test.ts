@@ -268,6 +268,15 @@ describe('drift and posture', () => {
     expect(result.setDefaultActionDeny).toBe(false);
   });
 
+  it('reports a posture field that appeared since the last write', () => {
+    const { result } = plan({
+      firewall: firewall(['20.0.0.0/24'], { defaultAction: 'Deny', bypass: 'None', publicNetworkAccess: 'Enabled' }),
+      record: record(['20.0.0.0/24'], ['20.0.0.0/24'], { posture: { defaultAction: 'Deny', publicNetworkAccess: 'Enabled' } }),
+      desired: ['20.0.0.0/24'],
+    });
+    expect(result.drift).toEqual([{ kind: 'posture', detail: 'bypass changed from unset to None' }]);
+  });
+
   it('turns the firewall on only with enforceDeny', () => {
     const { result } = plan({ firewall: firewall(['20.0.0.0/24'], { defaultAction: 'Allow' }), settings: { ...settings, enforceDeny: true }, desired: ['20.0.0.0/24'] });
     expect(result.setDefaultActionDeny).toBe(true);
