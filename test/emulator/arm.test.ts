@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { seedVault, startTestEmulator, subnetId, TEST_GROUP, TEST_SUBSCRIPTION, vaultId, type TestEmulator } from '../helpers/emulator.js';
+import { describe, expect, it } from 'vitest';
+import { seedVault, useTestEmulator, subnetId, TEST_GROUP, TEST_SUBSCRIPTION, vaultId, type TestEmulator } from '../helpers/emulator.js';
 
 /** The ARM surface itself, over raw HTTPS where the SDK would hide what is on the wire. */
 
@@ -8,26 +8,16 @@ const SUBNET = subnetId('vnet-a', 'snet-1');
 
 let t: TestEmulator;
 
-beforeAll(async () => {
-  t = await startTestEmulator();
-});
-
-afterAll(async () => {
-  await t?.close();
-});
-
-beforeEach(async () => {
-  await t.reset({
-    vaults: [
-      seedVault('kv-one', {
-        bypass: 'AzureServices',
-        defaultAction: 'Deny',
-        ipRules: [{ value: '145.14.56.23' }],
-        virtualNetworkRules: [{ id: SUBNET }],
-      }),
-    ],
-  });
-});
+useTestEmulator((started) => (t = started), () => ({
+  vaults: [
+    seedVault('kv-one', {
+      bypass: 'AzureServices',
+      defaultAction: 'Deny',
+      ipRules: [{ value: '145.14.56.23' }],
+      virtualNetworkRules: [{ id: SUBNET }],
+    }),
+  ],
+}));
 
 describe('authentication and api-version', () => {
   it('answers 401 AuthenticationFailed without an Authorization header, and logs the attempt', async () => {

@@ -1,28 +1,18 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isTagwallError } from '../../src/core/errors.js';
 import { readEmulatorSeedFile } from '../../src/emulator/model.js';
 import { sampleSeed } from '../../src/emulator/sample.js';
 import { startKeyVaultEmulator } from '../../src/emulator/server.js';
-import { seedVault, startTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
+import { seedVault, useTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
 
 const API = '?api-version=2026-02-01';
 
 let t: TestEmulator;
 
-beforeAll(async () => {
-  t = await startTestEmulator();
-});
-
-afterAll(async () => {
-  await t?.close();
-});
-
-beforeEach(async () => {
-  await t.reset({ vaults: [seedVault('kv-a', { ipRules: [{ value: '20.1.0.0/16' }] }), seedVault('kv-b')] });
-});
+useTestEmulator((started) => (t = started), () => ({ vaults: [seedVault('kv-a', { ipRules: [{ value: '20.1.0.0/16' }] }), seedVault('kv-b')] }));
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
   return p.then(

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { seedVault, startTestEmulator, subnetId, TEST_GROUP, vaultId, vaultRef, type TestEmulator } from '../helpers/emulator.js';
+import { describe, expect, it } from 'vitest';
+import { seedVault, useTestEmulator, subnetId, TEST_GROUP, vaultId, vaultRef, type TestEmulator } from '../helpers/emulator.js';
 
 /** Key Vault's checks on networkAcls, as a client sees them: status, ARM code and exact text. */
 
@@ -7,22 +7,12 @@ const API = '?api-version=2026-02-01';
 
 let t: TestEmulator;
 
-beforeAll(async () => {
-  t = await startTestEmulator();
-});
-
-afterAll(async () => {
-  await t?.close();
-});
-
-beforeEach(async () => {
-  await t.reset({
-    vaults: [
-      seedVault('kv-rules', { defaultAction: 'Deny', ipRules: [{ value: '145.14.56.23/32' }] }),
-      seedVault('kv-legacy', { defaultAction: 'Deny', ipRules: [{ value: '145.14.56.23' }] }, { oldApi: true }),
-    ],
-  });
-});
+useTestEmulator((started) => (t = started), () => ({
+  vaults: [
+    seedVault('kv-rules', { defaultAction: 'Deny', ipRules: [{ value: '145.14.56.23/32' }] }),
+    seedVault('kv-legacy', { defaultAction: 'Deny', ipRules: [{ value: '145.14.56.23' }] }, { oldApi: true }),
+  ],
+}));
 
 function patchRules(vault: string, values: readonly string[]) {
   return t.fetch('PATCH', `${vaultId(vault)}${API}`, { body: { properties: { networkAcls: { ipRules: values.map((value) => ({ value })) } } } });

@@ -1,6 +1,7 @@
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import { Agent, request } from 'undici';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { parseVaultId, type VaultRef } from '../../src/core/vault-id.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator, type KeyVaultEmulatorOptions } from '../../src/emulator/server.js';
 import type { EmulatorSeed, SeedNetworkAcls, SeedVault } from '../../src/emulator/model.js';
@@ -101,4 +102,22 @@ export async function startTestEmulator(options: KeyVaultEmulatorOptions = {}): 
       await emulator.close();
     },
   };
+}
+
+/**
+ * One emulator for a whole test file, reset to `seed()` before every test. `set` receives it once it
+ * has started, so the file can keep a plain `let t: TestEmulator`.
+ */
+export function useTestEmulator(set: (t: TestEmulator) => void, seed: () => EmulatorSeed, options: KeyVaultEmulatorOptions = {}): void {
+  let current: TestEmulator | undefined;
+  beforeAll(async () => {
+    current = await startTestEmulator(options);
+    set(current);
+  });
+  afterAll(async () => {
+    await current?.close();
+  });
+  beforeEach(async () => {
+    await current!.reset(seed());
+  });
 }

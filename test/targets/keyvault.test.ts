@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TagwallError } from '../../src/core/errors.js';
 import { createKeyVaultFirewalls } from '../../src/targets/keyvault.js';
 import { closedPort } from '../helpers/ports.js';
-import { seedVault, startTestEmulator, subnetId, vaultRef, type TestEmulator } from '../helpers/emulator.js';
+import { seedVault, useTestEmulator, subnetId, vaultRef, type TestEmulator } from '../helpers/emulator.js';
 import { failure } from '../helpers/failure.js';
 
 const OFFICE = '145.14.56.23/32';
@@ -10,28 +10,18 @@ const SUBNET = subnetId('vnet-apps', 'snet-web');
 
 let t: TestEmulator;
 
-beforeAll(async () => {
-  t = await startTestEmulator();
-});
-
-afterAll(async () => {
-  await t?.close();
-});
-
-beforeEach(async () => {
-  await t.reset({
-    vaults: [
-      seedVault('kv-locked', {
-        bypass: 'None',
-        defaultAction: 'Deny',
-        ipRules: [{ value: OFFICE }],
-        virtualNetworkRules: [{ id: SUBNET, ignoreMissingVnetServiceEndpoint: true }],
-      }),
-      seedVault('kv-open', { bypass: 'AzureServices', defaultAction: 'Allow', ipRules: [], virtualNetworkRules: [] }),
-      seedVault('kv-blank'),
-    ],
-  });
-});
+useTestEmulator((started) => (t = started), () => ({
+  vaults: [
+    seedVault('kv-locked', {
+      bypass: 'None',
+      defaultAction: 'Deny',
+      ipRules: [{ value: OFFICE }],
+      virtualNetworkRules: [{ id: SUBNET, ignoreMissingVnetServiceEndpoint: true }],
+    }),
+    seedVault('kv-open', { bypass: 'AzureServices', defaultAction: 'Allow', ipRules: [], virtualNetworkRules: [] }),
+    seedVault('kv-blank'),
+  ],
+}));
 
 describe('read and write through the real SDK', () => {
   it('reads networkAcls and publicNetworkAccess as stored', async () => {
