@@ -191,17 +191,24 @@ async function play(settings: Settings, start: string[], rounds: Round[]): Promi
   }
 }
 
+/** One merge-mode vault and its state, and a way to run one round with the given faults. */
+function mergeRounds() {
+  const config = configOf({ maxRules: 10, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false });
+  const vault = new Vault();
+  const state = new State(vault);
+  const run = async (prefixes: string[], faults: Partial<Faults> = {}) => {
+    vault.gets = 0;
+    vault.patches = 0;
+    vault.faults = { verifyFails: false, loadFails: false, saveFails: false, ...faults };
+    const doc = tinyDocument([{ name: 'Rounds', prefixes }]);
+    return (await reconcile(config, doc, { firewalls: vault.target(), state: state.access() }, { dryRun: false, force: false }))[0]!;
+  };
+  return { vault, state, run };
+}
+
 describe('reconcile rounds', () => {
   it('records what the PATCH wrote when the verifying read fails, so a rule put back by hand stays', async () => {
-    const config = configOf({ maxRules: 10, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false });
-    const vault = new Vault();
-    const state = new State(vault);
-    const run = async (prefixes: string[], faults: Partial<Faults> = {}) => {
-      vault.gets = 0;
-      vault.faults = { verifyFails: false, loadFails: false, saveFails: false, ...faults };
-      const doc = tinyDocument([{ name: 'Rounds', prefixes }]);
-      return (await reconcile(config, doc, { firewalls: vault.target(), state: state.access() }, { dryRun: false, force: false }))[0]!;
-    };
+    const { vault, state, run } = mergeRounds();
     expect((await run(['20.0.1.0/24', '20.0.2.0/24'])).outcome).toBe('applied');
     const failed = await run(['20.0.3.0/24'], { verifyFails: true });
     expect(failed).toMatchObject({ outcome: 'failed', error: { code: 'VAULT_SERVER_ERROR' }, remove: ['20.0.1.0/24', '20.0.2.0/24'] });
@@ -215,16 +222,7 @@ describe('reconcile rounds', () => {
   });
 
   it('releases removed rules before the PATCH, so a failed record afterwards cannot make tagwall remove them again', async () => {
-    const config = configOf({ maxRules: 10, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false });
-    const vault = new Vault();
-    const state = new State(vault);
-    const run = async (prefixes: string[], faults: Partial<Faults> = {}) => {
-      vault.gets = 0;
-      vault.patches = 0;
-      vault.faults = { verifyFails: false, loadFails: false, saveFails: false, ...faults };
-      const doc = tinyDocument([{ name: 'Rounds', prefixes }]);
-      return (await reconcile(config, doc, { firewalls: vault.target(), state: state.access() }, { dryRun: false, force: false }))[0]!;
-    };
+    const { vault, state, run } = mergeRounds();
     expect((await run(['20.0.1.0/24', '20.0.2.0/24'])).outcome).toBe('applied');
     const failed = await run(['20.0.3.0/24'], { saveFails: true });
     expect(failed).toMatchObject({ outcome: 'failed', error: { code: 'STATE_UNWRITABLE' }, remove: ['20.0.1.0/24', '20.0.2.0/24'] });
