@@ -38,3 +38,29 @@ export interface FirewallTarget {
    */
   write(current: VaultFirewall, change: FirewallChange): Promise<VaultFirewall>;
 }
+
+/**
+ * A vault's Network Security Perimeter association, as far as tagwall could read it. Under an
+ * Enforced association (or `publicNetworkAccess: SecuredByPerimeter`) the perimeter's access
+ * rules decide who gets in and the vault's own IP rules do nothing; under Learning (or Audit)
+ * the vault's own firewall still applies.
+ */
+export interface PerimeterAssociation {
+  /** The perimeter's resource ID. */
+  readonly perimeter: string;
+  /** The profile's resource ID, when the association names one. */
+  readonly profile?: string;
+  /** As ARM spells it: `Enforced`, `Learning` or `Audit`. */
+  readonly accessMode: string;
+}
+
+export type PerimeterView =
+  | { readonly state: 'none' }
+  | { readonly state: 'associated'; readonly association: PerimeterAssociation }
+  /** The identity could not read the association (403, an outage): reported, never fatal. */
+  | { readonly state: 'unknown'; readonly reason: string };
+
+/** Finds the perimeter association of a vault; one per run, shared by the vaults it reads. */
+export interface PerimeterLookup {
+  perimeterOf(vault: VaultRef): Promise<PerimeterView>;
+}
