@@ -15,15 +15,20 @@ function name(id: string): string {
 
 function fixes(report: VaultReport, dryRun: boolean, what: string): string {
   if (report.outcome === 'applied') return `${what} on this run.`;
-  if (report.outcome === 'refused') return `Nothing: the plan was refused (${report.reasons[0] ?? 'a guard fired'}); a person must look.`;
-  if (report.outcome === 'skipped') return 'Nothing: IP rules have no effect on this vault.';
+  if (report.outcome === 'refused') return `Nothing: the plan was refused (${report.reasons[0]?.message ?? 'a guard fired'}); a person must look.`;
+  if (report.outcome === 'skipped') {
+    const code = report.reasons[0]?.code;
+    if (code === 'VAULT_BUSY') return `${what} by the run that is writing the vault now, or on the next sync.`;
+    if (code === 'DEADLINE') return `${what} on the next sync, which takes this vault first.`;
+    return 'Nothing: IP rules have no effect on this vault.';
+  }
   return dryRun ? `${what} on the next scheduled sync.` : `${what} on the next sync.`;
 }
 
 export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
   const alerts: Alert[] = [];
   const vault = report.vault;
-  const missing = report.drift.filter((d) => d.kind === 'missing').map((d) => d.rule!);
+  const missing = report.drift.flatMap((d) => (d.kind === 'missing' ? [d.rule] : []));
   if (missing.length > 0) {
     // Only the missing rules the allowlist still has come back (they are in the plan's adds).
     const back = missing.filter((r) => report.add.includes(r));
@@ -36,7 +41,7 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
       createAlert({
         vault,
         kind: 'drift',
-        subject: 'missing',
+        subject: 'RULE_MISSING',
         severity: 'warning',
         title: `${missing.length} owned rule${missing.length === 1 ? ' was' : 's were'} removed from ${name(vault)} outside tagwall`,
         details: missing.map((r) => `removed: ${r}`),
@@ -45,13 +50,13 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
       }),
     );
   }
-  const added = report.drift.filter((d) => d.kind === 'added').map((d) => d.rule!);
+  const added = report.drift.flatMap((d) => (d.kind === 'added' ? [d.rule] : []));
   if (added.length > 0 && report.mode === 'authoritative') {
     alerts.push(
       createAlert({
         vault,
         kind: 'drift',
-        subject: 'added',
+        subject: 'RULE_ADDED',
         severity: 'warning',
         title: `${added.length} rule${added.length === 1 ? ' was' : 's were'} added to ${name(vault)} outside tagwall (authoritative mode)`,
         details: added.map((r) => `added: ${r}`),
@@ -60,12 +65,13 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
       }),
     );
   }
-  for (const d of report.drift.filter((x) => x.kind === 'posture')) {
+  for (const d of report.drift) {
+    if (d.kind !== 'posture') continue;
     alerts.push(
       createAlert({
         vault,
         kind: 'drift',
-        subject: `posture:${d.detail.split(' ')[0]}`,
+        subject: `${d.code}:${d.field}`,
         severity: 'warning',
         title: `${name(vault)}: ${d.detail}`,
         details: [d.detail],
@@ -82,7 +88,24 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
         severity: 'critical',
         title: `${name(vault)}: the firewall is off (defaultAction Allow)`,
         details: [off.message],
-        action: off.message.includes('tagwall sets defaultAction to Deny') ? fixes(report, dryRun, 'tagwall sets defaultAction to Deny') : 'Nothing: set enforceDeny on the target, or turn the firewall on by hand.',
+        action: off.enforceDeny === true ? fixes(report, dryRun, 'tagwall sets defaultAction to Deny') : 'Nothing: set enforceDeny on the target, or turn the firewall on by hand.',
+      }),
+    );
+  }
+  const perimeter = report.findings.find((f) => f.code === 'PERIMETER_ENFORCED');
+  if (perimeter !== undefined) {
+    alerts.push(
+      createAlert({
+        vault,
+        kind: 'perimeter-enforced',
+        // The perimeter is what identifies the problem; moving to another one is a new problem.
+        subject: `PERIMETER_ENFORCED:${String(perimeter.perimeter ?? perimeter.publicNetworkAccess ?? '').toLowerCase()}`,
+        severity: 'warning',
+        title: `${name(vault)}: a network security perimeter decides access; the vault's IP rules have no effect`,
+        details: [perimeter.message],
+        action: report.reasons.some((r) => r.code === 'PERIMETER_ENFORCED')
+          ? 'Nothing: the write is skipped (skipWhenPerimeterEnforced); allow the service tags in the perimeter profile instead.'
+          : 'tagwall keeps writing the IP rules, which take effect again if the vault leaves the perimeter; allow the service tags in the perimeter profile too.',
       }),
     );
   }
@@ -91,11 +114,12 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
       createAlert({
         vault,
         kind: 'plan-refused',
-        // Numbers change from run to run while the problem stays the same; so does 'rule' after a count of one.
-        subject: report.reasons.map((r) => r.replace(/[\d.,%]+/g, '#').replace(/\brules\b/g, 'rule')).join('|'),
+        // The codes identify the problem; figures (how many rules, how much excess) move from run
+        // to run while it stays the same problem, and wording may change in any release.
+        subject: [...new Set(report.reasons.map((r) => r.code))].sort().join('|'),
         severity: 'critical',
         title: `${name(vault)}: tagwall refused to write the plan`,
-        details: [...report.reasons],
+        details: report.reasons.map((r) => r.message),
         action: 'Nothing: the vault is left as it is until the cause is fixed or a person runs sync with --force.',
       }),
     );

@@ -1,21 +1,23 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
+import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { alertsForVault, evaluatedScopes, serviceTagAlerts } from './alerting.js';
 import { dispatchAlerts, type DispatchResult } from './alerts/dispatch.js';
 import type { Alert, AlertLogger } from './alerts/types.js';
 import { resolveWebhookConfig, type WebhookConfig } from './alerts/webhook.js';
-import type { TagwallConfig } from './config.js';
-import { describeError } from './core/errors.js';
+import type { TagwallConfig, TargetConfig } from './config.js';
+import { describeError, isTagwallError, TagwallError, type ErrorCode } from './core/errors.js';
 import type { ServiceTagDocument } from './core/service-tags.js';
-import { reconcile, type VaultReport } from './reconcile.js';
+import { reconcile, selectTargets, type VaultReport } from './reconcile.js';
 import type { RunReport } from './report.js';
 import { resolveServiceTags, type ResolvedServiceTags } from './sources/resolve.js';
 import { createStateStore } from './state/blob-store.js';
-import { AlertStateRepository, VaultStateRepository } from './state/records.js';
+import { AlertStateRepository, BacklogRepository, VaultStateRepository } from './state/records.js';
 import { FolderStore, type KeyValueStore } from './state/store.js';
 import { createKeyVaultFirewalls } from './targets/keyvault.js';
-import type { FirewallTarget } from './targets/firewall.js';
+import { vaultError } from './targets/keyvault-errors.js';
+import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
 
 /**
  * Wires one run together from a configuration: service tags → reconcile every vault →
@@ -29,6 +31,8 @@ export interface RunOptions {
   readonly vaults?: readonly string[];
   /** `send`: page (log + webhook, remembered); `preview`: log what would be sent; `off`. */
   readonly alerts: 'send' | 'preview' | 'off';
+  /** No vault is started at or after this time (see ReconcileOptions.deadline). */
+  readonly deadline?: Date;
 }
 
 export interface Runtime {
@@ -107,7 +111,24 @@ async function sendAlerts(
   });
 }
 
-export async function runSync(config: TagwallConfig, options: RunOptions, runtime: Runtime, injected: { firewalls?: FirewallTarget } = {}): Promise<RunResult> {
+/**
+ * One token request before any vault: without a credential every vault would fail the same
+ * way, each printing the whole credential chain. This says it once, for the run.
+ */
+async function credentialProblem(config: TagwallConfig, credential: TokenCredential): Promise<{ code: ErrorCode; message: string } | undefined> {
+  try {
+    await credential.getToken(`${config.arm.endpoint}/.default`);
+    return undefined;
+  } catch (e) {
+    const err = vaultError(e, { id: '(every vault)', subscriptionId: '', resourceGroup: '', name: 'vaults' }, 'read');
+    const code: ErrorCode = err.code === 'VAULT_AUTHENTICATION_FAILED' ? 'VAULT_AUTHENTICATION_FAILED' : 'VAULT_CREDENTIAL_UNAVAILABLE';
+    const hint =
+      'tagwall uses DefaultAzureCredential: managed identity in Azure (set identity.clientId for a user-assigned one), `az login` on a laptop, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET';
+    return { code, message: `${describeError(e)}\nhint: ${hint}` };
+  }
+}
+
+export async function runSync(config: TagwallConfig, options: RunOptions, runtime: Runtime, injected: { firewalls?: FirewallTarget; perimeters?: PerimeterLookup } = {}): Promise<RunResult> {
   // A bad webhook setting is a bad setting: refuse it before any request, not after the writes.
   const webhook = options.alerts === 'off' ? undefined : resolveWebhookConfig(config.alerts.webhook, runtime.env);
   const credential = credentialFor(config, runtime);
@@ -116,6 +137,14 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
   try {
     resolved = await loadServiceTags(config, runtime, stores.cache, credential);
   } catch (e) {
+    // A local file for another cloud is a mistake in the configuration, not an outage: nobody
+    // should be paged for it, and it is reported like every other bad setting.
+    if (isTagwallError(e, 'SERVICE_TAGS_WRONG_CLOUD') && config.serviceTags.source === 'file') {
+      throw new TagwallError('CONFIG_INVALID', `the configuration says cloud ${config.cloud}, but its service-tags file is for another cloud`, {
+        details: [`cloud: ${config.cloud}`, `serviceTags.path: ${e.message}`],
+        cause: e,
+      });
+    }
     // No usable file means no vault is touched; say so once, then fail the run.
     await sendAlerts(config, runtime, stores.state, webhook, serviceTagAlerts({ failure: describeError(e) }), evaluatedScopes([]), options.alerts);
     throw e;
@@ -130,26 +159,90 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
       ...(runtime.armRetry === undefined ? {} : { retry: runtime.armRetry }),
     });
   const vaultState = new VaultStateRepository(stores.state);
+  const backlog = new BacklogRepository(stores.state);
   const now = runtime.now ?? (() => new Date());
-  const vaults = await reconcile(
-    config,
-    doc,
-    {
-      firewalls,
-      state: {
-        load: (vault) => vaultState.load(vault),
-        save: (vault, record, etag) => vaultState.save(vault, { version: 1, vault: vault.id, ...record, ownedRules: [...record.ownedRules], observedRules: [...record.observedRules] }, etag),
-      },
-      now,
-      ...(runtime.onVaultDone === undefined ? {} : { onVaultDone: runtime.onVaultDone }),
-    },
-    { dryRun: options.dryRun, force: options.force, ...(options.vaults === undefined ? {} : { vaults: options.vaults }) },
-  );
-  const report: RunReport = { dryRun: options.dryRun, serviceTags: serviceTagsSummary(doc, resolved), vaults };
+  const runId = randomUUID();
+  const credentialError = injected.firewalls === undefined ? await credentialProblem(config, credential) : undefined;
+  const first = await backlog.load().catch(() => undefined);
+  const vaults: VaultReport[] =
+    credentialError !== undefined
+      ? selectTargets(config, options.vaults).map((t) => failedWithoutToken(t, credentialError.code))
+      : await reconcile(
+          config,
+          doc,
+          {
+            firewalls,
+            ...(injected.perimeters === undefined ? {} : { perimeters: injected.perimeters }),
+            state: {
+              load: (vault) => vaultState.load(vault),
+              save: (vault, { intent, ...record }, etag) =>
+                vaultState.save(
+                  vault,
+                  {
+                    version: 1,
+                    vault: vault.id,
+                    ...record,
+                    ownedRules: [...record.ownedRules],
+                    observedRules: [...record.observedRules],
+                    ...(intent === undefined ? {} : { intent: { ...intent, add: [...intent.add], remove: [...intent.remove] } }),
+                  },
+                  etag,
+                ),
+            },
+            now,
+            ...(runtime.onVaultDone === undefined ? {} : { onVaultDone: runtime.onVaultDone }),
+          },
+          {
+            dryRun: options.dryRun,
+            force: options.force,
+            runId,
+            ...(options.vaults === undefined ? {} : { vaults: options.vaults }),
+            ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+            ...(first === undefined ? {} : { first: new Set(first.value.vaults.map((v) => v.toLowerCase())) }),
+          },
+        );
+  if (!options.dryRun) await rememberCutOff(backlog, first, vaults, runtime.logger);
+  const report: RunReport = {
+    dryRun: options.dryRun,
+    serviceTags: serviceTagsSummary(doc, resolved),
+    ...(credentialError === undefined ? {} : { errors: [credentialError] }),
+    vaults,
+  };
   const alerts = [...vaults.flatMap((v) => alertsForVault(v, options.dryRun)), ...serviceTagAlerts({ stale: resolved.cacheUsed ? resolved.warnings : [] })];
   const dispatched = await sendAlerts(config, runtime, stores.state, webhook, alerts, evaluatedScopes(vaults), options.alerts);
   return {
     report: dispatched === undefined ? report : { ...report, alerts: { notifications: dispatched.notifications.length, webhookSent: dispatched.webhook.sent, webhookFailed: dispatched.webhook.failed } },
     ...(dispatched === undefined ? {} : { alerts: dispatched }),
   };
+}
+
+function failedWithoutToken(target: TargetConfig, code: ErrorCode): VaultReport {
+  return {
+    vault: target.vault.id,
+    outcome: 'failed',
+    add: [],
+    remove: [],
+    unmanaged: [],
+    shared: [],
+    adopted: [],
+    rules: { managed: 0, unmanaged: 0, shared: 0, limit: target.maxRules },
+    excessAddresses: 0,
+    drift: [],
+    findings: [],
+    reasons: [],
+    mode: target.mode,
+    error: { code, message: 'no token for Azure Resource Manager; the run\'s error says why (once, for every vault)' },
+  };
+}
+
+/** Vaults a deadline cut off go first next time; the record is written only when it changes. */
+async function rememberCutOff(backlog: BacklogRepository, before: Awaited<ReturnType<BacklogRepository['load']>>, vaults: readonly VaultReport[], logger: AlertLogger): Promise<void> {
+  const cut = vaults.filter((v) => v.reasons.some((r) => r.code === 'DEADLINE')).map((v) => v.vault);
+  if (cut.length === 0 && (before === undefined || before.value.vaults.length === 0)) return;
+  try {
+    await backlog.save({ version: 1, vaults: cut }, before?.etag);
+  } catch (e) {
+    // Only the order of the next run depends on it.
+    logger.warn(`tagwall could not remember the vaults the deadline cut off: ${describeError(e)}`);
+  }
 }

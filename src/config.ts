@@ -31,6 +31,8 @@ const targetSettings = {
   split31: z.boolean(),
   enforceDeny: z.boolean(),
   expectBypass: z.enum(['AzureServices', 'None']),
+  adopt: z.enum(['first-run', 'never']),
+  skipWhenPerimeterEnforced: z.boolean(),
 };
 
 const defaultsSchema = z.strictObject({
@@ -41,6 +43,8 @@ const defaultsSchema = z.strictObject({
   split31: targetSettings.split31.default(false),
   enforceDeny: targetSettings.enforceDeny.default(false),
   expectBypass: targetSettings.expectBypass.optional(),
+  adopt: targetSettings.adopt.default('first-run'),
+  skipWhenPerimeterEnforced: targetSettings.skipWhenPerimeterEnforced.default(false),
 });
 
 const targetSchema = z.strictObject({
@@ -55,6 +59,8 @@ const targetSchema = z.strictObject({
   split31: targetSettings.split31.optional(),
   enforceDeny: targetSettings.enforceDeny.optional(),
   expectBypass: targetSettings.expectBypass.optional(),
+  adopt: targetSettings.adopt.optional(),
+  skipWhenPerimeterEnforced: targetSettings.skipWhenPerimeterEnforced.optional(),
 });
 
 const fetchSettings = {
@@ -87,7 +93,7 @@ export const configSchema = z.strictObject({
   arm: z.strictObject({ endpoint: httpsUrl.optional() }).default({}),
   identity: z.strictObject({ clientId: z.string().min(1).optional() }).default({}),
   state: stateSchema.default({ store: 'file', path: '.tagwall/state.json' }),
-  defaults: defaultsSchema.default({ maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false }),
+  defaults: defaultsSchema.default({ maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false, adopt: 'first-run', skipWhenPerimeterEnforced: false }),
   guards: z
     .strictObject({
       maxRemovedFraction: fraction.default(0.5),
@@ -127,6 +133,8 @@ export interface TargetConfig {
   readonly split31: boolean;
   readonly enforceDeny: boolean;
   readonly expectBypass?: string;
+  readonly adopt: 'first-run' | 'never';
+  readonly skipWhenPerimeterEnforced: boolean;
 }
 
 export interface TagwallConfig extends Omit<ParsedConfig, 'targets' | 'arm'> {

@@ -1,17 +1,26 @@
-import { buildAllowlist, type Allowlist } from './core/allowlist.js';
-import { describeError, TagwallError } from './core/errors.js';
+import { collapseAllowlist, prepareAllowlist, relevantKept, type Allowlist, type AllowlistSource } from './core/allowlist.js';
+import { describeError, isTagwallError, TagwallError, type ErrorCode } from './core/errors.js';
+import { formatCidr, type Cidr } from './core/ipv4.js';
 import { normaliseRule } from './core/rules.js';
 import { selectTags, splitSelectors, TagIndex } from './core/selection.js';
 import type { ServiceTagDocument } from './core/service-tags.js';
-import { planVault, type AppliedRecord, type Drift, type Finding, type Guards, type ObservedFirewall, type VaultPlan } from './core/vault-plan.js';
+import { planVault, type AppliedRecord, type Drift, type Finding, type Guards, type ObservedFirewall, type PerimeterPosture, type Reason, type RuleCounts, type VaultPlan } from './core/vault-plan.js';
 import type { VaultRef } from './core/vault-id.js';
 import type { TagwallConfig, TargetConfig } from './config.js';
-import type { FirewallTarget, VaultFirewall } from './targets/firewall.js';
+import type { FirewallTarget, PerimeterLookup, PerimeterView, VaultFirewall } from './targets/firewall.js';
 
 /**
- * The one loop: for each vault, read → plan → guard → apply → verify → record. All the
- * decisions are in core/vault-plan.ts; this file only does the I/O around them, and keeps
- * one vault's failure from touching any other.
+ * The one loop: for each vault, record → read → plan → guard → announce → apply → verify →
+ * record. All the decisions are in core/vault-plan.ts; this file does the I/O around them,
+ * keeps one vault's failure from touching any other, and makes sure that of several runs
+ * planning the same vault at once, at most one writes it.
+ *
+ * One writer: before its PATCH a run writes an intent into the vault's record, conditioned on
+ * the ETag it loaded (If-None-Match on first contact). A run that loses that race, or finds a
+ * young intent of another run, re-reads and re-plans once, then gives up as VAULT_BUSY. Key
+ * Vault itself has no ETag, so a person's edit between tagwall's GET and PATCH is the window
+ * that remains: the record is loaded before the GET and the PATCH follows the GET directly
+ * (one state write apart), and the verifying read catches an edit made after the PATCH.
  */
 
 export type VaultOutcome = 'in-sync' | 'applied' | 'pending' | 'refused' | 'skipped' | 'failed';
@@ -22,27 +31,33 @@ export interface VaultReport {
   readonly add: readonly string[];
   readonly remove: readonly string[];
   readonly unmanaged: readonly string[];
-  readonly rules: { readonly managed: number; readonly unmanaged: number; readonly limit: number };
+  readonly shared: readonly string[];
+  readonly adopted: readonly string[];
+  readonly rules: RuleCounts;
   readonly excessAddresses: number;
   readonly drift: readonly Drift[];
   readonly findings: readonly Finding[];
-  /** Why a write was refused or skipped, and guards overridden by --force. */
-  readonly reasons: readonly string[];
-  readonly forced?: readonly string[];
+  /** Why a write was refused or skipped. */
+  readonly reasons: readonly Reason[];
+  /** Guards that --force overrode. */
+  readonly forced?: readonly Reason[];
   readonly mode: TargetConfig['mode'];
-  readonly error?: { readonly code: string; readonly message: string };
+  readonly error?: { readonly code: ErrorCode; readonly message: string };
 }
 
 export interface VaultStateAccess {
   load(vault: VaultRef): Promise<{ record: AppliedRecord; etag?: string } | undefined>;
-  /** Returns the new ETag, when the store has one. */
+  /** Returns the new ETag, when the store has one. Throws STATE_CONFLICT when the ETag moved on. */
   save(vault: VaultRef, record: AppliedRecord, etag?: string): Promise<string | void>;
 }
 
 export interface ReconcileDeps {
   readonly firewalls: FirewallTarget;
   readonly state: VaultStateAccess;
+  /** Reads perimeter associations; without it, no perimeter finding is made. */
+  readonly perimeters?: PerimeterLookup;
   readonly now?: () => Date;
+  readonly sleep?: (ms: number) => Promise<void>;
   readonly onVaultDone?: (report: VaultReport, done: number, total: number) => void;
 }
 
@@ -51,7 +66,20 @@ export interface ReconcileOptions {
   readonly force: boolean;
   /** Only these vaults (resource IDs, any case). */
   readonly vaults?: readonly string[];
+  /** Identifies this run in intents; one per run. */
+  readonly runId?: string;
+  /** No vault is started at or after this time; those left are skipped with DEADLINE. */
+  readonly deadline?: Date;
+  /** Vaults (lowercased resource IDs) to start first, e.g. those a deadline cut off last time. */
+  readonly first?: ReadonlySet<string>;
+  /** How long another run's intent keeps the vault busy. Default 10 minutes (the Functions timeout). */
+  readonly intentTtlMs?: number;
+  /** The pause before re-reading a busy vault. Default 2 s. */
+  readonly busyRetryMs?: number;
 }
+
+export const DEFAULT_INTENT_TTL_MS = 10 * 60_000;
+const DEFAULT_BUSY_RETRY_MS = 2_000;
 
 /** Checks every target's selectors against the document, all at once, before any request. */
 export function checkSelectors(doc: ServiceTagDocument, targets: readonly TargetConfig[], index = new TagIndex(doc)): void {
@@ -88,7 +116,14 @@ export function selectTargets(config: TagwallConfig, vaults: readonly string[] |
   return picked;
 }
 
-function observe(fw: VaultFirewall): ObservedFirewall {
+function perimeterPosture(view: PerimeterView | undefined): PerimeterPosture | undefined {
+  if (view === undefined) return undefined;
+  if (view.state === 'associated') return { state: 'associated', ...view.association };
+  return view;
+}
+
+function observe(fw: VaultFirewall, perimeter?: PerimeterView): ObservedFirewall {
+  const p = perimeterPosture(perimeter);
   return {
     ipRules: (fw.networkAcls?.ipRules ?? []).map((r) => r.value),
     virtualNetworkRuleCount: fw.networkAcls?.virtualNetworkRules.length ?? 0,
@@ -97,6 +132,7 @@ function observe(fw: VaultFirewall): ObservedFirewall {
       ...(fw.networkAcls?.bypass === undefined ? {} : { bypass: fw.networkAcls.bypass }),
       ...(fw.publicNetworkAccess === undefined ? {} : { publicNetworkAccess: fw.publicNetworkAccess }),
     },
+    ...(p === undefined ? {} : { perimeter: p }),
   };
 }
 
@@ -110,6 +146,10 @@ function sameSet(a: readonly string[], keys: readonly string[]): boolean {
   return x.length === keys.length && x.every((k, i) => k === keys[i]);
 }
 
+function reason(code: Reason['code'], message: string, values: Record<string, string | number | boolean> = {}): Reason {
+  return { code, message, ...values };
+}
+
 function report(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | undefined, extra: Partial<VaultReport> = {}): VaultReport {
   return {
     vault: target.vault.id,
@@ -117,20 +157,28 @@ function report(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | u
     add: plan?.add ?? [],
     remove: plan?.remove ?? [],
     unmanaged: plan?.unmanaged ?? [],
-    rules: plan?.rules ?? { managed: 0, unmanaged: 0, limit: target.maxRules },
+    shared: plan?.shared ?? [],
+    adopted: plan?.adopted ?? [],
+    rules: plan?.rules ?? { managed: 0, unmanaged: 0, shared: 0, limit: target.maxRules },
     excessAddresses: plan?.desired?.stats.excessAddresses ?? 0,
     drift: plan?.drift ?? [],
     findings: plan?.findings ?? [],
-    reasons: [...(plan?.refusals ?? []), ...(plan?.skipReason === undefined ? [] : [plan.skipReason])],
+    reasons: [...(plan?.refusals ?? []), ...(plan?.skip === undefined ? [] : [plan.skip])],
     mode: target.mode,
     ...(plan !== undefined && plan.forced.length > 0 ? { forced: plan.forced } : {}),
     ...extra,
   };
 }
 
-function errorOf(e: unknown): { code: string; message: string } {
+function errorOf(e: unknown): { code: ErrorCode; message: string } {
   if (e instanceof TagwallError) return { code: e.code, message: describeError(e) };
   return { code: 'INTERNAL', message: describeError(e) };
+}
+
+/** A record that cannot be read is never "no record yet": that would make every rule a stranger's and adopt anew. */
+function stateError(e: unknown): { code: ErrorCode; message: string } {
+  const code: ErrorCode = isTagwallError(e, 'STATE_CORRUPT') ? 'STATE_CORRUPT' : 'STATE_UNAVAILABLE';
+  return { code, message: `${describeError(e)}; the vault is left as it is until its state can be read` };
 }
 
 /** One vault's pass; recording state is handed back as `record`, for the caller to run when it likes (see settle). */
@@ -154,110 +202,208 @@ async function settle(pass: VaultPass): Promise<VaultReport> {
   }
 }
 
-async function passVault(
-  target: TargetConfig,
-  doc: ServiceTagDocument,
-  desiredFor: (target: TargetConfig, budget: number) => Allowlist,
-  guards: Guards,
-  deps: ReconcileDeps,
-  options: ReconcileOptions,
-): Promise<VaultPass> {
+interface RunContext {
+  readonly doc: ServiceTagDocument;
+  readonly desiredFor: (target: TargetConfig, budget: number, kept: readonly Cidr[]) => Allowlist;
+  readonly guards: Guards;
+  readonly deps: ReconcileDeps;
+  readonly options: ReconcileOptions;
+  readonly runId: string;
+  readonly now: () => Date;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+function busy(target: TargetConfig, plan: VaultPlan | undefined, why: string): VaultPass {
+  return { report: report(target, 'skipped', plan, { reasons: [reason('VAULT_BUSY', `another run is writing this vault (${why}); it is left to that run`)] }) };
+}
+
+function liveIntent(record: AppliedRecord | undefined, ctx: RunContext): boolean {
+  const intent = record?.intent;
+  if (intent === undefined || intent.runId === ctx.runId) return false;
+  const age = ctx.now().getTime() - Date.parse(intent.startedAt);
+  return age < (ctx.options.intentTtlMs ?? DEFAULT_INTENT_TTL_MS);
+}
+
+async function passVault(target: TargetConfig, ctx: RunContext): Promise<VaultPass> {
+  const { deps, options } = ctx;
+  const vault = target.vault;
   let plan: VaultPlan | undefined;
   try {
-    const firewall = await deps.firewalls.read(target.vault);
-    let loaded: { record: AppliedRecord; etag?: string } | undefined;
-    let recordProblem: string | undefined;
-    try {
-      loaded = await deps.state.load(target.vault);
-    } catch (e) {
-      recordProblem = describeError(e);
-    }
-    const observed = observe(firewall);
-    plan = planVault({
-      firewall: observed,
-      record: loaded?.record,
-      ...(recordProblem === undefined ? {} : { recordProblem }),
-      settings: target,
-      guards,
-      force: options.force,
-      desiredFor: (budget) => desiredFor(target, budget),
-    });
-    if (plan.refusals.length > 0) return { report: report(target, 'refused', plan) };
-    if (plan.skipReason !== undefined) return { report: report(target, 'skipped', plan) };
+    for (let attempt = 0; ; attempt++) {
+      const lastTry = attempt > 0;
+      const retry = async () => ctx.sleep(options.busyRetryMs ?? DEFAULT_BUSY_RETRY_MS);
+      // The record first, so that the vault's GET is directly followed by its PATCH.
+      let loaded: { record: AppliedRecord; etag?: string } | undefined;
+      try {
+        loaded = await deps.state.load(vault);
+      } catch (e) {
+        return { report: report(target, 'failed', undefined, { error: stateError(e) }) };
+      }
+      if (liveIntent(loaded?.record, ctx)) {
+        if (!lastTry) {
+          await retry();
+          continue;
+        }
+        return busy(target, undefined, `intent of run ${loaded!.record.intent!.runId} from ${loaded!.record.intent!.startedAt}`);
+      }
+      const [firewall, perimeter] = await Promise.all([deps.firewalls.read(vault), deps.perimeters?.perimeterOf(vault)]);
+      const observed = observe(firewall, perimeter);
+      plan = planVault({
+        firewall: observed,
+        record: loaded?.record,
+        settings: target,
+        guards: ctx.guards,
+        force: options.force,
+        desiredFor: (budget, kept) => ctx.desiredFor(target, budget, kept),
+      });
+      if (plan.refusals.length > 0) return { report: report(target, 'refused', plan) };
+      if (plan.skip !== undefined) return { report: report(target, 'skipped', plan) };
 
-    const now = (deps.now ?? (() => new Date()))();
-    const recordOf = (rules: readonly string[], posture: ObservedFirewall['posture']): AppliedRecord => ({
-      ownedRules: keysOf(plan!.nextOwned),
-      observedRules: keysOf(rules),
-      posture,
-      changeNumber: doc.changeNumber,
-      sourceAddresses: plan!.desired?.stats.sourceAddresses ?? 0,
-      appliedAt: now.toISOString(),
-    });
+      // A dry run writes nothing, so it cannot take part in the intent protocol. What it can do
+      // is make sure the record it judged by is still the newest: a sync that wrote the vault
+      // between its two reads would otherwise look like drift.
+      if (options.dryRun && (plan.drift.length > 0 || plan.changes)) {
+        let again: { record: AppliedRecord; etag?: string } | undefined;
+        try {
+          again = await deps.state.load(vault);
+        } catch (e) {
+          return { report: report(target, 'failed', plan, { error: stateError(e) }) };
+        }
+        if (again?.etag !== loaded?.etag || liveIntent(again?.record, ctx)) {
+          if (!lastTry) {
+            await retry();
+            continue;
+          }
+          return busy(target, plan, 'its record changed while it was read');
+        }
+      }
 
-    if (!plan.changes) {
-      const record = recordOf(observed.ipRules, observed.posture);
-      const stale =
-        loaded === undefined ||
-        !sameSet(loaded.record.ownedRules, record.ownedRules) ||
-        !sameSet(loaded.record.observedRules, record.observedRules) ||
-        JSON.stringify(loaded.record.posture) !== JSON.stringify(record.posture) ||
-        loaded.record.changeNumber !== record.changeNumber ||
-        loaded.record.sourceAddresses !== record.sourceAddresses;
-      // A record that could not be read is left for a person to look at, never overwritten.
-      const inSync = report(target, 'in-sync', plan);
-      if (!options.dryRun && stale && recordProblem === undefined) return { report: inSync, record: () => deps.state.save(target.vault, record, loaded?.etag) };
-      return { report: inSync };
-    }
-    if (options.dryRun) return { report: report(target, 'pending', plan) };
+      const now = ctx.now();
+      const source = plan.desired?.stats.sourceAddresses ?? 0;
+      const recordOf = (rules: readonly string[], posture: ObservedFirewall['posture']): AppliedRecord => ({
+        ownedRules: keysOf(plan!.nextOwned),
+        observedRules: keysOf(rules),
+        posture,
+        changeNumber: ctx.doc.changeNumber,
+        sourceAddresses: source,
+        appliedAt: now.toISOString(),
+      });
 
-    // Release before removing: the record stops owning what is about to be removed before the
-    // PATCH, so whatever fails afterwards (the PATCH, the verify, the final record) can never leave
-    // a record that owns a rule tagwall removed and a person then put back.
-    let etag = loaded?.etag;
-    if (loaded !== undefined && recordProblem === undefined && plan.remove.length > 0) {
-      const removed = new Set(plan.remove);
-      const released = { ...loaded.record, ownedRules: keysOf(loaded.record.ownedRules).filter((r) => !removed.has(r)) };
-      etag = (await deps.state.save(target.vault, released, etag)) ?? undefined;
-    }
-    const patched = observe(await deps.firewalls.write(firewall, { ipRules: plan.nextRules, ...(plan.setDefaultActionDeny ? { defaultAction: 'Deny' as const } : {}) }));
-    const recordAfter = (seen: ObservedFirewall) => (recordProblem === undefined ? () => deps.state.save(target.vault, recordOf(seen.ipRules, seen.posture), etag) : undefined);
-    // Key Vault has no ETag: the only way to see a concurrent edit is to read again.
-    let after: ObservedFirewall;
-    try {
-      after = observe(await deps.firewalls.read(target.vault));
-    } catch (e) {
-      // The write landed, so what tagwall now owns and removed must still be recorded, or a rule it
-      // removed and a person then put back would count as tagwall's again. Unverified, the vault fails.
-      const record = recordAfter(patched);
-      return { report: report(target, 'failed', plan, { error: errorOf(e) }), ...(record === undefined ? {} : { record }) };
-    }
-    const record = recordAfter(after);
-    const written = keysOf(plan.nextRules);
-    if (!sameSet(after.ipRules, written)) {
-      const want = new Set(written);
-      const got = new Set(keysOf(after.ipRules));
-      const missing = [...want].filter((k) => !got.has(k));
-      const unexpected = [...got].filter((k) => !want.has(k));
-      const sample = (rules: string[]) => (rules.length > 0 ? ` (${rules.slice(0, 5).join(', ')}${rules.length > 5 ? ', ...' : ''})` : '');
-      const error = {
-        code: 'VERIFY_MISMATCH',
-        message: `the rules read back after the write differ from what was written (a concurrent edit?): ${missing.length} missing${sample(missing)}, ${unexpected.length} unexpected${sample(unexpected)}`,
+      if (!plan.changes) {
+        const record = recordOf(observed.ipRules, observed.posture);
+        const prior = loaded?.record;
+        const stale =
+          prior === undefined ||
+          prior.intent !== undefined ||
+          prior.appliedAt === undefined ||
+          !sameSet(prior.ownedRules, record.ownedRules) ||
+          !sameSet(prior.observedRules, record.observedRules) ||
+          JSON.stringify(prior.posture) !== JSON.stringify(record.posture) ||
+          prior.changeNumber !== record.changeNumber ||
+          prior.sourceAddresses !== record.sourceAddresses;
+        const inSync = report(target, 'in-sync', plan);
+        if (options.dryRun || !stale) return { report: inSync };
+        return {
+          report: inSync,
+          record: async () => {
+            try {
+              await deps.state.save(vault, record, loaded?.etag);
+            } catch (e) {
+              // Another run recorded the vault meanwhile; its record is at least as new as this one.
+              if (!isTagwallError(e, 'STATE_CONFLICT')) throw e;
+            }
+          },
+        };
+      }
+      if (options.dryRun) return { report: report(target, 'pending', plan) };
+
+      // Announce the write. The intent already releases what is about to be removed, so whatever
+      // fails afterwards can never leave a record that owns a rule tagwall removed and a person
+      // then put back; and what it adds is known, so a run that dies after the PATCH leaves no
+      // rule that no record owns.
+      const added = new Set(plan.add);
+      const prior = loaded?.record;
+      const intent: AppliedRecord = {
+        ownedRules: keysOf(plan.nextOwned.filter((k) => !added.has(k))),
+        observedRules: keysOf(observed.ipRules),
+        posture: prior?.posture ?? observed.posture,
+        changeNumber: prior?.changeNumber ?? ctx.doc.changeNumber,
+        sourceAddresses: prior?.sourceAddresses ?? source,
+        ...(prior?.appliedAt === undefined ? {} : { appliedAt: prior.appliedAt }),
+        intent: { runId: ctx.runId, startedAt: now.toISOString(), add: [...plan.add].sort(), remove: [...plan.remove].sort() },
       };
-      return { report: report(target, 'failed', plan, { error }), ...(record === undefined ? {} : { record }) };
+      let etag: string | undefined;
+      try {
+        etag = (await deps.state.save(vault, intent, loaded?.etag)) ?? undefined;
+      } catch (e) {
+        if (!isTagwallError(e, 'STATE_CONFLICT')) throw e;
+        if (!lastTry) {
+          await retry();
+          continue;
+        }
+        return busy(target, plan, 'its record changed twice while this run planned');
+      }
+
+      const patched = observe(await deps.firewalls.write(firewall, { ipRules: plan.nextRules, ...(plan.setDefaultActionDeny ? { defaultAction: 'Deny' as const } : {}) }));
+      const recordAfter = (seen: ObservedFirewall) => () => deps.state.save(vault, recordOf(seen.ipRules, seen.posture), etag);
+      // Key Vault has no ETag: the only way to see a concurrent edit is to read again.
+      let after: ObservedFirewall;
+      try {
+        after = observe(await deps.firewalls.read(vault));
+      } catch (e) {
+        // The write landed, so what tagwall now owns and removed must still be recorded, or a rule it
+        // removed and a person then put back would count as tagwall's again. Unverified, the vault fails.
+        return { report: report(target, 'failed', plan, { error: errorOf(e) }), record: recordAfter(patched) };
+      }
+      const record = recordAfter(after);
+      const written = keysOf(plan.nextRules);
+      if (!sameSet(after.ipRules, written)) {
+        const want = new Set(written);
+        const got = new Set(keysOf(after.ipRules));
+        const missing = [...want].filter((k) => !got.has(k));
+        const unexpected = [...got].filter((k) => !want.has(k));
+        const sample = (rules: string[]) => (rules.length > 0 ? ` (${rules.slice(0, 5).join(', ')}${rules.length > 5 ? ', ...' : ''})` : '');
+        const error = {
+          code: 'VERIFY_MISMATCH' as const,
+          message: `the rules read back after the write differ from what was written (a concurrent edit?): ${missing.length} missing${sample(missing)}, ${unexpected.length} unexpected${sample(unexpected)}`,
+        };
+        return { report: report(target, 'failed', plan, { error }), record };
+      }
+      // Turning the firewall on is part of the write too: a vault left open must not read as applied.
+      if (plan.setDefaultActionDeny && (after.posture.defaultAction ?? '').toLowerCase() !== 'deny') {
+        const error = {
+          code: 'VERIFY_MISMATCH' as const,
+          message: `defaultAction read back after the write is ${after.posture.defaultAction ?? 'unset'}, not the Deny that was written (a concurrent edit?)`,
+        };
+        return { report: report(target, 'failed', plan, { error }), record };
+      }
+      return { report: report(target, 'applied', plan), record };
     }
-    // Turning the firewall on is part of the write too: a vault left open must not read as applied.
-    if (plan.setDefaultActionDeny && (after.posture.defaultAction ?? '').toLowerCase() !== 'deny') {
-      const error = {
-        code: 'VERIFY_MISMATCH',
-        message: `defaultAction read back after the write is ${after.posture.defaultAction ?? 'unset'}, not the Deny that was written (a concurrent edit?)`,
-      };
-      return { report: report(target, 'failed', plan, { error }), ...(record === undefined ? {} : { record }) };
-    }
-    return { report: report(target, 'applied', plan), ...(record === undefined ? {} : { record }) };
   } catch (e) {
     return { report: report(target, 'failed', plan, { error: errorOf(e) }) };
   }
+}
+
+/** Memoises allowlists per selection, budget and the kept rules that matter to the cover. */
+function allowlists(doc: ServiceTagDocument, index: TagIndex): RunContext['desiredFor'] {
+  const prepared = new Map<string, AllowlistSource>();
+  const collapsed = new Map<string, Allowlist>();
+  return (t, budget, kept) => {
+    const sourceKey = JSON.stringify([t.select, t.extra, t.exclude]);
+    let p = prepared.get(sourceKey);
+    if (p === undefined) {
+      p = prepareAllowlist(doc, { select: splitSelectors(t.select), extra: t.extra, exclude: t.exclude }, index);
+      prepared.set(sourceKey, p);
+    }
+    const relevant = relevantKept(p, kept);
+    const key = `${sourceKey}|${t.split31}|${budget}|${relevant.map(formatCidr).sort().join(',')}`;
+    let a = collapsed.get(key);
+    if (a === undefined) {
+      a = collapseAllowlist(p, { maxRules: budget, split31: t.split31, kept: relevant });
+      collapsed.set(key, a);
+    }
+    return a;
+  };
 }
 
 /** Runs every selected target, `concurrency` at a time; the order of the reports follows the config. */
@@ -265,26 +411,36 @@ export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, 
   const targets = selectTargets(config, options.vaults);
   const index = new TagIndex(doc);
   checkSelectors(doc, targets, index);
-  // Many vaults usually share one selection: compute each distinct allowlist once.
-  const memo = new Map<string, Allowlist>();
-  const desiredFor = (t: TargetConfig, budget: number): Allowlist => {
-    const key = JSON.stringify([t.select, t.extra, t.exclude, t.split31, budget]);
-    let a = memo.get(key);
-    if (a === undefined) {
-      a = buildAllowlist(doc, { select: splitSelectors(t.select), extra: t.extra, exclude: t.exclude, maxRules: budget, split31: t.split31 }, index);
-      memo.set(key, a);
-    }
-    return a;
+  const now = deps.now ?? (() => new Date());
+  const ctx: RunContext = {
+    doc,
+    desiredFor: allowlists(doc, index),
+    guards: config.guards,
+    deps,
+    options,
+    runId: options.runId ?? `run-${now().toISOString()}-${Math.random().toString(36).slice(2, 10)}`,
+    now,
+    sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
   };
+  // Vaults a deadline cut off last time go first, so none of them waits two runs.
+  const order = targets.map((_, i) => i);
+  if (options.first !== undefined && options.first.size > 0) {
+    const first = options.first;
+    order.sort((a, b) => Number(first.has(targets[b]!.vault.id.toLowerCase())) - Number(first.has(targets[a]!.vault.id.toLowerCase())) || a - b);
+  }
   const reports: Promise<VaultReport>[] = new Array(targets.length);
   let next = 0;
   let done = 0;
   // `concurrency` bounds the vaults talking to ARM at once. Recording state is not ARM work, so a
   // worker moves on to its next vault while the record is written (the file store batches them).
   const worker = async () => {
-    while (next < targets.length) {
-      const i = next++;
-      const pass = await passVault(targets[i]!, doc, desiredFor, config.guards, deps, options);
+    while (next < order.length) {
+      const i = order[next++]!;
+      const target = targets[i]!;
+      const pass: VaultPass =
+        options.deadline !== undefined && now().getTime() >= options.deadline.getTime()
+          ? { report: report(target, 'skipped', undefined, { reasons: [reason('DEADLINE', `the run reached its deadline (${options.deadline.toISOString()}) before this vault; the next run takes it first`, { deadline: options.deadline.toISOString() })] }) }
+          : await passVault(target, ctx);
       reports[i] = settle(pass).then((r) => {
         deps.onVaultDone?.(r, ++done, targets.length);
         return r;

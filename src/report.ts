@@ -12,6 +12,8 @@ export interface RunReport {
     readonly cacheUsed?: boolean;
     readonly warnings: readonly string[];
   };
+  /** Problems of the run as a whole, said once (a missing credential, say). */
+  readonly errors?: readonly { readonly code: string; readonly message: string }[];
   readonly vaults: readonly VaultReport[];
   readonly alerts?: { readonly notifications: number; readonly webhookSent: number; readonly webhookFailed: number };
 }
@@ -50,6 +52,7 @@ export function renderRunText(report: RunReport): string {
   const lines: string[] = [];
   lines.push(`Service tags: ${st.cloud}, change ${st.changeNumber}${st.cacheUsed ? ' (last-known-good cache)' : ''} from ${st.url ?? st.path ?? 'unknown'}`);
   for (const w of st.warnings) lines.push(`warning: ${w}`);
+  for (const e of report.errors ?? []) lines.push(`error ${e.code}: ${e.message}`);
   if (report.dryRun) lines.push('Dry run: nothing was written.');
   const rows = report.vaults.map((v) => [
     vaultName(v.vault),
@@ -57,22 +60,25 @@ export function renderRunText(report: RunReport): string {
     `+${v.add.length}`,
     `-${v.remove.length}`,
     String(v.rules.unmanaged),
-    `${v.rules.managed + v.rules.unmanaged}/${v.rules.limit}`,
+    String(v.rules.shared),
+    `${v.rules.managed + v.rules.unmanaged + v.rules.shared}/${v.rules.limit}`,
     count(v.excessAddresses),
     findingSummary(v),
     v.drift.length === 0 ? '-' : String(v.drift.length),
   ]);
-  lines.push(table([['VAULT', 'OUTCOME', 'ADD', 'REMOVE', 'UNMANAGED', 'RULES', 'EXCESS', 'FINDINGS', 'DRIFT'], ...rows], new Set([2, 3, 4, 5, 6])));
+  lines.push(table([['VAULT', 'OUTCOME', 'ADD', 'REMOVE', 'UNMANAGED', 'SHARED', 'RULES', 'EXCESS', 'FINDINGS', 'DRIFT'], ...rows], new Set([2, 3, 4, 5, 6, 7])));
   for (const v of report.vaults) {
     const details: string[] = [];
     if (v.error !== undefined) details.push(`  error ${v.error.code}: ${v.error.message}`);
-    for (const r of v.reasons) details.push(`  ${v.outcome === 'refused' ? 'refused' : 'note'}: ${r}`);
-    for (const f of v.forced ?? []) details.push(`  forced past guard: ${f}`);
-    for (const f of v.findings) details.push(`  ${f.severity}: ${f.message}`);
+    for (const r of v.reasons) details.push(`  ${v.outcome === 'refused' ? 'refused' : 'note'} ${r.code}: ${r.message}`);
+    for (const f of v.forced ?? []) details.push(`  forced past guard ${f.code}: ${f.message}`);
+    for (const f of v.findings) details.push(`  ${f.severity} ${f.code}: ${f.message}`);
     for (const d of v.drift) details.push(`  drift: ${d.detail}`);
     if (v.add.length > 0) details.push(`  ${v.outcome === 'applied' ? 'added' : 'add'}: ${capped(v.add)}`);
     if (v.remove.length > 0) details.push(`  ${v.outcome === 'applied' ? 'removed' : 'remove'}: ${capped(v.remove)}`);
     if (v.unmanaged.length > 0) details.push(`  unmanaged (kept): ${capped(v.unmanaged)}`);
+    if (v.shared.length > 0) details.push(`  shared (a person's, also wanted; kept): ${capped(v.shared)}`);
+    if (v.adopted.length > 0) details.push(`  adopted on first contact: ${capped(v.adopted)}`);
     if (details.length > 0) lines.push('', `${v.vault}`, ...details);
   }
   const by = new Map<string, number>();

@@ -8,6 +8,8 @@ export type AlertKind =
   | 'drift'
   /** The vault's firewall lets everything in (`defaultAction: Allow`). */
   | 'firewall-disabled'
+  /** A network security perimeter in Enforced mode decides access, so the vault's IP rules do nothing. */
+  | 'perimeter-enforced'
   /** A guard refused the planned write, so nothing was applied. */
   | 'plan-refused'
   /** The vault could not be read or written. */
@@ -20,6 +22,7 @@ export type AlertKind =
 export const ALERT_KINDS: readonly AlertKind[] = [
   'drift',
   'firewall-disabled',
+  'perimeter-enforced',
   'plan-refused',
   'vault-failed',
   'service-tags-stale',

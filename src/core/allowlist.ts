@@ -2,6 +2,7 @@ import { collapse } from './collapse.js';
 import { TagwallError } from './errors.js';
 import { FORBIDDEN_RANGES, forbiddenOverlap } from './forbidden.js';
 import {
+  cidrEnd,
   countAddresses,
   formatCidr,
   formatRule,
@@ -43,6 +44,8 @@ export interface Allowlist {
   readonly selected: readonly string[];
   /** Sorted by address. */
   readonly rules: readonly Cidr[];
+  /** How many of `rules` are not rules the firewall keeps anyway: what they cost against its limit. */
+  readonly newRules: number;
   /** The exact addresses the selection asks for (minus forbidden and excluded space). */
   readonly source: readonly AddressRange[];
   readonly stats: AllowlistStats;
@@ -74,7 +77,19 @@ export function validateCidrList(kind: 'extra' | 'exclude', values: readonly str
   return problems;
 }
 
-export function buildAllowlist(doc: ServiceTagDocument, request: AllowlistRequest, index: TagIndex = new TagIndex(doc)): Allowlist {
+/** A selection resolved to the exact addresses it asks for, before any rule budget applies. */
+export interface AllowlistSource {
+  readonly selected: readonly string[];
+  /** The source as sorted, disjoint blocks: what an unlimited budget would write. */
+  readonly merged: readonly Cidr[];
+  readonly source: readonly AddressRange[];
+  /** Forbidden and excluded space, merged: no rule may touch it. */
+  readonly blocked: readonly AddressRange[];
+  readonly warnings: readonly string[];
+  readonly counts: Pick<AllowlistStats, 'selectedPrefixes' | 'ipv6Dropped' | 'forbiddenAddressesRemoved' | 'excludedAddressesRemoved'>;
+}
+
+export function prepareAllowlist(doc: ServiceTagDocument, request: Omit<AllowlistRequest, 'maxRules' | 'split31'>, index: TagIndex = new TagIndex(doc)): AllowlistSource {
   const problems: string[] = [];
   const extras = parseUserCidrs('extra', request.extra ?? [], problems);
   const excludes = parseUserCidrs('exclude', request.exclude ?? [], problems);
@@ -108,24 +123,67 @@ export function buildAllowlist(doc: ServiceTagDocument, request: AllowlistReques
   const afterForbidden = countAddresses(withoutForbidden);
   const merged = rangesToCidrs(source);
   if (merged.length === 0) warnings.push('the selection leaves no IPv4 address to allow');
-
-  const blocked = mergeRanges([...FORBIDDEN_RANGES, ...excludeRanges]);
-  const result = collapse(merged, { maxRules: request.maxRules, split31: request.split31 ?? false, blocked });
   return {
     selected: selection.tags.map((t) => t.name),
-    rules: result.rules,
+    merged,
     source,
+    blocked: mergeRanges([...FORBIDDEN_RANGES, ...excludeRanges]),
     warnings,
-    stats: {
+    counts: {
       selectedPrefixes,
       ipv6Dropped,
       forbiddenAddressesRemoved: wantedCount - afterForbidden,
-      excludedAddressesRemoved: afterForbidden - result.sourceAddresses,
-      mergedPrefixes: merged.length,
+      excludedAddressesRemoved: afterForbidden - countAddresses(source),
+    },
+  };
+}
+
+/**
+ * The kept rules that can take part in a cover: those that share an address with the source.
+ * Any other kept rule (an office IP, say) changes nothing, so leaving it out lets vaults that
+ * differ only in such rules share one collapse.
+ */
+export function relevantKept(prepared: AllowlistSource, kept: readonly Cidr[]): Cidr[] {
+  const ranges = prepared.source;
+  return kept.filter((c) => {
+    const end = cidrEnd(c);
+    let lo = 0;
+    let hi = ranges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ranges[mid]!.end < c.base) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < ranges.length && ranges[lo]!.start <= end;
+  });
+}
+
+export interface CollapseRequest {
+  readonly maxRules: number;
+  readonly split31?: boolean;
+  /** Rules the firewall keeps whatever the plan (see collapse). */
+  readonly kept?: readonly Cidr[];
+}
+
+export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRequest): Allowlist {
+  const result = collapse(prepared.merged, { maxRules: request.maxRules, split31: request.split31 ?? false, blocked: prepared.blocked, ...(request.kept === undefined ? {} : { kept: request.kept }) });
+  return {
+    selected: prepared.selected,
+    rules: result.rules,
+    newRules: result.newRules,
+    source: prepared.source,
+    warnings: prepared.warnings,
+    stats: {
+      ...prepared.counts,
+      mergedPrefixes: prepared.merged.length,
       rules: result.rules.length,
       sourceAddresses: result.sourceAddresses,
       allowedAddresses: result.allowedAddresses,
       excessAddresses: result.excessAddresses,
     },
   };
+}
+
+export function buildAllowlist(doc: ServiceTagDocument, request: AllowlistRequest, index: TagIndex = new TagIndex(doc)): Allowlist {
+  return collapseAllowlist(prepareAllowlist(doc, request, index), request);
 }

@@ -2,39 +2,52 @@ import { TagwallError } from './errors.js';
 import { blockSize, cidrEnd, formatCidr, touchesRanges, type AddressRange, type Cidr } from './ipv4.js';
 
 /**
- * The optimal collapse: at most K CIDR rules that cover every source address, touch no
- * blocked (forbidden or excluded) address, and admit the fewest extra addresses.
+ * The optimal collapse: CIDR rules that cover every source address, touch no blocked
+ * (forbidden or excluded) address, fit the rule budget, and admit the fewest extra addresses.
  *
  * Exact, not a heuristic. The source blocks sit at the leaves of a binary trie; only the
  * branching nodes matter, because any block strictly between a node and the branch above
  * it covers exactly that node's sources, so the lowest allowed one is best. For each node v
- * and budget k, f(v, k) is the least excess inside v with at most k rules:
+ * and budget k, f(v, k) is the least excess inside v with at most k new rules:
  *
- *   f(v, k) = min( cover1(v),  min over a + b = k of f(left, a) + f(right, b) )
+ *   f(v, k) = min( cover1(v)                        if k >= 1,
+ *                  keptCover(v),                                   (costs no rule)
+ *                  min over a + b = k of f(left, a) + f(right, b) )
  *
- * where cover1(v) is the excess of the lowest allowed block that holds v. A block that touches
- * blocked space is never allowed, and neither is any block above it. Under split-31 a /31 may
- * not be a rule: a /31 source stands as its two addresses (2 rules) or under a wider block.
- * Tables are capped at min(K, rules the subtree could ever use), which bounds the work by
- * O(N·K) (the classic tree-knapsack argument).
+ * where cover1(v) is the excess of the lowest allowed block that holds v, and keptCover(v)
+ * the excess of the lowest allowed block holding v that the firewall keeps anyway (a rule a
+ * person made, which stays whatever tagwall plans). Such a block is already counted against
+ * the firewall's limit, so using it costs nothing: that is what makes the budget exact beside
+ * kept rules, with no search over budgets. A source block that kept rules tile completely
+ * costs nothing either.
  *
- * Ties are broken the same way every time: fewer rules first, then a single covering
- * block before a split, then the smallest left budget. So the same input always gives
+ * A block that touches blocked space is never allowed, and neither is any block above it.
+ * Under split-31 a /31 may not be a rule: a /31 source stands as its two addresses (2 rules,
+ * fewer where kept rules hold them) or under a wider block. Tables are capped at min(K, rules
+ * the subtree could ever use), which bounds the work by O(N·K) (the classic tree-knapsack
+ * argument).
+ *
+ * Ties are broken the same way every time: fewer rules first, then a kept block, then a single
+ * covering block before a split, then the smallest left budget. So the same input always gives
  * the same rules, and weekly runs don't churn.
  */
 
 export interface CollapseOptions {
-  /** The rule budget, K. */
+  /** The rule budget, K: how many rules the cover may add beyond `kept`. */
   readonly maxRules: number;
   /** Never emit a /31 (old Key Vault API, Storage accounts). */
   readonly split31: boolean;
   /** Merged ranges that no rule may touch. */
   readonly blocked: readonly AddressRange[];
+  /** Rules the firewall keeps whatever the plan; a cover block equal to one costs no rule. */
+  readonly kept?: readonly Cidr[];
 }
 
 export interface CollapseResult {
-  /** Sorted by address. */
+  /** Sorted by address; includes the kept rules the cover uses. */
   readonly rules: Cidr[];
+  /** How many of `rules` are not kept rules: what the cover costs against the budget. */
+  readonly newRules: number;
   readonly sourceAddresses: number;
   readonly allowedAddresses: number;
   readonly excessAddresses: number;
@@ -42,12 +55,12 @@ export interface CollapseResult {
 
 const SINGLE = -1;
 const PAIR = -2;
+const KEPT = -3;
+const TILED = -4;
 
 interface TrieNode {
   readonly base: number;
   readonly length: number;
-  /** Length of the branching node above, or -1 at the root. */
-  readonly parentLength: number;
   readonly covered: number;
   readonly left: TrieNode | null;
   readonly right: TrieNode | null;
@@ -56,45 +69,114 @@ interface TrieNode {
   /** Lowest allowed block holding every source of this node, if any. */
   readonly single: Cidr | null;
   readonly singleExcess: number;
+  /** Lowest allowed kept block holding every source of this node, if any. */
+  readonly kept: Cidr | null;
+  readonly keptExcess: number;
+  /** A leaf only: new rules a split /31 needs as two addresses (Infinity when it may not split). */
+  readonly pairCost: number;
+  /** A leaf only: maximal kept blocks inside it that cover it completely, or null. */
+  readonly tiles: readonly Cidr[] | null;
   /** Filled by the DP: f[k] for k = 0..size, and how f[k] was reached. */
   f?: Float64Array;
   choiceLeft?: Int32Array;
   choiceRight?: Int32Array;
 }
 
-function lowestAllowedBlock(base: number, length: number, parentLength: number, options: CollapseOptions): Cidr | null {
+/** Kept rules, indexed for the two questions the trie asks of them. */
+class KeptIndex {
+  private readonly keys = new Set<number>();
+  /** Sorted by base, then by length (wider first). */
+  private readonly sorted: Cidr[];
+
+  constructor(kept: readonly Cidr[]) {
+    for (const c of kept) this.keys.add(keyOf(c));
+    this.sorted = [...kept].sort((a, b) => a.base - b.base || a.length - b.length);
+  }
+
+  get size(): number {
+    return this.sorted.length;
+  }
+
+  has(base: number, length: number): boolean {
+    return this.keys.has(base * 64 + length);
+  }
+
+  /** The maximal kept blocks strictly inside `c`, when together they cover all of it. */
+  tilesOf(c: Cidr): Cidr[] | null {
+    const end = cidrEnd(c);
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.sorted[mid]!.base < c.base) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: Cidr[] = [];
+    let next = c.base;
+    for (let i = lo; i < this.sorted.length; i++) {
+      const k = this.sorted[i]!;
+      if (k.base > end) break;
+      if (k.length <= c.length) continue;
+      // CIDR blocks nest or are disjoint: one that starts before `next` lies inside one already taken.
+      if (k.base < next) continue;
+      if (k.base > next) return null;
+      out.push(k);
+      next = cidrEnd(k) + 1;
+    }
+    return next === end + 1 ? out : null;
+  }
+}
+
+function keyOf(c: Cidr): number {
+  return c.base * 64 + c.length;
+}
+
+interface Chain {
+  readonly single: Cidr | null;
+  readonly kept: Cidr | null;
+}
+
+/** The lowest allowed block, and the lowest allowed kept block, between a node and its parent branch. */
+function chainOf(base: number, length: number, parentLength: number, options: CollapseOptions, kept: KeptIndex): Chain {
+  let single: Cidr | null = null;
   for (let len = length; len > parentLength; len--) {
     const size = blockSize(len);
     const start = base - (base % size);
     // Every block above one that touches blocked space touches it too.
-    if (touchesRanges(options.blocked, start, start + size - 1)) return null;
+    if (touchesRanges(options.blocked, start, start + size - 1)) break;
     if (options.split31 && len === 31) continue;
-    return { base: start, length: len };
+    single ??= { base: start, length: len };
+    if (kept.size === 0) break;
+    if (kept.has(start, len)) return { single, kept: { base: start, length: len } };
   }
-  return null;
+  return { single, kept: null };
 }
 
-function buildTrie(source: readonly Cidr[], from: number, to: number, parentLength: number, options: CollapseOptions): TrieNode {
+function buildTrie(source: readonly Cidr[], from: number, to: number, parentLength: number, options: CollapseOptions, kept: KeptIndex): TrieNode {
   if (to - from === 1) {
     const c = source[from]!;
     const covered = blockSize(c.length);
-    const single = lowestAllowedBlock(c.base, c.length, parentLength, options);
+    const chain = chainOf(c.base, c.length, parentLength, options, kept);
     // Two /32s stand for a /31 only if the /31 itself is clear; otherwise the source
     // breaks the contract and must be refused like any other block in blocked space.
     const pair = options.split31 && c.length === 31 && !touchesRanges(options.blocked, c.base, c.base + 1);
-    if (single === null && !pair) {
+    if (chain.single === null && !pair) {
       throw new TagwallError('COLLAPSE_INPUT', `source block ${formatCidr(c)} touches blocked space`);
     }
+    const tiles = kept.size === 0 || c.length === 32 ? null : kept.tilesOf(c);
     return {
       base: c.base,
       length: c.length,
-      parentLength,
       covered,
       left: null,
       right: null,
       maxRules: pair ? 2 : 1,
-      single,
-      singleExcess: single === null ? Infinity : blockSize(single.length) - covered,
+      single: chain.single,
+      singleExcess: chain.single === null ? Infinity : blockSize(chain.single.length) - covered,
+      kept: chain.kept,
+      keptExcess: chain.kept === null ? Infinity : blockSize(chain.kept.length) - covered,
+      pairCost: pair ? 2 - (kept.has(c.base, 32) ? 1 : 0) - (kept.has(c.base + 1, 32) ? 1 : 0) : Infinity,
+      tiles,
     };
   }
   const first = source[from]!.base;
@@ -110,28 +192,31 @@ function buildTrie(source: readonly Cidr[], from: number, to: number, parentLeng
     if (source[mid]!.base >= middle) hi = mid;
     else lo = mid + 1;
   }
-  const left = buildTrie(source, from, lo, length, options);
-  const right = buildTrie(source, lo, to, length, options);
+  const left = buildTrie(source, from, lo, length, options, kept);
+  const right = buildTrie(source, lo, to, length, options, kept);
   const covered = left.covered + right.covered;
-  const single = lowestAllowedBlock(base, length, parentLength, options);
+  const chain = chainOf(base, length, parentLength, options, kept);
   return {
     base,
     length,
-    parentLength,
     covered,
     left,
     right,
     maxRules: left.maxRules + right.maxRules,
-    single,
-    singleExcess: single === null ? Infinity : blockSize(single.length) - covered,
+    single: chain.single,
+    singleExcess: chain.single === null ? Infinity : blockSize(chain.single.length) - covered,
+    kept: chain.kept,
+    keptExcess: chain.kept === null ? Infinity : blockSize(chain.kept.length) - covered,
+    pairCost: Infinity,
+    tiles: null,
   };
 }
 
-/** Fewest rules that can cover the node at all, whatever the excess. */
+/** Fewest new rules that can cover the node at all, whatever the excess. */
 function minimumRulesOf(node: TrieNode): number {
-  if (node.single !== null) return 1;
-  if (node.left === null || node.right === null) return 2; // a split /31 with no block above it
-  return minimumRulesOf(node.left) + minimumRulesOf(node.right);
+  if (node.kept !== null || node.tiles !== null) return 0;
+  const split = node.left === null || node.right === null ? node.pairCost : minimumRulesOf(node.left) + minimumRulesOf(node.right);
+  return Math.min(node.single === null ? Infinity : 1, split);
 }
 
 function solve(node: TrieNode, budget: number): void {
@@ -139,35 +224,31 @@ function solve(node: TrieNode, budget: number): void {
   const f = new Float64Array(size + 1).fill(Infinity);
   const choiceLeft = new Int32Array(size + 1);
   const choiceRight = new Int32Array(size + 1);
-  for (let k = 1; k <= size; k++) {
-    f[k] = node.singleExcess;
-    choiceLeft[k] = SINGLE;
-  }
-  if (node.left === null || node.right === null) {
-    if (size >= 2) {
-      f[2] = 0; // a split /31 as its two addresses
-      choiceLeft[2] = PAIR;
+  const offer = (k: number, excess: number, choice: number, right = 0) => {
+    if (k <= size && excess < f[k]!) {
+      f[k] = excess;
+      choiceLeft[k] = choice;
+      choiceRight[k] = right;
     }
+  };
+  offer(0, node.keptExcess, KEPT);
+  if (node.tiles !== null) offer(0, 0, TILED);
+  for (let k = 1; k <= size; k++) offer(k, node.singleExcess, SINGLE);
+  if (node.left === null || node.right === null) {
+    if (node.pairCost !== Infinity) offer(node.pairCost, 0, PAIR);
   } else {
     solve(node.left, budget);
     solve(node.right, budget);
     const fl = node.left.f!;
     const fr = node.right.f!;
-    for (let a = 1; a < fl.length; a++) {
+    for (let a = 0; a < fl.length; a++) {
       const la = fl[a]!;
       if (la === Infinity) continue;
-      for (let b = 1; b < fr.length && a + b <= size; b++) {
-        const v = la + fr[b]!;
-        if (v < f[a + b]!) {
-          f[a + b] = v;
-          choiceLeft[a + b] = a;
-          choiceRight[a + b] = b;
-        }
-      }
+      for (let b = 0; b < fr.length && a + b <= size; b++) offer(a + b, la + fr[b]!, a, b);
     }
   }
   // "At most k": a larger budget never does worse, and on a tie the fewer rules win.
-  for (let k = 2; k <= size; k++) {
+  for (let k = 1; k <= size; k++) {
     if (f[k - 1]! <= f[k]!) {
       f[k] = f[k - 1]!;
       choiceLeft[k] = choiceLeft[k - 1]!;
@@ -185,6 +266,10 @@ function emit(node: TrieNode, k: number, out: Cidr[]): void {
   const choice = node.choiceLeft![budget]!;
   if (choice === SINGLE) {
     out.push(node.single!);
+  } else if (choice === KEPT) {
+    out.push(node.kept!);
+  } else if (choice === TILED) {
+    out.push(...node.tiles!);
   } else if (choice === PAIR) {
     out.push({ base: node.base, length: 32 }, { base: node.base + 1, length: 32 });
   } else {
@@ -202,41 +287,50 @@ function checkSource(source: readonly Cidr[]): void {
   }
 }
 
-/** The smallest budget for which any cover exists. */
+/** The smallest budget (new rules beyond `kept`) for which any cover exists. */
 export function minimumRules(source: readonly Cidr[], options: Omit<CollapseOptions, 'maxRules'>): number {
   if (source.length === 0) return 0;
   checkSource(source);
-  return minimumRulesOf(buildTrie(source, 0, source.length, -1, { ...options, maxRules: 1 }));
+  return minimumRulesOf(buildTrie(source, 0, source.length, -1, { ...options, maxRules: 1 }, new KeptIndex(options.kept ?? [])));
+}
+
+/** COLLAPSE_INFEASIBLE, carrying the smallest budget that works as `neededRules`. */
+export function infeasible(budget: number, neededRules: number, why = 'without touching forbidden or excluded space'): TagwallError {
+  return new TagwallError(
+    'COLLAPSE_INFEASIBLE',
+    `no cover fits in ${budget} rule${budget === 1 ? '' : 's'} ${why}; the smallest budget that works is ${neededRules}`,
+    { values: { budget, neededRules } },
+  );
 }
 
 /**
  * Collapses merged, sorted, disjoint source blocks (for instance from `mergeCidrs`) to the
- * optimal cover within `maxRules`. Throws COLLAPSE_INFEASIBLE, naming the smallest budget that
- * works, when no cover fits without touching blocked space.
+ * optimal cover within `maxRules` new rules. Throws COLLAPSE_INFEASIBLE, with the smallest
+ * budget that works as `values.neededRules`, when no cover fits without touching blocked space.
  */
 export function collapse(source: readonly Cidr[], options: CollapseOptions): CollapseResult {
   if (!Number.isInteger(options.maxRules) || options.maxRules < 0) {
     throw new TagwallError('COLLAPSE_INPUT', `the rule budget must be a whole number, not ${options.maxRules}`);
   }
-  if (source.length === 0) return { rules: [], sourceAddresses: 0, allowedAddresses: 0, excessAddresses: 0 };
+  if (source.length === 0) return { rules: [], newRules: 0, sourceAddresses: 0, allowedAddresses: 0, excessAddresses: 0 };
   checkSource(source);
-  const root = buildTrie(source, 0, source.length, -1, options);
+  const kept = new KeptIndex(options.kept ?? []);
+  const root = buildTrie(source, 0, source.length, -1, options, kept);
   const needed = minimumRulesOf(root);
-  if (needed > options.maxRules) {
-    throw new TagwallError(
-      'COLLAPSE_INFEASIBLE',
-      `no cover fits in ${options.maxRules} rule${options.maxRules === 1 ? '' : 's'} without touching forbidden or excluded space; the smallest budget that works is ${needed}`,
-    );
-  }
+  if (needed > options.maxRules) throw infeasible(options.maxRules, needed);
   solve(root, options.maxRules);
   const f = root.f!;
   const best = f[Math.min(options.maxRules, f.length - 1)]!;
   const rules: Cidr[] = [];
   emit(root, options.maxRules, rules);
   let allowed = 0;
-  for (const r of rules) allowed += blockSize(r.length);
-  if (allowed - root.covered !== best) {
-    throw new TagwallError('COLLAPSE_INTERNAL', `collapse self-check failed: ${allowed - root.covered} != ${best}`);
+  let newRules = 0;
+  for (const r of rules) {
+    allowed += blockSize(r.length);
+    if (!kept.has(r.base, r.length)) newRules++;
   }
-  return { rules, sourceAddresses: root.covered, allowedAddresses: allowed, excessAddresses: best };
+  if (allowed - root.covered !== best || newRules > options.maxRules) {
+    throw new TagwallError('COLLAPSE_INTERNAL', `collapse self-check failed: excess ${allowed - root.covered} != ${best}, or ${newRules} new rules > ${options.maxRules}`);
+  }
+  return { rules, newRules, sourceAddresses: root.covered, allowedAddresses: allowed, excessAddresses: best };
 }

@@ -1,24 +1,120 @@
 /**
+ * Every error code tagwall reports on purpose, in one place, so a caller (a test, a log query,
+ * the README) can rely on the list being complete. Codes are part of the contract: they are
+ * never renamed, only added.
+ */
+export type ErrorCode =
+  // Configuration and usage: fixed by editing a setting, never worth retrying.
+  | 'CONFIG_INVALID'
+  | 'CONFIG_MISSING'
+  | 'CONFIG_UNREADABLE'
+  | 'CONFIG_SERVICE_TAGS'
+  | 'CONFIG_ARM_ENDPOINT'
+  | 'CONFIG_ALLOWED_HOST'
+  | 'USAGE'
+  | 'BAD_REQUEST'
+  | 'CIDR_INVALID'
+  | 'CIDR_HOST_BITS'
+  | 'CIDR_IPV6'
+  | 'UNKNOWN_SELECTOR'
+  | 'SELECTOR_EMPTY'
+  | 'ARM_ENDPOINT_INVALID'
+  // The allowlist engine.
+  | 'COLLAPSE_INPUT'
+  | 'COLLAPSE_INFEASIBLE'
+  | 'COLLAPSE_INTERNAL'
+  | 'BUDGET_EXHAUSTED'
+  // Service tags: finding, fetching and checking the weekly file.
+  | 'SERVICE_TAGS_UNAVAILABLE'
+  | 'SERVICE_TAGS_UNREADABLE'
+  | 'SERVICE_TAGS_NOT_JSON'
+  | 'SERVICE_TAGS_SCHEMA'
+  | 'SERVICE_TAGS_EMPTY'
+  | 'SERVICE_TAGS_TOO_LARGE'
+  | 'SERVICE_TAGS_WRONG_CLOUD'
+  | 'SERVICE_TAGS_LINK_NOT_FOUND'
+  | 'ARM_AUTH'
+  | 'ARM_SERVICE_TAGS_PAGING'
+  | 'DOWNLOAD_BAD_URL'
+  | 'DOWNLOAD_HOST_NOT_ALLOWED'
+  | 'DOWNLOAD_HTTP_STATUS'
+  | 'DOWNLOAD_NETWORK'
+  | 'DOWNLOAD_NOT_HTTPS'
+  | 'DOWNLOAD_TIMEOUT'
+  | 'DOWNLOAD_TLS'
+  | 'DOWNLOAD_TOO_MANY_REDIRECTS'
+  // A vault: reading, writing and verifying it.
+  | 'VAULT_ID_INVALID'
+  | 'VAULT_NOT_CONFIGURED'
+  | 'VAULT_NOT_FOUND'
+  | 'VAULT_FORBIDDEN'
+  | 'VAULT_UNAUTHORIZED'
+  | 'VAULT_BAD_REQUEST'
+  | 'VAULT_CONFLICT'
+  | 'VAULT_TIMEOUT'
+  | 'VAULT_THROTTLED'
+  | 'VAULT_SERVER_ERROR'
+  | 'VAULT_REQUEST_FAILED'
+  | 'VAULT_NETWORK'
+  | 'VAULT_TLS'
+  | 'VAULT_CREDENTIAL_UNAVAILABLE'
+  | 'VAULT_AUTHENTICATION_FAILED'
+  | 'VERIFY_MISMATCH'
+  // State: ownership records, intents, alert memory, the last-known-good file.
+  | 'STATE_CONFIG_INVALID'
+  | 'STATE_UNAVAILABLE'
+  | 'STATE_UNREADABLE'
+  | 'STATE_CORRUPT'
+  | 'STATE_CONFLICT'
+  | 'STATE_UNWRITABLE'
+  | 'STATE_AUTH_FAILED'
+  | 'STATE_REQUEST_FAILED'
+  | 'STATE_RECORD_INVALID'
+  | 'STATE_KEY_INVALID'
+  | 'STATE_CONTAINER_MISSING'
+  | 'STATE_LOCKED'
+  // Alerts.
+  | 'ALERT_INVALID'
+  | 'ALERT_CONFIG_INVALID'
+  | 'ALERT_WEBHOOK_INVALID'
+  // Runs as a whole (what a Functions invocation fails with).
+  | 'SYNC_FAILED'
+  | 'DRIFT_CHECK_FAILED'
+  // The local emulator.
+  | 'EMULATOR_SEED_INVALID'
+  | 'EMULATOR_SEED_UNREADABLE'
+  | 'EMULATOR_VAULT_AMBIGUOUS'
+  | 'EMULATOR_LISTEN_FAILED'
+  | 'EMULATOR_HOST'
+  | 'EMULATOR_CONTROL_FAILED'
+  | 'INTERNAL';
+
+/** Structured values beside the message, for callers that must not parse prose. */
+export type ErrorValues = Readonly<Record<string, string | number | boolean | readonly string[]>>;
+
+/**
  * One error type for every failure tagwall reports on purpose. Callers branch on
  * `code` (stable, documented) and on `transient` (worth retrying on the next run),
- * never on message text, which is written for people.
+ * and read figures from `values`, never from message text, which is written for people.
  */
 export class TagwallError extends Error {
   override readonly name = 'TagwallError';
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly transient: boolean;
   /** Extra lines a reader needs (every config problem, close tag names, ...). */
   readonly details: readonly string[];
+  readonly values: ErrorValues;
 
-  constructor(code: string, message: string, options: { transient?: boolean; details?: readonly string[]; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { transient?: boolean; details?: readonly string[]; cause?: unknown; values?: ErrorValues } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.transient = options.transient ?? false;
     this.details = options.details ?? [];
+    this.values = options.values ?? {};
   }
 }
 
-export function isTagwallError(e: unknown, code?: string): e is TagwallError {
+export function isTagwallError(e: unknown, code?: ErrorCode): e is TagwallError {
   return e instanceof TagwallError && (code === undefined || e.code === code);
 }
 

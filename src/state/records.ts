@@ -38,7 +38,20 @@ export const vaultRecordSchema = z.object({
   changeNumber: z.number().int().nonnegative(),
   /** How many addresses the selected service tags held. */
   sourceAddresses: z.number().int().nonnegative(),
-  appliedAt: isoTime,
+  /** When a write (or a check that found nothing to write) was last confirmed; absent until the first one is. */
+  appliedAt: isoTime.optional(),
+  /**
+   * A write announced before its PATCH and not yet confirmed: other runs leave the vault alone
+   * while it is young, and a run that finds it old knows what the dead run may have added.
+   */
+  intent: z
+    .object({
+      runId: z.string().min(1),
+      startedAt: isoTime,
+      add: z.array(normalisedRule),
+      remove: z.array(normalisedRule),
+    })
+    .optional(),
 });
 export type VaultRecord = z.infer<typeof vaultRecordSchema>;
 
@@ -195,4 +208,26 @@ export class AlertStateRepository {
 
 function alertSubject(scope: string): string {
   return scope === RUN_SCOPE ? 'run-wide alerts' : `alerts of vault ${scope}`;
+}
+
+export const backlogSchema = z.object({
+  version: z.literal(1),
+  /** Resource IDs of the vaults a run's deadline cut off. */
+  vaults: z.array(z.string().min(1)),
+});
+export type Backlog = z.infer<typeof backlogSchema>;
+
+export const BACKLOG_KEY = 'runs/deadline-backlog.json';
+
+/** The vaults the last run's deadline cut off, which the next run starts first. */
+export class BacklogRepository {
+  constructor(readonly store: KeyValueStore) {}
+
+  load(): Promise<Loaded<Backlog> | undefined> {
+    return loadRecord(this.store, BACKLOG_KEY, 'the deadline backlog', backlogSchema);
+  }
+
+  save(backlog: Backlog, etag?: string): Promise<string> {
+    return saveRecord(this.store, BACKLOG_KEY, 'the deadline backlog', backlogSchema, backlog, etag);
+  }
 }

@@ -1,4 +1,4 @@
-import { TagwallError } from '../core/errors.js';
+import { TagwallError, type ErrorCode } from '../core/errors.js';
 import type { VaultRef } from '../core/vault-id.js';
 
 /**
@@ -61,7 +61,7 @@ function statusError(e: SdkErrorShape, status: number, vault: VaultRef, action: 
     ...(requestId === undefined ? [] : [`x-ms-request-id: ${requestId}`]),
     ...(retryAfter === undefined ? [] : [`Retry-After: ${retryAfter}`]),
   ];
-  const make = (code: string, message: string, transient: boolean): TagwallError => new TagwallError(code, message, { transient, details, cause: e });
+  const make = (code: ErrorCode, message: string, transient: boolean): TagwallError => new TagwallError(code, message, { transient, details, cause: e });
   if (status === 400) return make('VAULT_BAD_REQUEST', `Azure refused to ${verb} Key Vault ${vault.name}: ${azure}`, false);
   if (status === 401) return make('VAULT_UNAUTHORIZED', `Azure did not accept the token for Key Vault ${vault.name}: ${azure}`, false);
   if (status === 403) {

@@ -1,0 +1,177 @@
+import type { Allowlist } from '../allowlist.js';
+import type { Cidr } from '../ipv4.js';
+
+/**
+ * The vocabulary of a firewall plan. Every outcome a person or a machine acts on carries a
+ * stable `code` and its figures as fields; `message` is for people and is never parsed, nor
+ * part of an alert's identity.
+ */
+
+export type OwnershipMode = 'merge' | 'authoritative';
+export type ChangePolicy = 'sync' | 'add-only';
+/** Whether rules already in a firewall that tagwall wants too become tagwall's on first contact. */
+export type AdoptPolicy = 'first-run' | 'never';
+
+export interface TargetSettings {
+  readonly maxRules: number;
+  readonly reserveRules: number;
+  readonly mode: OwnershipMode;
+  readonly policy: ChangePolicy;
+  readonly adopt: AdoptPolicy;
+  readonly split31: boolean;
+  readonly enforceDeny: boolean;
+  readonly expectBypass?: string;
+  readonly skipWhenPerimeterEnforced: boolean;
+}
+
+export interface Guards {
+  readonly maxRemovedFraction: number;
+  readonly maxSourceShrinkFraction: number;
+  readonly maxExcessAddresses: number;
+}
+
+export interface Posture {
+  readonly defaultAction?: string;
+  readonly bypass?: string;
+  readonly publicNetworkAccess?: string;
+}
+
+/** A write that a run announced before making it, so that other runs leave the firewall alone. */
+export interface WriteIntent {
+  readonly runId: string;
+  readonly startedAt: string;
+  /** Normalised keys the write adds; tagwall's once they are seen in the firewall. */
+  readonly add: readonly string[];
+  readonly remove: readonly string[];
+}
+
+/** What the state store remembers of a firewall. */
+export interface AppliedRecord {
+  readonly ownedRules: readonly string[];
+  readonly observedRules: readonly string[];
+  readonly posture: Posture;
+  readonly changeNumber: number;
+  readonly sourceAddresses: number;
+  /** Absent while the only write ever announced has not been confirmed. */
+  readonly appliedAt?: string;
+  readonly intent?: WriteIntent;
+}
+
+export type PerimeterPosture =
+  | { readonly state: 'none' }
+  | { readonly state: 'associated'; readonly perimeter: string; readonly profile?: string; readonly accessMode: string }
+  | { readonly state: 'unknown'; readonly reason: string };
+
+export interface ObservedFirewall {
+  readonly ipRules: readonly string[];
+  readonly virtualNetworkRuleCount: number;
+  readonly posture: Posture;
+  /** Absent when nobody looked (a dry run over an injected target, say). */
+  readonly perimeter?: PerimeterPosture;
+}
+
+export type Severity = 'critical' | 'warning' | 'info';
+
+export type FindingCode =
+  | 'FIREWALL_DISABLED'
+  | 'PUBLIC_ACCESS_DISABLED'
+  | 'BYPASS_MISMATCH'
+  | 'VNET_RULES'
+  | 'ADOPTED_RULES'
+  | 'PERIMETER_ENFORCED'
+  | 'PERIMETER_LEARNING'
+  | 'PERIMETER_UNKNOWN';
+
+export type FindingValue = string | number | boolean | readonly string[];
+
+export interface Finding {
+  readonly severity: Severity;
+  readonly code: FindingCode;
+  readonly message: string;
+  readonly [value: string]: FindingValue;
+}
+
+export type DriftCode = 'RULE_MISSING' | 'RULE_ADDED' | 'POSTURE_CHANGED';
+
+export type Drift =
+  | { readonly kind: 'missing'; readonly code: 'RULE_MISSING'; readonly rule: string; readonly detail: string }
+  | { readonly kind: 'added'; readonly code: 'RULE_ADDED'; readonly rule: string; readonly detail: string }
+  | {
+      readonly kind: 'posture';
+      readonly code: 'POSTURE_CHANGED';
+      readonly field: keyof Posture;
+      readonly before: string | null;
+      readonly after: string | null;
+      readonly detail: string;
+    };
+
+/** Why a write did not happen: a guard, an impossible budget, or IP rules that have no effect. */
+export type ReasonCode =
+  | 'EMPTY_SOURCE_GUARD'
+  | 'SOURCE_SHRINK_GUARD'
+  | 'REMOVAL_GUARD'
+  | 'EXCESS_GUARD'
+  | 'COLLAPSE_INFEASIBLE'
+  | 'BUDGET_EXHAUSTED'
+  | 'PUBLIC_ACCESS_DISABLED'
+  | 'PERIMETER_ENFORCED'
+  | 'VAULT_BUSY'
+  | 'DEADLINE';
+
+export interface Reason {
+  readonly code: ReasonCode;
+  readonly message: string;
+  readonly [value: string]: string | number | boolean;
+}
+
+export interface VaultPlanInput {
+  readonly firewall: ObservedFirewall;
+  /** Undefined on first contact: no record yet. */
+  readonly record: AppliedRecord | undefined;
+  readonly settings: TargetSettings;
+  readonly guards: Guards;
+  readonly force: boolean;
+  /**
+   * The optimal allowlist adding at most `budget` rules beside `kept`, rules the firewall keeps
+   * anyway (which cost nothing when the cover uses them). May throw COLLAPSE_INFEASIBLE with
+   * `values.neededRules`. Memoised by the caller.
+   */
+  readonly desiredFor: (budget: number, kept: readonly Cidr[]) => Allowlist;
+}
+
+export interface RuleCounts {
+  readonly managed: number;
+  readonly unmanaged: number;
+  readonly shared: number;
+  readonly limit: number;
+}
+
+export interface VaultPlan {
+  /** Normalised keys (`a.b.c.d/n`). */
+  readonly add: readonly string[];
+  readonly remove: readonly string[];
+  /** In the firewall, not tagwall's, not wanted: kept and counted. */
+  readonly unmanaged: readonly string[];
+  /** In the firewall, not tagwall's, and wanted too: kept, counted once, never removed by tagwall. */
+  readonly shared: readonly string[];
+  /** Taken over on first contact (`adopt: "first-run"`): tagwall's from now on. */
+  readonly adopted: readonly string[];
+  /** The full rule list to write, in the written form. */
+  readonly nextRules: readonly string[];
+  /** What tagwall owns once the plan is applied. */
+  readonly nextOwned: readonly string[];
+  readonly setDefaultActionDeny: boolean;
+  readonly changes: boolean;
+  /** Why the write must not happen: guards (unless forced) or an impossible budget. */
+  readonly refusals: readonly Reason[];
+  /** Guards that fired but were overridden by --force. */
+  readonly forced: readonly Reason[];
+  /** Set when IP rules would have no effect, so there is nothing worth writing. */
+  readonly skip?: Reason;
+  readonly findings: readonly Finding[];
+  readonly drift: readonly Drift[];
+  readonly rules: RuleCounts;
+  /** New rules the cover was allowed beside the kept ones. */
+  readonly budget: number;
+  readonly desired: Allowlist | undefined;
+}

@@ -1,0 +1,57 @@
+import { normaliseRule, uniqueRules, type FirewallRule } from '../rules.js';
+import type { AppliedRecord, TargetSettings } from './model.js';
+
+/**
+ * Who a rule belongs to. Key Vault rules have no place for an owner tag, so the record plays
+ * the registry: tagwall owns what it wrote (or adopted on first contact) and saw there when it
+ * last recorded the firewall. Everything else is a person's, whatever the service tags say
+ * later: a rule a person made that tagwall also wants is *shared*, kept and never removed.
+ */
+
+export interface Ownership {
+  /** The firewall's rules, one per key, in the order read. */
+  readonly current: readonly FirewallRule[];
+  /** Keys tagwall owns (some may be absent from the firewall: drift). */
+  readonly owned: ReadonlySet<string>;
+  /** First contact: no record yet. */
+  readonly firstContact: boolean;
+}
+
+export function ownershipOf(ipRules: readonly string[], record: AppliedRecord | undefined): Ownership {
+  const all = ipRules.map(normaliseRule);
+  const current = uniqueRules(all);
+  // tagwall writes each rule once, so a rule the firewall holds twice (say `1.2.3.4` and
+  // `1.2.3.4/32`) was also added by someone else, who wants it kept.
+  const repeated = new Set<string>();
+  if (all.length > current.length) {
+    const seen = new Set<string>();
+    for (const r of all) (seen.has(r.key) ? repeated : seen).add(r.key);
+  }
+  // A rule owned but not seen when the record was written had been removed already (a
+  // concurrent edit the verify caught); if it is back, someone else put it there.
+  const observed = new Set((record?.observedRules ?? []).map((r) => normaliseRule(r).key));
+  const owned = new Set<string>();
+  for (const r of record?.ownedRules ?? []) {
+    const key = normaliseRule(r).key;
+    if (observed.has(key) && !repeated.has(key)) owned.add(key);
+  }
+  // A write that was announced and never confirmed (its run died between the PATCH and the
+  // record): what it added is tagwall's where it is present, or no record would own it.
+  const present = new Set(current.map((r) => r.key));
+  for (const r of record?.intent?.add ?? []) {
+    const key = normaliseRule(r).key;
+    if (present.has(key) && !repeated.has(key) && !observed.has(key)) owned.add(key);
+  }
+  return { current, owned, firstContact: record === undefined };
+}
+
+/**
+ * Rules that stay whatever is desired, and so are counted against the limit before the cover
+ * is chosen: in add-only every rule present; in merge every rule tagwall does not own;
+ * in authoritative none.
+ */
+export function keptRules(o: Ownership, s: TargetSettings): FirewallRule[] {
+  if (s.policy === 'add-only') return [...o.current];
+  if (s.mode === 'authoritative') return [];
+  return o.current.filter((r) => !o.owned.has(r.key));
+}
