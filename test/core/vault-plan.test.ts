@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Allowlist } from '../../src/core/allowlist.js';
-import { TagwallError } from '../../src/core/errors.js';
-import { collapse } from '../../src/core/collapse.js';
-import { formatCidr, mergeCidrs, parseCidr } from '../../src/core/ipv4.js';
+import { collapse, infeasible } from '../../src/core/collapse.js';
+import { FORBIDDEN_RANGES } from '../../src/core/forbidden.js';
+import { mergeCidrs, mergeRanges, parseCidr, type AddressRange, type Cidr } from '../../src/core/ipv4.js';
 import { planVault, type AppliedRecord, type ObservedFirewall, type TargetSettings, type VaultPlanInput } from '../../src/core/vault-plan.js';
+import { ip } from './reference.js';
 
 // Round-by-round tests of the pure vault plan, with made-up allowlists (no I/O).
 
-const settings: TargetSettings = { maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false };
+const settings: TargetSettings = { maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false };
 const guards = { maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 16_777_216 };
 
 function allowlist(rules: string[], extra: Partial<Allowlist['stats']> = {}): Allowlist {
@@ -16,6 +17,7 @@ function allowlist(rules: string[], extra: Partial<Allowlist['stats']> = {}): Al
   return {
     selected: ['Test'],
     rules: cidrs,
+    newRules: cidrs.length,
     source: [],
     warnings: [],
     stats: { selectedPrefixes: rules.length, ipv6Dropped: 0, forbiddenAddressesRemoved: 0, excludedAddressesRemoved: 0, mergedPrefixes: rules.length, rules: rules.length, sourceAddresses: size, allowedAddresses: size, excessAddresses: 0, ...extra },
@@ -30,8 +32,19 @@ function record(owned: string[], observed: string[], extra: Partial<AppliedRecor
   return { ownedRules: owned, observedRules: observed, posture: { defaultAction: 'Deny', bypass: 'AzureServices', publicNetworkAccess: 'Enabled' }, changeNumber: 1, sourceAddresses: 0, appliedAt: '2025-10-13T00:00:00Z', ...extra };
 }
 
-function plan(over: Partial<VaultPlanInput> & { desired: string[] | ((budget: number) => Allowlist) }) {
+/** The real collapse of `sources`, with blocked space beside the forbidden ranges, as the reconciler would call it. */
+function collapsed(sources: string[], blocked: AddressRange[] = []) {
+  const merged = mergeCidrs(sources.map((c) => parseCidr(c)));
+  const size = merged.reduce((n, c) => n + 2 ** (32 - c.length), 0);
+  return (budget: number, kept: readonly Cidr[]): Allowlist => {
+    const r = collapse(merged, { maxRules: budget, split31: false, blocked: mergeRanges([...FORBIDDEN_RANGES, ...blocked]), kept });
+    return { ...allowlist([]), rules: r.rules, newRules: r.newRules, stats: { ...allowlist([]).stats, sourceAddresses: size, rules: r.rules.length, allowedAddresses: r.allowedAddresses, excessAddresses: r.excessAddresses } };
+  };
+}
+
+function plan(over: Partial<VaultPlanInput> & { desired: string[] | ((budget: number, kept: readonly Cidr[]) => Allowlist) }) {
   const budgets: number[] = [];
+  const kepts: string[][] = [];
   const desired = over.desired;
   const input: VaultPlanInput = {
     firewall: firewall([]),
@@ -40,12 +53,13 @@ function plan(over: Partial<VaultPlanInput> & { desired: string[] | ((budget: nu
     guards,
     force: false,
     ...over,
-    desiredFor: (budget) => {
+    desiredFor: (budget, kept) => {
       budgets.push(budget);
-      return typeof desired === 'function' ? desired(budget) : allowlist(desired);
+      kepts.push(kept.map((c) => `${[24, 16, 8, 0].map((s) => (c.base >>> s) & 255).join('.')}/${c.length}`));
+      return typeof desired === 'function' ? desired(budget, kept) : allowlist(desired);
     },
   };
-  return { result: planVault(input), budgets };
+  return { result: planVault(input), budgets, kepts };
 }
 
 describe('first round', () => {
@@ -147,75 +161,91 @@ describe('later rounds', () => {
 });
 
 describe('budget', () => {
-  it('gives the collapse maxRules - reserveRules - unmanaged rules kept', () => {
-    const { budgets } = plan({
+  it('gives the collapse maxRules - reserveRules - kept rules, and tells it which rules are kept', () => {
+    const { budgets, kepts } = plan({
       firewall: firewall(['203.0.114.7', '203.0.114.9']),
       settings: { ...settings, maxRules: 10, reserveRules: 3 },
       desired: ['20.0.0.0/24'],
     });
-    expect(budgets[0]).toBe(5);
+    expect(budgets).toEqual([5]);
+    expect(kepts).toEqual([['203.0.114.7/32', '203.0.114.9/32']]);
   });
 
-  it('uses the room freed by adopted rules, without ever exceeding maxRules', () => {
-    // Both current rules are desired, so neither is unmanaged: the full budget is usable.
-    const wide = (budget: number) => allowlist(budget >= 4 ? ['20.0.0.0/24', '20.0.2.0/24', '20.0.4.0/24', '20.0.6.0/24'] : ['20.0.0.0/21']);
-    const { result, budgets } = plan({ firewall: firewall(['20.0.0.0/24', '20.0.2.0/24']), settings: { ...settings, maxRules: 4 }, desired: wide });
-    expect(budgets).toEqual([2, 4]);
-    expect(result.nextRules.length).toBeLessThanOrEqual(4);
-    expect(result.add).toEqual(['20.0.4.0/24', '20.0.6.0/24']);
+  it('uses a hand-made rule that the cover contains for free, so the budget beside kept rules is exact', () => {
+    // Three blocks and eight far-apart addresses; a person made 20.0.0.0/23 and 81.2.69.142. Eleven
+    // rules in all: two are kept, so nine new ones. One /22 over the three blocks would do it with
+    // 384 extra addresses; the kept /23 plus a new /24 does it with 128 (20.0.1.0/25), and the /23
+    // counts once.
+    const far = ['40.1.0.1', '45.9.3.3', '52.3.2.1', '60.7.7.7', '70.1.2.3', '88.8.8.8', '99.9.9.9', '120.3.4.5'];
+    const sources = ['20.0.0.0/24', '20.0.1.128/25', '20.0.2.0/24', ...far.map((a) => `${a}/32`)];
+    const { result, budgets } = plan({
+      firewall: firewall(['20.0.0.0/23', '81.2.69.142']),
+      record: record([], ['20.0.0.0/23', '81.2.69.142/32']),
+      settings: { ...settings, maxRules: 11 },
+      desired: collapsed(sources),
+    });
+    expect(budgets).toEqual([9]);
+    expect(result.refusals).toEqual([]);
+    expect(result.desired!.stats.excessAddresses).toBe(128);
+    expect(result.shared).toEqual(['20.0.0.0/23']);
+    expect(result.unmanaged).toEqual(['81.2.69.142/32']);
+    expect(result.add).toEqual(['20.0.2.0/24', ...far.map((a) => `${a}/32`)].sort((a, b) => ip(a.split('/')[0]!) - ip(b.split('/')[0]!)));
+    expect(result.nextRules).toHaveLength(11);
+    expect(result.nextOwned).not.toContain('20.0.0.0/23');
+    expect(result.rules).toEqual({ managed: 9, unmanaged: 1, shared: 1, limit: 11 });
   });
 
-  it('adopts desired hand-made rules even when the budget beside them has no cover', () => {
-    // Four blocks that no one rule may join; three of them are already in the vault by hand.
+  it('adopts desired hand-made rules on first contact even when only one new rule fits beside them', () => {
+    // Four blocks that no one rule may join (the space between them is excluded); three are already there.
     const four = ['20.0.0.0/24', '20.0.2.0/24', '20.0.4.0/24', '20.0.6.0/24'];
-    const desired = (budget: number) => {
-      if (budget < 4) throw new TagwallError('COLLAPSE_INFEASIBLE', `no cover fits in ${budget} rules ...; the smallest budget that works is 4`);
-      return allowlist(four);
-    };
-    const { result } = plan({ firewall: firewall(four.slice(0, 3)), settings: { ...settings, maxRules: 4 }, desired });
+    const gaps = [1, 3, 5].map((i) => ({ start: ip(`20.0.${i}.0`), end: ip(`20.0.${i}.255`) }));
+    const { result, budgets } = plan({ firewall: firewall(four.slice(0, 3)), settings: { ...settings, maxRules: 4 }, desired: collapsed(four, gaps) });
+    expect(budgets).toEqual([1]);
     expect(result.refusals).toEqual([]);
     expect(result.adopted).toEqual(four.slice(0, 3));
+    expect(result.findings.find((f) => f.code === 'ADOPTED_RULES')).toMatchObject({ severity: 'info', rules: four.slice(0, 3), count: 3 });
     expect(result.add).toEqual(['20.0.6.0/24']);
     expect(result.nextRules).toEqual(four);
+    expect([...result.nextOwned].sort()).toEqual(four);
   });
 
-  it('adopts a full vault of hand-made rules that are exactly the allowlist', () => {
+  it('adopts a full vault of hand-made rules that are exactly the allowlist, with no room left', () => {
     const rules = ['20.0.0.0/24', '20.0.2.0/24', '20.0.4.0/24'];
-    const { result } = plan({ firewall: firewall(rules), settings: { ...settings, maxRules: 3 }, desired: (budget) => allowlist(budget >= 3 ? rules : ['20.0.0.0/21']) });
+    const { result, budgets } = plan({ firewall: firewall(rules), settings: { ...settings, maxRules: 3 }, desired: collapsed(rules) });
+    expect(budgets).toEqual([0]);
     expect(result.refusals).toEqual([]);
     expect(result.adopted).toEqual(rules);
     expect(result.changes).toBe(false);
     expect([...result.nextOwned].sort()).toEqual(rules);
   });
 
-  it('walks down past a budget that does not fit to the next one that the adopted rules make room for', () => {
-    // Six hand-made rules fill all but one of seven places; one of them is a block the source needs.
-    const source = mergeCidrs(['20.0.0.0/32', '20.0.0.6/32', '20.0.0.8/32', '20.0.6.0/24'].map((c) => parseCidr(c)));
-    const desired = (budget: number) => allowlist(collapse(source, { maxRules: budget, split31: false, blocked: [] }).rules.map(formatCidr));
-    const { result, budgets } = plan({
-      firewall: firewall(['20.0.0.0', '20.0.0.1', '20.0.0.11', '20.0.3.0/24', '20.0.0.4/31', '20.0.6.0/24']),
-      settings: { ...settings, maxRules: 7 },
-      desired,
-    });
-    // At 7 the four exact rules would adopt two (fits in 3); at 3 only one is adopted (fits in 2).
-    expect(budgets).toEqual([1, 7, 3, 2]);
-    expect(result.add).toEqual(['20.0.0.0/28']);
-    expect(result.adopted).toEqual(['20.0.6.0/24']);
-    expect(result.nextRules).toHaveLength(7);
+  it('with adopt: never, a hand-made rule the allowlist wants is shared on first contact, not taken over', () => {
+    const { result } = plan({ firewall: firewall(['20.0.0.0/24']), settings: { ...settings, adopt: 'never' }, desired: ['20.0.0.0/24', '20.0.9.0/24'] });
+    expect(result.adopted).toEqual([]);
+    expect(result.shared).toEqual(['20.0.0.0/24']);
+    expect(result.nextOwned).toEqual(['20.0.9.0/24']);
+    expect(result.findings.map((f) => f.code)).not.toContain('ADOPTED_RULES');
   });
 
-  it('refuses when unmanaged rules leave no room', () => {
-    const { result } = plan({ firewall: firewall(['203.0.114.7', '203.0.114.9']), settings: { ...settings, maxRules: 2 }, desired: ['20.0.0.0/24'] });
-    expect(result.refusals[0]).toMatch(/no room for managed rules/);
+  it('refuses when kept rules alone exceed the limit', () => {
+    const { result } = plan({ firewall: firewall(['203.0.114.7', '203.0.114.9']), settings: { ...settings, maxRules: 1 }, desired: ['20.0.0.0/24'] });
+    expect(result.refusals).toEqual([expect.objectContaining({ code: 'BUDGET_EXHAUSTED', keptRules: 2, limit: 1 })]);
   });
 
-  it('refuses when no cover fits the budget, naming the smallest that works', () => {
+  it('refuses when no cover fits beside the kept rules, naming the maxRules that works', () => {
+    const { result } = plan({ firewall: firewall(['203.0.114.7', '203.0.114.9']), settings: { ...settings, maxRules: 2 }, desired: collapsed(['20.0.0.0/24']) });
+    expect(result.refusals).toEqual([expect.objectContaining({ code: 'COLLAPSE_INFEASIBLE', neededRules: 3, budget: 0, keptRules: 2 })]);
+  });
+
+  it('reads the smallest budget from the collapse error, never from its message', () => {
     const { result } = plan({
+      firewall: firewall(['203.0.114.7']),
+      settings: { ...settings, reserveRules: 2 },
       desired: () => {
-        throw new TagwallError('COLLAPSE_INFEASIBLE', 'no cover fits in 3 rules ...; the smallest budget that works is 7');
+        throw infeasible(997, 7);
       },
     });
-    expect(result.refusals[0]).toMatch(/smallest budget that works is 7/);
+    expect(result.refusals).toEqual([expect.objectContaining({ code: 'COLLAPSE_INFEASIBLE', neededRules: 10 })]);
   });
 });
 
@@ -225,28 +255,28 @@ describe('guards', () => {
 
   it('refuses an empty desired set', () => {
     const { result } = plan({ firewall: firewall(current), record: owned, desired: [] });
-    expect(result.refusals.join('\n')).toMatch(/desired allowlist is empty/);
+    expect(result.refusals.map((r) => r.code)).toContain('EMPTY_SOURCE_GUARD');
   });
 
   it('refuses when the source shrank by more than maxSourceShrinkFraction', () => {
     const { result } = plan({ firewall: firewall(current), record: owned, desired: ['20.0.0.0/24', '20.0.1.0/24', '20.0.2.0/24'] });
-    expect(result.refusals.join('\n')).toMatch(/source shrank by 25.0%/);
+    expect(result.refusals).toEqual([expect.objectContaining({ code: 'SOURCE_SHRINK_GUARD', before: 1024, after: 768, limitFraction: 0.2, message: expect.stringMatching(/source shrank by 25.0%/) })]);
   });
 
   it('refuses when more than maxRemovedFraction of the rules would go', () => {
     const { result } = plan({ firewall: firewall(current), record: record(current, current), desired: ['20.0.0.0/24'] });
-    expect(result.refusals.join('\n')).toMatch(/removes 3 of 4 rules/);
+    expect(result.refusals).toEqual([expect.objectContaining({ code: 'REMOVAL_GUARD', removed: 3, current: 4, limitFraction: 0.5 })]);
   });
 
   it('refuses when the collapse admits too many extra addresses', () => {
     const { result } = plan({ desired: () => allowlist(['20.0.0.0/8'], { excessAddresses: 16_000_000 }), guards: { ...guards, maxExcessAddresses: 1000 } });
-    expect(result.refusals.join('\n')).toMatch(/admits 16000000 addresses beyond the source/);
+    expect(result.refusals).toEqual([expect.objectContaining({ code: 'EXCESS_GUARD', excessAddresses: 16_000_000, limit: 1000 })]);
   });
 
   it('--force overrides the guards and says so', () => {
     const { result } = plan({ firewall: firewall(current), record: record(current, current), desired: ['20.0.0.0/24'], force: true });
     expect(result.refusals).toEqual([]);
-    expect(result.forced.join('\n')).toMatch(/removes 3 of 4 rules/);
+    expect(result.forced.map((r) => r.code)).toEqual(['REMOVAL_GUARD']);
     expect(result.remove).toHaveLength(3);
   });
 });
@@ -259,9 +289,9 @@ describe('drift and posture', () => {
       desired: ['20.0.0.0/24', '20.0.1.5'],
     });
     expect(result.drift).toEqual([
-      { kind: 'missing', rule: '20.0.1.5/32', detail: 'owned rule 20.0.1.5/32 was removed outside tagwall' },
-      { kind: 'added', rule: '198.51.99.1/32', detail: 'rule 198.51.99.1/32 was added outside tagwall' },
-      { kind: 'posture', detail: 'defaultAction changed from Deny to Allow' },
+      { kind: 'missing', code: 'RULE_MISSING', rule: '20.0.1.5/32', detail: 'owned rule 20.0.1.5/32 was removed outside tagwall' },
+      { kind: 'added', code: 'RULE_ADDED', rule: '198.51.99.1/32', detail: 'rule 198.51.99.1/32 was added outside tagwall' },
+      { kind: 'posture', code: 'POSTURE_CHANGED', field: 'defaultAction', before: 'Deny', after: 'Allow', detail: 'defaultAction changed from Deny to Allow' },
     ]);
     expect(result.add).toEqual(['20.0.1.5/32']);
     expect(result.findings.map((f) => [f.severity, f.code])).toContainEqual(['critical', 'FIREWALL_DISABLED']);
@@ -274,7 +304,7 @@ describe('drift and posture', () => {
       record: record(['20.0.0.0/24'], ['20.0.0.0/24'], { posture: { defaultAction: 'Deny', publicNetworkAccess: 'Enabled' } }),
       desired: ['20.0.0.0/24'],
     });
-    expect(result.drift).toEqual([{ kind: 'posture', detail: 'bypass changed from unset to None' }]);
+    expect(result.drift).toEqual([{ kind: 'posture', code: 'POSTURE_CHANGED', field: 'bypass', before: null, after: 'None', detail: 'bypass changed from unset to None' }]);
   });
 
   it('turns the firewall on only with enforceDeny', () => {
@@ -285,7 +315,7 @@ describe('drift and posture', () => {
 
   it('skips the write when public network access is disabled', () => {
     const { result } = plan({ firewall: firewall([], { defaultAction: 'Deny', publicNetworkAccess: 'Disabled' }), desired: ['20.0.0.0/24'] });
-    expect(result.skipReason).toMatch(/public network access is disabled/);
+    expect(result.skip).toMatchObject({ code: 'PUBLIC_ACCESS_DISABLED', message: expect.stringMatching(/public network access is disabled/) });
     expect(result.findings.map((f) => f.code)).toContain('PUBLIC_ACCESS_DISABLED');
   });
 
@@ -295,23 +325,61 @@ describe('drift and posture', () => {
     expect(result.findings[1]!.message).toMatch(/^3 virtual-network rules preserved/);
   });
 
-  it('with an unreadable record, treats every rule as unmanaged and removes nothing', () => {
-    const { result } = plan({ firewall: firewall(['20.0.0.0/24', '20.0.9.0/24']), recordProblem: 'state for kv-a is corrupt', desired: ['20.0.0.0/24'] });
-    expect(result.remove).toEqual([]);
-    expect(result.unmanaged).toEqual(['20.0.9.0/24']);
-    expect(result.findings.map((f) => f.code)).toContain('STATE_UNREADABLE');
+  it('an enforced perimeter is a warning; the write still happens unless skipWhenPerimeterEnforced', () => {
+    const enforced = { state: 'associated' as const, perimeter: '/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/networkSecurityPerimeters/nsp', accessMode: 'Enforced' };
+    const base = firewall(['20.0.0.0/24']);
+    const { result } = plan({ firewall: { ...base, perimeter: enforced }, desired: ['20.0.0.0/24', '20.0.9.0/24'] });
+    expect(result.findings.find((f) => f.code === 'PERIMETER_ENFORCED')).toMatchObject({ severity: 'warning', perimeter: enforced.perimeter, accessMode: 'Enforced' });
+    expect(result.skip).toBeUndefined();
+    expect(result.add).toEqual(['20.0.9.0/24']);
+    const skipping = plan({ firewall: { ...base, perimeter: enforced }, settings: { ...settings, skipWhenPerimeterEnforced: true }, desired: ['20.0.0.0/24', '20.0.9.0/24'] }).result;
+    expect(skipping.skip?.code).toBe('PERIMETER_ENFORCED');
   });
 
-  it('with an unreadable record, removes nothing in authoritative mode either', () => {
+  it('publicNetworkAccess SecuredByPerimeter means the perimeter decides, as an Enforced association does', () => {
+    const { result } = plan({ firewall: firewall([], { defaultAction: 'Deny', publicNetworkAccess: 'SecuredByPerimeter' }), desired: ['20.0.0.0/24'] });
+    expect(result.findings.map((f) => [f.severity, f.code])).toEqual([['warning', 'PERIMETER_ENFORCED']]);
+  });
+
+  it('learning mode and an unreadable association are info findings only', () => {
+    const learning = plan({ firewall: { ...firewall([]), perimeter: { state: 'associated', perimeter: 'nsp-1', accessMode: 'Learning' } }, desired: ['20.0.0.0/24'] }).result;
+    expect(learning.findings.map((f) => [f.severity, f.code])).toEqual([['info', 'PERIMETER_LEARNING']]);
+    const unknown = plan({ firewall: { ...firewall([]), perimeter: { state: 'unknown', reason: 'HTTP 403' } }, desired: ['20.0.0.0/24'] }).result;
+    expect(unknown.findings.map((f) => [f.severity, f.code, f.reason])).toEqual([['info', 'PERIMETER_UNKNOWN', 'HTTP 403']]);
+    expect(unknown.add).toEqual(['20.0.0.0/24']);
+  });
+});
+
+describe('ownership across weeks', () => {
+  it('a hand-made rule the tag later lists is shared, and stays when the tag drops it again', () => {
+    // Week 1: tagwall owns 20.0.0.0/24; a person adds 52.0.0.0/24.
+    const week2 = plan({
+      firewall: firewall(['20.0.0.0/24', '52.0.0.0/24']),
+      record: record(['20.0.0.0/24'], ['20.0.0.0/24']),
+      desired: ['20.0.0.0/24', '52.0.0.0/24'],
+    }).result;
+    expect(week2.shared).toEqual(['52.0.0.0/24']);
+    expect(week2.nextOwned).toEqual(['20.0.0.0/24']);
+    expect(week2.drift.map((d) => d.code)).toEqual(['RULE_ADDED']);
+    // Week 3: the tag drops it; it is the person's, so it stays.
+    const week3 = plan({
+      firewall: firewall(['20.0.0.0/24', '52.0.0.0/24']),
+      record: record(week2.nextOwned as string[], ['20.0.0.0/24', '52.0.0.0/24']),
+      desired: ['20.0.0.0/24'],
+    }).result;
+    expect(week3.remove).toEqual([]);
+    expect(week3.unmanaged).toEqual(['52.0.0.0/24']);
+  });
+
+  it('owns what an announced, unconfirmed write added, and only where it is present', () => {
     const { result } = plan({
-      firewall: firewall(['20.0.0.0/24', '20.0.9.0/24']),
-      recordProblem: 'state for kv-a is corrupt',
-      settings: { ...settings, mode: 'authoritative' },
-      desired: ['20.0.0.0/24', '20.0.1.0/24'],
+      firewall: firewall(['20.0.0.0/24', '20.0.5.0/24']),
+      record: record(['20.0.0.0/24'], ['20.0.0.0/24'], { intent: { runId: 'dead', startedAt: '2025-10-13T00:00:00Z', add: ['20.0.5.0/24', '20.0.6.0/24'], remove: [] } }),
+      desired: ['20.0.0.0/24'],
+      guards: { ...guards, maxRemovedFraction: 1 },
     });
-    expect(result.remove).toEqual([]);
-    expect(result.add).toEqual(['20.0.1.0/24']);
-    expect(result.unmanaged).toEqual(['20.0.9.0/24']);
-    expect(result.nextRules).toEqual(['20.0.0.0/24', '20.0.1.0/24', '20.0.9.0/24']);
+    expect(result.remove).toEqual(['20.0.5.0/24']);
+    // Neither the announced add nor the absent one is drift: the dead run's write was tagwall's own.
+    expect(result.drift).toEqual([]);
   });
 });
