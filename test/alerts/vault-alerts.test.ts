@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { alertsForVault } from '../../src/alerting.js';
+import type { Reason } from '../../src/core/vault-plan.js';
 import type { VaultReport } from '../../src/reconcile.js';
 import { VAULT_A } from './support.js';
 
@@ -12,7 +13,9 @@ function report(extra: Partial<VaultReport>): VaultReport {
     add: [],
     remove: [],
     unmanaged: [],
-    rules: { managed: 1, unmanaged: 0, limit: 1000 },
+    shared: [],
+    adopted: [],
+    rules: { managed: 1, unmanaged: 0, shared: 0, limit: 1000 },
     excessAddresses: 0,
     drift: [],
     findings: [],
@@ -22,7 +25,7 @@ function report(extra: Partial<VaultReport>): VaultReport {
   };
 }
 
-const missing = (...rules: string[]) => rules.map((rule) => ({ kind: 'missing' as const, rule, detail: `owned rule ${rule} was removed outside tagwall` }));
+const missing = (...rules: string[]) => rules.map((rule) => ({ kind: 'missing' as const, code: 'RULE_MISSING' as const, rule, detail: `owned rule ${rule} was removed outside tagwall` }));
 
 describe('drift alerts', () => {
   it('promises to restore only the missing rules the plan adds back', () => {
@@ -38,14 +41,37 @@ describe('drift alerts', () => {
 });
 
 describe('fingerprints', () => {
-  const refused = (reason: string) => alertsForVault(report({ outcome: 'refused', reasons: [reason] }), false).find((a) => a.kind === 'plan-refused')!.fingerprint;
+  const refused = (...reasons: Reason[]) => alertsForVault(report({ outcome: 'refused', reasons }), false).find((a) => a.kind === 'plan-refused')!.fingerprint;
+  const removal = (removed: number, current: number, message = `the plan removes ${removed} of ${current} rules`): Reason => ({ code: 'REMOVAL_GUARD', message, removed, current, limitFraction: 0.5 });
 
-  it('a refusal keeps its fingerprint when only the numbers in it change', () => {
-    const infeasible = (budget: number) =>
-      refused(`no cover fits in ${budget} rule${budget === 1 ? '' : 's'} without touching forbidden or excluded space; the smallest budget that works is 9 (budget for this vault: ${budget})`);
-    expect(infeasible(2)).toBe(infeasible(5));
-    expect(infeasible(1)).toBe(infeasible(2));
-    expect(refused('the plan removes 3 of 4 rules (75.0%; limit 50%)')).toBe(refused('the plan removes 30 of 40 rules (75.0%; limit 50%)'));
-    expect(refused('the plan removes 3 of 4 rules (75.0%; limit 50%)')).not.toBe(refused('the desired allowlist is empty; refusing to strip the vault'));
+  it('a refusal keeps its fingerprint when its figures or its wording change', () => {
+    const infeasible = (neededRules: number, budget: number): Reason => ({ code: 'COLLAPSE_INFEASIBLE', message: `no cover fits in ${budget} rules; ${neededRules} works`, neededRules, budget, keptRules: 0 });
+    expect(refused(infeasible(9, 2))).toBe(refused(infeasible(12, 5)));
+    expect(refused(removal(3, 4))).toBe(refused(removal(30, 40)));
+    expect(refused(removal(3, 4))).toBe(refused(removal(3, 4, 'reworded in a later release')));
+  });
+
+  it('a different refusal, or one more, is a different problem', () => {
+    const empty: Reason = { code: 'EMPTY_SOURCE_GUARD', message: 'the desired allowlist is empty; refusing to strip the vault' };
+    expect(refused(removal(3, 4))).not.toBe(refused(empty));
+    expect(refused(removal(3, 4))).not.toBe(refused(removal(3, 4), empty));
+  });
+
+  it('posture drift is identified by the field that changed, not by the sentence', () => {
+    const posture = (field: 'bypass' | 'defaultAction', detail: string) =>
+      alertsForVault(report({ drift: [{ kind: 'posture', code: 'POSTURE_CHANGED', field, before: 'x', after: 'y', detail }] }), false)[0]!.fingerprint;
+    expect(posture('bypass', 'bypass changed from x to y')).toBe(posture('bypass', 'reworded'));
+    expect(posture('bypass', 'same words')).not.toBe(posture('defaultAction', 'same words'));
+  });
+});
+
+describe('perimeter alerts', () => {
+  it('an enforced perimeter raises a warning that says whether the write went ahead', () => {
+    const finding = { severity: 'warning' as const, code: 'PERIMETER_ENFORCED' as const, message: 'perimeter decides', perimeter: '/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/networkSecurityPerimeters/nsp' };
+    const [written] = alertsForVault(report({ outcome: 'applied', findings: [finding] }), false);
+    expect(written).toMatchObject({ kind: 'perimeter-enforced', severity: 'warning', action: expect.stringMatching(/keeps writing/) });
+    const [skipped] = alertsForVault(report({ outcome: 'skipped', findings: [finding], reasons: [{ code: 'PERIMETER_ENFORCED', message: 'skipped' }] }), false);
+    expect(skipped!.action).toMatch(/skipped/);
+    expect(skipped!.fingerprint).toBe(written!.fingerprint);
   });
 });

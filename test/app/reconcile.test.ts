@@ -148,7 +148,7 @@ describe('guards refuse the write and leave the vault as it was', () => {
   it('an empty desired set', async () => {
     const report = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'], exclude: ['0.0.0.0/1', '128.0.0.0/1'] }]));
     expect(report.vaults[0]!.outcome).toBe('refused');
-    expect(report.vaults[0]!.reasons.join(' ')).toMatch(/desired allowlist is empty/);
+    expect(report.vaults[0]!.reasons.map((r) => r.code)).toEqual(['EMPTY_SOURCE_GUARD']);
     expect(await requests('kv-app')).toEqual(['GET 200']);
   });
 
@@ -157,7 +157,8 @@ describe('guards refuse the write and leave the vault as it was', () => {
     await emu.emulator.control.clearRequests();
     const report = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]));
     expect(report.vaults[0]!.outcome).toBe('refused');
-    expect(report.vaults[0]!.reasons.join(' ')).toMatch(/source shrank by/);
+    expect(report.vaults[0]!.reasons.map((r) => r.code)).toEqual(['SOURCE_SHRINK_GUARD', 'REMOVAL_GUARD']);
+    expect(report.vaults[0]!.reasons[0]).toMatchObject({ limitFraction: 0.2, after: expect.any(Number), before: expect.any(Number) });
     expect(await requests('kv-app')).toEqual(['GET 200']);
   });
 
@@ -165,7 +166,7 @@ describe('guards refuse the write and leave the vault as it was', () => {
     await emu.reset({ vaults: [seedVault('kv-app', { defaultAction: 'Deny', ipRules: ['81.2.69.1', '81.2.69.2', '81.2.69.3'].map((value) => ({ value })) })] });
     const report = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'], mode: 'authoritative' }]));
     expect(report.vaults[0]!.outcome).toBe('refused');
-    expect(report.vaults[0]!.reasons.join(' ')).toMatch(/removes 3 of 3 rules/);
+    expect(report.vaults[0]!.reasons).toEqual([expect.objectContaining({ code: 'REMOVAL_GUARD', removed: 3, current: 3 })]);
     expect(await rulesOf('kv-app')).toEqual(['81.2.69.1/32', '81.2.69.2/32', '81.2.69.3/32']);
   });
 
@@ -173,10 +174,10 @@ describe('guards refuse the write and leave the vault as it was', () => {
     const cfg = config([{ vault: vaultId('kv-app'), select: ['LogicApps'], maxRules: 100 }], { guards: { maxExcessAddresses: 1000 } });
     const refused = await sync(cfg);
     expect(refused.vaults[0]!.outcome).toBe('refused');
-    expect(refused.vaults[0]!.reasons.join(' ')).toMatch(/admits \d+ addresses beyond the source/);
+    expect(refused.vaults[0]!.reasons).toEqual([expect.objectContaining({ code: 'EXCESS_GUARD' })]);
     const forced = await sync(cfg, { force: true });
     expect(forced.vaults[0]!.outcome).toBe('applied');
-    expect(forced.vaults[0]!.forced?.join(' ')).toMatch(/admits \d+ addresses beyond the source/);
+    expect(forced.vaults[0]!.forced).toEqual([expect.objectContaining({ code: 'EXCESS_GUARD', limit: 1000 })]);
   });
 });
 

@@ -9,7 +9,7 @@ describe('npm start (tagwall demo)', () => {
     expect(r.stderr).not.toMatch(/^tagwall:/m);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^kv-tagwall-office\s+applied\s+\+\d+/m);
-    expect(r.stdout).toMatch(/^kv-tagwall-open\s+applied\s+\+1000\s+-0\s+0\s+1000\/1000/m);
+    expect(r.stdout).toMatch(/^kv-tagwall-open\s+applied\s+\+1000\s+-0\s+0\s+0\s+1000\/1000/m);
     expect(r.stdout).toMatch(/PATCH requests this run: 0/);
     expect(r.stdout).toMatch(/\[warning, firing\] 2 owned rules were removed from kv-tagwall-office outside tagwall/);
     expect(r.stdout).toMatch(/Drift check again: 0 new webhook POSTs/);

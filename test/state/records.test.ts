@@ -144,7 +144,8 @@ describe.each(backends)('VaultStateRepository over %s', (_name, makeStore) => {
     ['a newer version', JSON.stringify({ ...record(), version: 2 })],
     ['a rule with host bits', JSON.stringify(record({ ownedRules: ['20.38.0.1/17'] }))],
     ['a bare address', JSON.stringify(record({ ownedRules: ['52.174.1.32'] }))],
-    ['a missing field', JSON.stringify({ ...record(), appliedAt: undefined })],
+    ['a missing field', JSON.stringify({ ...record(), changeNumber: undefined })],
+    ['an intent without its rules', JSON.stringify({ ...record(), intent: { runId: 'r', startedAt: '2025-10-13T00:00:00Z' } })],
     ['another vault', JSON.stringify(record({ vault: otherVault.id }))],
   ])('reports a stored record that is %s as STATE_CORRUPT naming the vault', async (_label, text) => {
     const store = makeStore();
