@@ -107,7 +107,7 @@ class State {
 
 type Settings = Parameters<typeof configOf>[0];
 
-function configOf(settings: { maxRules: number; reserveRules: number; mode: 'merge' | 'authoritative'; policy: 'sync' | 'add-only'; split31: boolean }): TagwallConfig {
+function configOf(settings: { maxRules: number; reserveRules: number; mode: 'merge' | 'authoritative'; policy: 'sync' | 'add-only'; adopt: 'first-run' | 'never'; split31: boolean }): TagwallConfig {
   return parseConfig(
     {
       serviceTags: { source: 'file', path: 'unused.json' },
@@ -139,69 +139,104 @@ const settingsArb = fc.record({
   reserveRules: fc.integer({ min: 0, max: 2 }),
   mode: fc.constantFrom('merge' as const, 'authoritative' as const),
   policy: fc.constantFrom('sync' as const, 'add-only' as const),
+  adopt: fc.constantFrom('first-run' as const, 'never' as const),
   split31: fc.boolean(),
 });
 
+/** A clock that moves an hour per run, as a weekly schedule would (intents of earlier runs are long stale). */
+function hourly(): () => Date {
+  let t = Date.parse('2025-10-13T00:00:00Z');
+  return () => new Date((t += 3_600_000));
+}
+
 /**
- * Who may remove what. A rule is tagwall's once it wrote it, or adopted it and recorded that; it
- * stops being tagwall's when tagwall removes it or a record shows it gone. A rule that a concurrent
- * edit brings, or a person puts back after either, is theirs. (A rule removed and put back between
- * two records cannot be told from one that never left, so that stays tagwall's.)
+ * The test's own record of who made each rule, kept without asking the code under test. A rule a
+ * person adds (one that was not there) is theirs until a person removes it; tagwall must never make
+ * it disappear. The only rule nobody can tell apart is one a concurrent edit adds that tagwall's own
+ * PATCH wrote at the same moment (both made it), and one a person removes and puts back between two
+ * runs (it looks as if it never left).
  */
 async function play(settings: Settings, start: string[], rounds: Round[]): Promise<void> {
   const config = configOf(settings);
   const vault = new Vault();
   const state = new State(vault);
+  const now = hourly();
   vault.set(start);
+  const persons = new Set<string>(settings.adopt === 'never' ? vault.rules : []);
+  const atFirstContact = new Set<string>(vault.rules);
+  const both = new Set<string>();
+  /** Rules tagwall's PATCHes brought, and those of them a person removed since tagwall last recorded the vault. */
   const tagwalls = new Set<string>();
+  const goneUnseen = new Set<string>();
   const limit = settings.maxRules - settings.reserveRules;
+  const personsSafe = settings.mode === 'merge' || settings.policy === 'add-only';
   for (const [i, round] of rounds.entries()) {
+    const before = new Set(vault.rules);
+    const putBack = new Set(round.handAdd.map(keyOf));
+    for (const r of round.handRemove.map(keyOf)) {
+      if (putBack.has(r) && before.has(r)) continue;
+      persons.delete(r), both.delete(r);
+      if (tagwalls.has(r) && before.has(r)) goneUnseen.add(r);
+    }
     vault.set([...vault.rules.filter((r) => !round.handRemove.includes(r)), ...round.handAdd]);
+    // Removed and put back before tagwall recorded the vault, a rule of tagwall's looks as if it never left.
+    // Until tagwall first records the vault, adopt: first-run may take over what is there.
+    const adoptable = settings.adopt === 'first-run' && state.etag === 0;
+    for (const r of round.handAdd.map(keyOf)) if (!before.has(r)) (adoptable ? atFirstContact : goneUnseen.has(r) ? both : persons).add(r);
     vault.gets = 0;
     vault.patches = 0;
     vault.faults = round.faults;
     vault.written = undefined;
-    const present = new Set(vault.rules);
-    const etag = state.etag;
     const doc = tinyDocument([{ name: 'Rounds', prefixes: round.prefixes }]);
-    const [report] = (await reconcile(config, doc, { firewalls: vault.target(), state: state.access() }, { dryRun: round.dryRun, force: false })) as [VaultReport];
+    const etag = state.etag;
+    const present = new Set(vault.rules);
+    const [report] = (await reconcile(config, doc, { firewalls: vault.target(), state: state.access(), now }, { dryRun: round.dryRun, force: false })) as [VaultReport];
     const where = `round ${i}: ${report.outcome} ${report.error?.code ?? ''}`;
 
-    // One GET, and only with changes a PATCH and a verifying GET.
     const wrote = vault.written !== undefined;
     expect(vault.patches, where).toBeLessThanOrEqual(1);
-    expect(vault.gets, where).toBe(wrote ? 2 : 1);
+    // The record is read first; an unreadable one stops the vault before any GET.
+    if (round.faults.loadFails) {
+      expect(report, where).toMatchObject({ outcome: 'failed', error: { code: 'STATE_CORRUPT' } });
+      expect(vault.gets, where).toBe(0);
+    } else {
+      expect(vault.gets, where).toBe(wrote ? 2 : 1);
+    }
     if (report.outcome === 'in-sync' || report.outcome === 'refused' || report.outcome === 'pending' || round.dryRun) expect(wrote, where).toBe(false);
     if (wrote) {
-      if (settings.mode === 'merge') for (const r of report.remove) expect(tagwalls.has(r), `${where}: removed ${r}, which is not tagwall's`).toBe(true);
-      if (settings.policy === 'add-only') expect(report.remove, where).toEqual([]);
       expect(vault.written!.length, where).toBeLessThanOrEqual(limit);
-      for (const k of report.remove) tagwalls.delete(k);
-      for (const k of report.add) tagwalls.add(k);
+      if (settings.policy === 'add-only') expect(report.remove, where).toEqual([]);
+      const c = round.faults.concurrent;
+      for (const r of (c?.remove ?? []).map(keyOf)) persons.delete(r), both.delete(r);
+      for (const r of (c?.add ?? []).map(keyOf)) if (vault.written!.includes(r)) both.add(r);
+      else persons.add(r);
+      for (const r of vault.written!) if (!present.has(r)) tagwalls.add(r);
     }
-    if (state.etag !== etag) {
-      // Recorded: what a concurrent edit brought is known not to be tagwall's. (Unrecorded, as with
-      // a record that cannot be read, that is lost, like an edit between two records.)
-      if (wrote) for (const k of vault.rules) if (!vault.written!.includes(k)) tagwalls.delete(k);
-      const seen = new Set(state.record!.observedRules.map(keyOf));
-      const unmanaged = new Set(report.unmanaged);
-      for (const k of present) if (!unmanaged.has(k) && !report.remove.includes(k)) tagwalls.add(k);
-      for (const k of [...tagwalls]) if (!seen.has(k)) tagwalls.delete(k);
+    if (state.etag !== etag) goneUnseen.clear();
+    if (personsSafe) {
+      for (const r of persons) if (!both.has(r)) expect(vault.rules, `${where}: a person's ${r} is gone`).toContain(r);
+    }
+    // Nothing tagwall wrote is left without a record that owns it (or announced it).
+    const record = state.record;
+    const claimed = new Set([...(record?.ownedRules ?? []), ...(record?.intent?.add ?? [])].map(keyOf));
+    for (const r of vault.rules) {
+      expect(persons.has(r) || both.has(r) || atFirstContact.has(r) || claimed.has(r), `${where}: ${r} is nobody's`).toBe(true);
     }
   }
 }
 
 /** One merge-mode vault and its state, and a way to run one round with the given faults. */
 function mergeRounds() {
-  const config = configOf({ maxRules: 10, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false });
+  const config = configOf({ maxRules: 10, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false });
   const vault = new Vault();
   const state = new State(vault);
+  const now = hourly();
   const run = async (prefixes: string[], faults: Partial<Faults> = {}) => {
     vault.gets = 0;
     vault.patches = 0;
     vault.faults = { verifyFails: false, loadFails: false, saveFails: false, ...faults };
     const doc = tinyDocument([{ name: 'Rounds', prefixes }]);
-    return (await reconcile(config, doc, { firewalls: vault.target(), state: state.access() }, { dryRun: false, force: false }))[0]!;
+    return (await reconcile(config, doc, { firewalls: vault.target(), state: state.access(), now }, { dryRun: false, force: false }))[0]!;
   };
   return { vault, state, run };
 }
