@@ -173,22 +173,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
           {
             firewalls,
             ...(injected.perimeters === undefined ? {} : { perimeters: injected.perimeters }),
-            state: {
-              load: (vault) => vaultState.load(vault),
-              save: (vault, { intent, ...record }, etag) =>
-                vaultState.save(
-                  vault,
-                  {
-                    version: 1,
-                    vault: vault.id,
-                    ...record,
-                    ownedRules: [...record.ownedRules],
-                    observedRules: [...record.observedRules],
-                    ...(intent === undefined ? {} : { intent: { ...intent, add: [...intent.add], remove: [...intent.remove] } }),
-                  },
-                  etag,
-                ),
-            },
+            state: vaultState.access(),
             now,
             ...(runtime.onVaultDone === undefined ? {} : { onVaultDone: runtime.onVaultDone }),
           },

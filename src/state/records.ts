@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TagwallError } from '../core/errors.js';
 import { formatCidr, isCidrProblem, readCidr } from '../core/ipv4.js';
 import { parseVaultId, vaultKey, type VaultRef } from '../core/vault-id.js';
+import type { AppliedRecord } from '../core/vault-plan.js';
 import type { KeyValueStore } from './store.js';
 
 /**
@@ -157,6 +158,20 @@ function issueLines(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.length === 0 ? '(record)' : i.path.map(String).join('.')}: ${i.message}`);
 }
 
+/** The stored form of what the plan remembers of a vault (the core's AppliedRecord, with its vault and version). */
+export function toVaultRecord(vault: VaultRef, record: AppliedRecord): VaultRecord {
+  const { intent, ...rest } = record;
+  return {
+    version: 1,
+    vault: vault.id,
+    ...rest,
+    posture: { ...rest.posture },
+    ownedRules: [...rest.ownedRules],
+    observedRules: [...rest.observedRules],
+    ...(intent === undefined ? {} : { intent: { ...intent, add: [...intent.add], remove: [...intent.remove] } }),
+  };
+}
+
 /** Which rules tagwall owns in each vault, and what it saw there after its last write. */
 export class VaultStateRepository {
   constructor(readonly store: KeyValueStore) {}
@@ -171,6 +186,11 @@ export class VaultStateRepository {
       throw new TagwallError('STATE_CORRUPT', `state for ${subject} (${key} in ${this.store.description}) is corrupt: it describes ${JSON.stringify(loaded.value.vault)}`);
     }
     return { record: loaded.value, etag: loaded.etag };
+  }
+
+  /** The repository as the reconciler uses it: the core's records in, the core's records out. */
+  access(): { load(vault: VaultRef): Promise<{ record: VaultRecord; etag: string } | undefined>; save(vault: VaultRef, record: AppliedRecord, etag?: string): Promise<string> } {
+    return { load: (vault) => this.load(vault), save: (vault, record, etag) => this.save(vault, toVaultRecord(vault, record), etag) };
   }
 
   /** Returns the new ETag. Pass the ETag from load(); omit it only when load() found nothing. */
