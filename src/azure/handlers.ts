@@ -1,4 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runSync, type RunOptions, type Runtime } from '../app.js';
 import { loadConfig, type TagwallConfig } from '../config.js';
 import { describeError, TagwallError } from '../core/errors.js';
@@ -20,6 +22,41 @@ function loggerFor(context: InvocationContext): AlertLogger {
     warn: (message, props) => context.warn(message, ...(props === undefined ? [] : [props])),
     error: (message, props) => context.error(message, ...(props === undefined ? [] : [props])),
   };
+}
+
+/** What the host gives an invocation before it kills it, read from host.json (`functionTimeout`). */
+export function functionTimeoutMs(hostJson: string | undefined): number {
+  const fallback = 10 * 60_000; // the Consumption plan's default and the shipped host.json's value
+  if (hostJson === undefined) return fallback;
+  try {
+    const timeout = (JSON.parse(hostJson) as { functionTimeout?: unknown }).functionTimeout;
+    const m = typeof timeout === 'string' ? /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})$/.exec(timeout) : null;
+    if (m === null) return fallback;
+    return (((Number(m[1] ?? 0) * 24 + Number(m[2])) * 60 + Number(m[3])) * 60 + Number(m[4])) * 1000;
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * A run stops starting vaults a margin before the host's timeout (a vault takes a few seconds:
+ * GET, PATCH, GET, record), so no write is cut off halfway; the rest go first next time.
+ */
+export function deadlineFor(start: Date, timeoutMs: number): Date {
+  const margin = Math.min(120_000, Math.max(15_000, timeoutMs * 0.2));
+  return new Date(start.getTime() + Math.max(0, timeoutMs - margin));
+}
+
+const HTTP_BUDGET_MS = 200_000;
+
+function hostDeadline(): Date {
+  let text: string | undefined;
+  try {
+    text = readFileSync(join(process.cwd(), 'host.json'), 'utf8');
+  } catch {
+    text = undefined;
+  }
+  return deadlineFor(new Date(), functionTimeoutMs(text));
 }
 
 function runtimeFor(context: InvocationContext): Runtime {
@@ -51,7 +88,7 @@ function logSummary(context: InvocationContext, report: RunReport): void {
 
 async function run(context: InvocationContext, options: RunOptions): Promise<RunReport> {
   const config = await configFor(context);
-  const { report } = await runSync(config, options, runtimeFor(context));
+  const { report } = await runSync(config, { deadline: hostDeadline(), ...options }, runtimeFor(context));
   logSummary(context, report);
   return report;
 }
@@ -101,7 +138,9 @@ async function dryRunOverHttp(request: HttpRequest, context: InvocationContext, 
     }
   }
   try {
-    const { report } = await runSync(config, { ...options, ...(vaults === undefined ? {} : { vaults }) }, runtimeFor(context));
+    // The HTTP front end gives up on a request after about 230 s, whatever functionTimeout says.
+    const deadline = new Date(Math.min(hostDeadline().getTime(), Date.now() + HTTP_BUDGET_MS));
+    const { report } = await runSync(config, { deadline, ...options, ...(vaults === undefined ? {} : { vaults }) }, runtimeFor(context));
     logSummary(context, report);
     if (request.query.get('format') === 'text') {
       return { status: 200, body: `${renderRunText(report)}\n`, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } };

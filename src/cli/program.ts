@@ -15,6 +15,13 @@ import type { SyncOptions } from './sync.js';
 /** Key Vault's hard limit on IP rules. */
 export const KEY_VAULT_MAX_RULES = 1000;
 
+/** `90s`, `8m`, `1h` (or plain seconds) to milliseconds. */
+function parseDuration(value: string): number {
+  const m = /^(\d+)(s|m|h)?$/.exec(value.trim());
+  if (m === null || Number(m[1]) === 0) throw new InvalidArgumentError('must be a duration such as 90s, 8m or 1h.');
+  return Number(m[1]) * (m[2] === 'h' ? 3_600_000 : m[2] === 'm' ? 60_000 : 1_000);
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -172,6 +179,7 @@ export function createProgram(io: CliIO): Command {
     .option('--force', 'override the guards for this run (the report says so)', false)
     .option('--vault <id>', 'only this configured vault (its full resource ID); repeatable', collect)
     .option('--no-alerts', 'do not send or preview alerts')
+    .option('--deadline <duration>', 'start no vault after this long (e.g. 90s, 8m, 1h); the rest are skipped (DEADLINE) and go first next run', parseDuration)
     .option('--verbose', 'log more on stderr', false)
     .addHelpText(
       'after',

@@ -13,6 +13,8 @@ export interface SyncOptions {
   vault?: string[];
   alerts: boolean;
   verbose: boolean;
+  /** Milliseconds from the start of the run. */
+  deadline?: number;
 }
 
 /** Alert log lines are JSON for log queries; on a terminal a person wants one readable line each. */
@@ -47,6 +49,7 @@ export async function runSyncCommand(options: SyncOptions, io: CliIO, runtime: P
     force: options.force,
     alerts: options.alerts ? (options.dryRun ? 'preview' : 'send') : 'off',
     ...(options.vault === undefined ? {} : { vaults: options.vault }),
+    ...(options.deadline === undefined ? {} : { deadline: new Date(Date.now() + options.deadline) }),
   };
   const onVaultDone = progress(io);
   const { report } = await runSync(config, run, {
