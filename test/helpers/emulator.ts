@@ -26,6 +26,10 @@ export function vaultRef(name: string, subscriptionId = TEST_SUBSCRIPTION, resou
   return parseVaultId(vaultId(name, subscriptionId, resourceGroup));
 }
 
+export function perimeterId(name: string, subscriptionId = TEST_SUBSCRIPTION, resourceGroup = TEST_GROUP): string {
+  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/networkSecurityPerimeters/${name}`;
+}
+
 export function subnetId(vnet: string, subnet: string): string {
   return `/subscriptions/${TEST_SUBSCRIPTION}/resourceGroups/${TEST_GROUP}/providers/Microsoft.Network/virtualNetworks/${vnet}/subnets/${subnet}`;
 }
