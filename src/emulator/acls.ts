@@ -120,6 +120,7 @@ export function normaliseNetworkAcls(raw: unknown, oldApi: boolean): NetworkAcls
   };
 }
 
-export function normalisePublicNetworkAccess(raw: unknown): 'Enabled' | 'Disabled' {
-  return enumValue(raw, ['Enabled', 'Disabled'] as const, 'Enabled', 'properties.publicNetworkAccess');
+/** `SecuredByPerimeter`: the vault's Network Security Perimeter, not its own firewall, decides. */
+export function normalisePublicNetworkAccess(raw: unknown): 'Enabled' | 'Disabled' | 'SecuredByPerimeter' {
+  return enumValue(raw, ['Enabled', 'Disabled', 'SecuredByPerimeter'] as const, 'Enabled', 'properties.publicNetworkAccess');
 }

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ArmFailure, readJsonBody, sendArmError, sendJson, sleep } from './http.js';
-import { SUPPORTED_API_VERSIONS, type RespondFault } from './model.js';
+import { PERIMETER_API_VERSIONS, SUPPORTED_API_VERSIONS, type RespondFault } from './model.js';
+import { matchPerimeterRoute, perimeterAddressOf, readPerimeters } from './perimeter-arm.js';
+import { canonicalPerimeterId } from './perimeters.js';
+import type { RequestTarget } from './faults.js';
 import type { EmulatorState } from './state.js';
 import { canonicalId, notFound, type VaultAddress } from './vaults.js';
 
 /**
- * The ARM subset tagwall uses: GET, PATCH and PUT of one Key Vault. Checks run in ARM's
- * order (authentication, then api-version, then the resource), so a client sees the
- * same error first that Azure would show it.
+ * The ARM subset tagwall uses: GET, PATCH and PUT of one Key Vault, and GETs of Network
+ * Security Perimeters and their associations. Checks run in ARM's order (authentication,
+ * then api-version, then authorization, then the resource), so a client sees the same
+ * error first that Azure would show it.
  */
 
 const VAULT_PATH = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)\/?$/i;
@@ -39,17 +43,14 @@ function bearerToken(req: IncomingMessage): string {
   return m[1]!;
 }
 
-function checkApiVersion(apiVersion: string | null): void {
+function checkApiVersion(apiVersion: string | null, supported: readonly string[]): string {
   if (apiVersion === null || apiVersion === '') {
     throw new ArmFailure(400, 'MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.');
   }
-  if (!(SUPPORTED_API_VERSIONS as readonly string[]).includes(apiVersion)) {
-    throw new ArmFailure(
-      400,
-      'InvalidApiVersionParameter',
-      `The api-version '${apiVersion}' is invalid. The supported versions are '${SUPPORTED_API_VERSIONS.join(',')}'.`,
-    );
+  if (!supported.includes(apiVersion)) {
+    throw new ArmFailure(400, 'InvalidApiVersionParameter', `The api-version '${apiVersion}' is invalid. The supported versions are '${supported.join(',')}'.`);
   }
+  return apiVersion;
 }
 
 function faultFailure(fault: RespondFault): ArmFailure {
@@ -73,6 +74,16 @@ function address(m: RegExpExecArray): VaultAddress {
   return { subscriptionId, resourceGroup, name };
 }
 
+async function injectFaults(state: EmulatorState, target: RequestTarget): Promise<void> {
+  const delay = state.faults.take('delay', target);
+  if (delay !== undefined) await sleep(delay.delayMs);
+  const fault = state.faults.take('respond', target);
+  if (fault !== undefined) {
+    await sleep(fault.delayMs ?? 0);
+    throw faultFailure(fault);
+  }
+}
+
 function tryQuietly(f: () => void): void {
   try {
     f();
@@ -91,28 +102,37 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
   };
   const method = (req.method ?? 'GET').toUpperCase();
   const apiVersion = url.searchParams.get('api-version');
-  const match = VAULT_PATH.exec(url.pathname);
+  const perimeterRoute = matchPerimeterRoute(url.pathname);
+  const match = perimeterRoute === undefined ? VAULT_PATH.exec(url.pathname) : null;
   const vault = match === null ? undefined : address(match);
+  const perimeter = perimeterRoute === undefined ? undefined : perimeterAddressOf(perimeterRoute)?.name;
   let token: string | undefined;
   let body: unknown;
   let status = 500;
   try {
     await sleep(state.settings.latencyMs);
     token = bearerToken(req);
-    checkApiVersion(apiVersion);
-    if (vault === undefined) throw new ArmFailure(404, 'NotFound', `The emulator serves only Key Vault resources; ${url.pathname} is not one.`);
+    if (perimeterRoute !== undefined) {
+      const version = checkApiVersion(apiVersion, PERIMETER_API_VERSIONS);
+      if (method !== 'GET') throw new ArmFailure(405, 'MethodNotAllowed', `The emulator serves perimeters read-only; ${method} is not allowed here.`);
+      const about = perimeterAddressOf(perimeterRoute);
+      await injectFaults(state, { on: 'perimeters', method, ...(about === undefined ? {} : { perimeterName: about.name, perimeterId: canonicalPerimeterId(about) }) });
+      // nextLinks point back at whatever address the client used to reach the emulator.
+      const body = readPerimeters(perimeterRoute, state.perimeters, url, `https://${req.headers.host ?? 'localhost'}`, version);
+      status = 200;
+      sendJson(res, status, body, headers);
+      return;
+    }
+    checkApiVersion(apiVersion, SUPPORTED_API_VERSIONS);
+    if (vault === undefined) {
+      throw new ArmFailure(404, 'NotFound', `The emulator serves only Key Vault and Network Security Perimeter resources; ${url.pathname} is not one.`);
+    }
     if (method !== 'GET' && method !== 'PATCH' && method !== 'PUT') {
       throw new ArmFailure(405, 'MethodNotAllowed', `The requested method ${method} is not allowed for this resource.`);
     }
     body = method === 'GET' ? undefined : await readJsonBody(req);
-    const target = { method, vaultName: vault.name, vaultId: canonicalId(vault) };
-    const delay = state.faults.take('delay', target);
-    if (delay !== undefined) await sleep(delay.delayMs);
-    const fault = state.faults.take('respond', target);
-    if (fault !== undefined) {
-      await sleep(fault.delayMs ?? 0);
-      throw faultFailure(fault);
-    }
+    const target = { on: 'vaults', method, vaultName: vault.name, vaultId: canonicalId(vault) } as const;
+    await injectFaults(state, target);
     const oldApi = state.settings.oldApi;
     if (method === 'GET') {
       const found = state.vaults.get(vault);
@@ -144,6 +164,7 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
       method,
       path: url.pathname,
       ...(vault === undefined ? {} : { vault: vault.name }),
+      ...(perimeter === undefined ? {} : { perimeter }),
       ...(apiVersion === null ? {} : { apiVersion }),
       status,
       durationMs: Date.now() - started,

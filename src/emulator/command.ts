@@ -48,13 +48,17 @@ export async function runEmulatorCommand(options: EmulatorCommandOptions, io: Cl
   writeLine(out, `CA certificate: ${emulator.caPath ?? '(in memory)'}`);
   writeLine(out, `Vaults (${seed.vaults.length}):`);
   for (const v of seed.vaults) writeLine(out, `  ${v.id}`);
+  if (seed.perimeters !== undefined && seed.perimeters.length > 0) {
+    writeLine(out, `Network Security Perimeters (${seed.perimeters.length}):`);
+    for (const p of seed.perimeters) writeLine(out, `  ${p.id} (${(p.associations ?? []).length} associations)`);
+  }
   writeLine(out);
   writeLine(out, 'In the shell that runs tagwall (Node trusts the CA and the SDK finds the managed identity):');
   if (emulator.caPath !== undefined) writeLine(out, `  export NODE_EXTRA_CA_CERTS=${shellQuote(emulator.caPath)}`);
   writeLine(out, `  export IDENTITY_ENDPOINT=${shellQuote(emulator.identityEndpoint)}`);
   writeLine(out, `  export IDENTITY_HEADER=${shellQuote(emulator.identityHeader)}`);
   writeLine(out, `and in tagwall's config: "arm": { "endpoint": "${emulator.url}" }`);
-  writeLine(out, `Control API (tests and demos): ${emulator.url}/_emulator/ (vaults, seed, reset, faults, settings, requests)`);
+  writeLine(out, `Control API (tests and demos): ${emulator.url}/_emulator/ (vaults, perimeters, seed, reset, faults, settings, requests)`);
   writeLine(out, 'Press Ctrl+C to stop.');
   options.onReady?.(emulator);
 

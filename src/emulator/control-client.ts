@@ -1,6 +1,18 @@
 import { Agent, request } from 'undici';
 import { TagwallError } from '../core/errors.js';
-import { CONTROL_PREFIX, type ActiveFault, type EmulatorSeed, type EmulatorSettings, type FaultSpec, type RequestLogEntry, type VaultResourceJson } from './model.js';
+import {
+  CONTROL_PREFIX,
+  type ActiveFault,
+  type AssociationRequest,
+  type AssociationResourceJson,
+  type DissociationRequest,
+  type EmulatorSeed,
+  type EmulatorSettings,
+  type FaultSpec,
+  type PerimeterStateJson,
+  type RequestLogEntry,
+  type VaultResourceJson,
+} from './model.js';
 
 /**
  * A typed client for the control API. It goes over HTTPS like any other client, so it
@@ -14,6 +26,14 @@ export interface EmulatorControl {
   vaults(): Promise<VaultResourceJson[]>;
   /** A vault's stored state, by name or resource ID; undefined when there is none. */
   vault(nameOrId: string): Promise<VaultResourceJson | undefined>;
+  /** Every perimeter with its profile IDs and associations, ordered by ID. */
+  perimeters(): Promise<PerimeterStateJson[]>;
+  /** Adds an association to a seeded perimeter, or replaces the one of the same name (or, unnamed, of the same resource). */
+  associate(association: AssociationRequest): Promise<AssociationResourceJson>;
+  /** Removes the resource's associations (from one perimeter, or all); returns how many went. */
+  dissociate(request: DissociationRequest): Promise<number>;
+  /** While forbidden, every perimeter read in the subscription answers 403 AuthorizationFailed; `reset` lifts it. */
+  forbidPerimeterReads(subscriptionId: string, forbidden?: boolean): Promise<void>;
   /** Returns the fault's id. */
   addFault(fault: FaultSpec): Promise<string>;
   faults(): Promise<ActiveFault[]>;
@@ -59,6 +79,10 @@ export function connectEmulatorControl(baseUrl: string, caCert: string): Emulato
     reset: async (seed) => void (await call('POST', 'reset', seed ?? { vaults: [] })),
     vaults: async () => (await must(call<{ vaults: VaultResourceJson[] }>('GET', 'vaults'))).vaults,
     vault: (nameOrId) => call<VaultResourceJson>('GET', `vaults/${encodeURIComponent(nameOrId)}`, undefined, true),
+    perimeters: async () => (await must(call<{ perimeters: PerimeterStateJson[] }>('GET', 'perimeters'))).perimeters,
+    associate: (association) => must(call<AssociationResourceJson>('PUT', 'perimeters/associations', association)),
+    dissociate: async (request) => (await must(call<{ removed: number }>('DELETE', 'perimeters/associations', request))).removed,
+    forbidPerimeterReads: async (subscriptionId, forbidden = true) => void (await call('PUT', 'perimeters/reads', { subscriptionId, forbidden })),
     addFault: async (fault) => (await must(call<{ id: string }>('POST', 'faults', fault))).id,
     faults: async () => (await must(call<{ faults: ActiveFault[] }>('GET', 'faults'))).faults,
     clearFaults: async () => void (await call('DELETE', 'faults')),

@@ -4,9 +4,16 @@ import { describeError, isTagwallError } from '../core/errors.js';
 import { zodProblems } from '../sources/schema.js';
 import { normaliseIpRule } from './acls.js';
 import { ArmFailure, readJsonBody, sendArmError, sendJson } from './http.js';
-import { CONTROL_PREFIX, faultSpecSchema, parseEmulatorSeed, settingsPatchSchema } from './model.js';
-import type { EmulatorState } from './state.js';
-import { VaultStore } from './vaults.js';
+import {
+  associationRequestSchema,
+  CONTROL_PREFIX,
+  dissociationRequestSchema,
+  faultSpecSchema,
+  parseEmulatorSeed,
+  perimeterReadsRequestSchema,
+  settingsPatchSchema,
+} from './model.js';
+import { applySeed, type EmulatorState } from './state.js';
 
 /**
  * The control API under /_emulator/: plain JSON, no authentication, for tests and demos
@@ -23,15 +30,11 @@ function parseWith<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   return r.data;
 }
 
-function seedFrom(body: unknown, state: EmulatorState, replace: boolean): number {
+function seedFrom(body: unknown, state: EmulatorState, replace: boolean): { seeded: number; perimeters?: number } {
   const seed = body === undefined ? { vaults: [] } : parseEmulatorSeed(body, 'the seed');
-  if (replace) {
-    // Check the seed against an empty store first, so a bad seed leaves the old vaults alone.
-    new VaultStore().seed(seed, state.initialSettings.oldApi);
-    state.vaults.clear();
-  }
-  state.vaults.seed(seed, replace ? state.initialSettings.oldApi : state.settings.oldApi);
-  return seed.vaults.length;
+  applySeed(state, seed, { replace, oldApi: replace ? state.initialSettings.oldApi : state.settings.oldApi });
+  // `perimeters` only when the seed has them, so the answer to an older seed is unchanged.
+  return { seeded: seed.vaults.length, ...(seed.perimeters === undefined ? {} : { perimeters: seed.perimeters.length }) };
 }
 
 async function route(method: string, path: string, req: IncomingMessage, state: EmulatorState): Promise<[number, unknown]> {
@@ -42,13 +45,27 @@ async function route(method: string, path: string, req: IncomingMessage, state: 
     if (vault === undefined) throw new ArmFailure(404, 'ResourceNotFound', `no emulated vault ${selector}`);
     return [200, vault];
   }
-  if (path === 'seed' && method === 'POST') return [200, { seeded: seedFrom(await readJsonBody(req), state, false) }];
+  if (path === 'seed' && method === 'POST') return [200, seedFrom(await readJsonBody(req), state, false)];
   if (path === 'reset' && method === 'POST') {
     const seeded = seedFrom(await readJsonBody(req), state, true);
     state.faults.clear();
     state.log.clear();
     state.settings = state.initialSettings;
-    return [200, { seeded }];
+    return [200, seeded];
+  }
+  if (path === 'perimeters' && method === 'GET') {
+    return [200, { perimeters: state.perimeters.snapshot(), forbiddenSubscriptions: state.perimeters.forbiddenSubscriptions() }];
+  }
+  if (path === 'perimeters/associations' && method === 'PUT') {
+    const { created, association } = state.perimeters.associate(parseWith(associationRequestSchema, await readJsonBody(req), 'association'));
+    return [created ? 201 : 200, association];
+  }
+  if (path === 'perimeters/associations' && method === 'DELETE') {
+    return [200, { removed: state.perimeters.dissociate(parseWith(dissociationRequestSchema, await readJsonBody(req), 'dissociation')) }];
+  }
+  if (path === 'perimeters/reads' && method === 'PUT') {
+    const { subscriptionId, forbidden } = parseWith(perimeterReadsRequestSchema, await readJsonBody(req), 'perimeter reads');
+    return [200, { forbiddenSubscriptions: state.perimeters.setReadsForbidden(subscriptionId, forbidden) }];
   }
   if (path === 'faults' && method === 'GET') return [200, { faults: state.faults.list() }];
   if (path === 'faults' && method === 'DELETE') {
@@ -58,6 +75,8 @@ async function route(method: string, path: string, req: IncomingMessage, state: 
   if (path === 'faults' && method === 'POST') {
     const spec = parseWith(faultSpecSchema, await readJsonBody(req), 'fault');
     if (spec.kind === 'edit') spec.ipRules.forEach((r, i) => normaliseIpRule(r, i, false));
+    else if (spec.on === 'perimeters' && spec.vault !== undefined) throw invalid('fault: a fault on perimeters names no vault (name a perimeter, or none)');
+    else if (spec.on !== 'perimeters' && spec.perimeter !== undefined) throw invalid('fault: a fault that names a perimeter needs on: "perimeters"');
     return [201, { id: state.faults.add(spec) }];
   }
   if (path === 'settings' && method === 'GET') return [200, state.settings];

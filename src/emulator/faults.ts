@@ -12,17 +12,30 @@ interface Held {
   remaining: number | 'always';
 }
 
-export interface RequestTarget {
-  readonly method: string;
-  /** Vault name and full resource ID, as the request addressed them. */
-  readonly vaultName: string;
-  readonly vaultId: string;
+export type RequestTarget =
+  | {
+      readonly on: 'vaults';
+      readonly method: string;
+      /** Vault name and full resource ID, as the request addressed them. */
+      readonly vaultName: string;
+      readonly vaultId: string;
+    }
+  | {
+      readonly on: 'perimeters';
+      readonly method: string;
+      /** Set when the request is about one perimeter, as the path addressed it. */
+      readonly perimeterName?: string;
+      readonly perimeterId?: string;
+    };
+
+function matches(selector: string, name: string | undefined, id: string | undefined): boolean {
+  const s = selector.toLowerCase().replace(/\/$/, '');
+  return s === name?.toLowerCase() || s === id?.toLowerCase();
 }
 
-function selects(selector: string | undefined, target: RequestTarget): boolean {
-  if (selector === undefined) return true;
-  const s = selector.toLowerCase().replace(/\/$/, '');
-  return s === target.vaultName.toLowerCase() || s === target.vaultId.toLowerCase();
+function selects(spec: FaultSpec, target: RequestTarget): boolean {
+  if (target.on === 'vaults') return spec.vault === undefined || matches(spec.vault, target.vaultName, target.vaultId);
+  return spec.kind === 'edit' || spec.perimeter === undefined || matches(spec.perimeter, target.perimeterName, target.perimeterId);
 }
 
 export class FaultBook {
@@ -58,6 +71,7 @@ export class FaultBook {
 
   #applies(spec: FaultSpec, target: RequestTarget): boolean {
     const method = spec.kind === 'edit' ? spec.after : spec.method;
-    return (method === undefined || method === target.method) && selects(spec.vault, target);
+    const on = spec.kind === 'edit' ? 'vaults' : (spec.on ?? 'vaults');
+    return on === target.on && (method === undefined || method === target.method) && selects(spec, target);
   }
 }

@@ -15,6 +15,14 @@ export const CONTROL_PREFIX = '/_emulator/';
 /** api-versions the emulator answers; anything else gets ARM's InvalidApiVersionParameter. */
 export const SUPPORTED_API_VERSIONS = ['2026-02-01', '2025-05-01'] as const;
 
+/**
+ * api-versions of the perimeter routes: what @azure/arm-network 36.0.0 sends (2025-05-01) and
+ * the perimeter API's first stable one (2024-07-01); the REST shapes are the same in both
+ * (azure-rest-api-specs, specification/network/resource-manager/Microsoft.Network/stable/
+ * {2024-07-01,2025-05-01}/networkSecurityPerimeter.json).
+ */
+export const PERIMETER_API_VERSIONS = ['2025-05-01', '2024-07-01'] as const;
+
 const ipRuleSchema = z.strictObject({ value: z.string() });
 const virtualNetworkRuleSchema = z.strictObject({ id: z.string().min(1), ignoreMissingVnetServiceEndpoint: z.boolean().optional() });
 
@@ -39,10 +47,53 @@ const seedVaultSchema = z.strictObject({
   oldApi: z.boolean().optional(),
 });
 
-export const emulatorSeedSchema = z.strictObject({ vaults: z.array(seedVaultSchema) });
+/** `Learning` is what the portal now calls Transition mode; ARM still spells it Learning. */
+export const accessModeSchema = z.enum(['Enforced', 'Learning', 'Audit']);
+
+const seedAssociationFields = {
+  /** Unique within the perimeter; defaults to the associated resource's name. */
+  name: z.string().min(1).optional(),
+  /** The associated resource's ARM ID (a vault, or any other onboarded kind). */
+  privateLinkResourceId: z.string().min(1),
+  /** A profile name of the perimeter; defaults to its first profile. */
+  profile: z.string().min(1).optional(),
+  accessMode: accessModeSchema,
+};
+
+const seedAssociationSchema = z.strictObject(seedAssociationFields);
+
+const seedPerimeterSchema = z.strictObject({
+  /** /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/networkSecurityPerimeters/{name}. */
+  id: z.string().min(1),
+  location: z.string().min(1).optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+  /** Profile names; default one profile, `defaultProfile`, as the portal makes. */
+  profiles: z.array(z.string().min(1)).min(1).optional(),
+  associations: z.array(seedAssociationSchema).optional(),
+});
+
+export const emulatorSeedSchema = z.strictObject({
+  vaults: z.array(seedVaultSchema),
+  /** Absent in seeds written before perimeters existed: no perimeters. */
+  perimeters: z.array(seedPerimeterSchema).optional(),
+});
+
+/** The control API's association call: one association, added to (or replaced in) a seeded perimeter. */
+export const associationRequestSchema = z.strictObject({ perimeter: z.string().min(1), ...seedAssociationFields });
+
+/** Removes the resource's associations: from the one perimeter named, or from every perimeter. */
+export const dissociationRequestSchema = z.strictObject({ privateLinkResourceId: z.string().min(1), perimeter: z.string().min(1).optional() });
+
+/** Models an identity that may read vaults but not the perimeters of this subscription. */
+export const perimeterReadsRequestSchema = z.strictObject({ subscriptionId: z.string().min(1), forbidden: z.boolean() });
 
 export type SeedNetworkAcls = z.infer<typeof seedNetworkAclsSchema>;
 export type SeedVault = z.infer<typeof seedVaultSchema>;
+export type SeedPerimeter = z.infer<typeof seedPerimeterSchema>;
+export type SeedAssociation = z.infer<typeof seedAssociationSchema>;
+export type AccessMode = z.infer<typeof accessModeSchema>;
+export type AssociationRequest = z.infer<typeof associationRequestSchema>;
+export type DissociationRequest = z.infer<typeof dissociationRequestSchema>;
 export type EmulatorSeed = z.infer<typeof emulatorSeedSchema>;
 
 const faultMethodSchema = z.enum(['GET', 'PATCH', 'PUT']);
@@ -50,10 +101,22 @@ const timesSchema = z.union([z.number().int().positive(), z.literal('always')]);
 /** A vault name, or its full resource ID; matched case-insensitively. */
 const vaultSelectorSchema = z.string().min(1);
 
+/**
+ * Which ARM requests a fault hits: the vault routes (the default, so faults written before
+ * perimeters existed keep their meaning) or the perimeter routes. A perimeter fault names
+ * no vault; it may name a perimeter, and then hits only the requests about that one (its
+ * GET and its associations), not the listings.
+ */
+const faultOnSchema = z.enum(['vaults', 'perimeters']);
+/** A perimeter name, or its full resource ID; matched case-insensitively. */
+const perimeterSelectorSchema = z.string().min(1);
+
 const respondFaultSchema = z.strictObject({
   kind: z.literal('respond'),
+  on: faultOnSchema.optional(),
   method: faultMethodSchema.optional(),
   vault: vaultSelectorSchema.optional(),
+  perimeter: perimeterSelectorSchema.optional(),
   status: z.number().int().min(400).max(599),
   code: z.string().min(1).optional(),
   message: z.string().optional(),
@@ -67,8 +130,10 @@ const respondFaultSchema = z.strictObject({
 
 const delayFaultSchema = z.strictObject({
   kind: z.literal('delay'),
+  on: faultOnSchema.optional(),
   method: faultMethodSchema.optional(),
   vault: vaultSelectorSchema.optional(),
+  perimeter: perimeterSelectorSchema.optional(),
   delayMs: z.number().int().nonnegative(),
   times: timesSchema.optional(),
 });
@@ -89,6 +154,7 @@ export type DelayFault = z.infer<typeof delayFaultSchema>;
 export type EditFault = z.infer<typeof editFaultSchema>;
 export type FaultSpec = z.infer<typeof faultSpecSchema>;
 export type FaultMethod = z.infer<typeof faultMethodSchema>;
+export type FaultOn = z.infer<typeof faultOnSchema>;
 
 /** A fault as the emulator holds it: how many more requests it will hit. */
 export type ActiveFault = FaultSpec & { readonly id: string; readonly remaining: number | 'always' };
@@ -114,6 +180,8 @@ export interface RequestLogEntry {
   readonly path: string;
   /** The vault name as the request path spelled it. */
   readonly vault?: string;
+  /** The perimeter name, for a request about one perimeter (its associations, say). */
+  readonly perimeter?: string;
   readonly apiVersion?: string;
   readonly status: number;
   readonly durationMs: number;
@@ -163,8 +231,39 @@ export interface VaultResourceJson {
     enablePurgeProtection?: boolean;
     vaultUri: string;
     provisioningState: 'Succeeded';
-    publicNetworkAccess: 'Enabled' | 'Disabled';
+    publicNetworkAccess: 'Enabled' | 'Disabled' | 'SecuredByPerimeter';
   };
+}
+
+/** `NetworkSecurityPerimeter` (a tracked resource), shaped as ARM returns it. */
+export interface PerimeterResourceJson {
+  id: string;
+  name: string;
+  type: 'Microsoft.Network/networkSecurityPerimeters';
+  location: string;
+  tags: Record<string, string>;
+  properties: { provisioningState: 'Succeeded'; perimeterGuid: string };
+}
+
+/** `NspAssociation` (a proxy resource under the perimeter), shaped as ARM returns it. */
+export interface AssociationResourceJson {
+  id: string;
+  name: string;
+  type: 'Microsoft.Network/networkSecurityPerimeters/resourceAssociations';
+  properties: {
+    provisioningState: 'Succeeded';
+    privateLinkResource: { id: string };
+    profile: { id: string };
+    accessMode: AccessMode;
+    hasProvisioningIssues: 'no';
+  };
+}
+
+/** What the control API shows of a perimeter: the resource, its profile IDs and its associations. */
+export interface PerimeterStateJson {
+  perimeter: PerimeterResourceJson;
+  profiles: string[];
+  associations: AssociationResourceJson[];
 }
 
 /** Checks a seed's shape; vault IDs and rules are checked when the seed is loaded. */

@@ -10,7 +10,7 @@ import { handleControlRequest } from './control.js';
 import { sendJson } from './http.js';
 import { handleIdentityRequest, IDENTITY_PATH } from './identity.js';
 import { CONTROL_PREFIX, type EmulatorSeed } from './model.js';
-import { createEmulatorState, type EmulatorState } from './state.js';
+import { applySeed, createEmulatorState, type EmulatorState } from './state.js';
 
 export interface KeyVaultEmulatorOptions {
   /** 0 (the default) picks a free port. */
@@ -82,7 +82,7 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
     options.certificates ?? (options.stateDir === undefined ? await createLocalCertificates() : await loadOrCreateLocalCertificates(options.stateDir));
   const identityHeader = randomBytes(24).toString('base64url');
   const state = createEmulatorState({ latencyMs: options.latencyMs ?? 0, oldApi: options.oldApi ?? false }, identityHeader);
-  if (options.seed !== undefined) state.vaults.seed(options.seed, state.settings.oldApi);
+  if (options.seed !== undefined) applySeed(state, options.seed, { replace: false, oldApi: state.settings.oldApi });
 
   const arm = createHttpsServer(
     { cert: certs.cert, key: certs.key },

@@ -1,5 +1,7 @@
+import { isTagwallError } from '../core/errors.js';
 import { FaultBook } from './faults.js';
-import type { EmulatorSettings, RequestLogEntry } from './model.js';
+import type { EmulatorSeed, EmulatorSettings, RequestLogEntry } from './model.js';
+import { buildPerimeters, PerimeterStore, seedProblemsError } from './perimeters.js';
 import { VaultStore } from './vaults.js';
 
 /** Enough for any test or demo run; older entries fall off so a long-running emulator stays small. */
@@ -27,6 +29,7 @@ export class RequestLog {
 /** Everything one emulator instance holds; the ARM, identity and control handlers share it. */
 export interface EmulatorState {
   readonly vaults: VaultStore;
+  readonly perimeters: PerimeterStore;
   readonly faults: FaultBook;
   readonly log: RequestLog;
   settings: EmulatorSettings;
@@ -38,10 +41,33 @@ export interface EmulatorState {
 export function createEmulatorState(settings: EmulatorSettings, identityHeader: string): EmulatorState {
   return {
     vaults: new VaultStore(),
+    perimeters: new PerimeterStore(),
     faults: new FaultBook(),
     log: new RequestLog(),
     settings,
     initialSettings: settings,
     identityHeader,
   };
+}
+
+/**
+ * Adds (or, with `replace`, swaps in) a seed's vaults and perimeters. The whole seed is
+ * checked first, so a bad one leaves everything as it was and names every problem.
+ */
+export function applySeed(state: EmulatorState, seed: EmulatorSeed, options: { readonly replace: boolean; readonly oldApi: boolean }): void {
+  const perimeters = buildPerimeters(seed.perimeters ?? []);
+  let vaultProblems: readonly string[] = [];
+  try {
+    new VaultStore().seed(seed, options.oldApi);
+  } catch (e) {
+    if (!isTagwallError(e, 'EMULATOR_SEED_INVALID')) throw e;
+    vaultProblems = e.details;
+  }
+  if (vaultProblems.length > 0 || perimeters.problems.length > 0) throw seedProblemsError(vaultProblems, perimeters.problems);
+  if (options.replace) {
+    state.vaults.clear();
+    state.perimeters.clear();
+  }
+  state.vaults.seed(seed, options.oldApi);
+  state.perimeters.apply(perimeters.built);
 }

@@ -58,7 +58,16 @@ export type PerimeterView =
   | { readonly state: 'none' }
   | { readonly state: 'associated'; readonly association: PerimeterAssociation }
   /** The identity could not read the association (403, an outage): reported, never fatal. */
-  | { readonly state: 'unknown'; readonly reason: string };
+  | {
+      readonly state: 'unknown';
+      readonly reason: string;
+      /**
+       * Stable, to branch on: PERIMETER_FORBIDDEN (403), PERIMETER_UNAUTHORIZED (401),
+       * PERIMETER_CREDENTIAL (no token), PERIMETER_READ_FAILED (anything else, after the
+       * SDK's retries), PERIMETER_MODE_MISSING (an association without an accessMode).
+       */
+      readonly code?: string;
+    };
 
 /** Finds the perimeter association of a vault; one per run, shared by the vaults it reads. */
 export interface PerimeterLookup {

@@ -1,50 +1,11 @@
-import { Agent as HttpsAgent } from 'node:https';
-import * as tls from 'node:tls';
 import { KeyVaultManagementClient, type NetworkRuleSet, type Vault } from '@azure/arm-keyvault';
-import type { TokenCredential } from '@azure/identity';
-import { TagwallError } from '../core/errors.js';
 import type { VaultRef } from '../core/vault-id.js';
+import { armConnection, type ArmClientOptions } from './arm-client-options.js';
 import type { FirewallChange, FirewallTarget, NetworkAcls, VaultFirewall, VirtualNetworkRule } from './firewall.js';
 import { vaultError } from './keyvault-errors.js';
 
-export interface KeyVaultFirewallOptions {
-  /** ARM endpoint, e.g. https://management.azure.com or the emulator's URL. */
-  readonly endpoint: string;
-  readonly credential: TokenCredential;
-  /** Defaults to the SDK's own (2026-02-01 for @azure/arm-keyvault 5.0.0). */
-  readonly apiVersion?: string;
-  /** The SDK's retry policy; unset fields keep its defaults (3 retries, 1 s, 64 s). */
-  readonly retry?: { readonly maxRetries?: number; readonly retryDelayInMs?: number; readonly maxRetryDelayInMs?: number };
-  /** The CA of a local emulator's certificate; when given, it is the only CA trusted. */
-  readonly tls?: { readonly ca?: string };
-  readonly userAgentPrefix?: string;
-  /** Per attempt; the SDK itself has no timeout. Default 60 s. */
-  readonly timeoutMs?: number;
-}
-
-const DEFAULT_TIMEOUT_MS = 60_000;
-
-/**
- * An agent that trusts exactly the given CA. It is for a local emulator, which is then the
- * only endpoint this adapter talks to. Adding Node's roots as well would let an older local
- * CA of the same name (say, one in NODE_EXTRA_CA_CERTS) shadow this one, and a `ca` list in
- * connection options is parsed again on every new connection; one secure context avoids both.
- */
-function agentTrusting(ca: string): HttpsAgent {
-  return new HttpsAgent({ keepAlive: true, secureContext: tls.createSecureContext({ ca }) });
-}
-
-function checkEndpoint(endpoint: string): string {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    throw new TagwallError('ARM_ENDPOINT_INVALID', `${JSON.stringify(endpoint)} is not a URL; the ARM endpoint looks like https://management.azure.com`);
-  }
-  // The SDK's bearer-token policy refuses plain HTTP with a less helpful message.
-  if (url.protocol !== 'https:') throw new TagwallError('ARM_ENDPOINT_INVALID', `the ARM endpoint must be https (bearer tokens are only sent over TLS), not ${endpoint}`);
-  return endpoint.replace(/\/+$/, '');
-}
+/** `apiVersion` defaults to the SDK's own (2026-02-01 for @azure/arm-keyvault 5.0.0). */
+export type KeyVaultFirewallOptions = ArmClientOptions;
 
 function toNetworkAcls(acls: NetworkRuleSet | undefined): NetworkAcls | undefined {
   if (acls === undefined || acls === null) return undefined;
@@ -92,9 +53,8 @@ export function patchedNetworkAcls(read: NetworkAcls | undefined, change: Firewa
 
 /** Key Vault firewalls through the real ARM SDK: one GET to read, one PATCH to write. */
 export function createKeyVaultFirewalls(options: KeyVaultFirewallOptions): FirewallTarget {
-  const endpoint = checkEndpoint(options.endpoint);
-  const agent = options.tls?.ca === undefined ? undefined : agentTrusting(options.tls.ca);
-  const requestOptions = { requestOptions: { timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS } };
+  const connection = armConnection(options);
+  const requestOptions = connection.operationOptions;
   // A client is bound to one subscription; vaults in the same one share it (and its connections).
   const clients = new Map<string, KeyVaultManagementClient>();
 
@@ -103,13 +63,10 @@ export function createKeyVaultFirewalls(options: KeyVaultFirewallOptions): Firew
     let client = clients.get(key);
     if (client === undefined) {
       client = new KeyVaultManagementClient(options.credential, subscriptionId, {
-        endpoint,
-        // The SDK's cloud setting would build the scope with a double slash.
-        credentials: { scopes: [`${endpoint}/.default`] },
+        endpoint: connection.endpoint,
+        credentials: { scopes: [connection.scope] },
         ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
-        ...(options.retry === undefined ? {} : { retryOptions: { ...options.retry } }),
-        ...(agent === undefined ? {} : { agent }),
-        ...(options.userAgentPrefix === undefined ? {} : { userAgentOptions: { userAgentPrefix: options.userAgentPrefix } }),
+        ...connection.pipeline,
       });
       clients.set(key, client);
     }

@@ -6,7 +6,8 @@ import { parseVaultId, type VaultRef } from '../../src/core/vault-id.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator, type KeyVaultEmulatorOptions } from '../../src/emulator/server.js';
 import type { EmulatorSeed, SeedNetworkAcls, SeedVault } from '../../src/emulator/model.js';
 import { createKeyVaultFirewalls, type KeyVaultFirewallOptions } from '../../src/targets/keyvault.js';
-import type { FirewallTarget } from '../../src/targets/firewall.js';
+import type { FirewallTarget, PerimeterLookup } from '../../src/targets/firewall.js';
+import { createPerimeterLookup, type PerimeterLookupOptions } from '../../src/targets/perimeter.js';
 
 /**
  * The Key Vault emulator on a free loopback port, plus a FirewallTarget that reaches it
@@ -24,6 +25,10 @@ export function vaultId(name: string, subscriptionId = TEST_SUBSCRIPTION, resour
 
 export function vaultRef(name: string, subscriptionId = TEST_SUBSCRIPTION, resourceGroup = TEST_GROUP): VaultRef {
   return parseVaultId(vaultId(name, subscriptionId, resourceGroup));
+}
+
+export function perimeterId(name: string, subscriptionId = TEST_SUBSCRIPTION, resourceGroup = TEST_GROUP): string {
+  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/networkSecurityPerimeters/${name}`;
 }
 
 export function subnetId(vnet: string, subnet: string): string {
@@ -57,6 +62,8 @@ export interface TestEmulator {
   readonly credential: StaticTokenCredential;
   /** A FirewallTarget for the emulator with fast retries; `overrides` change its options. */
   firewalls(overrides?: Partial<KeyVaultFirewallOptions>): FirewallTarget;
+  /** A PerimeterLookup for the emulator with fast retries; each call is a fresh lookup, as each run makes one. */
+  perimeters(overrides?: Partial<PerimeterLookupOptions>): PerimeterLookup;
   /** The raw SDK client, for writes the FirewallTarget never makes (PUT, VNet rules). */
   sdk(subscriptionId?: string): KeyVaultManagementClient;
   /** A raw HTTPS request to the emulator, trusting its CA. */
@@ -74,6 +81,8 @@ export async function startTestEmulator(options: KeyVaultEmulatorOptions = {}): 
     credential,
     firewalls: (overrides = {}) =>
       createKeyVaultFirewalls({ endpoint: emulator.url, credential, tls: { ca: emulator.caCert }, retry: FAST_RETRY, ...overrides }),
+    perimeters: (overrides = {}) =>
+      createPerimeterLookup({ endpoint: emulator.url, credential, tls: { ca: emulator.caCert }, retry: FAST_RETRY, ...overrides }),
     sdk: (subscriptionId = TEST_SUBSCRIPTION) =>
       new KeyVaultManagementClient(credential, subscriptionId, {
         endpoint: emulator.url,
