@@ -17,6 +17,7 @@ import { AlertStateRepository, BacklogRepository, VaultStateRepository } from '.
 import { FolderStore, type KeyValueStore } from './state/store.js';
 import { createKeyVaultFirewalls } from './targets/keyvault.js';
 import { vaultError } from './targets/keyvault-errors.js';
+import { createPerimeterLookup } from './targets/perimeter.js';
 import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
 
 /**
@@ -158,6 +159,17 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
       ...(runtime.armCa === undefined ? {} : { tls: { ca: runtime.armCa } }),
       ...(runtime.armRetry === undefined ? {} : { retry: runtime.armRetry }),
     });
+  // One lookup per run: it lists each subscription's perimeters once, for all its vaults.
+  const perimeters =
+    injected.perimeters ??
+    (injected.firewalls === undefined
+      ? createPerimeterLookup({
+          endpoint: config.arm.endpoint,
+          credential,
+          ...(runtime.armCa === undefined ? {} : { tls: { ca: runtime.armCa } }),
+          ...(runtime.armRetry === undefined ? {} : { retry: runtime.armRetry }),
+        })
+      : undefined);
   const vaultState = new VaultStateRepository(stores.state);
   const backlog = new BacklogRepository(stores.state);
   const now = runtime.now ?? (() => new Date());
@@ -172,7 +184,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
           doc,
           {
             firewalls,
-            ...(injected.perimeters === undefined ? {} : { perimeters: injected.perimeters }),
+            ...(perimeters === undefined ? {} : { perimeters }),
             state: vaultState.access(),
             now,
             ...(runtime.onVaultDone === undefined ? {} : { onVaultDone: runtime.onVaultDone }),

@@ -256,8 +256,9 @@ async function passVault(target: TargetConfig, ctx: RunContext): Promise<VaultPa
         force: options.force,
         desiredFor: (budget, kept) => ctx.desiredFor(target, budget, kept),
       });
+      // IP rules with no effect are not worth a refusal: nothing would be written either way.
+      if (plan.skip !== undefined) return { report: report(target, 'skipped', plan, { reasons: [plan.skip] }) };
       if (plan.refusals.length > 0) return { report: report(target, 'refused', plan) };
-      if (plan.skip !== undefined) return { report: report(target, 'skipped', plan) };
 
       // A dry run writes nothing, so it cannot take part in the intent protocol. What it can do
       // is make sure the record it judged by is still the newest: a sync that wrote the vault

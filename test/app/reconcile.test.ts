@@ -273,3 +273,32 @@ describe('bad input never writes', () => {
     expect(await emu.emulator.control.requests({ kind: 'arm' })).toEqual([]);
   });
 });
+
+describe('network security perimeter', () => {
+  const NSP = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-tagwall-test/providers/Microsoft.Network/networkSecurityPerimeters/nsp-app';
+
+  it('an Enforced association is a warning; the write goes ahead unless skipWhenPerimeterEnforced', async () => {
+    await emu.reset({
+      vaults: [seedVault('kv-app', { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: [{ value: OFFICE }] })],
+      perimeters: [{ id: NSP, associations: [{ privateLinkResourceId: vaultId('kv-app'), accessMode: 'Enforced' }] }],
+    });
+    const written = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]));
+    expect(written.vaults[0]).toMatchObject({ outcome: 'applied', findings: expect.arrayContaining([expect.objectContaining({ code: 'PERIMETER_ENFORCED', severity: 'warning', perimeter: expect.stringMatching(/nsp-app$/i) })]) });
+    await emu.emulator.control.clearRequests();
+    const skipped = await sync(config([{ vault: vaultId('kv-app'), select: ['PowerBI'], skipWhenPerimeterEnforced: true }]));
+    expect(skipped.vaults[0]).toMatchObject({ outcome: 'skipped', reasons: [expect.objectContaining({ code: 'PERIMETER_ENFORCED' })] });
+    expect(await requests('kv-app')).toEqual(['GET 200']);
+  });
+
+  it('learning mode is an info finding, and perimeters the identity cannot read never fail the vault', async () => {
+    await emu.reset({
+      vaults: [seedVault('kv-app', { defaultAction: 'Deny', ipRules: [] })],
+      perimeters: [{ id: NSP, associations: [{ privateLinkResourceId: vaultId('kv-app'), accessMode: 'Learning' }] }],
+    });
+    const learning = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]), { dryRun: true });
+    expect(learning.vaults[0]!.findings.map((f) => [f.severity, f.code])).toEqual([['info', 'PERIMETER_LEARNING']]);
+    await emu.emulator.control.forbidPerimeterReads('00000000-0000-0000-0000-000000000000');
+    const unknown = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]));
+    expect(unknown.vaults[0]).toMatchObject({ outcome: 'applied', findings: [expect.objectContaining({ code: 'PERIMETER_UNKNOWN', severity: 'info' })] });
+  });
+});

@@ -60,7 +60,7 @@ export interface AppliedRecord {
 export type PerimeterPosture =
   | { readonly state: 'none' }
   | { readonly state: 'associated'; readonly perimeter: string; readonly profile?: string; readonly accessMode: string }
-  | { readonly state: 'unknown'; readonly reason: string };
+  | { readonly state: 'unknown'; readonly reason: string; readonly code?: string };
 
 export interface ObservedFirewall {
   readonly ipRules: readonly string[];

@@ -54,7 +54,7 @@ function perimeterFindings(firewall: ObservedFirewall, settings: TargetSettings)
     };
   }
   if (view?.state === 'unknown') {
-    return { findings: [{ severity: 'info', code: 'PERIMETER_UNKNOWN', message: `the vault's perimeter association could not be read (${view.reason}); the IP rules are written as usual`, reason: view.reason }] };
+    return { findings: [{ severity: 'info', code: 'PERIMETER_UNKNOWN', message: `the vault's perimeter association could not be read (${view.reason}); the IP rules are written as usual`, reason: view.reason, ...(view.code === undefined ? {} : { cause: view.code }) }] };
   }
   return { findings: [] };
 }
