@@ -27,6 +27,13 @@ import { blockSize, cidrEnd, formatCidr, touchesRanges, type AddressRange, type 
  * the subtree could ever use), which bounds the work by O(N·K) (the classic tree-knapsack
  * argument).
  *
+ * Two refinements keep the same DP exact. A widening bound (`maxWidenedPrefix`) treats a block
+ * wider than the bound that would admit excess like blocked space: it, and every block above
+ * it, is no rule (a source prefix that is itself that wide admits no excess and stays allowed).
+ * And `weights` make the objective the weighted excess: an excess address outside every given
+ * range (Azure's own space) costs `outsideWeight`, one inside costs 1; the counts per block come
+ * from prefix sums over the ranges, so the DP is unchanged but for what a block costs.
+ *
  * Ties are broken the same way every time: fewer rules first, then a kept block, then a single
  * covering block before a split, then the smallest left budget. So the same input always gives
  * the same rules, and weekly runs don't churn.
@@ -41,6 +48,10 @@ export interface CollapseOptions {
   readonly blocked: readonly AddressRange[];
   /** Rules the firewall keeps whatever the plan; a cover block equal to one costs no rule. */
   readonly kept?: readonly Cidr[];
+  /** No new rule that admits excess may be wider than this prefix length; 0 or absent: no bound. */
+  readonly maxWidenedPrefix?: number;
+  /** Minimise weighted excess instead: outside `inside` (merged, sorted), an excess address costs `outsideWeight`. */
+  readonly weights?: { readonly inside: readonly AddressRange[]; readonly outsideWeight: number };
 }
 
 export interface CollapseResult {
@@ -51,6 +62,8 @@ export interface CollapseResult {
   readonly sourceAddresses: number;
   readonly allowedAddresses: number;
   readonly excessAddresses: number;
+  /** The objective the cover minimised: equal to excessAddresses unless `weights` were given. */
+  readonly weightedExcess: number;
 }
 
 const SINGLE = -1;
@@ -62,6 +75,8 @@ interface TrieNode {
   readonly base: number;
   readonly length: number;
   readonly covered: number;
+  /** Source addresses inside the weighted ranges (0 without weights). */
+  readonly coveredInside: number;
   readonly left: TrieNode | null;
   readonly right: TrieNode | null;
   /** Most rules this subtree could use: one per source block, two for a split /31. */
@@ -127,36 +142,100 @@ class KeptIndex {
   }
 }
 
+/** Counts addresses of a sorted, merged range list inside any span, by prefix sums. */
+class RangeCounter {
+  private readonly starts: number[];
+  private readonly ends: number[];
+  /** cum[i]: addresses in ranges[0..i). */
+  private readonly cum: number[];
+
+  constructor(ranges: readonly AddressRange[]) {
+    this.starts = ranges.map((r) => r.start);
+    this.ends = ranges.map((r) => r.end);
+    this.cum = [0];
+    for (const r of ranges) this.cum.push(this.cum[this.cum.length - 1]! + (r.end - r.start + 1));
+  }
+
+  /** Addresses in ranges up to and including `x`. */
+  private upTo(x: number): number {
+    let lo = 0;
+    let hi = this.starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.starts[mid]! <= x) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === 0) return 0;
+    const i = lo - 1;
+    return this.cum[i]! + (Math.min(x, this.ends[i]!) - this.starts[i]! + 1);
+  }
+
+  count(start: number, end: number): number {
+    return this.upTo(end) - (start === 0 ? 0 : this.upTo(start - 1));
+  }
+}
+
+/** What a block costs when it covers a node's sources: plain or weighted excess. */
+interface Costing {
+  readonly inside: RangeCounter | null;
+  readonly outsideWeight: number;
+  readonly bound: number;
+}
+
+function costOf(start: number, size: number, covered: number, coveredInside: number, c: Costing): number {
+  const excess = size - covered;
+  if (c.inside === null || excess === 0) return excess;
+  const excessInside = c.inside.count(start, start + size - 1) - coveredInside;
+  return excessInside + (excess - excessInside) * c.outsideWeight;
+}
+
 function keyOf(c: Cidr): number {
   return c.base * 64 + c.length;
 }
 
 interface Chain {
   readonly single: Cidr | null;
+  readonly singleCost: number;
   readonly kept: Cidr | null;
+  readonly keptCost: number;
 }
 
-/** The lowest allowed block, and the lowest allowed kept block, between a node and its parent branch. */
-function chainOf(base: number, length: number, parentLength: number, options: CollapseOptions, kept: KeptIndex): Chain {
+/**
+ * The lowest allowed block, and the lowest allowed kept block, between a node and its parent
+ * branch. The widening bound applies to new rules only: a kept rule is there already, so using
+ * it widens nothing.
+ */
+function chainOf(base: number, length: number, parentLength: number, covered: number, coveredInside: number, options: CollapseOptions, kept: KeptIndex, c: Costing): Chain {
   let single: Cidr | null = null;
+  let singleCost = Infinity;
+  let bounded = false;
   for (let len = length; len > parentLength; len--) {
     const size = blockSize(len);
     const start = base - (base % size);
     // Every block above one that touches blocked space touches it too.
     if (touchesRanges(options.blocked, start, start + size - 1)) break;
+    // And every block above one too wide for the bound is too wide as well (its excess only grows).
+    if (len < c.bound && size > covered) bounded = true;
     if (options.split31 && len === 31) continue;
-    single ??= { base: start, length: len };
-    if (kept.size === 0) break;
-    if (kept.has(start, len)) return { single, kept: { base: start, length: len } };
+    if (single === null && !bounded) {
+      single = { base: start, length: len };
+      singleCost = costOf(start, size, covered, coveredInside, c);
+    }
+    if (kept.size === 0) {
+      if (single !== null || bounded) break;
+      continue;
+    }
+    if (kept.has(start, len)) return { single, singleCost, kept: { base: start, length: len }, keptCost: costOf(start, size, covered, coveredInside, c) };
   }
-  return { single, kept: null };
+  return { single, singleCost, kept: null, keptCost: Infinity };
 }
 
-function buildTrie(source: readonly Cidr[], from: number, to: number, parentLength: number, options: CollapseOptions, kept: KeptIndex): TrieNode {
+function buildTrie(source: readonly Cidr[], from: number, to: number, parentLength: number, options: CollapseOptions, kept: KeptIndex, costing: Costing): TrieNode {
   if (to - from === 1) {
     const c = source[from]!;
     const covered = blockSize(c.length);
-    const chain = chainOf(c.base, c.length, parentLength, options, kept);
+    const coveredInside = costing.inside === null ? 0 : costing.inside.count(c.base, cidrEnd(c));
+    const chain = chainOf(c.base, c.length, parentLength, covered, coveredInside, options, kept, costing);
     // Two /32s stand for a /31 only if the /31 itself is clear; otherwise the source
     // breaks the contract and must be refused like any other block in blocked space.
     const pair = options.split31 && c.length === 31 && !touchesRanges(options.blocked, c.base, c.base + 1);
@@ -168,13 +247,14 @@ function buildTrie(source: readonly Cidr[], from: number, to: number, parentLeng
       base: c.base,
       length: c.length,
       covered,
+      coveredInside,
       left: null,
       right: null,
       maxRules: pair ? 2 : 1,
       single: chain.single,
-      singleExcess: chain.single === null ? Infinity : blockSize(chain.single.length) - covered,
+      singleExcess: chain.singleCost,
       kept: chain.kept,
-      keptExcess: chain.kept === null ? Infinity : blockSize(chain.kept.length) - covered,
+      keptExcess: chain.keptCost,
       pairCost: pair ? 2 - (kept.has(c.base, 32) ? 1 : 0) - (kept.has(c.base + 1, 32) ? 1 : 0) : Infinity,
       tiles,
     };
@@ -192,21 +272,23 @@ function buildTrie(source: readonly Cidr[], from: number, to: number, parentLeng
     if (source[mid]!.base >= middle) hi = mid;
     else lo = mid + 1;
   }
-  const left = buildTrie(source, from, lo, length, options, kept);
-  const right = buildTrie(source, lo, to, length, options, kept);
+  const left = buildTrie(source, from, lo, length, options, kept, costing);
+  const right = buildTrie(source, lo, to, length, options, kept, costing);
   const covered = left.covered + right.covered;
-  const chain = chainOf(base, length, parentLength, options, kept);
+  const coveredInside = left.coveredInside + right.coveredInside;
+  const chain = chainOf(base, length, parentLength, covered, coveredInside, options, kept, costing);
   return {
     base,
     length,
     covered,
+    coveredInside,
     left,
     right,
     maxRules: left.maxRules + right.maxRules,
     single: chain.single,
-    singleExcess: chain.single === null ? Infinity : blockSize(chain.single.length) - covered,
+    singleExcess: chain.singleCost,
     kept: chain.kept,
-    keptExcess: chain.kept === null ? Infinity : blockSize(chain.kept.length) - covered,
+    keptExcess: chain.keptCost,
     pairCost: Infinity,
     tiles: null,
   };
@@ -278,6 +360,29 @@ function emit(node: TrieNode, k: number, out: Cidr[]): void {
   }
 }
 
+/** Source addresses inside a rule, and how many of them lie in the weighted ranges. */
+function sourcesIn(source: readonly Cidr[], rule: Cidr, inside: RangeCounter): { covered: number; coveredInside: number } {
+  const end = cidrEnd(rule);
+  let lo = 0;
+  let hi = source.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (cidrEnd(source[mid]!) < rule.base) lo = mid + 1;
+    else hi = mid;
+  }
+  let covered = 0;
+  let coveredInside = 0;
+  for (let i = lo; i < source.length && source[i]!.base <= end; i++) {
+    const c = source[i]!;
+    // Source blocks and rules are CIDRs: a block is inside the rule, or holds it whole.
+    const from = Math.max(c.base, rule.base);
+    const to = Math.min(cidrEnd(c), end);
+    covered += to - from + 1;
+    coveredInside += inside.count(from, to);
+  }
+  return { covered, coveredInside };
+}
+
 /** Checks the input contract: sorted, disjoint, canonical blocks. */
 function checkSource(source: readonly Cidr[]): void {
   for (let i = 0; i < source.length; i++) {
@@ -287,20 +392,30 @@ function checkSource(source: readonly Cidr[]): void {
   }
 }
 
+function costingOf(options: Omit<CollapseOptions, 'maxRules'>): Costing {
+  const bound = options.maxWidenedPrefix ?? 0;
+  if (!Number.isInteger(bound) || bound < 0 || bound > 32) throw new TagwallError('COLLAPSE_INPUT', `the widening bound must be a prefix length 0-32, not ${bound}`);
+  const w = options.weights;
+  if (w !== undefined && !(Number.isFinite(w.outsideWeight) && w.outsideWeight >= 1)) {
+    throw new TagwallError('COLLAPSE_INPUT', `the outside weight must be a number of at least 1, not ${w.outsideWeight}`);
+  }
+  return { inside: w === undefined ? null : new RangeCounter(w.inside), outsideWeight: w?.outsideWeight ?? 1, bound };
+}
+
 /** The smallest budget (new rules beyond `kept`) for which any cover exists. */
 export function minimumRules(source: readonly Cidr[], options: Omit<CollapseOptions, 'maxRules'>): number {
   if (source.length === 0) return 0;
   checkSource(source);
-  return minimumRulesOf(buildTrie(source, 0, source.length, -1, { ...options, maxRules: 1 }, new KeptIndex(options.kept ?? [])));
+  return minimumRulesOf(buildTrie(source, 0, source.length, -1, { ...options, maxRules: 1 }, new KeptIndex(options.kept ?? []), costingOf(options)));
 }
 
-/** COLLAPSE_INFEASIBLE, carrying the smallest budget that works as `neededRules`. */
-export function infeasible(budget: number, neededRules: number, why = 'without touching forbidden or excluded space'): TagwallError {
-  return new TagwallError(
-    'COLLAPSE_INFEASIBLE',
-    `no cover fits in ${budget} rule${budget === 1 ? '' : 's'} ${why}; the smallest budget that works is ${neededRules}`,
-    { values: { budget, neededRules } },
-  );
+/** COLLAPSE_INFEASIBLE, carrying the smallest budget that works as `neededRules` (and the widening bound, when it forced that). */
+export function infeasible(budget: number, neededRules: number, bound?: { readonly maxWidenedPrefix: number; readonly withoutBound: number }): TagwallError {
+  const why = bound === undefined ? 'without touching forbidden or excluded space' : `without touching forbidden or excluded space and with no widened rule wider than /${bound.maxWidenedPrefix} (maxWidenedPrefix)`;
+  const hint = bound === undefined ? '' : `; without the bound, ${bound.withoutBound} would do: raise the rule limit, or set maxWidenedPrefix lower (0 turns it off) to allow wider rules`;
+  return new TagwallError('COLLAPSE_INFEASIBLE', `no cover fits in ${budget} rule${budget === 1 ? '' : 's'} ${why}; the smallest budget that works is ${neededRules}${hint}`, {
+    values: { budget, neededRules, ...(bound === undefined ? {} : { maxWidenedPrefix: bound.maxWidenedPrefix, neededRulesWithoutBound: bound.withoutBound }) },
+  });
 }
 
 /**
@@ -312,12 +427,17 @@ export function collapse(source: readonly Cidr[], options: CollapseOptions): Col
   if (!Number.isInteger(options.maxRules) || options.maxRules < 0) {
     throw new TagwallError('COLLAPSE_INPUT', `the rule budget must be a whole number, not ${options.maxRules}`);
   }
-  if (source.length === 0) return { rules: [], newRules: 0, sourceAddresses: 0, allowedAddresses: 0, excessAddresses: 0 };
+  if (source.length === 0) return { rules: [], newRules: 0, sourceAddresses: 0, allowedAddresses: 0, excessAddresses: 0, weightedExcess: 0 };
   checkSource(source);
   const kept = new KeptIndex(options.kept ?? []);
-  const root = buildTrie(source, 0, source.length, -1, options, kept);
+  const costing = costingOf(options);
+  const root = buildTrie(source, 0, source.length, -1, options, kept, costing);
   const needed = minimumRulesOf(root);
-  if (needed > options.maxRules) throw infeasible(options.maxRules, needed);
+  if (needed > options.maxRules) {
+    // Say whether the widening bound is what stands in the way.
+    const free = costing.bound === 0 ? needed : minimumRules(source, { ...options, maxWidenedPrefix: 0 });
+    throw infeasible(options.maxRules, needed, free < needed ? { maxWidenedPrefix: costing.bound, withoutBound: free } : undefined);
+  }
   solve(root, options.maxRules);
   const f = root.f!;
   const best = f[Math.min(options.maxRules, f.length - 1)]!;
@@ -325,12 +445,20 @@ export function collapse(source: readonly Cidr[], options: CollapseOptions): Col
   emit(root, options.maxRules, rules);
   let allowed = 0;
   let newRules = 0;
+  let weighted = 0;
   for (const r of rules) {
-    allowed += blockSize(r.length);
+    const size = blockSize(r.length);
+    allowed += size;
     if (!kept.has(r.base, r.length)) newRules++;
+    if (costing.inside !== null) {
+      const own = sourcesIn(source, r, costing.inside);
+      weighted += costOf(r.base, size, own.covered, own.coveredInside, costing);
+    }
   }
-  if (allowed - root.covered !== best || newRules > options.maxRules) {
-    throw new TagwallError('COLLAPSE_INTERNAL', `collapse self-check failed: excess ${allowed - root.covered} != ${best}, or ${newRules} new rules > ${options.maxRules}`);
+  const excess = allowed - root.covered;
+  if (costing.inside === null) weighted = excess;
+  if (weighted !== best || newRules > options.maxRules) {
+    throw new TagwallError('COLLAPSE_INTERNAL', `collapse self-check failed: cost ${weighted} != ${best}, or ${newRules} new rules > ${options.maxRules}`);
   }
-  return { rules, newRules, sourceAddresses: root.covered, allowedAddresses: allowed, excessAddresses: best };
+  return { rules, newRules, sourceAddresses: root.covered, allowedAddresses: allowed, excessAddresses: excess, weightedExcess: weighted };
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { collapse, minimumRules, type CollapseOptions } from '../../src/core/collapse.js';
 import { isTagwallError } from '../../src/core/errors.js';
 import { formatRule, parseCidr, type AddressRange, type Cidr } from '../../src/core/ipv4.js';
-import { auditRules, FORBIDDEN_SPANS, ip, tile, union, type Span } from './reference.js';
+import { auditRules, blockSpan, FORBIDDEN_SPANS, ip, tile, union, type Span } from './reference.js';
 
 const TOP = 2 ** 32 - 1;
 
@@ -22,6 +22,11 @@ interface World {
   input: Cidr[];
   /** Rules the firewall keeps anyway: a cover block equal to one costs no rule. */
   kept?: Span[];
+  /** No new block with excess wider than this prefix length (0: none). */
+  bound?: number;
+  /** Weighted excess: an excess address outside `inside` costs `weight`. */
+  inside?: Span[];
+  weight?: number;
 }
 
 const cidrs = (...texts: string[]) => texts.map((t) => parseCidr(t));
@@ -45,6 +50,25 @@ function candidateBlocks(w: World, a: number): Span[] {
     if (clear) out.push({ start, end });
   }
   return out;
+}
+
+/** Whether a block may be a new rule under the world's widening bound. */
+function withinBound(w: World, b: Span): boolean {
+  const length = 32 - Math.log2(b.end - b.start + 1);
+  if (!w.bound || length >= w.bound) return true;
+  return w.source.filter((a) => b.start <= a && a <= b.end).length === b.end - b.start + 1;
+}
+
+/** The weighted excess of a union of addresses: plain excess when the world has no weights. */
+function costOfUnion(w: World, covered: Uint16Array): number {
+  let cost = 0;
+  const sources = new Set(w.source);
+  for (let i = 0; i < covered.length; i++) {
+    if (covered[i] === 0 || sources.has(w.lo + i)) continue;
+    const a = w.lo + i;
+    cost += w.inside === undefined || w.inside.some((s) => s.start <= a && a <= s.end) ? 1 : w.weight!;
+  }
+  return cost;
 }
 
 /**
@@ -78,12 +102,13 @@ function bestCover(w: World): { excess: number; rules: number } | undefined {
     let i = 0;
     while (i < w.source.length && count[w.source[i]! - w.lo]! > 0) i++;
     if (i === w.source.length) {
-      const excess = unionSize - w.source.length;
+      const excess = w.inside === undefined ? unionSize - w.source.length : costOfUnion(w, count);
       if (best === undefined || excess < best.excess || (excess === best.excess && used < best.rules)) best = { excess, rules: used };
       return;
     }
     for (const b of blocksFor(w.source[i]!)) {
       const cost = isKept(w, b) ? 0 : 1;
+      if (cost === 1 && !withinBound(w, b)) continue;
       if (cost > budget) continue;
       add(b, 1);
       search(budget - cost, used + cost);
@@ -107,9 +132,11 @@ function fewestRules(w: World): number {
     if (known !== undefined) return known;
     let n = Infinity;
     for (const b of candidateBlocks(w, w.source[i]!)) {
+      const kept = isKept(w, b);
+      if (!kept && !withinBound(w, b)) continue;
       let j = i;
       while (j < w.source.length && w.source[j]! <= b.end) j++;
-      n = Math.min(n, (isKept(w, b) ? 0 : 1) + from(j));
+      n = Math.min(n, (kept ? 0 : 1) + from(j));
     }
     memo.set(i, n);
     return n;
@@ -289,6 +316,63 @@ describe.each([false, true])('collapse beside kept rules against exhaustive sear
   });
 });
 
+/** A world with kept rules, a widening bound, and "Azure" ranges with a weight for excess outside them. */
+function worldWithBounds(split31: boolean): fc.Arbitrary<World> {
+  return worldWithKept(split31).chain((w) =>
+    fc
+      .record({
+        keepKept: fc.boolean(),
+        bound: fc.oneof(fc.constant(0), fc.integer({ min: 26, max: 32 })),
+        inside: fc.option(fc.array(fc.tuple(fc.nat(w.hi - w.lo), fc.nat(12)), { maxLength: 4 }), { freq: 2 }),
+        weight: fc.integer({ min: 1, max: 20 }),
+      })
+      .map(({ keepKept, bound, inside, weight }) => ({
+        ...w,
+        kept: keepKept ? w.kept : [],
+        bound,
+        ...(inside === null ? {} : { inside: union(inside.map(([o, len]) => ({ start: w.lo + o, end: Math.min(w.hi, w.lo + o + len) }))), weight }),
+      })),
+  );
+}
+
+describe.each([false, true])('collapse under a widening bound and weights, against exhaustive search (split31: %s)', (split31) => {
+  it('the least (weighted) excess with no new widened rule wider than the bound, or the smallest budget that works under it', () => {
+    fc.assert(
+      fc.property(worldWithBounds(split31), fc.integer({ min: 0, max: 5 }), (w0, maxRules) => {
+        const w = { ...w0, maxRules };
+        const kept = w.kept!.map(asCidr);
+        const options: CollapseOptions = {
+          maxRules,
+          split31,
+          blocked: w.blocked,
+          kept,
+          maxWidenedPrefix: w.bound ?? 0,
+          ...(w.inside === undefined ? {} : { weights: { inside: w.inside, outsideWeight: w.weight! } }),
+        };
+        const needed = fewestRules(w);
+        const best = bestCover(w);
+        expect(best === undefined).toBe(needed > maxRules);
+        if (needed > maxRules) {
+          expect(infeasibleBudget(() => collapse(w.input, options))).toBe(needed);
+          return;
+        }
+        const result = collapse(w.input, options);
+        const wanted = union(w.source.map((a) => ({ start: a, end: a })));
+        const audit = auditRules(result.rules, wanted, w.blocked, Infinity);
+        expect(audit.problems).toEqual([]);
+        expect(result.weightedExcess).toBe(best!.excess);
+        expect(result.excessAddresses).toBe(audit.excess);
+        if (w.inside === undefined) expect(result.excessAddresses).toBe(best!.excess);
+        for (const r of result.rules) {
+          const span = blockSpan(r);
+          if (!isKept(w, span)) expect(withinBound(w, span), `${formatRule(r)} is wider than /${w.bound} and widens`).toBe(true);
+        }
+      }),
+      { numRuns: 600 },
+    );
+  });
+});
+
 /**
  * The same search, with every address standing for an aligned block of 2^s addresses: the
  * optimum keeps its rule count and its excess grows by 2^s. This reaches the short prefixes
@@ -345,7 +429,7 @@ describe('collapse, worked examples', () => {
   });
 
   it('an empty source needs no rules, even with a zero budget', () => {
-    expect(collapse([], options(0))).toEqual({ rules: [], newRules: 0, sourceAddresses: 0, allowedAddresses: 0, excessAddresses: 0 });
+    expect(collapse([], options(0))).toEqual({ rules: [], newRules: 0, sourceAddresses: 0, allowedAddresses: 0, excessAddresses: 0, weightedExcess: 0 });
   });
 
   it.each<[string, string[], number, boolean, AddressRange[], number]>([
