@@ -186,6 +186,49 @@ describe('webhook URLs', () => {
     }
   });
 
+  it('refuses the README placeholder and other hosts that are not real, naming the setting and showing a valid form', () => {
+    for (const url of [
+      'https://...',
+      'https://.../hooks/x',
+      'https://host/hook',
+      'https://-hooks.example.com/x',
+      'https://hooks-.example.com/x',
+      'https://hooks..example.com/x',
+      'https://hooks_1.example.com/x',
+      'https://1/x',
+      'https://0x7f.1/x',
+      'https://10.1/x',
+      `https://${'a'.repeat(64)}.example.com/x`,
+      'http://.../x',
+    ]) {
+      let thrown: unknown;
+      try {
+        validateWebhookUrl(url, 'TAGWALL_ALERT_WEBHOOK_URL');
+      } catch (e) {
+        thrown = e;
+      }
+      expect(isTagwallError(thrown, 'ALERT_WEBHOOK_INVALID'), url).toBe(true);
+      expect((thrown as Error).message, url).toMatch(/^TAGWALL_ALERT_WEBHOOK_URL has no real host \(got ".*"\): it must be a host name .* or an IP address, as in https:\/\//);
+    }
+    expect(() => validateWebhookUrl('https://...')).toThrow(/^alerts\.webhook\.url has no real host \(got "\.\.\."\)/);
+  });
+
+  it('accepts real host names, dotted-quad and IPv6 addresses, and localhost', () => {
+    for (const url of [
+      'https://prod-12.westeurope.logic.azure.com:443/workflows/abc?sig=x',
+      'https://hooks.slack.com./services/T/B/x',
+      'https://B\u00fccher.example/hook',
+      'https://a.b/x',
+      `https://${'a'.repeat(63)}.example.com/x`,
+      'https://203.0.113.7/hook',
+      'https://[2001:db8::1]:8443/hook',
+      'https://user:pass@hooks.example.com/x',
+      'https://localhost:7071/api/hook',
+    ]) {
+      expect(validateWebhookUrl(url).href, url).toBe(new URL(url).href);
+    }
+  });
+
   it('never repeats a malformed URL, which may be a secret', () => {
     expect(() => validateWebhookUrl('hooks.slack.com/services/T/B/very-secret', 'TAGWALL_ALERT_WEBHOOK_URL')).toThrow(/^TAGWALL_ALERT_WEBHOOK_URL is not a valid URL \(value not shown/);
     try {
