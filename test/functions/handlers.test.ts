@@ -159,6 +159,29 @@ describe('syncAllowlists (timer)', () => {
     expect((await emulator.control.requests({ kind: 'arm', vault: 'kv-open' })).some((r) => r.method === 'PATCH')).toBe(true);
   });
 
+  it('refuses file state before any request: an instance\'s disk is not shared between instances or runs', async () => {
+    configure({ state: { store: 'file', path: '.tagwall/state.json' } });
+    await emulator.control.clearRequests();
+    const blob = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall');
+    await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/per-instance disk is not shared between instances or runs; use blob state/),
+    });
+    expect(logs.some((l) => l.includes('tagwall configuration is invalid') && l.includes('use blob state'))).toBe(true);
+    await expect(checkDrift(timer, context('checkDrift'))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    const res = await planAllowlists(new HttpRequest({ method: 'GET', url: 'https://func.example/api/plan' }), context('planAllowlists'));
+    expect(res.status).toBe(500);
+    const err = (res.jsonBody as { error: { code: string; problems: string[] } }).error;
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.problems).toEqual([expect.stringMatching(/^state\.store: "file" .* use \{"store": "blob"\}/)]);
+    const manual = await manualSync(new HttpRequest({ method: 'POST', url: 'https://func.example/api/sync', body: { string: '{"apply": true}' } }), context('manualSync'));
+    expect(manual.status).toBe(500);
+    expect(await armCalls()).toBe(0);
+    expect(await emulator.control.requests({ kind: 'identity' })).toEqual([]);
+    expect(await blob.exists()).toBe(false);
+    expect(posts).toEqual([]);
+  });
+
   it('fails the first invocation with the problem list when the configuration is bad, without touching any vault', async () => {
     configure({ guards: { maxRemovedFraction: 7 } });
     await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/^guards\.maxRemovedFraction/)] });
