@@ -20,7 +20,7 @@ export interface Azurite {
 
 /** Azurite's published development account (the same for every installation). */
 export const DEV_ACCOUNT = 'devstoreaccount1';
-const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 const READY = /Azurite Blob service successfully listens on http:\/\/127\.0\.0\.1:(\d+)/;
 const START_TIMEOUT_MS = 30_000;
