@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkDrift, manualSync, planAllowlists, syncAllowlists } from '../../src/azure/handlers.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
 import { sharedTestCertificates } from '../global-setup.js';
-import { startAzurite, type Azurite } from '../helpers/azurite.js';
+import { objectOnlySasConnectionString, startAzurite, type Azurite } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
 import { seedVault, vaultId } from '../helpers/emulator.js';
 
@@ -187,6 +187,25 @@ describe('syncAllowlists (timer)', () => {
     await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/^guards\.maxRemovedFraction/)] });
     expect(logs.some((l) => l.includes('tagwall configuration is invalid') && l.includes('guards.maxRemovedFraction'))).toBe(true);
     expect(await armCalls()).toBe(0);
+  });
+
+  it('fails before any vault request when the state container is missing and may not be created', async () => {
+    setEnv({ AzureWebJobsStorage: objectOnlySasConnectionString(azurite) });
+    try {
+      await emulator.control.clearRequests();
+      await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({
+        code: 'STATE_CONTAINER_MISSING',
+        message: expect.stringMatching(/^blob container tagwall in storage account devstoreaccount1 .* does not exist, and this identity may not create it/),
+      });
+      expect(await armCalls()).toBe(0);
+      expect(posts).toEqual([]);
+      // Once someone creates it, the same identity syncs and records state in it.
+      await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').create();
+      await syncAllowlists(timer, context('syncAllowlists'));
+      expect(await armCalls('PATCH')).toBe(2);
+    } finally {
+      setEnv({ AzureWebJobsStorage: azurite.connectionString });
+    }
   });
 
   it('a failing webhook does not fail the sync', async () => {

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AccountSASPermissions, AccountSASResourceTypes, BlobServiceClient, generateAccountSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { BlobServiceClient } from '@azure/storage-blob';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { TagwallError } from '../../src/core/errors.js';
 import { BlobStore, createStateStore } from '../../src/state/blob-store.js';
 import { JsonFileStore } from '../../src/state/json-file-store.js';
-import { DEV_ACCOUNT, DEV_KEY, startAzurite, type Azurite } from '../helpers/azurite.js';
+import { DEV_ACCOUNT, objectOnlySasConnectionString, startAzurite, type Azurite } from '../helpers/azurite.js';
 import { parseVaultId } from '../../src/core/vault-id.js';
 import { VaultStateRepository } from '../../src/state/records.js';
 import { closedPort } from '../helpers/ports.js';
@@ -138,13 +138,7 @@ describe('BlobStore against Azurite', () => {
   });
 
   describe('an identity that may not create the container (an object-only SAS: Azurite answers 403 to the create)', () => {
-    const objectOnly = (): string => {
-      const sas = generateAccountSASQueryParameters(
-        { services: 'b', resourceTypes: AccountSASResourceTypes.parse('o').toString(), permissions: AccountSASPermissions.parse('rwdc'), expiresOn: new Date(Date.now() + 3_600_000) },
-        new StorageSharedKeyCredential(DEV_ACCOUNT, DEV_KEY),
-      ).toString();
-      return `BlobEndpoint=${azurite.url};SharedAccessSignature=${sas}`;
-    };
+    const objectOnly = (): string => objectOnlySasConnectionString(azurite);
 
     it('is refused the create for real', async () => {
       const name = freshContainer();
