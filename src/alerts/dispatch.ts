@@ -71,7 +71,7 @@ export async function dispatchAlerts(input: DispatchInput): Promise<DispatchResu
   const saved: string[] = [];
   for (const d of decision.scopes) {
     if (unreadable.has(d.scope)) continue;
-    const next = settleScope(d.previous, d.next, held.get(d.scope) ?? new Set());
+    const next = settleScope(d, held.get(d.scope) ?? new Set());
     if (sameAlertState(d.previous, next)) continue;
     try {
       await input.state.save(d.scope, next, loaded.get(d.scope)?.etag);

@@ -51,6 +51,15 @@ export const alertSchema = z.object({
   firstSeen: isoTime,
   lastSent: isoTime,
   summary: z.string(),
+  /**
+   * Only while a notification is due and not yet delivered ("firing" or "resolved"); a plain
+   * string, like kind, because a newer tagwall may write a value this one does not know.
+   */
+  pending: z.string().min(1).optional(),
+  clearedAt: isoTime.optional(),
+  /** The alert's content while its "firing" is pending. */
+  details: z.array(z.string()).optional(),
+  rules: z.array(z.string()).optional(),
 });
 export type AlertMemory = z.infer<typeof alertSchema>;
 

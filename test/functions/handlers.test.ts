@@ -21,7 +21,7 @@ let emulator: KeyVaultEmulator;
 let azurite: Azurite;
 let receiver: Server;
 let receiverStatus = 204;
-const posts: { state: string; kind: string; title: string }[] = [];
+const posts: { state: string; kind: string; title: string; unreported?: boolean; rules?: string[] }[] = [];
 const saved = new Map<string, string | undefined>();
 const logs: string[] = [];
 
@@ -237,6 +237,35 @@ describe('checkDrift (timer)', () => {
     await syncAllowlists(timer, context('syncAllowlists'));
     await checkDrift(timer, context('checkDrift'));
     expect(posts.map((p) => p.state)).toEqual(['firing', 'resolved']);
+  });
+});
+
+describe('an alert the webhook could not take', () => {
+  it('is reported by the next run although the sync that found the drift also repaired it', async () => {
+    await syncAllowlists(timer, context('syncAllowlists'));
+    posts.length = 0;
+    const vault = await emulator.control.vault('kv-app');
+    const rules = vault!.properties.networkAcls!.ipRules.map((r) => r.value);
+    const victim = rules.find((r) => r !== `${OFFICE}/32`)!;
+    await emulator.control.seed({ vaults: [seedVault('kv-app', { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: rules.filter((r) => r !== victim).map((value) => ({ value })) })] });
+
+    // The scheduled sync finds the drift and restores the rule, while the webhook is down.
+    receiverStatus = 503;
+    await syncAllowlists(timer, context('syncAllowlists'));
+    expect((await emulator.control.vault('kv-app'))!.properties.networkAcls!.ipRules.map((r) => r.value)).toContain(victim);
+    expect(posts).toEqual([]);
+
+    // The drift check finds nothing wrong any more, and tells what happened, once.
+    receiverStatus = 204;
+    await checkDrift(timer, context('checkDrift'));
+    expect(posts).toHaveLength(1);
+    expect(posts[0]).toMatchObject({ state: 'resolved', kind: 'drift', unreported: true, rules: [victim] });
+    const told = posts[0] as unknown as { firstSeen: string; clearedAt: string; title: string };
+    expect(Date.parse(told.firstSeen)).toBeLessThanOrEqual(Date.parse(told.clearedAt));
+    expect(told.title).toMatch(/1 owned rule was removed from kv-app outside tagwall/);
+    await checkDrift(timer, context('checkDrift'));
+    await syncAllowlists(timer, context('syncAllowlists'));
+    expect(posts).toHaveLength(1);
   });
 });
 
