@@ -8,7 +8,8 @@ import { TagwallError } from '../core/errors.js';
 /**
  * A lock file beside the state file, so that two processes never run against one state file
  * at once: each would read the other's records, then overwrite them with its own. The file
- * is created exclusively (`wx`) and names its holder; it is removed when the last store of
+ * is created exclusively (`wx`) and names its holder (pid, host, start time, and a random id
+ * that tells two takes by the same pid apart); it is removed when the last store of
  * this process lets go, or when the process exits. A lock whose holder is gone (same host,
  * the pid no longer runs) is taken over; one held on another host cannot be checked and is
  * left to a person.
@@ -45,7 +46,8 @@ const RETRY_MS = 25;
 export async function acquireLock(lockPath: string, statePath: string): Promise<readonly string[]> {
   let entry = held.get(lockPath);
   if (entry === undefined) {
-    const previous = releasing.get(lockPath) ?? Promise.resolve();
+    // A release that failed left its file behind; taking the lock finds it and judges it like any other.
+    const previous = (releasing.get(lockPath) ?? Promise.resolve()).catch(() => undefined);
     const created: Held = { refs: 0, ready: previous.then(() => takeLock(lockPath, statePath)) };
     entry = created;
     held.set(lockPath, created);
