@@ -59,12 +59,19 @@ export function credentialFor(config: TagwallConfig, runtime: Runtime): TokenCre
   return config.identity.clientId === undefined ? new DefaultAzureCredential() : new DefaultAzureCredential({ managedIdentityClientId: config.identity.clientId });
 }
 
-/** The state store, and where the last-known-good service-tags file is kept beside it. */
-export function storesFor(config: TagwallConfig, runtime: Runtime, credential: TokenCredential): { state: KeyValueStore; cache: KeyValueStore } {
+/**
+ * The state store, opened (the file store's lock taken, the blob container made sure of) so a
+ * run that could not record its work fails before touching a vault, and where the last-known-good
+ * service-tags file is kept beside it. Disposing of the result closes the store.
+ */
+export async function storesFor(config: TagwallConfig, runtime: Runtime, credential: TokenCredential): Promise<{ state: KeyValueStore; cache: KeyValueStore } & AsyncDisposable> {
   const state = createStateStore(config.state, runtime.env, credential);
-  if (config.state.store === 'blob') return { state, cache: state };
+  for (const warning of (await state.open?.()) ?? []) runtime.logger.warn(warning);
+  // The run's work is done by then: a lock that cannot be removed is reported, not made the run's failure.
+  const close = { [Symbol.asyncDispose]: () => Promise.resolve(state.close?.()).catch((e: unknown) => runtime.logger.warn(`state not closed: ${describeError(e)}`)) };
+  if (config.state.store === 'blob') return { state, cache: state, ...close };
   const cacheDir = 'cacheDir' in config.serviceTags && config.serviceTags.cacheDir !== undefined ? config.serviceTags.cacheDir : join(dirname(config.state.path), 'cache');
-  return { state, cache: new FolderStore(cacheDir) };
+  return { state, cache: new FolderStore(cacheDir), ...close };
 }
 
 export async function loadServiceTags(config: TagwallConfig, runtime: Runtime, cache: KeyValueStore, credential: TokenCredential): Promise<ResolvedServiceTags> {
@@ -133,7 +140,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
   // A bad webhook setting is a bad setting: refuse it before any request, not after the writes.
   const webhook = options.alerts === 'off' ? undefined : resolveWebhookConfig(config.alerts.webhook, runtime.env);
   const credential = credentialFor(config, runtime);
-  const stores = storesFor(config, runtime, credential);
+  await using stores = await storesFor(config, runtime, credential);
   let resolved: ResolvedServiceTags;
   try {
     resolved = await loadServiceTags(config, runtime, stores.cache, credential);

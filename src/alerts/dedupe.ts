@@ -5,7 +5,10 @@ import { ALERT_SEVERITIES, type Alert, type AlertKind, type AlertSeverity, type 
 /**
  * Deciding what to send, as pure functions over the remembered state: a problem alerts
  * when first seen, again only once `repeatAfterHours` have passed while it persists, and
- * once more as "resolved" when a run that looked at its scope no longer finds it.
+ * once more as "resolved" when a run that looked at its scope no longer finds it. A
+ * notification that was due and not delivered stays due until it is, even when its problem
+ * has cleared since: a never-delivered "firing" then goes out as one "resolved" that tells
+ * the whole story (what was found, when, and when it was gone).
  */
 
 export interface ScopeDecision {
@@ -16,6 +19,8 @@ export interface ScopeDecision {
   /** The state to remember if every notification below is delivered. */
   readonly next: AlertState;
   readonly notifications: readonly Notification[];
+  /** By fingerprint, what to remember instead when that notification is not delivered, so it stays due. */
+  readonly undelivered: ReadonlyMap<string, AlertStateEntry>;
 }
 
 export interface DecideInput {
@@ -28,6 +33,8 @@ export interface DecideInput {
 }
 
 export const RESOLVED_ACTION = 'Nothing: the condition is no longer present.';
+export const PENDING_FIRING = 'firing';
+export const PENDING_RESOLVED = 'resolved';
 
 export function emptyAlertState(): AlertState {
   return { version: 1, alerts: [] };
@@ -79,56 +86,62 @@ export function decideScope(input: {
 
   const notifications: Notification[] = [];
   const next: AlertStateEntry[] = [];
+  const undelivered = new Map<string, AlertStateEntry>();
 
   for (const alert of current.values()) {
     const known = remembered.get(alert.fingerprint);
-    if (known === undefined) {
+    if (known === undefined || known.pending === PENDING_FIRING || severityRank(alert.severity) > severityRank(known.severity)) {
+      // New, never delivered, or worse than when it was last sent: page now rather than wait out the repeat interval.
       notifications.push({ alert, state: 'firing' });
-      next.push(entryFor(alert, now, now));
-    } else if (severityRank(alert.severity) > severityRank(known.severity)) {
-      // Worse than when it was last sent: page now rather than wait out the repeat interval.
-      notifications.push({ alert, state: 'firing' });
-      next.push(entryFor(alert, known.firstSeen, now));
+      next.push(entryFor(alert, known?.firstSeen ?? now, now));
+      undelivered.set(alert.fingerprint, { ...entryFor(alert, known?.firstSeen ?? now, known?.lastSent ?? now), pending: PENDING_FIRING, ...contentOf(alert) });
     } else if (isDue(known.lastSent, input.now, input.repeatAfterMs)) {
       notifications.push({ alert, state: 'repeat' });
       next.push(entryFor(alert, known.firstSeen, now));
+      // Left as last sent, it is due again on the next run.
+      undelivered.set(alert.fingerprint, entryFor(alert, known.firstSeen, known.lastSent));
     } else {
+      // Also where it came back before a pending "resolved" went out: the receiver's last word, firing, is true again.
       next.push(entryFor(alert, known.firstSeen, known.lastSent));
     }
   }
 
   for (const known of remembered.values()) {
     if (current.has(known.fingerprint)) continue;
-    if (input.evaluated) {
-      notifications.push({ alert: resolvedAlert(known), state: 'resolved' });
-    } else {
+    if (!input.evaluated) {
       // Not looked at this run (the vault could not be read): absence proves nothing.
       next.push(known);
+      continue;
+    }
+    const clearedAt = known.clearedAt ?? now;
+    if (known.pending === PENDING_FIRING) {
+      notifications.push({ alert: unreportedAlert(known, clearedAt), state: 'resolved', firstSeen: known.firstSeen, clearedAt, unreported: true });
+      undelivered.set(known.fingerprint, { ...known, clearedAt });
+    } else {
+      notifications.push({ alert: resolvedAlert(known), state: 'resolved', firstSeen: known.firstSeen, clearedAt });
+      const { details: _details, rules: _rules, ...entry } = known;
+      undelivered.set(known.fingerprint, { ...entry, pending: PENDING_RESOLVED, clearedAt });
     }
   }
 
-  return { scope: input.scope, evaluated: input.evaluated, previous: input.previous, next: { version: 1, alerts: next }, notifications };
+  return { scope: input.scope, evaluated: input.evaluated, previous: input.previous, next: { version: 1, alerts: next }, notifications, undelivered };
 }
 
 /**
- * The state to save when some notifications could not be delivered but may be next run:
- * each held fingerprint keeps the record it had before this run, so the next run decides
- * about it again (a new alert fires again, a repeat stays due, a resolution is retried).
+ * The state to save when some notifications could not be delivered but may be next run: each
+ * held fingerprint is remembered as still due (a new or worse alert as a pending firing, a
+ * repeat as last sent, a resolution as a pending "resolved"), so the next run sends it again.
  */
-export function settleScope(previous: AlertState | undefined, next: AlertState, held: ReadonlySet<string>): AlertState {
-  if (held.size === 0) return next;
-  const before = new Map((previous?.alerts ?? []).map((e) => [e.fingerprint, e]));
+export function settleScope(decision: Pick<ScopeDecision, 'next' | 'undelivered'>, held: ReadonlySet<string>): AlertState {
+  if (held.size === 0) return decision.next;
   const alerts: AlertStateEntry[] = [];
-  for (const entry of next.alerts) {
-    if (!held.has(entry.fingerprint)) alerts.push(entry);
-    else {
-      const old = before.get(entry.fingerprint);
-      if (old !== undefined) alerts.push(old);
-    }
+  const placed = new Set<string>();
+  for (const entry of decision.next.alerts) {
+    placed.add(entry.fingerprint);
+    alerts.push((held.has(entry.fingerprint) ? decision.undelivered.get(entry.fingerprint) : undefined) ?? entry);
   }
-  const kept = new Set(alerts.map((e) => e.fingerprint));
-  for (const [fingerprint, old] of before) {
-    if (held.has(fingerprint) && !kept.has(fingerprint)) alerts.push(old);
+  for (const [fingerprint, entry] of decision.undelivered) {
+    if (held.has(fingerprint) && !placed.has(fingerprint)) alerts.push(entry);
   }
   return { version: 1, alerts };
 }
@@ -157,6 +170,20 @@ function severityRank(severity: string): number {
 
 function entryFor(alert: Alert, firstSeen: string, lastSent: string): AlertStateEntry {
   return { fingerprint: alert.fingerprint, kind: alert.kind, severity: alert.severity, vault: alert.vault, firstSeen, lastSent, summary: alert.title };
+}
+
+function contentOf(alert: Alert): Pick<AlertStateEntry, 'details' | 'rules'> {
+  return { details: [...alert.details], ...(alert.rules === undefined ? {} : { rules: [...alert.rules] }) };
+}
+
+/** What a never-delivered firing says once its problem has cleared: its own content, and both times. */
+function unreportedAlert(entry: AlertStateEntry, clearedAt: string): Alert {
+  return {
+    ...resolvedAlert(entry),
+    details: [...(entry.details ?? [])],
+    ...(entry.rules === undefined ? {} : { rules: [...entry.rules] }),
+    action: `Nothing more: it was found at ${entry.firstSeen} and had cleared by ${clearedAt}; it is reported only now because no alert about it could be delivered while it lasted.`,
+  };
 }
 
 function resolvedAlert(entry: AlertStateEntry): Alert {

@@ -71,7 +71,7 @@ export async function dispatchAlerts(input: DispatchInput): Promise<DispatchResu
   const saved: string[] = [];
   for (const d of decision.scopes) {
     if (unreadable.has(d.scope)) continue;
-    const next = settleScope(d.previous, d.next, held.get(d.scope) ?? new Set());
+    const next = settleScope(d, held.get(d.scope) ?? new Set());
     if (sameAlertState(d.previous, next)) continue;
     try {
       await input.state.save(d.scope, next, loaded.get(d.scope)?.etag);
@@ -88,7 +88,7 @@ export async function dispatchAlerts(input: DispatchInput): Promise<DispatchResu
 
 /**
  * Sends each notification in order. Returns, by scope, the fingerprints whose delivery
- * failed in a way the next run may not repeat, so their records are left as they were.
+ * failed in a way the next run may not repeat, so they are remembered as still due.
  * After one notification has used up its attempts on a transient failure, the rest are
  * not tried: the receiver is down, and waiting out every timeout would stall the run.
  */

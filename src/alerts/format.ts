@@ -28,8 +28,19 @@ export function vaultDisplayName(vault: string): string {
 
 export function headline(notification: Notification): string {
   const { alert, state } = notification;
-  const prefix = state === 'resolved' ? 'Resolved' : state === 'repeat' ? 'Still present' : alert.severity === 'critical' ? 'CRITICAL' : capitalise(alert.severity);
+  const severity = alert.severity === 'critical' ? 'CRITICAL' : capitalise(alert.severity);
+  // Never announced while it lasted: say how bad it was, and that it is over.
+  const prefix = notification.unreported ? `${severity} (already resolved)` : state === 'resolved' ? 'Resolved' : state === 'repeat' ? 'Still present' : severity;
   return `[tagwall] ${prefix}: ${alert.title}`;
+}
+
+/** `firstSeen`, `clearedAt` and `unreported`, as a notification has them. */
+export function timesOf(notification: Notification): { firstSeen?: string; clearedAt?: string; unreported?: true } {
+  return {
+    ...(notification.firstSeen === undefined ? {} : { firstSeen: notification.firstSeen }),
+    ...(notification.clearedAt === undefined ? {} : { clearedAt: notification.clearedAt }),
+    ...(notification.unreported ? { unreported: true as const } : {}),
+  };
 }
 
 /** The documented JSON body of the `generic` format (schema `tagwall.alert/v1`). */
@@ -48,6 +59,11 @@ export interface GenericAlertBody {
   readonly action: string;
   readonly fingerprint: string;
   readonly sentAt: string;
+  /** On `resolved`: when the problem was first seen, and when a run found it gone. */
+  readonly firstSeen?: string;
+  readonly clearedAt?: string;
+  /** On `resolved`: true when no notification about the problem was delivered while it lasted. */
+  readonly unreported?: true;
 }
 
 export function genericBody(notification: Notification, now: Date): GenericAlertBody {
@@ -67,7 +83,16 @@ export function genericBody(notification: Notification, now: Date): GenericAlert
     action: alert.action,
     fingerprint: alert.fingerprint,
     sentAt: now.toISOString(),
+    ...timesOf(notification),
   };
+}
+
+/** First seen and cleared, for the facts of a resolution. */
+function timeFacts(notification: Notification): { title: string; value: string }[] {
+  return [
+    ...(notification.firstSeen === undefined ? [] : [{ title: 'First seen', value: notification.firstSeen }]),
+    ...(notification.clearedAt === undefined ? [] : [{ title: 'Cleared', value: notification.clearedAt }]),
+  ];
 }
 
 /** What changed, as lines for people: the details, or the rules when there are no details. */
@@ -89,6 +114,7 @@ export function teamsBody(notification: Notification, now: Date): unknown {
         { title: 'Kind', value: alert.kind },
         { title: 'Severity', value: alert.severity },
         { title: 'State', value: state },
+        ...timeFacts(notification),
         { title: 'At', value: now.toISOString() },
       ],
     },
@@ -126,6 +152,7 @@ export function slackBody(notification: Notification, now: Date): { text: string
         { type: 'mrkdwn', text: `*Kind*\n${slackEscape(alert.kind)}` },
         { type: 'mrkdwn', text: `*Severity*\n${alert.severity}` },
         { type: 'mrkdwn', text: `*State*\n${state}` },
+        ...timeFacts(notification).map((f) => ({ type: 'mrkdwn', text: `*${f.title}*\n${f.value}` })),
       ],
     },
   ];

@@ -1,4 +1,4 @@
-import { capLines, vaultDisplayName } from './format.js';
+import { capLines, timesOf, vaultDisplayName } from './format.js';
 import type { AlertLogger, Notification } from './types.js';
 
 /**
@@ -29,6 +29,9 @@ export interface AlertLogEvent {
   readonly ruleCount?: number;
   readonly action: string;
   readonly at: string;
+  readonly firstSeen?: string;
+  readonly clearedAt?: string;
+  readonly unreported?: true;
 }
 
 export function alertLogEvent(notification: Notification, now: Date, dryRun = false): AlertLogEvent {
@@ -46,6 +49,7 @@ export function alertLogEvent(notification: Notification, now: Date, dryRun = fa
     ...(alert.rules === undefined ? {} : { rules: capLines(alert.rules), ruleCount: alert.rules.length }),
     action: alert.action,
     at: now.toISOString(),
+    ...timesOf(notification),
   };
 }
 

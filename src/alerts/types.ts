@@ -58,6 +58,15 @@ export type NotificationState = 'firing' | 'repeat' | 'resolved';
 export interface Notification {
   readonly alert: Alert;
   readonly state: NotificationState;
+  /** On a "resolved" notification: when the problem was first seen (ISO 8601). */
+  readonly firstSeen?: string;
+  /** On a "resolved" notification: when a run first found it gone (ISO 8601). */
+  readonly clearedAt?: string;
+  /**
+   * The problem's "firing" notification was never delivered, and it has cleared since: this
+   * "resolved" is the first the receiver hears of it, so it carries the firing's content.
+   */
+  readonly unreported?: boolean;
 }
 
 /**
@@ -71,10 +80,20 @@ export interface AlertStateEntry {
   readonly vault: string;
   /** ISO 8601: when this problem was first reported. */
   readonly firstSeen: string;
-  /** ISO 8601: when a notification for it was last sent. */
+  /** ISO 8601: when a notification for it was last sent; while `pending` is "firing", when one first became due. */
   readonly lastSent: string;
   /** The alert's title, kept so the "resolved" notification can say what cleared. */
   readonly summary: string;
+  /**
+   * A notification that was due and not delivered, kept due until it is: "firing" (never
+   * delivered; stays due even once the problem clears) or "resolved". Absent once delivered.
+   */
+  readonly pending?: string;
+  /** ISO 8601: when a run first found the problem gone, while a notification about it is pending. */
+  readonly clearedAt?: string;
+  /** The alert's details and rules while its "firing" is pending, so it can be told after it cleared. */
+  readonly details?: readonly string[];
+  readonly rules?: readonly string[];
 }
 
 export interface AlertState {

@@ -60,12 +60,42 @@ export function validateWebhookUrl(raw: string, source = 'alerts.webhook.url'): 
     // The value is not shown: a mistyped webhook URL is still a secret.
     throw invalid(`${source} is not a valid URL (value not shown, it may contain a secret)`);
   }
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:') {
-    if (LOOPBACK_HOSTS.has(url.hostname.toLowerCase())) return url;
-    throw invalid(`${source} must use https; plain http is allowed only to 127.0.0.1, localhost or [::1] (got http://${url.host})`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid(`${source} must be an https URL (got a ${url.protocol} URL)`);
+  if (!isRealHost(url, value)) {
+    // The host is not the secret part of a webhook URL, and naming it shows which placeholder was left in.
+    throw invalid(
+      `${source} has no real host (got ${JSON.stringify(url.hostname)}): it must be a host name such as hooks.slack.com or an IP address, as in https://prod-12.westeurope.logic.azure.com/workflows/...`,
+    );
   }
-  throw invalid(`${source} must be an https URL (got a ${url.protocol} URL)`);
+  if (url.protocol === 'https:') return url;
+  if (LOOPBACK_HOSTS.has(url.hostname.toLowerCase())) return url;
+  throw invalid(`${source} must use https; plain http is allowed only to 127.0.0.1, localhost or [::1] (got http://${url.host})`);
+}
+
+/**
+ * The URL parser accepts almost anything as a host (`https://...` has the host "..."), and
+ * reads `https://1` as 0.0.0.1, so a placeholder left in a setting would pass and only fail
+ * at the first alert. Accept a DNS name (at least two labels, or localhost), a dotted-quad
+ * IPv4 address written as such, or an IPv6 literal.
+ */
+function isRealHost(url: URL, raw: string): boolean {
+  const host = url.hostname.toLowerCase();
+  // The parser has already validated a bracketed IPv6 literal.
+  if (host.startsWith('[')) return true;
+  if (/^\d{1,3}(?:\.\d{1,3}){3}$/.test(host)) return writtenHost(raw) === host;
+  const name = host.endsWith('.') ? host.slice(0, -1) : host;
+  if (name === 'localhost') return true;
+  const labels = name.split('.');
+  return name.length <= 253 && labels.length >= 2 && labels.every((l) => HOST_LABEL.test(l));
+}
+
+const HOST_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** The host as it was typed, without user info or port, before the parser normalised it. */
+function writtenHost(raw: string): string | undefined {
+  const authority = /^[a-z][a-z0-9+.-]*:[/\\]{2}([^/\\?#]*)/i.exec(raw)?.[1];
+  if (authority === undefined) return undefined;
+  return authority.slice(authority.lastIndexOf('@') + 1).replace(/:\d*$/, '').toLowerCase();
 }
 
 /** Scheme and host only: safe to log. */

@@ -65,12 +65,30 @@ function runtimeFor(context: InvocationContext): Runtime {
 
 async function configFor(context: InvocationContext): Promise<TagwallConfig> {
   try {
-    return await loadConfig({ env: process.env, cwd: process.cwd(), defaultState: FUNCTIONS_STATE });
+    return refuseFileState(await loadConfig({ env: process.env, cwd: process.cwd(), defaultState: FUNCTIONS_STATE }));
   } catch (e) {
     // Never fall back to an empty plan: a bad configuration fails the invocation, loudly.
     context.error(`tagwall configuration is invalid: ${describeError(e)}`);
     throw e;
   }
+}
+
+/**
+ * Instances scale out, are recycled, and each has its own disk: a state file there would be
+ * forgotten between runs and differ between instances, so ownership would be lost and every
+ * rule read as unmanaged. Only blob state is shared.
+ */
+function refuseFileState(config: TagwallConfig): TagwallConfig {
+  if (config.state.store !== 'file') return config;
+  throw new TagwallError(
+    'CONFIG_INVALID',
+    'state.store "file" cannot be used in the Functions app: a per-instance disk is not shared between instances or runs; use blob state',
+    {
+      details: [
+        `state.store: "file" (${config.state.path}) is not shared between instances or runs; use {"store": "blob"}, or leave state out for the tagwall container in AzureWebJobsStorage`,
+      ],
+    },
+  );
 }
 
 function logSummary(context: InvocationContext, report: RunReport): void {

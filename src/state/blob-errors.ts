@@ -37,6 +37,11 @@ function reasonOf(e: HttpFailure): string {
   return [...new Set(parts)].join(' ') || 'unknown error';
 }
 
+/** "HTTP 403 AuthorizationPermissionMismatch This request is not authorized ...", for messages. */
+export function storageReason(e: unknown): string {
+  return reasonOf(asFailure(e));
+}
+
 const AUTH_HINT =
   'the identity needs the "Storage Blob Data Contributor" role on the container or the account; with a connection string, check the account key or SAS';
 

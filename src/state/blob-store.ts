@@ -1,7 +1,7 @@
 import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { TagwallError } from '../core/errors.js';
-import { storageCodeOf, storageFailure, statusOf } from './blob-errors.js';
+import { storageCodeOf, storageFailure, storageReason, statusOf } from './blob-errors.js';
 import { JsonFileStore } from './json-file-store.js';
 import { conflict, type KeyValueStore, type StoredText, type WriteCondition } from './store.js';
 
@@ -12,12 +12,12 @@ import { conflict, type KeyValueStore, type StoredText, type WriteCondition } fr
  */
 export class BlobStore implements KeyValueStore {
   readonly description: string;
-  private containerReady: Promise<void> | undefined;
+  private containerReady: Promise<ContainerAccess> | undefined;
 
   constructor(
     private readonly container: ContainerClient,
     /** Where the container lives, for messages; never includes a SAS. */
-    where: string,
+    private readonly where: string,
   ) {
     this.description = `blob container ${container.containerName} at ${where}`;
   }
@@ -51,16 +51,34 @@ export class BlobStore implements KeyValueStore {
     return new BlobStore(service.getContainerClient(container), publicUrl(service.url));
   }
 
+  /**
+   * Creates the container if it is missing. When this identity may not create it, a read is the
+   * only way to learn whether it is there, so one is made: a run must not find out at its first
+   * write, after the vaults were changed, that nothing it does can be recorded.
+   */
+  async open(): Promise<readonly string[]> {
+    const access = await this.ensureContainer();
+    if (access.createRefused !== undefined) await this.get(PROBE_KEY);
+    return [];
+  }
+
   async get(key: string): Promise<StoredText | undefined> {
     const blob = this.container.getBlockBlobClient(checkBlobName(key));
     try {
-      const response = await blob.download();
-      const text = await readText(response.readableStreamBody);
-      return { text, etag: requireEtag(response.etag, this.description, key) };
+      return await this.inContainer(async () => {
+        try {
+          const response = await blob.download();
+          const text = await readText(response.readableStreamBody);
+          return { text, etag: requireEtag(response.etag, this.description, key) };
+        } catch (e) {
+          // Only a blob missing from a container that is there counts as "nothing stored": a
+          // missing container, or a 404 from a wrong endpoint, must not read as an empty state,
+          // or every rule would look unmanaged.
+          if (statusOf(e) === 404 && storageCodeOf(e) === 'BlobNotFound') return undefined;
+          throw e;
+        }
+      });
     } catch (e) {
-      // Only a named absence counts as "nothing stored": a 404 from a wrong endpoint must
-      // not read as an empty state, or every rule would look unmanaged.
-      if (statusOf(e) === 404 && ABSENT.has(storageCodeOf(e) ?? '')) return undefined;
       throw storageFailure(e, `${this.description}: cannot read ${key}`);
     }
   }
@@ -72,25 +90,19 @@ export class BlobStore implements KeyValueStore {
       ...(condition.ifMatch !== undefined ? { ifMatch: condition.ifMatch } : {}),
       ...(condition.ifNoneExists ? { ifNoneMatch: '*' } : {}),
     };
-    for (let attempt = 1; ; attempt++) {
-      await this.ensureContainer();
-      try {
+    try {
+      return await this.inContainer(async () => {
         const response = await this.container.getBlockBlobClient(name).upload(body, body.length, {
           conditions,
           blobHTTPHeaders: { blobContentType: name.endsWith('.json') ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8' },
         });
         return requireEtag(response.etag, this.description, key);
-      } catch (e) {
-        const status = statusOf(e);
-        // Deleted behind our back since we created it: make it again, once.
-        if (status === 404 && storageCodeOf(e) === 'ContainerNotFound' && attempt === 1) {
-          this.containerReady = undefined;
-          continue;
-        }
-        // 412: the ETag moved on. 409: If-None-Match found a blob (BlobAlreadyExists) or a lease holds it.
-        if (status === 412 || status === 409) throw conflict(this.description, key);
-        throw storageFailure(e, `${this.description}: cannot write ${key}`);
-      }
+      });
+    } catch (e) {
+      const status = statusOf(e);
+      // 412: the ETag moved on. 409: If-None-Match found a blob (BlobAlreadyExists) or a lease holds it.
+      if (status === 412 || status === 409) throw conflict(this.description, key);
+      throw storageFailure(e, `${this.description}: cannot write ${key}`);
     }
   }
 
@@ -98,31 +110,87 @@ export class BlobStore implements KeyValueStore {
     try {
       await this.container.getBlockBlobClient(checkBlobName(key)).deleteIfExists();
     } catch (e) {
-      if (statusOf(e) === 404 && storageCodeOf(e) === 'ContainerNotFound') return;
+      // Nothing to delete in a container that is not there; creating one to delete from would be odd.
+      if (isContainerNotFound(e)) return;
       throw storageFailure(e, `${this.description}: cannot delete ${key}`);
     }
   }
 
-  /** Creates the container on the first write; a failed attempt is retried on the next write. */
-  private ensureContainer(): Promise<void> {
-    this.containerReady ??= this.container.createIfNotExists().then(
-      () => undefined,
-      (e: unknown) => {
-        // A role granted on the container alone cannot create it, yet can write to it:
-        // let the write itself say whether the container is there.
-        if (statusOf(e) === 403) return;
-        this.containerReady = undefined;
-        throw storageFailure(e, `${this.description}: cannot create the container`);
+  /**
+   * Runs a read or write once the container has been made sure of. A container missing although
+   * it was there (deleted behind our back) is made again, once; one this identity may not create
+   * is STATE_CONTAINER_MISSING, never "nothing stored".
+   */
+  private async inContainer<T>(operation: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const ready = this.ensureContainer();
+      const access = await ready;
+      try {
+        return await operation();
+      } catch (e) {
+        if (!isContainerNotFound(e)) throw e;
+        if (access.createRefused !== undefined) throw this.containerMissing(access.createRefused);
+        if (attempt > 1) throw this.containerMissing(undefined);
+        // Deleted since it was made sure of: the next pass creates it again.
+        if (this.containerReady === ready) this.containerReady = undefined;
+      }
+    }
+  }
+
+  /** Creates the container once per store, before the first read or write; a failed attempt is retried by the next. */
+  private ensureContainer(): Promise<ContainerAccess> {
+    const ready: Promise<ContainerAccess> =
+      this.containerReady ??
+      this.container.createIfNotExists().then(
+        () => ({}),
+        (e: unknown) => {
+          // A role granted on the container alone cannot create it, yet can read and write in it:
+          // let the read or write itself say whether the container is there.
+          if (statusOf(e) === 403) return { createRefused: e };
+          if (this.containerReady === ready) this.containerReady = undefined;
+          throw storageFailure(e, `${this.description}: cannot create the container`);
+        },
+      );
+    this.containerReady = ready;
+    return ready;
+  }
+
+  private containerMissing(createRefused: unknown): TagwallError {
+    const name = this.container.containerName;
+    const account = this.container.accountName;
+    const where = `blob container ${name} in storage account ${account} (${this.where})`;
+    if (createRefused === undefined) {
+      return new TagwallError('STATE_CONTAINER_MISSING', `${where} does not exist, although creating it has just succeeded; something may be deleting it`);
+    }
+    return new TagwallError(
+      'STATE_CONTAINER_MISSING',
+      `${where} does not exist, and this identity may not create it (${storageReason(createRefused)}); a missing container is never read as "no state"`,
+      {
+        cause: createRefused,
+        details: [
+          `create the container once, e.g. az storage container create --name ${name} --account-name ${account} --auth-mode login`,
+          `or grant the identity "Storage Blob Data Contributor" on the storage account (a role on the container alone cannot create it), and tagwall creates it on first use`,
+          'with a SAS connection string: the SAS needs the container resource type (srt=c) and the create permission (sp=c)',
+        ],
       },
     );
-    return this.containerReady;
   }
 }
 
 export const DEFAULT_CONTAINER = 'tagwall';
 export const DEFAULT_CONNECTION_SETTING = 'AzureWebJobsStorage';
 
-const ABSENT = new Set(['BlobNotFound', 'ContainerNotFound']);
+/** Read only to learn whether the container exists; never written. */
+const PROBE_KEY = 'open-probe';
+
+/** Whether the identity could create the container; when it could not, what the create request answered. */
+interface ContainerAccess {
+  readonly createRefused?: unknown;
+}
+
+function isContainerNotFound(e: unknown): boolean {
+  return statusOf(e) === 404 && storageCodeOf(e) === 'ContainerNotFound';
+}
 
 /**
  * The SDK's defaults (4 tries, 4 s doubling up to 2 min) can hold a timer run for minutes

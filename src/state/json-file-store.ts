@@ -2,6 +2,7 @@ import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { TagwallError } from '../core/errors.js';
+import { acquireLock, releaseLock } from './file-lock.js';
 import { conflict, etagOf, type KeyValueStore, type StoredText, type WriteCondition } from './store.js';
 
 /**
@@ -13,9 +14,10 @@ import { conflict, etagOf, type KeyValueStore, type StoredText, type WriteCondit
  * file); a string entry is stored text that is not canonical JSON, kept verbatim. ETags are
  * content hashes, like FolderStore's, so an edit by hand is still noticed as a change.
  *
- * Puts are serialised within the process (per resolved path, across instances). Two
- * processes writing the same file at once can still lose one update; the blob store is the
- * one meant for overlapping runs.
+ * Puts are serialised within the process (per resolved path, across instances). Another
+ * process is kept out by a lock file beside the state file (`state.json.lock`, see
+ * file-lock.ts), taken on open() or the first read or write and held until close() or exit:
+ * a second run on the same file fails with STATE_LOCKED instead of losing updates.
  */
 export class JsonFileStore implements KeyValueStore {
   readonly description: string;
@@ -29,18 +31,45 @@ export class JsonFileStore implements KeyValueStore {
   /** Each entry's encoded line, by its text, so a write re-encodes only what changed. */
   private readonly readable = new Map<string, { text: string; line: string }>();
 
+  /** This store's share of the lock, while it has one. */
+  private opened: Promise<readonly string[]> | undefined;
+
   constructor(readonly path: string) {
     this.description = `file ${path}`;
     this.absolutePath = resolve(path);
   }
 
+  /** Takes the lock (shared by every store of this process on the same file); returns warnings such as a takeover. */
+  open(): Promise<readonly string[]> {
+    const opening = (this.opened ??= acquireLock(`${this.absolutePath}.lock`, this.path));
+    opening.catch(() => {
+      if (this.opened === opening) this.opened = undefined;
+    });
+    return opening;
+  }
+
+  /** Gives back this store's share of the lock; the file goes with the last share. */
+  async close(): Promise<void> {
+    const opening = this.opened;
+    if (opening === undefined) return;
+    this.opened = undefined;
+    try {
+      await opening;
+    } catch {
+      return;
+    }
+    await releaseLock(`${this.absolutePath}.lock`);
+  }
+
   async get(key: string): Promise<StoredText | undefined> {
+    await this.open();
     const entries = await this.readEntries();
     const text = entries.get(key);
     return text === undefined ? undefined : { text, etag: etagOf(text) };
   }
 
-  put(key: string, text: string, condition: WriteCondition = {}): Promise<string> {
+  async put(key: string, text: string, condition: WriteCondition = {}): Promise<string> {
+    await this.open();
     return this.enqueue((entries) => {
       const current = entries.get(key);
       if (condition.ifNoneExists && current !== undefined) throw conflict(this.description, key);
@@ -52,7 +81,8 @@ export class JsonFileStore implements KeyValueStore {
     });
   }
 
-  delete(key: string): Promise<void> {
+  async delete(key: string): Promise<void> {
+    await this.open();
     return this.enqueue((entries) => void entries.delete(key));
   }
 

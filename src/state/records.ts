@@ -65,6 +65,15 @@ export const alertSchema = z.object({
   firstSeen: isoTime,
   lastSent: isoTime,
   summary: z.string(),
+  /**
+   * Only while a notification is due and not yet delivered ("firing" or "resolved"); a plain
+   * string, like kind, because a newer tagwall may write a value this one does not know.
+   */
+  pending: z.string().min(1).optional(),
+  clearedAt: isoTime.optional(),
+  /** The alert's content while its "firing" is pending. */
+  details: z.array(z.string()).optional(),
+  rules: z.array(z.string()).optional(),
 });
 export type AlertMemory = z.infer<typeof alertSchema>;
 
@@ -108,13 +117,16 @@ function keySegment(segment: string): string {
   return encodeURIComponent(segment).replace(/\.$/, '%2E');
 }
 
+const KEPT_CODES = new Set(['STATE_CORRUPT', 'STATE_CONTAINER_MISSING', 'STATE_LOCKED']);
+
 /** Shared read/validate/write of one JSON record; `subject` names it in messages ("vault /subscriptions/..."). */
 async function loadRecord<T>(store: KeyValueStore, key: string, subject: string, schema: z.ZodType<T>): Promise<Loaded<T> | undefined> {
   let stored;
   try {
     stored = await store.get(key);
   } catch (e) {
-    const code = e instanceof TagwallError && e.code === 'STATE_CORRUPT' ? 'STATE_CORRUPT' : 'STATE_UNREADABLE';
+    // Codes that name what a person must fix are kept; the rest read as "cannot be read".
+    const code = e instanceof TagwallError && KEPT_CODES.has(e.code) ? e.code : 'STATE_UNREADABLE';
     const transient = e instanceof TagwallError ? e.transient : false;
     throw new TagwallError(code, `state for ${subject} cannot be read: ${(e as Error).message ?? String(e)}`, {
       transient,

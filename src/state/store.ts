@@ -28,6 +28,14 @@ export interface KeyValueStore {
   /** Returns the new ETag. Throws STATE_CONFLICT when the condition does not hold. */
   put(key: string, text: string, condition?: WriteCondition): Promise<string>;
   delete?(key: string): Promise<void>;
+  /**
+   * Makes sure the store can hold state before a run touches anything (the file store takes
+   * its lock, the blob store its container), so a run that could not record what it did fails
+   * up front. Returns warnings worth logging. get/put do the same on first use.
+   */
+  open?(): Promise<readonly string[]>;
+  /** Gives back what open() took; the store may be opened again afterwards. */
+  close?(): Promise<void>;
 }
 
 export function conflict(store: string, key: string): TagwallError {

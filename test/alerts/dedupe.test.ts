@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decideAlerts, settleScope } from '../../src/alerts/dedupe.js';
+import { decideAlerts, RESOLVED_ACTION, settleScope } from '../../src/alerts/dedupe.js';
 import { fingerprintOf, scopeOf } from '../../src/alerts/fingerprint.js';
 import { isTagwallError } from '../../src/core/errors.js';
 import type { Alert, AlertState, Notification } from '../../src/alerts/types.js';
@@ -204,16 +204,50 @@ describe('settling after failed deliveries', () => {
   const gone = driftAlert(VAULT_A, ['10.9.9.0/24']);
   const old = (a: Alert, lastSent: Date) => ({ fingerprint: a.fingerprint, kind: a.kind, severity: a.severity, vault: a.vault, firstSeen: T0.toISOString(), lastSent: lastSent.toISOString(), summary: a.title });
 
-  it('leaves each held fingerprint as it was before the run', () => {
+  it('remembers each held notification as still due: a repeat as last sent, a new alert and a resolution as pending', () => {
     const previous: AlertState = { version: 1, alerts: [old(drift, at(0)), old(gone, at(0))] };
     const fresh = simpleAlert(VAULT_A, 'firewall-disabled');
     const d = decideAlerts({ alerts: [drift, fresh], evaluatedScopes: [VAULT_A], previous: new Map([[scopeOf(VAULT_A), previous]]), now: at(30), repeatAfterHours: 24 });
     expect(summary(d.notifications)).toEqual([`repeat:drift:${VAULT_A}`, `firing:firewall-disabled:${VAULT_A}`, `resolved:drift:${VAULT_A}`]);
     const scope = d.scopes[0]!;
     const all = new Set([drift.fingerprint, fresh.fingerprint, gone.fingerprint]);
-    const settled = settleScope(scope.previous, scope.next, all);
-    // The repeat stays due, the new alert is not remembered, the resolution is retried.
-    expect(settled.alerts).toEqual(previous.alerts);
-    expect(settleScope(scope.previous, scope.next, new Set())).toBe(scope.next);
+    const settled = settleScope(scope, all);
+    expect(settled.alerts).toEqual([
+      old(drift, at(0)),
+      { ...old(fresh, at(30)), firstSeen: at(30).toISOString(), pending: 'firing', details: fresh.details },
+      { ...old(gone, at(0)), pending: 'resolved', clearedAt: at(30).toISOString() },
+    ]);
+    expect(settleScope(scope, new Set())).toBe(scope.next);
+  });
+
+  it('keeps a pending firing in a scope this run did not evaluate: neither sent nor forgotten', () => {
+    const pending = { ...old(drift, at(0)), pending: 'firing', details: drift.details, rules: drift.rules };
+    const failed = simpleAlert(VAULT_A, 'vault-failed');
+    const d = decideAlerts({ alerts: [failed], evaluatedScopes: [], previous: new Map([[scopeOf(VAULT_A), { version: 1 as const, alerts: [pending] }]]), now: at(1), repeatAfterHours: 24 });
+    expect(summary(d.notifications)).toEqual([`firing:vault-failed:${VAULT_A}`]);
+    expect(d.scopes[0]!.next.alerts).toContainEqual(pending);
+  });
+
+  it('keeps an escalation that was not delivered due at its new severity, and tells it once the problem clears', () => {
+    const warned = old(driftAlert(VAULT_A, ['10.0.0.0/24'], 'warning'), at(0));
+    const worse = driftAlert(VAULT_A, ['10.0.0.0/24'], 'critical');
+    const d = decideAlerts({ alerts: [worse], evaluatedScopes: [VAULT_A], previous: new Map([[scopeOf(VAULT_A), { version: 1 as const, alerts: [warned] }]]), now: at(1), repeatAfterHours: 24 });
+    expect(summary(d.notifications)).toEqual([`firing:drift:${VAULT_A}`]);
+    const settled = settleScope(d.scopes[0]!, new Set([worse.fingerprint]));
+    // Still the time it was last sent (at its old severity); pending at the new one.
+    expect(settled.alerts).toEqual([{ ...warned, severity: 'critical', pending: 'firing', details: worse.details, rules: worse.rules }]);
+    const cleared = decideAlerts({ alerts: [], evaluatedScopes: [VAULT_A], previous: new Map([[scopeOf(VAULT_A), settled]]), now: at(2), repeatAfterHours: 24 });
+    expect(cleared.notifications).toHaveLength(1);
+    expect(cleared.notifications[0]).toMatchObject({ state: 'resolved', unreported: true, firstSeen: T0.toISOString(), clearedAt: at(2).toISOString(), alert: { severity: 'critical', rules: ['10.0.0.0/24'] } });
+    expect(cleared.scopes[0]!.next.alerts).toEqual([]);
+  });
+
+  it('gives every resolution the time the problem was first seen and the time it was found gone', () => {
+    const r = runs();
+    r.run([drift], [VAULT_A], at(0));
+    const [resolved] = r.run([], [VAULT_A], at(5));
+    expect(resolved).toMatchObject({ state: 'resolved', firstSeen: at(0).toISOString(), clearedAt: at(5).toISOString() });
+    expect(resolved!.unreported).toBeUndefined();
+    expect(resolved!.alert.action).toBe(RESOLVED_ACTION);
   });
 });

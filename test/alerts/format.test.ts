@@ -111,6 +111,34 @@ describe('teams format', () => {
   });
 });
 
+describe('a problem that cleared before any notification about it was delivered', () => {
+  const told: Notification = {
+    alert: { ...driftAlert(VAULT_A, rules(2), 'critical'), action: 'Nothing more: it was found at 2026-03-01T02:00:00.000Z and had cleared by 2026-03-01T08:00:00.000Z.' },
+    state: 'resolved',
+    firstSeen: '2026-03-01T02:00:00.000Z',
+    clearedAt: '2026-03-01T08:00:00.000Z',
+    unreported: true,
+  };
+
+  it('says how bad it was and that it is over, with both times, in every format', () => {
+    expect(genericBody(told, NOW)).toMatchObject({ state: 'resolved', unreported: true, firstSeen: told.firstSeen, clearedAt: told.clearedAt, severity: 'critical', rules: rules(2) });
+    const card = teamsBody(told, NOW) as Card;
+    expect(cardText(card)).toMatch(/^\[tagwall\] CRITICAL \(already resolved\): 2 owned rule/);
+    expect(cardText(card)).toContain('First seen: 2026-03-01T02:00:00.000Z\nCleared: 2026-03-01T08:00:00.000Z');
+    expect(cardText(card)).toContain('- removed 10.0.0.0/24');
+    const msg = slackBody(told, NOW) as Slack;
+    expect(msg.text).toMatch(/^\[tagwall\] CRITICAL \(already resolved\): /);
+    expect(slackText(msg)).toContain('*First seen*\n2026-03-01T02:00:00.000Z');
+    expect(slackText(msg)).toContain('*Cleared*\n2026-03-01T08:00:00.000Z');
+  });
+
+  it('leaves the times out of notifications that do not have them', () => {
+    expect(genericBody(small, NOW)).not.toHaveProperty('firstSeen');
+    expect(genericBody(small, NOW)).not.toHaveProperty('clearedAt');
+    expect(genericBody(small, NOW)).not.toHaveProperty('unreported');
+  });
+});
+
 describe('slack format', () => {
   it('is an incoming-webhook message with fallback text and blocks', () => {
     const msg = slackBody(bigDrift, NOW) as Slack;

@@ -6,6 +6,10 @@ import { dispatchAlerts } from '../../src/alerts/dispatch.js';
 import { postWebhook, resolveWebhookConfig, validateWebhookUrl, webhookSettings } from '../../src/alerts/webhook.js';
 import { isTagwallError } from '../../src/core/errors.js';
 import type { Alert } from '../../src/alerts/types.js';
+import { RESOLVED_ACTION } from '../../src/alerts/dedupe.js';
+import type { GenericAlertBody } from '../../src/alerts/format.js';
+import { AlertStateRepository } from '../../src/state/records.js';
+import { FolderStore } from '../../src/state/store.js';
 import { VAULT_A, VAULT_B, driftAlert, folderAlertState, memoryLogger, simpleAlert, startReceiver, type Reply } from './support.js';
 
 const NOW = new Date('2026-03-01T08:00:00.000Z');
@@ -166,6 +170,125 @@ describe('webhook delivery', () => {
   });
 });
 
+describe('notifications that could not be delivered stay due', () => {
+  const HOUR = 3_600_000;
+  const at = (hours: number) => new Date(NOW.getTime() + hours * HOUR);
+  const drift = driftAlert(VAULT_A, ['10.0.0.0/24', '10.0.1.0/24']);
+  /** The receiver answers as `up(n)` says for the n-th request; a down receiver says 503. */
+  let up: (n: number) => boolean = () => true;
+  const start = () => receive((n) => (up(n) ? { status: 200 } : { status: 503, body: 'down' }));
+  // Through the record schema, as a real run stores alert state.
+  const repo = () => new AlertStateRepository(new FolderStore(dir));
+  const dispatch = (url: string, alerts: Alert[], now: Date, logger = memoryLogger()) =>
+    dispatchAlerts({ alerts, evaluatedScopes: [VAULT_A], now, repeatAfterHours: 24, state: repo(), logger, webhook: { url, format: 'generic', attempts: 1 } });
+  const bodies = (r: { requests: { body: string }[] }) => r.requests.map((q) => JSON.parse(q.body) as GenericAlertBody);
+
+  it('a drift alert not delivered on the run that repaired it goes out once, on the next run, as found and resolved', async () => {
+    up = (n) => n >= 1;
+    const r = await start();
+    // The run that finds the drift and restores the rules: the receiver is down.
+    const repairing = await dispatch(r.url, [drift], at(0));
+    expect(repairing.webhook).toMatchObject({ sent: 0, failed: 1 });
+    const pending = (await repo().load(VAULT_A))?.state.alerts;
+    expect(pending).toEqual([expect.objectContaining({ fingerprint: drift.fingerprint, pending: 'firing', firstSeen: at(0).toISOString(), details: drift.details, rules: drift.rules })]);
+
+    // The next run finds no drift: before this fix it had nothing to say, and the drift was never reported.
+    const logger = memoryLogger();
+    const next = await dispatch(r.url, [], at(6), logger);
+    expect(next.notifications.map((n) => [n.state, n.unreported])).toEqual([['resolved', true]]);
+    expect(logger.entries[0]).toMatchObject({ level: 'info', props: { event: 'tagwall.alert', state: 'resolved', unreported: true, firstSeen: at(0).toISOString(), clearedAt: at(6).toISOString() } });
+    expect(next.webhook).toMatchObject({ sent: 1, failed: 0 });
+    expect(r.requests).toHaveLength(2);
+    const told = bodies(r)[1]!;
+    expect(told).toMatchObject({
+      state: 'resolved',
+      unreported: true,
+      kind: 'drift',
+      severity: 'warning',
+      title: drift.title,
+      details: drift.details,
+      rules: drift.rules,
+      fingerprint: drift.fingerprint,
+      firstSeen: at(0).toISOString(),
+      clearedAt: at(6).toISOString(),
+    });
+    expect(told.action).toContain(`found at ${at(0).toISOString()} and had cleared by ${at(6).toISOString()}`);
+    expect((await repo().load(VAULT_A))?.state.alerts).toEqual([]);
+
+    // Then nothing more.
+    expect((await dispatch(r.url, [], at(7))).notifications).toEqual([]);
+    expect((await dispatch(r.url, [], at(40))).notifications).toEqual([]);
+    expect(r.requests).toHaveLength(2);
+  });
+
+  it('keeps the time the problem was first found gone while the receiver stays down', async () => {
+    up = (n) => n >= 2;
+    const r = await start();
+    await dispatch(r.url, [drift], at(0));
+    expect((await dispatch(r.url, [], at(6))).webhook).toMatchObject({ sent: 0, failed: 1 });
+    expect((await repo().load(VAULT_A))?.state.alerts).toEqual([expect.objectContaining({ pending: 'firing', clearedAt: at(6).toISOString() })]);
+    const late = await dispatch(r.url, [], at(12));
+    expect(late.webhook.sent).toBe(1);
+    expect(bodies(r).map((b) => [b.state, b.unreported, b.firstSeen, b.clearedAt])).toEqual([
+      ['firing', undefined, undefined, undefined],
+      ['resolved', true, at(0).toISOString(), at(6).toISOString()],
+      ['resolved', true, at(0).toISOString(), at(6).toISOString()],
+    ]);
+    expect((await dispatch(r.url, [], at(13))).notifications).toEqual([]);
+    expect(r.requests).toHaveLength(3);
+  });
+
+  it('sends a never-delivered firing as firing while the problem lasts, then resolves it as usual', async () => {
+    up = (n) => n >= 1;
+    const r = await start();
+    await dispatch(r.url, [drift], at(0));
+    // Well inside the repeat interval, yet it was never delivered: it goes out now.
+    const again = await dispatch(r.url, [drift], at(0.25));
+    expect(again.notifications.map((n) => n.state)).toEqual(['firing']);
+    expect(again.webhook.sent).toBe(1);
+    expect((await repo().load(VAULT_A))?.state.alerts).toEqual([
+      { fingerprint: drift.fingerprint, kind: 'drift', severity: 'warning', vault: VAULT_A, firstSeen: at(0).toISOString(), lastSent: at(0.25).toISOString(), summary: drift.title },
+    ]);
+    expect((await dispatch(r.url, [drift], at(1))).notifications).toEqual([]);
+    const cleared = await dispatch(r.url, [], at(2));
+    expect(cleared.notifications.map((n) => [n.state, n.unreported ?? false])).toEqual([['resolved', false]]);
+    expect(bodies(r).map((b) => b.state)).toEqual(['firing', 'firing', 'resolved']);
+  });
+
+  it('retries a "resolved" that could not be delivered, with the time the problem was found gone', async () => {
+    up = (n) => n !== 1;
+    const r = await start();
+    expect((await dispatch(r.url, [drift], at(0))).webhook.sent).toBe(1);
+    const held = await dispatch(r.url, [], at(3));
+    expect(held.webhook).toMatchObject({ sent: 0, failed: 1 });
+    expect((await repo().load(VAULT_A))?.state.alerts).toEqual([expect.objectContaining({ fingerprint: drift.fingerprint, pending: 'resolved', clearedAt: at(3).toISOString() })]);
+    const retried = await dispatch(r.url, [], at(4));
+    expect(retried.notifications.map((n) => [n.state, n.unreported ?? false])).toEqual([['resolved', false]]);
+    expect(retried.webhook.sent).toBe(1);
+    expect(bodies(r).map((b) => [b.state, b.firstSeen, b.clearedAt])).toEqual([
+      ['firing', undefined, undefined],
+      ['resolved', at(0).toISOString(), at(3).toISOString()],
+      ['resolved', at(0).toISOString(), at(3).toISOString()],
+    ]);
+    expect(bodies(r)[2]!.action).toBe(RESOLVED_ACTION);
+    expect((await repo().load(VAULT_A))?.state.alerts).toEqual([]);
+    expect((await dispatch(r.url, [], at(5))).notifications).toEqual([]);
+    expect(r.requests).toHaveLength(3);
+  });
+
+  it('drops a pending "resolved" when the problem is back before it went out: the receiver last heard "firing"', async () => {
+    up = (n) => n !== 1;
+    const r = await start();
+    await dispatch(r.url, [drift], at(0));
+    await dispatch(r.url, [], at(3));
+    expect((await dispatch(r.url, [drift], at(4))).notifications).toEqual([]);
+    expect((await repo().load(VAULT_A))?.state.alerts).toEqual([
+      { fingerprint: drift.fingerprint, kind: 'drift', severity: 'warning', vault: VAULT_A, firstSeen: at(0).toISOString(), lastSent: at(0).toISOString(), summary: drift.title },
+    ]);
+    expect(r.requests).toHaveLength(2);
+  });
+});
+
 describe('webhook URLs', () => {
   it('refuses plain http to anything but loopback, with a clear error', () => {
     for (const url of ['http://example.com/hook', 'http://10.0.0.5/hook', 'http://127.0.0.2/hook']) {
@@ -183,6 +306,49 @@ describe('webhook URLs', () => {
   it('accepts https anywhere and http on loopback', () => {
     for (const url of ['https://hooks.slack.com/services/T/B/x', 'http://127.0.0.1:8080/h', 'http://localhost/h', 'http://[::1]:9/h']) {
       expect(validateWebhookUrl(url).href).toBe(new URL(url).href);
+    }
+  });
+
+  it('refuses the README placeholder and other hosts that are not real, naming the setting and showing a valid form', () => {
+    for (const url of [
+      'https://...',
+      'https://.../hooks/x',
+      'https://host/hook',
+      'https://-hooks.example.com/x',
+      'https://hooks-.example.com/x',
+      'https://hooks..example.com/x',
+      'https://hooks_1.example.com/x',
+      'https://1/x',
+      'https://0x7f.1/x',
+      'https://10.1/x',
+      `https://${'a'.repeat(64)}.example.com/x`,
+      'http://.../x',
+    ]) {
+      let thrown: unknown;
+      try {
+        validateWebhookUrl(url, 'TAGWALL_ALERT_WEBHOOK_URL');
+      } catch (e) {
+        thrown = e;
+      }
+      expect(isTagwallError(thrown, 'ALERT_WEBHOOK_INVALID'), url).toBe(true);
+      expect((thrown as Error).message, url).toMatch(/^TAGWALL_ALERT_WEBHOOK_URL has no real host \(got ".*"\): it must be a host name .* or an IP address, as in https:\/\//);
+    }
+    expect(() => validateWebhookUrl('https://...')).toThrow(/^alerts\.webhook\.url has no real host \(got "\.\.\."\)/);
+  });
+
+  it('accepts real host names, dotted-quad and IPv6 addresses, and localhost', () => {
+    for (const url of [
+      'https://prod-12.westeurope.logic.azure.com:443/workflows/abc?sig=x',
+      'https://hooks.slack.com./services/T/B/x',
+      'https://B\u00fccher.example/hook',
+      'https://a.b/x',
+      `https://${'a'.repeat(63)}.example.com/x`,
+      'https://203.0.113.7/hook',
+      'https://[2001:db8::1]:8443/hook',
+      'https://user:pass@hooks.example.com/x',
+      'https://localhost:7071/api/hook',
+    ]) {
+      expect(validateWebhookUrl(url).href, url).toBe(new URL(url).href);
     }
   });
 

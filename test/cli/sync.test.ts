@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -99,6 +99,38 @@ describe('tagwall sync', () => {
     const quiet = await runCli(['sync', '--config', config, '--json', '--no-alerts'], { cwd: dir, env: hook });
     expect(quiet.code).toBe(0);
     expect((JSON.parse(quiet.stdout) as { vaults: { outcome: string }[] }).vaults[0]!.outcome).toBe('applied');
+  });
+
+  it('keeps a second sync off the same state file: it exits 1 with STATE_LOCKED naming the first, which completes', async () => {
+    const config = await writeConfig([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]);
+    const tagwallDir = join(dir, '.tagwall');
+    const lock = join(tagwallDir, 'state.json.lock');
+    // The first run waits inside its first vault read, long enough for the second to start.
+    await emulator.control.addFault({ kind: 'delay', method: 'GET', vault: 'kv-app', delayMs: 5000, times: 1 });
+    await emulator.control.clearRequests();
+    let firstPid: number | undefined;
+    const first = runCli(['sync', '--config', config, '--json'], { cwd: dir, env, onSpawn: (child) => (firstPid = child.pid) });
+    const started = Date.now();
+    while (!(await readFile(lock, 'utf8').then(() => true, () => false))) {
+      if (Date.now() - started > 20_000) throw new Error('the first run never took the lock');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((JSON.parse(await readFile(lock, 'utf8')) as { pid: number }).pid).toBe(firstPid);
+
+    const second = await runCli(['sync', '--config', config, '--json'], { cwd: dir, env });
+    expect(second.code).toBe(1);
+    expect(second.stdout).toBe('');
+    expect(second.stderr).toMatch(new RegExp(`^tagwall: state file .*state\\.json is in use by another tagwall run: pid ${firstPid} on this host, since `, 'm'));
+    // Refused before it read anything: the only ARM requests are the first run's.
+    const done = await first;
+    expect(done.code).toBe(0);
+    expect((JSON.parse(done.stdout) as { vaults: { outcome: string }[] }).vaults.map((v) => v.outcome)).toEqual(['applied']);
+    const arm = await emulator.control.requests({ kind: 'arm' });
+    expect(arm.map((r) => r.method)).toEqual(['GET', 'PATCH', 'GET']);
+    // The first run recorded its work and let go of the lock.
+    expect((await readdir(tagwallDir)).sort()).toEqual(['state.json']);
+    const state = JSON.parse(await readFile(join(tagwallDir, 'state.json'), 'utf8')) as { entries: Record<string, unknown> };
+    expect(Object.keys(state.entries).some((k) => k.startsWith('vaults/') && k.endsWith('/kv-app.json'))).toBe(true);
   });
 
   it('--help documents the exit codes', async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkDrift, manualSync, planAllowlists, syncAllowlists } from '../../src/azure/handlers.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
 import { sharedTestCertificates } from '../global-setup.js';
-import { startAzurite, type Azurite } from '../helpers/azurite.js';
+import { objectOnlySasConnectionString, startAzurite, type Azurite } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
 import { seedVault, vaultId } from '../helpers/emulator.js';
 
@@ -21,7 +21,7 @@ let emulator: KeyVaultEmulator;
 let azurite: Azurite;
 let receiver: Server;
 let receiverStatus = 204;
-const posts: { state: string; kind: string; title: string }[] = [];
+const posts: { state: string; kind: string; title: string; unreported?: boolean; rules?: string[] }[] = [];
 const saved = new Map<string, string | undefined>();
 const logs: string[] = [];
 
@@ -159,11 +159,53 @@ describe('syncAllowlists (timer)', () => {
     expect((await emulator.control.requests({ kind: 'arm', vault: 'kv-open' })).some((r) => r.method === 'PATCH')).toBe(true);
   });
 
+  it('refuses file state before any request: an instance\'s disk is not shared between instances or runs', async () => {
+    configure({ state: { store: 'file', path: '.tagwall/state.json' } });
+    await emulator.control.clearRequests();
+    const blob = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall');
+    await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/per-instance disk is not shared between instances or runs; use blob state/),
+    });
+    expect(logs.some((l) => l.includes('tagwall configuration is invalid') && l.includes('use blob state'))).toBe(true);
+    await expect(checkDrift(timer, context('checkDrift'))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    const res = await planAllowlists(new HttpRequest({ method: 'GET', url: 'https://func.example/api/plan' }), context('planAllowlists'));
+    expect(res.status).toBe(500);
+    const err = (res.jsonBody as { error: { code: string; problems: string[] } }).error;
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.problems).toEqual([expect.stringMatching(/^state\.store: "file" .* use \{"store": "blob"\}/)]);
+    const manual = await manualSync(new HttpRequest({ method: 'POST', url: 'https://func.example/api/sync', body: { string: '{"apply": true}' } }), context('manualSync'));
+    expect(manual.status).toBe(500);
+    expect(await armCalls()).toBe(0);
+    expect(await emulator.control.requests({ kind: 'identity' })).toEqual([]);
+    expect(await blob.exists()).toBe(false);
+    expect(posts).toEqual([]);
+  });
+
   it('fails the first invocation with the problem list when the configuration is bad, without touching any vault', async () => {
     configure({ guards: { maxRemovedFraction: 7 } });
     await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/^guards\.maxRemovedFraction/)] });
     expect(logs.some((l) => l.includes('tagwall configuration is invalid') && l.includes('guards.maxRemovedFraction'))).toBe(true);
     expect(await armCalls()).toBe(0);
+  });
+
+  it('fails before any vault request when the state container is missing and may not be created', async () => {
+    setEnv({ AzureWebJobsStorage: objectOnlySasConnectionString(azurite) });
+    try {
+      await emulator.control.clearRequests();
+      await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({
+        code: 'STATE_CONTAINER_MISSING',
+        message: expect.stringMatching(/^blob container tagwall in storage account devstoreaccount1 .* does not exist, and this identity may not create it/),
+      });
+      expect(await armCalls()).toBe(0);
+      expect(posts).toEqual([]);
+      // Once someone creates it, the same identity syncs and records state in it.
+      await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').create();
+      await syncAllowlists(timer, context('syncAllowlists'));
+      expect(await armCalls('PATCH')).toBe(2);
+    } finally {
+      setEnv({ AzureWebJobsStorage: azurite.connectionString });
+    }
   });
 
   it('a failing webhook does not fail the sync', async () => {
@@ -195,6 +237,35 @@ describe('checkDrift (timer)', () => {
     await syncAllowlists(timer, context('syncAllowlists'));
     await checkDrift(timer, context('checkDrift'));
     expect(posts.map((p) => p.state)).toEqual(['firing', 'resolved']);
+  });
+});
+
+describe('an alert the webhook could not take', () => {
+  it('is reported by the next run although the sync that found the drift also repaired it', async () => {
+    await syncAllowlists(timer, context('syncAllowlists'));
+    posts.length = 0;
+    const vault = await emulator.control.vault('kv-app');
+    const rules = vault!.properties.networkAcls!.ipRules.map((r) => r.value);
+    const victim = rules.find((r) => r !== `${OFFICE}/32`)!;
+    await emulator.control.seed({ vaults: [seedVault('kv-app', { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: rules.filter((r) => r !== victim).map((value) => ({ value })) })] });
+
+    // The scheduled sync finds the drift and restores the rule, while the webhook is down.
+    receiverStatus = 503;
+    await syncAllowlists(timer, context('syncAllowlists'));
+    expect((await emulator.control.vault('kv-app'))!.properties.networkAcls!.ipRules.map((r) => r.value)).toContain(victim);
+    expect(posts).toEqual([]);
+
+    // The drift check finds nothing wrong any more, and tells what happened, once.
+    receiverStatus = 204;
+    await checkDrift(timer, context('checkDrift'));
+    expect(posts).toHaveLength(1);
+    expect(posts[0]).toMatchObject({ state: 'resolved', kind: 'drift', unreported: true, rules: [victim] });
+    const told = posts[0] as unknown as { firstSeen: string; clearedAt: string; title: string };
+    expect(Date.parse(told.firstSeen)).toBeLessThanOrEqual(Date.parse(told.clearedAt));
+    expect(told.title).toMatch(/1 owned rule was removed from kv-app outside tagwall/);
+    await checkDrift(timer, context('checkDrift'));
+    await syncAllowlists(timer, context('syncAllowlists'));
+    expect(posts).toHaveLength(1);
   });
 });
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { AccountSASPermissions, AccountSASResourceTypes, generateAccountSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { createRequire } from 'node:module';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,20 @@ export interface Azurite {
 
 /** Azurite's published development account (the same for every installation). */
 export const DEV_ACCOUNT = 'devstoreaccount1';
-const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+/**
+ * A connection string whose account SAS covers blobs (objects) only, not containers: Azurite,
+ * like Azure, answers 403 to its request to create a container, yet lets it read and write
+ * blobs in a container that exists. An identity with a role on one container looks the same.
+ */
+export function objectOnlySasConnectionString(azurite: Azurite): string {
+  const sas = generateAccountSASQueryParameters(
+    { services: 'b', resourceTypes: AccountSASResourceTypes.parse('o').toString(), permissions: AccountSASPermissions.parse('rwdc'), expiresOn: new Date(Date.now() + 3_600_000) },
+    new StorageSharedKeyCredential(DEV_ACCOUNT, DEV_KEY),
+  ).toString();
+  return `BlobEndpoint=${azurite.url};SharedAccessSignature=${sas}`;
+}
 
 const READY = /Azurite Blob service successfully listens on http:\/\/127\.0\.0\.1:(\d+)/;
 const START_TIMEOUT_MS = 30_000;

@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { TagwallError } from '../../src/core/errors.js';
 import { BlobStore, createStateStore } from '../../src/state/blob-store.js';
 import { JsonFileStore } from '../../src/state/json-file-store.js';
-import { startAzurite, type Azurite } from '../helpers/azurite.js';
+import { DEV_ACCOUNT, objectOnlySasConnectionString, startAzurite, type Azurite } from '../helpers/azurite.js';
+import { parseVaultId } from '../../src/core/vault-id.js';
+import { VaultStateRepository } from '../../src/state/records.js';
 import { closedPort } from '../helpers/ports.js';
 import { storeContract } from './store-contract.js';
 import { failure } from '../helpers/failure.js';
@@ -18,16 +22,53 @@ afterAll(() => azurite?.stop());
 let n = 0;
 const freshContainer = (): string => `state-${process.pid}-${++n}`;
 const fastFail = { retryOptions: { maxTries: 1 } };
+const VAULT = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-state';
+
+interface Recorded {
+  readonly method: string;
+  readonly path: string;
+}
+
+const isCreateContainer = (r: Recorded): boolean => r.method === 'PUT' && /[?&]restype=container(&|$)/.test(r.path) && !/[?&]comp=/.test(r.path);
+
+/**
+ * A real loopback forwarder in front of Azurite that records each request, to count what the
+ * store asks for. Shared-key signatures cover the path, not the host, so they stay valid.
+ */
+async function startRecordingProxy(port: number): Promise<{ requests: Recorded[]; connectionString(base: string): string; close(): Promise<void> }> {
+  const requests: Recorded[] = [];
+  const server = createServer((req, res) => {
+    requests.push({ method: req.method ?? '', path: req.url ?? '' });
+    const upstream = httpRequest({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const own = (server.address() as AddressInfo).port;
+  return {
+    requests,
+    connectionString: (base) => base.replace(/BlobEndpoint=http:\/\/127\.0\.0\.1:\d+\//, `BlobEndpoint=http://127.0.0.1:${own}/`),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
 
 describe('BlobStore against Azurite', () => {
   storeContract(async () => BlobStore.fromConnectionString(azurite.connectionString, freshContainer()), { racing: true });
 
-  it('creates its container on the first write, and reads nothing before that', async () => {
+  it('creates its container on first use: the first read makes it, and finds nothing', async () => {
     const name = freshContainer();
     const store = BlobStore.fromConnectionString(azurite.connectionString, name);
     const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
-    expect(await store.get('vaults/a.json')).toBeUndefined();
     expect(await service.getContainerClient(name).exists()).toBe(false);
+    expect(await store.get('vaults/a.json')).toBeUndefined();
+    expect(await service.getContainerClient(name).exists()).toBe(true);
 
     const etag = await store.put('vaults/a.json', '{"a":1}');
     const blob = service.getContainerClient(name).getBlobClient('vaults/a.json');
@@ -35,6 +76,22 @@ describe('BlobStore against Azurite', () => {
     expect(props.etag).toBe(etag);
     expect(props.contentType).toBe('application/json; charset=utf-8');
     expect((await blob.downloadToBuffer()).toString('utf8')).toBe('{"a":1}');
+  });
+
+  it('asks to create the container once per store, however many reads and writes follow', async () => {
+    const proxy = await startRecordingProxy(azurite.port);
+    try {
+      const store = BlobStore.fromConnectionString(proxy.connectionString(azurite.connectionString), freshContainer());
+      await Promise.all([store.get('a.json'), store.get('b.json'), store.put('c.json', '{}')]);
+      await store.put('a.json', '{}');
+      await store.get('a.json');
+      expect(proxy.requests.filter(isCreateContainer)).toHaveLength(1);
+      expect(proxy.requests.filter((r) => !isCreateContainer(r))).toHaveLength(5);
+      // The create came first, before any blob request.
+      expect(isCreateContainer(proxy.requests[0]!)).toBe(true);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('stores one blob per key, under the key as its name', async () => {
@@ -58,14 +115,75 @@ describe('BlobStore against Azurite', () => {
     expect((await failure(ours.put('k.json', '{"v":2}', { ifMatch: etag }))).code).toBe('STATE_CONFLICT');
   });
 
-  it('makes the container again if it was deleted after the store created it', async () => {
-    const name = freshContainer();
-    const store = BlobStore.fromConnectionString(azurite.connectionString, name);
-    await store.put('k.json', '{"v":1}');
-    await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(name).delete();
-    expect(await store.get('k.json')).toBeUndefined();
-    await store.put('k.json', '{"v":2}');
-    expect((await store.get('k.json'))?.text).toBe('{"v":2}');
+  it('makes the container again, once, when it is deleted behind the store\'s back', async () => {
+    const proxy = await startRecordingProxy(azurite.port);
+    try {
+      const name = freshContainer();
+      const store = BlobStore.fromConnectionString(proxy.connectionString(azurite.connectionString), name);
+      const admin = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(name);
+      await store.put('k.json', '{"v":1}');
+      await admin.delete();
+      // Everything stored went with the container; the store is as new, as the next run's would be.
+      expect(await store.get('k.json')).toBeUndefined();
+      expect(await admin.exists()).toBe(true);
+      await store.put('k.json', '{"v":2}');
+      expect((await store.get('k.json'))?.text).toBe('{"v":2}');
+      await admin.delete();
+      await store.put('k.json', '{"v":3}');
+      expect((await admin.getBlobClient('k.json').downloadToBuffer()).toString('utf8')).toBe('{"v":3}');
+      expect(proxy.requests.filter(isCreateContainer)).toHaveLength(3);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  describe('an identity that may not create the container (an object-only SAS: Azurite answers 403 to the create)', () => {
+    const objectOnly = (): string => objectOnlySasConnectionString(azurite);
+
+    it('is refused the create for real', async () => {
+      const name = freshContainer();
+      const refused = await BlobServiceClient.fromConnectionString(objectOnly(), fastFail).getContainerClient(name).createIfNotExists().then(
+        () => undefined,
+        (e: { statusCode?: number; code?: string }) => e,
+      );
+      expect(refused).toMatchObject({ statusCode: 403, code: 'AuthorizationResourceTypeMismatch' });
+    });
+
+    it('reports a missing container as STATE_CONTAINER_MISSING on open, read and write, naming it, its account and the fix', async () => {
+      const name = freshContainer();
+      const store = BlobStore.fromConnectionString(objectOnly(), name, fastFail);
+      for (const attempt of [() => store.open(), () => store.get('vaults/a.json'), () => store.put('vaults/a.json', '{}'), () => store.put('vaults/a.json', '{}', { ifNoneExists: true })]) {
+        const e = await failure(attempt());
+        expect(e.code).toBe('STATE_CONTAINER_MISSING');
+        expect(e.transient).toBe(false);
+        expect(e.message).toContain(`blob container ${name} in storage account ${DEV_ACCOUNT} (${azurite.url})`);
+        expect(e.message).toMatch(/may not create it \(HTTP 403 AuthorizationResourceTypeMismatch/);
+        expect(e.details.join('\n')).toMatch(/Storage Blob Data Contributor" on the storage account/);
+        expect(e.details.join('\n')).toContain(`az storage container create --name ${name} --account-name ${DEV_ACCOUNT}`);
+        expect(`${e.message} ${e.details.join(' ')}`).not.toMatch(/sig=/);
+      }
+      // Nothing was made behind the caller's back either.
+      expect(await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(name).exists()).toBe(false);
+    });
+
+    it('keeps it an error through the record layer: never "no state" for a vault', async () => {
+      const store = BlobStore.fromConnectionString(objectOnly(), freshContainer(), fastFail);
+      const e = await failure(new VaultStateRepository(store).load(parseVaultId(VAULT)));
+      expect(e.code).toBe('STATE_CONTAINER_MISSING');
+      expect(e.message).toMatch(/^state for vault .* cannot be read: blob container/);
+    });
+
+    it('works in a container someone else created: a blob not there is "nothing stored"', async () => {
+      const name = freshContainer();
+      const store = BlobStore.fromConnectionString(objectOnly(), name, fastFail);
+      expect((await failure(store.get('k.json'))).code).toBe('STATE_CONTAINER_MISSING');
+      await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(name).create();
+      // The same store, without asking to create it again: the container is there now.
+      expect(await store.open()).toEqual([]);
+      expect(await store.get('k.json')).toBeUndefined();
+      const etag = await store.put('k.json', '{"v":1}');
+      expect(await store.get('k.json')).toEqual({ text: '{"v":1}', etag });
+    });
   });
 
   it('deletes a blob, and deleting a missing one is not an error', async () => {

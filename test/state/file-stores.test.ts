@@ -116,6 +116,9 @@ describe('JsonFileStore', () => {
     writing = false;
     await reader;
     expect(reads).toBeGreaterThan(0);
+    // The lock is held until the store is closed.
+    expect((await readdir(dir)).sort()).toEqual(['state.json', 'state.json.lock']);
+    await store.close();
     expect(await readdir(dir)).toEqual(['state.json']);
   });
 

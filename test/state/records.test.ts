@@ -186,6 +186,22 @@ describe.each(backends)('AlertStateRepository over %s', (_name, makeStore) => {
     expect((await failure(repo.save(RUN_SCOPE, { version: 1, alerts: [] }, v))).code).toBe('STATE_CONFLICT');
   });
 
+  it('reads a record written before notifications could be pending, and keeps pending ones with their content', async () => {
+    const store = makeStore();
+    const before = { version: 1, alerts: [{ fingerprint: 'drift:abc', kind: 'drift', severity: 'warning', vault: VAULT_ID, firstSeen: '2026-03-01T08:00:00.000Z', lastSent: '2026-03-01T08:00:00.000Z', summary: 's' }] };
+    await store.put(alertStateKey(VAULT_ID), JSON.stringify(before));
+    const repo = new AlertStateRepository(store);
+    const loaded = await repo.load(VAULT_ID);
+    expect(loaded?.state).toEqual(before);
+    const pending: AlertState = {
+      version: 1,
+      alerts: [{ ...before.alerts[0]!, pending: 'firing', clearedAt: '2026-03-01T09:00:00.000Z', details: ['removed 10.0.0.0/24'], rules: ['10.0.0.0/24'] }],
+    };
+    await repo.save(VAULT_ID, pending, loaded!.etag);
+    expect((await repo.load(VAULT_ID))?.state).toEqual(pending);
+    expect((await failure(repo.save(VAULT_ID, { version: 1, alerts: [{ ...before.alerts[0]!, clearedAt: 'yesterday' }] }))).code).toBe('STATE_RECORD_INVALID');
+  });
+
   it('reports corrupt alert memory as STATE_CORRUPT naming the vault', async () => {
     const store = makeStore();
     await store.put(alertStateKey(VAULT_ID), '{"version":1,"alerts":[{"fingerprint":""}]}');
