@@ -4,6 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { alertsForVault, evaluatedScopes, serviceTagAlerts } from './alerting.js';
 import { dispatchAlerts, type DispatchResult } from './alerts/dispatch.js';
+import { createAlert } from './alerts/fingerprint.js';
+import { logNotification } from './alerts/log.js';
+import { RUN_SCOPE } from './alerts/types.js';
 import type { Alert, AlertLogger } from './alerts/types.js';
 import { resolveWebhookConfig, type WebhookConfig } from './alerts/webhook.js';
 import type { TagwallConfig, TargetConfig } from './config.js';
@@ -74,6 +77,31 @@ export async function storesFor(config: TagwallConfig, runtime: Runtime, credent
   return { state, cache: new FolderStore(cacheDir), ...close };
 }
 
+/**
+ * Without its state store a run can neither tell its own rules from a person's nor remember its
+ * alerts, so it stops before any vault. A second CLI on a locked file is a person's mistake; an
+ * unreachable store is an outage that someone must hear about, and the only sink left is the log.
+ */
+async function storesOrAlert(config: TagwallConfig, options: RunOptions, runtime: Runtime, credential: TokenCredential): ReturnType<typeof storesFor> {
+  try {
+    return await storesFor(config, runtime, credential);
+  } catch (e) {
+    if (options.alerts !== 'off' && !isTagwallError(e, 'STATE_LOCKED') && !isTagwallError(e, 'STATE_CONFIG_INVALID')) {
+      const alert = createAlert({
+        vault: RUN_SCOPE,
+        kind: 'state-unavailable',
+        subject: isTagwallError(e) ? e.code : 'INTERNAL',
+        severity: 'critical',
+        title: 'tagwall cannot use its state store; no vault was read or written',
+        details: [describeError(e)],
+        action: 'Retries on the next run; vaults keep their current rules, and drift is not checked until the store is back.',
+      });
+      logNotification(runtime.logger, { alert, state: 'firing' }, (runtime.now ?? (() => new Date()))(), options.alerts === 'preview');
+    }
+    throw e;
+  }
+}
+
 export async function loadServiceTags(config: TagwallConfig, runtime: Runtime, cache: KeyValueStore, credential: TokenCredential): Promise<ResolvedServiceTags> {
   const st = config.serviceTags;
   return resolveServiceTags({
@@ -140,7 +168,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
   // A bad webhook setting is a bad setting: refuse it before any request, not after the writes.
   const webhook = options.alerts === 'off' ? undefined : resolveWebhookConfig(config.alerts.webhook, runtime.env);
   const credential = credentialFor(config, runtime);
-  await using stores = await storesFor(config, runtime, credential);
+  await using stores = await storesOrAlert(config, options, runtime, credential);
   let resolved: ResolvedServiceTags;
   try {
     resolved = await loadServiceTags(config, runtime, stores.cache, credential);

@@ -17,7 +17,9 @@ export type AlertKind =
   /** The service-tags file in use is older than allowed. */
   | 'service-tags-stale'
   /** The service-tags file could not be downloaded or parsed. */
-  | 'service-tags-failed';
+  | 'service-tags-failed'
+  /** The state store could not be opened or read, so no vault was touched (logged only: alert memory lives there). */
+  | 'state-unavailable';
 
 export const ALERT_KINDS: readonly AlertKind[] = [
   'drift',
@@ -27,6 +29,7 @@ export const ALERT_KINDS: readonly AlertKind[] = [
   'vault-failed',
   'service-tags-stale',
   'service-tags-failed',
+  'state-unavailable',
 ];
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';

@@ -169,3 +169,20 @@ describe('a service-tags file for another cloud', () => {
     expect(await emu.emulator.control.requests({ kind: 'arm' })).toEqual([]);
   });
 });
+
+describe('a state store that cannot be reached', () => {
+  it('stops the run before any vault request, with a critical alert in the log, never as "no record yet"', async () => {
+    const lines: string[] = [];
+    const logger: AlertLogger = { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) };
+    await emu.emulator.control.clearRequests();
+    const down = azurite.connectionString.replace(/127\.0\.0\.1:\d+/, '127.0.0.1:9');
+    const e = await runSync(config(WEEK2), { dryRun: false, force: false, alerts: 'send' }, { env: { STATE: down }, logger, credential: emu.credential, armCa: emu.emulator.caCert, armRetry: FAST_RETRY }).then(
+      () => undefined,
+      (err: unknown) => err as { code?: string },
+    );
+    expect(e?.code).toBe("STATE_UNAVAILABLE");
+    const alerts = lines.filter((l) => l.startsWith('tagwall.alert ')).map((l) => JSON.parse(l.slice('tagwall.alert '.length)) as { kind: string; severity: string });
+    expect(alerts).toEqual([expect.objectContaining({ kind: 'state-unavailable', severity: 'critical' })]);
+    expect(await emu.emulator.control.requests({ kind: 'arm' })).toEqual([]);
+  });
+});
