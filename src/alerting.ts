@@ -92,6 +92,22 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
       }),
     );
   }
+  const wide = report.findings.find((f) => f.code === 'WIDE_RULE');
+  if (wide !== undefined && Array.isArray(wide.rules)) {
+    const rules = wide.rules as readonly string[];
+    alerts.push(
+      createAlert({
+        vault,
+        kind: 'wide-rule',
+        subject: 'WIDE_RULE',
+        severity: 'warning',
+        title: `${name(vault)}: ${rules.length} widened rule${rules.length === 1 ? '' : 's'} wider than /${String(wide.warnWidenedPrefix)}`,
+        details: rules.map((r) => `widened: ${r}`),
+        rules,
+        action: 'Nothing: the rules stay within the guards. To narrow them, raise the rule limit, select fewer tags, or raise guards.maxWidenedPrefix (a longer prefix is a tighter bound).',
+      }),
+    );
+  }
   const perimeter = report.findings.find((f) => f.code === 'PERIMETER_ENFORCED');
   if (perimeter !== undefined) {
     alerts.push(

@@ -5,6 +5,7 @@ import { validateCidrList } from './core/allowlist.js';
 import { TagwallError } from './core/errors.js';
 import { CLOUDS, type CloudName } from './core/service-tags.js';
 import { parseVaultId, type VaultRef } from './core/vault-id.js';
+import type { Guards } from './core/vault-plan.js';
 import { formatJsonPath } from './sources/schema.js';
 import { validateWebhookUrl } from './alerts/webhook.js';
 
@@ -22,6 +23,40 @@ export const ARM_ENDPOINTS: Record<CloudName, string> = {
 const cloud = z.enum(CLOUDS);
 const fraction = z.number().min(0).max(1);
 const httpsUrl = z.url({ protocol: /^https$/ });
+
+const guardFields = {
+  maxRemovedFraction: fraction,
+  maxSourceShrinkFraction: fraction,
+  maxExcessAddresses: z.number().int().min(0),
+  /** No widened rule wider than this prefix length; 0 turns the bound off. */
+  maxWidenedPrefix: z.number().int().min(0).max(32),
+  /** A widened rule wider than this is a WIDE_RULE warning. */
+  warnWidenedPrefix: z.number().int().min(0).max(32),
+};
+
+export const GUARD_DEFAULTS = {
+  maxRemovedFraction: 0.5,
+  maxSourceShrinkFraction: 0.2,
+  // A /12: the widest widening a security reviewer would wave through without looking.
+  maxExcessAddresses: 1_048_576,
+  maxWidenedPrefix: 12,
+  warnWidenedPrefix: 16,
+} as const;
+
+/** Any subset of the guards, for defaults and per target. */
+const partialGuards = z.strictObject({
+  maxRemovedFraction: guardFields.maxRemovedFraction.optional(),
+  maxSourceShrinkFraction: guardFields.maxSourceShrinkFraction.optional(),
+  maxExcessAddresses: guardFields.maxExcessAddresses.optional(),
+  maxWidenedPrefix: guardFields.maxWidenedPrefix.optional(),
+  warnWidenedPrefix: guardFields.warnWidenedPrefix.optional(),
+});
+
+const widenSchema = z.strictObject({
+  /** `azure`: minimise weighted excess, an excess address outside Azure's space costing outsideAzureWeight. */
+  prefer: z.enum(['none', 'azure']).default('none'),
+  outsideAzureWeight: z.number().min(1).max(1_000_000).default(16),
+});
 
 const targetSettings = {
   maxRules: z.number().int().min(1).max(1000),
@@ -45,6 +80,8 @@ const defaultsSchema = z.strictObject({
   expectBypass: targetSettings.expectBypass.optional(),
   adopt: targetSettings.adopt.default('first-run'),
   skipWhenPerimeterEnforced: targetSettings.skipWhenPerimeterEnforced.default(false),
+  guards: partialGuards.optional(),
+  widen: widenSchema.optional(),
 });
 
 const targetSchema = z.strictObject({
@@ -61,6 +98,8 @@ const targetSchema = z.strictObject({
   expectBypass: targetSettings.expectBypass.optional(),
   adopt: targetSettings.adopt.optional(),
   skipWhenPerimeterEnforced: targetSettings.skipWhenPerimeterEnforced.optional(),
+  guards: partialGuards.optional(),
+  widen: widenSchema.optional(),
 });
 
 const fetchSettings = {
@@ -96,11 +135,13 @@ export const configSchema = z.strictObject({
   defaults: defaultsSchema.default({ maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false, adopt: 'first-run', skipWhenPerimeterEnforced: false }),
   guards: z
     .strictObject({
-      maxRemovedFraction: fraction.default(0.5),
-      maxSourceShrinkFraction: fraction.default(0.2),
-      maxExcessAddresses: z.number().int().min(0).default(16_777_216),
+      maxRemovedFraction: guardFields.maxRemovedFraction.default(GUARD_DEFAULTS.maxRemovedFraction),
+      maxSourceShrinkFraction: guardFields.maxSourceShrinkFraction.default(GUARD_DEFAULTS.maxSourceShrinkFraction),
+      maxExcessAddresses: guardFields.maxExcessAddresses.default(GUARD_DEFAULTS.maxExcessAddresses),
+      maxWidenedPrefix: guardFields.maxWidenedPrefix.default(GUARD_DEFAULTS.maxWidenedPrefix),
+      warnWidenedPrefix: guardFields.warnWidenedPrefix.default(GUARD_DEFAULTS.warnWidenedPrefix),
     })
-    .default({ maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 16_777_216 }),
+    .default({ ...GUARD_DEFAULTS }),
   concurrency: z.number().int().min(1).max(64).default(8),
   alerts: z
     .strictObject({
@@ -135,6 +176,9 @@ export interface TargetConfig {
   readonly expectBypass?: string;
   readonly adopt: 'first-run' | 'never';
   readonly skipWhenPerimeterEnforced: boolean;
+  /** The run's guards, with `defaults.guards` and the target's own on top. */
+  readonly guards: Guards;
+  readonly widen: { readonly prefer: 'none' | 'azure'; readonly outsideAzureWeight: number };
 }
 
 export interface TagwallConfig extends Omit<ParsedConfig, 'targets' | 'arm'> {
@@ -182,6 +226,10 @@ function semanticProblems(raw: unknown): string[] {
   return problems;
 }
 
+function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
+  return o === undefined ? {} : (Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>);
+}
+
 function invalid(source: string, problems: readonly string[]): TagwallError {
   return new TagwallError('CONFIG_INVALID', `${source}: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}`, { details: problems });
 }
@@ -194,10 +242,14 @@ export function parseConfig(raw: unknown, options: { baseDir: string; source: st
   const c = parsed.data;
   const targets: TargetConfig[] = [];
   c.targets.forEach((t, i) => {
-    const settings = { ...c.defaults, ...Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined)) };
+    const { guards: defaultGuards, widen: defaultWiden, ...defaults } = c.defaults;
+    const { guards: ownGuards, widen: ownWiden, ...own } = t;
+    const settings = { ...defaults, ...Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined)) } as typeof defaults & typeof own;
+    const guards = { ...c.guards, ...stripUndefined(defaultGuards), ...stripUndefined(ownGuards) };
+    const widen = ownWiden ?? defaultWiden ?? { prefer: 'none' as const, outsideAzureWeight: 16 };
     if (settings.reserveRules >= settings.maxRules) problems.push(`targets[${i}]: reserveRules (${settings.reserveRules}) must be less than maxRules (${settings.maxRules})`);
     try {
-      targets.push({ ...settings, vault: parseVaultId(t.vault), select: t.select, extra: t.extra, exclude: t.exclude });
+      targets.push({ ...settings, guards, widen, vault: parseVaultId(t.vault), select: t.select, extra: t.extra, exclude: t.exclude });
     } catch {
       // already reported by semanticProblems
     }

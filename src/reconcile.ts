@@ -4,7 +4,8 @@ import { formatCidr, type Cidr } from './core/ipv4.js';
 import { normaliseRule } from './core/rules.js';
 import { selectTags, splitSelectors, TagIndex } from './core/selection.js';
 import type { ServiceTagDocument } from './core/service-tags.js';
-import { planVault, type AppliedRecord, type Drift, type Finding, type Guards, type ObservedFirewall, type PerimeterPosture, type Reason, type RuleCounts, type VaultPlan } from './core/vault-plan.js';
+import { azureSpace, explainWidening, type WideningReport } from './core/explain.js';
+import { planVault, type AppliedRecord, type Drift, type Finding, type ObservedFirewall, type PerimeterPosture, type Reason, type RuleCounts, type VaultPlan } from './core/vault-plan.js';
 import type { VaultRef } from './core/vault-id.js';
 import type { TagwallConfig, TargetConfig } from './config.js';
 import type { FirewallTarget, PerimeterLookup, PerimeterView, VaultFirewall } from './targets/firewall.js';
@@ -42,6 +43,10 @@ export interface VaultReport {
   /** Guards that --force overrode. */
   readonly forced?: readonly Reason[];
   readonly mode: TargetConfig['mode'];
+  /** With `widen.prefer: "azure"`: the weighted excess the collapse minimised, beside the plain excessAddresses. */
+  readonly weightedExcess?: number;
+  /** Every rule that admits addresses beyond the source, and into whose space (see core/explain.ts). */
+  readonly widening?: WideningReport;
   readonly error?: { readonly code: ErrorCode; readonly message: string };
 }
 
@@ -150,7 +155,16 @@ function reason(code: Reason['code'], message: string, values: Record<string, st
   return { code, message, ...values };
 }
 
+/** The allowlist each report was planned with, for the widening explanation added once the vault is settled. */
+const desiredOf = new WeakMap<VaultReport, Allowlist>();
+
 function report(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | undefined, extra: Partial<VaultReport> = {}): VaultReport {
+  const r = build(target, outcome, plan, extra);
+  if (plan?.desired !== undefined) desiredOf.set(r, plan.desired);
+  return r;
+}
+
+function build(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | undefined, extra: Partial<VaultReport>): VaultReport {
   return {
     vault: target.vault.id,
     outcome,
@@ -165,6 +179,7 @@ function report(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | u
     findings: plan?.findings ?? [],
     reasons: [...(plan?.refusals ?? []), ...(plan?.skip === undefined ? [] : [plan.skip])],
     mode: target.mode,
+    ...(plan?.desired?.stats.weightedExcess === undefined ? {} : { weightedExcess: plan.desired.stats.weightedExcess }),
     ...(plan !== undefined && plan.forced.length > 0 ? { forced: plan.forced } : {}),
     ...extra,
   };
@@ -204,8 +219,7 @@ async function settle(pass: VaultPass): Promise<VaultReport> {
 
 interface RunContext {
   readonly doc: ServiceTagDocument;
-  readonly desiredFor: (target: TargetConfig, budget: number, kept: readonly Cidr[]) => Allowlist;
-  readonly guards: Guards;
+  readonly desiredFor: (target: TargetConfig, budget: number, kept: readonly Cidr[], unbounded: boolean) => Allowlist;
   readonly deps: ReconcileDeps;
   readonly options: ReconcileOptions;
   readonly runId: string;
@@ -252,9 +266,9 @@ async function passVault(target: TargetConfig, ctx: RunContext): Promise<VaultPa
         firewall: observed,
         record: loaded?.record,
         settings: target,
-        guards: ctx.guards,
+        guards: target.guards,
         force: options.force,
-        desiredFor: (budget, kept) => ctx.desiredFor(target, budget, kept),
+        desiredFor: (budget, kept, o) => ctx.desiredFor(target, budget, kept, o?.unbounded === true),
       });
       // IP rules with no effect are not worth a refusal: nothing would be written either way.
       if (plan.skip !== undefined) return { report: report(target, 'skipped', plan, { reasons: [plan.skip] }) };
@@ -389,7 +403,7 @@ async function passVault(target: TargetConfig, ctx: RunContext): Promise<VaultPa
 function allowlists(doc: ServiceTagDocument, index: TagIndex): RunContext['desiredFor'] {
   const prepared = new Map<string, AllowlistSource>();
   const collapsed = new Map<string, Allowlist>();
-  return (t, budget, kept) => {
+  return (t, budget, kept, unbounded) => {
     const sourceKey = JSON.stringify([t.select, t.extra, t.exclude]);
     let p = prepared.get(sourceKey);
     if (p === undefined) {
@@ -397,10 +411,18 @@ function allowlists(doc: ServiceTagDocument, index: TagIndex): RunContext['desir
       prepared.set(sourceKey, p);
     }
     const relevant = relevantKept(p, kept);
-    const key = `${sourceKey}|${t.split31}|${budget}|${relevant.map(formatCidr).sort().join(',')}`;
+    const bound = unbounded ? 0 : t.guards.maxWidenedPrefix;
+    const weight = t.widen.prefer === 'azure' ? t.widen.outsideAzureWeight : 0;
+    const key = `${sourceKey}|${t.split31}|${budget}|${bound}|${weight}|${relevant.map(formatCidr).sort().join(',')}`;
     let a = collapsed.get(key);
     if (a === undefined) {
-      a = collapseAllowlist(p, { maxRules: budget, split31: t.split31, kept: relevant });
+      a = collapseAllowlist(p, {
+        maxRules: budget,
+        split31: t.split31,
+        kept: relevant,
+        maxWidenedPrefix: bound,
+        ...(weight === 0 ? {} : { weights: { inside: azureSpace(doc), outsideWeight: weight } }),
+      });
       collapsed.set(key, a);
     }
     return a;
@@ -416,7 +438,6 @@ export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, 
   const ctx: RunContext = {
     doc,
     desiredFor: allowlists(doc, index),
-    guards: config.guards,
     deps,
     options,
     runId: options.runId ?? `run-${now().toISOString()}-${Math.random().toString(36).slice(2, 10)}`,
@@ -429,6 +450,13 @@ export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, 
     const first = options.first;
     order.sort((a, b) => Number(first.has(targets[b]!.vault.id.toLowerCase())) - Number(first.has(targets[a]!.vault.id.toLowerCase())) || a - b);
   }
+  // Vaults that share a selection share an allowlist: explain each once.
+  const explained = new Map<Allowlist, WideningReport>();
+  const explain = (a: Allowlist) => {
+    let w = explained.get(a);
+    if (w === undefined) explained.set(a, (w = explainWidening(a, doc)));
+    return w;
+  };
   const reports: Promise<VaultReport>[] = new Array(targets.length);
   let next = 0;
   let done = 0;
@@ -442,7 +470,9 @@ export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, 
         options.deadline !== undefined && now().getTime() >= options.deadline.getTime()
           ? { report: report(target, 'skipped', undefined, { reasons: [reason('DEADLINE', `the run reached its deadline (${options.deadline.toISOString()}) before this vault; the next run takes it first`, { deadline: options.deadline.toISOString() })] }) }
           : await passVault(target, ctx);
-      reports[i] = settle(pass).then((r) => {
+      const desired = desiredOf.get(pass.report);
+      reports[i] = settle(pass).then((settled) => {
+        const r = desired === undefined ? settled : { ...settled, widening: explain(desired) };
         deps.onVaultDone?.(r, ++done, targets.length);
         return r;
       });

@@ -74,6 +74,12 @@ export function renderRunText(report: RunReport): string {
     for (const f of v.forced ?? []) details.push(`  forced past guard ${f.code}: ${f.message}`);
     for (const f of v.findings) details.push(`  ${f.severity} ${f.code}: ${f.message}`);
     for (const d of v.drift) details.push(`  drift: ${d.detail}`);
+    const w = v.widening;
+    if (w !== undefined && w.totals.widenedRules > 0) {
+      details.push(
+        `  widened: ${count(w.totals.widenedRules)} rule${w.totals.widenedRules === 1 ? '' : 's'} admit ${count(w.totals.excessAddresses)} addresses beyond the source (${count(w.totals.excessInAzure)} in Azure, ${count(w.totals.excessOutsideAzure)} outside); widest: ${w.rules.slice(0, 3).map((r) => r.rule).join(', ')}`,
+      );
+    }
     if (v.add.length > 0) details.push(`  ${v.outcome === 'applied' ? 'added' : 'add'}: ${capped(v.add)}`);
     if (v.remove.length > 0) details.push(`  ${v.outcome === 'applied' ? 'removed' : 'remove'}: ${capped(v.remove)}`);
     if (v.unmanaged.length > 0) details.push(`  unmanaged (kept): ${capped(v.unmanaged)}`);

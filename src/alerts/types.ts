@@ -10,6 +10,8 @@ export type AlertKind =
   | 'firewall-disabled'
   /** A network security perimeter in Enforced mode decides access, so the vault's IP rules do nothing. */
   | 'perimeter-enforced'
+  /** A widened rule is wider than guards.warnWidenedPrefix: within the bounds, but a reviewer should know. */
+  | 'wide-rule'
   /** A guard refused the planned write, so nothing was applied. */
   | 'plan-refused'
   /** The vault could not be read or written. */
@@ -25,6 +27,7 @@ export const ALERT_KINDS: readonly AlertKind[] = [
   'drift',
   'firewall-disabled',
   'perimeter-enforced',
+  'wide-rule',
   'plan-refused',
   'vault-failed',
   'service-tags-stale',

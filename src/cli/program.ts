@@ -15,6 +15,11 @@ import type { SyncOptions } from './sync.js';
 /** Key Vault's hard limit on IP rules. */
 export const KEY_VAULT_MAX_RULES = 1000;
 
+function widenedPrefix(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 32) throw new InvalidArgumentError('must be a prefix length from 0 to 32 (0: no bound).');
+  return Number(value);
+}
+
 /** `90s`, `8m`, `1h` (or plain seconds) to milliseconds. */
 function parseDuration(value: string): number {
   const m = /^(\d+)(s|m|h)?$/.exec(value.trim());
@@ -143,15 +148,26 @@ export function createProgram(io: CliIO): Command {
     .option('--split-31', 'never emit a /31 (old Key Vault API, Storage accounts)', false)
     .option('--extra <cidrs>', 'extra IPv4 CIDRs to allow, comma-separated, repeatable', collect)
     .option('--exclude <cidrs>', 'IPv4 CIDRs never to allow, comma-separated, repeatable', collect)
+    .option('--max-widened-prefix <n>', 'no widened rule wider than this prefix length; 0 turns the bound off', widenedPrefix, 12)
+    .option('--explain', 'list every rule that admits addresses beyond the source, and into whose space', false)
     .option('--json', 'print one JSON object on stdout', false)
-    .action(async (opts: SourceOptions & { select?: string[]; maxRules: number; split31: boolean; extra?: string[]; exclude?: string[]; json: boolean }) => {
+    .action(async (opts: SourceOptions & { select?: string[]; maxRules: number; split31: boolean; extra?: string[]; exclude?: string[]; json: boolean; maxWidenedPrefix: number; explain: boolean }) => {
       if (opts.select === undefined) throw new TagwallError('USAGE', 'plan needs --select (for example --select AzureDevOps,LogicApps@westeurope); `tagwall tags` lists the tags');
       const selectors = splitSelectors(opts.select);
       const loaded = await loadSource(opts, io);
       runPlan(
         loaded.document,
         originOf(loaded),
-        { select: selectors, maxRules: opts.maxRules, split31: opts.split31, extra: cidrList(opts.extra), exclude: cidrList(opts.exclude), json: opts.json },
+        {
+          select: selectors,
+          maxRules: opts.maxRules,
+          split31: opts.split31,
+          extra: cidrList(opts.extra),
+          exclude: cidrList(opts.exclude),
+          json: opts.json,
+          maxWidenedPrefix: opts.maxWidenedPrefix,
+          explain: opts.explain,
+        },
         io,
         loaded.warnings,
       );

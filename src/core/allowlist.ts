@@ -1,4 +1,4 @@
-import { collapse } from './collapse.js';
+import { collapse, type CollapseOptions } from './collapse.js';
 import { TagwallError } from './errors.js';
 import { FORBIDDEN_RANGES, forbiddenOverlap } from './forbidden.js';
 import {
@@ -24,6 +24,8 @@ export interface AllowlistRequest {
   readonly exclude?: readonly string[];
   readonly maxRules: number;
   readonly split31?: boolean;
+  readonly maxWidenedPrefix?: number;
+  readonly weights?: CollapseOptions['weights'];
 }
 
 export interface AllowlistStats {
@@ -38,6 +40,8 @@ export interface AllowlistStats {
   readonly sourceAddresses: number;
   readonly allowedAddresses: number;
   readonly excessAddresses: number;
+  /** What the collapse minimised: the excess, or with `weights` the weighted excess. */
+  readonly weightedExcess?: number;
 }
 
 export interface Allowlist {
@@ -163,10 +167,20 @@ export interface CollapseRequest {
   readonly split31?: boolean;
   /** Rules the firewall keeps whatever the plan (see collapse). */
   readonly kept?: readonly Cidr[];
+  /** No widened rule wider than this prefix length; 0 or absent: no bound. */
+  readonly maxWidenedPrefix?: number;
+  readonly weights?: CollapseOptions['weights'];
 }
 
 export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRequest): Allowlist {
-  const result = collapse(prepared.merged, { maxRules: request.maxRules, split31: request.split31 ?? false, blocked: prepared.blocked, ...(request.kept === undefined ? {} : { kept: request.kept }) });
+  const result = collapse(prepared.merged, {
+    maxRules: request.maxRules,
+    split31: request.split31 ?? false,
+    blocked: prepared.blocked,
+    ...(request.kept === undefined ? {} : { kept: request.kept }),
+    ...(request.maxWidenedPrefix === undefined ? {} : { maxWidenedPrefix: request.maxWidenedPrefix }),
+    ...(request.weights === undefined ? {} : { weights: request.weights }),
+  });
   return {
     selected: prepared.selected,
     rules: result.rules,
@@ -180,6 +194,7 @@ export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRe
       sourceAddresses: result.sourceAddresses,
       allowedAddresses: result.allowedAddresses,
       excessAddresses: result.excessAddresses,
+      ...(request.weights === undefined ? {} : { weightedExcess: result.weightedExcess }),
     },
   };
 }

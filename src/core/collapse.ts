@@ -1,5 +1,5 @@
 import { TagwallError } from './errors.js';
-import { blockSize, cidrEnd, formatCidr, touchesRanges, type AddressRange, type Cidr } from './ipv4.js';
+import { blockSize, cidrEnd, formatCidr, RangeCounter, touchesRanges, type AddressRange, type Cidr } from './ipv4.js';
 
 /**
  * The optimal collapse: CIDR rules that cover every source address, touch no blocked
@@ -139,39 +139,6 @@ class KeptIndex {
       next = cidrEnd(k) + 1;
     }
     return next === end + 1 ? out : null;
-  }
-}
-
-/** Counts addresses of a sorted, merged range list inside any span, by prefix sums. */
-class RangeCounter {
-  private readonly starts: number[];
-  private readonly ends: number[];
-  /** cum[i]: addresses in ranges[0..i). */
-  private readonly cum: number[];
-
-  constructor(ranges: readonly AddressRange[]) {
-    this.starts = ranges.map((r) => r.start);
-    this.ends = ranges.map((r) => r.end);
-    this.cum = [0];
-    for (const r of ranges) this.cum.push(this.cum[this.cum.length - 1]! + (r.end - r.start + 1));
-  }
-
-  /** Addresses in ranges up to and including `x`. */
-  private upTo(x: number): number {
-    let lo = 0;
-    let hi = this.starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.starts[mid]! <= x) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo === 0) return 0;
-    const i = lo - 1;
-    return this.cum[i]! + (Math.min(x, this.ends[i]!) - this.starts[i]! + 1);
-  }
-
-  count(start: number, end: number): number {
-    return this.upTo(end) - (start === 0 ? 0 : this.upTo(start - 1));
   }
 }
 

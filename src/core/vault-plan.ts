@@ -1,5 +1,6 @@
 import type { Allowlist } from './allowlist.js';
 import { isTagwallError } from './errors.js';
+import { widenedRules } from './explain.js';
 import type { Cidr } from './ipv4.js';
 import { driftSince } from './plan/drift.js';
 import { guardHits } from './plan/guards.js';
@@ -20,6 +21,26 @@ export { postureFindings } from './plan/posture.js';
  * mode) are counted first, and the collapse is told which of them it may use for free, so
  * the cover it picks is the least excess that fits the limit beside them.
  */
+/** Widened rules wider than the warning bound: a reviewer should see them, and someone is paged once. */
+function wideRuleFindings(desired: Allowlist, guards: VaultPlanInput['guards']): Finding[] {
+  if (guards.warnWidenedPrefix === 0) return [];
+  const wide = widenedRules(desired).filter((w) => w.rule.length < guards.warnWidenedPrefix);
+  if (wide.length === 0) return [];
+  wide.sort((a, b) => a.rule.length - b.rule.length || b.excess - a.excess);
+  const rules = wide.map((w) => ruleKey(w.rule));
+  const excess = wide.reduce((n, w) => n + w.excess, 0);
+  return [
+    {
+      severity: 'warning',
+      code: 'WIDE_RULE',
+      message: `${rules.length} widened rule${rules.length === 1 ? ' is' : 's are'} wider than /${guards.warnWidenedPrefix} (guards.warnWidenedPrefix), admitting ${excess} addresses beyond the source: ${rules.slice(0, 5).join(', ')}${rules.length > 5 ? ', ...' : ''}`,
+      rules,
+      excessAddresses: excess,
+      warnWidenedPrefix: guards.warnWidenedPrefix,
+    },
+  ];
+}
+
 export function planVault(input: VaultPlanInput): VaultPlan {
   const s = input.settings;
   const ownership = ownershipOf(input.firewall.ipRules, input.record);
@@ -33,6 +54,7 @@ export function planVault(input: VaultPlanInput): VaultPlan {
   const kept = keptRules(ownership, s);
   const budget = limit - kept.length;
   const refusals: Reason[] = [];
+  const forcedBound: Reason[] = [];
   let desired: Allowlist | undefined;
   if (budget < 0) {
     refusals.push({
@@ -42,19 +64,32 @@ export function planVault(input: VaultPlanInput): VaultPlan {
       limit,
     });
   } else {
+    const keptCidrs = kept.flatMap((r): Cidr[] => (r.cidr === undefined ? [] : [r.cidr]));
     try {
-      desired = input.desiredFor(budget, kept.flatMap((r): Cidr[] => (r.cidr === undefined ? [] : [r.cidr])));
+      desired = input.desiredFor(budget, keptCidrs);
     } catch (e) {
       if (!isTagwallError(e, 'COLLAPSE_INFEASIBLE')) throw e;
       // In the target's own terms: the maxRules that would fit, with the kept rules and the reserve.
       const neededRules = Number(e.values.neededRules) + kept.length + s.reserveRules;
-      refusals.push({
+      const bound = e.values.maxWidenedPrefix === undefined ? undefined : Number(e.values.maxWidenedPrefix);
+      const refusal: Reason = {
         code: 'COLLAPSE_INFEASIBLE',
-        message: `no cover fits beside the ${kept.length} rules kept in ${limit} rules without touching forbidden or excluded space; the smallest maxRules that works is ${neededRules}`,
+        message:
+          bound === undefined
+            ? `no cover fits beside the ${kept.length} rules kept in ${limit} rules without touching forbidden or excluded space; the smallest maxRules that works is ${neededRules}`
+            : `no cover fits beside the ${kept.length} rules kept in ${limit} rules with no widened rule wider than /${bound} (guards.maxWidenedPrefix); the smallest maxRules that works under it is ${neededRules}; to allow wider rules, set guards.maxWidenedPrefix lower (0 turns it off) or run once with --force`,
         neededRules,
         budget,
         keptRules: kept.length,
-      });
+        ...(bound === undefined ? {} : { maxWidenedPrefix: bound }),
+      };
+      // The widening bound is a guard like the others: --force may lift it for one run.
+      if (bound !== undefined && input.force) {
+        desired = input.desiredFor(budget, keptCidrs, { unbounded: true });
+        forcedBound.push(refusal);
+      } else {
+        refusals.push(refusal);
+      }
     }
   }
 
@@ -85,7 +120,8 @@ export function planVault(input: VaultPlanInput): VaultPlan {
   const nextRules = next.map((r) => (r.cidr === undefined ? r.value : ruleToWrite(r.cidr)));
 
   const hits = desired === undefined ? [] : guardHits(desired, input.record, remove.length, current.length, input.guards);
-  const forced = input.force ? hits : [];
+  const forced = input.force ? [...forcedBound, ...hits] : [];
+  if (desired !== undefined) findings.push(...wideRuleFindings(desired, input.guards));
   if (!input.force) refusals.push(...hits);
 
   const setDeny = posture.setDeny;

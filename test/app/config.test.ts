@@ -25,7 +25,7 @@ describe('configuration', () => {
     expect(c.arm.endpoint).toBe('https://management.azure.com');
     expect(c.serviceTags).toEqual({ source: 'download', maxStaleDays: 14 });
     expect(c.state).toEqual({ store: 'file', path: '/etc/tagwall/.tagwall/state.json' });
-    expect(c.guards).toEqual({ maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 16_777_216 });
+    expect(c.guards).toEqual({ maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 1_048_576, maxWidenedPrefix: 12, warnWidenedPrefix: 16 });
     expect(c.concurrency).toBe(8);
     expect(c.targets[0]).toMatchObject({ maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false, select: ['AzureDevOps'] });
     expect(c.targets[0]!.vault).toMatchObject({ subscriptionId: '00000000-0000-0000-0000-000000000001', resourceGroup: 'rg-app', name: 'kv-one' });
@@ -122,5 +122,32 @@ describe('configuration', () => {
     await expect(loadConfig({ env: {}, cwd: '/' })).rejects.toMatchObject({ code: 'CONFIG_MISSING' });
     await expect(loadConfig({ env: { TAGWALL_CONFIG: '{"targets": [' }, cwd: '/' })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/TAGWALL_CONFIG: not valid JSON/) });
     await expect(loadConfig({ env: { TAGWALL_VAULTS: vault('kv-one') }, cwd: '/' })).rejects.toMatchObject({ details: [expect.stringMatching(/^TAGWALL_SELECT/)] });
+  });
+
+  it('merges guards and the widening preference: the run, then defaults, then the target', () => {
+    const c = parseConfig(
+      {
+        guards: { maxExcessAddresses: 5000 },
+        defaults: { guards: { maxWidenedPrefix: 16 }, widen: { prefer: 'azure' } },
+        targets: [
+          { vault: '/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-a', select: ['AzureDevOps'], guards: { warnWidenedPrefix: 20 } },
+          { vault: '/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-b', select: ['AzureDevOps'], guards: { maxWidenedPrefix: 0 }, widen: { prefer: 'none' } },
+        ],
+      },
+      { baseDir: '/', source: 'test' },
+    );
+    expect(c.targets[0]!.guards).toEqual({ maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 5000, maxWidenedPrefix: 16, warnWidenedPrefix: 20 });
+    expect(c.targets[0]!.widen).toEqual({ prefer: 'azure', outsideAzureWeight: 16 });
+    expect(c.targets[1]!.guards.maxWidenedPrefix).toBe(0);
+    expect(c.targets[1]!.widen.prefer).toBe('none');
+  });
+
+  it('refuses a widening bound that is not a prefix length, and an outside weight under 1', () => {
+    const bad = () =>
+      parseConfig(
+        { defaults: { guards: { maxWidenedPrefix: 33 }, widen: { prefer: 'azure', outsideAzureWeight: 0.5 } }, targets: [{ vault: '/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-a', select: ['X'] }] },
+        { baseDir: '/', source: 'test' },
+      );
+    expect(bad).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.arrayContaining([expect.stringMatching(/^defaults\.guards\.maxWidenedPrefix/), expect.stringMatching(/^defaults\.widen\.outsideAzureWeight/)]) }));
   });
 });

@@ -33,7 +33,7 @@ describe('tagwall plan', () => {
   });
 
   it('prints a readable summary and the rules without --json', async () => {
-    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '10']);
+    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '10', '--max-widened-prefix', '0']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Service tags\s+Public, change 373/m);
     expect(r.stdout).toMatch(/^Rules\s+10 of 10$/m);
@@ -160,5 +160,39 @@ describe('tagwall tags', () => {
     expect(out.serviceTags).toEqual({ cloud: 'Public', changeNumber: 373, path: BUNDLED, cacheUsed: false });
     expect(out.tags.length).toBeGreaterThan(1);
     expect(out.warnings).toEqual([expect.stringMatching(/more than 21 days ago/)]);
+  });
+
+  it('refuses AzureDevOps in 10 rules under the default widening bound, naming the budget that works', async () => {
+    // Unbounded, 10 rules need 20.192.0.0/10 and 40.64.0.0/10: 11,529,408 addresses beyond Azure DevOps'.
+    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '10', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/no widened rule wider than \/12 .*the smallest budget that works is 14; without the bound, 3 would do/);
+    const fits = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '14', '--json']);
+    expect(fits.code).toBe(0);
+    const rules = (JSON.parse(fits.stdout) as { rules: string[] }).rules;
+    for (const rule of rules) expect(Number(rule.includes('/') ? rule.split('/')[1] : 32)).toBeGreaterThanOrEqual(12);
+  });
+
+  it('--explain lists every widened rule, widest first, with where its excess lies', async () => {
+    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '10', '--max-widened-prefix', '0', '--explain', '--json']);
+    expect(r.code).toBe(0);
+    const w = (JSON.parse(r.stdout) as { widening: { rules: { rule: string; excessAddresses: number; excessInAzure: number; excessOutsideAzure: number; tags: string[] }[]; totals: { excessAddresses: number } } }).widening;
+    // The figure the new user saw: 11,529,408 extra addresses in 10 rules.
+    expect(w.totals.excessAddresses).toBe(11_529_408);
+    expect(w.rules.slice(0, 2).map((x) => x.rule).sort()).toEqual(['20.192.0.0/10', '40.64.0.0/10']);
+    for (const x of w.rules) {
+      expect(x.excessInAzure + x.excessOutsideAzure).toBe(x.excessAddresses);
+      expect(x.tags).toEqual(['AzureDevOps']);
+    }
+    const text = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '10', '--max-widened-prefix', '0', '--explain']);
+    expect(text.stdout).toMatch(/^Widened\s+4 rules admit 11,529,408 addresses beyond the source/m);
+    expect(text.stdout).toMatch(/^RULE\s+SOURCE\s+EXCESS\s+IN AZURE\s+OUTSIDE\s+TAGS$/m);
+  });
+
+  it('refuses a widening bound that is not a prefix length', async () => {
+    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-widened-prefix', '33']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--max-widened-prefix.*prefix length from 0 to 32/);
   });
 });

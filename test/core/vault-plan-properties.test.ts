@@ -122,7 +122,7 @@ function inputOf(w: World): VaultPlanInput {
     firewall: { ipRules: w.current, virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny', publicNetworkAccess: 'Enabled' } },
     record,
     settings: w.settings,
-    guards: w.tightGuards ? { maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 4 } : { maxRemovedFraction: 1, maxSourceShrinkFraction: 1, maxExcessAddresses: 2 ** 32 },
+    guards: w.tightGuards ? { maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 4, maxWidenedPrefix: 0, warnWidenedPrefix: 0 } : { maxRemovedFraction: 1, maxSourceShrinkFraction: 1, maxExcessAddresses: 2 ** 32, maxWidenedPrefix: 0, warnWidenedPrefix: 0 },
     force: w.force,
     desiredFor: w.desiredFor,
   };
@@ -283,7 +283,7 @@ describe('planVault against exhaustive search', () => {
           firewall: { ipRules: rules, virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny' } },
           record: { ownedRules: owned, observedRules: rules, posture: { defaultAction: 'Deny' }, changeNumber: 1, sourceAddresses: c.source.length, appliedAt: '2025-10-13T00:00:00Z' },
           settings: { maxRules: c.limit, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false },
-          guards: { maxRemovedFraction: 1, maxSourceShrinkFraction: 1, maxExcessAddresses: 2 ** 32 },
+          guards: { maxRemovedFraction: 1, maxSourceShrinkFraction: 1, maxExcessAddresses: 2 ** 32, maxWidenedPrefix: 0, warnWidenedPrefix: 0 },
           force: false,
           desiredFor,
         });

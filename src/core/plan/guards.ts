@@ -32,7 +32,7 @@ export function guardHits(desired: Allowlist, record: AppliedRecord | undefined,
   if (desired.stats.excessAddresses > guards.maxExcessAddresses) {
     hits.push({
       code: 'EXCESS_GUARD',
-      message: `the collapse admits ${desired.stats.excessAddresses} addresses beyond the source (limit ${guards.maxExcessAddresses})`,
+      message: `the collapse admits ${desired.stats.excessAddresses} addresses beyond the source (limit ${guards.maxExcessAddresses}); to allow it, raise the rule limit, raise guards.maxExcessAddresses, or run once with --force`,
       excessAddresses: desired.stats.excessAddresses,
       limit: guards.maxExcessAddresses,
     });

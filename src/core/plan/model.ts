@@ -28,6 +28,10 @@ export interface Guards {
   readonly maxRemovedFraction: number;
   readonly maxSourceShrinkFraction: number;
   readonly maxExcessAddresses: number;
+  /** No widened rule wider than this prefix length (0: no bound); applied inside the collapse. */
+  readonly maxWidenedPrefix: number;
+  /** A widened rule wider than this is a WIDE_RULE warning. */
+  readonly warnWidenedPrefix: number;
 }
 
 export interface Posture {
@@ -78,6 +82,7 @@ export type FindingCode =
   | 'BYPASS_MISMATCH'
   | 'VNET_RULES'
   | 'ADOPTED_RULES'
+  | 'WIDE_RULE'
   | 'PERIMETER_ENFORCED'
   | 'PERIMETER_LEARNING'
   | 'PERIMETER_UNKNOWN';
@@ -136,7 +141,7 @@ export interface VaultPlanInput {
    * anyway (which cost nothing when the cover uses them). May throw COLLAPSE_INFEASIBLE with
    * `values.neededRules`. Memoised by the caller.
    */
-  readonly desiredFor: (budget: number, kept: readonly Cidr[]) => Allowlist;
+  readonly desiredFor: (budget: number, kept: readonly Cidr[], options?: { readonly unbounded?: boolean }) => Allowlist;
 }
 
 export interface RuleCounts {
