@@ -303,3 +303,30 @@ describe('network security perimeter', () => {
     expect(unknown.vaults[0]).toMatchObject({ outcome: 'applied', findings: [expect.objectContaining({ code: 'PERIMETER_UNKNOWN', severity: 'info' })] });
   });
 });
+
+describe('the default widening guards', () => {
+  it('refuse every tag in 127 rules, and say how to allow it', async () => {
+    const report = await sync(config([{ vault: vaultId('kv-app'), select: ['*'], maxRules: 127 }]));
+    const v = report.vaults[0]!;
+    expect(v.outcome).toBe('refused');
+    expect(v.reasons.length).toBeGreaterThan(0);
+    for (const r of v.reasons) expect(r.message).toMatch(/--force|guards\.max/);
+    expect(await requests('kv-app')).toEqual(['GET 200']);
+  });
+
+  it('refuse AzureDevOps in 10 rules, naming the budget that works under the bound', async () => {
+    const report = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'], maxRules: 10 }]));
+    // 14 rules for the tag, plus the hand-made office rule that stays.
+    expect(report.vaults[0]!.reasons).toEqual([expect.objectContaining({ code: 'COLLAPSE_INFEASIBLE', neededRules: 15, maxWidenedPrefix: 12 })]);
+  });
+
+  it('report the widening per vault in sync --json, and WIDE_RULE past warnWidenedPrefix', async () => {
+    const report = await sync(config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'], maxRules: 15, guards: { warnWidenedPrefix: 20, maxExcessAddresses: 2 ** 32 } }]));
+    const v = report.vaults[0]!;
+    expect(v.outcome).toBe('applied');
+    expect(v.widening!.totals.excessAddresses).toBe(v.excessAddresses);
+    const wide = v.widening!.rules.filter((r) => Number(r.rule.split('/')[1]) < 20).map((r) => r.rule);
+    expect(wide.length).toBeGreaterThan(0);
+    expect(v.findings.find((f) => f.code === 'WIDE_RULE')).toMatchObject({ severity: 'warning', rules: expect.arrayContaining(wide) });
+  });
+});
