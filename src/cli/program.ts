@@ -237,7 +237,7 @@ export function createProgram(io: CliIO): Command {
         if (code !== 0) throw new ExitCode(code);
         return;
       }
-      const { runDemo } = await import('../demo.js');
+      const { runDemo } = await import('./demo.js');
       const code = await runDemo(io);
       if (code !== 0) throw new ExitCode(code);
     });

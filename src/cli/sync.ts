@@ -1,7 +1,8 @@
-import { runSync, type RunOptions, type Runtime } from '../app.js';
+import { runSync, type RunOptions, type Runtime } from '../run.js';
 import type { AlertLogger } from '../alerts/types.js';
 import { loadConfig } from '../config.js';
-import { exitCodeFor, renderRunText } from '../report.js';
+import { exitCodeFor } from '../run.js';
+import { renderRunText } from './report.js';
 import { writeLine, type CliIO } from './io.js';
 
 export interface SyncOptions {

@@ -1,8 +1,7 @@
 import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { TagwallError } from '../core/errors.js';
 import { storageCodeOf, storageFailure, storageReason, statusOf } from './blob-errors.js';
-import { JsonFileStore } from './json-file-store.js';
 import { conflict, type KeyValueStore, type StoredText, type WriteCondition } from './store.js';
 
 /**
@@ -249,47 +248,4 @@ function checkBlobName(key: string): string {
     segments.some((s) => s === '' || s === '.' || s === '..');
   if (bad) throw new TagwallError('STATE_KEY_INVALID', `${JSON.stringify(key)} cannot be used as a blob name`);
   return key;
-}
-
-export type StateStoreConfig =
-  | { readonly store: 'file'; readonly path: string }
-  | { readonly store: 'blob'; readonly connectionSetting?: string; readonly container?: string; readonly accountUrl?: string };
-
-export type Env = Readonly<Record<string, string | undefined>>;
-
-/**
- * Builds the configured store. For blob state the account comes from, in order: `accountUrl`
- * (with `credential`, or the host's identity); the connection string in the app setting
- * `connectionSetting`; or the identity-based form of that setting that Functions uses
- * (`<setting>__blobServiceUri` / `__serviceUri` / `__accountName`, optional `__clientId`).
- */
-export function createStateStore(config: StateStoreConfig, env: Env, credential?: TokenCredential, options: StoragePipelineOptions = {}): KeyValueStore {
-  if (config.store === 'file') return new JsonFileStore(config.path);
-  const container = config.container ?? DEFAULT_CONTAINER;
-  const setting = config.connectionSetting ?? DEFAULT_CONNECTION_SETTING;
-  const identity = (clientId: string | undefined): TokenCredential =>
-    credential ?? (clientId ? new ManagedIdentityCredential({ clientId }) : new DefaultAzureCredential());
-
-  if (config.accountUrl !== undefined) return BlobStore.fromAccountUrl(config.accountUrl, identity(undefined), container, options);
-
-  const connectionString = env[setting]?.trim();
-  if (connectionString) {
-    try {
-      return BlobStore.fromConnectionString(connectionString, container, options);
-    } catch (e) {
-      if (e instanceof TagwallError && e.code === 'STATE_CONFIG_INVALID') {
-        throw new TagwallError('STATE_CONFIG_INVALID', `app setting ${setting}: ${e.message}`, { cause: e });
-      }
-      throw e;
-    }
-  }
-
-  const accountName = env[`${setting}__accountName`]?.trim();
-  const serviceUri = env[`${setting}__blobServiceUri`]?.trim() || env[`${setting}__serviceUri`]?.trim() || (accountName ? `https://${accountName}.blob.core.windows.net` : undefined);
-  if (serviceUri) return BlobStore.fromAccountUrl(serviceUri, identity(env[`${setting}__clientId`]?.trim()), container, options);
-
-  throw new TagwallError(
-    'STATE_CONFIG_INVALID',
-    `blob state needs a storage account: set the app setting ${setting} to a connection string (UseDevelopmentStorage=true for Azurite), set ${setting}__blobServiceUri or ${setting}__accountName for managed identity, or give state.accountUrl`,
-  );
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { runSync } from '../../src/app.js';
+import { runSync } from '../../src/run.js';
 import { parseConfig } from '../../src/config.js';
 import { connectEmulatorControl } from '../../src/emulator/control-client.js';
 import { PUBLIC_FILE } from './data.js';

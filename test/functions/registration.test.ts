@@ -2,7 +2,7 @@ import { app } from '@azure/functions';
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import * as handlers from '../../src/azure/handlers.js';
+import * as handlers from '../../src/handlers/functions.js';
 
 // What the built entry files register, as the Functions host would load them (package.json "main").
 

@@ -1,8 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { randomUUID } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { alertsForVault, evaluatedScopes, serviceTagAlerts } from './alerting.js';
+import { alertsForVault, evaluatedScopes, serviceTagAlerts } from './alerts/policy.js';
 import { dispatchAlerts, type DispatchResult } from './alerts/dispatch.js';
 import { createAlert } from './alerts/fingerprint.js';
 import { logNotification } from './alerts/log.js';
@@ -13,11 +12,10 @@ import type { TagwallConfig, TargetConfig } from './config.js';
 import { describeError, isTagwallError, TagwallError, type ErrorCode } from './core/errors.js';
 import type { ServiceTagDocument } from './core/service-tags.js';
 import { reconcile, selectTargets, type VaultReport } from './reconcile.js';
-import type { RunReport } from './report.js';
 import { resolveServiceTags, type ResolvedServiceTags } from './sources/resolve.js';
-import { createStateStore } from './state/blob-store.js';
+import { storesFor } from './state/stores.js';
 import { AlertStateRepository, BacklogRepository, VaultStateRepository } from './state/records.js';
-import { FolderStore, type KeyValueStore } from './state/store.js';
+import type { KeyValueStore } from './state/store.js';
 import { createKeyVaultFirewalls } from './targets/keyvault.js';
 import { vaultError } from './targets/keyvault-errors.js';
 import { createPerimeterLookup } from './targets/perimeter.js';
@@ -60,21 +58,6 @@ export interface RunResult {
 export function credentialFor(config: TagwallConfig, runtime: Runtime): TokenCredential {
   if (runtime.credential !== undefined) return runtime.credential;
   return config.identity.clientId === undefined ? new DefaultAzureCredential() : new DefaultAzureCredential({ managedIdentityClientId: config.identity.clientId });
-}
-
-/**
- * The state store, opened (the file store's lock taken, the blob container made sure of) so a
- * run that could not record its work fails before touching a vault, and where the last-known-good
- * service-tags file is kept beside it. Disposing of the result closes the store.
- */
-export async function storesFor(config: TagwallConfig, runtime: Runtime, credential: TokenCredential): Promise<{ state: KeyValueStore; cache: KeyValueStore } & AsyncDisposable> {
-  const state = createStateStore(config.state, runtime.env, credential);
-  for (const warning of (await state.open?.()) ?? []) runtime.logger.warn(warning);
-  // The run's work is done by then: a lock that cannot be removed is reported, not made the run's failure.
-  const close = { [Symbol.asyncDispose]: () => Promise.resolve(state.close?.()).catch((e: unknown) => runtime.logger.warn(`state not closed: ${describeError(e)}`)) };
-  if (config.state.store === 'blob') return { state, cache: state, ...close };
-  const cacheDir = 'cacheDir' in config.serviceTags && config.serviceTags.cacheDir !== undefined ? config.serviceTags.cacheDir : join(dirname(config.state.path), 'cache');
-  return { state, cache: new FolderStore(cacheDir), ...close };
 }
 
 /**
@@ -277,4 +260,32 @@ async function rememberCutOff(backlog: BacklogRepository, before: Awaited<Return
     // Only the order of the next run depends on it.
     logger.warn(`tagwall could not remember the vaults the deadline cut off: ${describeError(e)}`);
   }
+}
+
+/** One run, as `sync --json` prints it and the HTTP dry run returns it. */
+export interface RunReport {
+  readonly dryRun: boolean;
+  readonly serviceTags: {
+    readonly cloud: string;
+    readonly changeNumber: number;
+    readonly path?: string;
+    readonly url?: string;
+    readonly cacheUsed?: boolean;
+    readonly warnings: readonly string[];
+  };
+  /** Problems of the run as a whole, said once (a missing credential, say). */
+  readonly errors?: readonly { readonly code: string; readonly message: string }[];
+  readonly vaults: readonly VaultReport[];
+  readonly alerts?: { readonly notifications: number; readonly webhookSent: number; readonly webhookFailed: number };
+}
+
+export function hasFailures(report: RunReport): boolean {
+  return report.vaults.some((v) => v.outcome === 'failed' || v.outcome === 'refused');
+}
+
+/** 0 when every vault is fine; 1 when any failed or was refused; with `detailed`, 2 when changes or drift are pending. */
+export function exitCodeFor(report: RunReport, detailed: boolean): number {
+  if (hasFailures(report)) return 1;
+  if (detailed && report.vaults.some((v) => v.outcome === 'pending' || v.drift.length > 0)) return 2;
+  return 0;
 }

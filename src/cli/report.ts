@@ -1,33 +1,7 @@
-import { count, table } from './cli/io.js';
-import type { VaultReport } from './reconcile.js';
+import { count, table } from './io.js';
+import type { RunReport } from '../run.js';
 
-/** One run, as `sync --json` prints it and the HTTP dry run returns it. */
-export interface RunReport {
-  readonly dryRun: boolean;
-  readonly serviceTags: {
-    readonly cloud: string;
-    readonly changeNumber: number;
-    readonly path?: string;
-    readonly url?: string;
-    readonly cacheUsed?: boolean;
-    readonly warnings: readonly string[];
-  };
-  /** Problems of the run as a whole, said once (a missing credential, say). */
-  readonly errors?: readonly { readonly code: string; readonly message: string }[];
-  readonly vaults: readonly VaultReport[];
-  readonly alerts?: { readonly notifications: number; readonly webhookSent: number; readonly webhookFailed: number };
-}
-
-export function hasFailures(report: RunReport): boolean {
-  return report.vaults.some((v) => v.outcome === 'failed' || v.outcome === 'refused');
-}
-
-/** 0 when every vault is fine; 1 when any failed or was refused; with `detailed`, 2 when changes or drift are pending. */
-export function exitCodeFor(report: RunReport, detailed: boolean): number {
-  if (hasFailures(report)) return 1;
-  if (detailed && report.vaults.some((v) => v.outcome === 'pending' || v.drift.length > 0)) return 2;
-  return 0;
-}
+import type { VaultReport } from '../reconcile.js';
 
 function vaultName(id: string): string {
   return id.slice(id.lastIndexOf('/') + 1);

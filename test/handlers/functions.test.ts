@@ -3,7 +3,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { checkDrift, manualSync, planAllowlists, syncAllowlists } from '../../src/azure/handlers.js';
+import { checkDrift, manualSync, planAllowlists, syncAllowlists } from '../../src/handlers/functions.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
 import { sharedTestCertificates } from '../global-setup.js';
 import { objectOnlySasConnectionString, startAzurite, type Azurite } from '../helpers/azurite.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alertsForVault } from '../../src/alerting.js';
+import { alertsForVault } from '../../src/alerts/policy.js';
 import type { Reason } from '../../src/core/vault-plan.js';
 import type { VaultReport } from '../../src/reconcile.js';
 import { VAULT_A } from './support.js';

@@ -4,15 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runSync, type Runtime } from './app.js';
-import { cliLogger } from './cli/sync.js';
-import { writeLine, type CliIO } from './cli/io.js';
-import { parseConfig } from './config.js';
-import { sampleSeed } from './emulator/sample.js';
-import { startKeyVaultEmulator } from './emulator/server.js';
+import { runSync, type Runtime } from '../run.js';
+import { cliLogger } from './sync.js';
+import { writeLine, type CliIO } from './io.js';
+import { parseConfig } from '../config.js';
+import { sampleSeed } from '../emulator/sample.js';
+import { startKeyVaultEmulator } from '../emulator/server.js';
 import { renderRunText } from './report.js';
-import type { GenericAlertBody } from './alerts/format.js';
-import { bundledServiceTagsPath } from './version.js';
+import type { GenericAlertBody } from '../alerts/format.js';
+import { bundledServiceTagsPath } from '../version.js';
 
 /**
  * `npm start` with no configuration: the whole loop on this machine, with no Azure account.

@@ -1,6 +1,6 @@
-import { createAlert } from './alerts/fingerprint.js';
-import { RUN_SCOPE, type Alert } from './alerts/types.js';
-import type { VaultReport } from './reconcile.js';
+import { createAlert } from './fingerprint.js';
+import { RUN_SCOPE, type Alert } from './types.js';
+import type { VaultReport } from '../reconcile.js';
 
 /**
  * Which outcomes of a run page someone, and what each alert says. Drift of owned rules,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deadlineFor, functionTimeoutMs } from '../../src/azure/handlers.js';
+import { deadlineFor, functionTimeoutMs } from '../../src/handlers/functions.js';
 import { parseConfig } from '../../src/config.js';
 import type { AppliedRecord } from '../../src/core/vault-plan.js';
 import { reconcile, type VaultStateAccess } from '../../src/reconcile.js';

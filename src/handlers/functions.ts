@@ -1,11 +1,12 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runSync, type RunOptions, type Runtime } from '../app.js';
+import { runSync, type RunOptions, type Runtime } from '../run.js';
 import { loadConfig, type TagwallConfig } from '../config.js';
 import { describeError, TagwallError } from '../core/errors.js';
 import { parseVaultId } from '../core/vault-id.js';
-import { hasFailures, renderRunText, type RunReport } from '../report.js';
+import { hasFailures, type RunReport } from '../run.js';
+import { renderRunText } from '../cli/report.js';
 import type { AlertLogger } from '../alerts/types.js';
 
 /**
