@@ -4,7 +4,10 @@ import { z } from 'zod';
 import { validateCidrList } from './core/allowlist.js';
 import { TagwallError } from './core/errors.js';
 import { CLOUDS, type CloudName } from './core/service-tags.js';
-import { parseVaultId, type VaultRef } from './core/vault-id.js';
+import { parseResourceId, resourceKey, type ResourceRef } from './core/resource-id.js';
+import { parseVaultId } from './core/vault-id.js';
+import { kindOf } from './targets/kinds.js';
+import type { FirewallFacts } from './targets/kind.js';
 import type { Guards } from './core/vault-plan.js';
 import { formatJsonPath } from './sources/schema.js';
 import { validateWebhookUrl } from './alerts/webhook.js';
@@ -59,7 +62,8 @@ const widenSchema = z.strictObject({
 });
 
 const targetSettings = {
-  maxRules: z.number().int().min(1).max(1000),
+  // The kind's own limit is checked once the target's kind is known.
+  maxRules: z.number().int().min(1).max(100_000),
   reserveRules: z.number().int().min(0).max(999),
   mode: z.enum(['merge', 'authoritative']),
   policy: z.enum(['sync', 'add-only']),
@@ -71,7 +75,8 @@ const targetSettings = {
 };
 
 const defaultsSchema = z.strictObject({
-  maxRules: targetSettings.maxRules.default(1000),
+  /** Absent: each target's kind's own limit. */
+  maxRules: targetSettings.maxRules.optional(),
   reserveRules: targetSettings.reserveRules.default(0),
   mode: targetSettings.mode.default('merge'),
   policy: targetSettings.policy.default('sync'),
@@ -85,7 +90,9 @@ const defaultsSchema = z.strictObject({
 });
 
 const targetSchema = z.strictObject({
-  vault: z.string().min(1),
+  /** Any supported firewall's resource ID; `vault` is the older name, for Key Vaults only. */
+  resource: z.string().min(1).optional(),
+  vault: z.string().min(1).optional(),
   select: z.array(z.string().min(1)).min(1),
   extra: z.array(z.string()).default([]),
   exclude: z.array(z.string()).default([]),
@@ -132,7 +139,7 @@ export const configSchema = z.strictObject({
   arm: z.strictObject({ endpoint: httpsUrl.optional() }).default({}),
   identity: z.strictObject({ clientId: z.string().min(1).optional() }).default({}),
   state: stateSchema.default({ store: 'file', path: '.tagwall/state.json' }),
-  defaults: defaultsSchema.default({ maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false, adopt: 'first-run', skipWhenPerimeterEnforced: false }),
+  defaults: defaultsSchema.default({ reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false, adopt: 'first-run', skipWhenPerimeterEnforced: false }),
   guards: z
     .strictObject({
       maxRemovedFraction: guardFields.maxRemovedFraction.default(GUARD_DEFAULTS.maxRemovedFraction),
@@ -156,14 +163,19 @@ export const configSchema = z.strictObject({
       repeatAfterHours: z.number().positive().default(24),
     })
     .default({ repeatAfterHours: 24 }),
-  targets: z.array(targetSchema).min(1, 'at least one target vault is needed'),
+  targets: z.array(targetSchema).min(1, 'at least one target is needed'),
 });
 
 export type RawConfig = z.input<typeof configSchema>;
 type ParsedConfig = z.output<typeof configSchema>;
 
 export interface TargetConfig {
-  readonly vault: VaultRef;
+  readonly resource: ResourceRef;
+  /** The firewall kind the resource ID names, and what tagwall knows of it. */
+  readonly kind: FirewallFacts;
+  /** How a single address is written, and the entries special to the kind (from its facts). */
+  readonly singleAddress: 'bare' | 'cidr';
+  readonly special: readonly string[];
   readonly select: readonly string[];
   readonly extra: readonly string[];
   readonly exclude: readonly string[];
@@ -199,14 +211,20 @@ function semanticProblems(raw: unknown): string[] {
   const seen = new Map<string, number>();
   (Array.isArray(r.targets) ? r.targets : []).forEach((t: unknown, i) => {
     if (typeof t !== 'object' || t === null) return;
-    const target = t as { vault?: unknown; extra?: unknown; exclude?: unknown };
-    if (typeof target.vault === 'string') {
+    const target = t as { resource?: unknown; vault?: unknown; extra?: unknown; exclude?: unknown };
+    const field = target.resource !== undefined ? 'resource' : 'vault';
+    if (target.resource !== undefined && target.vault !== undefined) problems.push(`targets[${i}]: give either resource or vault, not both`);
+    else if (target.resource === undefined && target.vault === undefined) problems.push(`targets[${i}]: needs resource (the firewall's resource ID) or vault (a Key Vault's)`);
+    const id = target[field];
+    if (typeof id === 'string') {
       try {
-        const key = parseVaultId(target.vault).id.toLowerCase();
-        if (seen.has(key)) problems.push(`targets[${i}].vault: the same vault is already targets[${seen.get(key)}]; one vault needs one target`);
+        const ref = field === 'vault' ? parseVaultId(id) : parseResourceId(id);
+        kindOf(ref);
+        const key = resourceKey(ref);
+        if (seen.has(key)) problems.push(`targets[${i}].${field}: the same resource is already targets[${seen.get(key)}]; one resource needs one target`);
         else seen.set(key, i);
       } catch (e) {
-        problems.push(`targets[${i}].vault: ${(e as Error).message}`);
+        problems.push(`targets[${i}].${field}: ${(e as Error).message}`);
       }
     }
     for (const kind of ['extra', 'exclude'] as const) {
@@ -247,12 +265,33 @@ export function parseConfig(raw: unknown, options: { baseDir: string; source: st
     const settings = { ...defaults, ...Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined)) } as typeof defaults & typeof own;
     const guards = { ...c.guards, ...stripUndefined(defaultGuards), ...stripUndefined(ownGuards) };
     const widen = ownWiden ?? defaultWiden ?? { prefer: 'none' as const, outsideAzureWeight: 16 };
-    if (settings.reserveRules >= settings.maxRules) problems.push(`targets[${i}]: reserveRules (${settings.reserveRules}) must be less than maxRules (${settings.maxRules})`);
+    let resource: ResourceRef;
+    let kind: FirewallFacts;
     try {
-      targets.push({ ...settings, guards, widen, vault: parseVaultId(t.vault), select: t.select, extra: t.extra, exclude: t.exclude });
+      resource = t.resource !== undefined ? parseResourceId(t.resource) : parseVaultId(t.vault ?? '');
+      kind = kindOf(resource);
     } catch {
-      // already reported by semanticProblems
+      return; // already reported by semanticProblems
     }
+    const maxRules = settings.maxRules ?? kind.maxRules;
+    if (maxRules > kind.maxRules) problems.push(`targets[${i}].maxRules: ${maxRules} is more than a ${kind.title} takes (${kind.maxRules})`);
+    if (settings.reserveRules >= maxRules) problems.push(`targets[${i}]: reserveRules (${settings.reserveRules}) must be less than maxRules (${maxRules})`);
+    const { resource: _r, vault: _v, ...rest } = settings;
+    targets.push({
+      ...rest,
+      maxRules,
+      // A kind that refuses /31 gets one as its two addresses, whatever the target says.
+      split31: settings.split31 || !kind.allows31,
+      singleAddress: kind.singleAddress,
+      special: kind.special,
+      guards,
+      widen,
+      resource,
+      kind,
+      select: t.select,
+      extra: t.extra,
+      exclude: t.exclude,
+    });
   });
   if (problems.length > 0) throw invalid(options.source, problems);
   const resolvePath = (p: string) => (isAbsolute(p) ? p : resolve(options.baseDir, p));
@@ -303,7 +342,8 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
     if (vaults.length === 0) problems.push('TAGWALL_VAULTS: set it to one or more Key Vault resource IDs, comma-separated');
     if (select.length === 0) problems.push('TAGWALL_SELECT: set it to the service tags to allow, comma-separated');
     if (problems.length > 0) throw invalid('app settings', problems);
-    const raw: Record<string, unknown> = { targets: vaults.map((vault) => ({ vault, select })) };
+    // Any supported firewall's resource ID may be listed; the name is historical.
+    const raw: Record<string, unknown> = { targets: vaults.map((id) => (/\/providers\/Microsoft\.KeyVault\/vaults\//i.test(id) ? { vault: id, select } : { resource: id, select })) };
     if (env.TAGWALL_CLOUD !== undefined && env.TAGWALL_CLOUD !== '') raw.cloud = env.TAGWALL_CLOUD;
     try {
       return parseConfig(withDefaultState(raw, defaultState), { baseDir: options.cwd, source: 'app settings' });
@@ -321,6 +361,7 @@ function settingName(problem: string): string {
   return problem
     .replace(/^cloud:/, 'TAGWALL_CLOUD:')
     .replace(/^targets\[(\d+)\]\.vault:/, (_, i: string) => `TAGWALL_VAULTS (item ${Number(i) + 1}):`)
+    .replace(/^targets\[(\d+)\]\.resource:/, (_, i: string) => `TAGWALL_VAULTS (item ${Number(i) + 1}):`)
     .replace(/^targets\[\d+\]\.select(\[\d+\])?:/, 'TAGWALL_SELECT:');
 }
 

@@ -8,7 +8,7 @@ import { azureSpace, explainWidening, type WideningReport } from './core/explain
 import { planVault, type AppliedRecord, type Drift, type Finding, type ObservedFirewall, type PerimeterPosture, type Reason, type RuleCounts, type VaultPlan } from './core/vault-plan.js';
 import type { VaultRef } from './core/vault-id.js';
 import type { TagwallConfig, TargetConfig } from './config.js';
-import type { FirewallTarget, PerimeterLookup, PerimeterView, VaultFirewall } from './targets/firewall.js';
+import type { FirewallState, FirewallTarget, PerimeterLookup, PerimeterView } from './targets/firewall.js';
 
 /**
  * The one loop: for each vault, record → read → plan → guard → announce → apply → verify →
@@ -102,7 +102,7 @@ export function checkSelectors(doc: ServiceTagDocument, targets: readonly Target
       }
     }
     const problem = verdicts.get(key);
-    if (problem !== undefined) problems.push(`targets[${i}].select (${t.vault.name}): ${problem}`);
+    if (problem !== undefined) problems.push(`targets[${i}].select (${t.resource.name}): ${problem}`);
   });
   if (problems.length > 0) {
     throw new TagwallError('CONFIG_INVALID', `${problems.length} target${problems.length === 1 ? '' : 's'} select tags that ${doc.source} does not have`, { details: problems });
@@ -112,10 +112,10 @@ export function checkSelectors(doc: ServiceTagDocument, targets: readonly Target
 export function selectTargets(config: TagwallConfig, vaults: readonly string[] | undefined): TargetConfig[] {
   if (vaults === undefined || vaults.length === 0) return [...config.targets];
   const wanted = new Map(vaults.map((v) => [v.trim().replace(/\/$/, '').toLowerCase(), v]));
-  const picked = config.targets.filter((t) => wanted.delete(t.vault.id.toLowerCase()));
+  const picked = config.targets.filter((t) => wanted.delete(t.resource.id.toLowerCase()));
   if (wanted.size > 0) {
     throw new TagwallError('VAULT_NOT_CONFIGURED', `not a configured target: ${[...wanted.values()].join(', ')}`, {
-      details: config.targets.map((t) => `configured: ${t.vault.id}`).slice(0, 20),
+      details: config.targets.map((t) => `configured: ${t.resource.id}`).slice(0, 20),
     });
   }
   return picked;
@@ -127,17 +127,15 @@ function perimeterPosture(view: PerimeterView | undefined): PerimeterPosture | u
   return view;
 }
 
-function observe(fw: VaultFirewall, perimeter?: PerimeterView): ObservedFirewall {
+function observe(fw: FirewallState, perimeter?: PerimeterView): ObservedFirewall {
   const p = perimeterPosture(perimeter);
   return {
-    ipRules: (fw.networkAcls?.ipRules ?? []).map((r) => r.value),
-    virtualNetworkRuleCount: fw.networkAcls?.virtualNetworkRules.length ?? 0,
-    posture: {
-      ...(fw.networkAcls?.defaultAction === undefined ? {} : { defaultAction: fw.networkAcls.defaultAction }),
-      ...(fw.networkAcls?.bypass === undefined ? {} : { bypass: fw.networkAcls.bypass }),
-      ...(fw.publicNetworkAccess === undefined ? {} : { publicNetworkAccess: fw.publicNetworkAccess }),
-    },
+    ipRules: fw.ipRules,
+    virtualNetworkRuleCount: fw.virtualNetworkRuleCount,
+    posture: fw.posture,
     ...(p === undefined ? {} : { perimeter: p }),
+    ...(fw.findings === undefined || fw.findings.length === 0 ? {} : { kindFindings: fw.findings }),
+    ...(fw.unsupported === undefined ? {} : { unsupported: fw.unsupported }),
   };
 }
 
@@ -166,7 +164,7 @@ function report(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | u
 
 function build(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | undefined, extra: Partial<VaultReport>): VaultReport {
   return {
-    vault: target.vault.id,
+    vault: target.resource.id,
     outcome,
     add: plan?.add ?? [],
     remove: plan?.remove ?? [],
@@ -240,7 +238,7 @@ function liveIntent(record: AppliedRecord | undefined, ctx: RunContext): boolean
 
 async function passVault(target: TargetConfig, ctx: RunContext): Promise<VaultPass> {
   const { deps, options } = ctx;
-  const vault = target.vault;
+  const vault = target.resource;
   let plan: VaultPlan | undefined;
   try {
     for (let attempt = 0; ; attempt++) {
@@ -448,7 +446,7 @@ export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, 
   const order = targets.map((_, i) => i);
   if (options.first !== undefined && options.first.size > 0) {
     const first = options.first;
-    order.sort((a, b) => Number(first.has(targets[b]!.vault.id.toLowerCase())) - Number(first.has(targets[a]!.vault.id.toLowerCase())) || a - b);
+    order.sort((a, b) => Number(first.has(targets[b]!.resource.id.toLowerCase())) - Number(first.has(targets[a]!.resource.id.toLowerCase())) || a - b);
   }
   // Vaults that share a selection share an allowlist: explain each once.
   const explained = new Map<Allowlist, WideningReport>();

@@ -16,8 +16,7 @@ import { resolveServiceTags, type ResolvedServiceTags } from './sources/resolve.
 import { storesFor } from './state/stores.js';
 import { AlertStateRepository, BacklogRepository, VaultStateRepository } from './state/records.js';
 import type { KeyValueStore } from './state/store.js';
-import { createKeyVaultFirewalls } from './targets/keyvault.js';
-import { vaultError } from './targets/keyvault-errors.js';
+import { createFirewalls } from './targets/kinds.js';
 import { createPerimeterLookup } from './targets/perimeter.js';
 import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
 
@@ -139,8 +138,9 @@ async function credentialProblem(config: TagwallConfig, credential: TokenCredent
     await credential.getToken(`${config.arm.endpoint}/.default`);
     return undefined;
   } catch (e) {
-    const err = vaultError(e, { id: '(every vault)', subscriptionId: '', resourceGroup: '', name: 'vaults' }, 'read');
-    const code: ErrorCode = err.code === 'VAULT_AUTHENTICATION_FAILED' ? 'VAULT_AUTHENTICATION_FAILED' : 'VAULT_CREDENTIAL_UNAVAILABLE';
+    // A credential that answered and was refused, or none that could answer at all.
+    const name = (e as { name?: string } | null)?.name;
+    const code: ErrorCode = name === 'AuthenticationError' || name === 'AuthenticationRequiredError' ? 'VAULT_AUTHENTICATION_FAILED' : 'VAULT_CREDENTIAL_UNAVAILABLE';
     const hint =
       'tagwall uses DefaultAzureCredential: managed identity in Azure (set identity.clientId for a user-assigned one), `az login` on a laptop, or AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET';
     return { code, message: `${describeError(e)}\nhint: ${hint}` };
@@ -171,7 +171,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
   const doc = resolved.document;
   const firewalls =
     injected.firewalls ??
-    createKeyVaultFirewalls({
+    createFirewalls({
       endpoint: config.arm.endpoint,
       credential,
       ...(runtime.armCa === undefined ? {} : { tls: { ca: runtime.armCa } }),
@@ -233,7 +233,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
 
 function failedWithoutToken(target: TargetConfig, code: ErrorCode): VaultReport {
   return {
-    vault: target.vault.id,
+    vault: target.resource.id,
     outcome: 'failed',
     add: [],
     remove: [],

@@ -45,6 +45,8 @@ export type ErrorCode =
   | 'DOWNLOAD_TOO_MANY_REDIRECTS'
   // A vault: reading, writing and verifying it.
   | 'VAULT_ID_INVALID'
+  | 'RESOURCE_ID_INVALID'
+  | 'RESOURCE_TYPE_UNSUPPORTED'
   | 'VAULT_NOT_CONFIGURED'
   | 'VAULT_NOT_FOUND'
   | 'VAULT_FORBIDDEN'

@@ -36,9 +36,12 @@ export function ruleKey(c: Cidr): string {
   return formatCidr(c);
 }
 
-/** What tagwall writes: /32 as the bare address, which every API version accepts. */
-export function ruleToWrite(c: Cidr): string {
-  return formatRule(c);
+/**
+ * What tagwall writes: a /32 as the bare address (which Key Vault takes, and Storage insists on),
+ * or as `a.b.c.d/32` for a firewall that wants every rule as a CIDR.
+ */
+export function ruleToWrite(c: Cidr, single: 'bare' | 'cidr' = 'bare'): string {
+  return single === 'bare' ? formatRule(c) : formatCidr(c);
 }
 
 /** Unique by key, first occurrence wins. */

@@ -1,13 +1,8 @@
 import { TagwallError } from './errors.js';
+import type { ResourceRef } from './resource-id.js';
 
-/** A Key Vault, as named by its ARM resource ID. */
-export interface VaultRef {
-  /** The resource ID as configured. */
-  readonly id: string;
-  readonly subscriptionId: string;
-  readonly resourceGroup: string;
-  readonly name: string;
-}
+/** A Key Vault, as named by its ARM resource ID: a resource whose type is Microsoft.KeyVault/vaults. */
+export type VaultRef = ResourceRef;
 
 const VAULT_ID = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)\/?$/i;
 /** Key Vault names: 3-24 characters, letters, digits and dashes, starting with a letter. */
@@ -25,7 +20,7 @@ export function parseVaultId(id: string): VaultRef {
   if (!VAULT_NAME.test(name)) {
     throw new TagwallError('VAULT_ID_INVALID', `${JSON.stringify(id)}: ${JSON.stringify(name)} is not a valid Key Vault name (3-24 letters, digits and dashes)`);
   }
-  return { id: id.trim().replace(/\/$/, ''), subscriptionId, resourceGroup, name };
+  return { id: id.trim().replace(/\/$/, ''), subscriptionId, resourceGroup, type: 'Microsoft.KeyVault/vaults', name, parents: [] };
 }
 
 /** Case-insensitive identity of a vault (ARM IDs are case-insensitive). */

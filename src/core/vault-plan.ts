@@ -43,7 +43,8 @@ function wideRuleFindings(desired: Allowlist, guards: VaultPlanInput['guards']):
 
 export function planVault(input: VaultPlanInput): VaultPlan {
   const s = input.settings;
-  const ownership = ownershipOf(input.firewall.ipRules, input.record);
+  const ownership = ownershipOf(input.firewall.ipRules, input.record, s.special);
+  const special = new Set(s.special);
   const { current, owned } = ownership;
   const currentKeys = new Set(current.map((r) => r.key));
   const posture = postureFindings(input.firewall, s);
@@ -95,12 +96,12 @@ export function planVault(input: VaultPlanInput): VaultPlan {
 
   const desiredKeys = new Set((desired?.rules ?? []).map(ruleKey));
   const add = desired === undefined ? [] : desired.rules.filter((c) => !currentKeys.has(ruleKey(c)));
-  const removable = (key: string) => !desiredKeys.has(key) && (s.mode === 'authoritative' || owned.has(key));
+  const removable = (key: string) => !desiredKeys.has(key) && !special.has(key) && (s.mode === 'authoritative' || owned.has(key));
   const remove = desired === undefined || s.policy === 'add-only' ? [] : current.filter((r) => removable(r.key));
   const removeKeys = new Set(remove.map((r) => r.key));
   const stay = current.filter((r) => !removeKeys.has(r.key));
   const adopting = ownership.firstContact && s.adopt === 'first-run';
-  const wantedNotOwned = stay.filter((r) => desiredKeys.has(r.key) && !owned.has(r.key)).map((r) => r.key);
+  const wantedNotOwned = stay.filter((r) => desiredKeys.has(r.key) && !owned.has(r.key) && !special.has(r.key)).map((r) => r.key);
   const adopted = adopting ? wantedNotOwned : [];
   const shared = adopting ? [] : wantedNotOwned;
   const unmanaged = stay.filter((r) => !desiredKeys.has(r.key) && !owned.has(r.key)).map((r) => r.key);
@@ -116,8 +117,9 @@ export function planVault(input: VaultPlanInput): VaultPlan {
   // Only what tagwall adds, adopts or already owned is tagwall's after the write; stale owned
   // rules that add-only keeps stay owned, so a later sync may still remove them.
   const nextOwned = [...new Set([...add.map(ruleKey), ...adopted, ...stay.filter((r) => owned.has(r.key)).map((r) => r.key)])];
-  const next = [...stay, ...add.map((c) => normaliseRule(ruleToWrite(c)))].sort(compareRules);
-  const nextRules = next.map((r) => (r.cidr === undefined ? r.value : ruleToWrite(r.cidr)));
+  const next = [...stay, ...add.map((c) => normaliseRule(ruleToWrite(c, s.singleAddress)))].sort(compareRules);
+  // Special entries go back exactly as the firewall spells them; the rest in the form it wants.
+  const nextRules = next.map((r) => (r.cidr === undefined || special.has(r.key) ? r.value : ruleToWrite(r.cidr, s.singleAddress)));
 
   const hits = desired === undefined ? [] : guardHits(desired, input.record, remove.length, current.length, input.guards);
   const forced = input.force ? [...forcedBound, ...hits] : [];

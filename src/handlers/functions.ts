@@ -148,7 +148,7 @@ async function dryRunOverHttp(request: HttpRequest, context: InvocationContext, 
   if (vaultParam !== null && vaultParam !== '') {
     try {
       const ref = parseVaultId(vaultParam);
-      if (!config.targets.some((t) => t.vault.id.toLowerCase() === ref.id.toLowerCase())) {
+      if (!config.targets.some((t) => t.resource.id.toLowerCase() === ref.id.toLowerCase())) {
         return json(400, { error: { code: 'VAULT_NOT_CONFIGURED', message: `${ref.id} is not a configured target` } });
       }
       vaults = [ref.id];

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { TagwallError } from '../core/errors.js';
 import { formatCidr, isCidrProblem, readCidr } from '../core/ipv4.js';
-import { parseVaultId, vaultKey, type VaultRef } from '../core/vault-id.js';
+import { parseResourceId, resourceKey, type ResourceRef } from '../core/resource-id.js';
+type VaultRef = ResourceRef;
 import type { AppliedRecord } from '../core/vault-plan.js';
 import type { KeyValueStore } from './store.js';
 
@@ -92,23 +93,29 @@ export interface Loaded<T> {
 export const RUN_SCOPE = '_run';
 
 /**
- * `vaults/<subscription>/<group>/<name>.json`, lowercased like vaultKey() so that any casing
- * of the resource ID finds the same record. Segments are percent-encoded where needed:
- * readable for the usual ASCII names, and two different groups never share a key.
+ * `vaults/<subscription>/<group>/<name>.json` for a Key Vault (where records have always been),
+ * `targets/<subscription>/<group>/<namespace>/<type>/.../<name>.json` for any other firewall,
+ * lowercased like resourceKey() so that any casing of the resource ID finds the same record.
+ * Segments are percent-encoded where needed: readable for the usual ASCII names, and two
+ * different groups never share a key.
  */
-export function vaultStateKey(vault: VaultRef): string {
-  return `vaults/${vaultPath(vault)}.json`;
+export function vaultStateKey(resource: ResourceRef): string {
+  return `${resourcePath(resource)}.json`;
 }
 
 export function alertStateKey(scope: string): string {
   if (scope === RUN_SCOPE) return `alerts/${RUN_SCOPE}.json`;
-  return `alerts/${vaultPath(parseVaultId(scope))}.json`;
+  const path = resourcePath(parseResourceId(scope));
+  // Key Vault alert memory has always lived at alerts/<sub>/<group>/<name>.json.
+  return `alerts/${path.startsWith('vaults/') ? path.slice('vaults/'.length) : path}.json`;
 }
 
-function vaultPath(vault: VaultRef): string {
-  // vaultKey is the one definition of vault identity; read the segments back out of it.
-  const parts = vaultKey(vault).split('/');
-  return [parts[2], parts[4], parts[8]].map((s) => keySegment(s ?? '')).join('/');
+function resourcePath(resource: ResourceRef): string {
+  // resourceKey is the one definition of identity; read the segments back out of it.
+  const parts = resourceKey(resource).split('/');
+  const [sub, group] = [parts[2] ?? '', parts[4] ?? ''];
+  if (resource.type.toLowerCase() === 'microsoft.keyvault/vaults') return ['vaults', ...[sub, group, parts[8] ?? ''].map(keySegment)].join('/');
+  return ['targets', ...[sub, group, ...parts.slice(6)].map(keySegment)].join('/');
 }
 
 function keySegment(segment: string): string {
@@ -217,7 +224,7 @@ export class VaultStateRepository {
 
 function sameVault(id: string, vault: VaultRef): boolean {
   try {
-    return vaultKey(parseVaultId(id)) === vaultKey(vault);
+    return resourceKey(parseResourceId(id)) === resourceKey(vault);
   } catch {
     return false;
   }

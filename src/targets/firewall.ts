@@ -1,4 +1,4 @@
-import type { VaultRef } from '../core/vault-id.js';
+import type { ResourceRef } from '../core/resource-id.js';
 
 /** A virtual-network rule, passed back exactly as read. */
 export interface VirtualNetworkRule {
@@ -14,12 +14,33 @@ export interface NetworkAcls {
   readonly virtualNetworkRules: readonly VirtualNetworkRule[];
 }
 
-/** What tagwall reads of one vault. */
-export interface VaultFirewall {
-  readonly vault: VaultRef;
-  /** Undefined when the vault has never had networkAcls set. */
-  readonly networkAcls: NetworkAcls | undefined;
-  readonly publicNetworkAccess: string | undefined;
+/** The posture fields the plan judges; a kind maps its own fields onto these (see its facts). */
+export interface FirewallPosture {
+  readonly defaultAction?: string;
+  readonly bypass?: string;
+  readonly publicNetworkAccess?: string;
+}
+
+/** A fact about one resource that only its kind knows (a tier without IP rules, same-region bypass). */
+export interface KindFinding {
+  readonly severity: 'critical' | 'warning' | 'info';
+  readonly code: string;
+  readonly message: string;
+  readonly [value: string]: string | number | boolean | readonly string[];
+}
+
+/** What tagwall reads of one firewall, whatever its kind. */
+export interface FirewallState {
+  readonly resource: ResourceRef;
+  /** The IP rules as the resource holds them, in its own spelling. */
+  readonly ipRules: readonly string[];
+  readonly virtualNetworkRuleCount: number;
+  readonly posture: FirewallPosture;
+  readonly findings?: readonly KindFinding[];
+  /** Set when the resource cannot take IP rules as it is (a registry below Premium, say): no write. */
+  readonly unsupported?: { readonly code: string; readonly message: string };
+  /** Everything else as read, for write() to send back exactly as it was. */
+  readonly opaque: unknown;
 }
 
 export interface FirewallChange {
@@ -29,14 +50,14 @@ export interface FirewallChange {
   readonly defaultAction?: 'Deny';
 }
 
-/** The one seam between the reconciler and Azure: one read, one write. */
+/** The one seam between the reconciler and Azure: one read, one write, for any firewall kind. */
 export interface FirewallTarget {
-  read(vault: VaultRef): Promise<VaultFirewall>;
+  read(resource: ResourceRef): Promise<FirewallState>;
   /**
-   * One PATCH carrying the `networkAcls` that was read, with only `ipRules` (and, when asked,
-   * `defaultAction`) changed. Returns the vault as the PATCH response describes it.
+   * One write carrying everything that was read, with only the IP rules (and, when asked,
+   * `defaultAction`) changed. Returns the resource as the write's answer describes it.
    */
-  write(current: VaultFirewall, change: FirewallChange): Promise<VaultFirewall>;
+  write(current: FirewallState, change: FirewallChange): Promise<FirewallState>;
 }
 
 /**
@@ -71,5 +92,5 @@ export type PerimeterView =
 
 /** Finds the perimeter association of a vault; one per run, shared by the vaults it reads. */
 export interface PerimeterLookup {
-  perimeterOf(vault: VaultRef): Promise<PerimeterView>;
+  perimeterOf(resource: ResourceRef): Promise<PerimeterView>;
 }

@@ -93,7 +93,7 @@ describe('the default bounds on the selections in the domain notes (Public 20251
     const plan = planVault({
       firewall: { ipRules: [], virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny' } },
       record: undefined,
-      settings: { maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false },
+      settings: { maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: 'bare', special: [] },
       guards: { maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 1_048_576, maxWidenedPrefix: 12, warnWidenedPrefix: 16 },
       force: false,
       desiredFor: () => allowlist,
@@ -132,7 +132,7 @@ describe('the bounds at their edges', () => {
       return planVault({
         firewall: { ipRules: [], virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny' } },
         record: undefined,
-        settings: { maxRules: 1, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false },
+        settings: { maxRules: 1, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: 'bare', special: [] },
         guards: guards({ warnWidenedPrefix: warn }),
         force: false,
         desiredFor: () => a,
@@ -149,7 +149,7 @@ describe('the bounds at their edges', () => {
       planVault({
         firewall: { ipRules: [], virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny' } },
         record: undefined,
-        settings: { maxRules: 1, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false },
+        settings: { maxRules: 1, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: 'bare', special: [] },
         guards: guards({ maxExcessAddresses: limit }),
         force: false,
         desiredFor: () => a,
@@ -163,7 +163,7 @@ describe('the bounds at their edges', () => {
     const input = {
       firewall: { ipRules: [], virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny' } },
       record: undefined,
-      settings: { maxRules: 1, reserveRules: 0, mode: 'merge' as const, policy: 'sync' as const, adopt: 'first-run' as const, split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false },
+      settings: { maxRules: 1, reserveRules: 0, mode: 'merge' as const, policy: 'sync' as const, adopt: 'first-run' as const, split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: 'bare' as const, special: [] },
       guards: guards({ maxWidenedPrefix: 13 }),
       desiredFor: bounded,
     };

@@ -65,7 +65,7 @@ const settingsArb: fc.Arbitrary<TargetSettings> = fc
     split31: fc.boolean(),
     enforceDeny: fc.boolean(),
   })
-  .map(({ reserve, ...s }) => ({ ...s, reserveRules: Math.min(reserve, s.maxRules - 1), skipWhenPerimeterEnforced: false }));
+  .map(({ reserve, ...s }) => ({ ...s, reserveRules: Math.min(reserve, s.maxRules - 1), skipWhenPerimeterEnforced: false, singleAddress: 'bare' as const, special: [] }));
 
 /**
  * Any allowlist that honours the budget: for each budget an arbitrary set of at most that many
@@ -282,7 +282,7 @@ describe('planVault against exhaustive search', () => {
         const plan = planVault({
           firewall: { ipRules: rules, virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny' } },
           record: { ownedRules: owned, observedRules: rules, posture: { defaultAction: 'Deny' }, changeNumber: 1, sourceAddresses: c.source.length, appliedAt: '2025-10-13T00:00:00Z' },
-          settings: { maxRules: c.limit, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false },
+          settings: { maxRules: c.limit, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: 'bare', special: [] },
           guards: { maxRemovedFraction: 1, maxSourceShrinkFraction: 1, maxExcessAddresses: 2 ** 32, maxWidenedPrefix: 0, warnWidenedPrefix: 0 },
           force: false,
           desiredFor,

@@ -8,7 +8,7 @@ import { ip } from './reference.js';
 
 // Round-by-round tests of the pure vault plan, with made-up allowlists (no I/O).
 
-const settings: TargetSettings = { maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false };
+const settings: TargetSettings = { maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: 'bare', special: [] };
 const guards = { maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 16_777_216, maxWidenedPrefix: 0, warnWidenedPrefix: 0 };
 
 function allowlist(rules: string[], extra: Partial<Allowlist['stats']> = {}): Allowlist {

@@ -1,8 +1,14 @@
+import type { FirewallState, NetworkAcls } from '../../src/targets/firewall.js';
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeyVaultFirewalls } from '../../src/targets/keyvault.js';
+import { createKeyVaultFirewalls } from '../../src/targets/keyvault/adapter.js';
 import { FAST_RETRY, seedVault, startTestEmulator, vaultRef, type TestEmulator } from '../helpers/emulator.js';
+
+/** The networkAcls the adapter keeps to send back as read (what a PATCH must not lose). */
+function aclsOf(fw: FirewallState): NetworkAcls | undefined {
+  return (fw.opaque as { networkAcls: NetworkAcls | undefined }).networkAcls;
+}
 
 /**
  * The real ManagedIdentityCredential and DefaultAzureCredential, finding the emulator
@@ -55,7 +61,7 @@ describe('managed identity endpoint', () => {
     const credential = new ManagedIdentityCredential();
     const target = createKeyVaultFirewalls({ endpoint: t.emulator.url, credential, tls: { ca: t.emulator.caCert }, retry: FAST_RETRY });
     const fw = await target.read(vaultRef('kv-mi'));
-    expect(fw.networkAcls?.ipRules).toEqual([{ value: '20.1.0.0/16' }]);
+    expect(aclsOf(fw)?.ipRules).toEqual([{ value: '20.1.0.0/16' }]);
 
     const identity = await t.emulator.control.requests({ kind: 'identity' });
     expect(identity).toHaveLength(1);

@@ -27,8 +27,8 @@ describe('IP rules', () => {
     const target = t.firewalls();
     const current = await target.read(vaultRef('kv-rules'));
     const written = await target.write(current, { ipRules: ['52.1.2.3', '20.40.0.0/13'] });
-    expect(written.networkAcls?.ipRules).toEqual([{ value: '52.1.2.3/32' }, { value: '20.40.0.0/13' }]);
-    expect((await target.read(vaultRef('kv-rules'))).networkAcls?.ipRules).toEqual([{ value: '52.1.2.3/32' }, { value: '20.40.0.0/13' }]);
+    expect(written.ipRules).toEqual(['52.1.2.3/32', '20.40.0.0/13']);
+    expect((await target.read(vaultRef('kv-rules'))).ipRules).toEqual(['52.1.2.3/32', '20.40.0.0/13']);
   });
 
   it("refuses an RFC 1918 range with Azure's exact text (en dash included)", async () => {

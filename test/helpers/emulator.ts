@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { parseVaultId, type VaultRef } from '../../src/core/vault-id.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator, type KeyVaultEmulatorOptions } from '../../src/emulator/server.js';
 import type { EmulatorSeed, SeedNetworkAcls, SeedVault } from '../../src/emulator/model.js';
-import { createKeyVaultFirewalls, type KeyVaultFirewallOptions } from '../../src/targets/keyvault.js';
+import { createKeyVaultFirewalls, type KeyVaultFirewallOptions } from '../../src/targets/keyvault/adapter.js';
 import type { FirewallTarget, PerimeterLookup } from '../../src/targets/firewall.js';
 import { createPerimeterLookup, type PerimeterLookupOptions } from '../../src/targets/perimeter.js';
 

@@ -28,7 +28,7 @@ describe('configuration', () => {
     expect(c.guards).toEqual({ maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 1_048_576, maxWidenedPrefix: 12, warnWidenedPrefix: 16 });
     expect(c.concurrency).toBe(8);
     expect(c.targets[0]).toMatchObject({ maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false, select: ['AzureDevOps'] });
-    expect(c.targets[0]!.vault).toMatchObject({ subscriptionId: '00000000-0000-0000-0000-000000000001', resourceGroup: 'rg-app', name: 'kv-one' });
+    expect(c.targets[0]!.resource).toMatchObject({ subscriptionId: '00000000-0000-0000-0000-000000000001', resourceGroup: 'rg-app', name: 'kv-one' });
   });
 
   it('takes the ARM endpoint from the cloud, and a target setting over the defaults', () => {
@@ -103,7 +103,7 @@ describe('configuration', () => {
       cwd: '/home/site/wwwroot',
       defaultState: { store: 'blob', connectionSetting: 'AzureWebJobsStorage', container: 'tagwall' },
     });
-    expect(c.targets.map((t) => t.vault.name)).toEqual(['kv-one', 'kv-two']);
+    expect(c.targets.map((t) => t.resource.name)).toEqual(['kv-one', 'kv-two']);
     expect(c.targets[0]!.select).toEqual(['AzureDevOps', 'LogicApps@westeurope']);
     expect(c.arm.endpoint).toBe('https://management.chinacloudapi.cn');
     expect(c.state).toEqual({ store: 'blob', connectionSetting: 'AzureWebJobsStorage', container: 'tagwall' });
@@ -112,13 +112,13 @@ describe('configuration', () => {
   it('names the app settings, not JSON paths, in problems with plain settings', async () => {
     await expect(loadConfig({ env: { TAGWALL_VAULTS: `${vault('kv-one')},kv-two`, TAGWALL_SELECT: 'AzureDevOps', TAGWALL_CLOUD: 'china' }, cwd: '/' })).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
-      details: [expect.stringMatching(/^TAGWALL_CLOUD: /), expect.stringMatching(/^TAGWALL_VAULTS \(item 2\): "kv-two" is not a Key Vault resource ID/)],
+      details: [expect.stringMatching(/^TAGWALL_CLOUD: /), expect.stringMatching(/^TAGWALL_VAULTS \(item 2\): "kv-two" is not an Azure resource ID/)],
     });
   });
 
   it('prefers TAGWALL_CONFIG, and says what to set when nothing is configured', async () => {
     const c = await loadConfig({ env: { TAGWALL_CONFIG: JSON.stringify({ targets: [{ vault: vault('kv-json'), select: ['*'] }] }), TAGWALL_VAULTS: vault('kv-other') }, cwd: '/' });
-    expect(c.targets.map((t) => t.vault.name)).toEqual(['kv-json']);
+    expect(c.targets.map((t) => t.resource.name)).toEqual(['kv-json']);
     await expect(loadConfig({ env: {}, cwd: '/' })).rejects.toMatchObject({ code: 'CONFIG_MISSING' });
     await expect(loadConfig({ env: { TAGWALL_CONFIG: '{"targets": [' }, cwd: '/' })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/TAGWALL_CONFIG: not valid JSON/) });
     await expect(loadConfig({ env: { TAGWALL_VAULTS: vault('kv-one') }, cwd: '/' })).rejects.toMatchObject({ details: [expect.stringMatching(/^TAGWALL_SELECT/)] });

@@ -3,7 +3,7 @@ import { deadlineFor, functionTimeoutMs } from '../../src/handlers/functions.js'
 import { parseConfig } from '../../src/config.js';
 import type { AppliedRecord } from '../../src/core/vault-plan.js';
 import { reconcile, type VaultStateAccess } from '../../src/reconcile.js';
-import type { FirewallTarget, VaultFirewall } from '../../src/targets/firewall.js';
+import type { FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import { tinyDocument } from '../core/documents.js';
 
 // The run deadline, over in-memory vaults (the logic of which vault is started when).
@@ -15,13 +15,13 @@ function world() {
   const reads: string[] = [];
   const rules = new Map<string, string[]>();
   const firewalls: FirewallTarget = {
-    read: async (vault): Promise<VaultFirewall> => {
-      reads.push(vault.name);
-      return { vault, networkAcls: { defaultAction: 'Deny', ipRules: (rules.get(vault.name) ?? []).map((value) => ({ value })), virtualNetworkRules: [] }, publicNetworkAccess: 'Enabled' };
+    read: async (resource): Promise<FirewallState> => {
+      reads.push(resource.name);
+      return { resource, ipRules: rules.get(resource.name) ?? [], virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny', publicNetworkAccess: 'Enabled' }, opaque: undefined };
     },
     write: async (current, change) => {
-      rules.set(current.vault.name, [...change.ipRules]);
-      return { ...current, networkAcls: { ...current.networkAcls!, ipRules: change.ipRules.map((value) => ({ value })) } };
+      rules.set(current.resource.name, [...change.ipRules]);
+      return { ...current, ipRules: change.ipRules };
     },
   };
   const records = new Map<string, AppliedRecord>();

@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig, type TagwallConfig } from '../../src/config.js';
 import { TagwallError } from '../../src/core/errors.js';
 import { normaliseRule } from '../../src/core/rules.js';
+import { parseVaultId } from '../../src/core/vault-id.js';
 import type { AppliedRecord } from '../../src/core/vault-plan.js';
 import { reconcile, type ReconcileDeps, type VaultReport } from '../../src/reconcile.js';
-import type { FirewallTarget, VaultFirewall } from '../../src/targets/firewall.js';
+import type { FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import { tinyDocument } from '../core/documents.js';
 
 // Ownership bookkeeping of the real reconciler over many rounds, against an in-memory vault and
@@ -54,11 +55,13 @@ class Vault {
     this.rules = [...new Set(rules.map(keyOf))];
   }
 
-  firewall(): VaultFirewall {
+  firewall(): FirewallState {
     return {
-      vault: { id: VAULT, subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'rg', name: 'kv-rounds' },
-      networkAcls: { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: this.rules.map((value) => ({ value })), virtualNetworkRules: [] },
-      publicNetworkAccess: 'Enabled',
+      resource: parseVaultId(VAULT),
+      ipRules: [...this.rules],
+      virtualNetworkRuleCount: 0,
+      posture: { defaultAction: 'Deny', bypass: 'AzureServices', publicNetworkAccess: 'Enabled' },
+      opaque: undefined,
     };
   }
 
@@ -276,13 +279,13 @@ describe('reconcile rounds', () => {
     );
     const vault = new Vault();
     const state = new State(vault);
-    const open = (fw: VaultFirewall): VaultFirewall => ({ ...fw, networkAcls: { ...fw.networkAcls!, defaultAction: 'Allow' } });
+    const open = (fw: FirewallState): FirewallState => ({ ...fw, posture: { ...fw.posture, defaultAction: 'Allow' } });
     // Someone turns the firewall off again right after tagwall's PATCH turned it on.
     const firewalls: FirewallTarget = {
       read: async () => open(vault.firewall()),
       write: async (_current, change) => {
         vault.set(change.ipRules);
-        return { ...vault.firewall(), networkAcls: { ...vault.firewall().networkAcls!, defaultAction: change.defaultAction ?? 'Allow' } };
+        return { ...vault.firewall(), posture: { ...vault.firewall().posture, defaultAction: change.defaultAction ?? 'Allow' } };
       },
     };
     const [report] = await reconcile(config, tinyDocument([{ name: 'Rounds', prefixes: ['20.0.1.0/24'] }]), { firewalls, state: state.access() }, { dryRun: false, force: false });

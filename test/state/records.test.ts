@@ -94,8 +94,8 @@ describe('record keys', () => {
     expect(key('rg.')).toBe(`vaults/${SUB}/rg%2E/kv1.json`);
   });
 
-  it('refuse an alert scope that is neither a vault nor the run', () => {
-    expect(() => alertStateKey('everything')).toThrow(expect.objectContaining({ code: 'VAULT_ID_INVALID' }));
+  it('refuse an alert scope that is neither a resource nor the run', () => {
+    expect(() => alertStateKey('everything')).toThrow(expect.objectContaining({ code: 'RESOURCE_ID_INVALID' }));
   });
 });
 

@@ -1,9 +1,15 @@
+import type { FirewallState, NetworkAcls } from '../../src/targets/firewall.js';
 import { describe, expect, it } from 'vitest';
 import { TagwallError } from '../../src/core/errors.js';
-import { createKeyVaultFirewalls } from '../../src/targets/keyvault.js';
+import { createKeyVaultFirewalls } from '../../src/targets/keyvault/adapter.js';
 import { closedPort } from '../helpers/ports.js';
 import { seedVault, useTestEmulator, subnetId, vaultRef, type TestEmulator } from '../helpers/emulator.js';
 import { failure } from '../helpers/failure.js';
+
+/** The networkAcls the adapter keeps to send back as read (what a PATCH must not lose). */
+function aclsOf(fw: FirewallState): NetworkAcls | undefined {
+  return (fw.opaque as { networkAcls: NetworkAcls | undefined }).networkAcls;
+}
 
 const OFFICE = '145.14.56.23/32';
 const SUBNET = subnetId('vnet-apps', 'snet-web');
@@ -26,9 +32,9 @@ useTestEmulator((started) => (t = started), () => ({
 describe('read and write through the real SDK', () => {
   it('reads networkAcls and publicNetworkAccess as stored', async () => {
     const fw = await t.firewalls().read(vaultRef('kv-locked'));
-    expect(fw.vault.name).toBe('kv-locked');
-    expect(fw.publicNetworkAccess).toBe('Enabled');
-    expect(fw.networkAcls).toEqual({
+    expect(fw.resource.name).toBe('kv-locked');
+    expect(fw.posture.publicNetworkAccess).toBe('Enabled');
+    expect(aclsOf(fw)).toEqual({
       bypass: 'None',
       defaultAction: 'Deny',
       ipRules: [{ value: OFFICE }],
@@ -54,7 +60,7 @@ describe('read and write through the real SDK', () => {
       ipRules: [{ value: OFFICE }, { value: '20.38.64.0/19' }, { value: '52.5.6.7/32' }],
       virtualNetworkRules: [{ id: SUBNET, ignoreMissingVnetServiceEndpoint: true }],
     };
-    expect(written.networkAcls).toEqual(expected);
+    expect(aclsOf(written)).toEqual(expected);
     expect((await t.emulator.control.vault('kv-locked'))?.properties.networkAcls).toEqual(expected);
     const log = await t.emulator.control.requests({ vault: 'kv-locked' });
     expect(log.map((r) => r.method)).toEqual(['GET', 'PATCH']);
@@ -74,7 +80,7 @@ describe('read and write through the real SDK', () => {
   it('leaves defaultAction Allow alone unless the change asks for Deny', async () => {
     const target = t.firewalls();
     const open = await target.read(vaultRef('kv-open'));
-    expect((await target.write(open, { ipRules: ['20.1.0.0/16'] })).networkAcls?.defaultAction).toBe('Allow');
+    expect(aclsOf((await target.write(open, { ipRules: ['20.1.0.0/16'] })))?.defaultAction).toBe('Allow');
     const again = await target.read(vaultRef('kv-open'));
     const denied = await target.write(again, { ipRules: ['20.1.0.0/16'], defaultAction: 'Deny' });
     const patches = (await t.emulator.control.requests({ vault: 'kv-open' })).filter((r) => r.method === 'PATCH');
@@ -82,15 +88,15 @@ describe('read and write through the real SDK', () => {
       'Allow',
       'Deny',
     ]);
-    expect(denied.networkAcls).toEqual({ bypass: 'AzureServices', defaultAction: 'Deny', ipRules: [{ value: '20.1.0.0/16' }], virtualNetworkRules: [] });
+    expect(aclsOf(denied)).toEqual({ bypass: 'AzureServices', defaultAction: 'Deny', ipRules: [{ value: '20.1.0.0/16' }], virtualNetworkRules: [] });
   });
 
   it('reads a vault that never had a firewall as undefined networkAcls, and can give it one', async () => {
     const target = t.firewalls();
     const blank = await target.read(vaultRef('kv-blank'));
-    expect(blank.networkAcls).toBeUndefined();
+    expect(aclsOf(blank)).toBeUndefined();
     const written = await target.write(blank, { ipRules: ['40.74.0.0/15'] });
-    expect(written.networkAcls).toEqual({ bypass: 'AzureServices', defaultAction: 'Allow', ipRules: [{ value: '40.74.0.0/15' }], virtualNetworkRules: [] });
+    expect(aclsOf(written)).toEqual({ bypass: 'AzureServices', defaultAction: 'Allow', ipRules: [{ value: '40.74.0.0/15' }], virtualNetworkRules: [] });
   });
 
   it('uses one client per subscription, so one token serves every vault in it', async () => {
@@ -145,7 +151,7 @@ describe('errors become TagwallErrors that name the vault', () => {
     expect(e.code).toBe('VAULT_BAD_REQUEST');
     expect(e.message).toContain('1001 IP rules exceed the maximum of 1000');
     const written = await target.write(current, { ipRules: rules.slice(0, 1000) });
-    expect(written.networkAcls?.ipRules).toHaveLength(1000);
+    expect(aclsOf(written)?.ipRules).toHaveLength(1000);
   });
 
   it.each([
@@ -165,7 +171,7 @@ describe('errors become TagwallErrors that name the vault', () => {
     const started = Date.now();
     const fw = await t.firewalls().read(vaultRef('kv-open'));
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    expect(fw.networkAcls?.defaultAction).toBe('Allow');
+    expect(aclsOf(fw)?.defaultAction).toBe('Allow');
     expect((await t.emulator.control.requests({ vault: 'kv-open' })).map((r) => r.status)).toEqual([429, 200]);
   });
 
@@ -182,7 +188,7 @@ describe('errors become TagwallErrors that name the vault', () => {
     const current = await target.read(vaultRef('kv-open'));
     await t.emulator.control.addFault({ kind: 'respond', method: 'PATCH', vault: 'kv-open', status: 500 });
     const written = await target.write(current, { ipRules: ['13.64.0.0/11'] });
-    expect(written.networkAcls?.ipRules).toEqual([{ value: '13.64.0.0/11' }]);
+    expect(aclsOf(written)?.ipRules).toEqual([{ value: '13.64.0.0/11' }]);
     const patches = (await t.emulator.control.requests({ vault: 'kv-open' })).filter((r) => r.method === 'PATCH');
     expect(patches.map((r) => r.status)).toEqual([500, 200]);
   });
@@ -229,10 +235,10 @@ describe('concurrent edits (the emulator edits between our requests)', () => {
     const target = t.firewalls();
     await t.emulator.control.addFault({ kind: 'edit', after: 'GET', vault: 'kv-locked', ipRules: [OFFICE, '81.2.69.0/24'] });
     const current = await target.read(vaultRef('kv-locked'));
-    expect(current.networkAcls?.ipRules).toEqual([{ value: OFFICE }]);
+    expect(aclsOf(current)?.ipRules).toEqual([{ value: OFFICE }]);
     expect((await t.emulator.control.vault('kv-locked'))?.properties.networkAcls?.ipRules).toEqual([{ value: OFFICE }, { value: '81.2.69.0/24' }]);
     const written = await target.write(current, { ipRules: [OFFICE, '20.1.0.0/16'] });
-    expect(written.networkAcls?.ipRules).toEqual([{ value: OFFICE }, { value: '20.1.0.0/16' }]);
+    expect(aclsOf(written)?.ipRules).toEqual([{ value: OFFICE }, { value: '20.1.0.0/16' }]);
   });
 
   it('an edit right after our PATCH shows up when we verify', async () => {
@@ -240,10 +246,10 @@ describe('concurrent edits (the emulator edits between our requests)', () => {
     await t.emulator.control.addFault({ kind: 'edit', after: 'PATCH', vault: 'kv-locked', ipRules: ['81.2.69.0/24'] });
     const current = await target.read(vaultRef('kv-locked'));
     const written = await target.write(current, { ipRules: [OFFICE, '20.1.0.0/16'] });
-    expect(written.networkAcls?.ipRules).toEqual([{ value: OFFICE }, { value: '20.1.0.0/16' }]);
+    expect(aclsOf(written)?.ipRules).toEqual([{ value: OFFICE }, { value: '20.1.0.0/16' }]);
     const verified = await target.read(vaultRef('kv-locked'));
-    expect(verified.networkAcls?.ipRules).toEqual([{ value: '81.2.69.0/24' }]);
-    expect(verified.networkAcls?.virtualNetworkRules).toEqual([{ id: SUBNET, ignoreMissingVnetServiceEndpoint: true }]);
+    expect(aclsOf(verified)?.ipRules).toEqual([{ value: '81.2.69.0/24' }]);
+    expect(aclsOf(verified)?.virtualNetworkRules).toEqual([{ id: SUBNET, ignoreMissingVnetServiceEndpoint: true }]);
     expect(await t.emulator.control.faults()).toEqual([]);
   });
 });

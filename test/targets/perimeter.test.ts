@@ -84,7 +84,7 @@ describe('what a vault is associated with', () => {
   });
 
   it('a vault seeded SecuredByPerimeter reads so through the Key Vault adapter, and its Enforced association through this one', async () => {
-    expect((await t.firewalls().read(vaultRef('kv-secured'))).publicNetworkAccess).toBe('SecuredByPerimeter');
+    expect((await t.firewalls().read(vaultRef('kv-secured'))).posture.publicNetworkAccess).toBe('SecuredByPerimeter');
     expect(await t.perimeters().perimeterOf(vaultRef('kv-secured'))).toEqual(associated(PROD, 'defaultProfile', 'Enforced'));
   });
 
@@ -174,7 +174,7 @@ describe('an identity that cannot read perimeters', () => {
 
     const firewall = t.firewalls();
     const read = await firewall.read(vaultRef('kv-enforced'));
-    expect((await firewall.write(read, { ipRules: ['20.1.0.0/16'] })).networkAcls?.ipRules).toEqual([{ value: '20.1.0.0/16' }]);
+    expect((await firewall.write(read, { ipRules: ['20.1.0.0/16'] })).ipRules).toEqual(['20.1.0.0/16']);
   });
 
   it('a 403 on one perimeter\'s associations makes the whole subscription unknown: a partial map cannot show "none"', async () => {

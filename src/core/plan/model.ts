@@ -22,6 +22,10 @@ export interface TargetSettings {
   readonly enforceDeny: boolean;
   readonly expectBypass?: string;
   readonly skipWhenPerimeterEnforced: boolean;
+  /** How the firewall wants a single address written: `bare` or `cidr` (/32). */
+  readonly singleAddress: 'bare' | 'cidr';
+  /** Normalised entries that mean something to the firewall itself: kept, never removed, never tagwall's. */
+  readonly special: readonly string[];
 }
 
 export interface Guards {
@@ -72,6 +76,10 @@ export interface ObservedFirewall {
   readonly posture: Posture;
   /** Absent when nobody looked (a dry run over an injected target, say). */
   readonly perimeter?: PerimeterPosture;
+  /** What only the firewall's kind can tell (a tier without IP rules, same-region bypass). */
+  readonly kindFindings?: readonly Finding[];
+  /** Set when the firewall cannot take IP rules as it is: the write is skipped. */
+  readonly unsupported?: { readonly code: string; readonly message: string };
 }
 
 export type Severity = 'critical' | 'warning' | 'info';
@@ -91,7 +99,8 @@ export type FindingValue = string | number | boolean | readonly string[];
 
 export interface Finding {
   readonly severity: Severity;
-  readonly code: FindingCode;
+  /** One of FindingCode, or a code a firewall kind defines for itself (docs/TARGETS.md). */
+  readonly code: FindingCode | (string & {});
   readonly message: string;
   readonly [value: string]: FindingValue;
 }
@@ -120,6 +129,7 @@ export type ReasonCode =
   | 'BUDGET_EXHAUSTED'
   | 'PUBLIC_ACCESS_DISABLED'
   | 'PERIMETER_ENFORCED'
+  | 'TARGET_UNSUPPORTED'
   | 'VAULT_BUSY'
   | 'DEADLINE';
 

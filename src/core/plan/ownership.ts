@@ -17,7 +17,7 @@ export interface Ownership {
   readonly firstContact: boolean;
 }
 
-export function ownershipOf(ipRules: readonly string[], record: AppliedRecord | undefined): Ownership {
+export function ownershipOf(ipRules: readonly string[], record: AppliedRecord | undefined, special: readonly string[] = []): Ownership {
   const all = ipRules.map(normaliseRule);
   const current = uniqueRules(all);
   // tagwall writes each rule once, so a rule the firewall holds twice (say `1.2.3.4` and
@@ -42,6 +42,8 @@ export function ownershipOf(ipRules: readonly string[], record: AppliedRecord | 
     const key = normaliseRule(r).key;
     if (present.has(key) && !repeated.has(key) && !observed.has(key)) owned.add(key);
   }
+  // A special entry is the firewall's own, whatever a record says.
+  for (const key of special) owned.delete(key);
   return { current, owned, firstContact: record === undefined };
 }
 
@@ -52,6 +54,8 @@ export function ownershipOf(ipRules: readonly string[], record: AppliedRecord | 
  */
 export function keptRules(o: Ownership, s: TargetSettings): FirewallRule[] {
   if (s.policy === 'add-only') return [...o.current];
-  if (s.mode === 'authoritative') return [];
-  return o.current.filter((r) => !o.owned.has(r.key));
+  // Entries special to the firewall (Cosmos DB's 0.0.0.0) stay in every mode.
+  const special = new Set(s.special);
+  if (s.mode === 'authoritative') return o.current.filter((r) => special.has(r.key));
+  return o.current.filter((r) => !o.owned.has(r.key) || special.has(r.key));
 }

@@ -83,6 +83,10 @@ export function postureFindings(firewall: ObservedFirewall, settings: TargetSett
   }
   findings.push(...perimeter.findings);
   skip ??= perimeter.skip;
+  findings.push(...(firewall.kindFindings ?? []));
+  if (firewall.unsupported !== undefined) {
+    skip ??= { code: 'TARGET_UNSUPPORTED', message: firewall.unsupported.message, cause: firewall.unsupported.code };
+  }
   if (settings.expectBypass !== undefined && (p.bypass ?? '').toLowerCase() !== settings.expectBypass.toLowerCase()) {
     findings.push({
       severity: 'warning',

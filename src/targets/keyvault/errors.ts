@@ -1,5 +1,5 @@
-import { TagwallError, type ErrorCode } from '../core/errors.js';
-import type { VaultRef } from '../core/vault-id.js';
+import { TagwallError, type ErrorCode } from '../../core/errors.js';
+import type { VaultRef } from '../../core/vault-id.js';
 
 /**
  * Turns what the Azure SDK throws (RestError, credential errors, aborts) into tagwall's

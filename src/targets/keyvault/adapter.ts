@@ -1,8 +1,8 @@
 import { KeyVaultManagementClient, type NetworkRuleSet, type Vault } from '@azure/arm-keyvault';
-import type { VaultRef } from '../core/vault-id.js';
-import { armConnection, type ArmClientOptions } from './arm-client-options.js';
-import type { FirewallChange, FirewallTarget, NetworkAcls, VaultFirewall, VirtualNetworkRule } from './firewall.js';
-import { vaultError } from './keyvault-errors.js';
+import type { ResourceRef } from '../../core/resource-id.js';
+import { armConnection, type ArmClientOptions } from '../arm-client-options.js';
+import type { FirewallChange, FirewallState, FirewallTarget, NetworkAcls, VirtualNetworkRule } from '../firewall.js';
+import { vaultError } from './errors.js';
 
 /** `apiVersion` defaults to the SDK's own (2026-02-01 for @azure/arm-keyvault 5.0.0). */
 export type KeyVaultFirewallOptions = ArmClientOptions;
@@ -22,11 +22,25 @@ function toNetworkAcls(acls: NetworkRuleSet | undefined): NetworkAcls | undefine
   };
 }
 
-function toFirewall(vault: VaultRef, resource: Vault): VaultFirewall {
+/** What the next PATCH must send back exactly as it was read. */
+interface KeyVaultOpaque {
+  /** Undefined when the vault has never had networkAcls set. */
+  readonly networkAcls: NetworkAcls | undefined;
+}
+
+function toFirewall(resource: ResourceRef, vault: Vault): FirewallState {
+  const networkAcls = toNetworkAcls(vault.properties?.networkAcls);
+  const publicNetworkAccess = vault.properties?.publicNetworkAccess;
   return {
-    vault,
-    networkAcls: toNetworkAcls(resource.properties?.networkAcls),
-    publicNetworkAccess: resource.properties?.publicNetworkAccess,
+    resource,
+    ipRules: (networkAcls?.ipRules ?? []).map((r) => r.value),
+    virtualNetworkRuleCount: networkAcls?.virtualNetworkRules.length ?? 0,
+    posture: {
+      ...(networkAcls?.defaultAction === undefined ? {} : { defaultAction: networkAcls.defaultAction }),
+      ...(networkAcls?.bypass === undefined ? {} : { bypass: networkAcls.bypass }),
+      ...(publicNetworkAccess === undefined ? {} : { publicNetworkAccess }),
+    },
+    opaque: { networkAcls } satisfies KeyVaultOpaque,
   };
 }
 
@@ -74,7 +88,7 @@ export function createKeyVaultFirewalls(options: KeyVaultFirewallOptions): Firew
   }
 
   return {
-    async read(vault: VaultRef): Promise<VaultFirewall> {
+    async read(vault: ResourceRef): Promise<FirewallState> {
       try {
         return toFirewall(vault, await clientFor(vault.subscriptionId).vaults.get(vault.resourceGroup, vault.name, requestOptions));
       } catch (e) {
@@ -82,9 +96,9 @@ export function createKeyVaultFirewalls(options: KeyVaultFirewallOptions): Firew
       }
     },
 
-    async write(current: VaultFirewall, change: FirewallChange): Promise<VaultFirewall> {
-      const { vault } = current;
-      const body = { properties: { networkAcls: patchedNetworkAcls(current.networkAcls, change) } };
+    async write(current: FirewallState, change: FirewallChange): Promise<FirewallState> {
+      const vault = current.resource;
+      const body = { properties: { networkAcls: patchedNetworkAcls((current.opaque as KeyVaultOpaque).networkAcls, change) } };
       try {
         return toFirewall(vault, await clientFor(vault.subscriptionId).vaults.update(vault.resourceGroup, vault.name, body, requestOptions));
       } catch (e) {

@@ -1,0 +1,26 @@
+import type { FirewallFacts } from '../kind.js';
+
+/**
+ * Key Vault's firewall, as Microsoft's Key Vault network-security page and the management API
+ * describe it (see docs/TARGETS.md for the citations).
+ */
+export const KEY_VAULT: FirewallFacts = {
+  kind: 'keyvault',
+  title: 'Key Vault',
+  resourceType: 'Microsoft.KeyVault/vaults',
+  apiVersion: '2026-02-01',
+  rulesAt: 'properties.networkAcls.ipRules[].value',
+  maxRules: 1000,
+  // A bare address is stored and read back as /32; both spellings are accepted.
+  singleAddress: 'bare',
+  allows31: true,
+  special: [],
+  longRunning: false,
+  posture: {
+    defaultAction: 'properties.networkAcls.defaultAction: Allow means the firewall is off',
+    bypass: 'properties.networkAcls.bypass: AzureServices lets trusted Microsoft services through',
+    publicNetworkAccess: 'properties.publicNetworkAccess: Disabled means only private endpoints get in; SecuredByPerimeter means a perimeter decides',
+  },
+  sdk: '@azure/arm-keyvault',
+  load: async () => (await import('./adapter.js')).createKeyVaultFirewalls,
+};

@@ -1,0 +1,34 @@
+import type { ArmClientOptions } from './arm-client-options.js';
+import type { FirewallTarget } from './firewall.js';
+
+/**
+ * What a kind of firewall is, as data: where its rules live, how many it takes, how it wants
+ * addresses written, and which entries are never tagwall's. The core plans every kind the same
+ * way from these facts; it never asks which kind it is planning.
+ */
+export interface FirewallFacts {
+  /** The short name used in config, reports and state keys: `keyvault`, `storage`, ... */
+  readonly kind: string;
+  readonly title: string;
+  /** The ARM resource type a target's ID names, e.g. `Microsoft.KeyVault/vaults`. */
+  readonly resourceType: string;
+  readonly apiVersion: string;
+  /** Where the rules live in the resource, for people. */
+  readonly rulesAt: string;
+  /** The most IP rules the resource takes. */
+  readonly maxRules: number;
+  /** How a single address must be written: `bare` (`1.2.3.4`) or `cidr` (`1.2.3.4/32`). */
+  readonly singleAddress: 'bare' | 'cidr';
+  /** Whether a /31 is accepted as a rule; when not, a /31 is written as its two addresses. */
+  readonly allows31: boolean;
+  /** Normalised entries that mean something special to the kind: kept, never removed, never tagwall's. */
+  readonly special: readonly string[];
+  /** Whether the write is a long-running operation that must be polled to its end. */
+  readonly longRunning: boolean;
+  /** What each posture field means for this kind, for people (docs/TARGETS.md). */
+  readonly posture: Readonly<Record<string, string>>;
+  /** The SDK package the adapter uses. */
+  readonly sdk: string;
+  /** The adapter factory, loaded only when a target of the kind is configured (the SDKs are large). */
+  readonly load: () => Promise<(options: ArmClientOptions) => FirewallTarget>;
+}

@@ -1,0 +1,55 @@
+import type { ResourceRef } from '../core/resource-id.js';
+import { TagwallError } from '../core/errors.js';
+import type { ArmClientOptions } from './arm-client-options.js';
+import type { FirewallChange, FirewallState, FirewallTarget } from './firewall.js';
+import type { FirewallFacts } from './kind.js';
+import { KEY_VAULT } from './keyvault/facts.js';
+
+/** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
+export const FIREWALL_KINDS: readonly FirewallFacts[] = [KEY_VAULT];
+
+const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));
+const byName = new Map(FIREWALL_KINDS.map((k) => [k.kind, k]));
+
+export function kindOfType(type: string): FirewallFacts | undefined {
+  return byType.get(type.toLowerCase());
+}
+
+export function kindNamed(kind: string): FirewallFacts | undefined {
+  return byName.get(kind);
+}
+
+/** The kind a resource ID names, or RESOURCE_TYPE_UNSUPPORTED listing the supported ones. */
+export function kindOf(resource: ResourceRef): FirewallFacts {
+  const kind = kindOfType(resource.type);
+  if (kind === undefined) {
+    throw new TagwallError('RESOURCE_TYPE_UNSUPPORTED', `${resource.id}: tagwall does not manage ${resource.type} firewalls; supported: ${FIREWALL_KINDS.map((k) => k.resourceType).join(', ')}`, {
+      values: { type: resource.type },
+    });
+  }
+  return kind;
+}
+
+/**
+ * One FirewallTarget for every kind: each call goes to its kind's adapter, which is created (and
+ * its SDK loaded) on the first call for that kind.
+ */
+export function createFirewalls(options: ArmClientOptions): FirewallTarget {
+  const adapters = new Map<string, Promise<FirewallTarget>>();
+  const adapterFor = (resource: ResourceRef): Promise<FirewallTarget> => {
+    const kind = kindOf(resource);
+    let adapter = adapters.get(kind.kind);
+    if (adapter === undefined) {
+      adapter = kind.load().then((create) => create(options));
+      adapters.set(kind.kind, adapter);
+      // A failed load is not remembered, so the next vault may try again.
+      adapter.catch(() => adapters.delete(kind.kind));
+    }
+    return adapter;
+  };
+  return {
+    read: async (resource: ResourceRef) => (await adapterFor(resource)).read(resource),
+    write: async (current: FirewallState, change: FirewallChange) => (await adapterFor(current.resource)).write(current, change),
+  };
+}
+
