@@ -136,6 +136,7 @@ function observe(fw: FirewallState, perimeter?: PerimeterView): ObservedFirewall
     ...(p === undefined ? {} : { perimeter: p }),
     ...(fw.findings === undefined || fw.findings.length === 0 ? {} : { kindFindings: fw.findings }),
     ...(fw.unsupported === undefined ? {} : { unsupported: fw.unsupported }),
+    ...(fw.ownedByName === undefined ? {} : { ownedByName: fw.ownedByName }),
   };
 }
 

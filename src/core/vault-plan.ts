@@ -43,7 +43,7 @@ function wideRuleFindings(desired: Allowlist, guards: VaultPlanInput['guards']):
 
 export function planVault(input: VaultPlanInput): VaultPlan {
   const s = input.settings;
-  const ownership = ownershipOf(input.firewall.ipRules, input.record, s.special);
+  const ownership = ownershipOf(input.firewall.ipRules, input.record, s.special, input.firewall.ownedByName);
   const special = new Set(s.special);
   const { current, owned } = ownership;
   const currentKeys = new Set(current.map((r) => r.key));

@@ -4,6 +4,7 @@ import { ArmFailure, readJsonBody, sendArmError, sendJson, sleep } from './http.
 import { PERIMETER_API_VERSIONS, SUPPORTED_API_VERSIONS, type RespondFault } from './model.js';
 import { matchPerimeterRoute, perimeterAddressOf, readPerimeters } from './perimeter-arm.js';
 import { canonicalPerimeterId } from './perimeters.js';
+import { matchResourceRoute } from './resources.js';
 import type { RequestTarget } from './faults.js';
 import type { EmulatorState } from './state.js';
 import { canonicalId, notFound, type VaultAddress } from './vaults.js';
@@ -103,7 +104,8 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
   const method = (req.method ?? 'GET').toUpperCase();
   const apiVersion = url.searchParams.get('api-version');
   const perimeterRoute = matchPerimeterRoute(url.pathname);
-  const match = perimeterRoute === undefined ? VAULT_PATH.exec(url.pathname) : null;
+  const resourceRoute = perimeterRoute === undefined ? matchResourceRoute(url.pathname) : undefined;
+  const match = perimeterRoute === undefined && resourceRoute === undefined ? VAULT_PATH.exec(url.pathname) : null;
   const vault = match === null ? undefined : address(match);
   const perimeter = perimeterRoute === undefined ? undefined : perimeterAddressOf(perimeterRoute)?.name;
   let token: string | undefined;
@@ -121,6 +123,23 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
       const body = readPerimeters(perimeterRoute, state.perimeters, url, `https://${req.headers.host ?? 'localhost'}`, version);
       status = 200;
       sendJson(res, status, body, headers);
+      return;
+    }
+    if (resourceRoute !== undefined) {
+      const version = checkApiVersion(apiVersion, resourceRoute.model.apiVersions);
+      body = method === 'GET' || method === 'DELETE' ? undefined : await readJsonBody(req);
+      await injectFaults(state, { on: 'resources', method, resourceId: resourceRoute.id });
+      const reply = await resourceRoute.model.handle({
+        method,
+        id: state.resources.get(resourceRoute.id)?.id ?? resourceRoute.id,
+        subPath: resourceRoute.subPath,
+        apiVersion: version,
+        body,
+        store: state.resources,
+        origin: `https://${req.headers.host ?? 'localhost'}`,
+      });
+      status = reply.status;
+      sendJson(res, status, reply.body, { ...headers, ...reply.headers });
       return;
     }
     checkApiVersion(apiVersion, SUPPORTED_API_VERSIONS);
@@ -165,6 +184,7 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
       path: url.pathname,
       ...(vault === undefined ? {} : { vault: vault.name }),
       ...(perimeter === undefined ? {} : { perimeter }),
+      ...(resourceRoute === undefined ? {} : { target: resourceRoute.id }),
       ...(apiVersion === null ? {} : { apiVersion }),
       status,
       durationMs: Date.now() - started,

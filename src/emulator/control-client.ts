@@ -26,6 +26,8 @@ export interface EmulatorControl {
   vaults(): Promise<VaultResourceJson[]>;
   /** A vault's stored state, by name or resource ID; undefined when there is none. */
   vault(nameOrId: string): Promise<VaultResourceJson | undefined>;
+  /** A resource of another firewall kind, as ARM would return it; undefined when there is none. */
+  resource(id: string): Promise<Record<string, unknown> | undefined>;
   /** Every perimeter with its profile IDs and associations, ordered by ID. */
   perimeters(): Promise<PerimeterStateJson[]>;
   /** Adds an association to a seeded perimeter, or replaces the one of the same name (or, unnamed, of the same resource). */
@@ -42,7 +44,7 @@ export interface EmulatorControl {
   updateSettings(patch: Partial<EmulatorSettings>): Promise<EmulatorSettings>;
   setLatency(ms: number): Promise<void>;
   /** The request log, oldest first; `vault` keeps only requests for that vault name. */
-  requests(filter?: { vault?: string; kind?: RequestLogEntry['kind'] }): Promise<RequestLogEntry[]>;
+  requests(filter?: { vault?: string; target?: string; kind?: RequestLogEntry['kind'] }): Promise<RequestLogEntry[]>;
   clearRequests(): Promise<void>;
   close(): Promise<void>;
 }
@@ -79,6 +81,7 @@ export function connectEmulatorControl(baseUrl: string, caCert: string): Emulato
     reset: async (seed) => void (await call('POST', 'reset', seed ?? { vaults: [] })),
     vaults: async () => (await must(call<{ vaults: VaultResourceJson[] }>('GET', 'vaults'))).vaults,
     vault: (nameOrId) => call<VaultResourceJson>('GET', `vaults/${encodeURIComponent(nameOrId)}`, undefined, true),
+    resource: (id) => call<Record<string, unknown>>('GET', `resources/${encodeURIComponent(id)}`, undefined, true),
     perimeters: async () => (await must(call<{ perimeters: PerimeterStateJson[] }>('GET', 'perimeters'))).perimeters,
     associate: (association) => must(call<AssociationResourceJson>('PUT', 'perimeters/associations', association)),
     dissociate: async (request) => (await must(call<{ removed: number }>('DELETE', 'perimeters/associations', request))).removed,
@@ -92,7 +95,10 @@ export function connectEmulatorControl(baseUrl: string, caCert: string): Emulato
     requests: async (filter = {}) => {
       const all = (await must(call<{ requests: RequestLogEntry[] }>('GET', 'requests'))).requests;
       return all.filter(
-        (r) => (filter.vault === undefined || r.vault?.toLowerCase() === filter.vault.toLowerCase()) && (filter.kind === undefined || r.kind === filter.kind),
+        (r) =>
+          (filter.vault === undefined || r.vault?.toLowerCase() === filter.vault.toLowerCase()) &&
+          (filter.target === undefined || r.target?.toLowerCase() === filter.target.toLowerCase()) &&
+          (filter.kind === undefined || r.kind === filter.kind),
       );
     },
     clearRequests: async () => void (await call('DELETE', 'requests')),

@@ -34,7 +34,11 @@ function seedFrom(body: unknown, state: EmulatorState, replace: boolean): { seed
   const seed = body === undefined ? { vaults: [] } : parseEmulatorSeed(body, 'the seed');
   applySeed(state, seed, { replace, oldApi: replace ? state.initialSettings.oldApi : state.settings.oldApi });
   // `perimeters` only when the seed has them, so the answer to an older seed is unchanged.
-  return { seeded: seed.vaults.length, ...(seed.perimeters === undefined ? {} : { perimeters: seed.perimeters.length }) };
+  return {
+    seeded: seed.vaults.length,
+    ...(seed.perimeters === undefined ? {} : { perimeters: seed.perimeters.length }),
+    ...(seed.resources === undefined ? {} : { resources: seed.resources.length }),
+  };
 }
 
 async function route(method: string, path: string, req: IncomingMessage, state: EmulatorState): Promise<[number, unknown]> {
@@ -66,6 +70,13 @@ async function route(method: string, path: string, req: IncomingMessage, state: 
   if (path === 'perimeters/reads' && method === 'PUT') {
     const { subscriptionId, forbidden } = parseWith(perimeterReadsRequestSchema, await readJsonBody(req), 'perimeter reads');
     return [200, { forbiddenSubscriptions: state.perimeters.setReadsForbidden(subscriptionId, forbidden) }];
+  }
+  if (path === 'resources' && method === 'GET') return [200, { resources: state.resources.list().map((r) => r.json) }];
+  if (path.startsWith('resources/') && method === 'GET') {
+    const id = decodeURIComponent(path.slice('resources/'.length));
+    const found = state.resources.get(id.startsWith('/') ? id : `/${id}`);
+    if (found === undefined) throw new ArmFailure(404, 'ResourceNotFound', `no emulated resource ${id}`);
+    return [200, found.json];
   }
   if (path === 'faults' && method === 'GET') return [200, { faults: state.faults.list() }];
   if (path === 'faults' && method === 'DELETE') {

@@ -26,6 +26,12 @@ export type RequestTarget =
       /** Set when the request is about one perimeter, as the path addressed it. */
       readonly perimeterName?: string;
       readonly perimeterId?: string;
+    }
+  | {
+      /** A firewall of another kind (resources.ts); a fault's `resource` names its ID. */
+      readonly on: 'resources';
+      readonly method: string;
+      readonly resourceId: string;
     };
 
 function matches(selector: string, name: string | undefined, id: string | undefined): boolean {
@@ -35,6 +41,7 @@ function matches(selector: string, name: string | undefined, id: string | undefi
 
 function selects(spec: FaultSpec, target: RequestTarget): boolean {
   if (target.on === 'vaults') return spec.vault === undefined || matches(spec.vault, target.vaultName, target.vaultId);
+  if (target.on === 'resources') return spec.kind !== 'edit' && (spec.resource === undefined || matches(spec.resource, undefined, target.resourceId));
   return spec.kind === 'edit' || spec.perimeter === undefined || matches(spec.perimeter, target.perimeterName, target.perimeterId);
 }
 

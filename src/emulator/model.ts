@@ -76,6 +76,8 @@ export const emulatorSeedSchema = z.strictObject({
   vaults: z.array(seedVaultSchema),
   /** Absent in seeds written before perimeters existed: no perimeters. */
   perimeters: z.array(seedPerimeterSchema).optional(),
+  /** Firewalls of the other kinds, each in the shape ARM returns it; their models check them. */
+  resources: z.array(z.looseObject({ id: z.string().min(1) })).optional(),
 });
 
 /** The control API's association call: one association, added to (or replaced in) a seeded perimeter. */
@@ -96,7 +98,7 @@ export type AssociationRequest = z.infer<typeof associationRequestSchema>;
 export type DissociationRequest = z.infer<typeof dissociationRequestSchema>;
 export type EmulatorSeed = z.infer<typeof emulatorSeedSchema>;
 
-const faultMethodSchema = z.enum(['GET', 'PATCH', 'PUT']);
+const faultMethodSchema = z.enum(['GET', 'PATCH', 'PUT', 'POST', 'DELETE']);
 const timesSchema = z.union([z.number().int().positive(), z.literal('always')]);
 /** A vault name, or its full resource ID; matched case-insensitively. */
 const vaultSelectorSchema = z.string().min(1);
@@ -107,7 +109,7 @@ const vaultSelectorSchema = z.string().min(1);
  * no vault; it may name a perimeter, and then hits only the requests about that one (its
  * GET and its associations), not the listings.
  */
-const faultOnSchema = z.enum(['vaults', 'perimeters']);
+const faultOnSchema = z.enum(['vaults', 'perimeters', 'resources']);
 /** A perimeter name, or its full resource ID; matched case-insensitively. */
 const perimeterSelectorSchema = z.string().min(1);
 
@@ -117,6 +119,8 @@ const respondFaultSchema = z.strictObject({
   method: faultMethodSchema.optional(),
   vault: vaultSelectorSchema.optional(),
   perimeter: perimeterSelectorSchema.optional(),
+  /** With on: "resources", the resource ID the fault hits (any casing); absent: every one. */
+  resource: z.string().min(1).optional(),
   status: z.number().int().min(400).max(599),
   code: z.string().min(1).optional(),
   message: z.string().optional(),
@@ -134,6 +138,7 @@ const delayFaultSchema = z.strictObject({
   method: faultMethodSchema.optional(),
   vault: vaultSelectorSchema.optional(),
   perimeter: perimeterSelectorSchema.optional(),
+  resource: z.string().min(1).optional(),
   delayMs: z.number().int().nonnegative(),
   times: timesSchema.optional(),
 });
@@ -182,6 +187,8 @@ export interface RequestLogEntry {
   readonly vault?: string;
   /** The perimeter name, for a request about one perimeter (its associations, say). */
   readonly perimeter?: string;
+  /** The resource ID, for a request to a firewall of another kind (resources.ts). */
+  readonly target?: string;
   readonly apiVersion?: string;
   readonly status: number;
   readonly durationMs: number;

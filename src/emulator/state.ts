@@ -2,6 +2,7 @@ import { isTagwallError } from '../core/errors.js';
 import { FaultBook } from './faults.js';
 import type { EmulatorSeed, EmulatorSettings, RequestLogEntry } from './model.js';
 import { buildPerimeters, PerimeterStore, seedProblemsError } from './perimeters.js';
+import { ResourceStore, seedResources } from './resources.js';
 import { VaultStore } from './vaults.js';
 
 /** Enough for any test or demo run; older entries fall off so a long-running emulator stays small. */
@@ -30,6 +31,8 @@ export class RequestLog {
 export interface EmulatorState {
   readonly vaults: VaultStore;
   readonly perimeters: PerimeterStore;
+  /** Every other firewall kind's resources (see resources.ts). */
+  readonly resources: ResourceStore;
   readonly faults: FaultBook;
   readonly log: RequestLog;
   settings: EmulatorSettings;
@@ -42,6 +45,7 @@ export function createEmulatorState(settings: EmulatorSettings, identityHeader: 
   return {
     vaults: new VaultStore(),
     perimeters: new PerimeterStore(),
+    resources: new ResourceStore(),
     faults: new FaultBook(),
     log: new RequestLog(),
     settings,
@@ -63,11 +67,16 @@ export function applySeed(state: EmulatorState, seed: EmulatorSeed, options: { r
     if (!isTagwallError(e, 'EMULATOR_SEED_INVALID')) throw e;
     vaultProblems = e.details;
   }
-  if (vaultProblems.length > 0 || perimeters.problems.length > 0) throw seedProblemsError(vaultProblems, perimeters.problems);
+  const resources = seedResources(seed.resources ?? []);
+  if (vaultProblems.length > 0 || perimeters.problems.length > 0 || resources.problems.length > 0) {
+    throw seedProblemsError(vaultProblems, [...perimeters.problems, ...resources.problems]);
+  }
   if (options.replace) {
     state.vaults.clear();
     state.perimeters.clear();
+    state.resources.clear();
   }
   state.vaults.seed(seed, options.oldApi);
   state.perimeters.apply(perimeters.built);
+  for (const r of resources.built) state.resources.set(r);
 }

@@ -39,6 +39,11 @@ export interface FirewallState {
   readonly findings?: readonly KindFinding[];
   /** Set when the resource cannot take IP rules as it is (a registry below Premium, say): no write. */
   readonly unsupported?: { readonly code: string; readonly message: string };
+  /**
+   * Rules the resource itself marks as tagwall's (a perimeter's access rules named tagwall-<n>).
+   * When set, it decides ownership instead of the record, and nothing is ever adopted.
+   */
+  readonly ownedByName?: readonly string[];
   /** Everything else as read, for write() to send back exactly as it was. */
   readonly opaque: unknown;
 }

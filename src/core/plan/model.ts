@@ -80,6 +80,8 @@ export interface ObservedFirewall {
   readonly kindFindings?: readonly Finding[];
   /** Set when the firewall cannot take IP rules as it is: the write is skipped. */
   readonly unsupported?: { readonly code: string; readonly message: string };
+  /** Rules the firewall itself marks as tagwall's; when set, it decides ownership instead of the record. */
+  readonly ownedByName?: readonly string[];
 }
 
 export type Severity = 'critical' | 'warning' | 'info';

@@ -17,7 +17,7 @@ export interface Ownership {
   readonly firstContact: boolean;
 }
 
-export function ownershipOf(ipRules: readonly string[], record: AppliedRecord | undefined, special: readonly string[] = []): Ownership {
+export function ownershipOf(ipRules: readonly string[], record: AppliedRecord | undefined, special: readonly string[] = [], ownedByName?: readonly string[]): Ownership {
   const all = ipRules.map(normaliseRule);
   const current = uniqueRules(all);
   // tagwall writes each rule once, so a rule the firewall holds twice (say `1.2.3.4` and
@@ -44,6 +44,12 @@ export function ownershipOf(ipRules: readonly string[], record: AppliedRecord | 
   }
   // A special entry is the firewall's own, whatever a record says.
   for (const key of special) owned.delete(key);
+  if (ownedByName !== undefined) {
+    // The firewall names what is tagwall's itself: that is the whole truth, and adoption would
+    // claim rules that live in someone else's entries.
+    const named = new Set(ownedByName.map((r) => normaliseRule(r).key).filter((k) => !special.includes(k)));
+    return { current, owned: named, firstContact: false };
+  }
   return { current, owned, firstContact: record === undefined };
 }
 

@@ -1,0 +1,4 @@
+import type { ResourceModel } from '../resources.js';
+
+/** The emulator's models of the firewall kinds besides Key Vault, one line per kind. */
+export const RESOURCE_MODELS: readonly ResourceModel[] = [];
