@@ -47,7 +47,8 @@ export interface VaultReport {
   readonly weightedExcess?: number;
   /** Every rule that admits addresses beyond the source, and into whose space (see core/explain.ts). */
   readonly widening?: WideningReport;
-  readonly error?: { readonly code: ErrorCode; readonly message: string };
+  /** Why the vault failed; `azureCode` and `status` when Azure itself refused (e.g. a validation error). */
+  readonly error?: { readonly code: ErrorCode; readonly message: string; readonly azureCode?: string; readonly status?: number };
 }
 
 export interface VaultStateAccess {
@@ -184,8 +185,11 @@ function build(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | un
   };
 }
 
-function errorOf(e: unknown): { code: ErrorCode; message: string } {
-  if (e instanceof TagwallError) return { code: e.code, message: describeError(e) };
+function errorOf(e: unknown): NonNullable<VaultReport['error']> {
+  if (e instanceof TagwallError) {
+    const { azureCode, status } = e.values;
+    return { code: e.code, message: describeError(e), ...(typeof azureCode === 'string' ? { azureCode } : {}), ...(typeof status === 'number' ? { status } : {}) };
+  }
   return { code: 'INTERNAL', message: describeError(e) };
 }
 
