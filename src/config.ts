@@ -345,6 +345,10 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
     // Any supported firewall's resource ID may be listed; the name is historical.
     const raw: Record<string, unknown> = { targets: vaults.map((id) => (/\/providers\/Microsoft\.KeyVault\/vaults\//i.test(id) ? { vault: id, select } : { resource: id, select })) };
     if (env.TAGWALL_CLOUD !== undefined && env.TAGWALL_CLOUD !== '') raw.cloud = env.TAGWALL_CLOUD;
+    // So the plain settings can be tried against the local emulator and a local or mirrored file.
+    if (env.TAGWALL_ARM_ENDPOINT !== undefined && env.TAGWALL_ARM_ENDPOINT.trim() !== '') raw.arm = { endpoint: env.TAGWALL_ARM_ENDPOINT.trim() };
+    const tags = env.TAGWALL_SERVICE_TAGS?.trim();
+    if (tags !== undefined && tags !== '') raw.serviceTags = /^https:\/\//i.test(tags) ? { source: 'url', url: tags } : { source: 'file', path: tags };
     try {
       return parseConfig(withDefaultState(raw, defaultState), { baseDir: options.cwd, source: 'app settings' });
     } catch (e) {
@@ -362,7 +366,9 @@ function settingName(problem: string): string {
     .replace(/^cloud:/, 'TAGWALL_CLOUD:')
     .replace(/^targets\[(\d+)\]\.vault:/, (_, i: string) => `TAGWALL_VAULTS (item ${Number(i) + 1}):`)
     .replace(/^targets\[(\d+)\]\.resource:/, (_, i: string) => `TAGWALL_VAULTS (item ${Number(i) + 1}):`)
-    .replace(/^targets\[\d+\]\.select(\[\d+\])?:/, 'TAGWALL_SELECT:');
+    .replace(/^targets\[\d+\]\.select(\[\d+\])?:/, 'TAGWALL_SELECT:')
+    .replace(/^arm(\.endpoint)?:/, 'TAGWALL_ARM_ENDPOINT:')
+    .replace(/^serviceTags(\.[a-z]+)?:/i, 'TAGWALL_SERVICE_TAGS:');
 }
 
 function withDefaultState(raw: unknown, state: RawConfig['state'] | undefined): unknown {

@@ -211,7 +211,7 @@ export function createProgram(io: CliIO): Command {
 
   program
     .command('emulator')
-    .description('Run the local HTTPS Key Vault (ARM) emulator, for trying tagwall and for tests.')
+    .description('Run the local HTTPS ARM emulator (Key Vault, perimeters and the other firewall kinds), for trying tagwall and for tests.')
     .option('--port <n>', 'port to listen on (default: a free one)', (v) => {
       if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('must be a port number.');
       return Number(v);
@@ -220,7 +220,8 @@ export function createProgram(io: CliIO): Command {
     .option('--empty', 'start with no vaults', false)
     .option('--state-dir <dir>', 'where the emulator keeps its CA', '.tagwall/emulator')
     .option('--old-api', 'behave like the older API: refuse /31 and /32 CIDRs', false)
-    .action(async (opts: { port?: number; seed?: string; empty: boolean; stateDir: string; oldApi: boolean }) => {
+    .option('--env-file <file>', 'where to write the shell settings that point tagwall at the emulator (default: <state-dir>/env)')
+    .action(async (opts: { port?: number; seed?: string; empty: boolean; stateDir: string; oldApi: boolean; envFile?: string }) => {
       const { runEmulatorCommand } = await import('../emulator/command.js');
       await runEmulatorCommand(opts, io);
     });

@@ -1,4 +1,5 @@
-import { isAbsolute, join, resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { writeLine, type CliIO } from '../cli/io.js';
 import { readEmulatorSeedFile, type EmulatorSeed } from './model.js';
 import { sampleSeed } from './sample.js';
@@ -14,6 +15,8 @@ export interface EmulatorCommandOptions {
   readonly stateDir?: string;
   readonly latencyMs?: number;
   readonly oldApi?: boolean;
+  /** Where to write the shell settings that point tagwall at the emulator; default `<stateDir>/env`. */
+  readonly envFile?: string;
   /** Stops the emulator, as SIGINT and SIGTERM do. */
   readonly signal?: AbortSignal;
   /** Called once the emulator is listening (the demo and tests use it). */
@@ -52,12 +55,21 @@ export async function runEmulatorCommand(options: EmulatorCommandOptions, io: Cl
     writeLine(out, `Network Security Perimeters (${seed.perimeters.length}):`);
     for (const p of seed.perimeters) writeLine(out, `  ${p.id} (${(p.associations ?? []).length} associations)`);
   }
+  // One file a shell can source: Node trusts the CA, the SDK finds the managed identity, and the
+  // plain app settings (TAGWALL_VAULTS + TAGWALL_SELECT) reach this emulator instead of Azure.
+  const exports = [
+    ...(emulator.caPath === undefined ? [] : [`export NODE_EXTRA_CA_CERTS=${shellQuote(emulator.caPath)}`]),
+    `export IDENTITY_ENDPOINT=${shellQuote(emulator.identityEndpoint)}`,
+    `export IDENTITY_HEADER=${shellQuote(emulator.identityHeader)}`,
+    `export TAGWALL_ARM_ENDPOINT=${shellQuote(emulator.url)}`,
+  ];
+  const envFile = options.envFile === undefined ? join(stateDir, 'env') : resolve(io.cwd, options.envFile);
+  await mkdir(dirname(envFile), { recursive: true });
+  await writeFile(envFile, `${exports.join('\n')}\n`);
   writeLine(out);
-  writeLine(out, 'In the shell that runs tagwall (Node trusts the CA and the SDK finds the managed identity):');
-  if (emulator.caPath !== undefined) writeLine(out, `  export NODE_EXTRA_CA_CERTS=${shellQuote(emulator.caPath)}`);
-  writeLine(out, `  export IDENTITY_ENDPOINT=${shellQuote(emulator.identityEndpoint)}`);
-  writeLine(out, `  export IDENTITY_HEADER=${shellQuote(emulator.identityHeader)}`);
-  writeLine(out, `and in tagwall's config: "arm": { "endpoint": "${emulator.url}" }`);
+  writeLine(out, `In the shell that runs tagwall: source ${shellQuote(envFile)}   (it holds)`);
+  for (const line of exports) writeLine(out, `  ${line}`);
+  writeLine(out, `and in a config file: "arm": { "endpoint": "${emulator.url}" } (TAGWALL_ARM_ENDPOINT does this for the plain app settings)`);
   writeLine(out, `Control API (tests and demos): ${emulator.url}/_emulator/ (vaults, perimeters, seed, reset, faults, settings, requests)`);
   writeLine(out, 'Press Ctrl+C to stop.');
   options.onReady?.(emulator);

@@ -26,6 +26,10 @@ export interface EmulatorControl {
   vaults(): Promise<VaultResourceJson[]>;
   /** A vault's stored state, by name or resource ID; undefined when there is none. */
   vault(nameOrId: string): Promise<VaultResourceJson | undefined>;
+  /** Adds one IP rule to a vault, checked like any write (as a person would in the portal). */
+  addRule(vault: string, value: string): Promise<VaultResourceJson>;
+  /** Removes one IP rule (any spelling of it) from a vault. */
+  removeRule(vault: string, value: string): Promise<VaultResourceJson>;
   /** A resource of another firewall kind, as ARM would return it; undefined when there is none. */
   resource(id: string): Promise<Record<string, unknown> | undefined>;
   /** Every perimeter with its profile IDs and associations, ordered by ID. */
@@ -81,6 +85,8 @@ export function connectEmulatorControl(baseUrl: string, caCert: string): Emulato
     reset: async (seed) => void (await call('POST', 'reset', seed ?? { vaults: [] })),
     vaults: async () => (await must(call<{ vaults: VaultResourceJson[] }>('GET', 'vaults'))).vaults,
     vault: (nameOrId) => call<VaultResourceJson>('GET', `vaults/${encodeURIComponent(nameOrId)}`, undefined, true),
+    addRule: (vault, value) => must(call<VaultResourceJson>('POST', `vaults/${encodeURIComponent(vault)}/rules`, { value })),
+    removeRule: (vault, value) => must(call<VaultResourceJson>('DELETE', `vaults/${encodeURIComponent(vault)}/rules`, { value })),
     resource: (id) => call<Record<string, unknown>>('GET', `resources/${encodeURIComponent(id)}`, undefined, true),
     perimeters: async () => (await must(call<{ perimeters: PerimeterStateJson[] }>('GET', 'perimeters'))).perimeters,
     associate: (association) => must(call<AssociationResourceJson>('PUT', 'perimeters/associations', association)),

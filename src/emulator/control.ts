@@ -11,9 +11,11 @@ import {
   faultSpecSchema,
   parseEmulatorSeed,
   perimeterReadsRequestSchema,
+  ruleRequestSchema,
   settingsPatchSchema,
 } from './model.js';
 import { applySeed, type EmulatorState } from './state.js';
+import { addressOf } from './vaults.js';
 
 /**
  * The control API under /_emulator/: plain JSON, no authentication, for tests and demos
@@ -43,6 +45,22 @@ function seedFrom(body: unknown, state: EmulatorState, replace: boolean): { seed
 
 async function route(method: string, path: string, req: IncomingMessage, state: EmulatorState): Promise<[number, unknown]> {
   if (path === 'vaults' && method === 'GET') return [200, { vaults: state.vaults.list() }];
+  // One rule added or removed "in the portal", checked like any write.
+  const ruleCall = /^vaults\/([^/]+)\/rules$/.exec(path);
+  if (ruleCall !== null && (method === 'POST' || method === 'DELETE')) {
+    const selector = decodeURIComponent(ruleCall[1]!);
+    const vault = state.vaults.find(selector);
+    if (vault === undefined) throw new ArmFailure(404, 'ResourceNotFound', `no emulated vault ${selector}`);
+    const { value } = parseWith(ruleRequestSchema, await readJsonBody(req), 'rule');
+    const key = normaliseIpRule(value, 0, false);
+    const rules = (vault.properties.networkAcls?.ipRules ?? []).map((r) => r.value);
+    const present = rules.some((r) => normaliseIpRule(r, 0, false) === key);
+    if (method === 'POST' && present) throw invalid(`rule: ${value} is already in ${vault.name}`);
+    if (method === 'DELETE' && !present) throw new ArmFailure(404, 'ResourceNotFound', `rule ${value} is not in ${vault.name}`);
+    const next = method === 'POST' ? [...rules, value] : rules.filter((r) => normaliseIpRule(r, 0, false) !== key);
+    state.vaults.replaceIpRules(addressOf(vault), next, state.settings.oldApi);
+    return [200, state.vaults.find(selector)];
+  }
   if (path.startsWith('vaults/') && method === 'GET') {
     const selector = decodeURIComponent(path.slice('vaults/'.length));
     const vault = state.vaults.find(selector);

@@ -33,7 +33,7 @@ const seedNetworkAclsSchema = z.strictObject({
   virtualNetworkRules: z.array(virtualNetworkRuleSchema).optional(),
 });
 
-const seedVaultSchema = z.strictObject({
+const flatSeedVaultSchema = z.strictObject({
   /** ARM resource ID: /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}. */
   id: z.string().min(1),
   location: z.string().min(1).optional(),
@@ -46,6 +46,25 @@ const seedVaultSchema = z.strictObject({
   /** Behave like the older API for this vault: refuse /31 and explicit /32 rules. */
   oldApi: z.boolean().optional(),
 });
+
+/**
+ * A seed vault is either the flat form above or the very shape the emulator (and ARM) returns
+ * for a vault, `{id, name, type, location, properties: {networkAcls, publicNetworkAccess, ...}}`,
+ * so `GET /_emulator/vaults` output can be fed back as a seed.
+ */
+const seedVaultSchema = z.preprocess((v) => {
+  if (typeof v !== 'object' || v === null || !('properties' in v)) return v;
+  const { properties, name: _name, type: _type, ...rest } = v as { properties: unknown; name?: unknown; type?: unknown } & Record<string, unknown>;
+  if (typeof properties !== 'object' || properties === null) return v;
+  const p = properties as { networkAcls?: unknown; publicNetworkAccess?: unknown; tenantId?: unknown; sku?: { name?: unknown } };
+  return {
+    ...rest,
+    ...(p.tenantId === undefined ? {} : { tenantId: p.tenantId }),
+    ...(p.sku?.name === undefined ? {} : { sku: p.sku.name }),
+    ...(p.publicNetworkAccess === undefined ? {} : { publicNetworkAccess: p.publicNetworkAccess }),
+    ...(p.networkAcls === undefined || p.networkAcls === null ? {} : { networkAcls: p.networkAcls }),
+  };
+}, flatSeedVaultSchema);
 
 /** `Learning` is what the portal now calls Transition mode; ARM still spells it Learning. */
 export const accessModeSchema = z.enum(['Enforced', 'Learning', 'Audit']);
@@ -85,6 +104,9 @@ export const associationRequestSchema = z.strictObject({ perimeter: z.string().m
 
 /** Removes the resource's associations: from the one perimeter named, or from every perimeter. */
 export const dissociationRequestSchema = z.strictObject({ privateLinkResourceId: z.string().min(1), perimeter: z.string().min(1).optional() });
+
+/** One IP rule, for the control calls that add or remove a single rule. */
+export const ruleRequestSchema = z.strictObject({ value: z.string().min(1) });
 
 /** Models an identity that may read vaults but not the perimeters of this subscription. */
 export const perimeterReadsRequestSchema = z.strictObject({ subscriptionId: z.string().min(1), forbidden: z.boolean() });

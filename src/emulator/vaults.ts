@@ -200,6 +200,12 @@ export class VaultStore {
   }
 }
 
+/** The vault's address as stored, from a name or resource ID (control API calls name vaults either way). */
+export function addressOf(vault: VaultResourceJson): VaultAddress {
+  const parts = vault.id.split('/');
+  return { subscriptionId: parts[2] ?? '', resourceGroup: parts[4] ?? '', name: vault.name };
+}
+
 export function canonicalId(a: VaultAddress): string {
   return `/subscriptions/${a.subscriptionId}/resourceGroups/${a.resourceGroup}/providers/Microsoft.KeyVault/vaults/${a.name}`;
 }

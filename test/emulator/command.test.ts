@@ -84,6 +84,18 @@ describe('tagwall emulator', () => {
     expect(identity.map((r) => r.issuedToken)).toContain(arm?.token);
   });
 
+  it('writes an env file that a shell can source, so the plain app settings reach the emulator', async () => {
+    const envFile = join(dir, '.tagwall', 'emulator', 'env');
+    expect(output).toContain(`source ${envFile}`);
+    const bundled = join(process.cwd(), 'src', 'data', 'ServiceTags_Public_20251013.json.gz');
+    const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+    const vault = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-tagwall-test/providers/Microsoft.KeyVault/vaults/kv-cmd';
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: dir, TAGWALL_VAULTS: vault, TAGWALL_SELECT: 'AzureDevOps', TAGWALL_SERVICE_TAGS: bundled };
+    const { stdout } = await run('bash', ['-c', `source "$1" && exec "$2" "$3" sync --dry-run --json --no-alerts`, 'sh', envFile, process.execPath, cli], { cwd: dir, env, timeout: 60_000 });
+    const report = JSON.parse(stdout) as { vaults: { vault: string; outcome: string; unmanaged: string[] }[] };
+    expect(report.vaults).toEqual([expect.objectContaining({ vault, outcome: 'pending', unmanaged: ['20.1.0.0/16'] })]);
+  });
+
   it('stops when told to', async () => {
     stop.abort();
     await finished;

@@ -24,6 +24,21 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 }
 
 describe('seeding and state', () => {
+  it('takes back, as a seed, the very shape it lists vaults in', async () => {
+    const listed = await t.emulator.control.vaults();
+    await t.emulator.control.reset({ vaults: listed as never });
+    expect(await t.emulator.control.vaults()).toEqual(listed);
+  });
+
+  it('adds and removes single rules as a person in the portal would, checked like any write', async () => {
+    const added = await t.emulator.control.addRule('kv-a', '52.1.2.3');
+    expect(added.properties.networkAcls?.ipRules).toEqual([{ value: '20.1.0.0/16' }, { value: '52.1.2.3/32' }]);
+    const removed = await t.emulator.control.removeRule('kv-a', '52.1.2.3/32');
+    expect(removed.properties.networkAcls?.ipRules).toEqual([{ value: '20.1.0.0/16' }]);
+    expect((await rejection(t.emulator.control.addRule('kv-a', '10.0.0.0/8'))).message).toMatch(/forbidden range/);
+    expect((await rejection(t.emulator.control.removeRule('kv-a', '52.9.9.9'))).message).toMatch(/404/);
+  });
+
   it('lists vaults and reads one by name or resource ID', async () => {
     expect((await t.emulator.control.vaults()).map((v) => v.name).sort()).toEqual(['kv-a', 'kv-b']);
     expect((await t.emulator.control.vault('KV-A'))?.properties.networkAcls?.ipRules).toEqual([{ value: '20.1.0.0/16' }]);
