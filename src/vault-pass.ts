@@ -1,0 +1,298 @@
+import type { Allowlist } from './core/allowlist.js';
+import { describeError, isTagwallError, TagwallError, type ErrorCode } from './core/errors.js';
+import type { Cidr } from './core/ipv4.js';
+import { normaliseRule } from './core/rules.js';
+import type { ServiceTagDocument } from './core/service-tags.js';
+import { planVault, type AppliedRecord, type ObservedFirewall, type PerimeterPosture, type Reason, type VaultPlan } from './core/vault-plan.js';
+import type { TargetConfig } from './config.js';
+import type { ReconcileDeps, ReconcileOptions, VaultOutcome, VaultReport } from './reconcile.js';
+import type { FirewallState, PerimeterView } from './targets/firewall.js';
+
+/**
+ * One target's pass: record → read → plan → guard → announce → apply → verify → record, and
+ * the one-writer protocol around it (see reconcile.ts). Every decision is the plan's; this
+ * file only does the I/O in the order that keeps concurrent runs and failures safe.
+ */
+
+export const DEFAULT_INTENT_TTL_MS = 10 * 60_000;
+const DEFAULT_BUSY_RETRY_MS = 2_000;
+
+function perimeterPosture(view: PerimeterView | undefined): PerimeterPosture | undefined {
+  if (view === undefined) return undefined;
+  if (view.state === 'associated') return { state: 'associated', ...view.association };
+  return view;
+}
+
+function observe(fw: FirewallState, perimeter?: PerimeterView): ObservedFirewall {
+  const p = perimeterPosture(perimeter);
+  return {
+    ipRules: fw.ipRules,
+    virtualNetworkRuleCount: fw.virtualNetworkRuleCount,
+    posture: fw.posture,
+    ...(p === undefined ? {} : { perimeter: p }),
+    ...(fw.findings === undefined || fw.findings.length === 0 ? {} : { kindFindings: fw.findings }),
+    ...(fw.unsupported === undefined ? {} : { unsupported: fw.unsupported }),
+    ...(fw.ownedByName === undefined ? {} : { ownedByName: fw.ownedByName }),
+  };
+}
+
+function keysOf(rules: readonly string[]): string[] {
+  return [...new Set(rules.map((r) => normaliseRule(r).key))].sort();
+}
+
+/** Compares a rule list with keys already normalised and sorted (what keysOf returns). */
+function sameSet(a: readonly string[], keys: readonly string[]): boolean {
+  const x = keysOf(a);
+  return x.length === keys.length && x.every((k, i) => k === keys[i]);
+}
+
+export function reason(code: Reason['code'], message: string, values: Record<string, string | number | boolean> = {}): Reason {
+  return { code, message, ...values };
+}
+
+/** The allowlist each report was planned with, for the widening explanation added once the vault is settled. */
+export const desiredOf = new WeakMap<VaultReport, Allowlist>();
+
+export function report(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | undefined, extra: Partial<VaultReport> = {}): VaultReport {
+  const r = build(target, outcome, plan, extra);
+  if (plan?.desired !== undefined) desiredOf.set(r, plan.desired);
+  return r;
+}
+
+function build(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | undefined, extra: Partial<VaultReport>): VaultReport {
+  return {
+    vault: target.resource.id,
+    outcome,
+    add: plan?.add ?? [],
+    remove: plan?.remove ?? [],
+    unmanaged: plan?.unmanaged ?? [],
+    shared: plan?.shared ?? [],
+    adopted: plan?.adopted ?? [],
+    rules: plan?.rules ?? { managed: 0, unmanaged: 0, shared: 0, limit: target.maxRules },
+    excessAddresses: plan?.desired?.stats.excessAddresses ?? 0,
+    drift: plan?.drift ?? [],
+    findings: plan?.findings ?? [],
+    reasons: [...(plan?.refusals ?? []), ...(plan?.skip === undefined ? [] : [plan.skip])],
+    mode: target.mode,
+    ...(plan?.desired?.stats.weightedExcess === undefined ? {} : { weightedExcess: plan.desired.stats.weightedExcess }),
+    ...(plan !== undefined && plan.forced.length > 0 ? { forced: plan.forced } : {}),
+    ...extra,
+  };
+}
+
+function errorOf(e: unknown): NonNullable<VaultReport['error']> {
+  if (e instanceof TagwallError) {
+    const { azureCode, status } = e.values;
+    return { code: e.code, message: describeError(e), ...(typeof azureCode === 'string' ? { azureCode } : {}), ...(typeof status === 'number' ? { status } : {}) };
+  }
+  return { code: 'INTERNAL', message: describeError(e) };
+}
+
+/** A record that cannot be read is never "no record yet": that would make every rule a stranger's and adopt anew. */
+function stateError(e: unknown): { code: ErrorCode; message: string } {
+  const code: ErrorCode = isTagwallError(e, 'STATE_CORRUPT') ? 'STATE_CORRUPT' : 'STATE_UNAVAILABLE';
+  return { code, message: `${describeError(e)}; the vault is left as it is until its state can be read` };
+}
+
+/** One vault's pass; recording state is handed back as `record`, for the caller to run when it likes (see settle). */
+export interface VaultPass {
+  readonly report: VaultReport;
+  readonly record?: () => Promise<unknown>;
+}
+
+/**
+ * Runs the state write after the vault's ARM work. A failed write fails the vault: the rules are
+ * in place, but tagwall would not know it owns them.
+ */
+export async function settle(pass: VaultPass): Promise<VaultReport> {
+  if (pass.record === undefined) return pass.report;
+  try {
+    await pass.record();
+    return pass.report;
+  } catch (e) {
+    // A vault that already failed keeps the error that explains it.
+    return pass.report.outcome === 'failed' ? pass.report : { ...pass.report, outcome: 'failed', error: errorOf(e) };
+  }
+}
+
+export interface RunContext {
+  readonly doc: ServiceTagDocument;
+  readonly desiredFor: (target: TargetConfig, budget: number, kept: readonly Cidr[], unbounded: boolean) => Allowlist;
+  readonly deps: ReconcileDeps;
+  readonly options: ReconcileOptions;
+  readonly runId: string;
+  readonly now: () => Date;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+function busy(target: TargetConfig, plan: VaultPlan | undefined, why: string): VaultPass {
+  return { report: report(target, 'skipped', plan, { reasons: [reason('VAULT_BUSY', `another run is writing this vault (${why}); it is left to that run`)] }) };
+}
+
+function liveIntent(record: AppliedRecord | undefined, ctx: RunContext): boolean {
+  const intent = record?.intent;
+  if (intent === undefined || intent.runId === ctx.runId) return false;
+  const age = ctx.now().getTime() - Date.parse(intent.startedAt);
+  return age < (ctx.options.intentTtlMs ?? DEFAULT_INTENT_TTL_MS);
+}
+
+export async function passVault(target: TargetConfig, ctx: RunContext): Promise<VaultPass> {
+  const { deps, options } = ctx;
+  const vault = target.resource;
+  let plan: VaultPlan | undefined;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const lastTry = attempt > 0;
+      const retry = async () => ctx.sleep(options.busyRetryMs ?? DEFAULT_BUSY_RETRY_MS);
+      // The record first, so that the vault's GET is directly followed by its PATCH.
+      let loaded: { record: AppliedRecord; etag?: string } | undefined;
+      try {
+        loaded = await deps.state.load(vault);
+      } catch (e) {
+        return { report: report(target, 'failed', undefined, { error: stateError(e) }) };
+      }
+      if (liveIntent(loaded?.record, ctx)) {
+        if (!lastTry) {
+          await retry();
+          continue;
+        }
+        return busy(target, undefined, `intent of run ${loaded!.record.intent!.runId} from ${loaded!.record.intent!.startedAt}`);
+      }
+      const [firewall, perimeter] = await Promise.all([deps.firewalls.read(vault), deps.perimeters?.perimeterOf(vault)]);
+      const observed = observe(firewall, perimeter);
+      plan = planVault({
+        firewall: observed,
+        record: loaded?.record,
+        settings: target,
+        guards: target.guards,
+        force: options.force,
+        desiredFor: (budget, kept, o) => ctx.desiredFor(target, budget, kept, o?.unbounded === true),
+      });
+      // IP rules with no effect are not worth a refusal: nothing would be written either way.
+      if (plan.skip !== undefined) return { report: report(target, 'skipped', plan, { reasons: [plan.skip] }) };
+      if (plan.refusals.length > 0) return { report: report(target, 'refused', plan) };
+
+      // A dry run writes nothing, so it cannot take part in the intent protocol. What it can do
+      // is make sure the record it judged by is still the newest: a sync that wrote the vault
+      // between its two reads would otherwise look like drift.
+      if (options.dryRun && (plan.drift.length > 0 || plan.changes)) {
+        let again: { record: AppliedRecord; etag?: string } | undefined;
+        try {
+          again = await deps.state.load(vault);
+        } catch (e) {
+          return { report: report(target, 'failed', plan, { error: stateError(e) }) };
+        }
+        if (again?.etag !== loaded?.etag || liveIntent(again?.record, ctx)) {
+          if (!lastTry) {
+            await retry();
+            continue;
+          }
+          return busy(target, plan, 'its record changed while it was read');
+        }
+      }
+
+      const now = ctx.now();
+      const source = plan.desired?.stats.sourceAddresses ?? 0;
+      const recordOf = (rules: readonly string[], posture: ObservedFirewall['posture']): AppliedRecord => ({
+        ownedRules: keysOf(plan!.nextOwned),
+        observedRules: keysOf(rules),
+        posture,
+        changeNumber: ctx.doc.changeNumber,
+        sourceAddresses: source,
+        appliedAt: now.toISOString(),
+      });
+
+      if (!plan.changes) {
+        const record = recordOf(observed.ipRules, observed.posture);
+        const prior = loaded?.record;
+        const stale =
+          prior === undefined ||
+          prior.intent !== undefined ||
+          prior.appliedAt === undefined ||
+          !sameSet(prior.ownedRules, record.ownedRules) ||
+          !sameSet(prior.observedRules, record.observedRules) ||
+          JSON.stringify(prior.posture) !== JSON.stringify(record.posture) ||
+          prior.changeNumber !== record.changeNumber ||
+          prior.sourceAddresses !== record.sourceAddresses;
+        const inSync = report(target, 'in-sync', plan);
+        if (options.dryRun || !stale) return { report: inSync };
+        return {
+          report: inSync,
+          record: async () => {
+            try {
+              await deps.state.save(vault, record, loaded?.etag);
+            } catch (e) {
+              // Another run recorded the vault meanwhile; its record is at least as new as this one.
+              if (!isTagwallError(e, 'STATE_CONFLICT')) throw e;
+            }
+          },
+        };
+      }
+      if (options.dryRun) return { report: report(target, 'pending', plan) };
+
+      // Announce the write. The intent already releases what is about to be removed, so whatever
+      // fails afterwards can never leave a record that owns a rule tagwall removed and a person
+      // then put back; and what it adds is known, so a run that dies after the PATCH leaves no
+      // rule that no record owns.
+      const added = new Set(plan.add);
+      const prior = loaded?.record;
+      const intent: AppliedRecord = {
+        ownedRules: keysOf(plan.nextOwned.filter((k) => !added.has(k))),
+        observedRules: keysOf(observed.ipRules),
+        posture: prior?.posture ?? observed.posture,
+        changeNumber: prior?.changeNumber ?? ctx.doc.changeNumber,
+        sourceAddresses: prior?.sourceAddresses ?? source,
+        ...(prior?.appliedAt === undefined ? {} : { appliedAt: prior.appliedAt }),
+        intent: { runId: ctx.runId, startedAt: now.toISOString(), add: [...plan.add].sort(), remove: [...plan.remove].sort() },
+      };
+      let etag: string | undefined;
+      try {
+        etag = (await deps.state.save(vault, intent, loaded?.etag)) ?? undefined;
+      } catch (e) {
+        if (!isTagwallError(e, 'STATE_CONFLICT')) throw e;
+        if (!lastTry) {
+          await retry();
+          continue;
+        }
+        return busy(target, plan, 'its record changed twice while this run planned');
+      }
+
+      const patched = observe(await deps.firewalls.write(firewall, { ipRules: plan.nextRules, ...(plan.setDefaultActionDeny ? { defaultAction: 'Deny' as const } : {}) }));
+      const recordAfter = (seen: ObservedFirewall) => () => deps.state.save(vault, recordOf(seen.ipRules, seen.posture), etag);
+      // Key Vault has no ETag: the only way to see a concurrent edit is to read again.
+      let after: ObservedFirewall;
+      try {
+        after = observe(await deps.firewalls.read(vault));
+      } catch (e) {
+        // The write landed, so what tagwall now owns and removed must still be recorded, or a rule it
+        // removed and a person then put back would count as tagwall's again. Unverified, the vault fails.
+        return { report: report(target, 'failed', plan, { error: errorOf(e) }), record: recordAfter(patched) };
+      }
+      const record = recordAfter(after);
+      const written = keysOf(plan.nextRules);
+      if (!sameSet(after.ipRules, written)) {
+        const want = new Set(written);
+        const got = new Set(keysOf(after.ipRules));
+        const missing = [...want].filter((k) => !got.has(k));
+        const unexpected = [...got].filter((k) => !want.has(k));
+        const sample = (rules: string[]) => (rules.length > 0 ? ` (${rules.slice(0, 5).join(', ')}${rules.length > 5 ? ', ...' : ''})` : '');
+        const error = {
+          code: 'VERIFY_MISMATCH' as const,
+          message: `the rules read back after the write differ from what was written (a concurrent edit?): ${missing.length} missing${sample(missing)}, ${unexpected.length} unexpected${sample(unexpected)}`,
+        };
+        return { report: report(target, 'failed', plan, { error }), record };
+      }
+      // Turning the firewall on is part of the write too: a vault left open must not read as applied.
+      if (plan.setDefaultActionDeny && (after.posture.defaultAction ?? '').toLowerCase() !== 'deny') {
+        const error = {
+          code: 'VERIFY_MISMATCH' as const,
+          message: `defaultAction read back after the write is ${after.posture.defaultAction ?? 'unset'}, not the Deny that was written (a concurrent edit?)`,
+        };
+        return { report: report(target, 'failed', plan, { error }), record };
+      }
+      return { report: report(target, 'applied', plan), record };
+    }
+  } catch (e) {
+    return { report: report(target, 'failed', plan, { error: errorOf(e) }) };
+  }
+}
