@@ -1,12 +1,12 @@
 import { collapse } from './collapse.js';
 import { TagwallError } from './errors.js';
 import { FORBIDDEN_RANGES, forbiddenOverlap } from './forbidden.js';
+import { parseCidr } from './ip-text.js';
 import {
   countAddresses,
   formatCidr,
   formatRule,
   mergeRanges,
-  parseCidr,
   rangesOf,
   rangesToCidrs,
   subtractRanges,

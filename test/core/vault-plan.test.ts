@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Allowlist } from '../../src/core/allowlist.js';
 import { TagwallError } from '../../src/core/errors.js';
 import { collapse } from '../../src/core/collapse.js';
-import { formatCidr, mergeCidrs, parseCidr } from '../../src/core/ipv4.js';
+import { parseCidr } from '../../src/core/ip-text.js';
+import { formatCidr, mergeCidrs } from '../../src/core/ipv4.js';
 import { planVault, type AppliedRecord, type ObservedFirewall, type TargetSettings, type VaultPlanInput } from '../../src/core/vault-plan.js';
 
 // Round-by-round tests of the pure vault plan, with made-up allowlists (no I/O).
