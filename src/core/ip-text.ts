@@ -3,10 +3,6 @@ import type IpAddr from 'ipaddr.js';
 import { TagwallError } from './errors.js';
 import { blockSize, formatCidr, type Cidr } from './ipv4.js';
 
-// ipaddr.js is CommonJS. An ESM import of it makes Node start its CommonJS export scanner,
-// which added ~50 ms to every `tagwall` start; require() does not.
-const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof IpAddr;
-
 /**
  * The one place where IP text from outside (a service-tags file, `extra`/`exclude` in the
  * config or on the command line, a rule read back from a vault) becomes a `Cidr`, so that
@@ -19,6 +15,10 @@ const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof IpAddr;
  * `1.2.3.4/08` as /8, and octal or hex in the IPv4 tail of an IPv6 address. Only the
  * four-part decimal shape is handed to it, and prefix lengths are checked here.
  */
+
+// ipaddr.js is CommonJS. An ESM import of it makes Node start its CommonJS export scanner,
+// which added ~50 ms to every `tagwall` start; require() does not.
+const ipaddr = createRequire(import.meta.url)('ipaddr.js') as typeof IpAddr;
 
 export type CidrFamily = 'ipv4' | 'ipv6' | 'invalid';
 
@@ -144,7 +144,7 @@ function read(text: string): Reading {
 /**
  * Each distinct text is read once per process. A service-tags file lists ~93k prefixes but
  * only ~52k distinct ones (a region's prefixes appear again under the cloud-wide tags), and
- * ipaddr.js costs several times what the rest of reading the file does; a long-lived host
+ * ipaddr.js costs more than the rest of reading the file put together; a long-lived host
  * also sees next week's file repeat most of this week's prefixes. Bounded, so a host that
  * sees many different texts over time does not grow without limit.
  */
