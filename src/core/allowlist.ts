@@ -1,13 +1,13 @@
 import { collapse, type CollapseOptions } from './collapse.js';
 import { TagwallError } from './errors.js';
 import { FORBIDDEN_RANGES, forbiddenOverlap } from './forbidden.js';
+import { parseCidr } from './ip-text.js';
 import {
   cidrEnd,
   countAddresses,
   formatCidr,
   formatRule,
   mergeRanges,
-  parseCidr,
   rangesOf,
   rangesToCidrs,
   subtractRanges,

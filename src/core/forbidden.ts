@@ -1,4 +1,5 @@
-import { parseCidr, rangesOf, type AddressRange, type Cidr } from './ipv4.js';
+import { parseCidr } from './ip-text.js';
+import { rangesOf, type AddressRange, type Cidr } from './ipv4.js';
 
 /**
  * IANA's IPv4 special-purpose blocks that are not globally reachable, plus multicast

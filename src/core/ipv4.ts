@@ -1,12 +1,7 @@
-import { isIPv4, isIPv6 } from 'node:net';
-import { TagwallError } from './errors.js';
-
 /**
- * IPv4 math on trusted integers. Text is validated once, at the edge, with Node's rules for
- * an address (strict dotted decimal: no `0x7f.1`, no leading zeros, which Azure refuses):
- * canonical text is read directly, anything else goes through Node's own parser. From then
- * on an address is an unsigned 32-bit integer held in a JS number, so sizes up to 2^32
- * stay exact (doubles are exact to 2^53).
+ * IPv4 math on trusted integers. Text becomes a Cidr only in ip-text.ts; from then on an
+ * address is an unsigned 32-bit integer held in a JS number, so sizes up to 2^32 stay
+ * exact (doubles are exact to 2^53).
  */
 
 /** A CIDR block: `base` has no host bits set. */
@@ -51,133 +46,6 @@ export function formatRule(c: Cidr): string {
 
 export function compareCidr(a: Cidr, b: Cidr): number {
   return a.base - b.base || a.length - b.length;
-}
-
-/** Only for text that isIPv4 accepted. */
-function addressToNumber(text: string): number {
-  let n = 0;
-  for (const part of text.split('.')) n = n * 256 + Number(part);
-  return n;
-}
-
-export type CidrFamily = 'ipv4' | 'ipv6' | 'invalid';
-
-/** Tells IPv4 from IPv6 from junk, for text like `1.2.3.0/24`, `2001:db8::/32` or `1.2.3.4`. */
-export function cidrFamily(text: string): CidrFamily {
-  const slash = text.indexOf('/');
-  const addr = slash === -1 ? text : text.slice(0, slash);
-  const len = slash === -1 ? undefined : text.slice(slash + 1);
-  // A second slash fails the length test too.
-  if (len !== undefined && !/^\d{1,3}$/.test(len)) return 'invalid';
-  // Only IPv6 has colons; a quarter of the weekly file is IPv6, so decide that first.
-  if (addr.includes(':')) return isIPv6(addr) && !addr.includes('%') && (len === undefined || Number(len) <= 128) ? 'ipv6' : 'invalid';
-  if (isIPv4(addr)) return len === undefined || Number(len) <= 32 ? 'ipv4' : 'invalid';
-  return 'invalid';
-}
-
-export interface ParseCidrOptions {
-  /**
-   * `strict` (the default) refuses host bits, the way a typo like 20.1.2.3/24 should be
-   * caught; `mask` clears them, for rules read back from Azure, which we must never refuse.
-   */
-  hostBits?: 'strict' | 'mask';
-}
-
-export interface CidrProblem {
-  readonly code: 'CIDR_IPV6' | 'CIDR_INVALID' | 'CIDR_HOST_BITS';
-  readonly message: string;
-}
-
-const ZERO = 48;
-const NINE = 57;
-const DOT = 46;
-const SLASH = 47;
-
-/**
- * The common case in one pass over the characters: canonical `a.b.c.d` or `a.b.c.d/n`,
- * exactly as Node's isIPv4 accepts it (decimal octets up to 255, no leading zeros) with a
- * one- or two-digit length up to 32. Returns the address and length packed as
- * address * 64 + length, or -1 for anything else, which then takes the careful path.
- * Splitting strings and calling Number on the parts cost more than the rest of reading
- * the weekly file put together.
- */
-function readCanonical(text: string): number {
-  const n = text.length;
-  let i = 0;
-  let value = 0;
-  for (let octet = 0; octet < 4; octet++) {
-    if (octet > 0) {
-      if (i >= n || text.charCodeAt(i) !== DOT) return -1;
-      i++;
-    }
-    const first = i;
-    let part = 0;
-    while (i < n && i - first < 3) {
-      const c = text.charCodeAt(i);
-      if (c < ZERO || c > NINE) break;
-      part = part * 10 + (c - ZERO);
-      i++;
-    }
-    const digits = i - first;
-    if (digits === 0 || part > 255 || (digits > 1 && text.charCodeAt(first) === ZERO)) return -1;
-    value = value * 256 + part;
-  }
-  if (i === n) return value * 64 + 32;
-  if (text.charCodeAt(i) !== SLASH) return -1;
-  i++;
-  const first = i;
-  let length = 0;
-  while (i < n && i - first < 2) {
-    const c = text.charCodeAt(i);
-    if (c < ZERO || c > NINE) return -1;
-    length = length * 10 + (c - ZERO);
-    i++;
-  }
-  if (i !== n || i === first || length > 32) return -1;
-  return value * 64 + length;
-}
-
-/**
- * Parses `a.b.c.d/n` or a bare `a.b.c.d` (= /32), returning the problem instead of
- * throwing: the weekly file has ~90k prefixes, a quarter of them IPv6, and building an
- * exception for each would cost more than the parse.
- */
-export function readCidr(text: string, options: ParseCidrOptions = {}): Cidr | CidrProblem {
-  const packed = readCanonical(text);
-  if (packed !== -1) {
-    const length = packed % 64;
-    return withLength((packed - length) / 64, length, text, options);
-  }
-  const trimmed = text.trim();
-  const slash = trimmed.indexOf('/');
-  const addr = slash === -1 ? trimmed : trimmed.slice(0, slash);
-  const len = slash === -1 ? undefined : trimmed.slice(slash + 1);
-  if (!isIPv4(addr) || (len !== undefined && !/^\d{1,2}$/.test(len)) || Number(len ?? 32) > 32) {
-    return cidrFamily(trimmed) === 'ipv6'
-      ? { code: 'CIDR_IPV6', message: `${JSON.stringify(text)} is IPv6; Key Vault firewalls take IPv4 only` }
-      : { code: 'CIDR_INVALID', message: `${JSON.stringify(text)} is not an IPv4 address or CIDR range` };
-  }
-  return withLength(addressToNumber(addr), len === undefined ? 32 : Number(len), text, options);
-}
-
-function withLength(value: number, length: number, text: string, options: ParseCidrOptions): Cidr | CidrProblem {
-  const size = blockSize(length);
-  const base = value - (value % size);
-  if (base !== value && (options.hostBits ?? 'strict') === 'strict') {
-    return { code: 'CIDR_HOST_BITS', message: `${JSON.stringify(text)} has host bits set; did you mean ${formatCidr({ base, length })}?` };
-  }
-  return { base, length };
-}
-
-export function isCidrProblem(v: Cidr | CidrProblem): v is CidrProblem {
-  return 'code' in v;
-}
-
-/** Like readCidr, but throws a TagwallError with the problem's code. */
-export function parseCidr(text: string, options: ParseCidrOptions = {}): Cidr {
-  const r = readCidr(text, options);
-  if (isCidrProblem(r)) throw new TagwallError(r.code, r.message);
-  return r;
 }
 
 /** Sorts and merges overlapping or touching ranges. */

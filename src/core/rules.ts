@@ -1,4 +1,5 @@
-import { formatCidr, formatRule, isCidrProblem, readCidr, type Cidr } from './ipv4.js';
+import { isCidrProblem, readCidr } from './ip-text.js';
+import { formatCidr, formatRule, type Cidr } from './ipv4.js';
 
 /**
  * A firewall rule as found in a vault, with its comparison key. Azure stores `1.2.3.4` as

@@ -1,5 +1,6 @@
 import { forbiddenOverlap } from '../core/forbidden.js';
-import { cidrEnd, formatAddress, formatCidr, isCidrProblem, parseCidr, readCidr } from '../core/ipv4.js';
+import { isCidrProblem, parseCidr, readCidr } from '../core/ip-text.js';
+import { cidrEnd, formatAddress, formatCidr } from '../core/ipv4.js';
 import { ArmFailure, isRecord } from './http.js';
 import type { NetworkAclsJson, VirtualNetworkRuleJson } from './model.js';
 

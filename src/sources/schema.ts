@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import type { z } from 'zod';
 import { TagwallError } from '../core/errors.js';
-import { cidrFamily, isCidrProblem, readCidr, type Cidr } from '../core/ipv4.js';
+import { cidrFamily, isCidrProblem, readCidr } from '../core/ip-text.js';
+import type { Cidr } from '../core/ipv4.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
 
 /**
@@ -162,8 +163,8 @@ export function fromWire(raw: unknown, source: string): ServiceTagDocument {
     const prefixes = v.properties.addressPrefixes;
     for (let j = 0; j < prefixes.length; j++) {
       const text = prefixes[j]!;
-      // A quarter of the file is IPv6, which is only counted: the family check is enough,
-      // without building a problem (and its message) for each one.
+      // A quarter of the file is IPv6, which is only counted: the family is enough,
+      // without wording a problem for each one.
       if (text.includes(':') && cidrFamily(text) === 'ipv6') {
         ipv6Count++;
         continue;

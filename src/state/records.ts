@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TagwallError } from '../core/errors.js';
-import { formatCidr, isCidrProblem, readCidr } from '../core/ipv4.js';
+import { isCidrProblem, readCidr } from '../core/ip-text.js';
+import { formatCidr } from '../core/ipv4.js';
 import { parseResourceId, resourceKey, type ResourceRef } from '../core/resource-id.js';
 type VaultRef = ResourceRef;
 import type { AppliedRecord } from '../core/vault-plan.js';

@@ -3,7 +3,8 @@ import { gunzipSync } from 'node:zlib';
 import { buildAllowlist } from '../../src/core/allowlist.js';
 import { collapse } from '../../src/core/collapse.js';
 import { FORBIDDEN_RANGES } from '../../src/core/forbidden.js';
-import { rangesOf, rangesToCidrs, readCidr, subtractRanges } from '../../src/core/ipv4.js';
+import { forgetReadings, readCidr } from '../../src/core/ip-text.js';
+import { rangesOf, rangesToCidrs, subtractRanges } from '../../src/core/ipv4.js';
 import { selectTags, TagIndex } from '../../src/core/selection.js';
 import { loadServiceTagFile } from '../../src/sources/file.js';
 import { fromWire, parseServiceTagDocument, serviceTagDocumentWireSchema } from '../../src/sources/schema.js';
@@ -20,12 +21,27 @@ registerSection('parse', async (ctx) => {
   const raw = ctx.time('JSON.parse', () => JSON.parse(text) as unknown);
   ctx.time('schema check alone (zod)', () => serviceTagDocumentWireSchema().safeParse(raw));
   const prefixes = (raw as { values: { properties: { addressPrefixes: string[] } }[] }).values.flatMap((v) => v.properties.addressPrefixes);
+  // Each distinct prefix text is read once per process, so every row but "again" first
+  // forgets what was read, as a CLI run or a host's first run starts with nothing.
   ctx.time('prefix parsing alone (readCidr)', () => {
+    forgetReadings();
     for (const p of prefixes) readCidr(p);
-  }, { note: `${prefixes.length} prefixes` });
-  ctx.time('fromWire (schema + prefixes)', () => fromWire(raw, PUBLIC_FILE));
-  ctx.time('parseServiceTagDocument (text → document)', () => parseServiceTagDocument(text, PUBLIC_FILE));
-  await ctx.timeAsync('loadServiceTagFile (disk → document)', () => loadServiceTagFile(PUBLIC_FILE));
+  }, { note: `${prefixes.length} prefixes, ${new Set(prefixes).size} distinct` });
+  ctx.time('prefix parsing again, texts already read', () => {
+    for (const p of prefixes) readCidr(p);
+  }, { note: 'a long-lived host re-reading the same file' });
+  ctx.time('fromWire (schema + prefixes)', () => {
+    forgetReadings();
+    return fromWire(raw, PUBLIC_FILE);
+  });
+  ctx.time('parseServiceTagDocument (text → document)', () => {
+    forgetReadings();
+    return parseServiceTagDocument(text, PUBLIC_FILE);
+  });
+  await ctx.timeAsync('loadServiceTagFile (disk → document)', () => {
+    forgetReadings();
+    return loadServiceTagFile(PUBLIC_FILE);
+  });
 });
 
 registerSection('select + merge', (ctx) => {

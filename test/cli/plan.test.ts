@@ -64,6 +64,14 @@ describe('tagwall plan', () => {
     expect(r.stderr).toMatch(/IPv6/);
   });
 
+  it('refuses an --extra or --exclude written with a leading zero, naming it', async () => {
+    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--extra', '52.9.0.0/08', '--exclude', '020.1.2.3', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('extra "52.9.0.0/08" is not an IPv4 CIDR: prefix length "08" has a leading zero');
+    expect(r.stderr).toContain('exclude "020.1.2.3" is not an IPv4 address: "020" has a leading zero');
+  });
+
   it('names the smallest budget that works when the budget is infeasible, and that budget does work', async () => {
     // Excluding one address in every /8 of the selection makes wide rules impossible.
     const base = ['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--exclude', '20.0.0.1,40.0.0.1,51.0.0.1,52.0.0.1,13.0.0.1,4.0.0.1', '--json'];

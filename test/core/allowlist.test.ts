@@ -110,6 +110,21 @@ describe('extra and exclude', () => {
     expect(e.details).toEqual([]);
   });
 
+  it.each([
+    ['extra', '52.9.0.0/08', 'extra "52.9.0.0/08" is not an IPv4 CIDR: prefix length "08" has a leading zero'],
+    ['extra', '052.9.0.0/16', 'extra "052.9.0.0/16" is not an IPv4 CIDR: "052" has a leading zero, which some software reads as octal'],
+    ['extra', '52.9.1', 'extra "52.9.1" is not an IPv4 address: write the address as four decimal numbers, a.b.c.d'],
+    ['extra', '0x34.9.0.1', 'extra "0x34.9.0.1" is not an IPv4 address: write the address as four decimal numbers, a.b.c.d'],
+    ['extra', '52.9.0.1/33', 'extra "52.9.0.1/33" is not an IPv4 CIDR: prefix length 33 is over 32'],
+    ['extra', '::ffff:52.9.0.1', 'extra "::ffff:52.9.0.1" is IPv6; Key Vault takes IPv4 only; write 52.9.0.1 instead'],
+    ['exclude', '52.0.0.0/08', 'exclude "52.0.0.0/08" is not an IPv4 CIDR: prefix length "08" has a leading zero'],
+  ])('%s %j is refused with a message naming it', (kind, value, message) => {
+    expect(validateCidrList(kind as 'extra' | 'exclude', [value])).toEqual([message]);
+    const e = allowlistError(doc, { select: ['Svc'], [kind]: [value], maxRules: 10 });
+    expect(e.code).toBe('CIDR_INVALID');
+    expect(e.message).toBe(message);
+  });
+
   it('validateCidrList lists the problems without throwing', () => {
     expect(validateCidrList('extra', ['52.0.0.0/8', '10.0.0.0/8', 'x'])).toHaveLength(2);
     // Excludes may name forbidden space: excluding what is never allowed is harmless.

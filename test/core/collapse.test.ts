@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { collapse, minimumRules, type CollapseOptions } from '../../src/core/collapse.js';
 import { isTagwallError } from '../../src/core/errors.js';
-import { formatRule, parseCidr, type AddressRange, type Cidr } from '../../src/core/ipv4.js';
+import { parseCidr } from '../../src/core/ip-text.js';
+import { formatRule, type AddressRange, type Cidr } from '../../src/core/ipv4.js';
 import { auditRules, blockSpan, FORBIDDEN_SPANS, ip, tile, union, type Span } from './reference.js';
 
 const TOP = 2 ** 32 - 1;

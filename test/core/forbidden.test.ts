@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FORBIDDEN_BLOCKS, FORBIDDEN_CIDRS, FORBIDDEN_RANGES, forbiddenOverlap } from '../../src/core/forbidden.js';
-import { countAddresses, formatCidr, parseCidr, subtractRanges, touchesRanges } from '../../src/core/ipv4.js';
+import { parseCidr } from '../../src/core/ip-text.js';
+import { countAddresses, formatCidr, subtractRanges, touchesRanges } from '../../src/core/ipv4.js';
 import { FORBIDDEN_SPANS, IANA_FORBIDDEN, ip, size, span } from './reference.js';
 
 describe('the forbidden list', () => {

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { Allowlist } from '../../src/core/allowlist.js';
 import { collapse } from '../../src/core/collapse.js';
 import { infeasible } from '../../src/core/collapse.js';
-import { blockSize, compareCidr, formatCidr, mergeCidrs, parseCidr, type Cidr } from '../../src/core/ipv4.js';
+import { parseCidr } from '../../src/core/ip-text.js';
+import { blockSize, compareCidr, formatCidr, mergeCidrs, type Cidr } from '../../src/core/ipv4.js';
 import { normaliseRule } from '../../src/core/rules.js';
 import { planVault, type AppliedRecord, type TargetSettings, type VaultPlan, type VaultPlanInput } from '../../src/core/vault-plan.js';
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Allowlist } from '../../src/core/allowlist.js';
 import { collapse, infeasible } from '../../src/core/collapse.js';
 import { FORBIDDEN_RANGES } from '../../src/core/forbidden.js';
-import { mergeCidrs, mergeRanges, parseCidr, type AddressRange, type Cidr } from '../../src/core/ipv4.js';
+import { parseCidr } from '../../src/core/ip-text.js';
+import { mergeCidrs, mergeRanges, type AddressRange, type Cidr } from '../../src/core/ipv4.js';
 import { planVault, type AppliedRecord, type ObservedFirewall, type TargetSettings, type VaultPlanInput } from '../../src/core/vault-plan.js';
 import { ip } from './reference.js';
 

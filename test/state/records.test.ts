@@ -157,6 +157,9 @@ describe.each(backends)('VaultStateRepository over %s', (_name, makeStore) => {
 
   it.each<[string, Partial<VaultRecord>, string]>([
     ['a rule with host bits', { ownedRules: ['20.38.0.1/17'] }, 'ownedRules.0'],
+    ['a prefix length with a leading zero', { ownedRules: ['20.38.0.0/017'] }, 'ownedRules.0'],
+    ['an address with a leading zero', { ownedRules: ['52.174.1.32/32', '020.38.0.0/17'] }, 'ownedRules.1'],
+    ['an IPv6 rule', { ownedRules: ['2603:1000::/40'] }, 'ownedRules.0'],
     ['a repeated rule', { ownedRules: ['20.38.0.0/17', '20.38.0.0/17'] }, 'ownedRules'],
     ['a negative change number', { changeNumber: -1 }, 'changeNumber'],
     ['a time that is not ISO', { appliedAt: 'Monday' }, 'appliedAt'],
