@@ -290,11 +290,13 @@ describe('seeds', () => {
     expect(isTagwallError(bad, 'EMULATOR_SEED_INVALID')).toBe(true);
   });
 
-  it('the seed example in docs/EMULATOR.md is a valid seed', async () => {
+  it('every seed example in docs/EMULATOR.md is a valid seed', async () => {
     const doc = await readFile(new URL('../../docs/EMULATOR.md', import.meta.url), 'utf8');
-    const block = /```json\n([\s\S]*?)\n```/.exec(doc);
-    if (block === null) throw new Error('docs/EMULATOR.md has no json example');
-    await t.reset(parseEmulatorSeed(JSON.parse(block[1]!), 'the docs example'));
+    const blocks = [...doc.matchAll(/```json\n([\s\S]*?)\n```/g)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThan(1);
+    for (const [i, block] of blocks.entries()) await t.reset(parseEmulatorSeed(JSON.parse(block), `docs example ${i}`));
+    const perimeterExample = blocks.find((b) => b.includes('"perimeters"'))!;
+    await t.reset(parseEmulatorSeed(JSON.parse(perimeterExample), 'the perimeter example'));
     expect((await t.emulator.control.perimeters()).flatMap((p) => p.associations.map((a) => a.properties.accessMode)).sort()).toEqual(['Enforced', 'Learning']);
   });
 });
