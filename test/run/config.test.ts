@@ -150,4 +150,21 @@ describe('configuration', () => {
       );
     expect(bad).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.arrayContaining([expect.stringMatching(/^defaults\.guards\.maxWidenedPrefix/), expect.stringMatching(/^defaults\.widen\.outsideAzureWeight/)]) }));
   });
+
+  it('reads the kind from a resource ID, and refuses an unsupported type listing the supported ones', () => {
+    const parse = (targets: unknown[]) => parseConfig({ targets }, { baseDir: '/', source: 'test' });
+    const kv = '/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-a';
+    expect(parse([{ resource: kv, select: ['X'] }]).targets[0]).toMatchObject({ kind: { kind: 'keyvault' }, maxRules: 1000, resource: { name: 'kv-a', type: 'Microsoft.KeyVault/vaults' } });
+    const sql = '/subscriptions/s/resourceGroups/g/providers/Microsoft.Sql/servers/sql-a';
+    expect(() => parse([{ resource: sql, select: ['X'] }])).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/^targets\[0\]\.resource: .*does not manage Microsoft\.Sql\/servers firewalls; supported: .*Microsoft\.KeyVault\/vaults/)] }),
+    );
+    expect(() => parse([{ resource: kv, vault: kv, select: ['X'] }])).toThrow(expect.objectContaining({ details: [expect.stringMatching(/either resource or vault, not both/)] }));
+    expect(() => parse([{ select: ['X'] }])).toThrow(expect.objectContaining({ details: [expect.stringMatching(/needs resource/)] }));
+    expect(() => parse([{ resource: kv, select: ['X'], maxRules: 1001 }])).toThrow(expect.objectContaining({ details: [expect.stringMatching(/maxRules: 1001 is more than a Key Vault takes \(1000\)/)] }));
+    expect(() => parse([{ resource: kv, select: ['X'] }, { vault: kv.toUpperCase().replace('/SUBSCRIPTIONS/', '/subscriptions/'), select: ['Y'] }])).toThrow(
+      expect.objectContaining({ details: [expect.stringMatching(/same resource is already targets\[0\]/)] }),
+    );
+  });
 });
+
