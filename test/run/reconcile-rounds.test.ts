@@ -88,6 +88,8 @@ class Vault {
 class State {
   record: AppliedRecord | undefined;
   etag = 0;
+  /** Records saved after a PATCH: the only ones that can have seen an edit made right after it. */
+  savedAfterPatch = 0;
   constructor(private readonly vault: Vault) {}
 
   access(): ReconcileDeps['state'] {
@@ -102,6 +104,7 @@ class State {
         if (etag !== (this.record === undefined ? undefined : String(this.etag))) throw new TagwallError('STATE_CONFLICT', 'changed since read');
         this.record = record;
         this.etag++;
+        if (this.vault.patches > 0) this.savedAfterPatch++;
         return String(this.etag);
       },
     };
@@ -192,6 +195,7 @@ async function play(settings: Settings, start: string[], rounds: Round[]): Promi
     vault.written = undefined;
     const doc = tinyDocument([{ name: 'Rounds', prefixes: round.prefixes }]);
     const etag = state.etag;
+    const savedAfter = state.savedAfterPatch;
     const present = new Set(vault.rules);
     const [report] = (await reconcile(config, doc, { firewalls: vault.target(), state: state.access(), now }, { dryRun: round.dryRun, force: false })) as [VaultReport];
     const where = `round ${i}: ${report.outcome} ${report.error?.code ?? ''}`;
@@ -206,16 +210,22 @@ async function play(settings: Settings, start: string[], rounds: Round[]): Promi
       expect(vault.gets, where).toBe(wrote ? 2 : 1);
     }
     if (report.outcome === 'in-sync' || report.outcome === 'refused' || report.outcome === 'pending' || round.dryRun) expect(wrote, where).toBe(false);
+    // A record saved in this round saw the hand edits made before it.
+    if (state.etag !== etag) goneUnseen.clear();
     if (wrote) {
       expect(vault.written!.length, where).toBeLessThanOrEqual(limit);
       if (settings.policy === 'add-only') expect(report.remove, where).toEqual([]);
       const c = round.faults.concurrent;
-      for (const r of (c?.remove ?? []).map(keyOf)) persons.delete(r), both.delete(r);
+      for (const r of vault.written!) if (!present.has(r)) tagwalls.add(r);
+      // An edit right after the PATCH is seen only by a record saved after the PATCH.
+      const seenAfter = state.savedAfterPatch > savedAfter;
+      for (const r of (c?.remove ?? []).map(keyOf)) {
+        persons.delete(r), both.delete(r);
+        if (tagwalls.has(r) && vault.written!.includes(r) && !seenAfter) goneUnseen.add(r);
+      }
       for (const r of (c?.add ?? []).map(keyOf)) if (vault.written!.includes(r)) both.add(r);
       else persons.add(r);
-      for (const r of vault.written!) if (!present.has(r)) tagwalls.add(r);
     }
-    if (state.etag !== etag) goneUnseen.clear();
     if (personsSafe) {
       for (const r of persons) if (!both.has(r)) expect(vault.rules, `${where}: a person's ${r} is gone`).toContain(r);
     }
