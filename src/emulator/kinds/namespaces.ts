@@ -174,7 +174,8 @@ function seedNamespace(service: NamespaceService, seed: { readonly id: string } 
   };
   // A seed may set publicNetworkAccess on the namespace alone; the rule set then takes it.
   const namespaceAccess = isRecord(properties) ? properties['publicNetworkAccess'] : undefined;
-  const ruleSet = isRecord(networkRuleSet) && networkRuleSet['publicNetworkAccess'] === undefined && namespaceAccess !== undefined ? { ...networkRuleSet, publicNetworkAccess: namespaceAccess } : networkRuleSet;
+  const given = networkRuleSet ?? {};
+  const ruleSet = isRecord(given) && given['publicNetworkAccess'] === undefined && namespaceAccess !== undefined ? { ...given, publicNetworkAccess: namespaceAccess } : given;
   try {
     return withRuleSet(service, { id, json }, ruleSetProperties(service, ruleSet, name));
   } catch (e) {
