@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { parseResourceId } from '../../src/core/resource-id.js';
 import { createEventHubFirewalls } from '../../src/targets/eventhub/adapter.js';
-import { namespaceId, namespaceSuite } from './namespace-suite.js';
+import { FAST_RETRY } from '../helpers/emulator.js';
+import { namespaceId, namespaceSuite, SUBNET } from './namespace-suite.js';
 
 const PROVIDER = 'Microsoft.EventHub';
 
@@ -18,7 +20,7 @@ describe('Event Hubs: what only Event Hubs does', () => {
     const t = suite.emulator();
     const id = namespaceId(PROVIDER, 'ns-std-trusted');
     await t.emulator.control.seed({ vaults: [], resources: [{ id, sku: { name: 'Standard' }, networkRuleSet: { defaultAction: 'Deny', trustedServiceAccessEnabled: true, ipRules: [{ ipMask: '81.2.69.142' }] } }] });
-    const fw = await createEventHubFirewalls({ endpoint: t.emulator.url, credential: t.credential, tls: { ca: t.emulator.caCert }, retry: { maxRetries: 0 } }).read((await import('../../src/core/resource-id.js')).parseResourceId(id));
+    const fw = await createEventHubFirewalls({ endpoint: t.emulator.url, credential: t.credential, tls: { ca: t.emulator.caCert }, retry: FAST_RETRY }).read(parseResourceId(id));
     expect(fw.posture.bypass).toBe('AzureServices');
     expect(fw.findings).toBeUndefined();
   });
@@ -28,7 +30,7 @@ describe('Event Hubs: what only Event Hubs does', () => {
     const id = namespaceId(PROVIDER, 'ns-locked');
     const rules = Array.from({ length: 128 }, (_, i) => ({ ipMask: `52.6.0.${i}`, action: 'Allow' }));
     const res = await t.fetch('PUT', `${id}/networkRuleSets/default?api-version=2024-01-01`, {
-      body: { properties: { defaultAction: 'Deny', ipRules: rules, virtualNetworkRules: [{ subnet: { id: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-tagwall-test/providers/Microsoft.Network/virtualNetworks/v/subnets/s' } }] } },
+      body: { properties: { defaultAction: 'Deny', ipRules: rules, virtualNetworkRules: [{ subnet: { id: SUBNET } }] } },
     });
     expect(res.status).toBe(200);
     expect(res.json.properties.ipRules).toHaveLength(128);
