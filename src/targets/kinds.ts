@@ -4,9 +4,15 @@ import type { ArmClientOptions } from './arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from './firewall.js';
 import type { FirewallFacts } from './kind.js';
 import { KEY_VAULT } from './keyvault/facts.js';
+import { EVENT_HUBS } from './eventhub/facts.js';
+import { SERVICE_BUS } from './servicebus/facts.js';
 
 /** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
-export const FIREWALL_KINDS: readonly FirewallFacts[] = [KEY_VAULT];
+export const FIREWALL_KINDS: readonly FirewallFacts[] = [
+  KEY_VAULT,
+  EVENT_HUBS,
+  SERVICE_BUS,
+];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));
 const byName = new Map(FIREWALL_KINDS.map((k) => [k.kind, k]));

@@ -1,4 +1,9 @@
 import type { ResourceModel } from '../resources.js';
+import { EVENT_HUBS_MODEL } from './eventhub.js';
+import { SERVICE_BUS_MODEL } from './servicebus.js';
 
 /** The emulator's models of the firewall kinds besides Key Vault, one line per kind. */
-export const RESOURCE_MODELS: readonly ResourceModel[] = [];
+export const RESOURCE_MODELS: readonly ResourceModel[] = [
+  EVENT_HUBS_MODEL,
+  SERVICE_BUS_MODEL,
+];
