@@ -1,4 +1,5 @@
-import { formatCidr, isCidrProblem, readCidr } from '../../core/ipv4.js';
+import { isCidrProblem, readCidr } from '../../core/ip-text.js';
+import { formatCidr } from '../../core/ipv4.js';
 import { parseResourceId } from '../../core/resource-id.js';
 import { ArmFailure, isRecord } from '../http.js';
 import { resourceNotFound, seedError, type ArmReply, type ResourceModel, type ResourceRequest, type StoredResource } from '../resources.js';
