@@ -136,6 +136,12 @@ function liveIntent(record: AppliedRecord | undefined, ctx: RunContext): boolean
   return age < (ctx.options.intentTtlMs ?? DEFAULT_INTENT_TTL_MS);
 }
 
+/** A 4xx that says the write was refused before it changed anything (not a timeout, which may have landed). */
+function refusedOutright(e: unknown): boolean {
+  const status = isTagwallError(e) ? e.values.status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 408;
+}
+
 export async function passVault(target: TargetConfig, ctx: RunContext): Promise<VaultPass> {
   const { deps, options } = ctx;
   const vault = target.resource;
@@ -257,7 +263,17 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         return busy(target, plan, 'its record changed twice while this run planned');
       }
 
-      const patched = observe(await deps.firewalls.write(firewall, { ipRules: plan.nextRules, ...(plan.setDefaultActionDeny ? { defaultAction: 'Deny' as const } : {}) }));
+      let answer: FirewallState;
+      try {
+        answer = await deps.firewalls.write(firewall, { ipRules: plan.nextRules, ...(plan.setDefaultActionDeny ? { defaultAction: 'Deny' as const } : {}) });
+      } catch (e) {
+        // Azure refused the write outright: nothing changed, so the intent is withdrawn and the
+        // record is what it was (a timeout or a 5xx may have landed, so those keep the intent).
+        if (!refusedOutright(e)) throw e;
+        const withdrawn: AppliedRecord = prior ?? { ownedRules: [], observedRules: [], posture: observed.posture, changeNumber: ctx.doc.changeNumber, sourceAddresses: source };
+        return { report: report(target, 'failed', plan, { error: errorOf(e) }), record: () => deps.state.save(vault, withdrawn, etag) };
+      }
+      const patched = observe(answer);
       const recordAfter = (seen: ObservedFirewall) => () => deps.state.save(vault, recordOf(seen.ipRules, seen.posture), etag);
       // Key Vault has no ETag: the only way to see a concurrent edit is to read again.
       let after: ObservedFirewall;

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -329,5 +329,19 @@ describe('the default widening guards', () => {
     const wide = v.widening!.rules.filter((r) => Number(r.rule.split('/')[1]) < 20).map((r) => r.rule);
     expect(wide.length).toBeGreaterThan(0);
     expect(v.findings.find((f) => f.code === 'WIDE_RULE')).toMatchObject({ severity: 'warning', rules: expect.arrayContaining(wide) });
+  });
+});
+
+describe('a write Azure refuses outright', () => {
+  it('withdraws the intent, so the next run is not kept out as busy', async () => {
+    const cfg = config([{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }]);
+    await emu.emulator.control.addFault({ kind: 'respond', method: 'PATCH', vault: 'kv-app', status: 400, code: 'BadRequest', message: 'refused' });
+    const refused = await sync(cfg);
+    expect(refused.vaults[0]).toMatchObject({ outcome: 'failed', error: { code: 'VAULT_BAD_REQUEST', azureCode: 'BadRequest', status: 400 } });
+    const record = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')) as { records: Record<string, { value: string }> } & Record<string, unknown>;
+    expect(JSON.stringify(record)).not.toContain('"intent"');
+    // Straight away, not ten minutes later.
+    const next = await sync(cfg);
+    expect(next.vaults[0]).toMatchObject({ outcome: 'applied', adopted: [], unmanaged: [`${OFFICE}/32`] });
   });
 });

@@ -50,7 +50,9 @@ export function ownershipOf(ipRules: readonly string[], record: AppliedRecord | 
     const named = new Set(ownedByName.map((r) => normaliseRule(r).key).filter((k) => !special.includes(k)));
     return { current, owned: named, firstContact: false };
   }
-  return { current, owned, firstContact: record === undefined };
+  // A record whose first write was never confirmed (its run died, or Azure refused it) is still
+  // first contact: nothing has been taken over yet.
+  return { current, owned, firstContact: record === undefined || (record.appliedAt === undefined && record.ownedRules.length === 0) };
 }
 
 /**
