@@ -20,6 +20,8 @@ export const PERIMETER_PROFILE: FirewallFacts = {
   // Neither the spec nor the docs restrict the prefix length.
   allows31: true,
   special: [],
+  // Every other access rule is someone else's, so "the rules become exactly the desired set" cannot hold.
+  mergeOnly: true,
   longRunning: false,
   posture: {
     defaultAction:

@@ -160,7 +160,8 @@ export function planRuleWrites(resource: ResourceRef, rules: readonly AccessRule
   // its new rule before it leaves its old one. So rules that only gain or lose what the plan
   // drops go first (those that shrink first of all, to stay under the element limit), then the
   // rules that hand prefixes to them, and the rules no longer needed are deleted last.
-  puts.sort((a, b) => Number(a.released) - Number(b.released) || a.after.length - a.before - (b.after.length - b.before) || (a.name < b.name ? -1 : 1));
+  const shrink = (p: { before: number; after: readonly string[] }): number => Math.min(p.after.length - p.before, 0);
+  puts.sort((a, b) => Number(a.released) - Number(b.released) || shrink(a) - shrink(b) || (a.name < b.name ? -1 : 1));
   const keep = new Set(names);
   return {
     puts: puts.map((p) => ({
