@@ -26,7 +26,7 @@ export interface AccessRuleRecord {
   readonly fullyQualifiedDomainNames: readonly string[];
 }
 
-/** `NspAccessRule`, shaped as ARM returns it. */
+/** `NspAccessRule`, shaped as ARM returns it (the spec's NspAccessRulePut example). */
 export interface AccessRuleResourceJson {
   id: string;
   name: string;
@@ -40,6 +40,7 @@ export interface AccessRuleResourceJson {
     networkSecurityPerimeters: never[];
     emailAddresses: string[];
     phoneNumbers: string[];
+    serviceTags: string[];
   };
 }
 
@@ -146,6 +147,7 @@ export function accessRuleJson(profileId: string, r: AccessRuleRecord): AccessRu
       networkSecurityPerimeters: [],
       emailAddresses: [],
       phoneNumbers: [],
+      serviceTags: [],
     },
   };
 }

@@ -45,6 +45,7 @@ function rule(profile: string, name: string, direction: string, props: { address
       networkSecurityPerimeters: [],
       emailAddresses: [],
       phoneNumbers: [],
+      serviceTags: [],
     },
   };
 }
