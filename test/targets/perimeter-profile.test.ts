@@ -286,6 +286,16 @@ describe('runs', () => {
     expect(isTagwallError(e) && e.details).toEqual(['targets[0].mode: a Network Security Perimeter profile takes mode "merge" only: tagwall changes its own rules there and never the others\'']);
   });
 
+  it('an IPv6 prefix someone put in tagwall-1 stays there, and counts against the limit', async () => {
+    await t.reset(seed([{ name: 'tagwall-1', direction: 'Inbound', addressPrefixes: ['20.99.0.0/16', '2001:db8:1::/48'] }]));
+    const report = (await sync(config(target(['AzureDevOps'])))).vaults[0]!;
+    expect(report).toMatchObject({ outcome: 'applied', remove: ['20.99.0.0/16'] });
+    expect(report.unmanaged).toContain('2001:db8:1::/48');
+    const mine = (await tagwallRules())['tagwall-1']!;
+    expect(mine).toContain('2001:db8:1::/48');
+    expect(ranges(mine.filter((p) => !p.includes(':')))).toEqual(await tagRanges('AzureDevOps'));
+  });
+
   it('add-only keeps what tagwall-1 holds when the tag moves on', async () => {
     await t.reset(seed([{ name: 'tagwall-1', direction: 'Inbound', addressPrefixes: ['20.99.0.0/16'] }]));
     const report = (await sync(config(target(['AzureDevOps'], { policy: 'add-only' })))).vaults[0]!;

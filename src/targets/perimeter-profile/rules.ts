@@ -46,8 +46,14 @@ export function profileState(resource: ResourceRef, listed: readonly AccessRuleV
   const foreign = foreignPrefixKeys(rules);
   // Every inbound prefix counts against the limit, whoever's it is and whatever its family.
   const ipRules = rules.filter(inbound).flatMap((r) => r.addressPrefixes);
-  // A prefix that someone else's rule holds too is theirs: tagwall must not remove it.
-  const ownedByName = rules.filter(isTagwallRule).flatMap((r) => r.addressPrefixes.filter((p) => !foreign.has(normaliseRule(p).key)));
+  // A prefix that someone else's rule holds too is theirs: tagwall must not remove it. tagwall
+  // manages IPv4 only, so an IPv6 prefix someone put in tagwall-<n> stays where it is.
+  const ownedByName = rules.filter(isTagwallRule).flatMap((r) =>
+    r.addressPrefixes.filter((p) => {
+      const rule = normaliseRule(p);
+      return rule.cidr !== undefined && !foreign.has(rule.key);
+    }),
+  );
   // Outbound elements count too: Microsoft's limits page has given the 200 per profile both
   // as one figure and as one per direction, and only counting them never overshoots.
   const otherEntries = rules.reduce((n, r) => n + r.otherElements + (inbound(r) ? 0 : r.addressPrefixes.length), 0);
