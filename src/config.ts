@@ -276,6 +276,9 @@ export function parseConfig(raw: unknown, options: { baseDir: string; source: st
     const maxRules = settings.maxRules ?? kind.maxRules;
     if (maxRules > kind.maxRules) problems.push(`targets[${i}].maxRules: ${maxRules} is more than a ${kind.title} takes (${kind.maxRules})`);
     if (settings.reserveRules >= maxRules) problems.push(`targets[${i}]: reserveRules (${settings.reserveRules}) must be less than maxRules (${maxRules})`);
+    if (kind.mergeOnly === true && settings.mode === 'authoritative') {
+      problems.push(`targets[${i}].mode: a ${kind.title} takes mode "merge" only: tagwall changes its own rules there and never the others'`);
+    }
     const { resource: _r, vault: _v, ...rest } = settings;
     targets.push({
       ...rest,

@@ -77,6 +77,8 @@ export type ErrorCode =
   | 'TARGET_CREDENTIAL_UNAVAILABLE'
   | 'TARGET_AUTHENTICATION_FAILED'
   | 'TARGET_OPERATION_TIMEOUT'
+  /** A change that would alter entries the firewall keeps in rules that are not tagwall's (a perimeter's other access rules). */
+  | 'TARGET_FOREIGN_RULES'
   // State: ownership records, intents, alert memory, the last-known-good file.
   | 'STATE_CONFIG_INVALID'
   | 'STATE_UNAVAILABLE'

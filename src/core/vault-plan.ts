@@ -50,7 +50,8 @@ export function planVault(input: VaultPlanInput): VaultPlan {
   const posture = postureFindings(input.firewall, s);
   const findings: Finding[] = [...posture.findings];
   const drift = driftSince(input.record, current, input.firewall.posture, owned);
-  const limit = s.maxRules - s.reserveRules;
+  const other = input.firewall.otherEntries ?? 0;
+  const limit = s.maxRules - s.reserveRules - other;
 
   const kept = keptRules(ownership, s);
   const budget = limit - kept.length;
@@ -60,7 +61,7 @@ export function planVault(input: VaultPlanInput): VaultPlan {
   if (budget < 0) {
     refusals.push({
       code: 'BUDGET_EXHAUSTED',
-      message: `no room for managed rules: ${kept.length} rules tagwall must keep exceed the ${limit} allowed (maxRules ${s.maxRules} - reserveRules ${s.reserveRules})`,
+      message: `no room for managed rules: ${kept.length} rules tagwall must keep exceed the ${limit} allowed (maxRules ${s.maxRules} - reserveRules ${s.reserveRules}${other === 0 ? '' : ` - ${other} other entries`})`,
       keptRules: kept.length,
       limit,
     });
@@ -71,7 +72,7 @@ export function planVault(input: VaultPlanInput): VaultPlan {
     } catch (e) {
       if (!isTagwallError(e, 'COLLAPSE_INFEASIBLE')) throw e;
       // In the target's own terms: the maxRules that would fit, with the kept rules and the reserve.
-      const neededRules = Number(e.values.neededRules) + kept.length + s.reserveRules;
+      const neededRules = Number(e.values.neededRules) + kept.length + s.reserveRules + other;
       const bound = e.values.maxWidenedPrefix === undefined ? undefined : Number(e.values.maxWidenedPrefix);
       const refusal: Reason = {
         code: 'COLLAPSE_INFEASIBLE',

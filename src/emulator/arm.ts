@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ArmFailure, readJsonBody, sendArmError, sendJson, sleep } from './http.js';
 import { PERIMETER_API_VERSIONS, SUPPORTED_API_VERSIONS, type RespondFault } from './model.js';
-import { matchPerimeterRoute, perimeterAddressOf, readPerimeters } from './perimeter-arm.js';
+import { matchPerimeterRoute, perimeterAddressOf, readPerimeters, writeAccessRule } from './perimeter-arm.js';
 import { canonicalPerimeterId } from './perimeters.js';
 import { matchResourceRoute } from './resources.js';
 import type { RequestTarget } from './faults.js';
@@ -10,8 +10,8 @@ import type { EmulatorState } from './state.js';
 import { canonicalId, notFound, type VaultAddress } from './vaults.js';
 
 /**
- * The ARM subset tagwall uses: GET, PATCH and PUT of one Key Vault, and GETs of Network
- * Security Perimeters and their associations. Checks run in ARM's order (authentication,
+ * The ARM subset tagwall uses: GET, PATCH and PUT of one Key Vault, GETs of Network Security
+ * Perimeters and their associations, and the access rules of a perimeter profile. Checks run in ARM's order (authentication,
  * then api-version, then authorization, then the resource), so a client sees the same
  * error first that Azure would show it.
  */
@@ -116,13 +116,22 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
     token = bearerToken(req);
     if (perimeterRoute !== undefined) {
       const version = checkApiVersion(apiVersion, PERIMETER_API_VERSIONS);
-      if (method !== 'GET') throw new ArmFailure(405, 'MethodNotAllowed', `The emulator serves perimeters read-only; ${method} is not allowed here.`);
+      // Access rules are the one perimeter resource tagwall writes.
+      const writable = perimeterRoute.kind === 'accessRule' && (method === 'PUT' || method === 'DELETE');
+      if (method !== 'GET' && !writable) throw new ArmFailure(405, 'MethodNotAllowed', `The emulator writes perimeter access rules only; ${method} is not allowed here.`);
+      body = method === 'PUT' ? await readJsonBody(req) : undefined;
       const about = perimeterAddressOf(perimeterRoute);
       await injectFaults(state, { on: 'perimeters', method, ...(about === undefined ? {} : { perimeterName: about.name, perimeterId: canonicalPerimeterId(about) }) });
+      if (writable) {
+        const reply = writeAccessRule(perimeterRoute, state.perimeters, method, body);
+        status = reply.status;
+        sendJson(res, status, reply.body, headers);
+        return;
+      }
       // nextLinks point back at whatever address the client used to reach the emulator.
-      const body = readPerimeters(perimeterRoute, state.perimeters, url, `https://${req.headers.host ?? 'localhost'}`, version);
+      const answer = readPerimeters(perimeterRoute, state.perimeters, url, `https://${req.headers.host ?? 'localhost'}`, version);
       status = 200;
-      sendJson(res, status, body, headers);
+      sendJson(res, status, answer, headers);
       return;
     }
     if (resourceRoute !== undefined) {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { TagwallError } from '../core/errors.js';
 import { zodProblems } from '../sources/schema.js';
+import { seedAccessRuleSchema, type AccessRuleResourceJson } from './access-rules.js';
 
 /**
  * The emulator's wire formats: the seed that describes vaults, the faults tests inject,
@@ -89,6 +90,8 @@ const seedPerimeterSchema = z.strictObject({
   /** Profile names; default one profile, `defaultProfile`, as the portal makes. */
   profiles: z.array(z.string().min(1)).min(1).optional(),
   associations: z.array(seedAssociationSchema).optional(),
+  /** Each profile's access rules, as ARM's NspAccessRule properties (see access-rules.ts). */
+  accessRules: z.array(seedAccessRuleSchema).optional(),
 });
 
 export const emulatorSeedSchema = z.strictObject({
@@ -288,11 +291,13 @@ export interface AssociationResourceJson {
   };
 }
 
-/** What the control API shows of a perimeter: the resource, its profile IDs and its associations. */
+/** What the control API shows of a perimeter: the resource, its profile IDs, associations and access rules. */
 export interface PerimeterStateJson {
   perimeter: PerimeterResourceJson;
   profiles: string[];
   associations: AssociationResourceJson[];
+  /** Every profile's, ordered by ID, each as ARM returns it. */
+  accessRules: AccessRuleResourceJson[];
 }
 
 /** Checks a seed's shape; vault IDs and rules are checked when the seed is loaded. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TagwallError } from '../core/errors.js';
+import { buildProfileRules, profileRules, type AccessRuleRecord, type ProfileRules } from './access-rules.js';
 import { ArmFailure } from './http.js';
 import type {
   AccessMode,
@@ -13,9 +14,10 @@ import type {
 } from './model.js';
 
 /**
- * The emulator's Network Security Perimeters: each with its profiles and its resource
- * associations, read-only over ARM. Seeds and the control API are the only writers,
- * because tagwall only ever reads perimeters.
+ * The emulator's Network Security Perimeters: each with its profiles, its resource
+ * associations and each profile's access rules. Over ARM, perimeters and associations are
+ * read-only (seeds and the control API write them, as tagwall only reads them); access rules
+ * are written too, since a profile is a firewall tagwall keeps in step (access-rules.ts).
  */
 
 const DEFAULT_LOCATION = 'westeurope';
@@ -46,6 +48,8 @@ interface PerimeterRecord {
   readonly resource: PerimeterResourceJson;
   readonly profiles: readonly string[];
   associations: AssociationRecord[];
+  /** By the profile's name as `profiles` spells it. */
+  readonly accessRules: Record<string, AccessRuleRecord[]>;
 }
 
 const lower = (s: string): string => s.toLowerCase();
@@ -67,7 +71,7 @@ export function parsePerimeterId(id: string): PerimeterAddress {
   return { subscriptionId, resourceGroup, name };
 }
 
-function checkName(name: string, what: string): void {
+export function checkName(name: string, what: string): void {
   if (name.length > MAX_NAME || !NAME.test(name)) {
     throw new Error(`${JSON.stringify(name)} is not a valid ${what} name (1-${MAX_NAME} letters, digits, '_', '.', '-'; starting with a letter or digit)`);
   }
@@ -111,6 +115,7 @@ function buildPerimeter(seed: SeedPerimeter): PerimeterRecord {
       throw new Error(`associations[${i}]: ${(e as Error).message}`);
     }
   });
+  const accessRules = buildProfileRules(id, profiles, seed.accessRules ?? [], checkName);
   return {
     address,
     resource: {
@@ -123,6 +128,7 @@ function buildPerimeter(seed: SeedPerimeter): PerimeterRecord {
     },
     profiles,
     associations,
+    accessRules,
   };
 }
 
@@ -208,6 +214,7 @@ export class PerimeterStore {
         perimeter: structuredClone(p.resource),
         profiles: p.profiles.map((name) => profileId(p.resource.id, name)),
         associations: p.associations.map((a) => associationJson(p, a)).sort(byId),
+        accessRules: p.profiles.flatMap((name) => this.#rules(p, name).list()).sort(byId),
       }))
       .sort((a, b) => byId(a.perimeter, b.perimeter));
   }
@@ -247,6 +254,14 @@ export class PerimeterStore {
     return removed;
   }
 
+  /** A profile's access rules, or which of the perimeter and the profile is missing. */
+  profile(address: PerimeterAddress, profile: string): ProfileRules | 'no-perimeter' | 'no-profile' {
+    const p = this.#perimeters.get(keyOf(address));
+    if (p === undefined) return 'no-perimeter';
+    const name = p.profiles.find((n) => lower(n) === lower(profile));
+    return name === undefined ? 'no-profile' : this.#rules(p, name);
+  }
+
   setReadsForbidden(subscriptionId: string, forbidden: boolean): string[] {
     if (forbidden) this.#forbidden.add(lower(subscriptionId));
     else this.#forbidden.delete(lower(subscriptionId));
@@ -259,6 +274,10 @@ export class PerimeterStore {
 
   forbiddenSubscriptions(): string[] {
     return [...this.#forbidden].sort();
+  }
+
+  #rules(p: PerimeterRecord, profile: string): ProfileRules {
+    return profileRules(profileId(p.resource.id, profile), () => p.accessRules[profile] ?? [], (rules) => (p.accessRules[profile] = rules));
   }
 
   #select(keep: (p: PerimeterRecord) => boolean): PerimeterResourceJson[] {

@@ -44,6 +44,11 @@ export interface FirewallState {
    * When set, it decides ownership instead of the record, and nothing is ever adopted.
    */
   readonly ownedByName?: readonly string[];
+  /**
+   * Entries that are not IP rules but count against the kind's limit (a perimeter profile's
+   * subscription and FQDN elements): always someone else's, never written.
+   */
+  readonly otherEntries?: number;
   /** Everything else as read, for write() to send back exactly as it was. */
   readonly opaque: unknown;
 }

@@ -23,6 +23,11 @@ export interface FirewallFacts {
   readonly allows31: boolean;
   /** Normalised entries that mean something special to the kind: kept, never removed, never tagwall's. */
   readonly special: readonly string[];
+  /**
+   * Set when the firewall holds entries tagwall can never remove (a perimeter profile's other
+   * access rules): `mode: "authoritative"` is then refused in the configuration.
+   */
+  readonly mergeOnly?: boolean;
   /** Whether the write is a long-running operation that must be polled to its end. */
   readonly longRunning: boolean;
   /** What each posture field means for this kind, for people (docs/TARGETS.md). */

@@ -6,12 +6,14 @@ import type { FirewallFacts } from './kind.js';
 import { KEY_VAULT } from './keyvault/facts.js';
 import { EVENT_HUBS } from './eventhub/facts.js';
 import { SERVICE_BUS } from './servicebus/facts.js';
+import { PERIMETER_PROFILE } from './perimeter-profile/facts.js';
 
 /** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
 export const FIREWALL_KINDS: readonly FirewallFacts[] = [
   KEY_VAULT,
   EVENT_HUBS,
   SERVICE_BUS,
+  PERIMETER_PROFILE,
 ];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));

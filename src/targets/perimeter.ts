@@ -1,7 +1,8 @@
-import type { NetworkManagementClient, NspAssociation } from '@azure/arm-network';
+import type { NspAssociation } from '@azure/arm-network';
 import { vaultKey, type VaultRef } from '../core/vault-id.js';
 import { armConnection, type ArmClientOptions } from './arm-client-options.js';
 import type { PerimeterAssociation, PerimeterLookup, PerimeterView } from './firewall.js';
+import { networkClients } from './network-client.js';
 
 /**
  * `apiVersion` defaults to the SDK's own: 2025-05-01 for @azure/arm-network 36.0.0, which has
@@ -11,8 +12,6 @@ export interface PerimeterLookupOptions extends ArmClientOptions {
   /** How many perimeters of one subscription have their associations listed at once. Default 4. */
   readonly concurrency?: number;
 }
-
-type NetworkSdk = typeof import('@azure/arm-network');
 
 /** An association as listed; ARM may leave out the mode, which then cannot be reported as one. */
 type Listed = Omit<PerimeterAssociation, 'accessMode'> & { readonly accessMode: string | undefined };
@@ -72,13 +71,6 @@ function decide(associations: readonly Listed[]): PerimeterView {
   return { state: 'associated', association: { ...chosen, accessMode: chosen.accessMode } };
 }
 
-/** Sets the api-version in place, keeping the rest of the URL (a nextLink's $skipToken) exactly as it was. */
-function withApiVersion(url: string, apiVersion: string): string {
-  const value = `api-version=${encodeURIComponent(apiVersion)}`;
-  const existing = /([?&])api-version=[^&#]*/;
-  return existing.test(url) ? url.replace(existing, `$1${value}`) : `${url}${url.includes('?') ? '&' : '?'}${value}`;
-}
-
 /** At most `width` at a time; after a failure no new item starts, since the listing is lost anyway. */
 async function inBatches<T>(items: readonly T[], width: number, each: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -110,29 +102,9 @@ async function inBatches<T>(items: readonly T[], width: number, each: (item: T) 
 export function createPerimeterLookup(options: PerimeterLookupOptions): PerimeterLookup {
   const connection = armConnection(options);
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
-  // Loaded on first use: the SDK is large, and a command or cold start that never asks about perimeters should not pay for it.
-  let sdk: Promise<NetworkSdk> | undefined;
+  // The SDK is loaded on first use: a command or cold start that never asks about perimeters should not pay for it.
+  const clientFor = networkClients(options, connection);
   const listings = new Map<string, Promise<Listing>>();
-
-  async function clientFor(subscriptionId: string): Promise<NetworkManagementClient> {
-    const { NetworkManagementClient } = await (sdk ??= import('@azure/arm-network'));
-    const client = new NetworkManagementClient(options.credential, subscriptionId, {
-      endpoint: connection.endpoint,
-      credentialScopes: [connection.scope],
-      ...connection.pipeline,
-    });
-    const apiVersion = options.apiVersion;
-    if (apiVersion !== undefined) {
-      client.pipeline.addPolicy({
-        name: 'tagwallPerimeterApiVersion',
-        sendRequest: (request, next) => {
-          request.url = withApiVersion(request.url, apiVersion);
-          return next(request);
-        },
-      });
-    }
-    return client;
-  }
 
   async function list(subscriptionId: string): Promise<Listing> {
     try {

@@ -122,7 +122,7 @@ describe('ARM routes', () => {
     expect(tooMany.json.error.code).toBe('InvalidParameter');
   });
 
-  it('answers the perimeter api-versions only, and reads only', async () => {
+  it('answers the perimeter api-versions only, and writes nothing but access rules', async () => {
     const vaultVersion = await t.fetch('GET', `${LIST}?api-version=2026-02-01`);
     expect(vaultVersion.status).toBe(400);
     expect(vaultVersion.json.error.code).toBe('InvalidApiVersionParameter');
@@ -130,7 +130,8 @@ describe('ARM routes', () => {
     expect((await t.fetch('PUT', `${NSP}${API}`, { body: { location: 'westeurope' } })).status).toBe(405);
     const profiles = await t.fetch('GET', `${NSP}/profiles${API}`);
     expect(profiles.status).toBe(404);
-    expect(profiles.json.error.message).toContain('perimeters and their resource associations only');
+    expect(profiles.json.error.message).toContain("perimeters, their resource associations and their profiles' access rules only");
+    expect((await t.fetch('DELETE', `${NSP}/resourceAssociations/kv-a${API}`)).status).toBe(405);
     expect((await t.fetch('GET', `${LIST}${API}`, { token: null })).status).toBe(401);
   });
 });

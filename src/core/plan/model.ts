@@ -82,6 +82,8 @@ export interface ObservedFirewall {
   readonly unsupported?: { readonly code: string; readonly message: string };
   /** Rules the firewall itself marks as tagwall's; when set, it decides ownership instead of the record. */
   readonly ownedByName?: readonly string[];
+  /** Entries that are not IP rules but count against maxRules all the same (a perimeter profile's subscriptions). */
+  readonly otherEntries?: number;
 }
 
 export type Severity = 'critical' | 'warning' | 'info';

@@ -1,0 +1,106 @@
+import type { NetworkManagementClient, NspAccessRule } from '@azure/arm-network';
+import type { TagwallError } from '../../core/errors.js';
+import type { ResourceRef } from '../../core/resource-id.js';
+import { armConnection, type ArmClientOptions } from '../arm-client-options.js';
+import { firewallError } from '../arm-errors.js';
+import type { FirewallChange, FirewallState, FirewallTarget } from '../firewall.js';
+import { networkClients } from '../network-client.js';
+import { planRuleWrites, profileState, type AccessRuleView, type ProfileOpaque } from './rules.js';
+
+export interface PerimeterProfileFirewallOptions extends ArmClientOptions {
+  /**
+   * The most prefixes tagwall puts in one access rule. Neither the REST spec (no maxItems on
+   * addressPrefixes) nor Microsoft's docs give a per-rule maximum, so by default one rule,
+   * tagwall-1, holds them all; set this if Azure turns out to have one.
+   */
+  readonly maxPrefixesPerRule?: number;
+}
+
+function targetError(error: unknown, profile: ResourceRef, action: 'read' | 'write'): TagwallError {
+  return firewallError(error, profile, action, {
+    title: 'Network Security Perimeter profile',
+    permissions: 'Microsoft.Network/networkSecurityPerimeters/profiles/accessRules/read, /write and /delete',
+    codes: 'TARGET',
+  });
+}
+
+function viewOf(r: NspAccessRule, name: string): AccessRuleView {
+  const count = (a: readonly unknown[] | undefined): number => a?.length ?? 0;
+  return {
+    name: r.name ?? name,
+    direction: r.direction,
+    addressPrefixes: [...(r.addressPrefixes ?? [])],
+    otherElements: count(r.subscriptions) + count(r.serviceTags) + count(r.fullyQualifiedDomainNames) + count(r.emailAddresses) + count(r.phoneNumbers),
+  };
+}
+
+/** The perimeter and profile a target names (its ID was checked against the resource type). */
+function addressOf(profile: ResourceRef): { resourceGroup: string; perimeter: string; profile: string } {
+  return { resourceGroup: profile.resourceGroup, perimeter: profile.parents[0]!, profile: profile.name };
+}
+
+/**
+ * A perimeter profile's inbound access rules through the real ARM SDK: one listing to read;
+ * to write, a PUT for each of tagwall's rules whose prefixes change and a DELETE for each it
+ * no longer needs. Every other access rule is left exactly as it is.
+ */
+export function createPerimeterProfileFirewalls(options: PerimeterProfileFirewallOptions): FirewallTarget {
+  const connection = armConnection(options);
+  const requestOptions = connection.operationOptions;
+  const perRule = options.maxPrefixesPerRule ?? Number.POSITIVE_INFINITY;
+  if (!(perRule >= 1)) throw new RangeError(`maxPrefixesPerRule must be at least 1, not ${perRule}`);
+  const newClient = networkClients(options, connection);
+  const clients = new Map<string, Promise<NetworkManagementClient>>();
+  const clientFor = (subscriptionId: string): Promise<NetworkManagementClient> => {
+    const key = subscriptionId.toLowerCase();
+    let client = clients.get(key);
+    if (client === undefined) {
+      client = newClient(subscriptionId);
+      clients.set(key, client);
+    }
+    return client;
+  };
+
+  async function list(ref: ResourceRef): Promise<AccessRuleView[]> {
+    const a = addressOf(ref);
+    const client = await clientFor(ref.subscriptionId);
+    const rules: AccessRuleView[] = [];
+    for await (const r of client.networkSecurityPerimeterAccessRules.list(a.resourceGroup, a.perimeter, a.profile, requestOptions)) rules.push(viewOf(r, r.name ?? ''));
+    return rules;
+  }
+
+  return {
+    async read(profile: ResourceRef): Promise<FirewallState> {
+      try {
+        return profileState(profile, await list(profile));
+      } catch (e) {
+        throw targetError(e, profile, 'read');
+      }
+    },
+
+    async write(current: FirewallState, change: FirewallChange): Promise<FirewallState> {
+      const profile = current.resource;
+      const rules = (current.opaque as ProfileOpaque).rules;
+      // The plan never sets a default action here: a profile reads as Deny already.
+      const writes = planRuleWrites(profile, rules, change.ipRules, perRule);
+      const a = addressOf(profile);
+      const after = new Map(rules.map((r) => [r.name.toLowerCase(), r]));
+      try {
+        const client = await clientFor(profile.subscriptionId);
+        // In order, one at a time: see planRuleWrites for why deletes come last.
+        for (const put of writes.puts) {
+          const body: NspAccessRule = { direction: 'Inbound', addressPrefixes: [...put.addressPrefixes] };
+          const written = await client.networkSecurityPerimeterAccessRules.createOrUpdate(a.resourceGroup, a.perimeter, a.profile, put.name, body, requestOptions);
+          after.set(put.name.toLowerCase(), viewOf(written, put.name));
+        }
+        for (const name of writes.deletes) {
+          await client.networkSecurityPerimeterAccessRules.delete(a.resourceGroup, a.perimeter, a.profile, name, requestOptions);
+          after.delete(name.toLowerCase());
+        }
+      } catch (e) {
+        throw targetError(e, profile, 'write');
+      }
+      return profileState(profile, [...after.values()]);
+    },
+  };
+}
