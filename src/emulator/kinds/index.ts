@@ -1,4 +1,7 @@
 import type { ResourceModel } from '../resources.js';
+import { STORAGE_MODEL } from './storage.js';
 
 /** The emulator's models of the firewall kinds besides Key Vault, one line per kind. */
-export const RESOURCE_MODELS: readonly ResourceModel[] = [];
+export const RESOURCE_MODELS: readonly ResourceModel[] = [
+  STORAGE_MODEL,
+];
