@@ -69,7 +69,9 @@ export function postureFindings(firewall: ObservedFirewall, settings: TargetSett
     const why = 'public network access is disabled, so IP rules are not honoured; only private endpoints get in';
     skip = { code: 'PUBLIC_ACCESS_DISABLED', message: why };
     findings.push({ severity: 'info', code: 'PUBLIC_ACCESS_DISABLED', message: `${why}; no write` });
-  } else if ((p.defaultAction ?? 'Allow').toLowerCase() !== 'deny') {
+  } else if (firewall.unsupported === undefined && (p.defaultAction ?? 'Allow').toLowerCase() !== 'deny') {
+    // A firewall that cannot take IP rules as it is (a registry below Premium) has nothing to
+    // turn on: its kind's own finding says why, and enforceDeny could not help.
     setDeny = settings.enforceDeny;
     findings.push({
       severity: 'critical',
