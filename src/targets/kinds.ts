@@ -5,11 +5,13 @@ import type { FirewallChange, FirewallState, FirewallTarget } from './firewall.j
 import type { FirewallFacts } from './kind.js';
 import { KEY_VAULT } from './keyvault/facts.js';
 import { STORAGE_ACCOUNT } from './storage/facts.js';
+import { CONTAINER_REGISTRY } from './containerregistry/facts.js';
 
 /** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
 export const FIREWALL_KINDS: readonly FirewallFacts[] = [
   KEY_VAULT,
   STORAGE_ACCOUNT,
+  CONTAINER_REGISTRY,
 ];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));

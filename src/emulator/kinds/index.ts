@@ -1,7 +1,9 @@
 import type { ResourceModel } from '../resources.js';
+import { CONTAINER_REGISTRY_MODEL } from './containerregistry.js';
 import { STORAGE_MODEL } from './storage.js';
 
 /** The emulator's models of the firewall kinds besides Key Vault, one line per kind. */
 export const RESOURCE_MODELS: readonly ResourceModel[] = [
   STORAGE_MODEL,
+  CONTAINER_REGISTRY_MODEL,
 ];
