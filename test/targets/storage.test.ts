@@ -194,6 +194,8 @@ describe('sync', () => {
     const v = report.vaults[0]!;
     expect(v).toMatchObject({ outcome: 'applied', unmanaged: [`${OFFICE}/32`, '20.38.64.0/19'], rules: { limit: 400 } });
     expect(v.findings.map((f) => [f.severity, f.code])).toContainEqual(['info', 'SAME_REGION_BYPASS']);
+    // Storage takes 400 virtual-network rules, not Key Vault's 200.
+    expect(v.findings).toContainEqual(expect.objectContaining({ code: 'VNET_RULES', count: 1, limit: 400 }));
     const rules = await storedRules('stlocked');
     expect(rules).toHaveLength(400);
     expect(rules.filter((r) => !STORAGE_RULE.test(r))).toEqual([]);

@@ -8,7 +8,7 @@ import type { Finding, ObservedFirewall, Reason, TargetSettings } from './model.
  * vault's IP rules do nothing; under Learning the vault's own settings still apply.
  */
 
-const VNET_LIMIT = 200;
+const DEFAULT_VNET_LIMIT = 200;
 
 export interface PostureVerdict {
   readonly findings: Finding[];
@@ -99,13 +99,14 @@ export function postureFindings(firewall: ObservedFirewall, settings: TargetSett
     });
   }
   const vnet = firewall.virtualNetworkRuleCount;
+  const vnetLimit = settings.maxVirtualNetworkRules ?? DEFAULT_VNET_LIMIT;
   if (vnet > 0) {
     findings.push({
-      severity: vnet > VNET_LIMIT ? 'warning' : 'info',
+      severity: vnet > vnetLimit ? 'warning' : 'info',
       code: 'VNET_RULES',
-      message: `${plural(vnet, 'virtual-network rule')} preserved (limit ${VNET_LIMIT})`,
+      message: `${plural(vnet, 'virtual-network rule')} preserved (limit ${vnetLimit})`,
       count: vnet,
-      limit: VNET_LIMIT,
+      limit: vnetLimit,
     });
   }
   return { findings, setDeny, ...(skip === undefined ? {} : { skip }) };

@@ -14,6 +14,8 @@ export const STORAGE_ACCOUNT: FirewallFacts = {
   apiVersion: '2025-06-01',
   rulesAt: 'properties.networkAcls.ipRules[].value',
   maxRules: 400,
+  // "Each storage account supports up to 400 virtual network rules."
+  maxVirtualNetworkRules: 400,
   singleAddress: 'bare',
   allows31: false,
   special: [],
