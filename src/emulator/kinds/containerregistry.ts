@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { ArmFailure, isRecord } from '../http.js';
-import { resourceNotFound, seedError, type ArmReply, type ResourceModel, type ResourceRequest, type StoredResource } from '../resources.js';
+import { resourceNotFound, type ArmReply, type ResourceModel, type ResourceRequest, type StoredResource } from '../resources.js';
 import { mergePatch } from '../vaults.js';
-import { arrayOr, checkIpRule, oneOf } from './ip-rules.js';
+import { checkIpRule } from './ip-rules.js';
+import { arrayOr, oneOf, seeded, writableProperties } from './resource-json.js';
 
 /**
  * Container registries (`Microsoft.ContainerRegistry/registries`): GET, and the long-running
@@ -74,9 +75,7 @@ function networkRuleSet(raw: unknown, sku: Sku): { defaultAction: 'Allow' | 'Den
 }
 
 function writable(properties: unknown): Record<string, unknown> {
-  if (properties === undefined || properties === null) return {};
-  if (!isRecord(properties)) throw new ArmFailure(400, 'InvalidRequestContent', 'The request content was invalid: properties must be an object.');
-  return Object.fromEntries(Object.entries(properties).filter(([k]) => WRITABLE.has(k)));
+  return writableProperties(properties, WRITABLE);
 }
 
 function skuOf(raw: unknown): Sku {
@@ -173,12 +172,7 @@ function handle(request: ResourceRequest): ArmReply {
 }
 
 function seed(resource: { readonly id: string } & Record<string, unknown>): StoredResource {
-  const id = resource.id.replace(/\/+$/, '');
-  try {
-    return { id, json: build(id, baseOf(resource), skuOf(resource['sku']), writable(resource['properties'])) };
-  } catch (e) {
-    throw seedError(`${id}: ${(e as Error).message}`);
-  }
+  return seeded(resource, (id) => build(id, baseOf(resource), skuOf(resource['sku']), writable(resource['properties'])));
 }
 
 export const CONTAINER_REGISTRY_MODEL: ResourceModel = { resourceType: TYPE, apiVersions: REGISTRY_API_VERSIONS, handle, seed };

@@ -16,20 +16,9 @@ export function checkIpRule(raw: string): IpRuleCheck {
   const parsed = readCidr(text);
   if (isCidrProblem(parsed)) {
     const why = parsed.code === 'CIDR_IPV6' ? 'ipv6' : parsed.code === 'CIDR_HOST_BITS' ? 'host-bits' : 'invalid';
-    return { ok: false, why, detail: parsed.message };
+    return { ok: false, why, detail: why === 'ipv6' ? `${text} is IPv6; only IPv4 addresses and ranges are allowed` : parsed.message };
   }
   const hit = forbiddenOverlap(parsed);
   if (hit !== undefined) return { ok: false, why: 'forbidden', detail: `${text} overlaps ${hit.cidr} (${hit.why})` };
   return { ok: true, cidr: parsed, key: formatCidr(parsed), explicitPrefix: text.includes('/'), text };
-}
-
-/** ARM enums compare case-insensitively and come back in their canonical spelling. */
-export function oneOf<T extends string>(raw: unknown, allowed: readonly T[]): T | undefined {
-  return typeof raw === 'string' ? allowed.find((a) => a.toLowerCase() === raw.toLowerCase()) : undefined;
-}
-
-/** The rule arrays of a PATCH body: absent is empty, anything but an array is refused by the caller. */
-export function arrayOr(raw: unknown, fallback: unknown[] = []): unknown[] | undefined {
-  if (raw === undefined || raw === null) return fallback;
-  return Array.isArray(raw) ? raw : undefined;
 }

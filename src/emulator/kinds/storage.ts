@@ -1,7 +1,8 @@
 import { ArmFailure, isRecord } from '../http.js';
-import { resourceNotFound, seedError, type ArmReply, type ResourceModel, type ResourceRequest, type StoredResource } from '../resources.js';
+import { resourceNotFound, type ArmReply, type ResourceModel, type ResourceRequest, type StoredResource } from '../resources.js';
 import { mergePatch } from '../vaults.js';
-import { arrayOr, checkIpRule, oneOf } from './ip-rules.js';
+import { checkIpRule } from './ip-rules.js';
+import { arrayOr, oneOf, seeded, writableProperties } from './resource-json.js';
 
 /**
  * Storage accounts (`Microsoft.Storage/storageAccounts`): GET and PATCH of the account at the
@@ -101,9 +102,7 @@ function networkAcls(raw: unknown): Record<string, unknown> {
 }
 
 function writable(properties: unknown): Record<string, unknown> {
-  if (properties === undefined || properties === null) return {};
-  if (!isRecord(properties)) throw new ArmFailure(400, 'InvalidRequestContent', 'The request content was invalid: properties must be an object.');
-  return Object.fromEntries(Object.entries(properties).filter(([k]) => WRITABLE.has(k)));
+  return writableProperties(properties, WRITABLE);
 }
 
 /** The account as GET returns it, from what a client wrote; the service's own fields are filled in. */
@@ -174,12 +173,7 @@ function handle(request: ResourceRequest): ArmReply {
 }
 
 function seed(resource: { readonly id: string } & Record<string, unknown>): StoredResource {
-  const id = resource.id.replace(/\/+$/, '');
-  try {
-    return { id, json: build(id, baseOf(resource), writable(resource['properties'])) };
-  } catch (e) {
-    throw seedError(`${id}: ${(e as Error).message}`);
-  }
+  return seeded(resource, (id) => build(id, baseOf(resource), writable(resource['properties'])));
 }
 
 export const STORAGE_MODEL: ResourceModel = { resourceType: TYPE, apiVersions: STORAGE_API_VERSIONS, handle, seed };
