@@ -145,6 +145,19 @@ describe('the adapter', () => {
     expect((await target.write(current, { ipRules: rules.slice(0, 400) })).ipRules).toHaveLength(400);
   });
 
+  it('uses one client per subscription, so one token serves every account in it', async () => {
+    const other = '11111111-1111-1111-1111-111111111111';
+    const elsewhere = accountId('stelsewhere').replace(TEST_SUBSCRIPTION, other);
+    await t.emulator.control.seed({ vaults: [], resources: [{ id: elsewhere }] });
+    const target = firewalls();
+    const before = t.credential.requests.length;
+    await target.read(ref('stlocked'));
+    await target.read(ref('stopen'));
+    expect(t.credential.requests.length - before).toBe(1);
+    await target.read(parseResourceId(elsewhere));
+    expect(t.credential.requests.length - before).toBe(2);
+  });
+
   it('404: TARGET_NOT_FOUND naming the account', async () => {
     const e = await failure(firewalls().read(ref('stmissing')));
     expect(e.code).toBe('TARGET_NOT_FOUND');

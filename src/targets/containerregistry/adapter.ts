@@ -1,6 +1,6 @@
 import { ContainerRegistryManagementClient, type NetworkRuleSet, type Registry } from '@azure/arm-containerregistry';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, type ArmClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from '../firewall.js';
 import { registryError } from './errors.js';
 
@@ -62,21 +62,14 @@ export function patchedNetworkRuleSet(read: NetworkRuleSet | undefined, change: 
 export function createRegistryFirewalls(options: RegistryFirewallOptions): FirewallTarget {
   const connection = armConnection(options);
   const requestOptions = connection.operationOptions;
-  const clients = new Map<string, ContainerRegistryManagementClient>();
-
-  function clientFor(subscriptionId: string): ContainerRegistryManagementClient {
-    const key = subscriptionId.toLowerCase();
-    let client = clients.get(key);
-    if (client === undefined) {
-      client = new ContainerRegistryManagementClient(options.credential, subscriptionId, {
+  const clientFor = perSubscription(
+    (subscriptionId) =>
+      new ContainerRegistryManagementClient(options.credential, subscriptionId, {
         endpoint: connection.endpoint,
         credentialScopes: [connection.scope],
         ...connection.pipeline,
-      });
-      clients.set(key, client);
-    }
-    return client;
-  }
+      }),
+  );
 
   return {
     async read(registry: ResourceRef): Promise<FirewallState> {

@@ -1,6 +1,6 @@
 import { StorageManagementClient, type NetworkRuleSet, type StorageAccount } from '@azure/arm-storage';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, type ArmClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from '../firewall.js';
 import { storageError } from './errors.js';
 
@@ -63,22 +63,15 @@ export function patchedNetworkAcls(read: NetworkRuleSet | undefined, change: Fir
 export function createStorageFirewalls(options: StorageFirewallOptions): FirewallTarget {
   const connection = armConnection(options);
   const requestOptions = connection.operationOptions;
-  const clients = new Map<string, StorageManagementClient>();
-
-  function clientFor(subscriptionId: string): StorageManagementClient {
-    const key = subscriptionId.toLowerCase();
-    let client = clients.get(key);
-    if (client === undefined) {
-      client = new StorageManagementClient(options.credential, subscriptionId, {
+  const clientFor = perSubscription(
+    (subscriptionId) =>
+      new StorageManagementClient(options.credential, subscriptionId, {
         endpoint: connection.endpoint,
         credentialScopes: [connection.scope],
         ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
         ...connection.pipeline,
-      });
-      clients.set(key, client);
-    }
-    return client;
-  }
+      }),
+  );
 
   return {
     async read(account: ResourceRef): Promise<FirewallState> {
