@@ -176,6 +176,7 @@ export interface TargetConfig {
   /** How a single address is written, and the entries special to the kind (from its facts). */
   readonly singleAddress: 'bare' | 'cidr';
   readonly special: readonly string[];
+  readonly maxVirtualNetworkRules?: number;
   readonly select: readonly string[];
   readonly extra: readonly string[];
   readonly exclude: readonly string[];
@@ -287,6 +288,7 @@ export function parseConfig(raw: unknown, options: { baseDir: string; source: st
       split31: settings.split31 || !kind.allows31,
       singleAddress: kind.singleAddress,
       special: kind.special,
+      ...(kind.maxVirtualNetworkRules === undefined ? {} : { maxVirtualNetworkRules: kind.maxVirtualNetworkRules }),
       guards,
       widen,
       resource,

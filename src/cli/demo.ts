@@ -12,15 +12,24 @@ import { sampleSeed } from '../emulator/sample.js';
 import { startKeyVaultEmulator } from '../emulator/server.js';
 import { renderRunText } from './report.js';
 import type { GenericAlertBody } from '../alerts/format.js';
+import type { EmulatorControl } from '../emulator/control-client.js';
+import type { RunReport } from '../run.js';
 import { bundledServiceTagsPath } from '../version.js';
 
 /**
  * `npm start` with no configuration: the whole loop on this machine, with no Azure account.
- * The built-in Key Vault emulator plays Azure (HTTPS, bearer tokens, a managed-identity
- * endpoint), the bundled real service-tags snapshot plays the weekly file, and a loopback
- * receiver plays the chat webhook. Nothing here is faked inside tagwall: the same code
- * paths run as against real vaults.
+ * The built-in emulator plays Azure (HTTPS, bearer tokens, a managed-identity endpoint, Key
+ * Vault and Storage), the bundled real service-tags snapshot plays the weekly file, and a
+ * loopback receiver plays the chat webhook. Nothing here is faked inside tagwall: the same
+ * code paths run as against real vaults and accounts.
  */
+
+/**
+ * AzureConnectors (Logic Apps' managed connectors) lists 503 IPv4 blocks after merging in the
+ * bundled file: more than a Storage account's 400 rules. All of LogicApps would not do: at 400
+ * rules it admits 1,971,279 extra addresses, which the excess guard (1,048,576) refuses.
+ */
+const STORAGE_SELECTION = 'AzureConnectors';
 
 interface Received {
   readonly body: Partial<GenericAlertBody>;
@@ -58,6 +67,23 @@ function showWebhook(io: CliIO, received: Received[]): void {
   received.length = 0;
 }
 
+function name(id: string): string {
+  return id.slice(id.lastIndexOf('/') + 1);
+}
+
+/** The account's rules as the emulator stores them: the count, the bare single addresses, and no /32 or /31. */
+async function showStorageLimit(io: CliIO, control: EmulatorControl, id: string, report: RunReport): Promise<void> {
+  const json = (await control.resource(id)) as { properties?: { networkAcls?: { ipRules?: { value: string }[] } } } | undefined;
+  const rules = (json?.properties?.networkAcls?.ipRules ?? []).map((r) => r.value);
+  const v = report.vaults.find((r) => r.vault === id);
+  const bare = rules.filter((r) => !r.includes('/'));
+  const tiny = rules.filter((r) => /\/3[12]$/.test(r));
+  writeLine(io.stdout, `${name(id)}: ${rules.length} of ${v?.rules.limit ?? '?'} rules. ${STORAGE_SELECTION} needs more, so tagwall widened some (${(v?.excessAddresses ?? 0).toLocaleString('en-US')} addresses beyond the source).`);
+  writeLine(io.stdout, `Storage refuses /31 and /32: ${bare.length} single addresses are written bare (${bare.slice(0, 3).join(', ')}, ...), and ${tiny.length} rules end in /32 or /31.`);
+  writeLine(io.stdout, 'Rules as stored:');
+  for (let i = 0; i < rules.length; i += 6) writeLine(io.stdout, `  ${rules.slice(i, i + 6).join(' ')}`);
+}
+
 function heading(io: CliIO, text: string): void {
   writeLine(io.stdout);
   writeLine(io.stdout, `== ${text}`);
@@ -74,6 +100,7 @@ export async function runDemo(io: CliIO): Promise<number> {
   process.env.IDENTITY_HEADER = emulator.identityHeader;
   try {
     const [office, open] = seed.vaults.map((v) => v.id) as [string, string];
+    const account = seed.resources![0]!.id;
     const config = parseConfig(
       {
         serviceTags: { source: 'file', path: bundledServiceTagsPath() },
@@ -83,6 +110,7 @@ export async function runDemo(io: CliIO): Promise<number> {
         targets: [
           { vault: office, select: ['AzureDevOps', 'LogicApps@westeurope'] },
           { vault: open, select: ['LogicApps'] },
+          { resource: account, select: [STORAGE_SELECTION] },
         ],
       },
       { baseDir: work, source: 'demo' },
@@ -90,15 +118,18 @@ export async function runDemo(io: CliIO): Promise<number> {
     const runtime: Runtime = { env: {}, logger: cliLogger(io, false), credential: new ManagedIdentityCredential(), armCa: emulator.caCert };
     const patches = async () => (await emulator.control.requests({ kind: 'arm' })).filter((r) => r.method === 'PATCH').length;
 
-    writeLine(io.stdout, 'tagwall demo: the built-in Key Vault emulator, the bundled Public service tags (change 373), no Azure account.');
+    writeLine(io.stdout, 'tagwall demo: the built-in Azure emulator, the bundled Public service tags (change 373), no Azure account.');
     writeLine(io.stdout, 'The bundled file is from October 2025, so tagwall rightly warns that it is old; in Azure it downloads this week\'s.');
-    writeLine(io.stdout, `Emulator: ${emulator.url}; two vaults: ${seed.vaults.map((v) => v.id.split('/').pop()).join(', ')}.`);
+    writeLine(io.stdout, `Emulator: ${emulator.url}; two vaults: ${seed.vaults.map((v) => name(v.id)).join(', ')}; a Storage account: ${name(account)}.`);
 
     heading(io, '1. First sync: plan, one guarded write per vault, verify');
     const first = await runSync(config, { dryRun: false, force: false, alerts: 'send' }, runtime);
     writeLine(io.stdout, renderRunText(first.report));
     writeLine(io.stdout, `PATCH requests: ${await patches()}`);
     showWebhook(io, receiver.received);
+
+    heading(io, `The Storage account: at most 400 rules, none a /32 or /31 (${STORAGE_SELECTION})`);
+    await showStorageLimit(io, emulator.control, account, first.report);
 
     heading(io, '2. Second sync: already in step, so zero writes');
     await emulator.control.clearRequests();
@@ -125,7 +156,7 @@ export async function runDemo(io: CliIO): Promise<number> {
     heading(io, '4. The next scheduled sync restores the rules; the next drift check sends one "resolved"');
     const repair = await runSync(config, { dryRun: false, force: false, alerts: 'send' }, runtime);
     const office1 = repair.report.vaults[0]!;
-    writeLine(io.stdout, `${office1.vault.split('/').pop()}: ${office1.outcome}, restored ${office1.add.join(', ')}`);
+    writeLine(io.stdout, `${name(office1.vault)}: ${office1.outcome}, restored ${office1.add.join(', ')}`);
     await runSync(config, { dryRun: true, force: false, alerts: 'send' }, runtime);
     showWebhook(io, receiver.received);
 

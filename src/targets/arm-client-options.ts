@@ -78,3 +78,20 @@ export function armConnection(options: ArmClientOptions): ArmConnection {
     operationOptions: { requestOptions: { timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS } },
   };
 }
+
+/**
+ * One SDK client per subscription, made on first use: a client is bound to one subscription,
+ * and resources in the same one share it (and its connections and token).
+ */
+export function perSubscription<T>(create: (subscriptionId: string) => T): (subscriptionId: string) => T {
+  const clients = new Map<string, T>();
+  return (subscriptionId) => {
+    const key = subscriptionId.toLowerCase();
+    let client = clients.get(key);
+    if (client === undefined) {
+      client = create(subscriptionId);
+      clients.set(key, client);
+    }
+    return client;
+  };
+}

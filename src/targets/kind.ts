@@ -17,6 +17,8 @@ export interface FirewallFacts {
   readonly rulesAt: string;
   /** The most IP rules the resource takes. */
   readonly maxRules: number;
+  /** The most virtual-network rules it takes, for the VNET_RULES finding (Key Vault's 200 when absent). */
+  readonly maxVirtualNetworkRules?: number;
   /** How a single address must be written: `bare` (`1.2.3.4`) or `cidr` (`1.2.3.4/32`). */
   readonly singleAddress: 'bare' | 'cidr';
   /** Whether a /31 is accepted as a rule; when not, a /31 is written as its two addresses. */

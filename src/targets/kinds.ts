@@ -7,6 +7,8 @@ import { KEY_VAULT } from './keyvault/facts.js';
 import { EVENT_HUBS } from './eventhub/facts.js';
 import { SERVICE_BUS } from './servicebus/facts.js';
 import { PERIMETER_PROFILE } from './perimeter-profile/facts.js';
+import { STORAGE_ACCOUNT } from './storage/facts.js';
+import { CONTAINER_REGISTRY } from './containerregistry/facts.js';
 
 /** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
 export const FIREWALL_KINDS: readonly FirewallFacts[] = [
@@ -14,6 +16,8 @@ export const FIREWALL_KINDS: readonly FirewallFacts[] = [
   EVENT_HUBS,
   SERVICE_BUS,
   PERIMETER_PROFILE,
+  STORAGE_ACCOUNT,
+  CONTAINER_REGISTRY,
 ];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));

@@ -1,11 +1,16 @@
-import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 describe('npm start (tagwall demo)', () => {
-  it('runs the whole loop on the built-in emulator with no Azure account and exits 0', async () => {
+  let r: CliRun;
+
+  beforeAll(async () => {
     // No Azure settings at all: whatever the developer's shell has must not leak in.
     const env = { AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '', AZURE_CLIENT_SECRET: '', IDENTITY_ENDPOINT: '', IDENTITY_HEADER: '', TAGWALL_CONFIG: '' };
-    const r = await runCli(['demo'], { env, timeoutMs: 120_000 });
+    r = await runCli(['demo'], { env, timeoutMs: 120_000 });
+  }, 150_000);
+
+  it('runs the whole loop on the built-in emulator with no Azure account and exits 0', () => {
     expect(r.stderr).not.toMatch(/^tagwall:/m);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^kv-tagwall-office\s+applied\s+\+\d+/m);
@@ -14,5 +19,22 @@ describe('npm start (tagwall demo)', () => {
     expect(r.stdout).toMatch(/\[warning, firing\] 2 owned rules were removed from kv-tagwall-office outside tagwall/);
     expect(r.stdout).toMatch(/Drift check again: 0 new webhook POSTs/);
     expect(r.stdout).toMatch(/\[warning, resolved\] 2 owned rules were removed/);
+  });
+
+  it('syncs a Storage account beside the vaults: at most 400 rules, its office address kept, single addresses bare, none a /32 or /31', () => {
+    // The office address and 399 of tagwall's: AzureConnectors needs more than 400 rules.
+    expect(r.stdout).toMatch(/^sttagwalldemo\s+applied\s+\+399\s+-0\s+1\s+0\s+400\/400/m);
+    const lines = r.stdout.split('\n');
+    const start = lines.indexOf('Rules as stored:');
+    expect(start).toBeGreaterThan(-1);
+    const block = lines.slice(start + 1, lines.findIndex((l, i) => i > start && !l.startsWith('  ')));
+    const rules = block.flatMap((l) => l.trim().split(/\s+/));
+    expect(rules.length).toBeGreaterThan(0);
+    expect(rules.length).toBeLessThanOrEqual(400);
+    expect(new Set(rules).size).toBe(rules.length);
+    expect(rules.filter((rule) => /\/3[12]$/.test(rule))).toEqual([]);
+    expect(rules.filter((rule) => !/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/.test(rule))).toEqual([]);
+    expect(rules).toContain('145.14.56.23');
+    expect(rules.filter((rule) => !rule.includes('/')).length).toBeGreaterThan(1);
   });
 });

@@ -320,6 +320,18 @@ describe('drift and posture', () => {
     expect(result.findings.map((f) => f.code)).toContain('PUBLIC_ACCESS_DISABLED');
   });
 
+  it('a firewall that cannot take IP rules is skipped with its kind\'s code, and is not judged as a firewall left off', () => {
+    const belowPremium: ObservedFirewall = {
+      ...firewall([], { defaultAction: 'Allow', bypass: 'AzureServices', publicNetworkAccess: 'Enabled' }),
+      unsupported: { code: 'SKU_UNSUPPORTED', message: 'IP rules need the Premium SKU' },
+      kindFindings: [{ severity: 'warning', code: 'SKU_UNSUPPORTED', message: 'IP rules need the Premium SKU', sku: 'Standard' }],
+    };
+    const { result } = plan({ firewall: belowPremium, settings: { ...settings, enforceDeny: true }, desired: ['20.0.0.0/24'] });
+    expect(result.skip).toEqual({ code: 'TARGET_UNSUPPORTED', message: 'IP rules need the Premium SKU', cause: 'SKU_UNSUPPORTED' });
+    expect(result.findings.map((f) => [f.severity, f.code])).toEqual([['warning', 'SKU_UNSUPPORTED']]);
+    expect(result.setDefaultActionDeny).toBe(false);
+  });
+
   it('warns on an unexpected bypass and counts VNet rules', () => {
     const { result } = plan({ firewall: firewall([], { defaultAction: 'Deny', bypass: 'None' }, 3), settings: { ...settings, expectBypass: 'AzureServices' }, desired: ['20.0.0.0/24'] });
     expect(result.findings.map((f) => f.code)).toEqual(['BYPASS_MISMATCH', 'VNET_RULES']);

@@ -26,6 +26,8 @@ export interface TargetSettings {
   readonly singleAddress: 'bare' | 'cidr';
   /** Normalised entries that mean something to the firewall itself: kept, never removed, never tagwall's. */
   readonly special: readonly string[];
+  /** The firewall's own limit on virtual-network rules; 200 (Key Vault's) when unset. */
+  readonly maxVirtualNetworkRules?: number;
 }
 
 export interface Guards {

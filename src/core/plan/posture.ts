@@ -8,7 +8,7 @@ import type { Finding, ObservedFirewall, Reason, TargetSettings } from './model.
  * vault's IP rules do nothing; under Learning the vault's own settings still apply.
  */
 
-const VNET_LIMIT = 200;
+const DEFAULT_VNET_LIMIT = 200;
 
 export interface PostureVerdict {
   readonly findings: Finding[];
@@ -69,7 +69,9 @@ export function postureFindings(firewall: ObservedFirewall, settings: TargetSett
     const why = 'public network access is disabled, so IP rules are not honoured; only private endpoints get in';
     skip = { code: 'PUBLIC_ACCESS_DISABLED', message: why };
     findings.push({ severity: 'info', code: 'PUBLIC_ACCESS_DISABLED', message: `${why}; no write` });
-  } else if ((p.defaultAction ?? 'Allow').toLowerCase() !== 'deny') {
+  } else if (firewall.unsupported === undefined && (p.defaultAction ?? 'Allow').toLowerCase() !== 'deny') {
+    // A firewall that cannot take IP rules as it is (a registry below Premium) has nothing to
+    // turn on: its kind's own finding says why, and enforceDeny could not help.
     setDeny = settings.enforceDeny;
     findings.push({
       severity: 'critical',
@@ -97,13 +99,14 @@ export function postureFindings(firewall: ObservedFirewall, settings: TargetSett
     });
   }
   const vnet = firewall.virtualNetworkRuleCount;
+  const vnetLimit = settings.maxVirtualNetworkRules ?? DEFAULT_VNET_LIMIT;
   if (vnet > 0) {
     findings.push({
-      severity: vnet > VNET_LIMIT ? 'warning' : 'info',
+      severity: vnet > vnetLimit ? 'warning' : 'info',
       code: 'VNET_RULES',
-      message: `${plural(vnet, 'virtual-network rule')} preserved (limit ${VNET_LIMIT})`,
+      message: `${plural(vnet, 'virtual-network rule')} preserved (limit ${vnetLimit})`,
       count: vnet,
-      limit: VNET_LIMIT,
+      limit: vnetLimit,
     });
   }
   return { findings, setDeny, ...(skip === undefined ? {} : { skip }) };

@@ -11,6 +11,7 @@ export const KEY_VAULT: FirewallFacts = {
   apiVersion: '2026-02-01',
   rulesAt: 'properties.networkAcls.ipRules[].value',
   maxRules: 1000,
+  maxVirtualNetworkRules: 200,
   // A bare address is stored and read back as /32; both spellings are accepted.
   singleAddress: 'bare',
   allows31: true,
