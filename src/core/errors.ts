@@ -77,6 +77,9 @@ export type ErrorCode =
   | 'TARGET_CREDENTIAL_UNAVAILABLE'
   | 'TARGET_AUTHENTICATION_FAILED'
   | 'TARGET_OPERATION_TIMEOUT'
+  | 'TARGET_OPERATION_FAILED'
+  | 'TARGET_WOULD_ENABLE_FIREWALL'
+  | 'TARGET_WOULD_DISABLE_FIREWALL'
   // State: ownership records, intents, alert memory, the last-known-good file.
   | 'STATE_CONFIG_INVALID'
   | 'STATE_UNAVAILABLE'

@@ -4,9 +4,17 @@ import type { ArmClientOptions } from './arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from './firewall.js';
 import type { FirewallFacts } from './kind.js';
 import { KEY_VAULT } from './keyvault/facts.js';
+import { COSMOS_DB } from './cosmosdb/facts.js';
+import { COGNITIVE_SERVICES } from './cognitiveservices/facts.js';
+import { AI_SEARCH } from './search/facts.js';
 
 /** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
-export const FIREWALL_KINDS: readonly FirewallFacts[] = [KEY_VAULT];
+export const FIREWALL_KINDS: readonly FirewallFacts[] = [
+  KEY_VAULT,
+  COSMOS_DB,
+  COGNITIVE_SERVICES,
+  AI_SEARCH,
+];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));
 const byName = new Map(FIREWALL_KINDS.map((k) => [k.kind, k]));

@@ -1,0 +1,89 @@
+import { TagwallError } from '../core/errors.js';
+import type { ResourceRef } from '../core/resource-id.js';
+import type { OperationPolling } from './arm-client-options.js';
+
+/**
+ * Waiting for a write that Azure runs as a long-running operation (202 and a status URL to
+ * poll). The SDK's poller has no deadline of its own: an operation that never ends would hold
+ * the run forever, so the wait is bounded here, and how it ended becomes a code.
+ */
+
+export const DEFAULT_OPERATION_TIMEOUT_MS = 20 * 60_000;
+
+/** The part of the SDKs' SimplePollerLike used here (core-lro 2.x and 3.x agree on it). */
+export interface OperationPoller<T> {
+  pollUntilDone(options?: { abortSignal?: AbortSignal }): Promise<T>;
+  getOperationState(): { readonly status: string };
+}
+
+/** The raw responses of the operation, seen through the SDK's `onResponse` option. */
+export interface OperationWatch {
+  readonly onResponse: (raw: { readonly status: number; readonly parsedBody?: unknown }) => void;
+  /** Azure's `error` from the last response that carried one (a failed operation's status). */
+  lastError(): { readonly code?: string; readonly message?: string } | undefined;
+  /** Responses after the write's own: the status polls and the final read. */
+  polls(): number;
+}
+
+export function watchOperation(): OperationWatch {
+  let error: { code?: string; message?: string } | undefined;
+  let responses = 0;
+  return {
+    onResponse: (raw) => {
+      responses += 1;
+      const body = raw.parsedBody;
+      if (typeof body !== 'object' || body === null) return;
+      const e = (body as { error?: unknown }).error;
+      if (typeof e === 'object' && e !== null) {
+        const { code, message } = e as { code?: unknown; message?: unknown };
+        error = { ...(typeof code === 'string' ? { code } : {}), ...(typeof message === 'string' ? { message } : {}) };
+      }
+    },
+    lastError: () => error,
+    polls: () => Math.max(0, responses - 1),
+  };
+}
+
+/**
+ * Polls to the end within the timeout. A timeout is TARGET_OPERATION_TIMEOUT and a failed
+ * operation TARGET_OPERATION_FAILED (with Azure's code); anything else the poller throws
+ * (an HTTP error while polling) is passed on for the kind's error mapper.
+ */
+export async function untilDone<T>(
+  poller: OperationPoller<T>,
+  resource: ResourceRef,
+  title: string,
+  watch: OperationWatch,
+  polling: OperationPolling | undefined,
+): Promise<T> {
+  const timeoutMs = polling?.timeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  timer.unref?.();
+  try {
+    return await poller.pollUntilDone({ abortSignal: abort.signal });
+  } catch (e) {
+    const status = poller.getOperationState().status;
+    const details = [`resource: ${resource.id}`, `status polls: ${watch.polls()}`];
+    if (abort.signal.aborted && status !== 'failed' && status !== 'succeeded') {
+      // The operation goes on in Azure; the next run reads whatever it left.
+      throw new TagwallError('TARGET_OPERATION_TIMEOUT', `the update of ${title} ${resource.name} did not finish within ${timeoutMs} ms; Azure may still complete it`, {
+        transient: true,
+        details,
+        cause: e,
+        values: { timeoutMs, polls: watch.polls() },
+      });
+    }
+    if (status === 'failed' || status === 'canceled') {
+      const azure = watch.lastError();
+      throw new TagwallError('TARGET_OPERATION_FAILED', `Azure's operation updating ${title} ${resource.name} ended ${status}${azure?.message === undefined ? '' : `: ${azure.message}`}`, {
+        details,
+        cause: e,
+        values: { status, polls: watch.polls(), ...(azure?.code === undefined ? {} : { azureCode: azure.code }) },
+      });
+    }
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
