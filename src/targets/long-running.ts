@@ -79,7 +79,7 @@ export async function untilDone<T>(
       throw new TagwallError('TARGET_OPERATION_FAILED', `Azure's operation updating ${title} ${resource.name} ended ${status}${azure?.message === undefined ? '' : `: ${azure.message}`}`, {
         details,
         cause: e,
-        values: { status, polls: watch.polls(), ...(azure?.code === undefined ? {} : { azureCode: azure.code }) },
+        values: { operationStatus: status, polls: watch.polls(), ...(azure?.code === undefined ? {} : { azureCode: azure.code }) },
       });
     }
     throw e;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { countAddresses, mergeRanges, subtractRanges } from '../../src/core/ipv4.js';
 import { parseResourceId, type ResourceRef } from '../../src/core/resource-id.js';
 import { normaliseRule } from '../../src/core/rules.js';
 import { createCosmosDbFirewalls } from '../../src/targets/cosmosdb/adapter.js';
@@ -6,6 +7,7 @@ import { COSMOS_DB } from '../../src/targets/cosmosdb/facts.js';
 import type { ArmClientOptions } from '../../src/targets/arm-client-options.js';
 import { FAST_RETRY, TEST_GROUP, TEST_SUBSCRIPTION, subnetId, useTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { failure } from '../helpers/failure.js';
+import { bundledTagRanges, rangesOfRules, targetRuns } from '../helpers/run-target.js';
 
 // The Cosmos DB adapter through the real SDK client, over HTTPS, against the emulator.
 
@@ -46,6 +48,7 @@ useTestEmulator((started) => (t = started), () => ({
     { id: accountId('cosmos-failing'), properties: { ipRules: rules(OFFICE) }, emulatorOperation: { durationMs: 20, fail: { code: 'InternalServerError', message: 'Updating the account failed in region West Europe.' } } },
     { id: accountId('cosmos-stuck'), properties: { ipRules: rules(OFFICE) }, emulatorOperation: { durationMs: 3_600_000 } },
     { id: accountId('cosmos-private'), properties: { ipRules: rules(OFFICE), publicNetworkAccess: 'Disabled' } },
+    { id: accountId('cosmos-app'), properties: { ipRules: rules(OFFICE, '0.0.0.0', PORTAL[0]!, PORTAL_LEGACY[0]!) } },
   ],
 }));
 
@@ -120,7 +123,7 @@ describe('write', () => {
   it('fails with TARGET_OPERATION_FAILED and Azure code when the operation fails; the account keeps its rules', async () => {
     const target = firewalls();
     const e = await failure(target.write(await target.read(ref('cosmos-failing')), { ipRules: [OFFICE, '52.5.6.7'] }));
-    expect(e).toMatchObject({ code: 'TARGET_OPERATION_FAILED', values: { status: 'failed', azureCode: 'InternalServerError' } });
+    expect(e).toMatchObject({ code: 'TARGET_OPERATION_FAILED', values: { operationStatus: 'failed', azureCode: 'InternalServerError' } });
     expect(e.message).toMatch(/failed in region West Europe/);
     expect((await target.read(ref('cosmos-failing'))).ipRules).toEqual([OFFICE]);
   });
@@ -158,5 +161,84 @@ describe('write', () => {
     expect((await target.write(vnet, { ipRules: ['52.5.6.7'] })).ipRules).toEqual(['52.5.6.7']);
     const cleared = await target.write(await target.read(ref('cosmos-vnet-only')), { ipRules: [] });
     expect(cleared.posture.defaultAction).toBe('Deny');
+  });
+});
+
+describe('end to end through runSync', () => {
+  /** AzureMonitorForSAP holds ten /31s and ten /32s in the bundled file (Public 20251013): it shows the address forms. */
+  const TAG = 'AzureMonitorForSAP';
+  const KEPT = [OFFICE, '0.0.0.0', PORTAL[0]!, PORTAL_LEGACY[0]!];
+
+  async function storedRules(name: string): Promise<string[]> {
+    const json = (await t.emulator.control.resource(accountId(name))) as { properties: { ipRules: { ipAddressOrRange: string }[] } };
+    return json.properties.ipRules.map((r) => r.ipAddressOrRange);
+  }
+
+  it('first run applies the tag beside the hand-made and special entries, single addresses bare and no /31; the second run writes nothing', async () => {
+    const runs = await targetRuns(t);
+    const cfg = runs.config([{ resource: accountId('cosmos-app'), select: [TAG] }]);
+    const first = await runs.sync(cfg);
+    expect(first.vaults[0]).toMatchObject({ outcome: 'applied' });
+    expect(first.vaults[0]!.findings.map((f) => f.code)).toContain('COSMOS_AZURE_DATACENTERS');
+    const stored = await storedRules('cosmos-app');
+    for (const r of KEPT) expect(stored).toContain(r);
+    expect(stored.filter((r) => r.endsWith('/32') || r.endsWith('/31'))).toEqual([]);
+    // Exactly the tag and the kept entries are allowed (the tag fits losslessly).
+    expect(rangesOfRules(stored)).toEqual(mergeRanges([...(await bundledTagRanges(TAG)), ...rangesOfRules(KEPT)]));
+    const requests = await log('cosmos-app');
+    expect(requests.filter((r) => r.method === 'PATCH').map((r) => r.status)).toEqual([202]);
+    expect(requests.filter((r) => r.path.includes('/operationsStatus/')).length).toBeGreaterThanOrEqual(1);
+    // The verifying read comes after the operation's end.
+    expect(requests.at(-1)).toMatchObject({ method: 'GET', path: accountId('cosmos-app') });
+
+    await t.emulator.control.clearRequests();
+    const second = await runs.sync(cfg);
+    expect(second.vaults[0]).toMatchObject({ outcome: 'in-sync', drift: [] });
+    expect((await log('cosmos-app')).map((r) => `${r.method} ${r.status}`)).toEqual(['GET 200']);
+  });
+
+  it('keeps 0.0.0.0 and the portal addresses even in authoritative mode, where the stranger goes', async () => {
+    const runs = await targetRuns(t);
+    const report = await runs.sync(runs.config([{ resource: accountId('cosmos-app'), select: [TAG], mode: 'authoritative', guards: { maxRemovedFraction: 1 } }]));
+    expect(report.vaults[0]).toMatchObject({ outcome: 'applied', remove: [`${OFFICE}/32`] });
+    const stored = await storedRules('cosmos-app');
+    expect(stored).not.toContain(OFFICE);
+    for (const r of ['0.0.0.0', PORTAL[0]!, PORTAL_LEGACY[0]!]) expect(stored).toContain(r);
+  });
+
+  it('respects the limit: a selection that needs more than 1000 rules is widened into 1000, and maxRules above it is refused', async () => {
+    const runs = await targetRuns(t);
+    expect(() => runs.config([{ resource: accountId('cosmos-app'), select: [TAG], maxRules: 1001 }])).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/more than a Cosmos DB account takes \(1000\)/)] }));
+    // LogicApps alone holds 1728 IPv4 prefixes (shared/docs/DOMAIN.md).
+    const report = await runs.sync(runs.config([{ resource: accountId('cosmos-app'), select: ['LogicApps'], guards: { maxExcessAddresses: 4294967296, maxWidenedPrefix: 0 } }]));
+    expect(report.vaults[0]!.outcome).toBe('applied');
+    const stored = await storedRules('cosmos-app');
+    expect(stored.length).toBeLessThanOrEqual(1000);
+    expect(countAddresses(subtractRanges(await bundledTagRanges('LogicApps'), rangesOfRules(stored)))).toBe(0);
+  });
+
+  it('reports posture by code: an open account is FIREWALL_DISABLED and left open unless enforceDeny; disabled public access is skipped', async () => {
+    const runs = await targetRuns(t);
+    const open = await runs.sync(runs.config([{ resource: accountId('cosmos-open'), select: [TAG] }]));
+    expect(open.vaults[0]!.findings.map((f) => [f.severity, f.code])).toContainEqual(['critical', 'FIREWALL_DISABLED']);
+    expect(open.vaults[0]).toMatchObject({ outcome: 'failed', error: { code: 'TARGET_WOULD_ENABLE_FIREWALL' } });
+    expect(await storedRules('cosmos-open')).toEqual([]);
+    expect((await log('cosmos-open')).filter((r) => r.method === 'PATCH')).toEqual([]);
+
+    // A fresh state: the refused run left its announced write (an intent) behind, which holds other runs off for a while.
+    const again = await targetRuns(t);
+    const enforced = await again.sync(again.config([{ resource: accountId('cosmos-open'), select: [TAG], enforceDeny: true }]));
+    expect(enforced.vaults[0]!.outcome).toBe('applied');
+    expect((await storedRules('cosmos-open')).length).toBeGreaterThan(0);
+
+    const closed = await runs.sync(runs.config([{ resource: accountId('cosmos-private'), select: [TAG] }]));
+    expect(closed.vaults[0]).toMatchObject({ outcome: 'skipped', reasons: [expect.objectContaining({ code: 'PUBLIC_ACCESS_DISABLED' })] });
+  });
+
+  it('reports a failed operation with its code and Azure code, and leaves the account as it was', async () => {
+    const runs = await targetRuns(t);
+    const report = await runs.sync(runs.config([{ resource: accountId('cosmos-failing'), select: [TAG] }]));
+    expect(report.vaults[0]).toMatchObject({ outcome: 'failed', error: { code: 'TARGET_OPERATION_FAILED', azureCode: 'InternalServerError' } });
+    expect(await storedRules('cosmos-failing')).toEqual([OFFICE]);
   });
 });
