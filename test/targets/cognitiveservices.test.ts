@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { countAddresses, mergeRanges, subtractRanges } from '../../src/core/ipv4.js';
 import { parseResourceId, type ResourceRef } from '../../src/core/resource-id.js';
 import { createCognitiveServicesFirewalls } from '../../src/targets/cognitiveservices/adapter.js';
 import { COGNITIVE_SERVICES } from '../../src/targets/cognitiveservices/facts.js';
 import { FAST_RETRY, TEST_GROUP, TEST_SUBSCRIPTION, subnetId, useTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { failure } from '../helpers/failure.js';
+import { bundledTagRanges, rangesOfRules, targetRuns } from '../helpers/run-target.js';
 
 // The AI services adapter through the real SDK client, over HTTPS, against the emulator.
 
@@ -40,6 +42,10 @@ useTestEmulator((started) => (t = started), () => ({
     },
     { id: accountId('ai-open') },
     { id: accountId('ai-private'), properties: { publicNetworkAccess: 'Disabled', networkAcls: { defaultAction: 'Deny', ipRules: [] } } },
+    {
+      id: accountId('ai-app'),
+      properties: { networkAcls: { defaultAction: 'Deny', bypass: 'None', ipRules: [{ value: OFFICE }], virtualNetworkRules: [{ id: SUBNET, ignoreMissingVnetServiceEndpoint: false }] } },
+    },
   ],
 }));
 
@@ -121,5 +127,59 @@ describe('write', () => {
     }
     // Exactly the limit is taken; single addresses bare are.
     expect((await target.write(current, { ipRules: addresses(LIMIT) })).ipRules).toHaveLength(LIMIT);
+  });
+});
+
+describe('end to end through runSync', () => {
+  /** AzureMonitorForSAP holds ten /31s and ten /32s in the bundled file (Public 20251013). */
+  const TAG = 'AzureMonitorForSAP';
+  /** AzureCognitiveSearch holds 187 IPv4 prefixes there: more than an account takes. */
+  const BIG = 'AzureCognitiveSearch';
+
+  async function acls(name: string): Promise<{ defaultAction?: string; ipRules: { value: string }[]; virtualNetworkRules?: unknown[] }> {
+    return ((await t.emulator.control.resource(accountId(name))) as any).properties.networkAcls;
+  }
+  const values = async (name: string) => (await acls(name)).ipRules.map((r) => r.value);
+
+  it('first run applies the tag beside the hand-made rule, singles bare and /31s split; VNet rules stay; the second run writes nothing', async () => {
+    const runs = await targetRuns(t);
+    const cfg = runs.config([{ resource: accountId('ai-app'), select: [TAG] }]);
+    expect((await runs.sync(cfg)).vaults[0]).toMatchObject({ outcome: 'applied', unmanaged: [`${OFFICE}/32`] });
+    const stored = await values('ai-app');
+    expect(stored).toContain(OFFICE);
+    expect(stored.filter((r) => r.endsWith('/32') || r.endsWith('/31'))).toEqual([]);
+    expect(rangesOfRules(stored)).toEqual(mergeRanges([...(await bundledTagRanges(TAG)), ...rangesOfRules([OFFICE])]));
+    expect((await acls('ai-app')).virtualNetworkRules).toEqual([{ id: SUBNET, ignoreMissingVnetServiceEndpoint: false }]);
+
+    await t.emulator.control.clearRequests();
+    expect((await runs.sync(cfg)).vaults[0]).toMatchObject({ outcome: 'in-sync', drift: [] });
+    expect((await log('ai-app')).map((r) => `${r.method} ${r.status}`)).toEqual(['GET 200']);
+  });
+
+  it('fits a selection that needs more than 100 rules into 100, beside the hand-made one', async () => {
+    const runs = await targetRuns(t);
+    const report = await runs.sync(runs.config([{ resource: accountId('ai-app'), select: [BIG], guards: { maxExcessAddresses: 4294967296, maxWidenedPrefix: 0 } }]));
+    // It had to widen: the tag alone holds more prefixes than fit.
+    expect(report.vaults[0]).toMatchObject({ outcome: 'applied', excessAddresses: expect.any(Number) });
+    expect(report.vaults[0]!.excessAddresses).toBeGreaterThan(0);
+    const stored = await values('ai-app');
+    expect(stored.length).toBeLessThanOrEqual(LIMIT);
+    expect(stored).toContain(OFFICE);
+    expect(countAddresses(subtractRanges(await bundledTagRanges(BIG), rangesOfRules(stored)))).toBe(0);
+  });
+
+  it('reports posture by code: an open account is FIREWALL_DISABLED and stays open unless enforceDeny; disabled public access is skipped', async () => {
+    const runs = await targetRuns(t);
+    const open = await runs.sync(runs.config([{ resource: accountId('ai-open'), select: [TAG] }]));
+    expect(open.vaults[0]!.findings.map((f) => [f.severity, f.code])).toContainEqual(['critical', 'FIREWALL_DISABLED']);
+    expect(open.vaults[0]!.outcome).toBe('applied');
+    expect((await acls('ai-open')).defaultAction).toBe('Allow');
+
+    const enforced = await runs.sync(runs.config([{ resource: accountId('ai-open'), select: [TAG], enforceDeny: true }]));
+    expect(enforced.vaults[0]!.outcome).toBe('applied');
+    expect((await acls('ai-open')).defaultAction).toBe('Deny');
+
+    const closed = await runs.sync(runs.config([{ resource: accountId('ai-private'), select: [TAG] }]));
+    expect(closed.vaults[0]).toMatchObject({ outcome: 'skipped', reasons: [expect.objectContaining({ code: 'PUBLIC_ACCESS_DISABLED' })] });
   });
 });

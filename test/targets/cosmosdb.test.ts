@@ -212,6 +212,7 @@ describe('end to end through runSync', () => {
     // LogicApps alone holds 1728 IPv4 prefixes (shared/docs/DOMAIN.md).
     const report = await runs.sync(runs.config([{ resource: accountId('cosmos-app'), select: ['LogicApps'], guards: { maxExcessAddresses: 4294967296, maxWidenedPrefix: 0 } }]));
     expect(report.vaults[0]!.outcome).toBe('applied');
+    expect(report.vaults[0]!.excessAddresses).toBeGreaterThan(0);
     const stored = await storedRules('cosmos-app');
     expect(stored.length).toBeLessThanOrEqual(1000);
     expect(countAddresses(subtractRanges(await bundledTagRanges('LogicApps'), rangesOfRules(stored)))).toBe(0);

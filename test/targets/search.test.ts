@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { countAddresses, mergeRanges, subtractRanges } from '../../src/core/ipv4.js';
 import { parseResourceId, type ResourceRef } from '../../src/core/resource-id.js';
 import { createSearchFirewalls } from '../../src/targets/search/adapter.js';
 import { AI_SEARCH } from '../../src/targets/search/facts.js';
 import { FAST_RETRY, TEST_GROUP, TEST_SUBSCRIPTION, useTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { failure } from '../helpers/failure.js';
+import { bundledTagRanges, rangesOfRules, targetRuns } from '../helpers/run-target.js';
 
 // The AI Search adapter through the real SDK client, over HTTPS, against the emulator.
 
@@ -27,6 +29,7 @@ useTestEmulator((started) => (t = started), () => ({
     { id: serviceId('srch-open') },
     { id: serviceId('srch-free'), sku: { name: 'free' } },
     { id: serviceId('srch-private'), properties: { publicNetworkAccess: 'disabled', networkRuleSet: { ipRules: [{ value: OFFICE }] } } },
+    { id: serviceId('srch-app'), properties: { networkRuleSet: { ipRules: [{ value: OFFICE }], bypass: 'None' } } },
   ],
 }));
 
@@ -99,5 +102,61 @@ describe('write', () => {
       expect(await failure(target.write(current, { ipRules: bad }))).toMatchObject({ code: 'TARGET_BAD_REQUEST', values: { status: 400, azureCode: 'BadRequest' } });
     }
     expect((await target.write(current, { ipRules: addresses(LIMIT) })).ipRules).toHaveLength(LIMIT);
+  });
+});
+
+describe('end to end through runSync', () => {
+  /** AzureMonitorForSAP holds ten /31s and ten /32s in the bundled file (Public 20251013). */
+  const TAG = 'AzureMonitorForSAP';
+  /** AzureCognitiveSearch holds 187 IPv4 prefixes there: more than a service takes. */
+  const BIG = 'AzureCognitiveSearch';
+
+  const values = async (name: string): Promise<string[]> =>
+    (((await t.emulator.control.resource(serviceId(name))) as any).properties.networkRuleSet.ipRules as { value: string }[]).map((r) => r.value);
+
+  it('first run applies the tag beside the hand-made rule, singles bare and /31s split; the second run writes nothing', async () => {
+    const runs = await targetRuns(t);
+    const cfg = runs.config([{ resource: serviceId('srch-app'), select: [TAG] }]);
+    expect((await runs.sync(cfg)).vaults[0]).toMatchObject({ outcome: 'applied', unmanaged: [`${OFFICE}/32`] });
+    const stored = await values('srch-app');
+    expect(stored).toContain(OFFICE);
+    expect(stored.filter((r) => r.endsWith('/32') || r.endsWith('/31'))).toEqual([]);
+    expect(rangesOfRules(stored)).toEqual(mergeRanges([...(await bundledTagRanges(TAG)), ...rangesOfRules([OFFICE])]));
+
+    await t.emulator.control.clearRequests();
+    expect((await runs.sync(cfg)).vaults[0]).toMatchObject({ outcome: 'in-sync', drift: [] });
+    expect((await log('srch-app')).map((r) => `${r.method} ${r.status}`)).toEqual(['GET 200']);
+  });
+
+  it('fits a selection that needs more than 100 rules into 100, beside the hand-made one', async () => {
+    const runs = await targetRuns(t);
+    const report = await runs.sync(runs.config([{ resource: serviceId('srch-app'), select: [BIG], guards: { maxExcessAddresses: 4294967296, maxWidenedPrefix: 0 } }]));
+    // It had to widen: the tag alone holds more prefixes than fit.
+    expect(report.vaults[0]).toMatchObject({ outcome: 'applied', excessAddresses: expect.any(Number) });
+    expect(report.vaults[0]!.excessAddresses).toBeGreaterThan(0);
+    const stored = await values('srch-app');
+    expect(stored.length).toBeLessThanOrEqual(LIMIT);
+    expect(stored).toContain(OFFICE);
+    expect(countAddresses(subtractRanges(await bundledTagRanges(BIG), rangesOfRules(stored)))).toBe(0);
+  });
+
+  it('reports posture by code: open, Free tier, disabled public access, and a bypass other than expected', async () => {
+    const runs = await targetRuns(t);
+    const report = await runs.sync(
+      runs.config([
+        { resource: serviceId('srch-open'), select: [TAG] },
+        { resource: serviceId('srch-free'), select: [TAG] },
+        { resource: serviceId('srch-private'), select: [TAG] },
+        { resource: serviceId('srch-locked'), select: [TAG], expectBypass: 'None' },
+      ]),
+    );
+    const byName = new Map(report.vaults.map((v) => [v.vault.split('/').at(-1), v]));
+    expect(byName.get('srch-open')!.findings.map((f) => [f.severity, f.code])).toContainEqual(['critical', 'FIREWALL_DISABLED']);
+    expect(byName.get('srch-open')).toMatchObject({ outcome: 'failed', error: { code: 'TARGET_WOULD_ENABLE_FIREWALL' } });
+    expect(await values('srch-open')).toEqual([]);
+    expect(byName.get('srch-free')).toMatchObject({ outcome: 'skipped', reasons: [expect.objectContaining({ code: 'TARGET_UNSUPPORTED', cause: 'SEARCH_FREE_TIER' })] });
+    expect(byName.get('srch-private')).toMatchObject({ outcome: 'skipped', reasons: [expect.objectContaining({ code: 'PUBLIC_ACCESS_DISABLED' })] });
+    expect(byName.get('srch-locked')!.findings.map((f) => f.code)).toContain('BYPASS_MISMATCH');
+    expect(byName.get('srch-locked')!.outcome).toBe('applied');
   });
 });
