@@ -63,6 +63,9 @@ export async function untilDone<T>(
   try {
     return await poller.pollUntilDone({ abortSignal: abort.signal });
   } catch (e) {
+    // A status poll Azure answered with an error (after the SDK's retries) says nothing of the
+    // operation's outcome: it is the kind's mapper's, like any other failed request.
+    if (typeof (e as { statusCode?: unknown }).statusCode === 'number') throw e;
     const status = poller.getOperationState().status;
     const details = [`resource: ${resource.id}`, `status polls: ${watch.polls()}`];
     if (abort.signal.aborted && status !== 'failed' && status !== 'succeeded') {

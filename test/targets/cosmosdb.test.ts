@@ -139,6 +139,17 @@ describe('write', () => {
     expect(again).toMatchObject({ code: 'TARGET_CONFLICT', transient: true, values: { status: 412, azureCode: 'PreconditionFailed' } });
   });
 
+  it('reports a status poll that keeps failing as the HTTP failure it is, not as a failed operation', async () => {
+    const target = firewalls();
+    const current = await target.read(ref('cosmos-locked'));
+    const written = failure(target.write(current, { ipRules: [OFFICE, '52.5.6.7'] }));
+    // Once the operation is being polled, its status stops answering.
+    for (let i = 0; i < 200 && !(await log('cosmos-locked')).some((r) => r.path.includes('/operationsStatus/')); i++) await new Promise((r) => setTimeout(r, 5));
+    await t.emulator.control.addFault({ kind: 'respond', on: 'resources', resource: accountId('cosmos-locked'), method: 'GET', status: 500, times: 'always' });
+    const e = await written;
+    expect(e).toMatchObject({ code: 'TARGET_SERVER_ERROR', transient: true, values: { status: 500 } });
+  });
+
   it('turns a refused value into TARGET_BAD_REQUEST with Azure code, and starts no operation', async () => {
     const target = firewalls();
     const e = await failure(target.write(await target.read(ref('cosmos-failing')), { ipRules: [OFFICE, '10.1.0.0/16'] }));
