@@ -18,7 +18,7 @@ let t: TestEmulator;
 useTestEmulator((started) => (t = started), () => ({
   vaults: [],
   resources: [
-    { id: COSMOS, properties: { ipRules: [{ ipAddressOrRange: '52.1.2.3' }] }, emulatorOperation: { durationMs: 150 } },
+    { id: COSMOS, properties: { ipRules: [{ ipAddressOrRange: '52.1.2.3' }] }, emulatorOperation: { durationMs: 800 } },
     { id: COSMOS_FAILING, properties: { ipRules: [{ ipAddressOrRange: '52.1.2.3' }] }, emulatorOperation: { durationMs: 0, fail: { code: 'Conflict', message: 'Region is offline.' } } },
     { id: AI, properties: { networkAcls: { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: [{ value: '52.1.2.3' }] } } },
     { id: SEARCH, properties: { networkRuleSet: { ipRules: [{ value: '52.1.2.3' }] } } },
@@ -43,7 +43,7 @@ describe('Cosmos DB accounts', () => {
     // A second update while one runs meets Cosmos DB's lock.
     const second = await t.fetch('PATCH', `${COSMOS}${COSMOS_API}`, { body: { properties: { ipRules: [] } } });
     expect(second).toMatchObject({ status: 412, json: { error: { code: 'PreconditionFailed' } } });
-    await sleep(200);
+    await sleep(900);
     expect((await t.fetch('GET', status)).json).toMatchObject({ status: 'Succeeded' });
     const done = await t.fetch('GET', results);
     expect(done.status).toBe(200);

@@ -2,7 +2,7 @@ import { CognitiveServicesManagementClient, type Account, type NetworkRuleSet } 
 import type { ResourceRef } from '../../core/resource-id.js';
 import { armConnection, type ArmClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from '../firewall.js';
-import { untilDone, watchOperation } from '../long-running.js';
+import { runOperation, watchOperation } from '../long-running.js';
 import { cognitiveError } from './errors.js';
 
 /** `apiVersion` defaults to the SDK's own (2025-09-01 for @azure/arm-cognitiveservices 8.1.0). */
@@ -98,13 +98,14 @@ export function createCognitiveServicesFirewalls(options: CognitiveServicesFirew
       const account = current.resource;
       const body: Account = { properties: { networkAcls: patchedNetworkAcls((current.opaque as CognitiveOpaque).networkAcls, change) } };
       const watch = watchOperation();
-      try {
-        const poller = await clientFor(account.subscriptionId).accounts.beginUpdate(account.resourceGroup, account.name, body, {
+      const begin = () =>
+        clientFor(account.subscriptionId).accounts.beginUpdate(account.resourceGroup, account.name, body, {
           ...requestOptions,
           onResponse: watch.onResponse,
           ...(options.operations?.pollIntervalMs === undefined ? {} : { updateIntervalInMs: options.operations.pollIntervalMs }),
         });
-        return toFirewall(account, await untilDone(poller, account, 'AI services account', watch, options.operations));
+      try {
+        return toFirewall(account, await runOperation(begin, account, 'AI services account', watch, options.operations));
       } catch (e) {
         throw cognitiveError(e, account, 'write');
       }

@@ -3,7 +3,7 @@ import type { ResourceRef } from '../../core/resource-id.js';
 import { armConnection, type ArmClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from '../firewall.js';
 import { checkImplicitSwitch } from '../implicit-firewall.js';
-import { untilDone, watchOperation } from '../long-running.js';
+import { runOperation, watchOperation } from '../long-running.js';
 import { cosmosError } from './errors.js';
 
 /** `apiVersion` defaults to the SDK's own (2025-10-15 for @azure/arm-cosmosdb 16.4.0). */
@@ -105,18 +105,15 @@ export function createCosmosDbFirewalls(options: CosmosDbFirewallOptions): Firew
       const account = current.resource;
       checkImplicitSwitch(current, change, (current.opaque as CosmosOpaque).virtualNetworkFilter, 'Cosmos DB account');
       const watch = watchOperation();
+      const update = { ipRules: change.ipRules.map((ipAddressOrRange) => ({ ipAddressOrRange })) };
+      const begin = () =>
+        clientFor(account.subscriptionId).databaseAccounts.beginUpdate(account.resourceGroup, account.name, update, {
+          ...requestOptions,
+          onResponse: watch.onResponse,
+          ...(options.operations?.pollIntervalMs === undefined ? {} : { updateIntervalInMs: options.operations.pollIntervalMs }),
+        });
       try {
-        const poller = await clientFor(account.subscriptionId).databaseAccounts.beginUpdate(
-          account.resourceGroup,
-          account.name,
-          { ipRules: change.ipRules.map((ipAddressOrRange) => ({ ipAddressOrRange })) },
-          {
-            ...requestOptions,
-            onResponse: watch.onResponse,
-            ...(options.operations?.pollIntervalMs === undefined ? {} : { updateIntervalInMs: options.operations.pollIntervalMs }),
-          },
-        );
-        return toFirewall(account, await untilDone(poller, account, 'Cosmos DB account', watch, options.operations));
+        return toFirewall(account, await runOperation(begin, account, 'Cosmos DB account', watch, options.operations));
       } catch (e) {
         throw cosmosError(e, account, 'write');
       }
