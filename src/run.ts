@@ -16,6 +16,7 @@ import { resolveServiceTags, type ResolvedServiceTags } from './sources/resolve.
 import { storesFor } from './state/stores.js';
 import { AlertStateRepository, BacklogRepository, VaultStateRepository } from './state/records.js';
 import type { KeyValueStore } from './state/store.js';
+import type { OperationPolling } from './targets/arm-client-options.js';
 import { createFirewalls } from './targets/kinds.js';
 import { createPerimeterLookup } from './targets/perimeter.js';
 import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
@@ -45,6 +46,8 @@ export interface Runtime {
   /** The CA (PEM) of a local emulator, then the only CA trusted for ARM; without it, NODE_EXTRA_CA_CERTS works as usual. */
   readonly armCa?: string;
   readonly armRetry?: { readonly maxRetries?: number; readonly retryDelayInMs?: number; readonly maxRetryDelayInMs?: number };
+  /** How long-running writes (Cosmos DB's) are polled; defaults to the SDK's interval and a 20-minute bound. */
+  readonly armOperations?: OperationPolling;
   readonly onProgress?: (received: number, total?: number) => void;
   readonly onVaultDone?: (report: VaultReport, done: number, total: number) => void;
 }
@@ -176,6 +179,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
       credential,
       ...(runtime.armCa === undefined ? {} : { tls: { ca: runtime.armCa } }),
       ...(runtime.armRetry === undefined ? {} : { retry: runtime.armRetry }),
+      ...(runtime.armOperations === undefined ? {} : { operations: runtime.armOperations }),
     });
   // One lookup per run: it lists each subscription's perimeters once, for all its vaults.
   const perimeters =

@@ -79,6 +79,9 @@ export type ErrorCode =
   | 'TARGET_OPERATION_TIMEOUT'
   /** A change that would alter entries the firewall keeps in rules that are not tagwall's (a perimeter's other access rules). */
   | 'TARGET_FOREIGN_RULES'
+  | 'TARGET_OPERATION_FAILED'
+  | 'TARGET_WOULD_ENABLE_FIREWALL'
+  | 'TARGET_WOULD_DISABLE_FIREWALL'
   // State: ownership records, intents, alert memory, the last-known-good file.
   | 'STATE_CONFIG_INVALID'
   | 'STATE_UNAVAILABLE'

@@ -17,6 +17,15 @@ export interface ArmClientOptions {
   readonly userAgentPrefix?: string;
   /** Per attempt; the SDK itself has no timeout. Default 60 s. */
   readonly timeoutMs?: number;
+  /** How writes that are long-running operations (Cosmos DB's) are waited for. */
+  readonly operations?: OperationPolling;
+}
+
+export interface OperationPolling {
+  /** Between status polls, unless Azure's Retry-After says otherwise. Defaults to the SDK's (2 s). */
+  readonly pollIntervalMs?: number;
+  /** How long to wait for the operation to end before giving up on it. Default 20 minutes. */
+  readonly timeoutMs?: number;
 }
 
 /** What every SDK client gets from `ArmClientOptions`, whatever its generation names the scope. */

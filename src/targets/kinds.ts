@@ -9,6 +9,9 @@ import { SERVICE_BUS } from './servicebus/facts.js';
 import { PERIMETER_PROFILE } from './perimeter-profile/facts.js';
 import { STORAGE_ACCOUNT } from './storage/facts.js';
 import { CONTAINER_REGISTRY } from './containerregistry/facts.js';
+import { COSMOS_DB } from './cosmosdb/facts.js';
+import { COGNITIVE_SERVICES } from './cognitiveservices/facts.js';
+import { AI_SEARCH } from './search/facts.js';
 
 /** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
 export const FIREWALL_KINDS: readonly FirewallFacts[] = [
@@ -18,6 +21,9 @@ export const FIREWALL_KINDS: readonly FirewallFacts[] = [
   PERIMETER_PROFILE,
   STORAGE_ACCOUNT,
   CONTAINER_REGISTRY,
+  COSMOS_DB,
+  COGNITIVE_SERVICES,
+  AI_SEARCH,
 ];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));

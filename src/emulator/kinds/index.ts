@@ -3,6 +3,9 @@ import { EVENT_HUBS_MODEL } from './eventhub.js';
 import { SERVICE_BUS_MODEL } from './servicebus.js';
 import { CONTAINER_REGISTRY_MODEL } from './containerregistry.js';
 import { STORAGE_MODEL } from './storage.js';
+import { COGNITIVE_SERVICES_MODEL } from './cognitiveservices.js';
+import { COSMOS_DB_MODEL } from './cosmosdb.js';
+import { SEARCH_MODEL } from './search.js';
 
 /** The emulator's models of the firewall kinds besides Key Vault, one line per kind. */
 export const RESOURCE_MODELS: readonly ResourceModel[] = [
@@ -10,4 +13,7 @@ export const RESOURCE_MODELS: readonly ResourceModel[] = [
   SERVICE_BUS_MODEL,
   STORAGE_MODEL,
   CONTAINER_REGISTRY_MODEL,
+  COSMOS_DB_MODEL,
+  COGNITIVE_SERVICES_MODEL,
+  SEARCH_MODEL,
 ];

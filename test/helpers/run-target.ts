@@ -1,0 +1,55 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AlertLogger } from '../../src/alerts/types.js';
+import { parseConfig, type RawConfig, type TagwallConfig } from '../../src/config.js';
+import { parseCidr } from '../../src/core/ip-text.js';
+import { rangesOf, type AddressRange } from '../../src/core/ipv4.js';
+import { runSync, type RunOptions, type RunReport } from '../../src/run.js';
+import { loadServiceTagFile } from '../../src/sources/file.js';
+import { BUNDLED } from './cli.js';
+import { FAST_RETRY, type TestEmulator } from './emulator.js';
+
+/**
+ * Whole runs (runSync) against the emulator for targets of any kind: the bundled service tags,
+ * file state in a fresh temporary folder, and the emulator's CA and fast retries.
+ */
+
+const quiet: AlertLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+export interface TargetRuns {
+  config(targets: RawConfig['targets'], extra?: Partial<RawConfig>): TagwallConfig;
+  sync(config: TagwallConfig, options?: Partial<RunOptions>): Promise<RunReport>;
+}
+
+export async function targetRuns(emu: TestEmulator): Promise<TargetRuns> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'tagwall-kind-'));
+  return {
+    config: (targets, extra = {}) =>
+      parseConfig(
+        { serviceTags: { source: 'file', path: BUNDLED }, arm: { endpoint: emu.emulator.url }, state: { store: 'file', path: join(stateDir, 'state.json') }, targets, ...extra },
+        { baseDir: stateDir, source: 'test' },
+      ),
+    sync: async (config, options = {}) =>
+      (
+        await runSync(config, { dryRun: false, force: false, alerts: 'off', ...options }, {
+          env: {},
+          logger: quiet,
+          credential: emu.credential,
+          armCa: emu.emulator.caCert,
+          armRetry: FAST_RETRY,
+          armOperations: { pollIntervalMs: 20 },
+        })
+      ).report,
+  };
+}
+
+/** A tag's IPv4 space in the bundled file, as the reference set algebra sees it. */
+export async function bundledTagRanges(tag: string): Promise<AddressRange[]> {
+  const doc = await loadServiceTagFile(BUNDLED);
+  return rangesOf(doc.tags.find((t) => t.name === tag)!.ipv4);
+}
+
+export function rangesOfRules(rules: readonly string[]): AddressRange[] {
+  return rangesOf(rules.map((r) => parseCidr(r, { hostBits: 'mask' })));
+}
