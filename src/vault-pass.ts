@@ -137,9 +137,14 @@ function liveIntent(record: AppliedRecord | undefined, ctx: RunContext): boolean
   return age < (ctx.options.intentTtlMs ?? DEFAULT_INTENT_TTL_MS);
 }
 
-/** A 4xx that says the write was refused before it changed anything (not a timeout, which may have landed). */
+/**
+ * A write refused before it changed anything: an adapter's own refusal before any request
+ * (`notSent`), or Azure's 4xx (not a 408, a timeout that may have landed).
+ */
 function refusedOutright(e: unknown): boolean {
-  const status = isTagwallError(e) ? e.values.status : undefined;
+  if (!isTagwallError(e)) return false;
+  if (e.values.notSent === true) return true;
+  const status = e.values.status;
   return typeof status === 'number' && status >= 400 && status < 500 && status !== 408;
 }
 

@@ -18,14 +18,14 @@ export function checkImplicitSwitch(current: FirewallState, change: FirewallChan
     throw new TagwallError(
       'TARGET_WOULD_ENABLE_FIREWALL',
       `${title} ${current.resource.name} has no IP rules, so every network can reach it; writing the first rule would shut out every other network. Set enforceDeny on the target to let tagwall do that`,
-      { details: [`resource: ${current.resource.id}`], values: { rules: change.ipRules.length } },
+      { details: [`resource: ${current.resource.id}`], values: { rules: change.ipRules.length, notSent: true } },
     );
   }
   if (on && !after) {
     throw new TagwallError(
       'TARGET_WOULD_DISABLE_FIREWALL',
       `${title} ${current.resource.name}: removing its last IP rule would open it to every network; tagwall never does that`,
-      { details: [`resource: ${current.resource.id}`], values: { rules: current.ipRules.length } },
+      { details: [`resource: ${current.resource.id}`], values: { rules: current.ipRules.length, notSent: true } },
     );
   }
 }

@@ -109,7 +109,7 @@ function tagwallPrefixes(resource: ResourceRef, rules: readonly AccessRuleView[]
     if (foreign.has(r.key) || next.has(r.key)) continue;
     // tagwall writes IPv4 only; anything else may stay where it already is (add-only keeps it).
     if (r.cidr === undefined && !ours.has(r.key)) {
-      throw new TagwallError('TARGET_FOREIGN_RULES', `${resource.id}: ${JSON.stringify(value)} is not an IPv4 prefix, and no rule of the profile holds it`, { values: { entry: value } });
+      throw new TagwallError('TARGET_FOREIGN_RULES', `${resource.id}: ${JSON.stringify(value)} is not an IPv4 prefix, and no rule of the profile holds it`, { values: { entry: value, notSent: true } });
     }
     next.set(r.key, r.cidr === undefined ? r : { ...r, value: formatCidr(r.cidr) });
   }
@@ -119,7 +119,7 @@ function tagwallPrefixes(resource: ResourceRef, rules: readonly AccessRuleView[]
     throw new TagwallError(
       'TARGET_FOREIGN_RULES',
       `${resource.id}: the change would remove ${dropped.length} prefix${dropped.length === 1 ? '' : 'es'} that other access rules hold (${sample(dropped)}); tagwall changes only its own rules (tagwall-<n>) in a perimeter profile, so use mode "merge" for it`,
-      { values: { count: dropped.length, prefixes: dropped.slice(0, 20) } },
+      { values: { count: dropped.length, prefixes: dropped.slice(0, 20), notSent: true } },
     );
   }
   return [...next.values()].sort(compareRules);
