@@ -40,7 +40,7 @@ export function renderRunText(report: RunReport): string {
     findingSummary(v),
     v.drift.length === 0 ? '-' : String(v.drift.length),
   ]);
-  lines.push(table([['VAULT', 'OUTCOME', 'ADD', 'REMOVE', 'UNMANAGED', 'SHARED', 'RULES', 'EXCESS', 'FINDINGS', 'DRIFT'], ...rows], new Set([2, 3, 4, 5, 6, 7])));
+  lines.push(table([['TARGET', 'OUTCOME', 'ADD', 'REMOVE', 'UNMANAGED', 'SHARED', 'RULES', 'EXCESS', 'FINDINGS', 'DRIFT'], ...rows], new Set([2, 3, 4, 5, 6, 7])));
   for (const v of report.vaults) {
     const details: string[] = [];
     if (v.error !== undefined) details.push(`  error ${v.error.code}: ${v.error.message}`);
@@ -63,6 +63,6 @@ export function renderRunText(report: RunReport): string {
   }
   const by = new Map<string, number>();
   for (const v of report.vaults) by.set(v.outcome, (by.get(v.outcome) ?? 0) + 1);
-  lines.push('', `${report.vaults.length} vault${report.vaults.length === 1 ? '' : 's'}: ${[...by].map(([o, n]) => `${n} ${o}`).join(', ')}`);
+  lines.push('', `${report.vaults.length} target${report.vaults.length === 1 ? '' : 's'}: ${[...by].map(([o, n]) => `${n} ${o}`).join(', ')}`);
   return lines.join('\n');
 }

@@ -82,7 +82,9 @@ registerSection('reconcile', async (ctx) => {
         log = await emulator.control.requests({ kind: 'arm' });
       }
       const { median: ms, min } = summarise(samples);
-      const count = (method: string) => log.filter((r) => r.method === method).length;
+      // Requests to the vaults; the one listing of the subscription's perimeters is counted apart.
+      const count = (method: string) => log.filter((r) => r.method === method && r.vault !== undefined).length;
+      const perimeterListings = log.filter((r) => r.perimeter === undefined && r.vault === undefined && r.path.includes('networkSecurityPerimeters')).length;
       const outcomes = new Map<string, number>();
       for (const v of report.vaults) outcomes.set(v.outcome, (outcomes.get(v.outcome) ?? 0) + 1);
       const bound = rounds * requestsPerVault * LATENCY_MS;
@@ -97,6 +99,7 @@ registerSection('reconcile', async (ctx) => {
       });
       ctx.record({ label: `${label}: GET requests`, unit: 'count', median: count('GET'), min: count('GET'), samples: 1, target: requestsPerVault === 3 ? 2 * VAULTS : VAULTS });
       ctx.record({ label: `${label}: PATCH requests`, unit: 'count', median: count('PATCH'), min: count('PATCH'), samples: 1, target: requestsPerVault === 3 ? VAULTS : 0 });
+      ctx.record({ label: `${label}: perimeter listings`, unit: 'count', median: perimeterListings, min: perimeterListings, samples: 1, target: 1, note: 'one per subscription per run, for every vault in it' });
     };
     // A first apply can only happen once per seeded vault; the steady state is measured a few times.
     await pass('first apply', 3, 1);
