@@ -84,6 +84,16 @@ async function showStorageLimit(io: CliIO, control: EmulatorControl, id: string,
   for (let i = 0; i < rules.length; i += 6) writeLine(io.stdout, `  ${rules.slice(i, i + 6).join(' ')}`);
 }
 
+/** The profile's access rules as the emulator stores them: someone else's, untouched, and tagwall's. */
+async function showProfile(io: CliIO, control: EmulatorControl, profileId: string): Promise<void> {
+  const perimeters = await control.perimeters();
+  const rules = perimeters.flatMap((p) => p.accessRules);
+  for (const r of rules.filter((x) => x.id.toLowerCase().startsWith(`${profileId.toLowerCase()}/`))) {
+    const prefixes = r.properties.addressPrefixes ?? [];
+    writeLine(io.stdout, `  ${r.name} (${r.properties.direction}): ${prefixes.length} prefix${prefixes.length === 1 ? '' : 'es'}${prefixes.length <= 3 ? `: ${prefixes.join(', ')}` : ` (${prefixes.slice(0, 3).join(', ')}, ...)`}`);
+  }
+}
+
 function heading(io: CliIO, text: string): void {
   writeLine(io.stdout);
   writeLine(io.stdout, `== ${text}`);
@@ -101,6 +111,7 @@ export async function runDemo(io: CliIO): Promise<number> {
   try {
     const [office, open] = seed.vaults.map((v) => v.id) as [string, string];
     const account = seed.resources![0]!.id;
+    const profile = `${seed.perimeters![0]!.id}/profiles/defaultProfile`;
     const config = parseConfig(
       {
         serviceTags: { source: 'file', path: bundledServiceTagsPath() },
@@ -111,6 +122,8 @@ export async function runDemo(io: CliIO): Promise<number> {
           { vault: office, select: ['AzureDevOps', 'LogicApps@westeurope'] },
           { vault: open, select: ['LogicApps'] },
           { resource: account, select: [STORAGE_SELECTION] },
+          // A perimeter profile covers every resource associated with it, even ones with no IP firewall.
+          { resource: profile, select: ['AzureDevOps'] },
         ],
       },
       { baseDir: work, source: 'demo' },
@@ -120,7 +133,7 @@ export async function runDemo(io: CliIO): Promise<number> {
 
     writeLine(io.stdout, 'tagwall demo: the built-in Azure emulator, the bundled Public service tags (change 373), no Azure account.');
     writeLine(io.stdout, 'The bundled file is from October 2025, so tagwall rightly warns that it is old; in Azure it downloads this week\'s.');
-    writeLine(io.stdout, `Emulator: ${emulator.url}; two vaults: ${seed.vaults.map((v) => name(v.id)).join(', ')}; a Storage account: ${name(account)}.`);
+    writeLine(io.stdout, `Emulator: ${emulator.url}; two vaults: ${seed.vaults.map((v) => name(v.id)).join(', ')}; a Storage account: ${name(account)}; a perimeter profile: ${name(profile)} of ${name(seed.perimeters![0]!.id)}.`);
 
     heading(io, '1. First sync: plan, one guarded write per vault, verify');
     const first = await runSync(config, { dryRun: false, force: false, alerts: 'send' }, runtime);
@@ -130,6 +143,9 @@ export async function runDemo(io: CliIO): Promise<number> {
 
     heading(io, `The Storage account: at most 400 rules, none a /32 or /31 (${STORAGE_SELECTION})`);
     await showStorageLimit(io, emulator.control, account, first.report);
+
+    heading(io, 'The perimeter profile: tagwall writes only its own access rules (tagwall-<n>)');
+    await showProfile(io, emulator.control, profile);
 
     heading(io, '2. Second sync: already in step, so zero writes');
     await emulator.control.clearRequests();

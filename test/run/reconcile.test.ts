@@ -345,3 +345,29 @@ describe('a write Azure refuses outright', () => {
     expect(next.vaults[0]).toMatchObject({ outcome: 'applied', adopted: [], unmanaged: [`${OFFICE}/32`] });
   });
 });
+
+describe('without a credential', () => {
+  it('says so once for the run, fails every vault with VAULT_CREDENTIAL_UNAVAILABLE, and sends no vault request', async () => {
+    const unavailable = {
+      getToken: async () => {
+        const e = new Error('EnvironmentCredential: no AZURE_CLIENT_ID\nManagedIdentityCredential: no endpoint\nAzureCliCredential: az not found');
+        e.name = 'CredentialUnavailableError';
+        throw e;
+      },
+    };
+    await emu.emulator.control.clearRequests();
+    const cfg = config([
+      { vault: vaultId('kv-app'), select: ['AzureDevOps'] },
+      { vault: vaultId('kv-other'), select: ['AzureDevOps'] },
+    ]);
+    const { report } = await runSync(cfg, { dryRun: false, force: false, alerts: 'off' }, { env: {}, logger, credential: unavailable, armCa: emu.emulator.caCert, armRetry: FAST_RETRY });
+    expect(report.errors).toEqual([{ code: 'VAULT_CREDENTIAL_UNAVAILABLE', message: expect.stringMatching(/AzureCliCredential[\s\S]*hint: tagwall uses DefaultAzureCredential/) }]);
+    expect(report.vaults.map((v) => [v.outcome, v.error?.code])).toEqual([
+      ['failed', 'VAULT_CREDENTIAL_UNAVAILABLE'],
+      ['failed', 'VAULT_CREDENTIAL_UNAVAILABLE'],
+    ]);
+    // The chain is in the run's error once, not in each vault's.
+    for (const v of report.vaults) expect(v.error!.message).not.toMatch(/AzureCliCredential/);
+    expect(await emu.emulator.control.requests({ kind: 'arm' })).toEqual([]);
+  });
+});

@@ -1,0 +1,84 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Allowlist } from '../../src/core/allowlist.js';
+import { collapse } from '../../src/core/collapse.js';
+import { FORBIDDEN_RANGES } from '../../src/core/forbidden.js';
+import { blockSize, type Cidr } from '../../src/core/ipv4.js';
+import { normaliseRule } from '../../src/core/rules.js';
+import { planVault } from '../../src/core/vault-plan.js';
+import { FIREWALL_KINDS } from '../../src/targets/kinds.js';
+import { dotted } from './reference.js';
+
+// The plan over random rule sets for every kind's facts: it never exceeds the limit, never writes
+// a form the kind refuses, and never removes (or takes over) an entry special to the kind.
+
+const BASE = 0x34000000; // 52.0.0.0
+
+function rule(start: number, length: number, spelling: 'bare' | 'cidr'): string {
+  return length === 32 && spelling === 'bare' ? dotted(start) : `${dotted(start)}/${length}`;
+}
+
+const blockArb = fc.tuple(fc.nat(255), fc.constantFrom(32, 32, 31, 30, 28, 24)).map(([i, length]) => {
+  const size = 2 ** (32 - length);
+  const start = BASE + i * 1024;
+  return { start: start - (start % size), length };
+});
+
+describe.each(FIREWALL_KINDS.map((k) => [k.kind, k] as const))('the plan under the facts of %s', (_name, kind) => {
+  it('stays within the limit, writes only the forms the kind takes, and keeps its special entries', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(blockArb, { minLength: 1, maxLength: 30, selector: (b) => b.start }),
+        fc.array(fc.tuple(blockArb, fc.constantFrom('bare' as const, 'cidr' as const), fc.boolean()), { maxLength: 8 }),
+        fc.subarray([...kind.special], { maxLength: 3 }),
+        fc.integer({ min: 1, max: Math.min(kind.maxRules, 24) }),
+        fc.constantFrom('merge' as const, 'authoritative' as const),
+        fc.boolean(),
+        (sources, vault, special, maxRules, mode, firstContact) => {
+          const split31 = !kind.allows31;
+          const merged = [...new Map(sources.map((b) => [b.start, b])).values()]
+            .sort((a, b) => a.start - b.start)
+            .filter((b, i, all) => i === 0 || all[i - 1]!.start + blockSize(all[i - 1]!.length) <= b.start)
+            .map((b): Cidr => ({ base: b.start, length: b.length }));
+          const desiredFor = (budget: number, kept: readonly Cidr[]): Allowlist => {
+            const r = collapse(merged, { maxRules: budget, split31, blocked: FORBIDDEN_RANGES, kept });
+            return {
+              selected: ['T'],
+              rules: r.rules,
+              newRules: r.newRules,
+              source: [],
+              warnings: [],
+              stats: { selectedPrefixes: 0, ipv6Dropped: 0, forbiddenAddressesRemoved: 0, excludedAddressesRemoved: 0, mergedPrefixes: merged.length, rules: r.rules.length, sourceAddresses: r.sourceAddresses, allowedAddresses: r.allowedAddresses, excessAddresses: r.excessAddresses },
+            };
+          };
+          const present = [...vault.map(([b, spelling]) => rule(b.start, b.length, spelling)), ...special];
+          const owned = vault.filter(([, , tagwalls]) => tagwalls).map(([b]) => rule(b.start, b.length, 'cidr'));
+          const plan = planVault({
+            firewall: { ipRules: present, virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny' } },
+            record: firstContact ? undefined : { ownedRules: [...owned, ...special.map((s) => normaliseRule(s).key)], observedRules: present.map((r) => normaliseRule(r).key), posture: { defaultAction: 'Deny' }, changeNumber: 1, sourceAddresses: 1, appliedAt: '2025-10-13T00:00:00Z' },
+            settings: { maxRules, reserveRules: 0, mode, policy: 'sync', adopt: 'first-run', split31, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: kind.singleAddress, special: kind.special },
+            guards: { maxRemovedFraction: 1, maxSourceShrinkFraction: 1, maxExcessAddresses: 2 ** 32, maxWidenedPrefix: 0, warnWidenedPrefix: 0 },
+            force: false,
+            desiredFor,
+          });
+          const keys = new Set(plan.nextRules.map((r) => normaliseRule(r).key));
+          for (const s of special) {
+            expect(plan.nextRules, `special ${s} kept`).toContain(s);
+            expect(plan.remove).not.toContain(normaliseRule(s).key);
+            expect(plan.nextOwned).not.toContain(normaliseRule(s).key);
+          }
+          if (plan.refusals.length > 0) return;
+          expect(keys.size, `${keys.size} rules under a limit of ${maxRules}`).toBeLessThanOrEqual(maxRules);
+          const added = new Set(plan.add);
+          for (const text of plan.nextRules) {
+            const r = normaliseRule(text);
+            if (!added.has(r.key)) continue;
+            if (!kind.allows31) expect(r.cidr?.length, `${text}: the kind refuses /31`).not.toBe(31);
+            if (r.cidr?.length === 32) expect(text.endsWith('/32'), `${text}: single addresses ${kind.singleAddress}`).toBe(kind.singleAddress === 'cidr');
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
