@@ -120,7 +120,7 @@ describe('planAllowlists (GET /api/plan)', () => {
     expect((one.jsonBody as { vaults: { vault: string }[] }).vaults.map((v) => v.vault)).toEqual([vaultId('kv-open')]);
     const text = await planAllowlists(new HttpRequest({ method: 'GET', url: 'https://func.example/api/plan', query: { format: 'text' } }), context('planAllowlists'));
     expect(text.headers).toMatchObject({ 'content-type': 'text/plain; charset=utf-8' });
-    expect(String(text.body)).toMatch(/^VAULT\s+OUTCOME/m);
+    expect(String(text.body)).toMatch(/^TARGET\s+OUTCOME/m);
     const bad = await planAllowlists(new HttpRequest({ method: 'GET', url: 'https://func.example/api/plan', query: { vault: 'kv-app' } }), context('planAllowlists'));
     expect(bad.status).toBe(400);
     const unknown = await planAllowlists(new HttpRequest({ method: 'GET', url: 'https://func.example/api/plan', query: { vault: vaultId('kv-nope') } }), context('planAllowlists'));
