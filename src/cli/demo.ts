@@ -129,7 +129,7 @@ export async function runDemo(io: CliIO): Promise<number> {
       { baseDir: work, source: 'demo' },
     );
     const runtime: Runtime = { env: {}, logger: cliLogger(io, false), credential: new ManagedIdentityCredential(), armCa: emulator.caCert };
-    const patches = async () => (await emulator.control.requests({ kind: 'arm' })).filter((r) => r.method === 'PATCH').length;
+    const patches = async () => (await emulator.control.requests({ kind: 'arm' })).filter((r) => r.method === 'PATCH' || r.method === 'PUT').length;
 
     writeLine(io.stdout, 'tagwall demo: the built-in Azure emulator, the bundled Public service tags (change 373), no Azure account.');
     writeLine(io.stdout, 'The bundled file is from October 2025, so tagwall rightly warns that it is old; in Azure it downloads this week\'s.');
@@ -138,7 +138,7 @@ export async function runDemo(io: CliIO): Promise<number> {
     heading(io, '1. First sync: plan, one guarded write per vault, verify');
     const first = await runSync(config, { dryRun: false, force: false, alerts: 'send' }, runtime);
     writeLine(io.stdout, renderRunText(first.report));
-    writeLine(io.stdout, `PATCH requests: ${await patches()}`);
+    writeLine(io.stdout, `Writes (PATCH or PUT): ${await patches()}`);
     showWebhook(io, receiver.received);
 
     heading(io, `The Storage account: at most 400 rules, none a /32 or /31 (${STORAGE_SELECTION})`);
@@ -151,7 +151,7 @@ export async function runDemo(io: CliIO): Promise<number> {
     await emulator.control.clearRequests();
     const second = await runSync(config, { dryRun: false, force: false, alerts: 'send' }, runtime);
     writeLine(io.stdout, renderRunText(second.report));
-    writeLine(io.stdout, `PATCH requests this run: ${await patches()}`);
+    writeLine(io.stdout, `Writes (PATCH or PUT) this run: ${await patches()}`);
     showWebhook(io, receiver.received);
 
     heading(io, '3. Someone removes two of tagwall\'s rules in the portal; the drift check (a dry run) alerts once');

@@ -15,7 +15,8 @@ describe('npm start (tagwall demo)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^kv-tagwall-office\s+applied\s+\+\d+/m);
     expect(r.stdout).toMatch(/^kv-tagwall-open\s+applied\s+\+1000\s+-0\s+0\s+0\s+1000\/1000/m);
-    expect(r.stdout).toMatch(/PATCH requests this run: 0/);
+    expect(r.stdout).toMatch(/^Writes \(PATCH or PUT\): 4$/m);
+    expect(r.stdout).toMatch(/Writes \(PATCH or PUT\) this run: 0/);
     expect(r.stdout).toMatch(/\[warning, firing\] 2 owned rules were removed from kv-tagwall-office outside tagwall/);
     expect(r.stdout).toMatch(/Drift check again: 0 new webhook POSTs/);
     expect(r.stdout).toMatch(/\[warning, resolved\] 2 owned rules were removed/);
