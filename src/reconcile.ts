@@ -27,7 +27,10 @@ import { desiredOf, passVault, reason, report, settle, type RunContext, type Vau
 export type VaultOutcome = 'in-sync' | 'applied' | 'pending' | 'refused' | 'skipped' | 'failed';
 
 export interface VaultReport {
+  /** The target's resource ID (named `vault` since the first kind; any kind's ID). */
   readonly vault: string;
+  /** The firewall kind, e.g. `keyvault`, `storage`, `nsp-profile` (docs/TARGETS.md). */
+  readonly kind?: string;
   readonly outcome: VaultOutcome;
   readonly add: readonly string[];
   readonly remove: readonly string[];

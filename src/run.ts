@@ -238,6 +238,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
 function failedWithoutToken(target: TargetConfig, code: ErrorCode): VaultReport {
   return {
     vault: target.resource.id,
+    kind: target.kind.kind,
     outcome: 'failed',
     add: [],
     remove: [],

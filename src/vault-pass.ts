@@ -63,6 +63,7 @@ export function report(target: TargetConfig, outcome: VaultOutcome, plan: VaultP
 function build(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | undefined, extra: Partial<VaultReport>): VaultReport {
   return {
     vault: target.resource.id,
+    kind: target.kind.kind,
     outcome,
     add: plan?.add ?? [],
     remove: plan?.remove ?? [],
