@@ -2,7 +2,8 @@ import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@a
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSync, type RunOptions, type Runtime } from '../run.js';
-import { loadConfig, type TagwallConfig } from '../config.js';
+import type { TagwallConfig } from '../config.js';
+import { loadConfig } from '../config-load.js';
 import { describeError, TagwallError } from '../core/errors.js';
 import { parseVaultId } from '../core/vault-id.js';
 import { hasFailures, type RunReport } from '../run.js';
