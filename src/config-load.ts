@@ -45,7 +45,7 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
     const problems: string[] = [];
     const vaults = (env.TAGWALL_VAULTS ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
     const select = (env.TAGWALL_SELECT ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
-    if (vaults.length === 0) problems.push('TAGWALL_VAULTS: set it to one or more Key Vault resource IDs, comma-separated');
+    if (vaults.length === 0) problems.push('TAGWALL_VAULTS: set it to one or more resource IDs of firewalls to keep in step (Key Vaults, Storage accounts, ...), comma-separated');
     if (select.length === 0) problems.push('TAGWALL_SELECT: set it to the service tags to allow, comma-separated');
     if (problems.length > 0) throw invalid('app settings', problems);
     // Any supported firewall's resource ID may be listed; the name is historical.

@@ -236,6 +236,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
 }
 
 function failedWithoutToken(target: TargetConfig, code: ErrorCode): VaultReport {
+  const failure = code === 'VAULT_AUTHENTICATION_FAILED' ? 'AUTHENTICATION_FAILED' : 'CREDENTIAL_UNAVAILABLE';
   return {
     vault: target.resource.id,
     kind: target.kind.kind,
@@ -251,7 +252,8 @@ function failedWithoutToken(target: TargetConfig, code: ErrorCode): VaultReport 
     findings: [],
     reasons: [],
     mode: target.mode,
-    error: { code, message: 'no token for Azure Resource Manager; the run\'s error says why (once, for every vault)' },
+    // The same failure in the kind's own codes (Key Vault's VAULT_*, every other kind's TARGET_*).
+    error: { code: `${target.kind.errorCodes ?? 'TARGET'}_${failure}`, message: 'no token for Azure Resource Manager; the run\'s error says why (once, for every target)' },
   };
 }
 

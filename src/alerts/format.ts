@@ -22,7 +22,8 @@ export function capLines(items: readonly string[], cap = LIST_CAP): string[] {
 export function vaultDisplayName(vault: string): string {
   const v = vault.trim();
   if (v === '' || v === RUN_SCOPE) return 'all vaults (run-wide)';
-  const m = /\/vaults\/([^/]+)\/?$/i.exec(v);
+  // The resource's own name, whatever its kind (a vault, an account, a perimeter profile).
+  const m = /\/providers\/.+\/([^/]+)\/?$/i.exec(v);
   return m?.[1] ?? v;
 }
 

@@ -115,7 +115,7 @@ export class ExitCode extends Error {
 
 export function createProgram(io: CliIO): Command {
   const program = new Command('tagwall')
-    .description('Keep Azure Key Vault firewalls in step with Azure Service Tags.')
+    .description('Keep Azure firewalls (Key Vault, Storage, Event Hubs, perimeters, ...) in step with Azure Service Tags.')
     .version(tagwallVersion(), '-V, --version')
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -187,7 +187,7 @@ export function createProgram(io: CliIO): Command {
 
   program
     .command('sync')
-    .description('Reconcile every configured vault: read, plan, apply one guarded write, verify.')
+    .description('Reconcile every configured target (vault, account, namespace, profile, ...): read, plan, apply one guarded write, verify.')
     .option('--config <file>', 'configuration file (default: TAGWALL_CONFIG, TAGWALL_CONFIG_PATH, or TAGWALL_VAULTS + TAGWALL_SELECT)')
     .option('--dry-run', 'plan and report, write nothing', false)
     .option('--json', 'print one JSON object on stdout', false)
@@ -216,8 +216,8 @@ export function createProgram(io: CliIO): Command {
       if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('must be a port number.');
       return Number(v);
     })
-    .option('--seed <file>', 'JSON file with the vaults to start with (default: two sample vaults)')
-    .option('--empty', 'start with no vaults', false)
+    .option('--seed <file>', 'JSON seed file with the vaults, perimeters and other resources to start with (default: the sample: two vaults, a Storage account, a perimeter)')
+    .option('--empty', 'start with nothing seeded', false)
     .option('--state-dir <dir>', 'where the emulator keeps its CA', '.tagwall/emulator')
     .option('--old-api', 'behave like the older API: refuse /31 and /32 CIDRs', false)
     .option('--env-file <file>', 'where to write the shell settings that point tagwall at the emulator (default: <state-dir>/env)')

@@ -5,7 +5,7 @@ import { runSync, type RunOptions, type Runtime } from '../run.js';
 import type { TagwallConfig } from '../config.js';
 import { loadConfig } from '../config-load.js';
 import { describeError, TagwallError } from '../core/errors.js';
-import { parseVaultId } from '../core/vault-id.js';
+import { parseResourceId } from '../core/resource-id.js';
 import { hasFailures, type RunReport } from '../run.js';
 import { renderRunText } from '../cli/report.js';
 import type { AlertLogger } from '../alerts/types.js';
@@ -148,7 +148,8 @@ async function dryRunOverHttp(request: HttpRequest, context: InvocationContext, 
   let vaults: string[] | undefined;
   if (vaultParam !== null && vaultParam !== '') {
     try {
-      const ref = parseVaultId(vaultParam);
+      // Any configured target's resource ID, whatever its kind.
+      const ref = parseResourceId(vaultParam);
       if (!config.targets.some((t) => t.resource.id.toLowerCase() === ref.id.toLowerCase())) {
         return json(400, { error: { code: 'VAULT_NOT_CONFIGURED', message: `${ref.id} is not a configured target` } });
       }

@@ -34,6 +34,8 @@ export interface FirewallFacts {
   readonly longRunning: boolean;
   /** What each posture field means for this kind, for people (docs/TARGETS.md). */
   readonly posture: Readonly<Record<string, string>>;
+  /** Key Vault keeps the error codes it has always had (VAULT_*); every other kind's are TARGET_*. */
+  readonly errorCodes?: 'VAULT' | 'TARGET';
   /** The SDK package the adapter uses. */
   readonly sdk: string;
   /** The adapter factory, loaded only when a target of the kind is configured (the SDKs are large). */

@@ -44,7 +44,7 @@ function unreadable(error: unknown, subscriptionId: string): { code: string; rea
     return { code: 'PERIMETER_FORBIDDEN', reason: `not allowed to read ${where} (needs Microsoft.Network/networkSecurityPerimeters/read and .../resourceAssociations/read): ${http}${azure}` };
   }
   if (status === 401) return { code: 'PERIMETER_UNAUTHORIZED', reason: `Azure did not accept the token to read ${where}: ${http}${azure}` };
-  // The SDK's policy retries these (DOMAIN: 408, 429 and 5xx but 501 and 505), so they outlasted it.
+  // The SDK's policy retries these (408, 429, and 5xx but 501 and 505), so they outlasted it.
   const retried = status === 408 || status === 429 || (status !== undefined && status >= 500 && status !== 501 && status !== 505);
   if (status !== undefined) return { code: 'PERIMETER_READ_FAILED', reason: `could not read ${where}${retried ? ', even after retries' : ''}: ${http}${azure}` };
   if (e.name === 'CredentialUnavailableError' || e.name === 'AggregateAuthenticationError' || e.name === 'AuthenticationError' || e.name === 'AuthenticationRequiredError') {

@@ -41,6 +41,11 @@ describe('content', () => {
     expect(vaultDisplayName('')).toMatch(/run-wide/);
     expect(vaultDisplayName('_run')).toMatch(/run-wide/);
   });
+
+  it('names any other kind by its own name too', () => {
+    expect(vaultDisplayName('/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/stprod')).toBe('stprod');
+    expect(vaultDisplayName('/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/networkSecurityPerimeters/nsp/profiles/defaultProfile/')).toBe('defaultProfile');
+  });
 });
 
 describe('generic format', () => {

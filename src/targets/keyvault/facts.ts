@@ -22,6 +22,7 @@ export const KEY_VAULT: FirewallFacts = {
     bypass: 'properties.networkAcls.bypass: AzureServices lets trusted Microsoft services through',
     publicNetworkAccess: 'properties.publicNetworkAccess: Disabled means only private endpoints get in; SecuredByPerimeter means a perimeter decides',
   },
+  errorCodes: 'VAULT',
   sdk: '@azure/arm-keyvault',
   load: async () => (await import('./adapter.js')).createKeyVaultFirewalls,
 };
