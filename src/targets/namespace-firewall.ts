@@ -1,5 +1,5 @@
 import type { ResourceRef } from '../core/resource-id.js';
-import { armConnection, type ArmClientOptions, type ArmConnection } from './arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions, type ArmConnection } from './arm-client-options.js';
 import { firewallError } from './arm-errors.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from './firewall.js';
 import type { FirewallFacts } from './kind.js';
@@ -177,23 +177,15 @@ export function createNamespaceFirewalls(
   const connection = armConnection(options);
   const requestOptions = connection.operationOptions;
   const context = { title: facts.title, permissions: facts.permissions, codes: 'TARGET' } as const;
-  // A client is bound to one subscription; namespaces in the same one share it (and its connections).
-  const clients = new Map<string, NamespaceApi>();
-
-  function clientFor(subscriptionId: string): NamespaceApi {
-    const key = subscriptionId.toLowerCase();
-    let client = clients.get(key);
-    if (client === undefined) {
-      client = connect(subscriptionId, {
-        endpoint: connection.endpoint,
-        credentialScopes: [connection.scope],
-        ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
-        ...connection.pipeline,
-      });
-      clients.set(key, client);
-    }
-    return client;
-  }
+  // One client per subscription: resources in the same one share it (and its connections).
+  const clientFor = perSubscription((subscriptionId): NamespaceApi =>
+    connect(subscriptionId, {
+      endpoint: connection.endpoint,
+      credentialScopes: [connection.scope],
+      ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
+      ...connection.pipeline,
+    }),
+  );
 
   return {
     async read(resource: ResourceRef): Promise<FirewallState> {

@@ -1,6 +1,6 @@
 import { CognitiveServicesManagementClient, type Account, type NetworkRuleSet } from '@azure/arm-cognitiveservices';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, type ArmClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from '../firewall.js';
 import { runOperation, watchOperation } from '../long-running.js';
 import { cognitiveError } from './errors.js';
@@ -68,22 +68,15 @@ export function patchedNetworkAcls(read: CognitiveOpaque['networkAcls'], change:
 export function createCognitiveServicesFirewalls(options: CognitiveServicesFirewallOptions): FirewallTarget {
   const connection = armConnection(options);
   const requestOptions = connection.operationOptions;
-  const clients = new Map<string, CognitiveServicesManagementClient>();
-
-  function clientFor(subscriptionId: string): CognitiveServicesManagementClient {
-    const key = subscriptionId.toLowerCase();
-    let client = clients.get(key);
-    if (client === undefined) {
-      client = new CognitiveServicesManagementClient(options.credential, subscriptionId, {
-        endpoint: connection.endpoint,
-        credentialScopes: [connection.scope],
-        ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
-        ...connection.pipeline,
-      });
-      clients.set(key, client);
-    }
-    return client;
-  }
+  // One client per subscription: resources in the same one share it (and its connections).
+  const clientFor = perSubscription((subscriptionId): CognitiveServicesManagementClient =>
+    new CognitiveServicesManagementClient(options.credential, subscriptionId, {
+      endpoint: connection.endpoint,
+      credentialScopes: [connection.scope],
+      ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
+      ...connection.pipeline,
+    }),
+  );
 
   return {
     async read(account: ResourceRef): Promise<FirewallState> {

@@ -1,6 +1,6 @@
 import { CosmosDBManagementClient, type DatabaseAccountGetResults } from '@azure/arm-cosmosdb';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, type ArmClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from '../firewall.js';
 import { checkImplicitSwitch } from '../implicit-firewall.js';
 import { runOperation, watchOperation } from '../long-running.js';
@@ -74,23 +74,15 @@ function toFirewall(resource: ResourceRef, account: DatabaseAccountGetResults): 
 export function createCosmosDbFirewalls(options: CosmosDbFirewallOptions): FirewallTarget {
   const connection = armConnection(options);
   const requestOptions = connection.operationOptions;
-  // A client is bound to one subscription; accounts in the same one share it.
-  const clients = new Map<string, CosmosDBManagementClient>();
-
-  function clientFor(subscriptionId: string): CosmosDBManagementClient {
-    const key = subscriptionId.toLowerCase();
-    let client = clients.get(key);
-    if (client === undefined) {
-      client = new CosmosDBManagementClient(options.credential, subscriptionId, {
-        endpoint: connection.endpoint,
-        credentialScopes: [connection.scope],
-        ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
-        ...connection.pipeline,
-      });
-      clients.set(key, client);
-    }
-    return client;
-  }
+  // One client per subscription: resources in the same one share it (and its connections).
+  const clientFor = perSubscription((subscriptionId): CosmosDBManagementClient =>
+    new CosmosDBManagementClient(options.credential, subscriptionId, {
+      endpoint: connection.endpoint,
+      credentialScopes: [connection.scope],
+      ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
+      ...connection.pipeline,
+    }),
+  );
 
   return {
     async read(account: ResourceRef): Promise<FirewallState> {

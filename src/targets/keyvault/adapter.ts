@@ -1,6 +1,6 @@
 import { KeyVaultManagementClient, type NetworkRuleSet, type Vault } from '@azure/arm-keyvault';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, type ArmClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, NetworkAcls, VirtualNetworkRule } from '../firewall.js';
 import { vaultError } from './errors.js';
 
@@ -69,23 +69,15 @@ export function patchedNetworkAcls(read: NetworkAcls | undefined, change: Firewa
 export function createKeyVaultFirewalls(options: KeyVaultFirewallOptions): FirewallTarget {
   const connection = armConnection(options);
   const requestOptions = connection.operationOptions;
-  // A client is bound to one subscription; vaults in the same one share it (and its connections).
-  const clients = new Map<string, KeyVaultManagementClient>();
-
-  function clientFor(subscriptionId: string): KeyVaultManagementClient {
-    const key = subscriptionId.toLowerCase();
-    let client = clients.get(key);
-    if (client === undefined) {
-      client = new KeyVaultManagementClient(options.credential, subscriptionId, {
-        endpoint: connection.endpoint,
-        credentials: { scopes: [connection.scope] },
-        ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
-        ...connection.pipeline,
-      });
-      clients.set(key, client);
-    }
-    return client;
-  }
+  // One client per subscription: resources in the same one share it (and its connections).
+  const clientFor = perSubscription((subscriptionId): KeyVaultManagementClient =>
+    new KeyVaultManagementClient(options.credential, subscriptionId, {
+      endpoint: connection.endpoint,
+      credentials: { scopes: [connection.scope] },
+      ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
+      ...connection.pipeline,
+    }),
+  );
 
   return {
     async read(vault: ResourceRef): Promise<FirewallState> {

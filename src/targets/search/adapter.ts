@@ -1,6 +1,6 @@
 import { SearchManagementClient, type SearchService, type SearchServiceUpdate } from '@azure/arm-search';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, type ArmClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from '../firewall.js';
 import { checkImplicitSwitch } from '../implicit-firewall.js';
 import { searchError } from './errors.js';
@@ -40,22 +40,15 @@ function toFirewall(resource: ResourceRef, service: SearchService): FirewallStat
 export function createSearchFirewalls(options: SearchFirewallOptions): FirewallTarget {
   const connection = armConnection(options);
   const requestOptions = connection.operationOptions;
-  const clients = new Map<string, SearchManagementClient>();
-
-  function clientFor(subscriptionId: string): SearchManagementClient {
-    const key = subscriptionId.toLowerCase();
-    let client = clients.get(key);
-    if (client === undefined) {
-      client = new SearchManagementClient(options.credential, subscriptionId, {
-        endpoint: connection.endpoint,
-        credentialScopes: [connection.scope],
-        ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
-        ...connection.pipeline,
-      });
-      clients.set(key, client);
-    }
-    return client;
-  }
+  // One client per subscription: resources in the same one share it (and its connections).
+  const clientFor = perSubscription((subscriptionId): SearchManagementClient =>
+    new SearchManagementClient(options.credential, subscriptionId, {
+      endpoint: connection.endpoint,
+      credentialScopes: [connection.scope],
+      ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
+      ...connection.pipeline,
+    }),
+  );
 
   return {
     async read(service: ResourceRef): Promise<FirewallState> {
