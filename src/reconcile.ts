@@ -87,7 +87,6 @@ export interface ReconcileOptions {
   readonly busyRetryMs?: number;
 }
 
-export { DEFAULT_INTENT_TTL_MS } from './vault-pass.js';
 
 /** Checks every target's selectors against the document, all at once, before any request. */
 export function checkSelectors(doc: ServiceTagDocument, targets: readonly TargetConfig[], index = new TagIndex(doc)): void {

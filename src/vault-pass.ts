@@ -14,7 +14,7 @@ import type { FirewallState, PerimeterView } from './targets/firewall.js';
  * file only does the I/O in the order that keeps concurrent runs and failures safe.
  */
 
-export const DEFAULT_INTENT_TTL_MS = 10 * 60_000;
+const DEFAULT_INTENT_TTL_MS = 10 * 60_000;
 const DEFAULT_BUSY_RETRY_MS = 2_000;
 
 function perimeterPosture(view: PerimeterView | undefined): PerimeterPosture | undefined {

@@ -104,3 +104,16 @@ export function perSubscription<T>(create: (subscriptionId: string) => T): (subs
     return client;
   };
 }
+
+/** What a classic (core-client) ARM client's constructor takes: the same for every kind's SDK. */
+export interface ClassicClientOptions {
+  readonly endpoint: string;
+  readonly credentialScopes: string[];
+  readonly apiVersion?: string;
+  readonly [pipeline: string]: unknown;
+}
+
+/** `apiVersion` only for an SDK that honours it (some fix theirs, and a policy rewrites it). */
+export function classicClientOptions(connection: ArmConnection, apiVersion?: string): ClassicClientOptions {
+  return { endpoint: connection.endpoint, credentialScopes: [connection.scope], ...(apiVersion === undefined ? {} : { apiVersion }), ...connection.pipeline };
+}

@@ -27,15 +27,11 @@ export const FIREWALL_KINDS: readonly FirewallFacts[] = [
 ];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));
-const byName = new Map(FIREWALL_KINDS.map((k) => [k.kind, k]));
 
 export function kindOfType(type: string): FirewallFacts | undefined {
   return byType.get(type.toLowerCase());
 }
 
-export function kindNamed(kind: string): FirewallFacts | undefined {
-  return byName.get(kind);
-}
 
 /** The kind a resource ID names, or RESOURCE_TYPE_UNSUPPORTED listing the supported ones. */
 export function kindOf(resource: ResourceRef): FirewallFacts {

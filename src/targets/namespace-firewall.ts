@@ -1,5 +1,5 @@
 import type { ResourceRef } from '../core/resource-id.js';
-import { armConnection, perSubscription, type ArmClientOptions, type ArmConnection } from './arm-client-options.js';
+import { armConnection, classicClientOptions, perSubscription, type ArmClientOptions, type ArmConnection, type ClassicClientOptions } from './arm-client-options.js';
 import { firewallError } from './arm-errors.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from './firewall.js';
 import type { FirewallFacts } from './kind.js';
@@ -62,13 +62,6 @@ export interface NamespaceApi {
   putRuleSet(resourceGroup: string, name: string, ruleSet: RuleSetBody, options: OperationOptions): Promise<RuleSetModel>;
 }
 
-/** What a classic (core-client) ARM client's constructor takes, built once for every subscription. */
-export interface ClassicClientOptions {
-  readonly endpoint: string;
-  readonly credentialScopes: string[];
-  readonly apiVersion?: string;
-  readonly [pipeline: string]: unknown;
-}
 
 /** Everything but the IP rules, as read, for the PUT to send back. */
 interface NamespaceOpaque {
@@ -179,12 +172,7 @@ export function createNamespaceFirewalls(
   const context = { title: facts.title, permissions: facts.permissions, codes: 'TARGET' } as const;
   // One client per subscription: resources in the same one share it (and its connections).
   const clientFor = perSubscription((subscriptionId): NamespaceApi =>
-    connect(subscriptionId, {
-      endpoint: connection.endpoint,
-      credentialScopes: [connection.scope],
-      ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
-      ...connection.pipeline,
-    }),
+    connect(subscriptionId, classicClientOptions(connection, options.apiVersion)),
   );
 
   return {

@@ -1,5 +1,5 @@
 import type { NetworkManagementClient } from '@azure/arm-network';
-import type { ArmClientOptions, ArmConnection } from './arm-client-options.js';
+import { classicClientOptions, type ArmClientOptions, type ArmConnection } from './arm-client-options.js';
 
 /**
  * `@azure/arm-network` clients for everything tagwall reads or writes under a Network Security
@@ -22,11 +22,7 @@ export function networkClients(options: ArmClientOptions, connection: ArmConnect
   let sdk: Promise<NetworkSdk> | undefined;
   return async (subscriptionId) => {
     const { NetworkManagementClient } = await (sdk ??= import('@azure/arm-network'));
-    const client = new NetworkManagementClient(options.credential, subscriptionId, {
-      endpoint: connection.endpoint,
-      credentialScopes: [connection.scope],
-      ...connection.pipeline,
-    });
+    const client = new NetworkManagementClient(options.credential, subscriptionId, classicClientOptions(connection));
     const apiVersion = options.apiVersion;
     if (apiVersion !== undefined) {
       client.pipeline.addPolicy({

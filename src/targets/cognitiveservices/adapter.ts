@@ -1,6 +1,6 @@
 import { CognitiveServicesManagementClient, type Account, type NetworkRuleSet } from '@azure/arm-cognitiveservices';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, perSubscription, type ArmClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from '../firewall.js';
 import { runOperation, watchOperation } from '../long-running.js';
 import { cognitiveError } from './errors.js';
@@ -70,12 +70,7 @@ export function createCognitiveServicesFirewalls(options: CognitiveServicesFirew
   const requestOptions = connection.operationOptions;
   // One client per subscription: resources in the same one share it (and its connections).
   const clientFor = perSubscription((subscriptionId): CognitiveServicesManagementClient =>
-    new CognitiveServicesManagementClient(options.credential, subscriptionId, {
-      endpoint: connection.endpoint,
-      credentialScopes: [connection.scope],
-      ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
-      ...connection.pipeline,
-    }),
+    new CognitiveServicesManagementClient(options.credential, subscriptionId, classicClientOptions(connection, options.apiVersion)),
   );
 
   return {

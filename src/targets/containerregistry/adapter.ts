@@ -1,6 +1,6 @@
 import { ContainerRegistryManagementClient, type NetworkRuleSet, type Registry } from '@azure/arm-containerregistry';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, perSubscription, type ArmClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from '../firewall.js';
 import { registryError } from './errors.js';
 
@@ -64,11 +64,7 @@ export function createRegistryFirewalls(options: RegistryFirewallOptions): Firew
   const requestOptions = connection.operationOptions;
   const clientFor = perSubscription(
     (subscriptionId) =>
-      new ContainerRegistryManagementClient(options.credential, subscriptionId, {
-        endpoint: connection.endpoint,
-        credentialScopes: [connection.scope],
-        ...connection.pipeline,
-      }),
+      new ContainerRegistryManagementClient(options.credential, subscriptionId, classicClientOptions(connection)),
   );
 
   return {

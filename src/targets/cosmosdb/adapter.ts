@@ -1,6 +1,6 @@
 import { CosmosDBManagementClient, type DatabaseAccountGetResults } from '@azure/arm-cosmosdb';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, perSubscription, type ArmClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from '../firewall.js';
 import { checkImplicitSwitch } from '../implicit-firewall.js';
 import { runOperation, watchOperation } from '../long-running.js';
@@ -76,12 +76,7 @@ export function createCosmosDbFirewalls(options: CosmosDbFirewallOptions): Firew
   const requestOptions = connection.operationOptions;
   // One client per subscription: resources in the same one share it (and its connections).
   const clientFor = perSubscription((subscriptionId): CosmosDBManagementClient =>
-    new CosmosDBManagementClient(options.credential, subscriptionId, {
-      endpoint: connection.endpoint,
-      credentialScopes: [connection.scope],
-      ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
-      ...connection.pipeline,
-    }),
+    new CosmosDBManagementClient(options.credential, subscriptionId, classicClientOptions(connection, options.apiVersion)),
   );
 
   return {

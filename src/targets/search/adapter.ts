@@ -1,6 +1,6 @@
 import { SearchManagementClient, type SearchService, type SearchServiceUpdate } from '@azure/arm-search';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, perSubscription, type ArmClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from '../firewall.js';
 import { checkImplicitSwitch } from '../implicit-firewall.js';
 import { searchError } from './errors.js';
@@ -42,12 +42,7 @@ export function createSearchFirewalls(options: SearchFirewallOptions): FirewallT
   const requestOptions = connection.operationOptions;
   // One client per subscription: resources in the same one share it (and its connections).
   const clientFor = perSubscription((subscriptionId): SearchManagementClient =>
-    new SearchManagementClient(options.credential, subscriptionId, {
-      endpoint: connection.endpoint,
-      credentialScopes: [connection.scope],
-      ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
-      ...connection.pipeline,
-    }),
+    new SearchManagementClient(options.credential, subscriptionId, classicClientOptions(connection, options.apiVersion)),
   );
 
   return {

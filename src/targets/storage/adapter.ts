@@ -1,6 +1,6 @@
 import { StorageManagementClient, type NetworkRuleSet, type StorageAccount } from '@azure/arm-storage';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, perSubscription, type ArmClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from '../firewall.js';
 import { storageError } from './errors.js';
 
@@ -65,12 +65,7 @@ export function createStorageFirewalls(options: StorageFirewallOptions): Firewal
   const requestOptions = connection.operationOptions;
   const clientFor = perSubscription(
     (subscriptionId) =>
-      new StorageManagementClient(options.credential, subscriptionId, {
-        endpoint: connection.endpoint,
-        credentialScopes: [connection.scope],
-        ...(options.apiVersion === undefined ? {} : { apiVersion: options.apiVersion }),
-        ...connection.pipeline,
-      }),
+      new StorageManagementClient(options.credential, subscriptionId, classicClientOptions(connection, options.apiVersion)),
   );
 
   return {
