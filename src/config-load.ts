@@ -41,15 +41,34 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
     return parseConfig(withDefaultState(parseJson(env.TAGWALL_CONFIG, 'TAGWALL_CONFIG'), defaultState), { baseDir: options.cwd, source: 'TAGWALL_CONFIG' });
   }
   if (env.TAGWALL_CONFIG_PATH !== undefined && env.TAGWALL_CONFIG_PATH.trim() !== '') return loadConfigFile(env.TAGWALL_CONFIG_PATH, options.cwd, defaultState);
-  if (env.TAGWALL_VAULTS !== undefined || env.TAGWALL_SELECT !== undefined) {
+  const discoverTag = env.TAGWALL_DISCOVER_TAG?.trim();
+  if (env.TAGWALL_VAULTS !== undefined || env.TAGWALL_SELECT !== undefined || (discoverTag !== undefined && discoverTag !== '')) {
     const problems: string[] = [];
-    const vaults = (env.TAGWALL_VAULTS ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
-    const select = (env.TAGWALL_SELECT ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
-    if (vaults.length === 0) problems.push('TAGWALL_VAULTS: set it to one or more resource IDs of firewalls to keep in step (Key Vaults, Storage accounts, ...), comma-separated');
-    if (select.length === 0) problems.push('TAGWALL_SELECT: set it to the service tags to allow, comma-separated');
+    const list = (text: string | undefined) => (text ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
+    const vaults = list(env.TAGWALL_VAULTS);
+    const select = list(env.TAGWALL_SELECT);
+    const discovering = discoverTag !== undefined && discoverTag !== '';
+    if (vaults.length === 0 && !discovering) problems.push('TAGWALL_VAULTS: set it to one or more resource IDs of firewalls to keep in step (Key Vaults, Storage accounts, ...), comma-separated, or set TAGWALL_DISCOVER_TAG to find them by tag');
+    if (vaults.length > 0 && select.length === 0) problems.push('TAGWALL_SELECT: set it to the service tags to allow, comma-separated');
+    let profiles: unknown;
+    if (env.TAGWALL_PROFILES !== undefined && env.TAGWALL_PROFILES.trim() !== '') {
+      try {
+        profiles = JSON.parse(env.TAGWALL_PROFILES);
+      } catch (e) {
+        problems.push(`TAGWALL_PROFILES: not valid JSON (${(e as Error).message}); it is an object of profiles, e.g. {"devops": {"select": ["AzureDevOps"]}}`);
+      }
+    } else if (discovering) {
+      problems.push('TAGWALL_PROFILES: discovery needs at least one profile for the tag to name, e.g. {"devops": {"select": ["AzureDevOps"]}}');
+    }
     if (problems.length > 0) throw invalid('app settings', problems);
     // Any supported firewall's resource ID may be listed; the name is historical.
     const raw: Record<string, unknown> = { targets: vaults.map((id) => (/\/providers\/Microsoft\.KeyVault\/vaults\//i.test(id) ? { vault: id, select } : { resource: id, select })) };
+    if (profiles !== undefined) raw.profiles = profiles;
+    if (discovering) {
+      const subscriptions = list(env.TAGWALL_DISCOVER_SUBSCRIPTIONS);
+      const groups = list(env.TAGWALL_DISCOVER_MANAGEMENT_GROUPS);
+      raw.discover = { tag: discoverTag, scope: subscriptions.length > 0 ? { subscriptions } : groups.length > 0 ? { managementGroups: groups } : {} };
+    }
     if (env.TAGWALL_CLOUD !== undefined && env.TAGWALL_CLOUD !== '') raw.cloud = env.TAGWALL_CLOUD;
     // So the plain settings can be tried against the local emulator and a local or mirrored file.
     if (env.TAGWALL_ARM_ENDPOINT !== undefined && env.TAGWALL_ARM_ENDPOINT.trim() !== '') raw.arm = { endpoint: env.TAGWALL_ARM_ENDPOINT.trim() };
@@ -64,7 +83,7 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
       throw invalid('app settings', renamed);
     }
   }
-  throw new TagwallError('CONFIG_MISSING', 'no configuration: pass --config FILE, or set TAGWALL_CONFIG, TAGWALL_CONFIG_PATH, or TAGWALL_VAULTS and TAGWALL_SELECT');
+  throw new TagwallError('CONFIG_MISSING', 'no configuration: pass --config FILE, or set TAGWALL_CONFIG, TAGWALL_CONFIG_PATH, TAGWALL_VAULTS and TAGWALL_SELECT, or TAGWALL_DISCOVER_TAG and TAGWALL_PROFILES');
 }
 
 function settingName(problem: string): string {
@@ -74,6 +93,10 @@ function settingName(problem: string): string {
     .replace(/^targets\[(\d+)\]\.resource:/, (_, i: string) => `TAGWALL_VAULTS (item ${Number(i) + 1}):`)
     .replace(/^targets\[\d+\]\.select(\[\d+\])?:/, 'TAGWALL_SELECT:')
     .replace(/^arm(\.endpoint)?:/, 'TAGWALL_ARM_ENDPOINT:')
+    .replace(/^profiles(\.|:)/, 'TAGWALL_PROFILES$1')
+    .replace(/^discover\.tag:/, 'TAGWALL_DISCOVER_TAG:')
+    .replace(/^discover\.scope\.subscriptions(\[\d+\])?:/, 'TAGWALL_DISCOVER_SUBSCRIPTIONS:')
+    .replace(/^discover\.scope\.managementGroups(\[\d+\])?:/, 'TAGWALL_DISCOVER_MANAGEMENT_GROUPS:')
     .replace(/^serviceTags(\.[a-z]+)?:/i, 'TAGWALL_SERVICE_TAGS:');
 }
 

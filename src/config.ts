@@ -5,7 +5,7 @@ import { TagwallError } from './core/errors.js';
 import { CLOUDS, type CloudName } from './core/service-tags.js';
 import { parseResourceId, resourceKey, type ResourceRef } from './core/resource-id.js';
 import { parseVaultId } from './core/vault-id.js';
-import { kindOf } from './targets/kinds.js';
+import { FIREWALL_KINDS, kindOf } from './targets/kinds.js';
 import type { FirewallFacts } from './targets/kind.js';
 import type { Guards } from './core/vault-plan.js';
 import { formatJsonPath } from './sources/schema.js';
@@ -108,6 +108,43 @@ const targetSchema = z.strictObject({
   widen: widenSchema.optional(),
 });
 
+/** A profile: any per-target field, for every discovered firewall tagged with its name. */
+const profileSchema = targetSchema.omit({ resource: true, vault: true });
+
+/** Profile names are tag values: compared case-insensitively, as Azure compares tags. */
+const profileName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a profile name: 1-63 letters, digits, dots, dashes and underscores, starting with a letter or digit');
+
+const subscriptionId = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'a subscription ID (a GUID)');
+
+const discoverSchema = z.strictObject({
+  /** The opt-in tag: `<tag>=<profile>` protects a firewall with that profile, `<tag>=off` opts it out. */
+  tag: z.string().min(1).max(512).default('tagwall'),
+  /** `subscriptions`, `managementGroups`, or `{}` for every subscription the identity can read. */
+  scope: z
+    .union([
+      z.strictObject({ subscriptions: z.array(subscriptionId).min(1).max(10_000) }),
+      z.strictObject({ managementGroups: z.array(z.string().min(1).max(90)).min(1).max(100) }),
+      z.strictObject({}),
+    ])
+    .default({}),
+  /** Which kinds to look for, by kind name or resource type; absent: every kind Resource Graph can describe. */
+  types: z.array(z.string().min(1)).min(1).optional(),
+  /** Compare a digest of each firewall's rules (hash_sha256 in the query) instead of the rules themselves. */
+  digest: z.boolean().default(true),
+  /** A firewall judged from Resource Graph alone is still read directly at least this often. */
+  recheckHours: z.number().positive().max(24 * 30).default(24),
+  /** Resource Graph lags writes; a firewall written less than this ago is never judged from it. */
+  lagMinutes: z.number().min(0).max(24 * 60).default(10),
+});
+
+const fanOutSchema = z.strictObject({
+  /** The most vaults in one queue message; a shard holds vaults of one subscription. */
+  shardSize: z.number().int().min(1).max(500).default(50),
+  /** At most this many vaults needing work are reconciled inline in the timer, without the queue. */
+  inlineBelow: z.number().int().min(0).max(10_000).default(50),
+  queue: z.string().regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, 'a queue name: 3-63 lowercase letters, digits and single dashes').default('tagwall-shards'),
+});
+
 const fetchSettings = {
   allowedHosts: z.array(z.string().min(1)).optional(),
   maxStaleDays: z.number().positive().default(14),
@@ -146,8 +183,10 @@ export const configSchema = z.strictObject({
       maxExcessAddresses: guardFields.maxExcessAddresses.default(GUARD_DEFAULTS.maxExcessAddresses),
       maxWidenedPrefix: guardFields.maxWidenedPrefix.default(GUARD_DEFAULTS.maxWidenedPrefix),
       warnWidenedPrefix: guardFields.warnWidenedPrefix.default(GUARD_DEFAULTS.warnWidenedPrefix),
+      /** Discovery finding fewer firewalls than this, or fewer than half of the last run's, makes no removals anywhere. */
+      minDiscovered: z.number().int().min(0).default(1),
     })
-    .default({ ...GUARD_DEFAULTS }),
+    .default({ ...GUARD_DEFAULTS, minDiscovered: 1 }),
   concurrency: z.number().int().min(1).max(64).default(8),
   alerts: z
     .strictObject({
@@ -162,7 +201,10 @@ export const configSchema = z.strictObject({
       repeatAfterHours: z.number().positive().default(24),
     })
     .default({ repeatAfterHours: 24 }),
-  targets: z.array(targetSchema).min(1, 'at least one target is needed'),
+  profiles: z.record(profileName, profileSchema).default({}),
+  discover: discoverSchema.optional(),
+  fanOut: fanOutSchema.default({ shardSize: 50, inlineBelow: 50, queue: 'tagwall-shards' }),
+  targets: z.array(targetSchema).default([]),
 });
 
 export type RawConfig = z.input<typeof configSchema>;
@@ -191,11 +233,24 @@ export interface TargetConfig {
   /** The run's guards, with `defaults.guards` and the target's own on top. */
   readonly guards: Guards;
   readonly widen: { readonly prefer: 'none' | 'azure'; readonly outsideAzureWeight: number };
+  /** The profile a discovered target was given; absent for an explicit target. */
+  readonly profile?: string;
 }
 
-export interface TagwallConfig extends Omit<ParsedConfig, 'targets' | 'arm'> {
+export interface DiscoverConfig extends NonNullable<ParsedConfig['discover']> {
+  /** The kinds' facts, from `types` (or every kind Resource Graph can describe). */
+  readonly resourceTypes: readonly FirewallFacts[];
+}
+
+export interface TagwallConfig extends Omit<ParsedConfig, 'targets' | 'arm' | 'profiles' | 'discover'> {
   readonly arm: { readonly endpoint: string };
+  /** Explicit targets; discovered ones are added at run time (src/fleet/discovery.ts). */
   readonly targets: readonly TargetConfig[];
+  /** By lowercased name. */
+  readonly profiles: ReadonlyMap<string, { readonly name: string; readonly settings: z.output<typeof profileSchema> }>;
+  readonly discover?: DiscoverConfig;
+  /** The schema's output, for building discovered targets the way explicit ones were built. */
+  readonly parsed: ParsedConfig;
   /** Folder relative paths were resolved against. */
   readonly baseDir: string;
 }
@@ -233,6 +288,17 @@ function semanticProblems(raw: unknown): string[] {
       for (const p of validateCidrList(kind, list.filter((x): x is string => typeof x === 'string'))) problems.push(`targets[${i}].${kind}: ${p}`);
     }
   });
+  const profiles = (raw as { profiles?: unknown }).profiles;
+  if (typeof profiles === 'object' && profiles !== null && !Array.isArray(profiles)) {
+    for (const [name, profile] of Object.entries(profiles)) {
+      if (typeof profile !== 'object' || profile === null) continue;
+      for (const kind of ['extra', 'exclude'] as const) {
+        const list = (profile as Record<string, unknown>)[kind];
+        if (!Array.isArray(list)) continue;
+        for (const p of validateCidrList(kind, list.filter((x): x is string => typeof x === 'string'))) problems.push(`profiles.${name}.${kind}: ${p}`);
+      }
+    }
+  }
   const url = r.alerts?.webhook?.url;
   if (typeof url === 'string') {
     try {
@@ -252,19 +318,82 @@ export function invalid(source: string, problems: readonly string[]): TagwallErr
   return new TagwallError('CONFIG_INVALID', `${source}: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}`, { details: problems });
 }
 
+type TargetFields = z.output<typeof profileSchema>;
+
+/** `discover.types` as kinds: each a kind's name or resource type, and one Resource Graph can find. */
+function discoverTypes(types: readonly string[] | undefined, problems: string[]): FirewallFacts[] {
+  const discoverable = FIREWALL_KINDS.filter((k) => k.graph !== undefined);
+  if (types === undefined) return discoverable;
+  const picked: FirewallFacts[] = [];
+  types.forEach((t, i) => {
+    const kind = discoverable.find((k) => k.kind === t.toLowerCase() || k.resourceType.toLowerCase() === t.toLowerCase());
+    if (kind === undefined) {
+      problems.push(`discover.types[${i}]: ${JSON.stringify(t)} is not a kind discovery can find; use one of ${discoverable.map((k) => `${k.kind} (${k.resourceType})`).join(', ')}`);
+    } else if (!picked.includes(kind)) picked.push(kind);
+  });
+  return picked;
+}
+
+/**
+ * One target's settings: the run's guards, then `defaults`, then the target's own (or its
+ * profile's) on top. Problems that depend on the kind (its limit, merge-only) go to `problems`
+ * under `path`; the target is still returned so every problem is found in one pass.
+ */
+function buildTarget(c: ParsedConfig, own: TargetFields, resource: ResourceRef, kind: FirewallFacts, path: string, problems: string[]): TargetConfig {
+  const { guards: defaultGuards, widen: defaultWiden, ...defaults } = c.defaults;
+  const { guards: ownGuards, widen: ownWiden, ...fields } = own;
+  const settings = { ...defaults, ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) } as typeof defaults & typeof fields;
+  const { minDiscovered: _runOnly, ...runGuards } = c.guards;
+  const guards = { ...runGuards, ...stripUndefined(defaultGuards), ...stripUndefined(ownGuards) };
+  const widen = ownWiden ?? defaultWiden ?? { prefer: 'none' as const, outsideAzureWeight: 16 };
+  const maxRules = settings.maxRules ?? kind.maxRules;
+  if (maxRules > kind.maxRules) problems.push(`${path}.maxRules: ${maxRules} is more than a ${kind.title} takes (${kind.maxRules})`);
+  if (settings.reserveRules >= maxRules) problems.push(`${path}: reserveRules (${settings.reserveRules}) must be less than maxRules (${maxRules})`);
+  if (kind.mergeOnly === true && settings.mode === 'authoritative') {
+    problems.push(`${path}.mode: a ${kind.title} takes mode "merge" only: tagwall changes its own rules there and never the others'`);
+  }
+  return {
+    ...settings,
+    maxRules,
+    // A kind that refuses /31 gets one as its two addresses, whatever the target says.
+    split31: settings.split31 || !kind.allows31,
+    singleAddress: kind.singleAddress,
+    special: kind.special,
+    ...(kind.maxVirtualNetworkRules === undefined ? {} : { maxVirtualNetworkRules: kind.maxVirtualNetworkRules }),
+    guards,
+    widen,
+    resource,
+    kind,
+    select: own.select,
+    extra: own.extra,
+    exclude: own.exclude,
+  };
+}
+
+/**
+ * The target a discovered firewall gets from its profile (named by its tag's value, any case).
+ * Throws PROFILE_UNSUITABLE when the profile cannot apply to this kind (a maxRules above its limit).
+ */
+export function profileTarget(config: TagwallConfig, profile: string, resource: ResourceRef, kind: FirewallFacts): TargetConfig {
+  const entry = config.profiles.get(profile.toLowerCase());
+  if (entry === undefined) throw new TagwallError('UNKNOWN_PROFILE', `no profile named ${JSON.stringify(profile)}`, { values: { profile } });
+  const problems: string[] = [];
+  const target = buildTarget(config.parsed, entry.settings, resource, kind, `profiles.${entry.name}`, problems);
+  if (problems.length > 0) {
+    throw new TagwallError('PROFILE_UNSUITABLE', `profile ${entry.name} cannot protect a ${kind.title}: ${problems.join('; ')}`, { values: { profile: entry.name }, details: problems });
+  }
+  return { ...target, profile: entry.name };
+}
+
 /** Validates and resolves a configuration object; throws CONFIG_INVALID listing every problem. */
 export function parseConfig(raw: unknown, options: { baseDir: string; source: string }): TagwallConfig {
   const parsed = configSchema.safeParse(raw);
   const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${formatJsonPath(i.path)}: ${i.message}`)), ...semanticProblems(raw)];
   if (!parsed.success) throw invalid(options.source, problems);
   const c = parsed.data;
+  if (c.targets.length === 0 && c.discover === undefined) problems.push('targets: at least one target is needed, or discover to find them by tag');
   const targets: TargetConfig[] = [];
   c.targets.forEach((t, i) => {
-    const { guards: defaultGuards, widen: defaultWiden, ...defaults } = c.defaults;
-    const { guards: ownGuards, widen: ownWiden, ...own } = t;
-    const settings = { ...defaults, ...Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined)) } as typeof defaults & typeof own;
-    const guards = { ...c.guards, ...stripUndefined(defaultGuards), ...stripUndefined(ownGuards) };
-    const widen = ownWiden ?? defaultWiden ?? { prefer: 'none' as const, outsideAzureWeight: 16 };
     let resource: ResourceRef;
     let kind: FirewallFacts;
     try {
@@ -273,30 +402,20 @@ export function parseConfig(raw: unknown, options: { baseDir: string; source: st
     } catch {
       return; // already reported by semanticProblems
     }
-    const maxRules = settings.maxRules ?? kind.maxRules;
-    if (maxRules > kind.maxRules) problems.push(`targets[${i}].maxRules: ${maxRules} is more than a ${kind.title} takes (${kind.maxRules})`);
-    if (settings.reserveRules >= maxRules) problems.push(`targets[${i}]: reserveRules (${settings.reserveRules}) must be less than maxRules (${maxRules})`);
-    if (kind.mergeOnly === true && settings.mode === 'authoritative') {
-      problems.push(`targets[${i}].mode: a ${kind.title} takes mode "merge" only: tagwall changes its own rules there and never the others'`);
-    }
-    const { resource: _r, vault: _v, ...rest } = settings;
-    targets.push({
-      ...rest,
-      maxRules,
-      // A kind that refuses /31 gets one as its two addresses, whatever the target says.
-      split31: settings.split31 || !kind.allows31,
-      singleAddress: kind.singleAddress,
-      special: kind.special,
-      ...(kind.maxVirtualNetworkRules === undefined ? {} : { maxVirtualNetworkRules: kind.maxVirtualNetworkRules }),
-      guards,
-      widen,
-      resource,
-      kind,
-      select: t.select,
-      extra: t.extra,
-      exclude: t.exclude,
-    });
+    const { resource: _r, vault: _v, ...own } = t;
+    targets.push(buildTarget(c, own, resource, kind, `targets[${i}]`, problems));
   });
+  const profiles = new Map<string, { name: string; settings: TargetFields }>();
+  for (const [name, settings] of Object.entries(c.profiles)) {
+    const key = name.toLowerCase();
+    if (key === 'off') problems.push(`profiles.${name}: "off" is reserved: a firewall tagged off is opted out`);
+    else if (profiles.has(key)) problems.push(`profiles.${name}: the same name as profiles.${profiles.get(key)!.name} (profile names compare case-insensitively, as tags do)`);
+    else profiles.set(key, { name, settings });
+    if (settings.reserveRules !== undefined && settings.maxRules !== undefined && settings.reserveRules >= settings.maxRules) {
+      problems.push(`profiles.${name}: reserveRules (${settings.reserveRules}) must be less than maxRules (${settings.maxRules})`);
+    }
+  }
+  const discover = c.discover === undefined ? undefined : { ...c.discover, resourceTypes: discoverTypes(c.discover.types, problems) };
   if (problems.length > 0) throw invalid(options.source, problems);
   const resolvePath = (p: string) => (isAbsolute(p) ? p : resolve(options.baseDir, p));
   const serviceTags = c.serviceTags.source === 'file' ? { ...c.serviceTags, path: resolvePath(c.serviceTags.path) }
@@ -304,5 +423,6 @@ export function parseConfig(raw: unknown, options: { baseDir: string; source: st
     : c.serviceTags;
   const state = c.state.store === 'file' ? { ...c.state, path: resolvePath(c.state.path) } : c.state;
   const endpoint = (c.arm.endpoint ?? ARM_ENDPOINTS[c.cloud]).replace(/\/+$/, '');
-  return { ...c, serviceTags, state, arm: { endpoint }, targets, baseDir: options.baseDir };
+  const { discover: _d, ...rest } = c;
+  return { ...rest, serviceTags, state, arm: { endpoint }, targets, profiles, ...(discover === undefined ? {} : { discover }), parsed: c, baseDir: options.baseDir };
 }

@@ -8,6 +8,7 @@ import type { AppliedRecord, Drift, Finding, Reason, RuleCounts } from './core/v
 import type { VaultRef } from './core/vault-id.js';
 import type { TagwallConfig, TargetConfig } from './config.js';
 import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
+import type { FleetGraph } from './fleet/model.js';
 import { desiredOf, passVault, reason, report, settle, type RunContext, type VaultPass } from './vault-pass.js';
 
 /**
@@ -50,6 +51,10 @@ export interface VaultReport {
   readonly weightedExcess?: number;
   /** Every rule that admits addresses beyond the source, and into whose space (see core/explain.ts). */
   readonly widening?: WideningReport;
+  /** `resource-graph` when Resource Graph showed the firewall unchanged since its last direct read, so it was not read. */
+  readonly checkedBy?: 'resource-graph';
+  /** The profile a discovered firewall's tag named; absent for an explicit target. */
+  readonly profile?: string;
   /** Why the vault failed; `azureCode` and `status` when Azure itself refused (e.g. a validation error). */
   readonly error?: { readonly code: ErrorCode; readonly message: string; readonly azureCode?: string; readonly status?: number };
 }
@@ -85,6 +90,15 @@ export interface ReconcileOptions {
   readonly intentTtlMs?: number;
   /** The pause before re-reading a busy vault. Default 2 s. */
   readonly busyRetryMs?: number;
+  /** What Resource Graph said of the fleet: a firewall it shows unchanged since its last direct read is not read again. */
+  readonly graph?: FleetGraph;
+  /**
+   * Judge from Resource Graph and the records only: a firewall that cannot be judged so is
+   * reported `pending` and marked in `needsWork` (the timer sends those to the queue).
+   */
+  readonly judgeOnly?: boolean;
+  /** These targets instead of the configuration's (a discovered fleet, already narrowed). */
+  readonly targets?: readonly TargetConfig[];
 }
 
 
@@ -155,7 +169,7 @@ function allowlists(doc: ServiceTagDocument, index: TagIndex): RunContext['desir
 
 /** Runs every selected target, `concurrency` at a time; the order of the reports follows the config. */
 export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, deps: ReconcileDeps, options: ReconcileOptions): Promise<VaultReport[]> {
-  const targets = selectTargets(config, options.vaults);
+  const targets = options.targets !== undefined ? [...options.targets] : selectTargets(config, options.vaults);
   const index = new TagIndex(doc);
   checkSelectors(doc, targets, index);
   const now = deps.now ?? (() => new Date());

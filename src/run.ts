@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { randomUUID } from 'node:crypto';
-import { alertsForVault, evaluatedScopes, serviceTagAlerts } from './alerts/policy.js';
+import { alertsForVault, discoveryAlerts, evaluatedScopes, serviceTagAlerts } from './alerts/policy.js';
 import { dispatchAlerts, type DispatchResult } from './alerts/dispatch.js';
 import { createAlert } from './alerts/fingerprint.js';
 import { logNotification } from './alerts/log.js';
@@ -11,10 +11,14 @@ import { resolveWebhookConfig, type WebhookConfig } from './alerts/webhook.js';
 import type { TagwallConfig, TargetConfig } from './config.js';
 import { describeError, isTagwallError, TagwallError, type ErrorCode } from './core/errors.js';
 import type { ServiceTagDocument } from './core/service-tags.js';
-import { reconcile, selectTargets, type VaultReport } from './reconcile.js';
+import { reconcile, selectTargets, type ReconcileOptions, type VaultReport } from './reconcile.js';
+import { discoverFleet, explicitFleet, shrinkGuard, type Fleet, type RunFinding } from './fleet/discovery.js';
+import { createGraphReader, type GraphPageStats, type GraphReader } from './fleet/graph-client.js';
+import type { FleetGraph } from './fleet/model.js';
+import { loadDocument } from './fleet/documents.js';
 import { resolveServiceTags, type ResolvedServiceTags } from './sources/resolve.js';
 import { storesFor } from './state/stores.js';
-import { AlertStateRepository, BacklogRepository, VaultStateRepository } from './state/records.js';
+import { AlertStateRepository, BacklogRepository, DiscoveryCountRepository, VaultStateRepository, type DiscoveryCount, type Loaded } from './state/records.js';
 import type { KeyValueStore } from './state/store.js';
 import type { OperationPolling } from './targets/arm-client-options.js';
 import { createFirewalls } from './targets/kinds.js';
@@ -27,10 +31,17 @@ import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
  * exactly the same work.
  */
 
+export interface RunError {
+  readonly code: string;
+  readonly message: string;
+}
+
 export interface RunOptions {
   readonly dryRun: boolean;
   readonly force: boolean;
   readonly vaults?: readonly string[];
+  /** Only firewalls in these subscriptions (explicit and discovered). */
+  readonly subscriptions?: readonly string[];
   /** `send`: page (log + webhook, remembered); `preview`: log what would be sent; `off`. */
   readonly alerts: 'send' | 'preview' | 'off';
   /** No vault is started at or after this time (see ReconcileOptions.deadline). */
@@ -150,85 +161,263 @@ async function credentialProblem(config: TagwallConfig, credential: TokenCredent
   }
 }
 
-export async function runSync(config: TagwallConfig, options: RunOptions, runtime: Runtime, injected: { firewalls?: FirewallTarget; perimeters?: PerimeterLookup } = {}): Promise<RunResult> {
+/** Everything one run holds open: the stores, the document, the clients. Disposing of it closes the stores. */
+export interface RunSession extends AsyncDisposable {
+  readonly config: TagwallConfig;
+  readonly options: RunOptions;
+  readonly runtime: Runtime;
+  readonly runId: string;
+  readonly state: KeyValueStore;
+  readonly doc: ServiceTagDocument;
+  readonly resolved: ResolvedServiceTags;
+  readonly firewalls: FirewallTarget;
+  readonly perimeters?: PerimeterLookup;
+  readonly graph?: GraphReader;
+  readonly credentialError?: { readonly code: ErrorCode; readonly message: string };
+  readonly webhook?: WebhookConfig;
+  readonly now: () => Date;
+}
+
+export interface Injected {
+  readonly firewalls?: FirewallTarget;
+  readonly perimeters?: PerimeterLookup;
+  readonly graph?: GraphReader;
+  /** A document already resolved. */
+  readonly document?: ResolvedServiceTags;
+  /** The sha256 of a document stored in the state store (a shard uses exactly the one its run resolved). */
+  readonly documentId?: string;
+}
+
+/** Opens the stores, resolves the service tags (or takes the given document) and builds the clients. */
+export async function openRun(config: TagwallConfig, options: RunOptions, runtime: Runtime, injected: Injected = {}): Promise<RunSession> {
   // A bad webhook setting is a bad setting: refuse it before any request, not after the writes.
   const webhook = options.alerts === 'off' ? undefined : resolveWebhookConfig(config.alerts.webhook, runtime.env);
   const credential = credentialFor(config, runtime);
-  await using stores = await storesOrAlert(config, options, runtime, credential);
-  let resolved: ResolvedServiceTags;
+  const stores = await storesOrAlert(config, options, runtime, credential);
   try {
-    resolved = await loadServiceTags(config, runtime, stores.cache, credential);
-  } catch (e) {
-    // A local file for another cloud is a mistake in the configuration, not an outage: nobody
-    // should be paged for it, and it is reported like every other bad setting.
-    if (isTagwallError(e, 'SERVICE_TAGS_WRONG_CLOUD') && config.serviceTags.source === 'file') {
-      throw new TagwallError('CONFIG_INVALID', `the configuration says cloud ${config.cloud}, but its service-tags file is for another cloud`, {
-        details: [`cloud: ${config.cloud}`, `serviceTags.path: ${e.message}`],
-        cause: e,
-      });
+    let resolved: ResolvedServiceTags;
+    try {
+      if (injected.documentId !== undefined) {
+        const document = await loadDocument(stores.state, injected.documentId);
+        resolved = { document, changeNumber: document.changeNumber, cacheUsed: false, downloaded: false, warnings: [] };
+      } else {
+        resolved = injected.document ?? (await loadServiceTags(config, runtime, stores.cache, credential));
+      }
+    } catch (e) {
+      // A local file for another cloud is a mistake in the configuration, not an outage: nobody
+      // should be paged for it, and it is reported like every other bad setting.
+      if (isTagwallError(e, 'SERVICE_TAGS_WRONG_CLOUD') && config.serviceTags.source === 'file') {
+        throw new TagwallError('CONFIG_INVALID', `the configuration says cloud ${config.cloud}, but its service-tags file is for another cloud`, {
+          details: [`cloud: ${config.cloud}`, `serviceTags.path: ${e.message}`],
+          cause: e,
+        });
+      }
+      // A shard's missing document is the shard's failure (the host retries it), not the service tags'.
+      if (injected.documentId !== undefined) throw e;
+      // No usable file means no vault is touched; say so once, then fail the run.
+      await sendAlerts(config, runtime, stores.state, webhook, serviceTagAlerts({ failure: describeError(e) }), evaluatedScopes([]), options.alerts);
+      throw e;
     }
-    // No usable file means no vault is touched; say so once, then fail the run.
-    await sendAlerts(config, runtime, stores.state, webhook, serviceTagAlerts({ failure: describeError(e) }), evaluatedScopes([]), options.alerts);
-    throw e;
-  }
-  const doc = resolved.document;
-  const firewalls =
-    injected.firewalls ??
-    createFirewalls({
+    const arm = {
       endpoint: config.arm.endpoint,
       credential,
       ...(runtime.armCa === undefined ? {} : { tls: { ca: runtime.armCa } }),
       ...(runtime.armRetry === undefined ? {} : { retry: runtime.armRetry }),
-      ...(runtime.armOperations === undefined ? {} : { operations: runtime.armOperations }),
-    });
-  // One lookup per run: it lists each subscription's perimeters once, for all its vaults.
-  const perimeters =
-    injected.perimeters ??
-    (injected.firewalls === undefined
-      ? createPerimeterLookup({
-          endpoint: config.arm.endpoint,
-          credential,
-          ...(runtime.armCa === undefined ? {} : { tls: { ca: runtime.armCa } }),
-          ...(runtime.armRetry === undefined ? {} : { retry: runtime.armRetry }),
-        })
-      : undefined);
-  const vaultState = new VaultStateRepository(stores.state);
-  const backlog = new BacklogRepository(stores.state);
-  const now = runtime.now ?? (() => new Date());
-  const runId = randomUUID();
-  const credentialError = injected.firewalls === undefined ? await credentialProblem(config, credential) : undefined;
-  const first = await backlog.load().catch(() => undefined);
-  const vaults: VaultReport[] =
-    credentialError !== undefined
-      ? selectTargets(config, options.vaults).map((t) => failedWithoutToken(t, credentialError.code))
-      : await reconcile(
-          config,
-          doc,
-          {
-            firewalls,
-            ...(perimeters === undefined ? {} : { perimeters }),
-            state: vaultState.access(),
-            now,
-            ...(runtime.onVaultDone === undefined ? {} : { onVaultDone: runtime.onVaultDone }),
-          },
-          {
-            dryRun: options.dryRun,
-            force: options.force,
-            runId,
-            ...(options.vaults === undefined ? {} : { vaults: options.vaults }),
-            ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
-            ...(first === undefined ? {} : { first: new Set(first.value.vaults.map((v) => v.toLowerCase())) }),
-          },
-        );
-  if (!options.dryRun) await rememberCutOff(backlog, first, vaults, runtime.logger);
+    };
+    const firewalls = injected.firewalls ?? createFirewalls({ ...arm, ...(runtime.armOperations === undefined ? {} : { operations: runtime.armOperations }) });
+    // One lookup per run: it lists each subscription's perimeters once, for all its vaults.
+    const perimeters = injected.perimeters ?? (injected.firewalls === undefined ? createPerimeterLookup(arm) : undefined);
+    const graph = injected.graph ?? (config.discover === undefined ? undefined : createGraphReader(arm));
+    const needsToken = injected.firewalls === undefined || (config.discover !== undefined && injected.graph === undefined);
+    const credentialError = needsToken ? await credentialProblem(config, credential) : undefined;
+    return {
+      config,
+      options,
+      runtime,
+      runId: randomUUID(),
+      state: stores.state,
+      doc: resolved.document,
+      resolved,
+      firewalls,
+      ...(perimeters === undefined ? {} : { perimeters }),
+      ...(graph === undefined ? {} : { graph }),
+      ...(credentialError === undefined ? {} : { credentialError }),
+      ...(webhook === undefined ? {} : { webhook }),
+      now: runtime.now ?? (() => new Date()),
+      [Symbol.asyncDispose]: () => stores[Symbol.asyncDispose](),
+    };
+  } catch (e) {
+    await stores[Symbol.asyncDispose]();
+    throw e;
+  }
+}
+
+/** The fleet of a run: the explicit targets, and with discovery the tagged firewalls in scope. */
+export async function fleetOf(session: RunSession): Promise<{ fleet: Fleet; errors: RunError[]; guard?: RunFinding; lastCount?: Loaded<DiscoveryCount> }> {
+  const { config, options } = session;
+  if (config.discover === undefined || session.graph === undefined || session.credentialError !== undefined) {
+    return { fleet: explicitFleet(config), errors: [] };
+  }
+  const narrowed = (options.vaults?.length ?? 0) > 0 || (options.subscriptions?.length ?? 0) > 0;
+  const counts = new DiscoveryCountRepository(session.state);
+  const lastCount = narrowed ? undefined : await counts.load().catch(() => undefined);
+  let fleet: Fleet;
+  const errors: RunError[] = [];
+  try {
+    fleet = await discoverFleet(config, session.graph, options.subscriptions === undefined ? {} : { subscriptions: options.subscriptions });
+  } catch (e) {
+    // Without its fleet the run still keeps the explicit targets in step, adding only.
+    errors.push({ code: isTagwallError(e) ? e.code : 'GRAPH_FAILED', message: `discovery failed, so only explicit targets were reconciled, and nothing was removed: ${describeError(e)}` });
+    fleet = explicitFleet(config);
+    const guard: RunFinding = { code: 'DISCOVERY_SHRANK', severity: 'critical', message: errors[0]!.message, discovered: 0 };
+    return { fleet: { ...fleet, findings: [guard] }, errors, guard, ...(lastCount === undefined ? {} : { lastCount }) };
+  }
+  const guard = narrowed ? undefined : shrinkGuard(fleet.counts.discovered, lastCount?.value.discovered, config.guards.minDiscovered);
+  return { fleet: guard === undefined ? fleet : { ...fleet, findings: [...fleet.findings, guard] }, errors, ...(guard === undefined ? {} : { guard }), ...(lastCount === undefined ? {} : { lastCount }) };
+}
+
+/** The targets a run reconciles: narrowed by --vault and --subscription, add-only everywhere when the shrink guard fired. */
+export function targetsOf(session: RunSession, fleet: Fleet, guard: RunFinding | undefined): TargetConfig[] {
+  const { options } = session;
+  let targets = selectTargets({ ...session.config, targets: fleet.targets }, options.vaults);
+  if (options.subscriptions !== undefined && options.subscriptions.length > 0) {
+    const subs = new Set(options.subscriptions.map((s) => s.toLowerCase()));
+    targets = targets.filter((t) => subs.has(t.resource.subscriptionId.toLowerCase()));
+  }
+  // --force is a person accepting the smaller fleet for this run.
+  if (guard !== undefined && !options.force) targets = targets.map((t) => (t.policy === 'add-only' ? t : { ...t, policy: 'add-only' as const }));
+  return targets;
+}
+
+export function graphOf(session: RunSession, fleet: Fleet): FleetGraph | undefined {
+  const discover = session.config.discover;
+  if (discover === undefined || fleet.rows.size === 0) return undefined;
+  return { rows: fleet.rows, recheckMs: discover.recheckHours * 3_600_000, lagMs: discover.lagMinutes * 60_000 };
+}
+
+/** Reports for what discovery found but cannot protect, and the explicit targets' EXPLICIT_TARGET notes. */
+export function withDiscoveryNotes(fleet: Fleet, vaults: readonly VaultReport[], wanted: (id: string) => boolean): VaultReport[] {
+  const noted = vaults.map((v) => {
+    const note = fleet.notes.get(v.vault.toLowerCase());
+    return note === undefined ? v : { ...v, findings: [...v.findings, note] };
+  });
+  const unprotected: VaultReport[] = fleet.unprotected.filter((u) => wanted(u.id)).map((u) => ({
+    vault: u.id,
+    kind: u.kind,
+    outcome: 'skipped',
+    add: [],
+    remove: [],
+    unmanaged: [],
+    shared: [],
+    adopted: [],
+    rules: { managed: 0, unmanaged: 0, shared: 0, limit: 0 },
+    excessAddresses: 0,
+    drift: [],
+    findings: [{ severity: 'warning', code: u.code, message: u.message, profile: u.profile }],
+    reasons: [{ code: u.code, message: u.message, profile: u.profile }],
+    mode: 'merge',
+    profile: u.profile,
+  }));
+  return [...noted, ...unprotected];
+}
+
+/** After a full, non-dry run: remember the fleet's size for the next run's shrink guard. */
+export async function rememberFleetSize(session: RunSession, fleet: Fleet, guard: RunFinding | undefined, last: Loaded<DiscoveryCount> | undefined): Promise<void> {
+  const { options, config } = session;
+  if (config.discover === undefined || options.dryRun || (options.vaults?.length ?? 0) > 0 || (options.subscriptions?.length ?? 0) > 0) return;
+  if (guard !== undefined && !options.force) return;
+  if (last?.value.discovered === fleet.counts.discovered) return;
+  try {
+    await new DiscoveryCountRepository(session.state).save({ version: 1, discovered: fleet.counts.discovered, at: session.now().toISOString() }, last?.etag);
+  } catch (e) {
+    session.runtime.logger.warn(`tagwall could not remember the size of the fleet: ${describeError(e)}`);
+  }
+}
+
+export function fleetSummary(session: RunSession, fleet: Fleet): RunReport['fleet'] {
+  if (session.config.discover === undefined) return undefined;
+  return { ...fleet.counts, findings: fleet.findings, ...(session.graph === undefined ? {} : { graph: session.graph.stats() }) };
+}
+
+export async function runSync(config: TagwallConfig, options: RunOptions, runtime: Runtime, injected: Injected = {}): Promise<RunResult> {
+  await using session = await openRun(config, options, runtime, injected);
+  const { fleet, errors, guard, lastCount } = await fleetOf(session);
+  const targets = targetsOf(session, fleet, guard);
+  const vaults = await reconcileTargets(session, targets, graphOf(session, fleet));
+  await rememberFleetSize(session, fleet, guard, lastCount);
+  const wanted = wantedBy(options);
+  return finishRun(session, withDiscoveryNotes(fleet, vaults, wanted), { errors, fleet, scopes: 'run' });
+}
+
+/** Whether a discovered ID is within a narrowed run. */
+export function wantedBy(options: RunOptions): (id: string) => boolean {
+  const vaults = options.vaults === undefined || options.vaults.length === 0 ? undefined : new Set(options.vaults.map((v) => v.trim().replace(/\/$/, '').toLowerCase()));
+  const subs = options.subscriptions === undefined || options.subscriptions.length === 0 ? undefined : new Set(options.subscriptions.map((s) => s.toLowerCase()));
+  return (id) => (vaults === undefined || vaults.has(id.toLowerCase())) && (subs === undefined || subs.has((id.split('/')[2] ?? '').toLowerCase()));
+}
+
+/** Reconciles the given targets with the session's clients; the backlog of cut-off vaults goes first. */
+export async function reconcileTargets(
+  session: RunSession,
+  targets: readonly TargetConfig[],
+  graph: FleetGraph | undefined,
+  extra: Partial<ReconcileOptions> & { readonly backlog?: boolean } = {},
+): Promise<VaultReport[]> {
+  const { config, options, runtime } = session;
+  if (session.credentialError !== undefined) return targets.map((t) => failedWithoutToken(t, session.credentialError!.code));
+  const { backlog: useBacklog = true, ...more } = extra;
+  const backlog = new BacklogRepository(session.state);
+  // Shards run side by side; the backlog is the timer's, which orders what it sends.
+  const first = useBacklog ? await backlog.load().catch(() => undefined) : undefined;
+  const vaults = await reconcile(
+    config,
+    session.doc,
+    {
+      firewalls: session.firewalls,
+      ...(session.perimeters === undefined ? {} : { perimeters: session.perimeters }),
+      state: new VaultStateRepository(session.state).access(),
+      now: session.now,
+      ...(runtime.onVaultDone === undefined ? {} : { onVaultDone: runtime.onVaultDone }),
+    },
+    {
+      dryRun: options.dryRun,
+      force: options.force,
+      runId: session.runId,
+      targets,
+      ...(graph === undefined ? {} : { graph }),
+      ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+      ...(first === undefined ? {} : { first: new Set(first.value.vaults.map((v) => v.toLowerCase())) }),
+      ...more,
+    },
+  );
+  if (!options.dryRun && useBacklog && more.judgeOnly !== true) await rememberCutOff(backlog, first, vaults, runtime.logger);
+  return vaults;
+}
+
+/**
+ * Alerts and the report. `scopes: 'run'` evaluates the run's own alerts and every vault's; a
+ * shard evaluates only its own vaults, so it never resolves what the run as a whole raised.
+ */
+export async function finishRun(
+  session: RunSession,
+  vaults: readonly VaultReport[],
+  extra: { readonly errors?: readonly RunError[]; readonly fleet?: Fleet; readonly scopes: 'run' | 'vaults' },
+): Promise<RunResult> {
+  const { config, options, runtime, resolved, doc } = session;
+  const errors = [...(session.credentialError === undefined ? [] : [session.credentialError]), ...(extra.errors ?? [])];
+  const fleet = extra.fleet === undefined ? undefined : fleetSummary(session, extra.fleet);
   const report: RunReport = {
     dryRun: options.dryRun,
+    runId: session.runId,
     serviceTags: serviceTagsSummary(doc, resolved),
-    ...(credentialError === undefined ? {} : { errors: [credentialError] }),
+    ...(errors.length === 0 ? {} : { errors }),
+    ...(fleet === undefined ? {} : { fleet }),
     vaults,
   };
-  const alerts = [...vaults.flatMap((v) => alertsForVault(v, options.dryRun)), ...serviceTagAlerts({ stale: resolved.cacheUsed ? resolved.warnings : [] })];
-  const dispatched = await sendAlerts(config, runtime, stores.state, webhook, alerts, evaluatedScopes(vaults), options.alerts);
+  const runAlerts = extra.scopes === 'run' ? [...serviceTagAlerts({ stale: resolved.cacheUsed ? resolved.warnings : [] }), ...discoveryAlerts(extra.fleet?.findings ?? [])] : [];
+  const alerts = [...vaults.flatMap((v) => alertsForVault(v, options.dryRun)), ...runAlerts];
+  const scopes = extra.scopes === 'run' ? evaluatedScopes(vaults) : evaluatedScopes(vaults).filter((s) => s !== RUN_SCOPE);
+  const dispatched = await sendAlerts(config, runtime, session.state, session.webhook, alerts, scopes, options.alerts);
   return {
     report: dispatched === undefined ? report : { ...report, alerts: { notifications: dispatched.notifications.length, webhookSent: dispatched.webhook.sent, webhookFailed: dispatched.webhook.failed } },
     ...(dispatched === undefined ? {} : { alerts: dispatched }),
@@ -272,6 +461,8 @@ async function rememberCutOff(backlog: BacklogRepository, before: Awaited<Return
 /** One run, as `sync --json` prints it and the HTTP dry run returns it. */
 export interface RunReport {
   readonly dryRun: boolean;
+  /** Identifies the run in intents, queue messages and `GET /api/runs/{runId}`. */
+  readonly runId?: string;
   readonly serviceTags: {
     readonly cloud: string;
     readonly changeNumber: number;
@@ -281,7 +472,9 @@ export interface RunReport {
     readonly warnings: readonly string[];
   };
   /** Problems of the run as a whole, said once (a missing credential, say). */
-  readonly errors?: readonly { readonly code: string; readonly message: string }[];
+  readonly errors?: readonly RunError[];
+  /** With discovery: what it found, its run-level findings (SCOPE_UNREADABLE, DISCOVERY_SHRANK, ...) and what Resource Graph cost. */
+  readonly fleet?: Fleet['counts'] & { readonly findings: readonly RunFinding[]; readonly graph?: GraphPageStats };
   readonly vaults: readonly VaultReport[];
   readonly alerts?: { readonly notifications: number; readonly webhookSent: number; readonly webhookFailed: number };
 }

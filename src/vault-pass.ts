@@ -7,6 +7,8 @@ import { planVault, type AppliedRecord, type ObservedFirewall, type PerimeterPos
 import type { TargetConfig } from './config.js';
 import type { ReconcileDeps, ReconcileOptions, VaultOutcome, VaultReport } from './reconcile.js';
 import type { FirewallState, PerimeterView } from './targets/firewall.js';
+import { confirmable, recordStandsIn } from './fleet/judge.js';
+import { resourceKey } from './core/resource-id.js';
 
 /**
  * One target's pass: record → read → plan → guard → announce → apply → verify → record, and
@@ -51,6 +53,9 @@ export function reason(code: Reason['code'], message: string, values: Record<str
   return { code, message, ...values };
 }
 
+/** Reports of firewalls that a judge-only pass could not settle from Resource Graph: they need a direct read. */
+export const needsWork = new WeakSet<VaultReport>();
+
 /** The allowlist each report was planned with, for the widening explanation added once the vault is settled. */
 export const desiredOf = new WeakMap<VaultReport, Allowlist>();
 
@@ -76,6 +81,7 @@ function build(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | un
     findings: plan?.findings ?? [],
     reasons: [...(plan?.refusals ?? []), ...(plan?.skip === undefined ? [] : [plan.skip])],
     mode: target.mode,
+    ...(target.profile === undefined ? {} : { profile: target.profile }),
     ...(plan?.desired?.stats.weightedExcess === undefined ? {} : { weightedExcess: plan.desired.stats.weightedExcess }),
     ...(plan !== undefined && plan.forced.length > 0 ? { forced: plan.forced } : {}),
     ...extra,
@@ -165,11 +171,52 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         return { report: report(target, 'failed', undefined, { error: stateError(e) }) };
       }
       if (liveIntent(loaded?.record, ctx)) {
+        if (options.judgeOnly === true) {
+          const pending = report(target, 'pending', undefined);
+          needsWork.add(pending);
+          return { report: pending };
+        }
         if (!lastTry) {
           await retry();
           continue;
         }
         return busy(target, undefined, `intent of run ${loaded!.record.intent!.runId} from ${loaded!.record.intent!.startedAt}`);
+      }
+      const row = options.graph?.rows.get(resourceKey(vault));
+      // On the first attempt only: a busy vault's record is about to change under it.
+      const standIn = lastTry || options.graph === undefined ? undefined : recordStandsIn(target.kind, loaded?.record, row, options.graph, ctx.now());
+      if (standIn !== undefined) {
+        const judged = planVault({
+          firewall: standIn,
+          record: loaded?.record,
+          settings: target,
+          guards: target.guards,
+          force: options.force,
+          desiredFor: (budget, kept, o) => ctx.desiredFor(target, budget, kept, o?.unbounded === true),
+        });
+        // Only "nothing to do" is taken from the record; anything to write or report is read first.
+        if (!judged.changes && judged.drift.length === 0 && judged.skip === undefined && judged.refusals.length === 0) {
+          const inSync = report(target, 'in-sync', judged, { checkedBy: 'resource-graph' });
+          const prior = loaded!.record;
+          const source = judged.desired?.stats.sourceAddresses ?? 0;
+          if (options.dryRun || (prior.changeNumber === ctx.doc.changeNumber && prior.sourceAddresses === source)) return { report: inSync };
+          // A new week's file that changes nothing here still moves the record on (the shrink guard compares with it); no ARM call.
+          return {
+            report: inSync,
+            record: async () => {
+              try {
+                await deps.state.save(vault, { ...prior, changeNumber: ctx.doc.changeNumber, sourceAddresses: source }, loaded?.etag);
+              } catch (e) {
+                if (!isTagwallError(e, 'STATE_CONFLICT')) throw e;
+              }
+            },
+          };
+        }
+      }
+      if (options.judgeOnly === true) {
+        const pending = report(target, 'pending', undefined);
+        needsWork.add(pending);
+        return { report: pending };
       }
       const [firewall, perimeter] = await Promise.all([deps.firewalls.read(vault), deps.perimeters?.perimeterOf(vault)]);
       const observed = observe(firewall, perimeter);
@@ -206,18 +253,30 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
 
       const now = ctx.now();
       const source = plan.desired?.stats.sourceAddresses ?? 0;
-      const recordOf = (rules: readonly string[], posture: ObservedFirewall['posture']): AppliedRecord => ({
+      const seenOf = (o: ObservedFirewall): NonNullable<AppliedRecord['seen']> => ({
+        virtualNetworkRuleCount: o.virtualNetworkRuleCount,
+        ...(o.kindFindings === undefined ? {} : { findings: o.kindFindings }),
+        ...(o.perimeter === undefined ? {} : { perimeter: o.perimeter }),
+      });
+      const recordOf = (seen: ObservedFirewall, extra: Pick<AppliedRecord, 'writtenAt' | 'graph'>): AppliedRecord => ({
         ownedRules: keysOf(plan!.nextOwned),
-        observedRules: keysOf(rules),
-        posture,
+        observedRules: keysOf(seen.ipRules),
+        posture: seen.posture,
         changeNumber: ctx.doc.changeNumber,
         sourceAddresses: source,
         appliedAt: now.toISOString(),
+        seen: seenOf(seen),
+        ...(extra.writtenAt === undefined ? {} : { writtenAt: extra.writtenAt }),
+        ...(extra.graph === undefined ? {} : { graph: extra.graph }),
       });
 
       if (!plan.changes) {
-        const record = recordOf(observed.ipRules, observed.posture);
         const prior = loaded?.record;
+        const confirmed = confirmable(target.kind, row, prior?.writtenAt, options.graph, now);
+        // A fingerprint confirmed less than a day ago is kept as it was, so an in-step fleet is not rewritten on every run.
+        const fresh = prior?.graph !== undefined && prior.graph.fingerprint === confirmed?.fingerprint && now.getTime() - Date.parse(prior.graph.confirmedAt) < (options.graph?.recheckMs ?? 0) / 2;
+        const graph = confirmed === undefined ? undefined : fresh ? prior!.graph : { fingerprint: confirmed.fingerprint, confirmedAt: now.toISOString() };
+        const record = recordOf(observed, { writtenAt: prior?.writtenAt, graph });
         const stale =
           prior === undefined ||
           prior.intent !== undefined ||
@@ -226,7 +285,9 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
           !sameSet(prior.observedRules, record.observedRules) ||
           JSON.stringify(prior.posture) !== JSON.stringify(record.posture) ||
           prior.changeNumber !== record.changeNumber ||
-          prior.sourceAddresses !== record.sourceAddresses;
+          prior.sourceAddresses !== record.sourceAddresses ||
+          JSON.stringify(prior.seen) !== JSON.stringify(record.seen) ||
+          JSON.stringify(prior.graph) !== JSON.stringify(record.graph);
         const inSync = report(target, 'in-sync', plan);
         if (options.dryRun || !stale) return { report: inSync };
         return {
@@ -281,7 +342,9 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         return { report: report(target, 'failed', plan, { error: errorOf(e) }), record: () => deps.state.save(vault, withdrawn, etag) };
       }
       const patched = observe(answer);
-      const recordAfter = (seen: ObservedFirewall) => () => deps.state.save(vault, recordOf(seen.ipRules, seen.posture), etag);
+      const writtenAt = now.toISOString();
+      // The read after the write asks for no perimeter; the one before it did.
+      const recordAfter = (seen: ObservedFirewall) => () => deps.state.save(vault, recordOf({ ...seen, ...(observed.perimeter === undefined ? {} : { perimeter: observed.perimeter }) }, { writtenAt }), etag);
       // Key Vault has no ETag: the only way to see a concurrent edit is to read again.
       let after: ObservedFirewall;
       try {

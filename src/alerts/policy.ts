@@ -125,6 +125,21 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
       }),
     );
   }
+  const profile = report.findings.find((f) => f.code === 'UNKNOWN_PROFILE' || f.code === 'PROFILE_UNSUITABLE');
+  if (profile !== undefined) {
+    alerts.push(
+      createAlert({
+        vault,
+        kind: 'unknown-profile',
+        // The tag's value is the problem; another wrong value is another problem.
+        subject: `${profile.code}:${String(profile.profile ?? '').toLowerCase()}`,
+        severity: 'warning',
+        title: `${name(vault)} is tagged for tagwall, but its profile ${JSON.stringify(String(profile.profile ?? ''))} ${profile.code === 'UNKNOWN_PROFILE' ? 'does not exist' : 'cannot apply to it'}; it is not protected`,
+        details: [profile.message],
+        action: 'Nothing is written to it until its tag names a profile in the configuration (or off).',
+      }),
+    );
+  }
   if (report.outcome === 'refused') {
     alerts.push(
       createAlert({
@@ -183,6 +198,32 @@ export function serviceTagAlerts(input: { stale?: string[]; failure?: string }):
     );
   }
   return alerts;
+}
+
+/** Run-level findings of discovery that someone must act on; info findings page nobody. */
+export function discoveryAlerts(findings: readonly { readonly code: string; readonly severity: string; readonly message: string; readonly [k: string]: unknown }[]): Alert[] {
+  return findings
+    .filter((f) => f.severity !== 'info')
+    .map((f) =>
+      createAlert({
+        vault: RUN_SCOPE,
+        kind: 'discovery',
+        // What is unreadable identifies the problem; the counts in a shrink change from run to run.
+        subject: `${f.code}:${String(f.subscriptionId ?? f.managementGroup ?? '').toLowerCase()}`,
+        severity: f.severity === 'critical' ? 'critical' : 'warning',
+        title:
+          f.code === 'DISCOVERY_SHRANK'
+            ? 'tagwall found far fewer firewalls than before; no rule is removed anywhere until that is explained'
+            : f.code === 'SCOPE_UNREADABLE'
+              ? `tagwall cannot read part of its discovery scope: ${String(f.subscriptionId ?? f.managementGroup ?? '')}`
+              : `tagwall discovery: ${f.code}`,
+        details: [f.message],
+        action:
+          f.code === 'DISCOVERY_SHRANK'
+            ? 'Rules are still added; removals resume when discovery finds the fleet again, or after one sync with --force accepts the smaller fleet.'
+            : 'Firewalls there keep their current rules; grant the identity Reader on the scope, or remove it from discover.scope.',
+      }),
+    );
 }
 
 /** Vaults that were read this run; only their alerts may resolve. */

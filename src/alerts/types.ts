@@ -21,7 +21,11 @@ export type AlertKind =
   /** The service-tags file could not be downloaded or parsed. */
   | 'service-tags-failed'
   /** The state store could not be opened or read, so no vault was touched (logged only: alert memory lives there). */
-  | 'state-unavailable';
+  | 'state-unavailable'
+  /** A firewall's opt-in tag names no profile (or one that cannot apply to its kind): it is not protected. */
+  | 'unknown-profile'
+  /** Discovery could not read part of its scope, failed, or found the fleet suddenly smaller. */
+  | 'discovery';
 
 export const ALERT_KINDS: readonly AlertKind[] = [
   'drift',
@@ -33,6 +37,8 @@ export const ALERT_KINDS: readonly AlertKind[] = [
   'service-tags-stale',
   'service-tags-failed',
   'state-unavailable',
+  'unknown-profile',
+  'discovery',
 ];
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';

@@ -6,6 +6,14 @@
 export type ErrorCode =
   // Configuration and usage: fixed by editing a setting, never worth retrying.
   | 'CONFIG_INVALID'
+  // Fleets: discovery through Resource Graph and the profiles tags name.
+  | 'UNKNOWN_PROFILE'
+  | 'PROFILE_UNSUITABLE'
+  | 'GRAPH_QUERY_INVALID'
+  | 'GRAPH_THROTTLED'
+  | 'GRAPH_FORBIDDEN'
+  | 'GRAPH_FAILED'
+  | 'DOCUMENT_MISSING'
   | 'CONFIG_MISSING'
   | 'CONFIG_UNREADABLE'
   | 'CONFIG_SERVICE_TAGS'

@@ -89,3 +89,13 @@ export interface ShardResult {
   readonly state: 'done' | 'poisoned';
   readonly vaults: readonly ShardVault[];
 }
+
+/** What a run knows from Resource Graph, for judging firewalls without reading them. */
+export interface FleetGraph {
+  /** By resourceKey (lowercased ID). */
+  readonly rows: ReadonlyMap<string, GraphRow>;
+  /** A firewall not read directly for this long is read again, whatever Resource Graph says. */
+  readonly recheckMs: number;
+  /** A firewall written less than this ago is never judged from Resource Graph. */
+  readonly lagMs: number;
+}

@@ -4,7 +4,7 @@ import { isCidrProblem, readCidr } from '../core/ip-text.js';
 import { formatCidr } from '../core/ipv4.js';
 import { parseResourceId, resourceKey, type ResourceRef } from '../core/resource-id.js';
 type VaultRef = ResourceRef;
-import type { AppliedRecord } from '../core/vault-plan.js';
+import type { AppliedRecord, Finding, PerimeterPosture } from '../core/vault-plan.js';
 import type { KeyValueStore } from './store.js';
 
 /**
@@ -53,6 +53,22 @@ export const vaultRecordSchema = z.object({
       startedAt: isoTime,
       add: z.array(normalisedRule),
       remove: z.array(normalisedRule),
+    })
+    .optional(),
+  writtenAt: isoTime.optional(),
+  graph: z.object({ fingerprint: z.string().min(1).max(1024), confirmedAt: isoTime }).optional(),
+  seen: z
+    .object({
+      virtualNetworkRuleCount: z.number().int().nonnegative(),
+      // Findings and the perimeter view are the plan's own data; they are kept as they were made.
+      findings: z
+        .array(z.looseObject({ severity: z.enum(['critical', 'warning', 'info']), code: z.string().min(1), message: z.string() }))
+        .transform((f) => f as unknown as Finding[])
+        .optional(),
+      perimeter: z
+        .looseObject({ state: z.enum(['none', 'associated', 'unknown']) })
+        .transform((p) => p as unknown as PerimeterPosture)
+        .optional(),
     })
     .optional(),
 });
@@ -180,7 +196,7 @@ function issueLines(error: z.ZodError): string[] {
 
 /** The stored form of what the plan remembers of a vault (the core's AppliedRecord, with its vault and version). */
 export function toVaultRecord(vault: VaultRef, record: AppliedRecord): VaultRecord {
-  const { intent, ...rest } = record;
+  const { intent, seen, ...rest } = record;
   return {
     version: 1,
     vault: vault.id,
@@ -188,6 +204,15 @@ export function toVaultRecord(vault: VaultRef, record: AppliedRecord): VaultReco
     posture: { ...rest.posture },
     ownedRules: [...rest.ownedRules],
     observedRules: [...rest.observedRules],
+    ...(seen === undefined
+      ? {}
+      : {
+          seen: {
+            virtualNetworkRuleCount: seen.virtualNetworkRuleCount,
+            ...(seen.findings === undefined ? {} : { findings: [...seen.findings] }),
+            ...(seen.perimeter === undefined ? {} : { perimeter: seen.perimeter }),
+          },
+        }),
     ...(intent === undefined ? {} : { intent: { ...intent, add: [...intent.add], remove: [...intent.remove] } }),
   };
 }
@@ -269,5 +294,28 @@ export class BacklogRepository {
 
   save(backlog: Backlog, etag?: string): Promise<string> {
     return saveRecord(this.store, BACKLOG_KEY, 'the deadline backlog', backlogSchema, backlog, etag);
+  }
+}
+
+export const discoveryCountSchema = z.object({
+  version: z.literal(1),
+  /** Firewalls the last full run discovered with a profile that applies. */
+  discovered: z.number().int().nonnegative(),
+  at: isoTime,
+});
+export type DiscoveryCount = z.infer<typeof discoveryCountSchema>;
+
+export const DISCOVERY_COUNT_KEY = 'fleet/discovered.json';
+
+/** How big the fleet was last time, for the guard that stops removals when it suddenly shrinks. */
+export class DiscoveryCountRepository {
+  constructor(readonly store: KeyValueStore) {}
+
+  load(): Promise<Loaded<DiscoveryCount> | undefined> {
+    return loadRecord(this.store, DISCOVERY_COUNT_KEY, 'the fleet size', discoveryCountSchema);
+  }
+
+  save(count: DiscoveryCount, etag?: string): Promise<string> {
+    return saveRecord(this.store, DISCOVERY_COUNT_KEY, 'the fleet size', discoveryCountSchema, count, etag);
   }
 }

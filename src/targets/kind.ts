@@ -36,6 +36,12 @@ export interface FirewallFacts {
   readonly posture: Readonly<Record<string, string>>;
   /** Key Vault keeps the error codes it has always had (VAULT_*); every other kind's are TARGET_*. */
   readonly errorCodes?: 'VAULT' | 'TARGET';
+  /**
+   * How Resource Graph sees the kind, when discovery can find it: `rules` when the IP rules are
+   * in the resource's own body (Resource Graph then reports them, or their digest); `tags` when
+   * they live in a child resource Resource Graph does not describe, so every run reads them directly.
+   */
+  readonly graph?: 'rules' | 'tags';
   /** The SDK package the adapter uses. */
   readonly sdk: string;
   /** The adapter factory, loaded only when a target of the kind is configured (the SDKs are large). */

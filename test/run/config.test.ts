@@ -26,7 +26,7 @@ describe('configuration', () => {
     expect(c.arm.endpoint).toBe('https://management.azure.com');
     expect(c.serviceTags).toEqual({ source: 'download', maxStaleDays: 14 });
     expect(c.state).toEqual({ store: 'file', path: '/etc/tagwall/.tagwall/state.json' });
-    expect(c.guards).toEqual({ maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 1_048_576, maxWidenedPrefix: 12, warnWidenedPrefix: 16 });
+    expect(c.guards).toEqual({ minDiscovered: 1, maxRemovedFraction: 0.5, maxSourceShrinkFraction: 0.2, maxExcessAddresses: 1_048_576, maxWidenedPrefix: 12, warnWidenedPrefix: 16 });
     expect(c.concurrency).toBe(8);
     expect(c.targets[0]).toMatchObject({ maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false, select: ['AzureDevOps'] });
     expect(c.targets[0]!.resource).toMatchObject({ subscriptionId: '00000000-0000-0000-0000-000000000001', resourceGroup: 'rg-app', name: 'kv-one' });

@@ -65,6 +65,15 @@ export interface AppliedRecord {
   /** Absent while the only write ever announced has not been confirmed. */
   readonly appliedAt?: string;
   readonly intent?: WriteIntent;
+  /** When tagwall last wrote the firewall (not when it last found it in step). */
+  readonly writtenAt?: string;
+  /**
+   * What Resource Graph reported of the firewall when a direct read last agreed with this record:
+   * while Resource Graph reports the same, the firewall is still as recorded (see src/fleet/).
+   */
+  readonly graph?: { readonly fingerprint: string; readonly confirmedAt: string };
+  /** What the last direct read saw besides the rules, so a run that trusts Resource Graph reports the same findings. */
+  readonly seen?: { readonly virtualNetworkRuleCount: number; readonly findings?: readonly Finding[]; readonly perimeter?: PerimeterPosture };
 }
 
 export type PerimeterPosture =
@@ -99,7 +108,10 @@ export type FindingCode =
   | 'WIDE_RULE'
   | 'PERIMETER_ENFORCED'
   | 'PERIMETER_LEARNING'
-  | 'PERIMETER_UNKNOWN';
+  | 'PERIMETER_UNKNOWN'
+  | 'UNKNOWN_PROFILE'
+  | 'EXPLICIT_TARGET'
+  | 'REMOVALS_BLOCKED';
 
 export type FindingValue = string | number | boolean | readonly string[];
 
@@ -137,7 +149,9 @@ export type ReasonCode =
   | 'PERIMETER_ENFORCED'
   | 'TARGET_UNSUPPORTED'
   | 'VAULT_BUSY'
-  | 'DEADLINE';
+  | 'DEADLINE'
+  | 'UNKNOWN_PROFILE'
+  | 'PROFILE_UNSUITABLE';
 
 export interface Reason {
   readonly code: ReasonCode;

@@ -24,6 +24,7 @@ export const COGNITIVE_SERVICES: FirewallFacts = {
     bypass: 'properties.networkAcls.bypass: AzureServices lets trusted Azure services (AI Search, Machine Learning) reach Azure OpenAI',
     publicNetworkAccess: 'properties.publicNetworkAccess: Disabled means only private endpoints get in',
   },
+  graph: 'rules',
   sdk: '@azure/arm-cognitiveservices',
   load: async () => (await import('./adapter.js')).createCognitiveServicesFirewalls,
 };

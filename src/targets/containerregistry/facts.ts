@@ -26,6 +26,7 @@ export const CONTAINER_REGISTRY: FirewallFacts = {
     publicNetworkAccess: 'properties.publicNetworkAccess: Disabled means only private endpoints get in',
     sku: 'sku.name: IP rules need Premium; a Basic or Standard registry is SKU_UNSUPPORTED and never written',
   },
+  graph: 'rules',
   sdk: '@azure/arm-containerregistry',
   load: async () => (await import('./adapter.js')).createRegistryFirewalls,
 };

@@ -51,6 +51,7 @@ export const COSMOS_DB: FirewallFacts = {
     bypass: 'properties.networkAclBypass: AzureServices lets trusted Azure services (Synapse, ...) through',
     publicNetworkAccess: 'properties.publicNetworkAccess: Disabled means only private endpoints get in; SecuredByPerimeter means a perimeter decides',
   },
+  graph: 'rules',
   sdk: '@azure/arm-cosmosdb',
   load: async () => (await import('./adapter.js')).createCosmosDbFirewalls,
 };

@@ -23,6 +23,8 @@ export const EVENT_HUBS: NamespaceFacts = {
     bypass: 'networkRuleSets/default properties.trustedServiceAccessEnabled: true is AzureServices (trusted Microsoft services get through), false is None',
     publicNetworkAccess: 'networkRuleSets/default properties.publicNetworkAccess (the namespace carries the same value): Disabled means only private endpoints get in; SecuredByPerimeter means a perimeter decides',
   },
+  // Its rules are in the child networkRuleSets/default, which Resource Graph does not describe.
+  graph: 'tags',
   sdk: '@azure/arm-eventhub',
   load: async () => (await import('./adapter.js')).createEventHubFirewalls,
   // "This feature isn't supported in the basic tier."

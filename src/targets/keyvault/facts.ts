@@ -23,6 +23,7 @@ export const KEY_VAULT: FirewallFacts = {
     publicNetworkAccess: 'properties.publicNetworkAccess: Disabled means only private endpoints get in; SecuredByPerimeter means a perimeter decides',
   },
   errorCodes: 'VAULT',
+  graph: 'rules',
   sdk: '@azure/arm-keyvault',
   load: async () => (await import('./adapter.js')).createKeyVaultFirewalls,
 };

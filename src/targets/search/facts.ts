@@ -24,6 +24,7 @@ export const AI_SEARCH: FirewallFacts = {
     bypass: 'properties.networkRuleSet.bypass: AzureServices lets trusted services (AI services, Machine Learning) through',
     publicNetworkAccess: 'properties.publicNetworkAccess: disabled means only private endpoints get in; securedByPerimeter means a perimeter decides',
   },
+  graph: 'rules',
   sdk: '@azure/arm-search',
   load: async () => (await import('./adapter.js')).createSearchFirewalls,
 };

@@ -21,6 +21,8 @@ export const SERVICE_BUS: NamespaceFacts = {
     bypass: 'networkRuleSets/default properties.trustedServiceAccessEnabled: true is AzureServices (Premium only), false is None',
     publicNetworkAccess: 'networkRuleSets/default properties.publicNetworkAccess: Disabled means only private endpoints get in; SecuredByPerimeter means a perimeter decides',
   },
+  // Its rules are in the child networkRuleSets/default, which Resource Graph does not describe.
+  graph: 'tags',
   sdk: '@azure/arm-servicebus',
   load: async () => (await import('./adapter.js')).createServiceBusFirewalls,
   // Premium only until mid-2023; the page now says the Standard SKU supports IP filtering.

@@ -25,6 +25,7 @@ export const STORAGE_ACCOUNT: FirewallFacts = {
     bypass: 'properties.networkAcls.bypass: a comma list of AzureServices, Logging, Metrics (or None), passed back as read',
     publicNetworkAccess: 'properties.publicNetworkAccess: Disabled means only private endpoints get in; SecuredByPerimeter means a perimeter decides',
   },
+  graph: 'rules',
   sdk: '@azure/arm-storage',
   load: async () => (await import('./adapter.js')).createStorageFirewalls,
 };

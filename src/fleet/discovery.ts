@@ -1,0 +1,230 @@
+import { createHash } from 'node:crypto';
+import { profileTarget, type TagwallConfig, type TargetConfig } from '../config.js';
+import { isTagwallError, TagwallError } from '../core/errors.js';
+import { parseResourceId, resourceKey } from '../core/resource-id.js';
+import type { Finding } from '../core/vault-plan.js';
+import { kindOfType } from '../targets/kinds.js';
+import type { GraphReader, GraphScope } from './graph-client.js';
+import { fleetQuery, subscriptionsQuery } from './graph-query.js';
+import type { GraphRow } from './model.js';
+
+/**
+ * Finds the fleet: every firewall in scope whose opt-in tag names a profile. One query (paged)
+ * returns each firewall with its posture and a digest of its rules, so the same read that finds
+ * the fleet also tells which firewalls changed since tagwall last read them.
+ *
+ * - `<tag>=<profile>` (any case) gets that profile; `<tag>=off` opts the firewall out; an
+ *   untagged firewall is not in the answer, so it is never read or written.
+ * - An explicit target wins over a discovered one for the same resource, and says so.
+ * - A tag naming no profile is a warning and an alert, and no write.
+ * - A scope the identity cannot read is a warning that names it, never a silent empty fleet.
+ */
+
+/** A problem or fact about the run as a whole, with a code. */
+export interface RunFinding {
+  readonly code: string;
+  readonly severity: 'critical' | 'warning' | 'info';
+  readonly message: string;
+  readonly [value: string]: string | number | boolean | readonly string[];
+}
+
+/** A tagged firewall discovery cannot protect, and why: reported, never written. */
+export interface Unprotected {
+  readonly id: string;
+  readonly kind: string;
+  readonly profile: string;
+  readonly code: 'UNKNOWN_PROFILE' | 'PROFILE_UNSUITABLE';
+  readonly message: string;
+}
+
+export interface Fleet {
+  /** Explicit targets first (in config order), then discovered ones (by ID). */
+  readonly targets: readonly TargetConfig[];
+  /** Resource Graph's row for each target it described, by resourceKey. */
+  readonly rows: ReadonlyMap<string, GraphRow>;
+  readonly unprotected: readonly Unprotected[];
+  /** Extra findings for explicit targets that discovery also found (EXPLICIT_TARGET), by resourceKey. */
+  readonly notes: ReadonlyMap<string, Finding>;
+  readonly findings: readonly RunFinding[];
+  readonly counts: {
+    /** Tagged firewalls with a profile that applies (what the shrink guard counts). */
+    readonly discovered: number;
+    readonly optedOut: number;
+    readonly unprotected: number;
+    readonly explicit: number;
+    /** Explicit targets that discovery found too. */
+    readonly overridden: number;
+  };
+}
+
+export interface DiscoverOptions {
+  /** Only these subscriptions (the CLI's --subscription), within the configured scope. */
+  readonly subscriptions?: readonly string[];
+}
+
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** A row as tagwall uses it; throws GRAPH_FAILED on a row that lacks what the query projects. */
+export function readRow(raw: Record<string, unknown>): GraphRow {
+  const id = text(raw.id);
+  const type = text(raw.type);
+  const subscriptionId = text(raw.subscriptionId);
+  if (id === undefined || type === undefined || subscriptionId === undefined) {
+    throw new TagwallError('GRAPH_FAILED', `Resource Graph returned a row without id, type or subscriptionId: ${JSON.stringify(raw).slice(0, 200)}`);
+  }
+  const ruleCount = typeof raw.ruleCount === 'number' ? raw.ruleCount : undefined;
+  const digest = text(raw.digest);
+  const rules = Array.isArray(raw.rules)
+    ? raw.rules.map((r: unknown) => (typeof r === 'string' ? r : String((r as { value?: unknown; ipAddressOrRange?: unknown; ipMask?: unknown } | null)?.value ?? (r as { ipAddressOrRange?: unknown } | null)?.ipAddressOrRange ?? '')))
+    : undefined;
+  const posture = { defaultAction: text(raw.defaultAction), bypass: text(raw.bypass), publicNetworkAccess: text(raw.publicNetworkAccess) };
+  // Without a digest the rules themselves are hashed here: the fingerprint only ever compares with itself.
+  const ruleState = digest ?? (rules === undefined ? 'none' : `rules:${createHash('sha256').update(JSON.stringify(rules)).digest('hex')}`);
+  const fingerprint = [ruleState, ruleCount ?? '', posture.defaultAction ?? '', posture.bypass ?? '', posture.publicNetworkAccess ?? ''].join('|');
+  return {
+    id,
+    type,
+    subscriptionId,
+    profile: typeof raw.profile === 'string' ? raw.profile.trim() : '',
+    ...(posture.defaultAction === undefined ? {} : { defaultAction: posture.defaultAction }),
+    ...(posture.bypass === undefined ? {} : { bypass: posture.bypass }),
+    ...(posture.publicNetworkAccess === undefined ? {} : { publicNetworkAccess: posture.publicNetworkAccess }),
+    ...(ruleCount === undefined ? {} : { ruleCount }),
+    ...(digest === undefined ? {} : { digest }),
+    ...(rules === undefined ? {} : { rules }),
+    fingerprint,
+  };
+}
+
+function scopeOf(config: TagwallConfig, narrow: readonly string[] | undefined): { scope: GraphScope; named: readonly string[] } {
+  const scope = config.discover!.scope;
+  if ('subscriptions' in scope) {
+    const subs = narrow === undefined ? scope.subscriptions : scope.subscriptions.filter((s) => narrow.some((n) => n.toLowerCase() === s.toLowerCase()));
+    return { scope: { subscriptions: subs }, named: subs };
+  }
+  if (narrow !== undefined) return { scope: { subscriptions: narrow }, named: narrow };
+  if ('managementGroups' in scope) return { scope: { managementGroups: scope.managementGroups }, named: [] };
+  return { scope: {}, named: [] };
+}
+
+/** Names the listed subscriptions Resource Graph showed nothing of and the identity cannot read. */
+async function unreadableSubscriptions(reader: GraphReader, named: readonly string[], seen: ReadonlySet<string>): Promise<string[]> {
+  const silent = named.filter((s) => !seen.has(s.toLowerCase()));
+  if (silent.length === 0) return [];
+  // An empty subscription and an unreadable one look the same in the fleet query; ask which is which.
+  const visible = new Set((await reader.query(subscriptionsQuery(), { subscriptions: silent })).map((r) => String(r.subscriptionId ?? '').toLowerCase()));
+  return silent.filter((s) => !visible.has(s.toLowerCase()));
+}
+
+/** Management groups one by one, so the one the identity cannot read is named and the others still count. */
+async function readableGroups(reader: GraphReader, groups: readonly string[], findings: RunFinding[]): Promise<string[]> {
+  const readable: string[] = [];
+  for (const group of groups) {
+    try {
+      await reader.query(subscriptionsQuery(), { managementGroups: [group] });
+      readable.push(group);
+    } catch (e) {
+      if (!isTagwallError(e, 'GRAPH_FORBIDDEN')) throw e;
+      findings.push({ code: 'SCOPE_UNREADABLE', severity: 'warning', message: `management group ${group} cannot be read by tagwall's identity; its firewalls were not discovered`, managementGroup: group });
+    }
+  }
+  return readable;
+}
+
+async function queryRows(config: TagwallConfig, reader: GraphReader, scope: GraphScope, findings: RunFinding[]): Promise<GraphRow[]> {
+  const discover = config.discover!;
+  const types = discover.resourceTypes.map((k) => k.resourceType);
+  try {
+    return (await reader.query(fleetQuery({ types, tag: discover.tag, digest: discover.digest }), scope)).map(readRow);
+  } catch (e) {
+    if (!discover.digest || !isTagwallError(e, 'GRAPH_QUERY_INVALID')) throw e;
+    // A cloud whose Resource Graph refuses hash_sha256 still gets its fleet, at the cost of moving the rules.
+    findings.push({ code: 'GRAPH_DIGEST_UNSUPPORTED', severity: 'warning', message: `Resource Graph refused the query with hash_sha256 (${e.message}); the rules themselves were read instead. Set discover.digest to false to stop trying.` });
+    return (await reader.query(fleetQuery({ types, tag: discover.tag, digest: false }), scope)).map(readRow);
+  }
+}
+
+/** The fleet without discovery: the explicit targets alone. */
+export function explicitFleet(config: TagwallConfig): Fleet {
+  return { targets: config.targets, rows: new Map(), unprotected: [], notes: new Map(), findings: [], counts: { discovered: 0, optedOut: 0, unprotected: 0, explicit: config.targets.length, overridden: 0 } };
+}
+
+export async function discoverFleet(config: TagwallConfig, reader: GraphReader, options: DiscoverOptions = {}): Promise<Fleet> {
+  const discover = config.discover;
+  const explicit = new Map(config.targets.map((t) => [resourceKey(t.resource), t]));
+  if (discover === undefined) return explicitFleet(config);
+  const findings: RunFinding[] = [];
+  const { scope, named } = scopeOf(config, options.subscriptions);
+  let rows: GraphRow[] = [];
+  if ('managementGroups' in scope && scope.managementGroups !== undefined) {
+    const groups = await readableGroups(reader, scope.managementGroups, findings);
+    if (groups.length > 0) rows = await queryRows(config, reader, { managementGroups: groups }, findings);
+  } else if (!('subscriptions' in scope) || (scope.subscriptions?.length ?? 0) > 0) {
+    rows = await queryRows(config, reader, scope, findings);
+  }
+  if (named.length > 0) {
+    const seen = new Set(rows.map((r) => r.subscriptionId.toLowerCase()));
+    for (const sub of await unreadableSubscriptions(reader, named, seen)) {
+      findings.push({ code: 'SCOPE_UNREADABLE', severity: 'warning', message: `subscription ${sub} cannot be read by tagwall's identity (or does not exist); its firewalls were not discovered`, subscriptionId: sub });
+    }
+  }
+
+  const byKey = new Map<string, GraphRow>();
+  const discovered: TargetConfig[] = [];
+  const unprotected: Unprotected[] = [];
+  const notes = new Map<string, Finding>();
+  let optedOut = 0;
+  for (const row of rows) {
+    const key = resourceKey(row);
+    if (byKey.has(key)) continue; // one row per tag key; a resource tagged twice in different cases keeps its first
+    byKey.set(key, row);
+    const kind = kindOfType(row.type);
+    if (kind === undefined) continue;
+    if (row.profile.toLowerCase() === 'off') {
+      optedOut += 1;
+      byKey.delete(key);
+      continue;
+    }
+    const own = explicit.get(key);
+    if (own !== undefined) {
+      notes.set(key, { severity: 'info', code: 'EXPLICIT_TARGET', message: `configured explicitly in targets; its tag ${discover.tag}=${row.profile} is not used`, profile: row.profile });
+      continue;
+    }
+    try {
+      discovered.push(profileTarget(config, row.profile, parseResourceId(row.id), kind));
+    } catch (e) {
+      if (!isTagwallError(e, 'UNKNOWN_PROFILE') && !isTagwallError(e, 'PROFILE_UNSUITABLE')) throw e;
+      const message =
+        e.code === 'UNKNOWN_PROFILE'
+          ? `tagged ${discover.tag}=${row.profile || '(empty)'}, which names no profile (known: ${[...config.profiles.values()].map((p) => p.name).join(', ') || 'none'}, or off); nothing is written until the tag or the profiles are fixed`
+          : e.message;
+      unprotected.push({ id: row.id, kind: kind.kind, profile: row.profile, code: e.code === 'UNKNOWN_PROFILE' ? 'UNKNOWN_PROFILE' : 'PROFILE_UNSUITABLE', message });
+    }
+  }
+  discovered.sort((a, b) => (resourceKey(a.resource) < resourceKey(b.resource) ? -1 : 1));
+  return {
+    targets: [...config.targets, ...discovered],
+    rows: byKey,
+    unprotected,
+    notes,
+    findings,
+    counts: { discovered: discovered.length, optedOut, unprotected: unprotected.length, explicit: config.targets.length, overridden: notes.size },
+  };
+}
+
+/**
+ * The "empty source" guard applied to targets: a fleet that suddenly shrank (a lost role
+ * assignment, a mistyped scope, a Resource Graph outage that answers empty) must not be read
+ * as every other firewall having gone. Returns the finding when removals must stop.
+ */
+export function shrinkGuard(discovered: number, lastRun: number | undefined, minDiscovered: number): RunFinding | undefined {
+  if (discovered < minDiscovered) {
+    return { code: 'DISCOVERY_SHRANK', severity: 'critical', message: `discovery found ${discovered} firewall${discovered === 1 ? '' : 's'}, fewer than guards.minDiscovered (${minDiscovered}); no rule is removed anywhere this run`, discovered, minDiscovered };
+  }
+  if (lastRun !== undefined && discovered < lastRun / 2) {
+    return { code: 'DISCOVERY_SHRANK', severity: 'critical', message: `discovery found ${discovered} firewalls, fewer than half of the last run's ${lastRun}; no rule is removed anywhere this run (--force accepts the smaller fleet)`, discovered, lastRun };
+  }
+  return undefined;
+}

@@ -1,0 +1,188 @@
+import { profileTarget, type TagwallConfig, type TargetConfig } from '../config.js';
+import { isTagwallError, TagwallError } from '../core/errors.js';
+import { parseResourceId, resourceKey } from '../core/resource-id.js';
+import type { VaultReport } from '../reconcile.js';
+import { fleetOf, finishRun, graphOf, openRun, reconcileTargets, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes, type RunOptions, type RunReport, type Runtime } from '../run.js';
+import { kindOf } from '../targets/kinds.js';
+import { needsWork } from '../vault-pass.js';
+import { storeDocument } from './documents.js';
+import type { OutcomeCounts, RunManifest, ShardMessage, ShardResult, ShardSink, ShardVault } from './model.js';
+
+/**
+ * The fleet run as the Functions app does it. The timer resolves the document once (stored
+ * content-addressed), discovers the fleet, settles every firewall Resource Graph shows
+ * unchanged without an ARM call, and sends the rest to the queue in shards of one
+ * subscription each; a small remainder it reconciles inline, on the same code path. Each shard
+ * is reconciled by the queue worker with exactly the document the run resolved.
+ */
+
+/** Where the run's manifest goes, for `GET /api/runs/{runId}`. */
+export interface RunRecords {
+  saveManifest(manifest: RunManifest): Promise<unknown>;
+}
+
+export interface FleetRunStarted {
+  readonly runId: string;
+  /** Everything the timer settled itself (in sync by Resource Graph, unprotected, inline work). */
+  readonly report: RunReport;
+  readonly manifest: RunManifest;
+  readonly enqueued: { readonly shards: number; readonly vaults: number };
+}
+
+/** Keeps a message well under Storage's 64 KB once base64 adds its third. */
+const MAX_MESSAGE_JSON = 45_000;
+
+function counts(reports: readonly VaultReport[]): OutcomeCounts {
+  const by: Record<string, number> = {};
+  for (const r of reports) by[r.outcome] = (by[r.outcome] ?? 0) + 1;
+  return by;
+}
+
+/** Shards of at most `size` targets, each of one subscription, each message within the size limit. */
+export function shardsOf(targets: readonly TargetConfig[], size: number, runId: string, document: string, force: boolean): ShardMessage[] {
+  const bySubscription = new Map<string, TargetConfig[]>();
+  for (const t of targets) {
+    const key = t.resource.subscriptionId.toLowerCase();
+    bySubscription.set(key, [...(bySubscription.get(key) ?? []), t]);
+  }
+  const shards: ShardMessage[] = [];
+  const push = (group: ShardMessage['targets']) => {
+    shards.push({ version: 1, runId, document, shard: shards.length, targets: group, ...(force ? { force: true } : {}) });
+  };
+  for (const group of bySubscription.values()) {
+    let current: { id: string; profile?: string }[] = [];
+    let bytes = 0;
+    for (const t of group) {
+      const entry = { id: t.resource.id, ...(t.profile === undefined ? {} : { profile: t.profile }) };
+      const cost = JSON.stringify(entry).length + 1;
+      if (current.length > 0 && (current.length >= size || bytes + cost > MAX_MESSAGE_JSON)) {
+        push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(entry);
+      bytes += cost;
+    }
+    if (current.length > 0) push(current);
+  }
+  return shards;
+}
+
+export async function startFleetRun(
+  config: TagwallConfig,
+  options: RunOptions & { readonly fanOut: 'queue' | 'auto' },
+  runtime: Runtime,
+  deps: { readonly sink?: ShardSink; readonly runs?: RunRecords },
+): Promise<FleetRunStarted> {
+  await using session = await openRun(config, options, runtime);
+  const { fleet, errors, guard, lastCount } = await fleetOf(session);
+  const targets = targetsOf(session, fleet, guard);
+  const graph = graphOf(session, fleet);
+  // Judging costs state reads only; what it cannot settle needs a direct read and maybe a write.
+  const judged = await reconcileTargets(session, targets, graph, { judgeOnly: true });
+  const work = targets.filter((_, i) => needsWork.has(judged[i]!));
+  const settled = judged.filter((r) => !needsWork.has(r));
+  const queue = deps.sink !== undefined && !options.dryRun && work.length > 0 && (options.fanOut === 'queue' || work.length > config.fanOut.inlineBelow);
+  let inline: VaultReport[] = [];
+  let shards: ShardMessage[] = [];
+  let document = '';
+  if (queue) {
+    document = await storeDocument(session.state, session.doc);
+    shards = shardsOf(work, config.fanOut.shardSize, session.runId, document, options.force);
+  } else if (work.length > 0) {
+    inline = await reconcileTargets(session, work, undefined);
+  }
+  // Config order, whichever way each vault was settled.
+  const byId = new Map([...settled, ...inline].map((r) => [resourceKey({ id: r.vault }), r]));
+  const ordered = targets.flatMap((t) => byId.get(resourceKey(t.resource)) ?? []);
+  const vaults = withDiscoveryNotes(fleet, ordered, wantedBy(options));
+  const manifest: RunManifest = {
+    version: 1,
+    runId: session.runId,
+    startedAt: session.now().toISOString(),
+    dryRun: options.dryRun,
+    document,
+    changeNumber: session.doc.changeNumber,
+    shards: shards.length,
+    discovered: fleet.counts.discovered,
+    explicit: fleet.counts.explicit,
+    inline: counts(vaults),
+    findings: [...errors, ...fleet.findings].map((f) => ({ code: f.code, message: f.message })),
+  };
+  // The manifest first, so the status is readable as soon as the first shard lands.
+  if (queue) {
+    await deps.runs?.saveManifest(manifest);
+    await deps.sink!.send(shards);
+  }
+  await rememberFleetSize(session, fleet, guard, lastCount);
+  const { report } = await finishRun(session, vaults, { errors, fleet, scopes: 'run' });
+  return { runId: session.runId, report, manifest, enqueued: { shards: shards.length, vaults: work.length * Number(queue) } };
+}
+
+/** The targets a message names: the explicit target for an ID, else the profile discovery gave it. */
+function targetsOfMessage(config: TagwallConfig, message: ShardMessage): { targets: TargetConfig[]; unprotected: VaultReport[] } {
+  const explicit = new Map(config.targets.map((t) => [resourceKey(t.resource), t]));
+  const targets: TargetConfig[] = [];
+  const unprotected: VaultReport[] = [];
+  for (const entry of message.targets) {
+    const own = explicit.get(resourceKey(entry));
+    if (own !== undefined) {
+      targets.push(own);
+      continue;
+    }
+    const resource = parseResourceId(entry.id);
+    const kind = kindOf(resource);
+    try {
+      if (entry.profile === undefined) throw new TagwallError('UNKNOWN_PROFILE', `${entry.id} is no longer a configured target and carries no profile`, { values: { profile: '' } });
+      targets.push(profileTarget(config, entry.profile, resource, kind));
+    } catch (e) {
+      // The configuration changed while the message waited: nothing is written on a guess.
+      if (!isTagwallError(e, 'UNKNOWN_PROFILE') && !isTagwallError(e, 'PROFILE_UNSUITABLE')) throw e;
+      const code = e.code === 'UNKNOWN_PROFILE' ? 'UNKNOWN_PROFILE' : 'PROFILE_UNSUITABLE';
+      unprotected.push({
+        vault: entry.id,
+        kind: kind.kind,
+        outcome: 'skipped',
+        add: [],
+        remove: [],
+        unmanaged: [],
+        shared: [],
+        adopted: [],
+        rules: { managed: 0, unmanaged: 0, shared: 0, limit: 0 },
+        excessAddresses: 0,
+        drift: [],
+        findings: [{ severity: 'warning', code, message: e.message, profile: entry.profile ?? '' }],
+        reasons: [{ code, message: e.message }],
+        mode: 'merge',
+      });
+    }
+  }
+  return { targets, unprotected };
+}
+
+function shardVault(r: VaultReport): ShardVault {
+  return {
+    vault: r.vault,
+    outcome: r.outcome,
+    add: r.add.length,
+    remove: r.remove.length,
+    ...(r.error === undefined ? {} : { error: { code: r.error.code, message: r.error.message } }),
+    ...(r.reasons.length === 0 ? {} : { reasons: r.reasons.map((x) => x.code) }),
+  };
+}
+
+/**
+ * One shard, as the queue worker runs it: the run's own document, the one-writer protocol (so a
+ * redelivered message finds its vaults written and writes nothing), and the shard's own alerts.
+ * A vault's failure is in the result; only a shard that could not run at all throws.
+ */
+export async function runShard(config: TagwallConfig, message: ShardMessage, runtime: Runtime, options: { readonly deadline?: Date } = {}): Promise<ShardResult> {
+  const { targets, unprotected } = targetsOfMessage(config, message);
+  const runOptions: RunOptions = { dryRun: false, force: message.force === true, alerts: 'send', ...(options.deadline === undefined ? {} : { deadline: options.deadline }) };
+  await using session = await openRun(config, runOptions, runtime, { documentId: message.document });
+  // Intents carry this delivery's own id, not the run's: a message delivered twice at once is then
+  // two writers, and the one-writer protocol lets only one of them write.
+  const vaults = [...(await reconcileTargets(session, targets, undefined, { backlog: false })), ...unprotected];
+  await finishRun(session, vaults, { scopes: 'vaults' });
+  return { version: 1, runId: message.runId, shard: message.shard, finishedAt: session.now().toISOString(), state: 'done', vaults: vaults.map(shardVault) };
+}
