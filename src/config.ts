@@ -10,6 +10,7 @@ import type { FirewallFacts } from './targets/kind.js';
 import type { Guards } from './core/vault-plan.js';
 import { formatJsonPath } from './sources/schema.js';
 import { validateWebhookUrl } from './alerts/webhook.js';
+import { ARM_SUBSCRIPTION_LIMITS, DEFAULT_PACING_MARGIN, type PacingSettings } from './fleet/pacing.js';
 
 /**
  * The one configuration schema. Names are part of the contract: users' files must keep
@@ -121,6 +122,21 @@ const serviceTagsSchema = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('arm'), location: z.string().min(1), subscriptionId: z.string().min(1) }),
 ]);
 
+/**
+ * ARM's buckets per principal and subscription ("Understand how Azure Resource Manager
+ * throttles requests", learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling):
+ * reads 250 burst refilled at 25/s, writes and deletes 200 at 10/s. Lower them for a principal
+ * that other tools share; `margin` scales all of them (default 0.9).
+ */
+const bucketSchema = z.strictObject({ burst: z.number().int().min(1).max(100_000), perSecond: z.number().positive().max(10_000) });
+const pacingSchema = z.strictObject({
+  reads: bucketSchema.default({ ...ARM_SUBSCRIPTION_LIMITS.read }),
+  writes: bucketSchema.default({ ...ARM_SUBSCRIPTION_LIMITS.write }),
+  deletes: bucketSchema.default({ ...ARM_SUBSCRIPTION_LIMITS.delete }),
+  margin: z.number().gt(0).max(1).default(DEFAULT_PACING_MARGIN),
+});
+const PACING_DEFAULTS = { reads: { ...ARM_SUBSCRIPTION_LIMITS.read }, writes: { ...ARM_SUBSCRIPTION_LIMITS.write }, deletes: { ...ARM_SUBSCRIPTION_LIMITS.delete }, margin: DEFAULT_PACING_MARGIN };
+
 const stateSchema = z.discriminatedUnion('store', [
   z.strictObject({ store: z.literal('file'), path: z.string().min(1).default('.tagwall/state.json') }),
   z.strictObject({
@@ -135,7 +151,7 @@ export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   cloud: cloud.default('Public'),
   serviceTags: serviceTagsSchema.default({ source: 'download', maxStaleDays: 14 }),
-  arm: z.strictObject({ endpoint: httpsUrl.optional() }).default({}),
+  arm: z.strictObject({ endpoint: httpsUrl.optional(), pacing: pacingSchema.default(PACING_DEFAULTS) }).default({ pacing: PACING_DEFAULTS }),
   identity: z.strictObject({ clientId: z.string().min(1).optional() }).default({}),
   state: stateSchema.default({ store: 'file', path: '.tagwall/state.json' }),
   defaults: defaultsSchema.default({ reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false, adopt: 'first-run', skipWhenPerimeterEnforced: false }),
@@ -148,7 +164,10 @@ export const configSchema = z.strictObject({
       warnWidenedPrefix: guardFields.warnWidenedPrefix.default(GUARD_DEFAULTS.warnWidenedPrefix),
     })
     .default({ ...GUARD_DEFAULTS }),
-  concurrency: z.number().int().min(1).max(64).default(8),
+  /** Targets in flight at once, over all subscriptions; a fleet needs many, since each subscription is paced on its own. */
+  concurrency: z.number().int().min(1).max(256).default(8),
+  /** Targets in flight at once in one subscription, so one subscription's throttling holds few of the run's slots. */
+  concurrencyPerSubscription: z.number().int().min(1).max(256).default(4),
   alerts: z
     .strictObject({
       webhook: z
@@ -194,7 +213,7 @@ export interface TargetConfig {
 }
 
 export interface TagwallConfig extends Omit<ParsedConfig, 'targets' | 'arm'> {
-  readonly arm: { readonly endpoint: string };
+  readonly arm: { readonly endpoint: string; readonly pacing: Required<PacingSettings> };
   readonly targets: readonly TargetConfig[];
   /** Folder relative paths were resolved against. */
   readonly baseDir: string;
@@ -304,5 +323,5 @@ export function parseConfig(raw: unknown, options: { baseDir: string; source: st
     : c.serviceTags;
   const state = c.state.store === 'file' ? { ...c.state, path: resolvePath(c.state.path) } : c.state;
   const endpoint = (c.arm.endpoint ?? ARM_ENDPOINTS[c.cloud]).replace(/\/+$/, '');
-  return { ...c, serviceTags, state, arm: { endpoint }, targets, baseDir: options.baseDir };
+  return { ...c, serviceTags, state, arm: { endpoint, pacing: c.arm.pacing }, targets, baseDir: options.baseDir };
 }
