@@ -10,7 +10,8 @@ import type { FirewallFacts } from './targets/kind.js';
 import type { Guards } from './core/vault-plan.js';
 import { formatJsonPath } from './sources/schema.js';
 import { validateWebhookUrl } from './alerts/webhook.js';
-import { ARM_SUBSCRIPTION_LIMITS, DEFAULT_PACING_MARGIN, type PacingSettings } from './fleet/pacing.js';
+import type { PacingSettings } from './fleet/pacing.js';
+import { PACING_DEFAULTS, pacingSchema } from './fleet/pacing-config.js';
 
 /**
  * The one configuration schema. Names are part of the contract: users' files must keep
@@ -121,21 +122,6 @@ const serviceTagsSchema = z.discriminatedUnion('source', [
   z.strictObject({ source: z.literal('url'), url: httpsUrl, ...fetchSettings }),
   z.strictObject({ source: z.literal('arm'), location: z.string().min(1), subscriptionId: z.string().min(1) }),
 ]);
-
-/**
- * ARM's buckets per principal and subscription ("Understand how Azure Resource Manager
- * throttles requests", learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling):
- * reads 250 burst refilled at 25/s, writes and deletes 200 at 10/s. Lower them for a principal
- * that other tools share; `margin` scales all of them (default 0.9).
- */
-const bucketSchema = z.strictObject({ burst: z.number().int().min(1).max(100_000), perSecond: z.number().positive().max(10_000) });
-const pacingSchema = z.strictObject({
-  reads: bucketSchema.default({ ...ARM_SUBSCRIPTION_LIMITS.read }),
-  writes: bucketSchema.default({ ...ARM_SUBSCRIPTION_LIMITS.write }),
-  deletes: bucketSchema.default({ ...ARM_SUBSCRIPTION_LIMITS.delete }),
-  margin: z.number().gt(0).max(1).default(DEFAULT_PACING_MARGIN),
-});
-const PACING_DEFAULTS = { reads: { ...ARM_SUBSCRIPTION_LIMITS.read }, writes: { ...ARM_SUBSCRIPTION_LIMITS.write }, deletes: { ...ARM_SUBSCRIPTION_LIMITS.delete }, margin: DEFAULT_PACING_MARGIN };
 
 const stateSchema = z.discriminatedUnion('store', [
   z.strictObject({ store: z.literal('file'), path: z.string().min(1).default('.tagwall/state.json') }),

@@ -17,6 +17,7 @@ import { storesFor } from './state/stores.js';
 import { AlertStateRepository, BacklogRepository, VaultStateRepository } from './state/records.js';
 import type { KeyValueStore } from './state/store.js';
 import type { OperationPolling } from './targets/arm-client-options.js';
+import { ArmPacer } from './fleet/pacing.js';
 import { createFirewalls } from './targets/kinds.js';
 import { createPerimeterLookup } from './targets/perimeter.js';
 import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
@@ -48,6 +49,8 @@ export interface Runtime {
   readonly armRetry?: { readonly maxRetries?: number; readonly retryDelayInMs?: number; readonly maxRetryDelayInMs?: number };
   /** How long-running writes (Cosmos DB's) are polled; defaults to the SDK's interval and a 20-minute bound. */
   readonly armOperations?: OperationPolling;
+  /** Paces ARM calls per subscription; defaults to one per run at `arm.pacing`'s rates. */
+  readonly pacer?: ArmPacer;
   readonly onProgress?: (received: number, total?: number) => void;
   readonly onVaultDone?: (report: VaultReport, done: number, total: number) => void;
 }
@@ -172,6 +175,8 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
     throw e;
   }
   const doc = resolved.document;
+  // One pacer for the run: ARM counts a principal's calls per subscription, whichever client makes them.
+  const pacer = runtime.pacer ?? new ArmPacer(config.arm.pacing);
   const firewalls =
     injected.firewalls ??
     createFirewalls({
@@ -180,6 +185,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
       ...(runtime.armCa === undefined ? {} : { tls: { ca: runtime.armCa } }),
       ...(runtime.armRetry === undefined ? {} : { retry: runtime.armRetry }),
       ...(runtime.armOperations === undefined ? {} : { operations: runtime.armOperations }),
+      pacer,
     });
   // One lookup per run: it lists each subscription's perimeters once, for all its vaults.
   const perimeters =
@@ -190,6 +196,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
           credential,
           ...(runtime.armCa === undefined ? {} : { tls: { ca: runtime.armCa } }),
           ...(runtime.armRetry === undefined ? {} : { retry: runtime.armRetry }),
+          pacer,
         })
       : undefined);
   const vaultState = new VaultStateRepository(stores.state);
@@ -210,6 +217,7 @@ export async function runSync(config: TagwallConfig, options: RunOptions, runtim
             state: vaultState.access(),
             now,
             ...(runtime.onVaultDone === undefined ? {} : { onVaultDone: runtime.onVaultDone }),
+            throttled: (subscriptionId) => pacer.isBlocked(subscriptionId),
           },
           {
             dryRun: options.dryRun,
