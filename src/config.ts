@@ -10,6 +10,8 @@ import type { FirewallFacts } from './targets/kind.js';
 import type { Guards } from './core/vault-plan.js';
 import { formatJsonPath } from './sources/schema.js';
 import { validateWebhookUrl } from './alerts/webhook.js';
+import type { PacingSettings } from './fleet/pacing.js';
+import { PACING_DEFAULTS, pacingSchema } from './fleet/pacing-config.js';
 
 /**
  * The one configuration schema. Names are part of the contract: users' files must keep
@@ -172,7 +174,7 @@ export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   cloud: cloud.default('Public'),
   serviceTags: serviceTagsSchema.default({ source: 'download', maxStaleDays: 14 }),
-  arm: z.strictObject({ endpoint: httpsUrl.optional() }).default({}),
+  arm: z.strictObject({ endpoint: httpsUrl.optional(), pacing: pacingSchema.default(PACING_DEFAULTS) }).default({ pacing: PACING_DEFAULTS }),
   identity: z.strictObject({ clientId: z.string().min(1).optional() }).default({}),
   state: stateSchema.default({ store: 'file', path: '.tagwall/state.json' }),
   defaults: defaultsSchema.default({ reserveRules: 0, mode: 'merge', policy: 'sync', split31: false, enforceDeny: false, adopt: 'first-run', skipWhenPerimeterEnforced: false }),
@@ -187,7 +189,10 @@ export const configSchema = z.strictObject({
       minDiscovered: z.number().int().min(0).default(1),
     })
     .default({ ...GUARD_DEFAULTS, minDiscovered: 1 }),
-  concurrency: z.number().int().min(1).max(64).default(8),
+  /** Targets in flight at once, over all subscriptions; a fleet needs many, since each subscription is paced on its own. */
+  concurrency: z.number().int().min(1).max(256).default(8),
+  /** Targets in flight at once in one subscription, so one subscription's throttling holds few of the run's slots. */
+  concurrencyPerSubscription: z.number().int().min(1).max(256).default(4),
   alerts: z
     .strictObject({
       webhook: z
@@ -243,7 +248,7 @@ export interface DiscoverConfig extends NonNullable<ParsedConfig['discover']> {
 }
 
 export interface TagwallConfig extends Omit<ParsedConfig, 'targets' | 'arm' | 'profiles' | 'discover'> {
-  readonly arm: { readonly endpoint: string };
+  readonly arm: { readonly endpoint: string; readonly pacing: Required<PacingSettings> };
   /** Explicit targets; discovered ones are added at run time (src/fleet/discovery.ts). */
   readonly targets: readonly TargetConfig[];
   /** By lowercased name. */
@@ -424,5 +429,5 @@ export function parseConfig(raw: unknown, options: { baseDir: string; source: st
   const state = c.state.store === 'file' ? { ...c.state, path: resolvePath(c.state.path) } : c.state;
   const endpoint = (c.arm.endpoint ?? ARM_ENDPOINTS[c.cloud]).replace(/\/+$/, '');
   const { discover: _d, ...rest } = c;
-  return { ...rest, serviceTags, state, arm: { endpoint }, targets, profiles, ...(discover === undefined ? {} : { discover }), parsed: c, baseDir: options.baseDir };
+  return { ...rest, serviceTags, state, arm: { endpoint, pacing: c.arm.pacing }, targets, profiles, ...(discover === undefined ? {} : { discover }), parsed: c, baseDir: options.baseDir };
 }

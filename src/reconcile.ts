@@ -10,6 +10,7 @@ import type { TagwallConfig, TargetConfig } from './config.js';
 import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
 import type { FleetGraph } from './fleet/model.js';
 import { desiredOf, passVault, reason, report, settle, type RunContext, type VaultPass } from './vault-pass.js';
+import { SubscriptionSchedule } from './fleet/schedule.js';
 
 /**
  * The one loop: for each vault, record → read → plan → guard → announce → apply → verify →
@@ -73,6 +74,8 @@ export interface ReconcileDeps {
   readonly now?: () => Date;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly onVaultDone?: (report: VaultReport, done: number, total: number) => void;
+  /** Whether ARM has told a subscription to back off (the run's pacer); its vaults then start after others'. */
+  readonly throttled?: (subscriptionId: string) => boolean;
 }
 
 export interface ReconcileOptions {
@@ -167,7 +170,7 @@ function allowlists(doc: ServiceTagDocument, index: TagIndex): RunContext['desir
   };
 }
 
-/** Runs every selected target, `concurrency` at a time; the order of the reports follows the config. */
+/** Runs every selected target, `concurrency` at a time and subscriptions in turn (fleet/schedule.ts); the order of the reports follows the config. */
 export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, deps: ReconcileDeps, options: ReconcileOptions): Promise<VaultReport[]> {
   const targets = options.targets !== undefined ? [...options.targets] : selectTargets(config, options.vaults);
   const index = new TagIndex(doc);
@@ -196,18 +199,31 @@ export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, 
     return w;
   };
   const reports: Promise<VaultReport>[] = new Array(targets.length);
-  let next = 0;
   let done = 0;
+  const schedule = new SubscriptionSchedule(
+    order.map((i) => ({ subscription: targets[i]!.resource.subscriptionId, first: options.first?.has(targets[i]!.resource.id.toLowerCase()) === true })),
+    { perSubscription: config.concurrencyPerSubscription, ...(deps.throttled === undefined ? {} : { blocked: deps.throttled }) },
+  );
+  // Workers with nothing they may start (every subscription left is at its cap) wait for one to finish.
+  const idle: (() => void)[] = [];
   // `concurrency` bounds the vaults talking to ARM at once. Recording state is not ARM work, so a
   // worker moves on to its next vault while the record is written (the file store batches them).
   const worker = async () => {
-    while (next < order.length) {
-      const i = order[next++]!;
+    while (schedule.pending > 0) {
+      const k = schedule.take();
+      if (k === undefined) {
+        await new Promise<void>((r) => idle.push(r));
+        continue;
+      }
+      const i = order[k]!;
       const target = targets[i]!;
       const pass: VaultPass =
         options.deadline !== undefined && now().getTime() >= options.deadline.getTime()
           ? { report: report(target, 'skipped', undefined, { reasons: [reason('DEADLINE', `the run reached its deadline (${options.deadline.toISOString()}) before this vault; the next run takes it first`, { deadline: options.deadline.toISOString() })] }) }
           : await passVault(target, ctx);
+      // A pass reports its failures rather than throwing them, so its slot is always given back here.
+      schedule.release(k);
+      for (const wake of idle.splice(0)) wake();
       const desired = desiredOf.get(pass.report);
       reports[i] = settle(pass).then((settled) => {
         const r = desired === undefined ? settled : { ...settled, widening: explain(desired) };

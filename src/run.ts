@@ -21,6 +21,7 @@ import { storesFor } from './state/stores.js';
 import { AlertStateRepository, BacklogRepository, DiscoveryCountRepository, VaultStateRepository, type DiscoveryCount, type Loaded } from './state/records.js';
 import type { KeyValueStore } from './state/store.js';
 import type { OperationPolling } from './targets/arm-client-options.js';
+import { ArmPacer } from './fleet/pacing.js';
 import { createFirewalls } from './targets/kinds.js';
 import { createPerimeterLookup } from './targets/perimeter.js';
 import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
@@ -59,6 +60,8 @@ export interface Runtime {
   readonly armRetry?: { readonly maxRetries?: number; readonly retryDelayInMs?: number; readonly maxRetryDelayInMs?: number };
   /** How long-running writes (Cosmos DB's) are polled; defaults to the SDK's interval and a 20-minute bound. */
   readonly armOperations?: OperationPolling;
+  /** Paces ARM calls per subscription; defaults to one per run at `arm.pacing`'s rates. */
+  readonly pacer?: ArmPacer;
   readonly onProgress?: (received: number, total?: number) => void;
   readonly onVaultDone?: (report: VaultReport, done: number, total: number) => void;
 }
@@ -175,6 +178,7 @@ export interface RunSession extends AsyncDisposable {
   readonly graph?: GraphReader;
   readonly credentialError?: { readonly code: ErrorCode; readonly message: string };
   readonly webhook?: WebhookConfig;
+  readonly pacer: ArmPacer;
   readonly now: () => Date;
 }
 
@@ -218,11 +222,14 @@ export async function openRun(config: TagwallConfig, options: RunOptions, runtim
       await sendAlerts(config, runtime, stores.state, webhook, serviceTagAlerts({ failure: describeError(e) }), evaluatedScopes([]), options.alerts);
       throw e;
     }
+    // One pacer for the run: ARM counts a principal's calls per subscription, whichever client makes them.
+    const pacer = runtime.pacer ?? new ArmPacer(config.arm.pacing);
     const arm = {
       endpoint: config.arm.endpoint,
       credential,
       ...(runtime.armCa === undefined ? {} : { tls: { ca: runtime.armCa } }),
       ...(runtime.armRetry === undefined ? {} : { retry: runtime.armRetry }),
+      pacer,
     };
     const firewalls = injected.firewalls ?? createFirewalls({ ...arm, ...(runtime.armOperations === undefined ? {} : { operations: runtime.armOperations }) });
     // One lookup per run: it lists each subscription's perimeters once, for all its vaults.
@@ -244,6 +251,7 @@ export async function openRun(config: TagwallConfig, options: RunOptions, runtim
       ...(credentialError === undefined ? {} : { credentialError }),
       ...(webhook === undefined ? {} : { webhook }),
       now: runtime.now ?? (() => new Date()),
+      pacer,
       [Symbol.asyncDispose]: () => stores[Symbol.asyncDispose](),
     };
   } catch (e) {
@@ -378,6 +386,7 @@ export async function reconcileTargets(
       state: new VaultStateRepository(session.state).access(),
       now: session.now,
       ...(runtime.onVaultDone === undefined ? {} : { onVaultDone: runtime.onVaultDone }),
+      throttled: (subscriptionId) => session.pacer.isBlocked(subscriptionId),
     },
     {
       dryRun: options.dryRun,

@@ -1,7 +1,9 @@
 import { Agent as HttpsAgent } from 'node:https';
 import * as tls from 'node:tls';
 import type { TokenCredential } from '@azure/identity';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { TagwallError } from '../core/errors.js';
+import { armPacingPolicy, type ArmPacer } from '../fleet/pacing.js';
 
 /** How tagwall reaches ARM; every SDK adapter takes this shape. */
 export interface ArmClientOptions {
@@ -19,6 +21,8 @@ export interface ArmClientOptions {
   readonly timeoutMs?: number;
   /** How writes that are long-running operations (Cosmos DB's) are waited for. */
   readonly operations?: OperationPolling;
+  /** Paces every attempt per subscription under ARM's throttling; one per run, shared by every client. */
+  readonly pacer?: ArmPacer;
 }
 
 export interface OperationPolling {
@@ -43,6 +47,8 @@ export interface ArmConnection {
     readonly agent?: HttpsAgent;
     readonly retryOptions?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
     readonly userAgentOptions?: { userAgentPrefix: string };
+    /** Both generations place a `perRetry` policy after signing, so it sees every attempt. */
+    readonly additionalPolicies?: { policy: PipelinePolicy; position: 'perRetry' }[];
   };
   /** Passed to every operation. */
   readonly operationOptions: { readonly requestOptions: { readonly timeout: number } };
@@ -83,6 +89,7 @@ export function armConnection(options: ArmClientOptions): ArmConnection {
       ...(agent === undefined ? {} : { agent }),
       ...(options.retry === undefined ? {} : { retryOptions: { ...options.retry } }),
       ...(options.userAgentPrefix === undefined ? {} : { userAgentOptions: { userAgentPrefix: options.userAgentPrefix } }),
+      ...(options.pacer === undefined ? {} : { additionalPolicies: [{ policy: armPacingPolicy(options.pacer), position: 'perRetry' as const }] }),
     },
     operationOptions: { requestOptions: { timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS } },
   };
