@@ -28,9 +28,17 @@ export function renderRunText(report: RunReport): string {
   for (const w of st.warnings) lines.push(`warning: ${w}`);
   for (const e of report.errors ?? []) lines.push(`error ${e.code}: ${e.message}`);
   if (report.dryRun) lines.push('Dry run: nothing was written.');
+  const fleet = report.fleet;
+  if (fleet !== undefined) {
+    lines.push(
+      `Fleet: ${count(fleet.discovered)} discovered by tag, ${count(fleet.explicit)} explicit (${count(fleet.overridden)} also tagged), ${count(fleet.optedOut)} opted out, ${count(fleet.unprotected)} tagged with no usable profile` +
+        (fleet.graph === undefined ? '' : `; Resource Graph: ${count(fleet.graph.requests)} request${fleet.graph.requests === 1 ? '' : 's'}, ${count(fleet.graph.bytes)} bytes${fleet.graph.throttled > 0 ? `, ${count(fleet.graph.throttled)} throttled` : ''}`),
+    );
+    for (const f of fleet.findings) lines.push(`${f.severity} ${f.code}: ${f.message}`);
+  }
   const rows = report.vaults.map((v) => [
     vaultName(v.vault),
-    v.outcome,
+    v.checkedBy === 'resource-graph' ? `${v.outcome} (graph)` : v.outcome,
     `+${v.add.length}`,
     `-${v.remove.length}`,
     String(v.rules.unmanaged),

@@ -12,6 +12,7 @@ export interface SyncOptions {
   detailedExitcode: boolean;
   force: boolean;
   vault?: string[];
+  subscription?: string[];
   alerts: boolean;
   verbose: boolean;
   /** Milliseconds from the start of the run. */
@@ -50,6 +51,7 @@ export async function runSyncCommand(options: SyncOptions, io: CliIO, runtime: P
     force: options.force,
     alerts: options.alerts ? (options.dryRun ? 'preview' : 'send') : 'off',
     ...(options.vault === undefined ? {} : { vaults: options.vault }),
+    ...(options.subscription === undefined ? {} : { subscriptions: options.subscription }),
     ...(options.deadline === undefined ? {} : { deadline: new Date(Date.now() + options.deadline) }),
   };
   const onVaultDone = progress(io);
