@@ -21,7 +21,9 @@ export type AlertKind =
   /** The service-tags file could not be downloaded or parsed. */
   | 'service-tags-failed'
   /** The state store could not be opened or read, so no vault was touched (logged only: alert memory lives there). */
-  | 'state-unavailable';
+  | 'state-unavailable'
+  /** The Functions host gave up on a fleet shard (its message reached the poison queue): its vaults were not reconciled. */
+  | 'shard-failed';
 
 export const ALERT_KINDS: readonly AlertKind[] = [
   'drift',
@@ -33,6 +35,7 @@ export const ALERT_KINDS: readonly AlertKind[] = [
   'service-tags-stale',
   'service-tags-failed',
   'state-unavailable',
+  'shard-failed',
 ];
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';
