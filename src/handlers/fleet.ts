@@ -4,7 +4,7 @@ import { shardFailedAlert } from '../alerts/policy.js';
 import { resolveWebhookConfig, type WebhookConfig } from '../alerts/webhook.js';
 import type { TagwallConfig } from '../config.js';
 import { describeError, isTagwallError, TagwallError } from '../core/errors.js';
-import type { ShardMessage, ShardResult } from '../fleet/model.js';
+import type { ShardMessage, ShardResult, ShardSink } from '../fleet/model.js';
 import { createShardQueue, parseShardMessage, SHARD_QUEUE } from '../fleet/queue.js';
 import { runShard as realRunShard, startFleetRun as realStartFleetRun } from '../fleet/run.js';
 import { credentialFor, hasFailures, type Runtime } from '../run.js';
@@ -26,11 +26,23 @@ export interface FleetDeps {
 }
 
 export function fleetHandlers(deps: FleetDeps = { runShard: realRunShard, startFleetRun: realStartFleetRun }) {
-  /** The sink and the run records a run is started with; the store is not opened here, so a store outage is the run's to report (state-unavailable). */
-  const startDeps = (config: TagwallConfig, runtime: Runtime) => ({
-    sink: createShardQueue({ env: runtime.env, connectionSetting: 'AzureWebJobsStorage', queueName: SHARD_QUEUE }),
-    runs: new RunRepository(createStateStore(config.state, runtime.env, credentialFor(config, runtime))),
-  });
+  /**
+   * The sink and the run records a run is started with. The queue is only built when a shard is
+   * sent, so a run done inline needs no queue endpoint; the store is not opened here, so a store
+   * outage is the run's to report (state-unavailable).
+   */
+  const startDeps = (config: TagwallConfig, runtime: Runtime): { sink: ShardSink; runs: RunRepository } => {
+    let queue: ShardSink | undefined;
+    return {
+      sink: {
+        async send(messages) {
+          queue ??= createShardQueue({ env: runtime.env, connectionSetting: 'AzureWebJobsStorage', queueName: SHARD_QUEUE });
+          await queue.send(messages);
+        },
+      },
+      runs: new RunRepository(createStateStore(config.state, runtime.env, credentialFor(config, runtime))),
+    };
+  };
 
   /** Timer: the scheduled sync. Fails the invocation when any vault it did inline failed or was refused, so Functions' failure metrics see it. */
   async function syncAllowlists(_timer: Timer, context: InvocationContext): Promise<void> {

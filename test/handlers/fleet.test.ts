@@ -41,6 +41,8 @@ const startCalls: Parameters<StartFleetRun>[1][] = [];
 let outcomeOf: (vault: string) => string = () => 'applied';
 let runShardFails: Error | undefined;
 let inlineVaults: VaultReport[] = [];
+/** Off: the fake decides to do everything inline and sends nothing. */
+let enqueue = true;
 
 const fakeRunShard: RunShard = async (_config, message) => {
   shardCalls.push(message);
@@ -63,12 +65,12 @@ const fakeStartFleetRun: StartFleetRun = async (config, options, _runtime, deps)
   startCalls.push(options);
   const runId = randomUUID();
   const targets = (options.vaults ?? config.targets.map((t) => t.resource.id)).map((id) => ({ id }));
-  const messages: ShardMessage[] = targets.map((t, shard) => ({ version: 1, runId, document: DOC, shard, targets: [t], ...(options.force ? { force: true } : {}) }));
+  const messages: ShardMessage[] = (enqueue ? targets : []).map((t, shard) => ({ version: 1, runId, document: DOC, shard, targets: [t], ...(options.force ? { force: true } : {}) }));
   const manifest = manifestOf(runId, messages.length);
   await deps.runs!.saveManifest(manifest);
-  await deps.sink!.send(messages);
+  if (messages.length > 0) await deps.sink!.send(messages);
   const report: RunReport = { dryRun: options.dryRun, serviceTags: { cloud: 'Public', changeNumber: 412, warnings: [] }, vaults: inlineVaults };
-  return { runId, report, manifest, enqueued: { shards: messages.length, vaults: targets.length } };
+  return { runId, report, manifest, enqueued: { shards: messages.length, vaults: messages.length } };
 };
 
 const handlers = fleetHandlers({ runShard: fakeRunShard, startFleetRun: fakeStartFleetRun });
@@ -145,6 +147,7 @@ beforeEach(async () => {
   outcomeOf = () => 'applied';
   runShardFails = undefined;
   inlineVaults = [];
+  enqueue = true;
   // Fresh state and an empty queue per test: nothing leaks from one test into the next.
   await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').deleteIfExists();
   await QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(SHARD_QUEUE).deleteIfExists();
@@ -319,6 +322,18 @@ describe('syncAllowlists (timer)', () => {
     expect(startCalls).toEqual([expect.objectContaining({ dryRun: false, force: false, alerts: 'send', fanOut: 'auto' })]);
     expect(lines('tagwall.run ').some((l) => /^tagwall\.run [0-9a-f-]{36} started shards=2 enqueued=2$/.test(l))).toBe(true);
     expect(shardCalls).toEqual([]);
+  });
+
+  it('needs a queue endpoint only when it enqueues something', async () => {
+    setEnv({ AzureWebJobsStorage: azurite.connectionString.replace(/QueueEndpoint=[^;]+;/, '') });
+    try {
+      enqueue = false;
+      await expect(handlers.syncAllowlists(timer, context('syncAllowlists'))).resolves.toBeUndefined();
+      enqueue = true;
+      await expect(handlers.syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({ code: 'QUEUE_CONFIG_INVALID' });
+    } finally {
+      setEnv({ AzureWebJobsStorage: azurite.connectionString });
+    }
   });
 
   it('fails the invocation when a vault it did inline failed or was refused', async () => {
