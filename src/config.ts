@@ -144,7 +144,6 @@ const fanOutSchema = z.strictObject({
   shardSize: z.number().int().min(1).max(500).default(50),
   /** At most this many vaults needing work are reconciled inline in the timer, without the queue. */
   inlineBelow: z.number().int().min(0).max(10_000).default(50),
-  queue: z.string().regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, 'a queue name: 3-63 lowercase letters, digits and single dashes').default('tagwall-shards'),
 });
 
 const fetchSettings = {
@@ -208,7 +207,7 @@ export const configSchema = z.strictObject({
     .default({ repeatAfterHours: 24 }),
   profiles: z.record(profileName, profileSchema).default({}),
   discover: discoverSchema.optional(),
-  fanOut: fanOutSchema.default({ shardSize: 50, inlineBelow: 50, queue: 'tagwall-shards' }),
+  fanOut: fanOutSchema.default({ shardSize: 50, inlineBelow: 50 }),
   targets: z.array(targetSchema).default([]),
 });
 

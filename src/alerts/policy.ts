@@ -230,3 +230,21 @@ export function discoveryAlerts(findings: readonly { readonly code: string; read
 export function evaluatedScopes(reports: readonly VaultReport[]): string[] {
   return [RUN_SCOPE, ...reports.filter((r) => r.outcome !== 'failed').map((r) => r.vault)];
 }
+
+/**
+ * A shard the host gave up on: its message was delivered maxDequeueCount times and never finished,
+ * so none of its vaults is known to be in step. Run-wide, because it concerns many vaults at once;
+ * the run and shard are its subject, so each such shard pages once.
+ */
+export function shardFailedAlert(input: { readonly runId: string; readonly shard: number; readonly vaults: readonly string[] }): Alert {
+  const n = input.vaults.length;
+  return createAlert({
+    vault: RUN_SCOPE,
+    kind: 'shard-failed',
+    subject: `${input.runId.toLowerCase()}#${input.shard}`,
+    severity: 'critical',
+    title: `tagwall gave up on shard ${input.shard} of run ${input.runId}: ${n} vault${n === 1 ? ' was' : 's were'} not reconciled (SHARD_FAILED)`,
+    details: input.vaults.map((v) => `not reconciled: ${v}`),
+    action: 'Retries on the next sync, which finds these vaults again; the logs of the shard\'s failed deliveries say why it failed.',
+  });
+}

@@ -25,7 +25,9 @@ export type AlertKind =
   /** A firewall's opt-in tag names no profile (or one that cannot apply to its kind): it is not protected. */
   | 'unknown-profile'
   /** Discovery could not read part of its scope, failed, or found the fleet suddenly smaller. */
-  | 'discovery';
+  | 'discovery'
+  /** The Functions host gave up on a fleet shard (its message reached the poison queue): its vaults were not reconciled. */
+  | 'shard-failed';
 
 export const ALERT_KINDS: readonly AlertKind[] = [
   'drift',
@@ -39,6 +41,7 @@ export const ALERT_KINDS: readonly AlertKind[] = [
   'state-unavailable',
   'unknown-profile',
   'discovery',
+  'shard-failed',
 ];
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';

@@ -110,6 +110,15 @@ export type ErrorCode =
   // Runs as a whole (what a Functions invocation fails with).
   | 'SYNC_FAILED'
   | 'DRIFT_CHECK_FAILED'
+  // The fleet: shards on the Storage queue and the run records they report to.
+  | 'SHARD_MESSAGE_INVALID'
+  | 'SHARD_MESSAGE_TOO_LARGE'
+  /** A shard the host gave up on after maxDequeueCount deliveries (it ended on the poison queue). */
+  | 'SHARD_FAILED'
+  | 'QUEUE_CONFIG_INVALID'
+  | 'QUEUE_UNAVAILABLE'
+  | 'RUN_ID_INVALID'
+  | 'RUN_NOT_FOUND'
   // The local emulator.
   | 'EMULATOR_SEED_INVALID'
   | 'EMULATOR_SEED_UNREADABLE'

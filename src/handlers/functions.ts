@@ -1,125 +1,23 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { runSync, type RunOptions, type Runtime } from '../run.js';
-import type { TagwallConfig } from '../config.js';
-import { loadConfig } from '../config-load.js';
-import { describeError, TagwallError } from '../core/errors.js';
-import { parseResourceId } from '../core/resource-id.js';
-import { hasFailures, type RunReport } from '../run.js';
-import { renderRunText } from '../cli/report.js';
-import type { AlertLogger } from '../alerts/types.js';
+import { runSync, type RunOptions } from '../run.js';
+import { TagwallError } from '../core/errors.js';
+import type { RunReport } from '../run.js';
+import { configFor, dryRunOverHttp, hostDeadline, logSummary, runtimeFor } from './common.js';
 
 /**
  * What the Functions triggers do. The entry files in functions/ only register these, so tests
- * call them directly with real InvocationContext and HttpRequest objects.
+ * call them directly with real InvocationContext and HttpRequest objects. The fleet's handlers
+ * (the sync timer, manual apply, shards, run status) are in fleet.ts.
  */
 
-/** In Azure, state (ownership, alerts, the last good service-tags file) lives in AzureWebJobsStorage. */
-const FUNCTIONS_STATE = { store: 'blob' as const, connectionSetting: 'AzureWebJobsStorage', container: 'tagwall' };
-
-function loggerFor(context: InvocationContext): AlertLogger {
-  return {
-    info: (message, props) => context.log(message, ...(props === undefined ? [] : [props])),
-    warn: (message, props) => context.warn(message, ...(props === undefined ? [] : [props])),
-    error: (message, props) => context.error(message, ...(props === undefined ? [] : [props])),
-  };
-}
-
-/** What the host gives an invocation before it kills it, read from host.json (`functionTimeout`). */
-export function functionTimeoutMs(hostJson: string | undefined): number {
-  const fallback = 10 * 60_000; // the Consumption plan's default and the shipped host.json's value
-  if (hostJson === undefined) return fallback;
-  try {
-    const timeout = (JSON.parse(hostJson) as { functionTimeout?: unknown }).functionTimeout;
-    const m = typeof timeout === 'string' ? /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})$/.exec(timeout) : null;
-    if (m === null) return fallback;
-    return (((Number(m[1] ?? 0) * 24 + Number(m[2])) * 60 + Number(m[3])) * 60 + Number(m[4])) * 1000;
-  } catch {
-    return fallback;
-  }
-}
-
-/**
- * A run stops starting vaults a margin before the host's timeout (a vault takes a few seconds:
- * GET, PATCH, GET, record), so no write is cut off halfway; the rest go first next time.
- */
-export function deadlineFor(start: Date, timeoutMs: number): Date {
-  const margin = Math.min(120_000, Math.max(15_000, timeoutMs * 0.2));
-  return new Date(start.getTime() + Math.max(0, timeoutMs - margin));
-}
-
-const HTTP_BUDGET_MS = 200_000;
-
-function hostDeadline(): Date {
-  let text: string | undefined;
-  try {
-    text = readFileSync(join(process.cwd(), 'host.json'), 'utf8');
-  } catch {
-    text = undefined;
-  }
-  return deadlineFor(new Date(), functionTimeoutMs(text));
-}
-
-function runtimeFor(context: InvocationContext): Runtime {
-  return { env: process.env, logger: loggerFor(context) };
-}
-
-async function configFor(context: InvocationContext): Promise<TagwallConfig> {
-  try {
-    return refuseFileState(await loadConfig({ env: process.env, cwd: process.cwd(), defaultState: FUNCTIONS_STATE }));
-  } catch (e) {
-    // Never fall back to an empty plan: a bad configuration fails the invocation, loudly.
-    context.error(`tagwall configuration is invalid: ${describeError(e)}`);
-    throw e;
-  }
-}
-
-/**
- * Instances scale out, are recycled, and each has its own disk: a state file there would be
- * forgotten between runs and differ between instances, so ownership would be lost and every
- * rule read as unmanaged. Only blob state is shared.
- */
-function refuseFileState(config: TagwallConfig): TagwallConfig {
-  if (config.state.store !== 'file') return config;
-  throw new TagwallError(
-    'CONFIG_INVALID',
-    'state.store "file" cannot be used in the Functions app: a per-instance disk is not shared between instances or runs; use blob state',
-    {
-      details: [
-        `state.store: "file" (${config.state.path}) is not shared between instances or runs; use {"store": "blob"}, or leave state out for the tagwall container in AzureWebJobsStorage`,
-      ],
-    },
-  );
-}
-
-function logSummary(context: InvocationContext, report: RunReport): void {
-  for (const v of report.vaults) {
-    const line = `tagwall.vault ${v.vault} outcome=${v.outcome} add=${v.add.length} remove=${v.remove.length} unmanaged=${v.rules.unmanaged} rules=${v.rules.managed + v.rules.unmanaged}/${v.rules.limit} excess=${v.excessAddresses} drift=${v.drift.length}${v.error === undefined ? '' : ` error=${v.error.code}`}`;
-    if (v.outcome === 'failed' || v.outcome === 'refused') context.warn(line);
-    else context.log(line);
-  }
-  const by = new Map<string, number>();
-  for (const v of report.vaults) by.set(v.outcome, (by.get(v.outcome) ?? 0) + 1);
-  context.log(
-    `tagwall.run ${report.dryRun ? 'dry-run' : 'apply'} serviceTags=${report.serviceTags.cloud}#${report.serviceTags.changeNumber}${report.serviceTags.cacheUsed ? ' (cache)' : ''} vaults=${report.vaults.length} ${[...by].map(([o, n]) => `${o}=${n}`).join(' ')}`,
-  );
-}
+export { deadlineFor, functionTimeoutMs } from './common.js';
+export { manualSync, syncAllowlists } from './fleet.js';
 
 async function run(context: InvocationContext, options: RunOptions): Promise<RunReport> {
   const config = await configFor(context);
   const { report } = await runSync(config, { deadline: hostDeadline(), ...options }, runtimeFor(context));
   logSummary(context, report);
   return report;
-}
-
-/** Timer: the scheduled sync. Fails the invocation when any vault failed or was refused, so Functions' failure metrics see it. */
-export async function syncAllowlists(_timer: Timer, context: InvocationContext): Promise<void> {
-  const report = await run(context, { dryRun: false, force: false, alerts: 'send' });
-  if (hasFailures(report)) {
-    const bad = report.vaults.filter((v) => v.outcome === 'failed' || v.outcome === 'refused');
-    throw new TagwallError('SYNC_FAILED', `${bad.length} of ${report.vaults.length} vaults failed or were refused: ${bad.map((v) => v.vault).join(', ')}`);
-  }
 }
 
 /** Timer: detect drift and alert. A dry run: it never writes to a vault. */
@@ -129,73 +27,7 @@ export async function checkDrift(_timer: Timer, context: InvocationContext): Pro
   if (failed.length > 0) throw new TagwallError('DRIFT_CHECK_FAILED', `${failed.length} vaults could not be read: ${failed.map((v) => v.vault).join(', ')}`);
 }
 
-function json(status: number, body: unknown): HttpResponseInit {
-  return { status, jsonBody: body, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } };
-}
-
-function configProblem(e: unknown): HttpResponseInit {
-  const err = e instanceof TagwallError ? e : undefined;
-  return json(500, { error: { code: err?.code ?? 'INTERNAL', message: err?.message ?? describeError(e), problems: err?.details ?? [] } });
-}
-
-async function dryRunOverHttp(request: HttpRequest, context: InvocationContext, options: Omit<RunOptions, 'vaults'>, vaultParam: string | null): Promise<HttpResponseInit> {
-  let config: TagwallConfig;
-  try {
-    config = await configFor(context);
-  } catch (e) {
-    return configProblem(e);
-  }
-  let vaults: string[] | undefined;
-  if (vaultParam !== null && vaultParam !== '') {
-    try {
-      // Any configured target's resource ID, whatever its kind.
-      const ref = parseResourceId(vaultParam);
-      if (!config.targets.some((t) => t.resource.id.toLowerCase() === ref.id.toLowerCase())) {
-        return json(400, { error: { code: 'VAULT_NOT_CONFIGURED', message: `${ref.id} is not a configured target` } });
-      }
-      vaults = [ref.id];
-    } catch (e) {
-      return json(400, { error: { code: 'VAULT_ID_INVALID', message: describeError(e) } });
-    }
-  }
-  try {
-    // The HTTP front end gives up on a request after about 230 s, whatever functionTimeout says.
-    const deadline = new Date(Math.min(hostDeadline().getTime(), Date.now() + HTTP_BUDGET_MS));
-    const { report } = await runSync(config, { deadline, ...options, ...(vaults === undefined ? {} : { vaults }) }, runtimeFor(context));
-    logSummary(context, report);
-    if (request.query.get('format') === 'text') {
-      return { status: 200, body: `${renderRunText(report)}\n`, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } };
-    }
-    return json(200, report);
-  } catch (e) {
-    context.error(`tagwall run failed: ${describeError(e)}`);
-    const err = e instanceof TagwallError ? e : undefined;
-    return json(err?.code === 'CONFIG_INVALID' ? 500 : 502, { error: { code: err?.code ?? 'INTERNAL', message: describeError(e), problems: err?.details ?? [] } });
-  }
-}
-
 /** HTTP GET /api/plan: the dry-run report, never a write. `?vault=<id>` narrows it, `?format=text` gives the table. */
 export async function planAllowlists(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return dryRunOverHttp(request, context, { dryRun: true, force: false, alerts: 'off' }, request.query.get('vault'));
-}
-
-/** HTTP POST /api/sync (admin key): applies only with an explicit `{"apply": true}`; otherwise a dry run. */
-export async function manualSync(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  let body: unknown = {};
-  const text = await request.text();
-  if (text.trim() !== '') {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return json(400, { error: { code: 'BAD_REQUEST', message: 'the body must be JSON, e.g. {"apply": true}' } });
-    }
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return json(400, { error: { code: 'BAD_REQUEST', message: 'the body must be a JSON object, e.g. {"apply": true}' } });
-  const b = body as { apply?: unknown; force?: unknown; vault?: unknown };
-  const unknownKeys = Object.keys(b).filter((k) => !['apply', 'force', 'vault'].includes(k));
-  if (unknownKeys.length > 0 || (b.apply !== undefined && typeof b.apply !== 'boolean') || (b.force !== undefined && typeof b.force !== 'boolean') || (b.vault !== undefined && typeof b.vault !== 'string')) {
-    return json(400, { error: { code: 'BAD_REQUEST', message: 'accepted body: {"apply": boolean, "force"?: boolean, "vault"?: "<resource id>"}' } });
-  }
-  const apply = b.apply === true;
-  return dryRunOverHttp(request, context, { dryRun: !apply, force: apply && b.force === true, alerts: apply ? 'send' : 'off' }, typeof b.vault === 'string' ? b.vault : request.query.get('vault'));
 }

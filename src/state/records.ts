@@ -144,7 +144,7 @@ function keySegment(segment: string): string {
 const KEPT_CODES = new Set(['STATE_CORRUPT', 'STATE_CONTAINER_MISSING', 'STATE_LOCKED']);
 
 /** Shared read/validate/write of one JSON record; `subject` names it in messages ("vault /subscriptions/..."). */
-async function loadRecord<T>(store: KeyValueStore, key: string, subject: string, schema: z.ZodType<T>): Promise<Loaded<T> | undefined> {
+export async function loadRecord<T>(store: KeyValueStore, key: string, subject: string, schema: z.ZodType<T>): Promise<Loaded<T> | undefined> {
   let stored;
   try {
     stored = await store.get(key);
@@ -175,7 +175,7 @@ async function loadRecord<T>(store: KeyValueStore, key: string, subject: string,
 }
 
 /** Without an ETag the write succeeds only if no record exists yet, so a first save never overwrites another run's. */
-async function saveRecord<T>(store: KeyValueStore, key: string, subject: string, schema: z.ZodType<T>, value: T, etag: string | undefined): Promise<string> {
+export async function saveRecord<T>(store: KeyValueStore, key: string, subject: string, schema: z.ZodType<T>, value: T, etag: string | undefined): Promise<string> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     throw new TagwallError('STATE_RECORD_INVALID', `refusing to save state for ${subject}: the record does not match the schema`, {
