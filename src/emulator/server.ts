@@ -8,6 +8,7 @@ import { handleArmRequest } from './arm.js';
 import { connectEmulatorControl, type EmulatorControl } from './control-client.js';
 import { handleControlRequest } from './control.js';
 import { sendJson } from './http.js';
+import { GRAPH_PATH, handleGraphRequest } from './graph.js';
 import { handleIdentityRequest, IDENTITY_PATH } from './identity.js';
 import { CONTROL_PREFIX, type EmulatorSeed } from './model.js';
 import { applySeed, createEmulatorState, type EmulatorState } from './state.js';
@@ -103,7 +104,7 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
 
   const arm = createHttpsServer(
     { cert: certs.cert, key: certs.key },
-    serve(state, (url) => (url.pathname.startsWith(CONTROL_PREFIX) ? handleControlRequest : handleArmRequest)),
+    serve(state, (url) => (url.pathname.startsWith(CONTROL_PREFIX) ? handleControlRequest : GRAPH_PATH.test(url.pathname) ? handleGraphRequest : handleArmRequest)),
   );
   // App Service's identity endpoint is plain HTTP on the machine itself, and the
   // credential expects exactly that; the bearer token it hands out only ever travels over HTTPS.

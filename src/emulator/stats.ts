@@ -11,7 +11,7 @@ export interface RequestStatsJson {
   readonly byRoute: Record<string, number>;
   /** Lowercased subscription ID: ARM requests into it, and Resource Graph queries that name it in `subscriptions`. */
   readonly bySubscription: Record<string, number>;
-  /** `"429"`, ...: answers by status. */
+  /** `"429"`, ...: ARM and Resource Graph answers by status. */
   readonly byStatus: Record<string, number>;
   /** Bytes of the bodies of Resource Graph answers. */
   readonly graphBytes: number;
@@ -28,10 +28,11 @@ export class RequestStats {
     return { total: 0, byRoute: {}, bySubscription: {}, byStatus: {}, graphBytes: 0 };
   }
 
-  count(method: string, kind: RouteKind, status: number, subscriptions: readonly string[] = []): void {
+  /** `status` undefined: counted before it was answered (control calls), so not by status. */
+  count(method: string, kind: RouteKind, status?: number, subscriptions: readonly string[] = []): void {
     this.#stats.total += 1;
     bump(this.#stats.byRoute, `${method} ${kind}`);
-    bump(this.#stats.byStatus, String(status));
+    if (status !== undefined) bump(this.#stats.byStatus, String(status));
     for (const s of new Set(subscriptions.map((x) => x.toLowerCase()))) bump(this.#stats.bySubscription, s);
   }
 
