@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ResourceGraphClient } from '@azure/arm-resourcegraph';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { fleetQuery, subscriptionsQuery } from '../../src/fleet/graph-query.js';
+import type { EmulatorSeed } from '../../src/emulator/model.js';
 import { sharedTestCertificates } from '../global-setup.js';
 import { startTestEmulator, TEST_GROUP, TEST_SUBSCRIPTION, useTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
 
@@ -13,7 +14,7 @@ const KV = ['Microsoft.KeyVault/vaults'];
 
 let t: TestEmulator;
 
-useTestEmulator((started) => (t = started), () => ({
+useTestEmulator((started) => (t = started), (): EmulatorSeed => ({
   vaults: [
     { id: vaultId('kv-tagged'), tags: { TagWall: 'DevOps-WEU' }, networkAcls: { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: [{ value: '52.1.2.0/24' }, { value: '20.38.64.0/19' }] } },
     { id: vaultId('kv-other-tag'), tags: { owner: 'tagwall' }, networkAcls: { ipRules: [{ value: '52.1.2.3' }] } },
