@@ -179,7 +179,7 @@ describe('start-up options', () => {
       const first = await startKeyVaultEmulator({ stateDir: dir, seed: { vaults: [seedVault('kv-s')] }, latencyMs: 20, oldApi: true });
       const ca = first.caCert;
       expect(first.caPath).toBe(join(dir, 'ca.pem'));
-      expect(await first.control.settings()).toEqual({ latencyMs: 20, oldApi: true });
+      expect(await first.control.settings()).toMatchObject({ latencyMs: 20, oldApi: true, graphLagMs: 0 });
       expect((await first.control.vaults()).map((v) => v.name)).toEqual(['kv-s']);
       await first.close();
       const second = await startKeyVaultEmulator({ stateDir: dir });
