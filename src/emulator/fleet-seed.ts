@@ -9,7 +9,7 @@ import type { EmulatorState } from './state.js';
  * opt-in tag's values round-robin over the tagged ones, and rules drawn from a seeded PRNG, so
  * the same request always builds the same fleet. Every resource goes through its store's own
  * checks, as any seed does. Rules are public IPv4 only, one per distinct /24, so no two overlap
- * and no kind refuses them.
+ * and no kind refuses them; each resource takes a run of them from one shared pool.
  */
 
 interface FleetKind {
@@ -68,10 +68,13 @@ function prng(seed: number): () => number {
  */
 const PUBLIC_FIRST_OCTETS = Array.from({ length: 223 }, (_, i) => i + 1).filter((o) => ![10, 100, 127, 169, 172, 192, 198, 203].includes(o));
 
-function rulesFor(count: number, random: () => number): string[] {
+/** Distinct rules the fleet's resources draw from, each a window of consecutive ones (so none repeats within a resource). */
+const POOL_SIZE = 8192;
+
+function rulePool(random: () => number): string[] {
   const blocks = new Set<number>();
   const rules: string[] = [];
-  while (rules.length < count) {
+  while (rules.length < POOL_SIZE) {
     const block = PUBLIC_FIRST_OCTETS[Math.floor(random() * PUBLIC_FIRST_OCTETS.length)]! * 65536 + Math.floor(random() * 65536);
     if (blocks.has(block)) continue;
     blocks.add(block);
@@ -101,6 +104,7 @@ export function seedFleet(state: EmulatorState, request: FleetSeedRequest): Flee
   const defaultAction = request.defaultAction ?? 'Deny';
   const average = request.rules ?? 0;
   const untagged = request.untagged ?? 0;
+  const pool = rulePool(random);
   const seeds: (Record<string, unknown> & { id: string })[] = [];
   for (let i = 0; i < request.vaults + untagged; i += 1) {
     const tagged = i < request.vaults && request.tag !== undefined;
@@ -108,7 +112,8 @@ export function seedFleet(state: EmulatorState, request: FleetSeedRequest): Flee
     const name = `${kind.prefix}${tagged || request.tag === undefined ? 'f' : 'u'}${String(i).padStart(6, '0')}`;
     const id = `/subscriptions/${subscriptions[i % subscriptions.length]}/resourceGroups/${group}/providers/${kind.provider}/${name}`;
     const tags = tagged ? { [request.tag!.name]: request.tag!.values[i % request.tag!.values.length]! } : {};
-    const rules = rulesFor(count, random);
+    const start = Math.floor(random() * POOL_SIZE);
+    const rules = Array.from({ length: count }, (_, j) => pool[(start + j) % POOL_SIZE]!);
     seeds.push({ id, tags, ...kind.body(rules, defaultAction), ...(kindName === 'keyvault' ? { networkAcls: { defaultAction, bypass: 'AzureServices', ipRules: rules.map((value) => ({ value })) } } : {}) });
   }
   if (kindName === 'keyvault') state.vaults.seed({ vaults: seeds as unknown as SeedVault[] }, state.settings.oldApi);

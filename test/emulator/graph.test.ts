@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ResourceGraphClient } from '@azure/arm-resourcegraph';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { forbiddenOverlap } from '../../src/core/forbidden.js';
+import { parseCidr } from '../../src/core/ip-text.js';
 import { fleetQuery, subscriptionsQuery } from '../../src/fleet/graph-query.js';
 import type { EmulatorSeed } from '../../src/emulator/model.js';
 import { sharedTestCertificates } from '../global-setup.js';
@@ -201,5 +203,24 @@ describe('Resource Graph queries', () => {
     const fleet = await t.emulator.control.seedFleet({ subscriptions: 3, vaults: 6, subscriptionIdPrefix: 'ab' });
     for (const s of fleet.subscriptions) expect(s).toMatch(/^ab[0-9a-f]{6}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/);
     expect((await rows(subscriptionsQuery())).map((r) => r['subscriptionId'])).toEqual([...fleet.subscriptions].sort());
+  });
+
+  it('seed the same fleet twice alike, with public rules only and untagged vaults carrying no tag', async () => {
+    const request = { subscriptions: 4, vaults: 40, untagged: 5, rules: 30, tag: { name: 'tagwall', values: ['a', 'b', 'c'] } };
+    const digests = async () => rows(fleetQuery({ types: KV, tag: 'tagwall', digest: true }), { options: { $top: 1000 } });
+    await t.reset({ vaults: [] });
+    const first = await t.emulator.control.seedFleet(request);
+    const before = await digests();
+    const vaults = await t.emulator.control.vaults();
+    await t.reset({ vaults: [] });
+    const second = await t.emulator.control.seedFleet(request);
+    expect(second).toEqual(first);
+    expect(await digests()).toEqual(before);
+    expect(before.map((r) => r['profile'])).toEqual(expect.arrayContaining(['a', 'b', 'c']));
+    expect(new Set(before.map((r) => r['digest'])).size).toBe(40);
+    for (const v of vaults) {
+      expect(Object.keys(v.tags)).toEqual(v.name.startsWith('kvu') ? [] : ['tagwall']);
+      for (const { value } of v.properties.networkAcls!.ipRules) expect(forbiddenOverlap(parseCidr(value)), value).toBeUndefined();
+    }
   });
 });
