@@ -59,6 +59,24 @@ function enumValue<T extends string>(raw: unknown, allowed: readonly T[], fallba
  * stay bare.
  */
 export function normaliseIpRule(raw: string, index: number, oldApi: boolean): string {
+  const key = `${oldApi ? 'o' : 'n'}${raw}`;
+  const known = accepted.get(key);
+  if (known !== undefined) return known;
+  const value = checkIpRule(raw, index, oldApi);
+  if (accepted.size >= ACCEPTED_LIMIT) accepted.clear();
+  accepted.set(key, value);
+  return value;
+}
+
+/**
+ * Rules already accepted, and how they were stored: a fleet of 10,000 vaults repeats the same
+ * few thousand rules, and checking each again would make seeding it take most of a minute.
+ * Only accepted rules are kept; a refused one is checked again and refused with its own index.
+ */
+const accepted = new Map<string, string>();
+const ACCEPTED_LIMIT = 100_000;
+
+function checkIpRule(raw: string, index: number, oldApi: boolean): string {
   const path = `properties.networkAcls.ipRules[${index}].value`;
   const text = raw.trim();
   const parsed = readCidr(text);

@@ -6,7 +6,9 @@ import { matchPerimeterRoute, perimeterAddressOf, readPerimeters, writeAccessRul
 import { canonicalPerimeterId } from './perimeters.js';
 import { matchResourceRoute } from './resources.js';
 import type { RequestTarget } from './faults.js';
+import { subscriptionOfPath } from './directory.js';
 import type { EmulatorState } from './state.js';
+import { principalOf } from './throttle.js';
 import { canonicalId, notFound, type VaultAddress } from './vaults.js';
 
 /**
@@ -32,7 +34,7 @@ const DEFAULT_FAULT_TEXT: Readonly<Record<number, [string, string]>> = {
   504: ['GatewayTimeout', 'The gateway did not receive a response from the service in time.'],
 };
 
-function bearerToken(req: IncomingMessage): string {
+export function bearerToken(req: IncomingMessage): string {
   const header = req.headers.authorization;
   if (header === undefined || header.trim() === '') {
     throw new ArmFailure(401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.", {
@@ -85,6 +87,16 @@ async function injectFaults(state: EmulatorState, target: RequestTarget): Promis
   }
 }
 
+/**
+ * ARM's front door for a request into a subscription: its throttling first, then whether the
+ * identity may read the subscription at all. Returns the rate-limit header for the answer.
+ */
+function admit(state: EmulatorState, token: string, subscriptionId: string | undefined, method: string, path: string, headers: Record<string, string>): void {
+  if (subscriptionId === undefined) return;
+  Object.assign(headers, state.throttle.take(state.settings.throttle, principalOf(token), subscriptionId, method));
+  state.directory.checkArm(subscriptionId, method, path);
+}
+
 function tryQuietly(f: () => void): void {
   try {
     f();
@@ -97,7 +109,7 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
   const started = Date.now();
   const requestId = randomUUID();
   const clientRequestId = req.headers['x-ms-client-request-id'];
-  const headers = {
+  const headers: Record<string, string> = {
     'x-ms-request-id': requestId,
     'x-ms-correlation-request-id': typeof clientRequestId === 'string' ? clientRequestId : requestId,
   };
@@ -108,6 +120,7 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
   const match = perimeterRoute === undefined && resourceRoute === undefined ? VAULT_PATH.exec(url.pathname) : null;
   const vault = match === null ? undefined : address(match);
   const perimeter = perimeterRoute === undefined ? undefined : perimeterAddressOf(perimeterRoute)?.name;
+  const subscriptionId = subscriptionOfPath(url.pathname);
   let token: string | undefined;
   let body: unknown;
   let status = 500;
@@ -116,6 +129,7 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
     token = bearerToken(req);
     if (perimeterRoute !== undefined) {
       const version = checkApiVersion(apiVersion, PERIMETER_API_VERSIONS);
+      admit(state, token, subscriptionId, method, url.pathname, headers);
       // Access rules are the one perimeter resource tagwall writes.
       const writable = perimeterRoute.kind === 'accessRule' && (method === 'PUT' || method === 'DELETE');
       if (method !== 'GET' && !writable) throw new ArmFailure(405, 'MethodNotAllowed', `The emulator writes perimeter access rules only; ${method} is not allowed here.`);
@@ -136,6 +150,7 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
     }
     if (resourceRoute !== undefined) {
       const version = checkApiVersion(apiVersion, resourceRoute.model.apiVersions);
+      admit(state, token, subscriptionId, method, url.pathname, headers);
       body = method === 'GET' || method === 'DELETE' ? undefined : await readJsonBody(req);
       await injectFaults(state, { on: 'resources', method, resourceId: resourceRoute.id });
       const reply = await resourceRoute.model.handle({
@@ -152,6 +167,7 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
       return;
     }
     checkApiVersion(apiVersion, SUPPORTED_API_VERSIONS);
+    admit(state, token, subscriptionId, method, url.pathname, headers);
     if (vault === undefined) {
       throw new ArmFailure(404, 'NotFound', `The emulator serves only Key Vault and Network Security Perimeter resources; ${url.pathname} is not one.`);
     }
@@ -186,6 +202,8 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
     status = failure.status;
     if (!res.headersSent) sendArmError(res, failure, headers);
   } finally {
+    const kind = perimeterRoute !== undefined ? 'perimeter' : resourceRoute !== undefined ? 'resource' : vault !== undefined ? 'vault' : 'other';
+    state.stats.count(method, kind, status, subscriptionId === undefined ? [] : [subscriptionId]);
     state.log.add({
       time: new Date(started).toISOString(),
       kind: 'arm',

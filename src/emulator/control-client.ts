@@ -13,6 +13,8 @@ import {
   type RequestLogEntry,
   type VaultResourceJson,
 } from './model.js';
+import type { FleetSeedRequest, FleetSeedResult, ManagementGroupRequest, StormRequest } from './fleet-model.js';
+import type { RequestStatsJson } from './stats.js';
 
 /**
  * A typed client for the control API. It goes over HTTPS like any other client, so it
@@ -50,6 +52,19 @@ export interface EmulatorControl {
   /** The request log, oldest first; `vault` keeps only requests for that vault name. */
   requests(filter?: { vault?: string; target?: string; kind?: RequestLogEntry['kind'] }): Promise<RequestLogEntry[]>;
   clearRequests(): Promise<void>;
+  /** Builds a whole fleet (subscriptions, tagged and untagged firewalls, rules) in one call; deterministic. */
+  seedFleet(request: FleetSeedRequest): Promise<FleetSeedResult>;
+  /** Counters that never fall off (the request log keeps the last 2,000 requests only). */
+  stats(): Promise<RequestStatsJson>;
+  resetStats(): Promise<void>;
+  /** An unreadable subscription is left out of Resource Graph's answers, and ARM answers 403 for it; `reset` makes all readable. */
+  setSubscriptionReadable(subscriptionId: string, readable: boolean): Promise<string[]>;
+  /** Adds or replaces a management group (readable unless `readable: false`). */
+  setManagementGroup(group: ManagementGroupRequest): Promise<void>;
+  /** Every ARM request into the subscription answers 429 with this Retry-After until `durationMs` has passed. */
+  stormSubscription(storm: StormRequest): Promise<void>;
+  /** The next `count` Resource Graph answers are 429 RateLimiting with Retry-After `retryAfterSeconds` (default 1). */
+  throttleGraph(count: number, retryAfterSeconds?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -108,6 +123,14 @@ export function connectEmulatorControl(baseUrl: string, caCert: string): Emulato
       );
     },
     clearRequests: async () => void (await call('DELETE', 'requests')),
+    seedFleet: (request) => must(call<FleetSeedResult>('POST', 'fleet', request)),
+    stats: () => must(call<RequestStatsJson>('GET', 'stats')),
+    resetStats: async () => void (await call('DELETE', 'stats')),
+    setSubscriptionReadable: async (subscriptionId, readable) =>
+      (await must(call<{ unreadableSubscriptions: string[] }>('PUT', 'subscriptions/access', { subscriptionId, readable }))).unreadableSubscriptions,
+    setManagementGroup: async (group) => void (await call('PUT', 'management-groups', group)),
+    stormSubscription: async (storm) => void (await call('POST', 'throttle/storms', storm)),
+    throttleGraph: async (count, retryAfterSeconds) => void (await call('POST', 'graph/throttle', { count, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) })),
     close: () => dispatcher.close(),
   };
 }

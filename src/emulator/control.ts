@@ -14,6 +14,7 @@ import {
   ruleRequestSchema,
   settingsPatchSchema,
 } from './model.js';
+import { fleetRoute, resetFleetState } from './control-fleet.js';
 import { applySeed, type EmulatorState } from './state.js';
 import { addressOf } from './vaults.js';
 
@@ -44,6 +45,8 @@ function seedFrom(body: unknown, state: EmulatorState, replace: boolean): { seed
 }
 
 async function route(method: string, path: string, req: IncomingMessage, state: EmulatorState): Promise<[number, unknown]> {
+  const fleet = await fleetRoute(method, path, req, state);
+  if (fleet !== undefined) return fleet;
   if (path === 'vaults' && method === 'GET') return [200, { vaults: state.vaults.list() }];
   // One rule added or removed "in the portal", checked like any write.
   const ruleCall = /^vaults\/([^/]+)\/rules$/.exec(path);
@@ -72,6 +75,7 @@ async function route(method: string, path: string, req: IncomingMessage, state: 
     const seeded = seedFrom(await readJsonBody(req), state, true);
     state.faults.clear();
     state.log.clear();
+    resetFleetState(state);
     state.settings = state.initialSettings;
     return [200, seeded];
   }
@@ -124,12 +128,13 @@ async function route(method: string, path: string, req: IncomingMessage, state: 
 
 export async function handleControlRequest(req: IncomingMessage, res: ServerResponse, url: URL, state: EmulatorState): Promise<void> {
   const path = url.pathname.slice(CONTROL_PREFIX.length).replace(/\/$/, '');
+  const method = (req.method ?? 'GET').toUpperCase();
+  // Counted before it runs, so a reset of the counters leaves them at zero.
+  state.stats.count(method, 'control');
   try {
-    const [status, body] = await route((req.method ?? 'GET').toUpperCase(), path, req, state);
+    const [status, body] = await route(method, path, req, state);
     sendJson(res, status, body);
   } catch (e) {
-    if (e instanceof ArmFailure) sendArmError(res, e);
-    else if (isTagwallError(e)) sendArmError(res, invalid(describeError(e)));
-    else sendArmError(res, new ArmFailure(500, 'InternalServerError', describeError(e)));
+    sendArmError(res, e instanceof ArmFailure ? e : isTagwallError(e) ? invalid(describeError(e)) : new ArmFailure(500, 'InternalServerError', describeError(e)));
   }
 }

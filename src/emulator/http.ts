@@ -37,15 +37,18 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
+/** Returns the body's size in bytes, for the counters. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): number {
   const text = body === undefined ? '' : JSON.stringify(body);
+  const bytes = Buffer.byteLength(text);
   res.writeHead(status, {
     ...headers,
     'content-type': 'application/json; charset=utf-8',
-    'content-length': String(Buffer.byteLength(text)),
+    'content-length': String(bytes),
     'cache-control': 'no-cache',
   });
   res.end(text);
+  return bytes;
 }
 
 export function sendArmError(res: ServerResponse, failure: ArmFailure, headers: Readonly<Record<string, string>> = {}): void {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { TagwallError } from '../core/errors.js';
 import { zodProblems } from '../sources/schema.js';
 import { seedAccessRuleSchema, type AccessRuleResourceJson } from './access-rules.js';
+import { fleetSettingsFields, type GraphQuotaSettingsJson, type ThrottleSettingsJson } from './fleet-model.js';
 
 /**
  * The emulator's wire formats: the seed that describes vaults, the faults tests inject,
@@ -192,6 +193,7 @@ export type ActiveFault = FaultSpec & { readonly id: string; readonly remaining:
 export const settingsPatchSchema = z.strictObject({
   latencyMs: z.number().int().nonnegative().optional(),
   oldApi: z.boolean().optional(),
+  ...fleetSettingsFields,
 });
 
 export interface EmulatorSettings {
@@ -199,13 +201,18 @@ export interface EmulatorSettings {
   readonly latencyMs: number;
   /** Old-API behaviour for every vault (a vault's own `oldApi` also turns it on). */
   readonly oldApi: boolean;
+  /** Resource Graph answers with each resource as it was this long ago. */
+  readonly graphLagMs: number;
+  readonly graphQuota: GraphQuotaSettingsJson;
+  /** ARM's per-subscription token buckets; false turns them off. */
+  readonly throttle: ThrottleSettingsJson;
 }
 
 export interface RequestLogEntry {
   readonly seq: number;
   /** ISO time the request arrived. */
   readonly time: string;
-  readonly kind: 'arm' | 'identity';
+  readonly kind: 'arm' | 'identity' | 'graph';
   readonly method: string;
   readonly path: string;
   /** The vault name as the request path spelled it. */

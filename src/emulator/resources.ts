@@ -1,6 +1,7 @@
 import { TagwallError } from '../core/errors.js';
 import { ArmFailure } from './http.js';
 import { RESOURCE_MODELS } from './kinds/index.js';
+import type { WriteObserver } from './vaults.js';
 
 /**
  * The extension point for every firewall kind besides Key Vault: a model per resource type
@@ -47,16 +48,22 @@ export interface ResourceModel {
 export class ResourceStore {
   readonly #byId = new Map<string, StoredResource>();
 
+  /** `observe` is told of every version stored and every delete (history.ts keeps them for Resource Graph). */
+  constructor(private readonly observe: WriteObserver = () => undefined) {}
+
   get(id: string): StoredResource | undefined {
     return this.#byId.get(id.toLowerCase());
   }
 
   set(resource: StoredResource): void {
     this.#byId.set(resource.id.toLowerCase(), resource);
+    this.observe(resource.id, resource.json);
   }
 
   delete(id: string): boolean {
-    return this.#byId.delete(id.toLowerCase());
+    const deleted = this.#byId.delete(id.toLowerCase());
+    if (deleted) this.observe(id, undefined);
+    return deleted;
   }
 
   list(): StoredResource[] {

@@ -8,9 +8,12 @@ import { handleArmRequest } from './arm.js';
 import { connectEmulatorControl, type EmulatorControl } from './control-client.js';
 import { handleControlRequest } from './control.js';
 import { sendJson } from './http.js';
+import { GRAPH_PATH, handleGraphRequest } from './graph.js';
 import { handleIdentityRequest, IDENTITY_PATH } from './identity.js';
 import { CONTROL_PREFIX, type EmulatorSeed } from './model.js';
 import { applySeed, createEmulatorState, type EmulatorState } from './state.js';
+import { AZURE_GRAPH_QUOTA, type GraphQuotaSettings } from './graph-quota.js';
+import { AZURE_THROTTLE, type ThrottleSettings } from './throttle.js';
 
 export interface KeyVaultEmulatorOptions {
   /** 0 (the default) picks a free port. */
@@ -27,6 +30,12 @@ export interface KeyVaultEmulatorOptions {
   readonly oldApi?: boolean;
   /** Port of the plain-HTTP identity endpoint; 0 (the default) picks a free port. */
   readonly identityPort?: number;
+  /** Resource Graph shows each resource as it was this long ago (default 0). */
+  readonly graphLagMs?: number;
+  /** Resource Graph's per-principal quota (default 15 queries per 5 s, as Azure's). */
+  readonly graphQuota?: GraphQuotaSettings;
+  /** ARM's per-subscription token buckets (default Azure's figures); false: no throttling. */
+  readonly throttle?: ThrottleSettings | false;
 }
 
 export interface KeyVaultEmulator {
@@ -81,12 +90,21 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {
   const certs: LocalCertificates & { caPath?: string } =
     options.certificates ?? (options.stateDir === undefined ? await createLocalCertificates() : await loadOrCreateLocalCertificates(options.stateDir));
   const identityHeader = randomBytes(24).toString('base64url');
-  const state = createEmulatorState({ latencyMs: options.latencyMs ?? 0, oldApi: options.oldApi ?? false }, identityHeader);
+  const state = createEmulatorState(
+    {
+      latencyMs: options.latencyMs ?? 0,
+      oldApi: options.oldApi ?? false,
+      graphLagMs: options.graphLagMs ?? 0,
+      graphQuota: options.graphQuota ?? AZURE_GRAPH_QUOTA,
+      throttle: options.throttle ?? AZURE_THROTTLE,
+    },
+    identityHeader,
+  );
   if (options.seed !== undefined) applySeed(state, options.seed, { replace: false, oldApi: state.settings.oldApi });
 
   const arm = createHttpsServer(
     { cert: certs.cert, key: certs.key },
-    serve(state, (url) => (url.pathname.startsWith(CONTROL_PREFIX) ? handleControlRequest : handleArmRequest)),
+    serve(state, (url) => (url.pathname.startsWith(CONTROL_PREFIX) ? handleControlRequest : GRAPH_PATH.test(url.pathname) ? handleGraphRequest : handleArmRequest)),
   );
   // App Service's identity endpoint is plain HTTP on the machine itself, and the
   // credential expects exactly that; the bearer token it hands out only ever travels over HTTPS.

@@ -1,5 +1,10 @@
 import { isTagwallError } from '../core/errors.js';
+import { Directory } from './directory.js';
 import { FaultBook } from './faults.js';
+import { GraphQuota } from './graph-quota.js';
+import { GraphHistory } from './history.js';
+import { RequestStats } from './stats.js';
+import { ArmThrottle } from './throttle.js';
 import type { EmulatorSeed, EmulatorSettings, RequestLogEntry } from './model.js';
 import { buildPerimeters, PerimeterStore, seedProblemsError } from './perimeters.js';
 import { ResourceStore, seedResources } from './resources.js';
@@ -35,6 +40,12 @@ export interface EmulatorState {
   readonly resources: ResourceStore;
   readonly faults: FaultBook;
   readonly log: RequestLog;
+  /** Resource Graph's view of vaults and resources, fed by every write to either store. */
+  readonly history: GraphHistory;
+  readonly directory: Directory;
+  readonly throttle: ArmThrottle;
+  readonly graphQuota: GraphQuota;
+  readonly stats: RequestStats;
   settings: EmulatorSettings;
   /** What `reset` returns the settings to. */
   readonly initialSettings: EmulatorSettings;
@@ -42,12 +53,19 @@ export interface EmulatorState {
 }
 
 export function createEmulatorState(settings: EmulatorSettings, identityHeader: string): EmulatorState {
+  const history = new GraphHistory();
+  const observe = (id: string, json: Readonly<Record<string, unknown>> | undefined): void => history.record(id, json);
   return {
-    vaults: new VaultStore(),
+    vaults: new VaultStore(observe),
     perimeters: new PerimeterStore(),
-    resources: new ResourceStore(),
+    resources: new ResourceStore(observe),
     faults: new FaultBook(),
     log: new RequestLog(),
+    history,
+    directory: new Directory(),
+    throttle: new ArmThrottle(),
+    graphQuota: new GraphQuota(),
+    stats: new RequestStats(),
     settings,
     initialSettings: settings,
     identityHeader,
@@ -75,6 +93,7 @@ export function applySeed(state: EmulatorState, seed: EmulatorSeed, options: { r
     state.vaults.clear();
     state.perimeters.clear();
     state.resources.clear();
+    state.history.clear();
   }
   state.vaults.seed(seed, options.oldApi);
   state.perimeters.apply(perimeters.built);

@@ -109,8 +109,18 @@ function buildResource(address: VaultAddress, id: string, location: string, tags
   };
 }
 
+/** Told of every vault version a write stores (history.ts keeps them for Resource Graph). */
+export type WriteObserver = (id: string, json: Readonly<Record<string, unknown>> | undefined) => void;
+
 export class VaultStore {
   readonly #vaults = new Map<string, VaultRecord>();
+
+  constructor(private readonly observe: WriteObserver = () => undefined) {}
+
+  #store(key: string, record: VaultRecord): void {
+    this.#vaults.set(key, record);
+    this.observe(record.resource.id, record.resource as unknown as Record<string, unknown>);
+  }
 
   get(address: VaultAddress): VaultResourceJson | undefined {
     const r = this.#vaults.get(keyOf(address));
@@ -161,7 +171,7 @@ export class VaultStore {
       }
     });
     if (problems.length > 0) throw new TagwallError('EMULATOR_SEED_INVALID', 'the emulator seed has invalid vaults', { details: problems });
-    for (const [k, r] of built) this.#vaults.set(k, r);
+    for (const [k, r] of built) this.#store(k, r);
   }
 
   /** PATCH: merge-patch `tags` and the writable properties; arrays are replaced whole. */
@@ -173,6 +183,7 @@ export class VaultStore {
     const props = mergePatch(writable(current.properties), writable(body['properties'])) as Record<string, unknown>;
     const tags = body['tags'] === undefined ? current.tags : mergePatch(current.tags, body['tags']);
     record.resource = buildResource(address, current.id, current.location, tags, props, oldApi || record.oldApi);
+    this.#store(keyOf(address), record);
     return clone(record.resource);
   }
 
@@ -186,7 +197,7 @@ export class VaultStore {
     const id = existing?.resource.id ?? canonicalId(address);
     const vaultOldApi = existing?.oldApi ?? false;
     const resource = buildResource(address, id, location, body['tags'], writable(body['properties']), oldApi || vaultOldApi);
-    this.#vaults.set(keyOf(address), { resource, oldApi: vaultOldApi });
+    this.#store(keyOf(address), { resource, oldApi: vaultOldApi });
     return { created: existing === undefined, vault: clone(resource) };
   }
 
@@ -197,6 +208,7 @@ export class VaultStore {
     const acls = record.resource.properties.networkAcls ?? {};
     const props = { ...writable(record.resource.properties), networkAcls: { ...acls, ipRules: ipRules.map((value) => ({ value })) } };
     record.resource = buildResource(address, record.resource.id, record.resource.location, record.resource.tags, props, oldApi || record.oldApi);
+    this.#store(keyOf(address), record);
   }
 }
 

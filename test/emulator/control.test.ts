@@ -58,7 +58,7 @@ describe('seeding and state', () => {
     expect((await t.emulator.control.vaults()).map((v) => v.name)).toEqual(['kv-z']);
     expect(await t.emulator.control.faults()).toEqual([]);
     expect(await t.emulator.control.requests()).toEqual([]);
-    expect(await t.emulator.control.settings()).toEqual({ latencyMs: 0, oldApi: false });
+    expect(await t.emulator.control.settings()).toMatchObject({ latencyMs: 0, oldApi: false, graphLagMs: 0, graphQuota: { queries: 15, windowMs: 5000 }, throttle: { reads: { burst: 250, perSecond: 25 } } });
   });
 
   it('refuses a seed with a bad vault ID or a private rule, listing every problem, and keeps the old vaults', async () => {
@@ -179,7 +179,7 @@ describe('start-up options', () => {
       const first = await startKeyVaultEmulator({ stateDir: dir, seed: { vaults: [seedVault('kv-s')] }, latencyMs: 20, oldApi: true });
       const ca = first.caCert;
       expect(first.caPath).toBe(join(dir, 'ca.pem'));
-      expect(await first.control.settings()).toEqual({ latencyMs: 20, oldApi: true });
+      expect(await first.control.settings()).toMatchObject({ latencyMs: 20, oldApi: true, graphLagMs: 0 });
       expect((await first.control.vaults()).map((v) => v.name)).toEqual(['kv-s']);
       await first.close();
       const second = await startKeyVaultEmulator({ stateDir: dir });
