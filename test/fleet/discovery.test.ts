@@ -25,7 +25,7 @@ const vault = (name: string, sub: string, tags: Record<string, string> | undefin
   networkAcls: { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: rules.map((value) => ({ value })) },
 });
 
-const PROFILES = { devops: { select: ['AzureDevOps'] }, bi: { select: ['PowerBI'], maxRules: 200 } };
+const PROFILES = { devops: { select: ['AzureDevOps'] }, bi: { select: ['PowerBI'], maxRules: 900 } };
 
 let emu: TestEmulator;
 let runs: TargetRuns;
@@ -76,15 +76,15 @@ describe('discovery by tag', () => {
       vaults: [
         vault('kv-devops', SUB_A, { tagwall: 'devops' }),
         vault('kv-upper', SUB_A, { TagWall: 'DevOps' }),
-        vault('kv-off', SUB_A, { tagwall: 'Off' }, ['203.0.113.7']),
-        vault('kv-nope', SUB_B, { tagwall: 'nope' }, ['203.0.113.8']),
-        vault('kv-untagged', SUB_B, undefined, ['203.0.113.9']),
+        vault('kv-off', SUB_A, { tagwall: 'Off' }, ['52.1.2.7']),
+        vault('kv-nope', SUB_B, { tagwall: 'nope' }, ['52.1.2.8']),
+        vault('kv-untagged', SUB_B, undefined, ['52.1.2.9']),
         vault('kv-other-tag', SUB_B, { owner: 'devops' }),
         vault('kv-explicit', SUB_B, { tagwall: 'devops' }),
       ],
     });
     await emu.emulator.control.resetStats();
-    const config = discovering({}, [{ vault: id('kv-explicit', SUB_B), select: ['PowerBI'], maxRules: 200 }]);
+    const config = discovering({}, [{ vault: id('kv-explicit', SUB_B), select: ['PowerBI'], maxRules: 900 }]);
     const report = await runs.sync(config, { alerts: 'off' });
 
     expect(report.fleet).toMatchObject({ discovered: 2, explicit: 1, overridden: 1, optedOut: 1, unprotected: 1 });
@@ -107,8 +107,8 @@ describe('discovery by tag', () => {
     // Never read or written: not a single request names them.
     const seen = await requests();
     for (const name of ['kv-off', 'kv-nope', 'kv-untagged', 'kv-other-tag']) expect(seen.byVault(name), name).toBe(0);
-    expect(await rulesOf('kv-off')).toEqual(['203.0.113.7/32']);
-    expect(await rulesOf('kv-nope', SUB_B)).toEqual(['203.0.113.8/32']);
+    expect(await rulesOf('kv-off')).toEqual(['52.1.2.7/32']);
+    expect(await rulesOf('kv-nope', SUB_B)).toEqual(['52.1.2.8/32']);
 
     // What was written covers each one's tag (the reference's set algebra, not the plan's).
     expect(minus(await wanted('AzureDevOps'), spansOf(await rulesOf('kv-devops')))).toEqual([]);
@@ -146,10 +146,10 @@ describe('discovery by tag', () => {
     expect(steady.fleet!.graph!.bytes).toBeGreaterThan(0);
 
     // A hand edit shows up in Resource Graph: that vault alone is read again.
-    await emu.emulator.control.addRule(id('kv-2', SUB_B), '198.51.100.0/24');
+    await emu.emulator.control.addRule(id('kv-2', SUB_B), '52.99.100.0/24');
     await emu.emulator.control.resetStats();
     const edited = await runs.sync(config);
-    expect(byVault(edited, 'kv-2')).toMatchObject({ outcome: 'in-sync', unmanaged: ['198.51.100.0/24'] });
+    expect(byVault(edited, 'kv-2')).toMatchObject({ outcome: 'in-sync', unmanaged: ['52.99.100.0/24'] });
     expect(byVault(edited, 'kv-2')!.checkedBy).toBeUndefined();
     expect(byVault(edited, 'kv-1')!.checkedBy).toBe('resource-graph');
     expect((await requests()).gets).toBe(1);
@@ -200,7 +200,7 @@ describe('discovery by tag', () => {
     const devopsRules = await rulesOf('kv-s1');
     // Three of four lose their tag (say, a policy rewrote the tags), and the profile moves to another tag.
     for (const n of names.slice(1)) await emu.sdk(SUB_A).vaults.update('rg-fleet', n, { tags: { tagwall: 'off' } });
-    const moved = discovering({ profiles: { devops: { select: ['PowerBI'], maxRules: 200 } } });
+    const moved = discovering({ profiles: { devops: { select: ['PowerBI'], maxRules: 900 } } });
     const shrunk = await runs.sync(moved);
     expect(shrunk.fleet!.findings).toEqual([expect.objectContaining({ code: 'DISCOVERY_SHRANK', severity: 'critical', discovered: 1, lastRun: 4 })]);
     const s1 = byVault(shrunk, 'kv-s1')!;
@@ -223,5 +223,15 @@ describe('discovery by tag', () => {
     const report = await runs.sync(discovering());
     expect(report.fleet!.graph).toMatchObject({ throttled: 2 });
     expect(report.vaults[0]).toMatchObject({ outcome: 'applied' });
+
+    // Throttled past its patience: the run says so, keeps explicit targets in step, and removes nothing.
+    await emu.emulator.control.throttleGraph(50, 1);
+    const explicit = { vault: id('kv-q', SUB_A), select: ['PowerBI'], maxRules: 900 };
+    const failed = await runs.sync(discovering({}, [explicit]));
+    expect(failed.errors).toEqual([expect.objectContaining({ code: 'GRAPH_THROTTLED' })]);
+    expect(failed.fleet!.findings.map((f) => f.code)).toEqual(['DISCOVERY_SHRANK']);
+    expect(failed.vaults).toHaveLength(1);
+    expect(failed.vaults[0]).toMatchObject({ outcome: 'applied', remove: [] });
+    await emu.reset();
   });
 });
