@@ -34,8 +34,11 @@ export interface ShardMessage {
   readonly document: string;
   /** 0-based; the run's manifest says how many there are. */
   readonly shard: number;
-  /** Resource IDs, each with the profile discovery gave it (absent for an explicit target). */
-  readonly targets: readonly { readonly id: string; readonly profile?: string }[];
+  /**
+   * Resource IDs, each with the profile discovery gave it (absent for an explicit target) and
+   * what Resource Graph showed of it (its fingerprint), so the worker can confirm a direct read.
+   */
+  readonly targets: readonly { readonly id: string; readonly profile?: string; readonly fingerprint?: string }[];
   /** Whether the run was started with --force (a manual apply). */
   readonly force?: boolean;
 }

@@ -33,6 +33,7 @@ export const shardMessageSchema = z.object({
       z.object({
         id: z.string().refine((id) => isResourceId(id), 'must be an ARM resource ID (/subscriptions/<id>/resourceGroups/<group>/providers/<Namespace>/<type>/<name>)'),
         profile: z.string().min(1).optional(),
+        fingerprint: z.string().min(1).max(1024).optional(),
       }),
     )
     .min(1)

@@ -6,7 +6,7 @@ import { fleetOf, finishRun, graphOf, openRun, reconcileTargets, rememberFleetSi
 import { kindOf } from '../targets/kinds.js';
 import { needsWork } from '../vault-pass.js';
 import { storeDocument } from './documents.js';
-import type { OutcomeCounts, RunManifest, ShardMessage, ShardResult, ShardSink, ShardVault } from './model.js';
+import type { FleetGraph, GraphRow, OutcomeCounts, RunManifest, ShardMessage, ShardResult, ShardSink, ShardVault } from './model.js';
 
 /**
  * The fleet run as the Functions app does it. The timer resolves the document once (stored
@@ -39,7 +39,7 @@ function counts(reports: readonly VaultReport[]): OutcomeCounts {
 }
 
 /** Shards of at most `size` targets, each of one subscription, each message within the size limit. */
-export function shardsOf(targets: readonly TargetConfig[], size: number, runId: string, document: string, force: boolean): ShardMessage[] {
+export function shardsOf(targets: readonly TargetConfig[], size: number, runId: string, document: string, force: boolean, graph?: FleetGraph): ShardMessage[] {
   const bySubscription = new Map<string, TargetConfig[]>();
   for (const t of targets) {
     const key = t.resource.subscriptionId.toLowerCase();
@@ -50,10 +50,11 @@ export function shardsOf(targets: readonly TargetConfig[], size: number, runId: 
     shards.push({ version: 1, runId, document, shard: shards.length, targets: group, ...(force ? { force: true } : {}) });
   };
   for (const group of bySubscription.values()) {
-    let current: { id: string; profile?: string }[] = [];
+    let current: { id: string; profile?: string; fingerprint?: string }[] = [];
     let bytes = 0;
     for (const t of group) {
-      const entry = { id: t.resource.id, ...(t.profile === undefined ? {} : { profile: t.profile }) };
+      const fingerprint = graph?.rows.get(resourceKey(t.resource))?.fingerprint;
+      const entry = { id: t.resource.id, ...(t.profile === undefined ? {} : { profile: t.profile }), ...(fingerprint === undefined ? {} : { fingerprint }) };
       const cost = JSON.stringify(entry).length + 1;
       if (current.length > 0 && (current.length >= size || bytes + cost > MAX_MESSAGE_JSON)) {
         push(current);
@@ -88,7 +89,7 @@ export async function startFleetRun(
   let document = '';
   if (queue) {
     document = await storeDocument(session.state, session.doc);
-    shards = shardsOf(work, config.fanOut.shardSize, session.runId, document, options.force);
+    shards = shardsOf(work, config.fanOut.shardSize, session.runId, document, options.force, graph);
   } else if (work.length > 0) {
     inline = await reconcileTargets(session, work, undefined);
   }
@@ -160,6 +161,17 @@ function targetsOfMessage(config: TagwallConfig, message: ShardMessage): { targe
   return { targets, unprotected };
 }
 
+/** What the timer's Resource Graph read said of each vault, as far as confirming a direct read needs it. */
+function graphOfMessage(config: TagwallConfig, message: ShardMessage): FleetGraph | undefined {
+  const discover = config.discover;
+  if (discover === undefined) return undefined;
+  const rows = new Map<string, GraphRow>();
+  for (const t of message.targets) {
+    if (t.fingerprint !== undefined) rows.set(resourceKey(t), { id: t.id, type: '', subscriptionId: t.id.split('/')[2] ?? '', profile: t.profile ?? '', fingerprint: t.fingerprint });
+  }
+  return rows.size === 0 ? undefined : { rows, recheckMs: discover.recheckHours * 3_600_000, lagMs: discover.lagMinutes * 60_000 };
+}
+
 function shardVault(r: VaultReport): ShardVault {
   return {
     vault: r.vault,
@@ -182,7 +194,7 @@ export async function runShard(config: TagwallConfig, message: ShardMessage, run
   await using session = await openRun(config, runOptions, runtime, { documentId: message.document });
   // Intents carry this delivery's own id, not the run's: a message delivered twice at once is then
   // two writers, and the one-writer protocol lets only one of them write.
-  const vaults = [...(await reconcileTargets(session, targets, undefined, { backlog: false })), ...unprotected];
+  const vaults = [...(await reconcileTargets(session, targets, graphOfMessage(config, message), { backlog: false })), ...unprotected];
   await finishRun(session, vaults, { scopes: 'vaults' });
   return { version: 1, runId: message.runId, shard: message.shard, finishedAt: session.now().toISOString(), state: 'done', vaults: vaults.map(shardVault) };
 }

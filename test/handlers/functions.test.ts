@@ -3,10 +3,13 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { QueueServiceClient } from '@azure/storage-queue';
 import { checkDrift, manualSync, planAllowlists, syncAllowlists } from '../../src/handlers/functions.js';
+import { reconcileShard, runStatus } from '../../src/handlers/fleet.js';
+import { SHARD_QUEUE } from '../../src/fleet/queue.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
 import { sharedTestCertificates } from '../global-setup.js';
-import { objectOnlySasConnectionString, startAzurite, type Azurite } from '../helpers/azurite.js';
+import { objectOnlySasConnectionString, startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
 import { seedVault, vaultId } from '../helpers/emulator.js';
 
@@ -18,7 +21,7 @@ const timer: Timer = { isPastDue: false, schedule: { adjustForDST: true }, sched
 const OFFICE = '81.2.69.142';
 
 let emulator: KeyVaultEmulator;
-let azurite: Azurite;
+let azurite: AzuriteWithQueue;
 let receiver: Server;
 let receiverStatus = 204;
 const posts: { state: string; kind: string; title: string; unreported?: boolean; rules?: string[] }[] = [];
@@ -58,7 +61,7 @@ async function armCalls(method?: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startKeyVaultEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite()]);
+  [emulator, azurite] = await Promise.all([startKeyVaultEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
   receiver = createServer((req, res) => {
     let text = '';
     req.setEncoding('utf8').on('data', (c: string) => (text += c));
@@ -280,10 +283,21 @@ describe('manualSync (POST /api/sync)', () => {
     expect(await armCalls('PATCH')).toBe(0);
   });
 
-  it('applies with {"apply": true}', async () => {
+  it('applies with {"apply": true} through the queue: 202 at once, the writes when the worker takes the shard', async () => {
     const res = await manualSync(new HttpRequest({ method: 'POST', url: 'https://func.example/api/sync', body: { string: '{"apply": true}' } }), context('manualSync'));
-    expect(res.status).toBe(200);
-    expect((res.jsonBody as { vaults: { outcome: string }[] }).vaults.map((v) => v.outcome)).toEqual(['applied', 'applied']);
+    expect(res.status).toBe(202);
+    const body = res.jsonBody as { runId: string; status: string; shards: number; vaults: number };
+    expect(body).toMatchObject({ shards: 1, vaults: 2, status: `/api/runs/${body.runId}` });
+    // Nothing is written inside the request.
+    expect(await armCalls('PATCH')).toBe(0);
+    const queue = QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(SHARD_QUEUE);
+    const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32 });
+    expect(receivedMessageItems).toHaveLength(1);
+    // As the host hands it over: base64 decoded to the JSON body.
+    await reconcileShard(JSON.parse(Buffer.from(receivedMessageItems[0]!.messageText, 'base64').toString('utf8')), context('reconcileShard'));
     expect(await armCalls('PATCH')).toBe(2);
+    const status = await runStatus(new HttpRequest({ method: 'GET', url: `https://func.example/api/runs/${body.runId}`, params: { runId: body.runId } }), context('runStatus'));
+    expect(status.status).toBe(200);
+    expect(status.jsonBody).toMatchObject({ runId: body.runId, complete: true, shards: { total: 1, done: 1 }, vaults: { byOutcome: { applied: 2 } } });
   });
 });
