@@ -5,7 +5,7 @@ import type { AlertLogger } from '../../src/alerts/types.js';
 import { parseConfig, type RawConfig, type TagwallConfig } from '../../src/config.js';
 import { parseCidr } from '../../src/core/ip-text.js';
 import { rangesOf, type AddressRange } from '../../src/core/ipv4.js';
-import { runSync, type RunOptions, type RunReport } from '../../src/run.js';
+import { runSync, type RunOptions, type RunReport, type Runtime } from '../../src/run.js';
 import { loadServiceTagFile } from '../../src/sources/file.js';
 import { BUNDLED } from './cli.js';
 import { FAST_RETRY, type TestEmulator } from './emulator.js';
@@ -19,7 +19,7 @@ const quiet: AlertLogger = { info: () => undefined, warn: () => undefined, error
 
 export interface TargetRuns {
   config(targets: RawConfig['targets'], extra?: Partial<RawConfig>): TagwallConfig;
-  sync(config: TagwallConfig, options?: Partial<RunOptions>): Promise<RunReport>;
+  sync(config: TagwallConfig, options?: Partial<RunOptions>, runtime?: Partial<Runtime>): Promise<RunReport>;
 }
 
 export async function targetRuns(emu: TestEmulator): Promise<TargetRuns> {
@@ -30,7 +30,7 @@ export async function targetRuns(emu: TestEmulator): Promise<TargetRuns> {
         { serviceTags: { source: 'file', path: BUNDLED }, arm: { endpoint: emu.emulator.url }, state: { store: 'file', path: join(stateDir, 'state.json') }, targets, ...extra },
         { baseDir: stateDir, source: 'test' },
       ),
-    sync: async (config, options = {}) =>
+    sync: async (config, options = {}, runtime = {}) =>
       (
         await runSync(config, { dryRun: false, force: false, alerts: 'off', ...options }, {
           env: {},
@@ -39,6 +39,7 @@ export async function targetRuns(emu: TestEmulator): Promise<TargetRuns> {
           armCa: emu.emulator.caCert,
           armRetry: FAST_RETRY,
           armOperations: { pollIntervalMs: 20 },
+          ...runtime,
         })
       ).report,
   };
