@@ -120,15 +120,17 @@ export function configProblem(e: unknown): HttpResponseInit {
 export function runProblem(context: InvocationContext, e: unknown): HttpResponseInit {
   context.error(`tagwall run failed: ${describeError(e)}`);
   const err = e instanceof TagwallError ? e : undefined;
+  // A vault that discovery did not find is the caller's mistake, like an unconfigured one.
+  if (err?.code === 'VAULT_NOT_CONFIGURED') return json(400, { error: { code: err.code, message: err.message } });
   return json(err?.code === 'CONFIG_INVALID' ? 500 : 502, { error: { code: err?.code ?? 'INTERNAL', message: describeError(e), problems: err?.details ?? [] } });
 }
 
-/** `?vault=` / `"vault"`: any configured target's resource ID, whatever its kind; a 400 answer otherwise. */
+/** `?vault=` / `"vault"`: any configured target's resource ID, whatever its kind, or with discovery any ID (the run checks it was discovered); a 400 answer otherwise. */
 export function narrowTo(config: TagwallConfig, vaultParam: string | null): { readonly vaults?: string[] } | { readonly refused: HttpResponseInit } {
   if (vaultParam === null || vaultParam === '') return {};
   try {
     const ref = parseResourceId(vaultParam);
-    if (!config.targets.some((t) => t.resource.id.toLowerCase() === ref.id.toLowerCase())) {
+    if (config.discover === undefined && !config.targets.some((t) => t.resource.id.toLowerCase() === ref.id.toLowerCase())) {
       return { refused: json(400, { error: { code: 'VAULT_NOT_CONFIGURED', message: `${ref.id} is not a configured target` } }) };
     }
     return { vaults: [ref.id] };
