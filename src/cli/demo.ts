@@ -15,6 +15,7 @@ import type { GenericAlertBody } from '../alerts/format.js';
 import type { EmulatorControl } from '../emulator/control-client.js';
 import type { RunReport } from '../run.js';
 import { bundledServiceTagsPath } from '../version.js';
+import { runFleetDemo } from './demo-fleet.js';
 
 /**
  * `npm start` with no configuration: the whole loop on this machine, with no Azure account.
@@ -175,6 +176,8 @@ export async function runDemo(io: CliIO): Promise<number> {
     writeLine(io.stdout, `${name(office1.vault)}: ${office1.outcome}, restored ${office1.add.join(', ')}`);
     await runSync(config, { dryRun: true, force: false, alerts: 'send' }, runtime);
     showWebhook(io, receiver.received);
+
+    await runFleetDemo(io, emulator, work, runtime);
 
     heading(io, 'Next');
     writeLine(io.stdout, 'Try it on your own vaults: `az login`, write a config (see README), then `npx tagwall sync --config my.json --dry-run`.');

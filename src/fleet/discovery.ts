@@ -35,6 +35,8 @@ export interface Unprotected {
   readonly profile: string;
   readonly code: 'UNKNOWN_PROFILE' | 'PROFILE_UNSUITABLE';
   readonly message: string;
+  /** The kind's own rule limit, for the report. */
+  readonly limit: number;
 }
 
 export interface Fleet {
@@ -200,7 +202,7 @@ export async function discoverFleet(config: TagwallConfig, reader: GraphReader, 
         e.code === 'UNKNOWN_PROFILE'
           ? `tagged ${discover.tag}=${row.profile || '(empty)'}, which names no profile (known: ${[...config.profiles.values()].map((p) => p.name).join(', ') || 'none'}, or off); nothing is written until the tag or the profiles are fixed`
           : e.message;
-      unprotected.push({ id: row.id, kind: kind.kind, profile: row.profile, code: e.code === 'UNKNOWN_PROFILE' ? 'UNKNOWN_PROFILE' : 'PROFILE_UNSUITABLE', message });
+      unprotected.push({ id: row.id, kind: kind.kind, limit: kind.maxRules, profile: row.profile, code: e.code === 'UNKNOWN_PROFILE' ? 'UNKNOWN_PROFILE' : 'PROFILE_UNSUITABLE', message });
     }
   }
   discovered.sort((a, b) => (resourceKey(a.resource) < resourceKey(b.resource) ? -1 : 1));

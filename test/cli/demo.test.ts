@@ -20,6 +20,14 @@ describe('npm start (tagwall demo)', () => {
     expect(r.stdout).toMatch(/\[warning, firing\] 2 owned rules were removed from kv-tagwall-office outside tagwall/);
     expect(r.stdout).toMatch(/Drift check again: 0 new webhook POSTs/);
     expect(r.stdout).toMatch(/\[warning, resolved\] 2 owned rules were removed/);
+    // The fleet part: found by tag, the unknown profile reported, the others never read; then Resource Graph alone.
+    expect(r.stdout).toMatch(/^kv-fleet-build\s+applied\s+\+\d+/m);
+    expect(r.stdout).toMatch(/^kv-fleet-reports\s+applied\s+\+\d+/m);
+    expect(r.stdout).toMatch(/^kv-fleet-typo\s+skipped/m);
+    expect(r.stdout).not.toMatch(/^kv-fleet-(optout|untagged)\s/m);
+    expect(r.stdout).toMatch(/^Requests: 1 Resource Graph, 4 vault GETs, 2 PATCHes;/m);
+    expect(r.stdout).toMatch(/^kv-fleet-build: in-sync \(by Resource Graph, not read\)$/m);
+    expect(r.stdout).toMatch(/^Requests: 1 Resource Graph, 0 vault GETs, 0 PATCHes\.$/m);
   });
 
   it('syncs a Storage account beside the vaults: at most 400 rules, its office address kept, single addresses bare, none a /32 or /31', () => {
