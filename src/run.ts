@@ -421,6 +421,7 @@ export async function finishRun(
     serviceTags: serviceTagsSummary(doc, resolved),
     ...(errors.length === 0 ? {} : { errors }),
     ...(fleet === undefined ? {} : { fleet }),
+    arm: armSummary(session),
     vaults,
   };
   const runAlerts = extra.scopes === 'run' ? [...serviceTagAlerts({ stale: resolved.cacheUsed ? resolved.warnings : [] }), ...discoveryAlerts(extra.fleet?.findings ?? [])] : [];
@@ -467,6 +468,13 @@ async function rememberCutOff(backlog: BacklogRepository, before: Awaited<Return
   }
 }
 
+/** What the run's ARM calls cost, over every subscription (the pacer counts every attempt). */
+function armSummary(session: RunSession): NonNullable<RunReport['arm']> {
+  const all = session.pacer.stats();
+  const sum = (f: (s: (typeof all)[number]) => number) => all.reduce((n, s) => n + f(s), 0);
+  return { subscriptions: all.length, requests: sum((s) => s.requests), waits: sum((s) => s.waits), waitedMs: Math.round(sum((s) => s.waitedMs)), throttled: sum((s) => s.throttled) };
+}
+
 /** One run, as `sync --json` prints it and the HTTP dry run returns it. */
 export interface RunReport {
   readonly dryRun: boolean;
@@ -484,6 +492,8 @@ export interface RunReport {
   readonly errors?: readonly RunError[];
   /** With discovery: what it found, its run-level findings (SCOPE_UNREADABLE, DISCOVERY_SHRANK, ...) and what Resource Graph cost. */
   readonly fleet?: Fleet['counts'] & { readonly findings: readonly RunFinding[]; readonly graph?: GraphPageStats };
+  /** ARM calls the run made through its pacer: how many, how many waited for a token, and 429s. */
+  readonly arm?: { readonly subscriptions: number; readonly requests: number; readonly waits: number; readonly waitedMs: number; readonly throttled: number };
   readonly vaults: readonly VaultReport[];
   readonly alerts?: { readonly notifications: number; readonly webhookSent: number; readonly webhookFailed: number };
 }

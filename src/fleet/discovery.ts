@@ -106,8 +106,9 @@ function scopeOf(config: TagwallConfig, narrow: readonly string[] | undefined): 
     const subs = narrow === undefined ? scope.subscriptions : scope.subscriptions.filter((s) => narrow.some((n) => n.toLowerCase() === s.toLowerCase()));
     return { scope: { subscriptions: subs }, named: subs };
   }
-  if (narrow !== undefined) return { scope: { subscriptions: narrow }, named: narrow };
+  // Within management groups, a narrowed run still asks for the groups: a named subscription outside them stays out.
   if ('managementGroups' in scope) return { scope: { managementGroups: scope.managementGroups }, named: [] };
+  if (narrow !== undefined) return { scope: { subscriptions: narrow }, named: narrow };
   return { scope: {}, named: [] };
 }
 
@@ -143,7 +144,8 @@ async function queryRows(config: TagwallConfig, reader: GraphReader, scope: Grap
   } catch (e) {
     if (!discover.digest || !isTagwallError(e, 'GRAPH_QUERY_INVALID')) throw e;
     // A cloud whose Resource Graph refuses hash_sha256 still gets its fleet, at the cost of moving the rules.
-    findings.push({ code: 'GRAPH_DIGEST_UNSUPPORTED', severity: 'warning', message: `Resource Graph refused the query with hash_sha256 (${e.message}); the rules themselves were read instead. Set discover.digest to false to stop trying.` });
+    // It costs bandwidth, not safety: reported, and nobody paged.
+    findings.push({ code: 'GRAPH_DIGEST_UNSUPPORTED', severity: 'info', message: `Resource Graph refused the query with hash_sha256 (${e.message}); the rules themselves were read instead. Set discover.digest to false to stop trying.` });
     return (await reader.query(fleetQuery({ types, tag: discover.tag, digest: false }), scope)).map(readRow);
   }
 }

@@ -91,7 +91,8 @@ export async function startFleetRun(
     document = await storeDocument(session.state, session.doc);
     shards = shardsOf(work, config.fanOut.shardSize, session.runId, document, options.force, graph);
   } else if (work.length > 0) {
-    inline = await reconcileTargets(session, work, undefined);
+    // With the rows, a vault found in step by its direct read records what Resource Graph showed.
+    inline = await reconcileTargets(session, work, graph);
   }
   // Config order, whichever way each vault was settled.
   const byId = new Map([...settled, ...inline].map((r) => [resourceKey({ id: r.vault }), r]));
@@ -110,11 +111,10 @@ export async function startFleetRun(
     inline: counts(vaults),
     findings: [...errors, ...fleet.findings].map((f) => ({ code: f.code, message: f.message })),
   };
-  // The manifest first, so the status is readable as soon as the first shard lands.
-  if (queue) {
-    await deps.runs?.saveManifest(manifest);
-    await deps.sink!.send(shards);
-  }
+  // The manifest first, so the status is readable as soon as the first shard lands (and a run
+  // with nothing to send still has a status to show).
+  if (!options.dryRun) await deps.runs?.saveManifest(manifest);
+  if (queue) await deps.sink!.send(shards);
   await rememberFleetSize(session, fleet, guard, lastCount);
   const { report } = await finishRun(session, vaults, { errors, fleet, scopes: 'run' });
   return { runId: session.runId, report, manifest, enqueued: { shards: shards.length, vaults: work.length * Number(queue) } };

@@ -110,8 +110,8 @@ export type FindingCode =
   | 'PERIMETER_LEARNING'
   | 'PERIMETER_UNKNOWN'
   | 'UNKNOWN_PROFILE'
-  | 'EXPLICIT_TARGET'
-  | 'REMOVALS_BLOCKED';
+  | 'PROFILE_UNSUITABLE'
+  | 'EXPLICIT_TARGET';
 
 export type FindingValue = string | number | boolean | readonly string[];
 
