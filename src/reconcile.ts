@@ -128,6 +128,24 @@ export function checkSelectors(doc: ServiceTagDocument, targets: readonly Target
   }
 }
 
+/**
+ * Every profile's selectors, checked before discovery names any firewall: a profile that selects
+ * a tag the document does not have must stop the run even when no firewall carries it yet.
+ */
+export function checkProfileSelectors(doc: ServiceTagDocument, config: TagwallConfig, index = new TagIndex(doc)): void {
+  const problems: string[] = [];
+  for (const { name, settings } of config.profiles.values()) {
+    try {
+      selectTags(index, splitSelectors(settings.select));
+    } catch (e) {
+      problems.push(`profiles.${name}.select: ${describeError(e).replace(/\n\s*-\s*/g, '; ')}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new TagwallError('CONFIG_INVALID', `${problems.length} profile${problems.length === 1 ? '' : 's'} select tags that ${doc.source} does not have`, { details: problems });
+  }
+}
+
 export function selectTargets(config: TagwallConfig, vaults: readonly string[] | undefined): TargetConfig[] {
   if (vaults === undefined || vaults.length === 0) return [...config.targets];
   const wanted = new Map(vaults.map((v) => [v.trim().replace(/\/$/, '').toLowerCase(), v]));

@@ -11,7 +11,7 @@ import { resolveWebhookConfig, type WebhookConfig } from './alerts/webhook.js';
 import type { TagwallConfig, TargetConfig } from './config.js';
 import { describeError, isTagwallError, TagwallError, type ErrorCode } from './core/errors.js';
 import type { ServiceTagDocument } from './core/service-tags.js';
-import { reconcile, selectTargets, type ReconcileOptions, type VaultReport } from './reconcile.js';
+import { checkProfileSelectors, reconcile, selectTargets, type ReconcileOptions, type VaultReport } from './reconcile.js';
 import { discoverFleet, explicitFleet, shrinkGuard, type Fleet, type RunFinding } from './fleet/discovery.js';
 import { createGraphReader, type GraphPageStats, type GraphReader } from './fleet/graph-client.js';
 import type { FleetGraph } from './fleet/model.js';
@@ -263,6 +263,7 @@ export async function openRun(config: TagwallConfig, options: RunOptions, runtim
 /** The fleet of a run: the explicit targets, and with discovery the tagged firewalls in scope. */
 export async function fleetOf(session: RunSession): Promise<{ fleet: Fleet; errors: RunError[]; guard?: RunFinding; lastCount?: Loaded<DiscoveryCount> }> {
   const { config, options } = session;
+  checkProfileSelectors(session.doc, config);
   if (config.discover === undefined || session.graph === undefined || session.credentialError !== undefined) {
     return { fleet: explicitFleet(config), errors: [] };
   }

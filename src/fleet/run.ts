@@ -87,8 +87,9 @@ export async function startFleetRun(
   let inline: VaultReport[] = [];
   let shards: ShardMessage[] = [];
   let document = '';
+  // Stored once per weekly file (content-addressed), so every run's manifest can name it.
+  if (queue || (!options.dryRun && deps.runs !== undefined)) document = await storeDocument(session.state, session.doc);
   if (queue) {
-    document = await storeDocument(session.state, session.doc);
     shards = shardsOf(work, config.fanOut.shardSize, session.runId, document, options.force, graph);
   } else if (work.length > 0) {
     // With the rows, a vault found in step by its direct read records what Resource Graph showed.

@@ -217,6 +217,14 @@ describe('discovery by tag', () => {
     expect(next.fleet!.findings).toEqual([]);
   });
 
+  it('refuses a profile that selects a tag the file does not have before any request, even when no vault carries it', async () => {
+    await emu.reset({ vaults: [vault('kv-ok', SUB_A, { tagwall: 'devops' })] });
+    await emu.emulator.control.resetStats();
+    const config = discovering({ profiles: { ...PROFILES, typo: { select: ['AzureDevOpz'] } } });
+    await expect(runs.sync(config)).rejects.toMatchObject({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/^profiles\.typo\.select: /)] });
+    expect(await requests()).toMatchObject({ graph: 0, gets: 0, patches: 0 });
+  });
+
   it('waits out Resource Graph 429s, and fails discovery (adding only) when they do not stop', async () => {
     await emu.reset({ vaults: [vault('kv-q', SUB_A, { tagwall: 'devops' })] });
     await emu.emulator.control.throttleGraph(2, 1);

@@ -187,9 +187,12 @@ async function play(settings: Settings, start: string[], rounds: Round[]): Promi
     }
     vault.set([...vault.rules.filter((r) => !round.handRemove.includes(r)), ...round.handAdd]);
     // Removed and put back before tagwall recorded the vault, a rule of tagwall's looks as if it never left.
-    // Until tagwall first records the vault, adopt: first-run may take over what is there.
-    const adoptable = settings.adopt === 'first-run' && state.etag === 0;
+    // Until tagwall has confirmed a first write (a record with appliedAt, or one that owns a rule),
+    // adopt: first-run may take over whatever is there, including what a person added meanwhile.
+    const record0 = state.record;
+    const adoptable = settings.adopt === 'first-run' && (record0 === undefined || (record0.appliedAt === undefined && record0.ownedRules.length === 0));
     for (const r of round.handAdd.map(keyOf)) if (!before.has(r)) (adoptable ? atFirstContact : goneUnseen.has(r) ? both : persons).add(r);
+    if (adoptable) for (const r of vault.rules.map(keyOf)) if (persons.delete(r)) atFirstContact.add(r);
     vault.gets = 0;
     vault.patches = 0;
     vault.faults = round.faults;
