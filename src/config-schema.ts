@@ -108,17 +108,26 @@ const profileName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a pro
 
 const subscriptionId = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'a subscription ID (a GUID)');
 
+/**
+ * One object with both keys optional rather than a union of three: a union that fails reports
+ * only "Invalid input" at `discover.scope`, hiding which subscription is not a GUID (and the app
+ * settings could not name TAGWALL_DISCOVER_SUBSCRIPTIONS). The output is still one of the three.
+ */
+const discoverScope = z
+  .strictObject({
+    subscriptions: z.array(subscriptionId).min(1).max(10_000).optional(),
+    managementGroups: z.array(z.string().min(1).max(90)).min(1).max(100).optional(),
+  })
+  .refine((s) => s.subscriptions === undefined || s.managementGroups === undefined, 'give subscriptions or managementGroups, not both')
+  .transform((s): { subscriptions: string[] } | { managementGroups: string[] } | Record<string, never> =>
+    s.subscriptions !== undefined ? { subscriptions: s.subscriptions } : s.managementGroups !== undefined ? { managementGroups: s.managementGroups } : {},
+  );
+
 const discoverSchema = z.strictObject({
   /** The opt-in tag: `<tag>=<profile>` protects a firewall with that profile, `<tag>=off` opts it out. */
   tag: z.string().min(1).max(512).default('tagwall'),
   /** `subscriptions`, `managementGroups`, or `{}` for every subscription the identity can read. */
-  scope: z
-    .union([
-      z.strictObject({ subscriptions: z.array(subscriptionId).min(1).max(10_000) }),
-      z.strictObject({ managementGroups: z.array(z.string().min(1).max(90)).min(1).max(100) }),
-      z.strictObject({}),
-    ])
-    .default({}),
+  scope: discoverScope.default({}),
   /** Which kinds to look for, by kind name or resource type; absent: every kind Resource Graph can describe. */
   types: z.array(z.string().min(1)).min(1).optional(),
   /** Compare a digest of each firewall's rules (hash_sha256 in the query) instead of the rules themselves. */
