@@ -121,7 +121,7 @@ describe('profiles', () => {
   });
 
   it('refuse a maxRules above a kind limit only when a firewall of that kind gets it', () => {
-    // 300 fits a Key Vault (1000) and not a Storage account (400 is fine, 300 too) nor a registry (100).
+    // 300 fits a Key Vault (1000) and a Storage account (400), not a Container registry (100).
     const c = parse({ discover: {}, profiles: { wide: { select: ['AzureDevOps'], maxRules: 300 } } });
     expect(discovered(c, 'wide', KEY_VAULT).maxRules).toBe(300);
     expect(discovered(c, 'wide', STORAGE).maxRules).toBe(300);
@@ -311,6 +311,12 @@ describe('discovery from app settings', () => {
     expect(subs.discover!.scope).toEqual({ subscriptions: [SUB, SUB2] });
     const groups = await loadConfig({ env: { TAGWALL_DISCOVER_TAG: 'tagwall', TAGWALL_PROFILES: PROFILES, TAGWALL_DISCOVER_MANAGEMENT_GROUPS: 'mg-a,mg-b' }, cwd: '/' });
     expect(groups.discover!.scope).toEqual({ managementGroups: ['mg-a', 'mg-b'] });
+  });
+
+  it('refuses subscriptions and management groups together, naming both settings', async () => {
+    expect(await settingProblems({ TAGWALL_DISCOVER_TAG: 'tagwall', TAGWALL_PROFILES: PROFILES, TAGWALL_DISCOVER_SUBSCRIPTIONS: SUB, TAGWALL_DISCOVER_MANAGEMENT_GROUPS: 'mg-a' })).toEqual([
+      expect.stringMatching(/^TAGWALL_DISCOVER_SUBSCRIPTIONS, TAGWALL_DISCOVER_MANAGEMENT_GROUPS: .*not both/),
+    ]);
   });
 
   it('keeps the listed firewalls beside discovery', async () => {
