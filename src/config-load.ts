@@ -67,7 +67,8 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
     if (discovering) {
       const subscriptions = list(env.TAGWALL_DISCOVER_SUBSCRIPTIONS);
       const groups = list(env.TAGWALL_DISCOVER_MANAGEMENT_GROUPS);
-      raw.discover = { tag: discoverTag, scope: subscriptions.length > 0 ? { subscriptions } : groups.length > 0 ? { managementGroups: groups } : {} };
+      // Both go to the schema, which refuses both at once rather than one silently narrowing the other.
+      raw.discover = { tag: discoverTag, scope: { ...(subscriptions.length > 0 ? { subscriptions } : {}), ...(groups.length > 0 ? { managementGroups: groups } : {}) } };
     }
     if (env.TAGWALL_CLOUD !== undefined && env.TAGWALL_CLOUD !== '') raw.cloud = env.TAGWALL_CLOUD;
     // So the plain settings can be tried against the local emulator and a local or mirrored file.
@@ -97,6 +98,7 @@ function settingName(problem: string): string {
     .replace(/^discover\.tag:/, 'TAGWALL_DISCOVER_TAG:')
     .replace(/^discover\.scope\.subscriptions(\[\d+\])?:/, 'TAGWALL_DISCOVER_SUBSCRIPTIONS:')
     .replace(/^discover\.scope\.managementGroups(\[\d+\])?:/, 'TAGWALL_DISCOVER_MANAGEMENT_GROUPS:')
+    .replace(/^discover\.scope:/, 'TAGWALL_DISCOVER_SUBSCRIPTIONS, TAGWALL_DISCOVER_MANAGEMENT_GROUPS:')
     .replace(/^serviceTags(\.[a-z]+)?:/i, 'TAGWALL_SERVICE_TAGS:');
 }
 

@@ -84,7 +84,10 @@ export function readRow(raw: Record<string, unknown>): GraphRow {
   const posture = { defaultAction: text(raw.defaultAction), bypass: text(raw.bypass), publicNetworkAccess: text(raw.publicNetworkAccess) };
   // Without a digest the rules themselves are hashed here: the fingerprint only ever compares with itself.
   const ruleState = digest ?? (rules === undefined ? 'none' : `rules:${createHash('sha256').update(JSON.stringify(rules)).digest('hex')}`);
-  const fingerprint = [ruleState, ruleCount ?? '', posture.defaultAction ?? '', posture.bypass ?? '', posture.publicNetworkAccess ?? ''].join('|');
+  // A '|' or a backslash inside a column is escaped, so no two rows' columns join to the same text; a row
+  // without either (every real one) keeps the fingerprint records already hold.
+  const column = (v: string | number) => String(v).replace(/[\\|]/g, '\\$&');
+  const fingerprint = [ruleState, ruleCount ?? '', posture.defaultAction ?? '', posture.bypass ?? '', posture.publicNetworkAccess ?? ''].map(column).join('|');
   return {
     id,
     type,

@@ -49,6 +49,10 @@ export function shardsOf(targets: readonly TargetConfig[], size: number, runId: 
   const push = (group: ShardMessage['targets']) => {
     shards.push({ version: 1, runId, document, shard: shards.length, targets: group, ...(force ? { force: true } : {}) });
   };
+  // The limit is the whole message's; what is not targets (the envelope, with the widest shard
+  // number a run could reach) comes off it first, or a full shard ends up to ~150 characters over.
+  const envelope = JSON.stringify({ version: 1, runId, document, shard: Number.MAX_SAFE_INTEGER, targets: [], ...(force ? { force: true } : {}) }).length;
+  const budget = MAX_MESSAGE_JSON - envelope;
   for (const group of bySubscription.values()) {
     let current: { id: string; profile?: string; fingerprint?: string }[] = [];
     let bytes = 0;
@@ -56,7 +60,7 @@ export function shardsOf(targets: readonly TargetConfig[], size: number, runId: 
       const fingerprint = graph?.rows.get(resourceKey(t.resource))?.fingerprint;
       const entry = { id: t.resource.id, ...(t.profile === undefined ? {} : { profile: t.profile }), ...(fingerprint === undefined ? {} : { fingerprint }) };
       const cost = JSON.stringify(entry).length + 1;
-      if (current.length > 0 && (current.length >= size || bytes + cost > MAX_MESSAGE_JSON)) {
+      if (current.length > 0 && (current.length >= size || bytes + cost > budget)) {
         push(current);
         current = [];
         bytes = 0;
