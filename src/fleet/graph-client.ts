@@ -30,6 +30,8 @@ export interface GraphPageStats {
   readonly throttled: number;
   /** Response bytes received (the JSON bodies). */
   readonly bytes: number;
+  /** Pauses before a request because the last answer said the quota was spent. */
+  readonly quotaWaits: number;
   /** The lowest `x-ms-user-quota-remaining` seen, when Resource Graph sent it. */
   readonly quotaRemaining?: number;
 }
@@ -106,6 +108,7 @@ export function createGraphReader(options: GraphReaderOptions): GraphReader {
   let throttled = 0;
   let bytes = 0;
   let quotaRemaining: number | undefined;
+  let quotaWaits = 0;
 
   const observe = (headers: { get(name: string): string | undefined } | undefined, text: string | null | undefined) => {
     bytes += text === null || text === undefined ? 0 : Buffer.byteLength(text);
@@ -113,7 +116,14 @@ export function createGraphReader(options: GraphReaderOptions): GraphReader {
     if (headers?.get('x-ms-user-quota-remaining') !== undefined && Number.isFinite(remaining)) quotaRemaining = Math.min(quotaRemaining ?? remaining, remaining);
   };
 
+  let quotaPauseMs = 0;
   const page = async (request: QueryRequest): Promise<ResourcesResponse> => {
+    if (quotaPauseMs > 0) {
+      const wait = quotaPauseMs;
+      quotaPauseMs = 0;
+      quotaWaits += 1;
+      await sleep(wait + 100);
+    }
     for (let attempt = 0; ; attempt++) {
       requests += 1;
       let answer: ResourcesResponse;
@@ -153,6 +163,9 @@ export function createGraphReader(options: GraphReaderOptions): GraphReader {
         throw new TagwallError('GRAPH_FAILED', `Resource Graph could not be queried: ${text}`, { transient: true, values: { ...(status === undefined ? {} : { status }), azureCode: codes.join(',') }, cause: e });
       }
       observe(answer._response.headers as never, answer._response.bodyAsText);
+      // The quota is spent: wait for its window to reset rather than spend a request on a sure 429.
+      const headers = answer._response.headers as unknown as { get(name: string): string | undefined };
+      if (headers.get('x-ms-user-quota-remaining') === '0') quotaPauseMs = Math.min(retryDelayMs({ get: (n) => (n === 'retry-after' ? undefined : headers.get(n)) }) ?? 0, maxWait);
       return answer;
     }
   };
@@ -175,6 +188,6 @@ export function createGraphReader(options: GraphReaderOptions): GraphReader {
       } while (skipToken !== undefined && skipToken !== '');
       return rows;
     },
-    stats: () => ({ requests, throttled, bytes, ...(quotaRemaining === undefined ? {} : { quotaRemaining }) }),
+    stats: () => ({ requests, throttled, bytes, quotaWaits, ...(quotaRemaining === undefined ? {} : { quotaRemaining }) }),
   };
 }

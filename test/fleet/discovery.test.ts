@@ -7,6 +7,8 @@ import { targetRuns, type TargetRuns } from '../helpers/run-target.js';
 import { BUNDLED } from '../helpers/cli.js';
 import { loadServiceTagFile } from '../../src/sources/file.js';
 import { minus, span, union, wantedSpans, type Span } from '../core/reference.js';
+import { createGraphReader } from '../../src/fleet/graph-client.js';
+import { discoverFleet } from '../../src/fleet/discovery.js';
 
 /**
  * Discovery by tag through Resource Graph, end to end: the emulator's Resource Graph endpoint
@@ -223,6 +225,28 @@ describe('discovery by tag', () => {
     const config = discovering({ profiles: { ...PROFILES, typo: { select: ['AzureDevOpz'] } } });
     await expect(runs.sync(config)).rejects.toMatchObject({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/^profiles\.typo\.select: /)] });
     expect(await requests()).toMatchObject({ graph: 0, gets: 0, patches: 0 });
+  });
+
+  it('pages through 2,500 tagged vaults in pages of 1,000, and waits for the quota window when Resource Graph says it is spent', async () => {
+    await emu.reset();
+    const fleet = await emu.emulator.control.seedFleet({ subscriptions: 5, vaults: 2_500, tag: { name: 'tagwall', values: ['devops'] }, untagged: 30 });
+    const reader = createGraphReader({ endpoint: emu.emulator.url, credential: emu.credential, tls: { ca: emu.emulator.caCert } });
+    const found = await discoverFleet(discovering(), reader);
+    expect(found.targets.map((t) => t.resource.id).sort()).toEqual(fleet.ids.slice(0, 2_500).sort());
+    expect(reader.stats()).toMatchObject({ requests: 3, throttled: 0, quotaWaits: 0 });
+
+    // A quota of 2 queries per window: the third page waits for the window instead of meeting a 429.
+    await emu.emulator.control.updateSettings({ graphQuota: { queries: 2, windowMs: 1_500 } });
+    await new Promise((r) => setTimeout(r, 1_600)); // the first reader's queries leave the window
+    try {
+      const slow = createGraphReader({ endpoint: emu.emulator.url, credential: emu.credential, tls: { ca: emu.emulator.caCert } });
+      const again = await discoverFleet(discovering(), slow);
+      expect(again.targets).toHaveLength(2_500);
+      expect(slow.stats()).toMatchObject({ requests: 3, throttled: 0, quotaWaits: 1 });
+    } finally {
+      await emu.emulator.control.updateSettings({ graphQuota: { queries: 15, windowMs: 5_000 } });
+      await emu.reset();
+    }
   });
 
   it('waits out Resource Graph 429s, and fails discovery (adding only) when they do not stop', async () => {
