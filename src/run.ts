@@ -12,7 +12,7 @@ import type { TagwallConfig, TargetConfig } from './config.js';
 import { describeError, isTagwallError, TagwallError, type ErrorCode } from './core/errors.js';
 import type { ServiceTagDocument } from './core/service-tags.js';
 import { checkProfileSelectors, reconcile, selectTargets, type ReconcileOptions, type VaultReport } from './reconcile.js';
-import { discoverFleet, explicitFleet, shrinkGuard, type Fleet, type RunFinding } from './fleet/discovery.js';
+import { discoverFleet, explicitFleet, shrinkGuard, unprotectedReport, type Fleet, type RunFinding } from './fleet/discovery.js';
 import { createGraphReader, type GraphPageStats, type GraphReader } from './fleet/graph-client.js';
 import type { FleetGraph } from './fleet/model.js';
 import { loadDocument } from './fleet/documents.js';
@@ -310,23 +310,7 @@ export function withDiscoveryNotes(fleet: Fleet, vaults: readonly VaultReport[],
     const note = fleet.notes.get(v.vault.toLowerCase());
     return note === undefined ? v : { ...v, findings: [...v.findings, note] };
   });
-  const unprotected: VaultReport[] = fleet.unprotected.filter((u) => wanted(u.id)).map((u) => ({
-    vault: u.id,
-    kind: u.kind,
-    outcome: 'skipped',
-    add: [],
-    remove: [],
-    unmanaged: [],
-    shared: [],
-    adopted: [],
-    rules: { managed: 0, unmanaged: 0, shared: 0, limit: u.limit },
-    excessAddresses: 0,
-    drift: [],
-    findings: [{ severity: 'warning', code: u.code, message: u.message, profile: u.profile }],
-    reasons: [{ code: u.code, message: u.message, profile: u.profile }],
-    mode: 'merge',
-    profile: u.profile,
-  }));
+  const unprotected = fleet.unprotected.filter((u) => wanted(u.id)).map(unprotectedReport);
   return [...noted, ...unprotected];
 }
 

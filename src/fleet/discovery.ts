@@ -3,6 +3,7 @@ import { profileTarget, type TagwallConfig, type TargetConfig } from '../config.
 import { isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
 import type { Finding } from '../core/vault-plan.js';
+import type { VaultReport } from '../reconcile.js';
 import { kindOfType } from '../targets/kinds.js';
 import type { GraphReader, GraphScope } from './graph-client.js';
 import { fleetQuery, subscriptionsQuery } from './graph-query.js';
@@ -151,6 +152,27 @@ async function queryRows(config: TagwallConfig, reader: GraphReader, scope: Grap
     findings.push({ code: 'GRAPH_DIGEST_UNSUPPORTED', severity: 'info', message: `Resource Graph refused the query with hash_sha256 (${e.message}); the rules themselves were read instead. Set discover.digest to false to stop trying.` });
     return (await reader.query(fleetQuery({ types, tag: discover.tag, digest: false }), scope)).map(readRow);
   }
+}
+
+/** The report of a tagged firewall that is not protected: skipped, with the reason and a warning finding of the same code. */
+export function unprotectedReport(u: Unprotected): VaultReport {
+  return {
+    vault: u.id,
+    kind: u.kind,
+    outcome: 'skipped',
+    add: [],
+    remove: [],
+    unmanaged: [],
+    shared: [],
+    adopted: [],
+    rules: { managed: 0, unmanaged: 0, shared: 0, limit: u.limit },
+    excessAddresses: 0,
+    drift: [],
+    findings: [{ severity: 'warning', code: u.code, message: u.message, profile: u.profile }],
+    reasons: [{ code: u.code, message: u.message, profile: u.profile }],
+    mode: 'merge',
+    ...(u.profile === '' ? {} : { profile: u.profile }),
+  };
 }
 
 /** The fleet without discovery: the explicit targets alone. */

@@ -6,6 +6,7 @@ import { fleetOf, finishRun, graphOf, openRun, reconcileTargets, rememberFleetSi
 import { kindOf } from '../targets/kinds.js';
 import { needsWork } from '../vault-pass.js';
 import { storeDocument } from './documents.js';
+import { unprotectedReport } from './discovery.js';
 import type { FleetGraph, GraphRow, OutcomeCounts, RunManifest, ShardMessage, ShardResult, ShardSink, ShardVault } from './model.js';
 
 /**
@@ -145,22 +146,7 @@ function targetsOfMessage(config: TagwallConfig, message: ShardMessage): { targe
       // The configuration changed while the message waited: nothing is written on a guess.
       if (!isTagwallError(e, 'UNKNOWN_PROFILE') && !isTagwallError(e, 'PROFILE_UNSUITABLE')) throw e;
       const code = e.code === 'UNKNOWN_PROFILE' ? 'UNKNOWN_PROFILE' : 'PROFILE_UNSUITABLE';
-      unprotected.push({
-        vault: entry.id,
-        kind: kind.kind,
-        outcome: 'skipped',
-        add: [],
-        remove: [],
-        unmanaged: [],
-        shared: [],
-        adopted: [],
-        rules: { managed: 0, unmanaged: 0, shared: 0, limit: 0 },
-        excessAddresses: 0,
-        drift: [],
-        findings: [{ severity: 'warning', code, message: e.message, profile: entry.profile ?? '' }],
-        reasons: [{ code, message: e.message }],
-        mode: 'merge',
-      });
+      unprotected.push(unprotectedReport({ id: entry.id, kind: kind.kind, limit: kind.maxRules, profile: entry.profile ?? '', code, message: e.message }));
     }
   }
   return { targets, unprotected };

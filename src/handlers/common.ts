@@ -139,15 +139,22 @@ export function narrowTo(config: TagwallConfig, vaultParam: string | null): { re
   }
 }
 
-export async function dryRunOverHttp(request: HttpRequest, context: InvocationContext, options: Omit<RunOptions, 'vaults'>, vaultParam: string | null): Promise<HttpResponseInit> {
+/** The configuration and the `vault` narrowing of an HTTP request, or the answer that refuses it. */
+export async function httpRun(context: InvocationContext, vaultParam: string | null): Promise<{ config: TagwallConfig; narrowed: { readonly vaults?: string[] } } | { refused: HttpResponseInit }> {
   let config: TagwallConfig;
   try {
     config = await configFor(context);
   } catch (e) {
-    return configProblem(e);
+    return { refused: configProblem(e) };
   }
   const narrowed = narrowTo(config, vaultParam);
-  if ('refused' in narrowed) return narrowed.refused;
+  return 'refused' in narrowed ? narrowed : { config, narrowed };
+}
+
+export async function dryRunOverHttp(request: HttpRequest, context: InvocationContext, options: Omit<RunOptions, 'vaults'>, vaultParam: string | null): Promise<HttpResponseInit> {
+  const prepared = await httpRun(context, vaultParam);
+  if ('refused' in prepared) return prepared.refused;
+  const { config, narrowed } = prepared;
   try {
     const { report } = await runSync(config, { deadline: httpDeadline(), ...options, ...narrowed }, runtimeFor(context));
     logSummary(context, report);

@@ -11,7 +11,7 @@ import { credentialFor, hasFailures, type Runtime } from '../run.js';
 import { AlertStateRepository } from '../state/records.js';
 import { checkRunId, RunRepository, type RunStatus } from '../state/runs.js';
 import { createStateStore, storesFor } from '../state/stores.js';
-import { configFor, configProblem, dryRunOverHttp, hostDeadline, httpDeadline, json, logSummary, narrowTo, runProblem, runtimeFor } from './common.js';
+import { configFor, configProblem, dryRunOverHttp, hostDeadline, httpDeadline, httpRun, json, logSummary, runProblem, runtimeFor } from './common.js';
 
 /**
  * The fleet's handlers: the timer and manual apply start a run and enqueue its shards, a queue
@@ -81,14 +81,9 @@ export function fleetHandlers(deps: FleetDeps = { runShard: realRunShard, startF
     const vaultParam = typeof b.vault === 'string' ? b.vault : request.query.get('vault');
     if (b.apply !== true) return dryRunOverHttp(request, context, { dryRun: true, force: false, alerts: 'off' }, vaultParam);
 
-    let config: TagwallConfig;
-    try {
-      config = await configFor(context);
-    } catch (e) {
-      return configProblem(e);
-    }
-    const narrowed = narrowTo(config, vaultParam);
-    if ('refused' in narrowed) return narrowed.refused;
+    const prepared = await httpRun(context, vaultParam);
+    if ('refused' in prepared) return prepared.refused;
+    const { config, narrowed } = prepared;
     try {
       const runtime = runtimeFor(context);
       const options = { dryRun: false, force: b.force === true, alerts: 'send' as const, deadline: httpDeadline(), fanOut: 'queue' as const, ...narrowed };
