@@ -1,14 +1,18 @@
 import type { Allowlist } from './core/allowlist.js';
-import { describeError, isTagwallError, TagwallError, type ErrorCode } from './core/errors.js';
+import { isTagwallError } from './core/errors.js';
 import type { Cidr } from './core/ipv4.js';
 import { normaliseRule } from './core/rules.js';
 import type { ServiceTagDocument } from './core/service-tags.js';
-import { planVault, type AppliedRecord, type ObservedFirewall, type PerimeterPosture, type Reason, type VaultPlan } from './core/vault-plan.js';
+import { planVault, type AppliedRecord, type ObservedFirewall, type PerimeterPosture, type VaultPlan } from './core/vault-plan.js';
 import type { TargetConfig } from './config.js';
-import type { ReconcileDeps, ReconcileOptions, VaultOutcome, VaultReport } from './reconcile.js';
+import type { ReconcileDeps, ReconcileOptions, VaultReport } from './reconcile.js';
 import type { FirewallState, PerimeterView } from './targets/firewall.js';
 import { confirmable, recordStandsIn } from './fleet/judge.js';
 import { resourceKey } from './core/resource-id.js';
+import { errorOf, report, reason, stateError, needsWork } from './vault-report.js';
+
+// Where reports are built, for the modules that have always imported them from here.
+export { desiredOf, needsWork, reason, report } from './vault-report.js';
 
 /**
  * One target's pass: record → read → plan → guard → announce → apply → verify → record, and
@@ -47,59 +51,6 @@ function keysOf(rules: readonly string[]): string[] {
 function sameSet(a: readonly string[], keys: readonly string[]): boolean {
   const x = keysOf(a);
   return x.length === keys.length && x.every((k, i) => k === keys[i]);
-}
-
-export function reason(code: Reason['code'], message: string, values: Record<string, string | number | boolean> = {}): Reason {
-  return { code, message, ...values };
-}
-
-/** Reports of firewalls that a judge-only pass could not settle from Resource Graph: they need a direct read. */
-export const needsWork = new WeakSet<VaultReport>();
-
-/** The allowlist each report was planned with, for the widening explanation added once the vault is settled. */
-export const desiredOf = new WeakMap<VaultReport, Allowlist>();
-
-export function report(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | undefined, extra: Partial<VaultReport> = {}): VaultReport {
-  const r = build(target, outcome, plan, extra);
-  if (plan?.desired !== undefined) desiredOf.set(r, plan.desired);
-  return r;
-}
-
-function build(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | undefined, extra: Partial<VaultReport>): VaultReport {
-  return {
-    vault: target.resource.id,
-    kind: target.kind.kind,
-    outcome,
-    add: plan?.add ?? [],
-    remove: plan?.remove ?? [],
-    unmanaged: plan?.unmanaged ?? [],
-    shared: plan?.shared ?? [],
-    adopted: plan?.adopted ?? [],
-    rules: plan?.rules ?? { managed: 0, unmanaged: 0, shared: 0, limit: target.maxRules },
-    excessAddresses: plan?.desired?.stats.excessAddresses ?? 0,
-    drift: plan?.drift ?? [],
-    findings: plan?.findings ?? [],
-    reasons: [...(plan?.refusals ?? []), ...(plan?.skip === undefined ? [] : [plan.skip])],
-    mode: target.mode,
-    ...(target.profile === undefined ? {} : { profile: target.profile }),
-    ...(plan?.desired?.stats.weightedExcess === undefined ? {} : { weightedExcess: plan.desired.stats.weightedExcess }),
-    ...(plan !== undefined && plan.forced.length > 0 ? { forced: plan.forced } : {}),
-    ...extra,
-  };
-}
-
-function errorOf(e: unknown): NonNullable<VaultReport['error']> {
-  if (e instanceof TagwallError) {
-    const { azureCode, status } = e.values;
-    return { code: e.code, message: describeError(e), ...(typeof azureCode === 'string' ? { azureCode } : {}), ...(typeof status === 'number' ? { status } : {}) };
-  }
-  return { code: 'INTERNAL', message: describeError(e) };
-}
-
-/** A record that cannot be read is never "no record yet": that would make every rule a stranger's and adopt anew. */
-function stateError(e: unknown): { code: ErrorCode; message: string } {
-  const code: ErrorCode = isTagwallError(e, 'STATE_CORRUPT') ? 'STATE_CORRUPT' : 'STATE_UNAVAILABLE';
-  return { code, message: `${describeError(e)}; the vault is left as it is until its state can be read` };
 }
 
 /** One vault's pass; recording state is handed back as `record`, for the caller to run when it likes (see settle). */
