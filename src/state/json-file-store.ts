@@ -27,7 +27,14 @@ export class JsonFileStore implements KeyValueStore {
    * hundreds of vaults reads the file once per vault; re-parsing it each time dominated the run.
    * A change by anyone else (another process, an edit by hand) changes the stat and is re-read.
    */
-  private cache: { version: string; entries: ReadonlyMap<string, string> } | undefined;
+  private get cache(): { version: string; entries: ReadonlyMap<string, string> } | undefined {
+    return caches.get(this.absolutePath);
+  }
+
+  private set cache(value: { version: string; entries: ReadonlyMap<string, string> } | undefined) {
+    if (value === undefined) caches.delete(this.absolutePath);
+    else caches.set(this.absolutePath, value);
+  }
   /** Each entry's encoded line, by its text, so a write re-encodes only what changed. */
   private readonly readable = new Map<string, { text: string; line: string }>();
 
@@ -63,7 +70,8 @@ export class JsonFileStore implements KeyValueStore {
 
   async get(key: string): Promise<StoredText | undefined> {
     await this.open();
-    const entries = await this.readEntries();
+    // A read looks at the cached file as it is; only a commit needs its own copy to change.
+    const entries = await this.readEntries(false);
     const text = entries.get(key);
     return text === undefined ? undefined : { text, etag: etagOf(text) };
   }
@@ -143,10 +151,13 @@ export class JsonFileStore implements KeyValueStore {
     }
   }
 
-  private async readEntries(): Promise<Map<string, string>> {
+  private async readEntries(copy: false): Promise<ReadonlyMap<string, string>>;
+  private async readEntries(copy?: true): Promise<Map<string, string>>;
+  private async readEntries(copy = true): Promise<ReadonlyMap<string, string>> {
     const version = await this.fileVersion();
     if (version === undefined) return new Map();
-    if (this.cache?.version === version) return new Map(this.cache.entries);
+    const cached = this.cache;
+    if (cached?.version === version) return copy ? new Map(cached.entries) : cached.entries;
     let raw: string;
     try {
       raw = await readFile(this.absolutePath, 'utf8');
@@ -258,6 +269,13 @@ interface PendingChange {
 
 /** Changes waiting for the next write, per resolved path (shared by every instance on that path). */
 const batches = new Map<string, PendingChange[]>();
+
+/**
+ * The file as last read or written, by resolved path, shared by every store of this process on
+ * that file: the shards of a fleet run each open their own store, and one's writes must not make
+ * the others parse the whole file again.
+ */
+const caches = new Map<string, { version: string; entries: ReadonlyMap<string, string> }>();
 
 function serialised<T>(path: string, work: () => Promise<T>): Promise<T> {
   const previous = queues.get(path) ?? Promise.resolve();
