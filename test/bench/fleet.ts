@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,6 +113,35 @@ function otherArm(stats: RequestStatsJson): string {
   return other.length === 0 ? 'none' : other.map(([r, n]) => `${r} ${n}`).join(', ');
 }
 
+/**
+ * CPU time a process has used, in ms, from /proc (Linux; clock ticks taken as the usual 100 a
+ * second); undefined elsewhere. The emulator's share tells whether "Azure" or tagwall was busy.
+ */
+function processCpuMs(pid: number | undefined): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Wall time and both processes' CPU time around `fn`: a run whose CPU time nears its wall time is bound by CPU, not by latency. */
+async function measured<T>(emulator: EmulatorProcess, fn: () => Promise<T>): Promise<{ value: T; ms: number; cpu: string }> {
+  const emuBefore = processCpuMs(emulator.child.pid);
+  const before = process.cpuUsage();
+  const t = performance.now();
+  const value = await fn();
+  const ms = performance.now() - t;
+  const used = process.cpuUsage(before);
+  const emuAfter = processCpuMs(emulator.child.pid);
+  const emu = emuBefore === undefined || emuAfter === undefined ? '?' : String(emuAfter - emuBefore);
+  return { value, ms, cpu: `CPU: tagwall ${((used.user + used.system) / 1000).toFixed(0)} ms, emulator ${emu} ms` };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 const count = (ctx: SectionContext, label: string, value: number, target?: number, note?: string) =>
   ctx.record({ label, unit: 'count', median: value, min: value, samples: 1, ...(target === undefined ? {} : { target }), ...(note === undefined ? {} : { note }) });
 
@@ -146,24 +176,22 @@ registerSection('fleet', async (ctx) => {
     const runtime = runtimeFor(emulator);
     const run = async () => {
       await emulator.control.resetStats();
-      const t = performance.now();
-      const { report } = await runSync(config, { dryRun: false, force: false, alerts: 'off' }, runtime);
-      const ms = performance.now() - t;
-      return { ms, report, stats: await emulator.control.stats() };
+      const { value, ms, cpu } = await measured(emulator, () => runSync(config, { dryRun: false, force: false, alerts: 'off' }, runtime));
+      return { ms, cpu, report: value.report, stats: await emulator.control.stats() };
     };
     const prepared = (r: { report: RunReport }) => r.report.vaults.every((v) => v.outcome === 'in-sync' && v.checkedBy === 'resource-graph');
 
     // Preparation, untimed for the targets: the first apply writes every vault (the seeded rules
     // cover none of a profile's), the next run reads each once more and records its fingerprint.
     const apply = await run();
-    ctx.record({ label: `preparation (latency 0): first apply, ${vaults} vaults`, unit: 'ms', median: apply.ms, min: apply.ms, samples: 1, note: `${outcomesOf(apply.report.vaults)}; ${apply.stats.byRoute['GET vault'] ?? 0} GETs, ${apply.stats.byRoute['PATCH vault'] ?? 0} PATCHes, ${apply.stats.byStatus['429'] ?? 0} answered 429` });
+    ctx.record({ label: `preparation (latency 0): first apply, ${vaults} vaults`, unit: 'ms', median: apply.ms, min: apply.ms, samples: 1, note: `${outcomesOf(apply.report.vaults)}; ${apply.cpu}; ${apply.stats.byRoute['GET vault'] ?? 0} GETs, ${apply.stats.byRoute['PATCH vault'] ?? 0} PATCHes, ${apply.stats.byStatus['429'] ?? 0} answered 429` });
     // The week's change takes out one rule tagwall wrote into each changed vault.
     const changed = seeded.ids.slice(0, subscriptions * changedPerSubscription);
     const written = new Map(apply.report.vaults.map((v) => [v.vault.toLowerCase(), v.add[0]]));
     const removal = changed.map((id) => ({ id, rule: written.get(id.toLowerCase()) }));
     if (removal.some((r) => r.rule === undefined)) throw new Error('the first apply added no rule to some of the vaults the change needs');
     let confirm = await run();
-    ctx.record({ label: 'preparation (latency 0): confirming run', unit: 'ms', median: confirm.ms, min: confirm.ms, samples: 1, note: `${outcomesOf(confirm.report.vaults)}; ${confirm.stats.byRoute['GET vault'] ?? 0} GETs` });
+    ctx.record({ label: 'preparation (latency 0): confirming run', unit: 'ms', median: confirm.ms, min: confirm.ms, samples: 1, note: `${outcomesOf(confirm.report.vaults)}; ${confirm.cpu}; ${confirm.stats.byRoute['GET vault'] ?? 0} GETs` });
     for (let extra = 0; extra < 2 && !prepared(confirm); extra++) confirm = await run();
     if (!prepared(confirm)) throw new Error(`the fleet did not reach the steady state: ${outcomesOf(confirm.report.vaults)}`);
 
@@ -180,7 +208,7 @@ registerSection('fleet', async (ctx) => {
     }
     const graph = last.report.fleet?.graph;
     const s = last.stats;
-    ctx.record({ label: `steady state: wall time, ${vaults} vaults in ${subscriptions} subscriptions`, unit: 'ms', ...summarise(samples), samples: samples.length, target: 10_000, note: `runSync, latency ${LATENCY_MS} ms; ${outcomesOf(last.report.vaults)}` });
+    ctx.record({ label: `steady state: wall time, ${vaults} vaults in ${plural(subscriptions, 'subscription')}`, unit: 'ms', ...summarise(samples), samples: samples.length, target: 10_000, note: `runSync, latency ${LATENCY_MS} ms; ${outcomesOf(last.report.vaults)}; last run's ${last.cpu}` });
     count(ctx, 'steady state: Resource Graph requests', s.byRoute['POST graph'] ?? 0, Math.ceil(vaults / GRAPH_PAGE), `${graph?.throttled ?? 0} throttled`);
     count(ctx, 'steady state: vault GETs', s.byRoute['GET vault'] ?? 0, 0);
     count(ctx, 'steady state: vault PATCHes', s.byRoute['PATCH vault'] ?? 0, 0, `other ARM requests: ${otherArm(s)}`);
@@ -212,7 +240,7 @@ registerSection('fleet', async (ctx) => {
       min: week.ms,
       samples: 1,
       target: 2 * rateBoundMs,
-      note: `write-rate bound ceil(${changedPerSubscription} / ${WRITES_PER_SECOND} per s) = ${rateBoundMs} ms, subscriptions in parallel; ${outcomesOf(week.report.vaults)}`,
+      note: `write-rate bound ceil(${changedPerSubscription} / ${WRITES_PER_SECOND} per s) = ${rateBoundMs} ms, subscriptions in parallel; ${outcomesOf(week.report.vaults)}; ${week.cpu}`,
     });
     ctx.record({ label: "a week's change: ARM calls per changed vault", unit: 'count', median: (gets + patches) / changed.length, min: (gets + patches) / changed.length, samples: 1, target: 3, note: `${gets} vault GETs, ${patches} PATCHes for ${changed.length} vaults; other ARM requests: ${otherArm(ws)}` });
     count(ctx, "a week's change: most writes into one subscription in any 1 s", peak.peak, WRITES_PER_SECOND, `${peak.subscription ?? '–'}; ${ws.byStatus['429'] ?? 0} answers were 429`);
@@ -238,24 +266,27 @@ registerSection('fleet-queue', async (ctx) => {
     const runtime = runtimeFor(emulator);
     await emulator.control.resetStats();
     const sent: ShardMessage[] = [];
-    const t = performance.now();
-    const started = await startFleetRun(config, { dryRun: false, force: false, alerts: 'off', fanOut: 'queue' }, runtime, { sink: { send: async (messages) => void sent.push(...messages) } });
-    const timerMs = performance.now() - t;
-    // The host hands each message to the worker as a fresh invocation; several run side by side.
-    const results: ShardResult[] = await inPool(sent, shardsAtOnce, (m) => runShard(config, structuredClone(m), runtime));
-    const ms = performance.now() - t;
+    let timerMs = 0;
+    let started!: Awaited<ReturnType<typeof startFleetRun>>;
+    const { value: results, ms, cpu } = await measured(emulator, async (): Promise<ShardResult[]> => {
+      const t = performance.now();
+      started = await startFleetRun(config, { dryRun: false, force: false, alerts: 'off', fanOut: 'queue' }, runtime, { sink: { send: async (messages) => void sent.push(...messages) } });
+      timerMs = performance.now() - t;
+      // The host hands each message to the worker as a fresh invocation; several run side by side.
+      return inPool(sent, shardsAtOnce, (m) => runShard(config, structuredClone(m), runtime));
+    });
     const stats = await emulator.control.stats();
     const perVault = 3;
     const bound = Math.ceil(vaults / concurrency) * perVault * LATENCY_MS;
     const outcomes = outcomesOf(results.flatMap((r) => r.vaults));
     ctx.record({
-      label: `first apply through the queue: wall time, ${vaults} vaults in ${subscriptions} subscriptions`,
+      label: `first apply through the queue: wall time, ${vaults} vaults in ${plural(subscriptions, 'subscription')}`,
       unit: 'ms',
       median: ms,
       min: ms,
       samples: 1,
       target: 2 * bound,
-      note: `latency bound ceil(${vaults} / ${concurrency}) × ${perVault} × ${LATENCY_MS} ms = ${bound} ms; timer ${timerMs.toFixed(0)} ms (${started.enqueued.shards} shards of ≤ 50), then ${shardsAtOnce} shards at once × ${perSubscription} vaults each; ${outcomes}`,
+      note: `latency bound ceil(${vaults} / ${concurrency}) × ${perVault} × ${LATENCY_MS} ms = ${bound} ms; timer ${timerMs.toFixed(0)} ms (${started.enqueued.shards} shards of ≤ 50), then ${shardsAtOnce} shards at once × ${perSubscription} vaults each; ${outcomes}; ${cpu}`,
     });
     count(ctx, 'first apply through the queue: vault GETs', stats.byRoute['GET vault'] ?? 0, 2 * vaults);
     count(ctx, 'first apply through the queue: vault PATCHes', stats.byRoute['PATCH vault'] ?? 0, vaults, `${stats.byStatus['429'] ?? 0} answers were 429; other ARM requests: ${otherArm(stats)}`);
