@@ -221,8 +221,12 @@ export function createProgram(io: CliIO): Command {
     .option('--empty', 'start with nothing seeded', false)
     .option('--state-dir <dir>', 'where the emulator keeps its CA', '.tagwall/emulator')
     .option('--old-api', 'behave like the older API: refuse /31 and /32 CIDRs', false)
+    .option('--latency-ms <n>', 'wait this long before answering each ARM and Resource Graph request, as a far-away Azure would (default 0)', (v) => {
+      if (!/^\d+$/.test(v) || Number(v) > 60_000) throw new InvalidArgumentError('must be a whole number of milliseconds, at most 60000.');
+      return Number(v);
+    })
     .option('--env-file <file>', 'where to write the shell settings that point tagwall at the emulator (default: <state-dir>/env)')
-    .action(async (opts: { port?: number; seed?: string; empty: boolean; stateDir: string; oldApi: boolean; envFile?: string }) => {
+    .action(async (opts: { port?: number; seed?: string; empty: boolean; stateDir: string; oldApi: boolean; latencyMs?: number; envFile?: string }) => {
       const { runEmulatorCommand } = await import('../emulator/command.js');
       await runEmulatorCommand(opts, io);
     });

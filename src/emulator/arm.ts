@@ -203,7 +203,7 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
     if (!res.headersSent) sendArmError(res, failure, headers);
   } finally {
     const kind = perimeterRoute !== undefined ? 'perimeter' : resourceRoute !== undefined ? 'resource' : vault !== undefined ? 'vault' : 'other';
-    state.stats.count(method, kind, status, subscriptionId === undefined ? [] : [subscriptionId]);
+    state.stats.count(method, kind, status, subscriptionId === undefined ? [] : [subscriptionId], started);
     state.log.add({
       time: new Date(started).toISOString(),
       kind: 'arm',

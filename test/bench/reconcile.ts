@@ -1,13 +1,10 @@
-import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runSync } from '../../src/run.js';
 import { parseConfig } from '../../src/config.js';
-import { connectEmulatorControl } from '../../src/emulator/control-client.js';
+import { benchCredential, startEmulatorProcess } from './emulator-process.js';
 import { PUBLIC_FILE } from './data.js';
 import { registerSection, summarise } from './harness.js';
 
@@ -22,41 +19,12 @@ const LATENCY_MS = 20;
 const CONCURRENCY = 8;
 const SUBSCRIPTION = '00000000-0000-0000-0000-0000000000be';
 
-/** The emulator accepts any bearer token; the bench has no Azure account. */
-const benchCredential: TokenCredential = {
-  async getToken(): Promise<AccessToken> {
-    return { token: 'bench', expiresOnTimestamp: Date.now() + 3_600_000 };
-  },
-};
-
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-/**
- * The emulator runs in its own process, as Azure would be on another machine: in this one it
- * would take its share of the event loop and the measurement would be of both.
- */
-async function startEmulatorProcess(work: string, seedPath: string): Promise<{ url: string; caCert: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [CLI, 'emulator', '--seed', seedPath, '--state-dir', join(work, 'emulator')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /listening on (https:\/\/\S+)/.exec(out);
-      if (m !== null) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`the emulator exited (${code}): ${out}`)));
-  });
-  return { url, caCert: await readFile(join(work, 'emulator', 'ca.pem'), 'utf8'), child };
-}
-
 registerSection('reconcile', async (ctx) => {
   const work = await mkdtemp(join(tmpdir(), 'tagwall-bench-'));
   const ids = Array.from({ length: VAULTS }, (_, i) => `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-bench/providers/Microsoft.KeyVault/vaults/kv-bench-${String(i).padStart(3, '0')}`);
   const seedPath = join(work, 'seed.json');
   await writeFile(seedPath, JSON.stringify({ vaults: ids.map((id) => ({ id, networkAcls: { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: [{ value: '145.14.56.23' }] } })) }));
-  const started = await startEmulatorProcess(work, seedPath);
-  const emulator = { url: started.url, caCert: started.caCert, control: connectEmulatorControl(started.url, started.caCert) };
-  await emulator.control.setLatency(LATENCY_MS);
+  const emulator = await startEmulatorProcess(work, ['--seed', seedPath, '--latency-ms', String(LATENCY_MS)]);
   try {
     const config = parseConfig(
       {
@@ -105,8 +73,7 @@ registerSection('reconcile', async (ctx) => {
     await pass('first apply', 3, 1);
     await pass('steady state', 1, 5);
   } finally {
-    await emulator.control.close();
-    started.child.kill('SIGTERM');
+    await emulator.stop();
     await rm(work, { recursive: true, force: true });
   }
 });

@@ -5,6 +5,7 @@ import './core.js';
 import './cli.js';
 import './memory.js';
 import './reconcile.js';
+import { setFleetScale } from './fleet.js';
 
 const { values } = parseArgs({
   options: {
@@ -13,12 +14,15 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
     list: { type: 'boolean', default: false },
+    // A fraction of the fleet benches' full size, for trying them out on a busy machine.
+    'fleet-scale': { type: 'string', default: '1' },
   },
 });
 
 if (values.list) {
   for (const s of registeredSections()) console.log(s.name);
 } else {
+  setFleetScale(Number(values['fleet-scale']));
   const iterations = Number(values.iterations);
   if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations must be a whole number, not ${values.iterations}`);
   const only = values.only?.split(',').map((s) => s.trim());
