@@ -8,8 +8,9 @@ import type { TargetConfig } from './config.js';
 import type { ReconcileDeps, ReconcileOptions, VaultReport } from './reconcile.js';
 import type { FirewallState, PerimeterView } from './targets/firewall.js';
 import { confirmable, recordStandsIn } from './fleet/judge.js';
+import { settledOf, settlementKey } from './fleet/settled.js';
 import { resourceKey } from './core/resource-id.js';
-import { errorOf, report, reason, stateError, needsWork } from './vault-report.js';
+import { errorOf, report, reason, settledReport, stateError, needsWork } from './vault-report.js';
 
 // Where reports are built, for the modules that have always imported them from here.
 export { desiredOf, needsWork, reason, report } from './vault-report.js';
@@ -137,6 +138,10 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
       // On the first attempt only: a busy vault's record is about to change under it.
       const standIn = lastTry || options.graph === undefined ? undefined : recordStandsIn(target.kind, loaded?.record, row, options.graph, ctx.now());
       if (standIn !== undefined) {
+        const prior = loaded!.record;
+        // --force changes what guards allow, so a forced run plans every firewall it judges.
+        const key = options.force ? undefined : settlementKey(target, ctx.doc);
+        if (key !== undefined && prior.settled?.key === key) return { report: settledReport(target, prior.settled) };
         const judged = planVault({
           firewall: standIn,
           record: loaded?.record,
@@ -148,15 +153,19 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         // Only "nothing to do" is taken from the record; anything to write or report is read first.
         if (!judged.changes && judged.drift.length === 0 && judged.skip === undefined && judged.refusals.length === 0) {
           const inSync = report(target, 'in-sync', judged, { checkedBy: 'resource-graph' });
-          const prior = loaded!.record;
           const source = judged.desired?.stats.sourceAddresses ?? 0;
-          if (options.dryRun || (prior.changeNumber === ctx.doc.changeNumber && prior.sourceAddresses === source)) return { report: inSync };
-          // A new week's file that changes nothing here still moves the record on (the shrink guard compares with it); no ARM call.
+          const settled = key === undefined ? undefined : settledOf(judged, key);
+          const same = prior.changeNumber === ctx.doc.changeNumber && prior.sourceAddresses === source && JSON.stringify(prior.settled) === JSON.stringify(settled);
+          if (options.dryRun || same) return { report: inSync };
+          // A new week's file that changes nothing here still moves the record on (the shrink guard
+          // compares with it), and the plan is remembered for the next run; no ARM call.
+          const { settled: _old, ...rest } = prior;
+          const next: AppliedRecord = { ...rest, changeNumber: ctx.doc.changeNumber, sourceAddresses: source, ...(settled === undefined ? {} : { settled }) };
           return {
             report: inSync,
             record: async () => {
               try {
-                await deps.state.save(vault, { ...prior, changeNumber: ctx.doc.changeNumber, sourceAddresses: source }, loaded?.etag);
+                await deps.state.save(vault, next, loaded?.etag);
               } catch (e) {
                 if (!isTagwallError(e, 'STATE_CONFLICT')) throw e;
               }
@@ -209,7 +218,7 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         ...(o.kindFindings === undefined ? {} : { findings: o.kindFindings }),
         ...(o.perimeter === undefined ? {} : { perimeter: o.perimeter }),
       });
-      const recordOf = (seen: ObservedFirewall, extra: Pick<AppliedRecord, 'writtenAt' | 'graph'>): AppliedRecord => ({
+      const recordOf = (seen: ObservedFirewall, extra: Pick<AppliedRecord, 'writtenAt' | 'graph' | 'settled'>): AppliedRecord => ({
         ownedRules: keysOf(plan!.nextOwned),
         observedRules: keysOf(seen.ipRules),
         posture: seen.posture,
@@ -219,6 +228,7 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         seen: seenOf(seen),
         ...(extra.writtenAt === undefined ? {} : { writtenAt: extra.writtenAt }),
         ...(extra.graph === undefined ? {} : { graph: extra.graph }),
+        ...(extra.settled === undefined ? {} : { settled: extra.settled }),
       });
 
       if (!plan.changes) {
@@ -227,7 +237,18 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         // A fingerprint confirmed less than a day ago is kept as it was, so an in-step fleet is not rewritten on every run.
         const fresh = prior?.graph !== undefined && prior.graph.fingerprint === confirmed?.fingerprint && now.getTime() - Date.parse(prior.graph.confirmedAt) < (options.graph?.recheckMs ?? 0) / 2;
         const graph = confirmed === undefined ? undefined : fresh ? prior!.graph : { fingerprint: confirmed.fingerprint, confirmedAt: now.toISOString() };
-        const record = recordOf(observed, { writtenAt: prior?.writtenAt, graph });
+        // The plan is remembered only when it was made against the record it saves: the next run,
+        // judging from that record, then makes this same plan (see fleet/settled.ts).
+        const unchanged =
+          prior !== undefined &&
+          prior.intent === undefined &&
+          prior.appliedAt !== undefined &&
+          sameSet(prior.ownedRules, keysOf(plan.nextOwned)) &&
+          sameSet(prior.observedRules, keysOf(observed.ipRules)) &&
+          JSON.stringify(prior.posture) === JSON.stringify(observed.posture) &&
+          JSON.stringify(prior.seen) === JSON.stringify(seenOf(observed));
+        const settled = graph !== undefined && unchanged && !options.force ? settledOf(plan, settlementKey(target, ctx.doc)) : undefined;
+        const record = recordOf(observed, { writtenAt: prior?.writtenAt, graph, settled });
         const stale =
           prior === undefined ||
           prior.intent !== undefined ||
@@ -238,7 +259,8 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
           prior.changeNumber !== record.changeNumber ||
           prior.sourceAddresses !== record.sourceAddresses ||
           JSON.stringify(prior.seen) !== JSON.stringify(record.seen) ||
-          JSON.stringify(prior.graph) !== JSON.stringify(record.graph);
+          JSON.stringify(prior.graph) !== JSON.stringify(record.graph) ||
+          JSON.stringify(prior.settled) !== JSON.stringify(record.settled);
         const inSync = report(target, 'in-sync', plan);
         if (options.dryRun || !stale) return { report: inSync };
         return {

@@ -1,6 +1,6 @@
 import type { Allowlist } from './core/allowlist.js';
 import { describeError, isTagwallError, TagwallError, type ErrorCode } from './core/errors.js';
-import { type Reason, type VaultPlan } from './core/vault-plan.js';
+import type { AppliedRecord, Reason, VaultPlan } from './core/vault-plan.js';
 import type { TargetConfig } from './config.js';
 import type { VaultOutcome, VaultReport } from './reconcile.js';
 
@@ -63,3 +63,16 @@ export function stateError(e: unknown): { code: ErrorCode; message: string } {
   return { code, message: `${describeError(e)}; the vault is left as it is until its state can be read` };
 }
 
+
+/** A firewall settled from its record by the plan remembered there (fleet/settled.ts): in step, with that plan's figures and findings. */
+export function settledReport(target: TargetConfig, settled: NonNullable<AppliedRecord['settled']>): VaultReport {
+  return report(target, 'in-sync', undefined, {
+    checkedBy: 'resource-graph',
+    rules: settled.rules,
+    excessAddresses: settled.excessAddresses,
+    ...(settled.weightedExcess === undefined ? {} : { weightedExcess: settled.weightedExcess }),
+    findings: settled.findings,
+    unmanaged: settled.unmanaged,
+    shared: settled.shared,
+  });
+}

@@ -64,8 +64,30 @@ export async function storeDocument(store: KeyValueStore, doc: ServiceTagDocumen
   return sha256;
 }
 
+/**
+ * Documents this process has loaded, by sha256: a worker takes shard after shard of the same run,
+ * and decoding and validating the weekly file again for each cost more than the shard's ARM work.
+ * A document is immutable and its key is its hash, so sharing it is safe; two are kept, for the
+ * week a new file arrives while shards of the old one drain.
+ */
+const loaded = new Map<string, Promise<ServiceTagDocument>>();
+const KEPT_DOCUMENTS = 2;
+
 /** The stored document, checked against its sha256; DOCUMENT_MISSING when absent or altered. */
-export async function loadDocument(store: KeyValueStore, sha256: string): Promise<ServiceTagDocument> {
+export function loadDocument(store: KeyValueStore, sha256: string): Promise<ServiceTagDocument> {
+  const key = `${store.description}|${sha256}`;
+  let doc = loaded.get(key);
+  if (doc === undefined) {
+    doc = readDocument(store, sha256);
+    loaded.set(key, doc);
+    // A failed read is not remembered: the next shard tries again.
+    doc.catch(() => loaded.delete(key));
+    while (loaded.size > KEPT_DOCUMENTS) loaded.delete(loaded.keys().next().value!);
+  }
+  return doc;
+}
+
+async function readDocument(store: KeyValueStore, sha256: string): Promise<ServiceTagDocument> {
   const key = documentKey(sha256);
   const stored = await store.get(key);
   if (stored === undefined) throw new TagwallError('DOCUMENT_MISSING', `the service-tags document ${sha256} is not in ${store.description} (${key}); the run that enqueued this shard stored it there`);

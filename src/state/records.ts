@@ -16,11 +16,23 @@ import type { KeyValueStore } from './store.js';
 
 const isoTime = z.iso.datetime({ offset: true });
 
-/** Exactly `a.b.c.d/n` with host bits clear, so records compare without re-normalising. */
-const normalisedRule = z.string().refine((text) => {
+/**
+ * Rule texts already found normalised. A fleet's records repeat the same few thousand rules, and
+ * parsing each again on every load was most of what judging 10,000 vaults from their records cost.
+ */
+const knownNormalised = new Set<string>();
+const MAX_KNOWN = 500_000;
+
+function isNormalisedRule(text: string): boolean {
+  if (knownNormalised.has(text)) return true;
   const cidr = readCidr(text);
-  return !isCidrProblem(cidr) && formatCidr(cidr) === text;
-}, 'must be a normalised IPv4 CIDR (a.b.c.d/n, host bits clear)');
+  const ok = !isCidrProblem(cidr) && formatCidr(cidr) === text;
+  if (ok && knownNormalised.size < MAX_KNOWN) knownNormalised.add(text);
+  return ok;
+}
+
+/** Exactly `a.b.c.d/n` with host bits clear, so records compare without re-normalising. */
+const normalisedRule = z.string().refine(isNormalisedRule, 'must be a normalised IPv4 CIDR (a.b.c.d/n, host bits clear)');
 
 const distinct = (rules: readonly string[]): boolean => new Set(rules).size === rules.length;
 
@@ -69,6 +81,19 @@ export const vaultRecordSchema = z.object({
         .looseObject({ state: z.enum(['none', 'associated', 'unknown']) })
         .transform((p) => p as unknown as PerimeterPosture)
         .optional(),
+    })
+    .optional(),
+  settled: z
+    .object({
+      key: z.string().regex(/^[0-9a-f]{64}$/),
+      rules: z.object({ managed: z.number().int().nonnegative(), unmanaged: z.number().int().nonnegative(), shared: z.number().int().nonnegative(), limit: z.number().int().nonnegative() }),
+      excessAddresses: z.number().nonnegative(),
+      weightedExcess: z.number().nonnegative().optional(),
+      findings: z
+        .array(z.looseObject({ severity: z.enum(['critical', 'warning', 'info']), code: z.string().min(1), message: z.string() }))
+        .transform((f) => f as unknown as Finding[]),
+      unmanaged: z.array(z.string()),
+      shared: z.array(z.string()),
     })
     .optional(),
 });
@@ -196,7 +221,7 @@ function issueLines(error: z.ZodError): string[] {
 
 /** The stored form of what the plan remembers of a vault (the core's AppliedRecord, with its vault and version). */
 export function toVaultRecord(vault: VaultRef, record: AppliedRecord): VaultRecord {
-  const { intent, seen, ...rest } = record;
+  const { intent, seen, settled, ...rest } = record;
   return {
     version: 1,
     vault: vault.id,
@@ -213,6 +238,7 @@ export function toVaultRecord(vault: VaultRef, record: AppliedRecord): VaultReco
             ...(seen.perimeter === undefined ? {} : { perimeter: seen.perimeter }),
           },
         }),
+    ...(settled === undefined ? {} : { settled: { ...settled, findings: [...settled.findings], unmanaged: [...settled.unmanaged], shared: [...settled.shared] } }),
     ...(intent === undefined ? {} : { intent: { ...intent, add: [...intent.add], remove: [...intent.remove] } }),
   };
 }

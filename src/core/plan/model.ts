@@ -74,6 +74,19 @@ export interface AppliedRecord {
   readonly graph?: { readonly fingerprint: string; readonly confirmedAt: string };
   /** What the last direct read saw besides the rules, so a run that trusts Resource Graph reports the same findings. */
   readonly seen?: { readonly virtualNetworkRuleCount: number; readonly findings?: readonly Finding[]; readonly perimeter?: PerimeterPosture };
+  /**
+   * The outcome of the last plan that found nothing to do, and the key of what it depended on
+   * (the file and the target's settings): see src/fleet/settled.ts.
+   */
+  readonly settled?: {
+    readonly key: string;
+    readonly rules: RuleCounts;
+    readonly excessAddresses: number;
+    readonly weightedExcess?: number;
+    readonly findings: readonly Finding[];
+    readonly unmanaged: readonly string[];
+    readonly shared: readonly string[];
+  };
 }
 
 export type PerimeterPosture =
