@@ -157,6 +157,30 @@ describe('discovery by tag', () => {
     expect((await requests()).gets).toBe(1);
   });
 
+  it('settles an unchanged vault from the plan its record remembers, and plans again when the profile changes', async () => {
+    await emu.reset({ vaults: [vault('kv-memo', SUB_A, { tagwall: 'devops' }, ['52.1.2.3'])] });
+    const config = discovering();
+    await runs.sync(config); // applies
+    const confirmed = await runs.sync(config); // a direct read, in step: the plan is remembered
+    expect(confirmed.vaults[0]).toMatchObject({ outcome: 'in-sync' });
+    const settled = await runs.sync(config);
+    const v = settled.vaults[0]!;
+    expect(v).toMatchObject({ outcome: 'in-sync', checkedBy: 'resource-graph', unmanaged: ['52.1.2.3/32'] });
+    // The same figures as the plan that read the vault, without planning again.
+    const planned = confirmed.vaults[0]!;
+    expect({ rules: v.rules, excess: v.excessAddresses, findings: v.findings.map((f) => f.code), unmanaged: v.unmanaged }).toEqual({
+      rules: planned.rules,
+      excess: planned.excessAddresses,
+      findings: planned.findings.map((f) => f.code),
+      unmanaged: planned.unmanaged,
+    });
+    // Another selection: the remembered plan no longer applies; the new plan writes (after a direct read).
+    await emu.emulator.control.resetStats();
+    const moved = await runs.sync(discovering({ profiles: { ...PROFILES, devops: { select: ['AzureDevOps', 'PowerBI'] } } }));
+    expect(moved.vaults[0]).toMatchObject({ outcome: 'applied' });
+    expect((await requests()).patches).toBe(1);
+  });
+
   it('does not rewrite or report as drift a vault that Resource Graph still shows as it was before tagwall wrote it', async () => {
     await emu.reset({ vaults: [vault('kv-lag', SUB_A, { tagwall: 'devops' })] });
     await emu.emulator.control.updateSettings({ graphLagMs: 1_500 });
