@@ -12,6 +12,10 @@ import { registerSection, summarise } from './harness.js';
  * 200 vaults on the emulator with 20 ms added to every ARM request, at concurrency 8. The
  * latency bound is what the requests alone must cost when 8 run at a time:
  * ceil(200 / 8) rounds × requests per vault × 20 ms. The targets are twice that.
+ *
+ * It measures the loop's own cost, as it always has: ARM's throttling is off in the emulator and
+ * tagwall's pacing lifted. In Azure, 400 reads in one subscription are paced at 25 a second
+ * after a burst of 250 (the fleet bench measures runs within those limits).
  */
 
 const VAULTS = 200;
@@ -26,12 +30,14 @@ registerSection('reconcile', async (ctx) => {
   await writeFile(seedPath, JSON.stringify({ vaults: ids.map((id) => ({ id, networkAcls: { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: [{ value: '145.14.56.23' }] } })) }));
   const emulator = await startEmulatorProcess(work, ['--seed', seedPath, '--latency-ms', String(LATENCY_MS)]);
   try {
+    await emulator.control.updateSettings({ throttle: false });
     const config = parseConfig(
       {
         serviceTags: { source: 'file', path: PUBLIC_FILE },
-        arm: { endpoint: emulator.url },
+        arm: { endpoint: emulator.url, pacing: { reads: { burst: 100_000, perSecond: 10_000 }, writes: { burst: 100_000, perSecond: 10_000 } } },
         state: { store: 'file', path: join(work, 'state.json') },
         concurrency: CONCURRENCY,
+        concurrencyPerSubscription: CONCURRENCY,
         targets: ids.map((vault) => ({ vault, select: ['AzureDevOps', 'LogicApps@westeurope'] })),
       },
       { baseDir: work, source: 'bench' },
