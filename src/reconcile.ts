@@ -188,15 +188,34 @@ function allowlists(doc: ServiceTagDocument, index: TagIndex): RunContext['desir
   };
 }
 
+/**
+ * A document's index and allowlists, shared by every run of this process over the same document:
+ * a queue worker takes shard after shard of one run, each a run of its own, and collapsing the
+ * same profiles again for each was most of a shard's CPU. The document is immutable (shards get
+ * the same object from fleet/documents.ts), so what it yields can be kept as long as it lives.
+ */
+const byDocument = new WeakMap<ServiceTagDocument, { index: TagIndex; desiredFor: RunContext['desiredFor'] }>();
+const explanations = new WeakMap<Allowlist, WideningReport>();
+
+function perDocument(doc: ServiceTagDocument): { index: TagIndex; desiredFor: RunContext['desiredFor'] } {
+  let entry = byDocument.get(doc);
+  if (entry === undefined) {
+    const index = new TagIndex(doc);
+    entry = { index, desiredFor: allowlists(doc, index) };
+    byDocument.set(doc, entry);
+  }
+  return entry;
+}
+
 /** Runs every selected target, `concurrency` at a time and subscriptions in turn (fleet/schedule.ts); the order of the reports follows the config. */
 export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, deps: ReconcileDeps, options: ReconcileOptions): Promise<VaultReport[]> {
   const targets = options.targets !== undefined ? [...options.targets] : selectTargets(config, options.vaults);
-  const index = new TagIndex(doc);
+  const { index, desiredFor } = perDocument(doc);
   checkSelectors(doc, targets, index);
   const now = deps.now ?? (() => new Date());
   const ctx: RunContext = {
     doc,
-    desiredFor: allowlists(doc, index),
+    desiredFor,
     deps,
     options,
     runId: options.runId ?? `run-${now().toISOString()}-${Math.random().toString(36).slice(2, 10)}`,
@@ -210,7 +229,7 @@ export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, 
     order.sort((a, b) => Number(first.has(targets[b]!.resource.id.toLowerCase())) - Number(first.has(targets[a]!.resource.id.toLowerCase())) || a - b);
   }
   // Vaults that share a selection share an allowlist: explain each once.
-  const explained = new Map<Allowlist, WideningReport>();
+  const explained = explanations;
   const explain = (a: Allowlist) => {
     let w = explained.get(a);
     if (w === undefined) explained.set(a, (w = explainWidening(a, doc)));

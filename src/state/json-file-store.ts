@@ -36,7 +36,12 @@ export class JsonFileStore implements KeyValueStore {
     else caches.set(this.absolutePath, value);
   }
   /** Each entry's encoded line, by its text, so a write re-encodes only what changed. */
-  private readonly readable = new Map<string, { text: string; line: string }>();
+  private get readable(): Map<string, { text: string; line: string }> {
+    // Shared by path, like the cache: each shard's store would otherwise re-encode every line.
+    let memo = encodedLines.get(this.absolutePath);
+    if (memo === undefined) encodedLines.set(this.absolutePath, (memo = new Map()));
+    return memo;
+  }
 
   /** This store's share of the lock, while it has one. */
   private opened: Promise<readonly string[]> | undefined;
@@ -311,6 +316,9 @@ const batches = new Map<string, PendingChange[]>();
  * the others parse the whole file again.
  */
 const caches = new Map<string, { version: string; entries: ReadonlyMap<string, string> }>();
+
+/** Each entry's encoded line by its text, by resolved path (see encodeStateFile). */
+const encodedLines = new Map<string, Map<string, { text: string; line: string }>>();
 
 function serialised<T>(path: string, work: () => Promise<T>): Promise<T> {
   const previous = queues.get(path) ?? Promise.resolve();
