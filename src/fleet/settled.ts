@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { TargetConfig } from '../config.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
 import type { AppliedRecord, VaultPlan } from '../core/vault-plan.js';
+import { tagwallVersion } from '../version.js';
 
 /**
  * A plan that found nothing to do, remembered with what it depended on. Planning is
@@ -13,11 +14,14 @@ import type { AppliedRecord, VaultPlan } from '../core/vault-plan.js';
 
 export type Settled = NonNullable<AppliedRecord['settled']>;
 
-/** What a plan depends on besides the firewall and its record: the file and the target's settings. */
+/**
+ * What a plan depends on besides the firewall and its record: the file, the target's settings and
+ * the kind's facts, and tagwall's own version (an upgrade may plan differently).
+ */
 export function settlementKey(target: TargetConfig, doc: ServiceTagDocument): string {
   const { resource: _resource, kind, ...settings } = target;
   return createHash('sha256')
-    .update(JSON.stringify({ cloud: doc.cloud, changeNumber: doc.changeNumber, tags: doc.tags.length, kind: kind.kind, settings }))
+    .update(JSON.stringify({ version: tagwallVersion(), cloud: doc.cloud, changeNumber: doc.changeNumber, tags: doc.tags.length, kind: { ...kind, load: undefined }, settings }))
     .digest('hex');
 }
 
