@@ -85,6 +85,13 @@ export interface RunContext {
   readonly sleep: (ms: number) => Promise<void>;
 }
 
+/** A judge-only pass's answer for a firewall it could not settle: it needs a direct read, by whoever takes it. */
+function queued(target: TargetConfig): VaultPass {
+  const pending = report(target, 'pending', undefined);
+  needsWork.add(pending);
+  return { report: pending };
+}
+
 function busy(target: TargetConfig, plan: VaultPlan | undefined, why: string): VaultPass {
   return { report: report(target, 'skipped', plan, { reasons: [reason('VAULT_BUSY', `another run is writing this vault (${why}); it is left to that run`)] }) };
 }
@@ -123,11 +130,7 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         return { report: report(target, 'failed', undefined, { error: stateError(e) }) };
       }
       if (liveIntent(loaded?.record, ctx)) {
-        if (options.judgeOnly === true) {
-          const pending = report(target, 'pending', undefined);
-          needsWork.add(pending);
-          return { report: pending };
-        }
+        if (options.judgeOnly === true) return queued(target);
         if (!lastTry) {
           await retry();
           continue;
@@ -173,11 +176,7 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
           };
         }
       }
-      if (options.judgeOnly === true) {
-        const pending = report(target, 'pending', undefined);
-        needsWork.add(pending);
-        return { report: pending };
-      }
+      if (options.judgeOnly === true) return queued(target);
       const [firewall, perimeter] = await Promise.all([deps.firewalls.read(vault), deps.perimeters?.perimeterOf(vault)]);
       const observed = observe(firewall, perimeter);
       plan = planVault({

@@ -79,8 +79,13 @@ export function readRow(raw: Record<string, unknown>): GraphRow {
   }
   const ruleCount = typeof raw.ruleCount === 'number' ? raw.ruleCount : undefined;
   const digest = text(raw.digest);
+  // Most kinds spell a rule `{value}`; Cosmos DB `{ipAddressOrRange}`.
   const rules = Array.isArray(raw.rules)
-    ? raw.rules.map((r: unknown) => (typeof r === 'string' ? r : String((r as { value?: unknown; ipAddressOrRange?: unknown; ipMask?: unknown } | null)?.value ?? (r as { ipAddressOrRange?: unknown } | null)?.ipAddressOrRange ?? '')))
+    ? raw.rules.map((r: unknown) => {
+        if (typeof r === 'string') return r;
+        const rule = r as { value?: unknown; ipAddressOrRange?: unknown } | null;
+        return String(rule?.value ?? rule?.ipAddressOrRange ?? '');
+      })
     : undefined;
   const posture = { defaultAction: text(raw.defaultAction), bypass: text(raw.bypass), publicNetworkAccess: text(raw.publicNetworkAccess) };
   // Without a digest the rules themselves are hashed here: the fingerprint only ever compares with itself.

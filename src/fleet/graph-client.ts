@@ -5,6 +5,7 @@ type QueryRequest = ResourceGraphModels.QueryRequest;
 type ResourcesResponse = ResourceGraphModels.ResourcesResponse;
 import { TagwallError } from '../core/errors.js';
 import { armConnection, type ArmClientOptions } from '../targets/arm-client-options.js';
+import { retryAfterEnd } from './pacing.js';
 
 /**
  * Resource Graph through `@azure/arm-resourcegraph` 4.2.1, the last release that declares
@@ -54,19 +55,20 @@ export interface GraphReaderOptions extends ArmClientOptions {
 
 const PAGE_SIZE = 1000;
 
-/** `hh:mm:ss` (Resource Graph's quota header) or seconds (Retry-After) in milliseconds. */
-export function retryDelayMs(headers: { get(name: string): string | undefined | null }): number | undefined {
-  const retryAfter = headers.get('retry-after');
-  if (retryAfter !== undefined && retryAfter !== null && retryAfter !== '') {
-    const seconds = Number(retryAfter);
-    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-    const at = Date.parse(retryAfter);
-    if (Number.isFinite(at)) return Math.max(0, at - Date.now());
-  }
+type Headers = { get(name: string): string | undefined | null };
+
+/** `x-ms-user-quota-resets-after` (`hh:mm:ss`, Resource Graph's quota window) in milliseconds. */
+export function quotaResetMs(headers: Headers): number | undefined {
   const resets = headers.get('x-ms-user-quota-resets-after');
   const m = resets === undefined || resets === null ? null : /^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(resets.trim());
-  if (m !== null) return ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000;
-  return undefined;
+  return m === null ? undefined : ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000;
+}
+
+/** How long a 429 asks to wait: its Retry-After (read as ARM's pacer reads it), else the quota window's reset. */
+export function retryDelayMs(headers: Headers): number | undefined {
+  const now = Date.now();
+  const end = retryAfterEnd({ get: (name) => headers.get(name) ?? undefined }, now);
+  return end !== undefined ? end - now : quotaResetMs(headers);
 }
 
 interface RestErrorLike {
@@ -165,7 +167,7 @@ export function createGraphReader(options: GraphReaderOptions): GraphReader {
       observe(answer._response.headers as never, answer._response.bodyAsText);
       // The quota is spent: wait for its window to reset rather than spend a request on a sure 429.
       const headers = answer._response.headers as unknown as { get(name: string): string | undefined };
-      if (headers.get('x-ms-user-quota-remaining') === '0') quotaPauseMs = Math.min(retryDelayMs({ get: (n) => (n === 'retry-after' ? undefined : headers.get(n)) }) ?? 0, maxWait);
+      if (headers.get('x-ms-user-quota-remaining') === '0') quotaPauseMs = Math.min(quotaResetMs(headers) ?? 0, maxWait);
       return answer;
     }
   };
