@@ -130,7 +130,9 @@ export function createGraphReader(options: GraphReaderOptions): GraphReader {
       requests += 1;
       let answer: ResourcesResponse;
       try {
-        answer = await client.resources(request, { timeout: connection.operationOptions.requestOptions.timeout });
+        // Not the client's own `timeout`: ms-rest-js leaves that timer running after the answer,
+        // which held a finished CLI run open for a minute. AbortSignal.timeout does not hold it.
+        answer = await client.resources(request, { abortSignal: AbortSignal.timeout(connection.operationOptions.requestOptions.timeout) as never });
       } catch (e) {
         const err = e as RestErrorLike;
         observe(err.response?.headers, err.response?.bodyAsText);

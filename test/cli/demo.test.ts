@@ -3,12 +3,20 @@ import { runCli, type CliRun } from '../helpers/cli.js';
 
 describe('npm start (tagwall demo)', () => {
   let r: CliRun;
+  let elapsedMs = 0;
 
   beforeAll(async () => {
     // No Azure settings at all: whatever the developer's shell has must not leak in.
     const env = { AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '', AZURE_CLIENT_SECRET: '', IDENTITY_ENDPOINT: '', IDENTITY_HEADER: '', TAGWALL_CONFIG: '' };
+    const started = Date.now();
     r = await runCli(['demo'], { env, timeoutMs: 120_000 });
+    elapsedMs = Date.now() - started;
   }, 150_000);
+
+  it('exits when its work is done: nothing a run started holds the process open', () => {
+    // The demo's work takes a few seconds; a client timer left running once held it open for a minute.
+    expect(elapsedMs).toBeLessThan(30_000);
+  });
 
   it('runs the whole loop on the built-in emulator with no Azure account and exits 0', () => {
     expect(r.stderr).not.toMatch(/^tagwall:/m);
