@@ -92,7 +92,8 @@ class Parser {
 
   query(): KqlQuery {
     const first = this.peek();
-    const table = first.t === 'id' ? first.v : '';
+    // Table names are case-insensitive in Resource Graph: Microsoft's own examples write `Resources`.
+    const table = first.t === 'id' ? first.v.toLowerCase() : '';
     if (table !== 'resources' && table !== 'resourcecontainers') this.fail(`Unknown table '${first.v}': the emulator has 'resources' and 'resourcecontainers'.`, first, 'SemanticError');
     this.next();
     const stages: Stage[] = [];

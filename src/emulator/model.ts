@@ -56,7 +56,8 @@ const flatSeedVaultSchema = z.strictObject({
  */
 const seedVaultSchema = z.preprocess((v) => {
   if (typeof v !== 'object' || v === null || !('properties' in v)) return v;
-  const { properties, name: _name, type: _type, ...rest } = v as { properties: unknown; name?: unknown; type?: unknown } & Record<string, unknown>;
+  // systemData is metadata ARM adds to every answer (who changed the vault, when); it is not the emulator's to keep.
+  const { properties, name: _name, type: _type, systemData: _systemData, ...rest } = v as { properties: unknown; name?: unknown; type?: unknown; systemData?: unknown } & Record<string, unknown>;
   if (typeof properties !== 'object' || properties === null) return v;
   const p = properties as { networkAcls?: unknown; publicNetworkAccess?: unknown; tenantId?: unknown; sku?: { name?: unknown } };
   return {

@@ -6,7 +6,9 @@ import { checkRuleList, enumOf, mergePatch, nameOf, type RulePolicy } from './ru
 /**
  * Cosmos DB accounts (`Microsoft.DocumentDB/databaseAccounts`) at the api-version
  * @azure/arm-cosmosdb 16.4.0 sends. An update is a long-running operation: the PATCH answers
- * 202 with an Azure-AsyncOperation header, the status reads InProgress for a while, and only
+ * 200 with an Azure-AsyncOperation header (the spec lists 200 alone for DatabaseAccounts_Update,
+ * and so does its example CosmosDBDatabaseAccountPatch.json; the body still reads Updating), the
+ * status reads InProgress for a while, and only
  * when it reads Succeeded does the account show what was written. Azure's own status URL is
  * a subscription-level `.../providers/Microsoft.DocumentDB/locations/{region}/operationsStatus/{id}`;
  * the emulator serves it under the account instead, which the SDK follows all the same.
@@ -119,7 +121,7 @@ function patch(request: ResourceRequest, record: CosmosRecord): ArmReply {
   const json = withProvisioning(record.json, 'Updating');
   const updating: CosmosRecord = { ...record, json, pending: op };
   request.store.set(updating);
-  return { status: 202, body: json, headers: operationUrls(request, op.id) };
+  return { status: 200, body: json, headers: operationUrls(request, op.id) };
 }
 
 function operation(request: ResourceRequest, record: CosmosRecord, kind: string, opId: string): ArmReply {

@@ -23,7 +23,8 @@ function badRequest(message: string): ArmFailure {
 const RULES: RulePolicy = {
   path: (i) => `properties.networkRuleSet.ipRules[${i}].value`,
   refused: 'all',
-  allowHostBits: false,
+  // The spec's example SearchUpdateServiceToAllowAccessFromPublicCustomIPs.json writes 123.4.6.0/18 and is answered 200.
+  allowHostBits: true,
   refuse3132: false,
   maxRules: SEARCH_MAX_IP_RULES,
   failure: badRequest,
