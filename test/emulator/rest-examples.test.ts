@@ -20,7 +20,6 @@ import { FAST_RETRY, useTestEmulator, type TestEmulator } from '../helpers/emula
  * and checks the FirewallState they read, computed here from the example's JSON.
  */
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 function example(kind: string, file: string): Json {
