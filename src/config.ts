@@ -29,6 +29,7 @@ export interface TargetConfig {
   readonly singleAddress: 'bare' | 'cidr';
   readonly special: readonly string[];
   readonly maxVirtualNetworkRules?: number;
+  readonly ipListIsSwitch?: boolean;
   readonly select: readonly string[];
   readonly extra: readonly string[];
   readonly exclude: readonly string[];
@@ -171,6 +172,7 @@ function buildTarget(c: ParsedConfig, own: TargetFields, resource: ResourceRef, 
     singleAddress: kind.singleAddress,
     special: kind.special,
     ...(kind.maxVirtualNetworkRules === undefined ? {} : { maxVirtualNetworkRules: kind.maxVirtualNetworkRules }),
+    ...(kind.ipListIsSwitch === true ? { ipListIsSwitch: true } : {}),
     guards,
     widen,
     resource,

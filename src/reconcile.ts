@@ -57,7 +57,14 @@ export interface VaultReport {
   /** The profile a discovered firewall's tag named; absent for an explicit target. */
   readonly profile?: string;
   /** Why the vault failed; `azureCode` and `status` when Azure itself refused (e.g. a validation error). */
-  readonly error?: { readonly code: ErrorCode; readonly message: string; readonly azureCode?: string; readonly status?: number };
+  readonly error?: {
+    readonly code: ErrorCode;
+    readonly message: string;
+    readonly azureCode?: string;
+    readonly status?: number;
+    /** `write` when the write failed (the firewall was read): only a run that writes can see that cleared. */
+    readonly during?: 'read' | 'write';
+  };
 }
 
 export interface VaultStateAccess {

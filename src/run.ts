@@ -1,4 +1,4 @@
-import { alertsForVault, discoveryAlerts, evaluatedScopes, serviceTagAlerts } from './alerts/policy.js';
+import { alertsForVaults, discoveryAlerts, evaluatedScopes, serviceTagAlerts, writeScopes } from './alerts/policy.js';
 import { RUN_SCOPE } from './alerts/types.js';
 import type { AlertLogger } from './alerts/types.js';
 import type { TagwallConfig, TargetConfig } from './config.js';
@@ -93,9 +93,9 @@ export async function finishRun(
     vaults,
   };
   const runAlerts = extra.scopes === 'run' ? [...serviceTagAlerts({ stale: resolved.cacheUsed ? resolved.warnings : [] }), ...discoveryAlerts(extra.fleet?.findings ?? [])] : [];
-  const alerts = [...vaults.flatMap((v) => alertsForVault(v, options.dryRun)), ...runAlerts];
+  const alerts = [...alertsForVaults(vaults, options.dryRun, session.credentialError), ...runAlerts];
   const scopes = extra.scopes === 'run' ? evaluatedScopes(vaults) : evaluatedScopes(vaults).filter((s) => s !== RUN_SCOPE);
-  const dispatched = await sendAlerts(config, runtime, session.state, session.webhook, alerts, scopes, options.alerts);
+  const dispatched = await sendAlerts(config, runtime, session.state, session.webhook, alerts, scopes, options.alerts, writeScopes(vaults, options.dryRun));
   return {
     report: dispatched === undefined ? report : { ...report, alerts: { notifications: dispatched.notifications.length, webhookSent: dispatched.webhook.sent, webhookFailed: dispatched.webhook.failed } },
     ...(dispatched === undefined ? {} : { alerts: dispatched }),

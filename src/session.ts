@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { randomUUID } from 'node:crypto';
 import { evaluatedScopes, serviceTagAlerts } from './alerts/policy.js';
+import { actionFor } from './alerts/actions.js';
 import { dispatchAlerts, type DispatchResult } from './alerts/dispatch.js';
 import { createAlert } from './alerts/fingerprint.js';
 import { logNotification } from './alerts/log.js';
@@ -94,7 +95,7 @@ async function storesOrAlert(config: TagwallConfig, options: RunOptions, runtime
         severity: 'critical',
         title: 'tagwall cannot use its state store; no vault was read or written',
         details: [describeError(e)],
-        action: 'Retries on the next run; vaults keep their current rules, and drift is not checked until the store is back.',
+        action: `${actionFor(isTagwallError(e) ? e.code : 'INTERNAL').action} Vaults keep their current rules, and drift is not checked until the store is back.`,
       });
       logNotification(runtime.logger, { alert, state: 'firing' }, (runtime.now ?? (() => new Date()))(), options.alerts === 'preview');
     }
@@ -133,11 +134,13 @@ export async function sendAlerts(
   alerts: Alert[],
   scopes: string[],
   mode: RunOptions['alerts'],
+  writeScopes: string[] = [],
 ): Promise<DispatchResult | undefined> {
   if (mode === 'off') return undefined;
   return dispatchAlerts({
     alerts,
     evaluatedScopes: scopes,
+    writeScopes,
     now: (runtime.now ?? (() => new Date()))(),
     repeatAfterHours: config.alerts.repeatAfterHours,
     state: new AlertStateRepository(store),
@@ -220,7 +223,7 @@ export async function openRun(config: TagwallConfig, options: RunOptions, runtim
       // A shard's missing document is the shard's failure (the host retries it), not the service tags'.
       if (injected.documentId !== undefined) throw e;
       // No usable file means no vault is touched; say so once, then fail the run.
-      await sendAlerts(config, runtime, stores.state, webhook, serviceTagAlerts({ failure: describeError(e) }), evaluatedScopes([]), options.alerts);
+      await sendAlerts(config, runtime, stores.state, webhook, serviceTagAlerts({ failure: describeError(e), ...(isTagwallError(e) ? { failureCode: e.code } : {}) }), evaluatedScopes([]), options.alerts);
       throw e;
     }
     // One pacer for the run: ARM counts a principal's calls per subscription, whichever client makes them.

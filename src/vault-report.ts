@@ -51,8 +51,14 @@ function build(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | un
 
 export function errorOf(e: unknown): NonNullable<VaultReport['error']> {
   if (e instanceof TagwallError) {
-    const { azureCode, status } = e.values;
-    return { code: e.code, message: describeError(e), ...(typeof azureCode === 'string' ? { azureCode } : {}), ...(typeof status === 'number' ? { status } : {}) };
+    const { azureCode, status, during } = e.values;
+    return {
+      code: e.code,
+      message: describeError(e),
+      ...(typeof azureCode === 'string' ? { azureCode } : {}),
+      ...(typeof status === 'number' ? { status } : {}),
+      ...(during === 'read' || during === 'write' ? { during } : {}),
+    };
   }
   return { code: 'INTERNAL', message: describeError(e) };
 }

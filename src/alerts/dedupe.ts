@@ -26,6 +26,11 @@ export interface ScopeDecision {
 export interface DecideInput {
   readonly alerts: readonly Alert[];
   readonly evaluatedScopes: readonly string[];
+  /**
+   * Scopes where this run wrote, or found nothing to write, in a run that may write: only there can
+   * an alert about a write (`write: true`) be seen cleared. A dry run lists none.
+   */
+  readonly writeScopes?: readonly string[];
   /** Remembered state by scope (as `scopeOf` gives it); missing means nothing remembered. */
   readonly previous: ReadonlyMap<string, AlertState | undefined>;
   readonly now: Date;
@@ -52,10 +57,12 @@ export function scopesToConsider(alerts: readonly Alert[], evaluatedScopes: read
 export function decideAlerts(input: DecideInput): { notifications: Notification[]; scopes: ScopeDecision[] } {
   const repeatAfterMs = repeatInterval(input.repeatAfterHours);
   const evaluated = new Set(input.evaluatedScopes.map(scopeOf));
+  const written = new Set((input.writeScopes ?? []).map(scopeOf));
   const scopes = scopesToConsider(input.alerts, input.evaluatedScopes).map((scope) =>
     decideScope({
       scope,
       evaluated: evaluated.has(scope),
+      writeEvaluated: written.has(scope),
       previous: input.previous.get(scope),
       alerts: input.alerts.filter((a) => scopeOf(a.vault) === scope),
       now: input.now,
@@ -68,6 +75,8 @@ export function decideAlerts(input: DecideInput): { notifications: Notification[
 export function decideScope(input: {
   readonly scope: string;
   readonly evaluated: boolean;
+  /** Whether a run that may write evaluated the scope; absent: no. */
+  readonly writeEvaluated?: boolean;
   readonly previous: AlertState | undefined;
   readonly alerts: readonly Alert[];
   readonly now: Date;
@@ -110,6 +119,13 @@ export function decideScope(input: {
     if (current.has(known.fingerprint)) continue;
     if (!input.evaluated) {
       // Not looked at this run (the vault could not be read): absence proves nothing.
+      next.push(known);
+      continue;
+    }
+    if (known.write === true && known.pending !== PENDING_RESOLVED && input.writeEvaluated !== true) {
+      // A failed write is seen cleared only by a write (or a plan with nothing to write): a dry
+      // run that read the firewall fine says nothing about the permission or limit it failed on.
+      // (A resolution already seen and still owed goes out to whoever evaluates the scope.)
       next.push(known);
       continue;
     }
@@ -169,7 +185,17 @@ function severityRank(severity: string): number {
 }
 
 function entryFor(alert: Alert, firstSeen: string, lastSent: string): AlertStateEntry {
-  return { fingerprint: alert.fingerprint, kind: alert.kind, severity: alert.severity, vault: alert.vault, firstSeen, lastSent, summary: alert.title };
+  return {
+    fingerprint: alert.fingerprint,
+    kind: alert.kind,
+    severity: alert.severity,
+    vault: alert.vault,
+    firstSeen,
+    lastSent,
+    summary: alert.title,
+    ...(alert.write === true ? { write: true } : {}),
+    ...(alert.cause === undefined ? {} : { cause: alert.cause }),
+  };
 }
 
 function contentOf(alert: Alert): Pick<AlertStateEntry, 'details' | 'rules'> {
@@ -196,5 +222,6 @@ function resolvedAlert(entry: AlertStateEntry): Alert {
     details: [],
     action: RESOLVED_ACTION,
     fingerprint: entry.fingerprint,
+    ...(entry.cause === undefined ? {} : { cause: entry.cause }),
   };
 }

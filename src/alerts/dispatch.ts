@@ -2,6 +2,7 @@ import { describeError } from '../core/errors.js';
 import { decideAlerts, sameAlertState, scopesToConsider, settleScope } from './dedupe.js';
 import { scopeOf } from './fingerprint.js';
 import { webhookBody } from './format.js';
+import { groupNotifications, type Outgoing } from './group.js';
 import { logNotification } from './log.js';
 import type { Alert, AlertLogger, AlertState, AlertStateAccess, Notification } from './types.js';
 import { describeWebhookUrl, postWebhook, webhookSettings, type WebhookConfig } from './webhook.js';
@@ -17,6 +18,8 @@ export interface DispatchInput {
   readonly alerts: readonly Alert[];
   /** Scopes (vault resource IDs, '_run') this run actually looked at; only these may resolve. */
   readonly evaluatedScopes: readonly string[];
+  /** Of those, where a run that may write wrote or found nothing to write; only these resolve alerts about a write. */
+  readonly writeScopes?: readonly string[];
   readonly now: Date;
   readonly repeatAfterHours: number;
   readonly state: AlertStateAccess;
@@ -27,6 +30,7 @@ export interface DispatchInput {
 }
 
 export interface DispatchResult {
+  /** What was told, after alerts of one root cause were grouped into one notification. */
   readonly notifications: Notification[];
   readonly webhook: { sent: number; failed: number; errors: string[] };
   /** Scopes whose state was written, and what went wrong loading or saving state. */
@@ -56,17 +60,21 @@ export async function dispatchAlerts(input: DispatchInput): Promise<DispatchResu
   const decision = decideAlerts({
     alerts: input.alerts,
     evaluatedScopes: input.evaluatedScopes.filter((s) => !unreadable.has(scopeOf(s))),
+    writeScopes: (input.writeScopes ?? []).filter((s) => !unreadable.has(scopeOf(s))),
     previous: new Map([...loaded].map(([scope, record]) => [scope, record?.state])),
     now,
     repeatAfterHours: input.repeatAfterHours,
   });
 
-  for (const n of decision.notifications) logNotification(logger, n, now, input.dryRun);
+  // Both sinks tell the grouped notification: a log alert rule pages on log lines too.
+  const outgoing = groupNotifications(decision.scopes);
+  const notifications = outgoing.map((o) => o.notification);
+  for (const n of notifications) logNotification(logger, n, now, input.dryRun);
 
   const webhook = { sent: 0, failed: 0, errors: [] as string[] };
-  if (input.dryRun) return { notifications: decision.notifications, webhook, state: { saved: [], errors: stateErrors } };
+  if (input.dryRun) return { notifications, webhook, state: { saved: [], errors: stateErrors } };
 
-  const held = input.webhook === undefined ? new Map<string, Set<string>>() : await deliver(input.webhook, decision.scopes, now, webhook, logger);
+  const held = input.webhook === undefined ? new Map<string, Set<string>>() : await deliver(input.webhook, outgoing, now, webhook, logger);
 
   const saved: string[] = [];
   for (const d of decision.scopes) {
@@ -83,7 +91,7 @@ export async function dispatchAlerts(input: DispatchInput): Promise<DispatchResu
       logger.error(message);
     }
   }
-  return { notifications: decision.notifications, webhook, state: { saved, errors: stateErrors } };
+  return { notifications, webhook, state: { saved, errors: stateErrors } };
 }
 
 /**
@@ -94,13 +102,13 @@ export async function dispatchAlerts(input: DispatchInput): Promise<DispatchResu
  */
 async function deliver(
   config: WebhookConfig,
-  scopes: readonly { scope: string; notifications: readonly Notification[] }[],
+  outgoing: readonly Outgoing[],
   now: Date,
   result: { sent: number; failed: number; errors: string[] },
   logger: AlertLogger,
 ): Promise<Map<string, Set<string>>> {
   const held = new Map<string, Set<string>>();
-  const total = scopes.reduce((n, s) => n + s.notifications.length, 0);
+  const total = outgoing.length;
   if (total === 0) return held;
 
   let settings;
@@ -116,27 +124,27 @@ async function deliver(
 
   let unreachable: string | undefined;
   let skipped = 0;
-  for (const { scope, notifications } of scopes) {
-    for (const n of notifications) {
-      let transient = true;
-      if (unreachable !== undefined) {
-        skipped++;
-      } else {
-        const outcome = await postWebhook(settings, webhookBody(settings.format, n, now));
-        if (outcome.ok) {
-          result.sent++;
-          continue;
-        }
-        transient = outcome.transient;
-        result.errors.push(`${n.alert.fingerprint} (${n.state}): ${outcome.error ?? 'not delivered'}`);
-        if (transient) unreachable = outcome.error;
+  for (const { notification: n, members } of outgoing) {
+    let transient = true;
+    if (unreachable !== undefined) {
+      skipped++;
+    } else {
+      const outcome = await postWebhook(settings, webhookBody(settings.format, n, now));
+      if (outcome.ok) {
+        result.sent++;
+        continue;
       }
-      result.failed++;
-      if (transient) {
-        const set = held.get(scope) ?? new Set<string>();
-        set.add(n.alert.fingerprint);
-        held.set(scope, set);
-      }
+      transient = outcome.transient;
+      result.errors.push(`${n.alert.fingerprint} (${n.state}): ${outcome.error ?? 'not delivered'}`);
+      if (transient) unreachable = outcome.error;
+    }
+    result.failed++;
+    if (!transient) continue;
+    // Every alert the notification spoke for stays due in its own scope.
+    for (const { scope, fingerprint } of members) {
+      const set = held.get(scope) ?? new Set<string>();
+      set.add(fingerprint);
+      held.set(scope, set);
     }
   }
   if (skipped > 0) result.errors.push(`${skipped} more notification(s) not attempted: ${describeWebhookUrl(settings.url)} was not reachable`);

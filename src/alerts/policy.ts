@@ -1,3 +1,4 @@
+import { actionFor } from './actions.js';
 import { createAlert } from './fingerprint.js';
 import { RUN_SCOPE, type Alert } from './types.js';
 import type { VaultReport } from '../reconcile.js';
@@ -141,17 +142,19 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
     );
   }
   if (report.outcome === 'refused') {
+    // The codes identify the problem; figures (how many rules, how much excess) move from run
+    // to run while it stays the same problem, and wording may change in any release.
+    const codes = [...new Set(report.reasons.map((r) => r.code))].sort();
     alerts.push(
       createAlert({
         vault,
         kind: 'plan-refused',
-        // The codes identify the problem; figures (how many rules, how much excess) move from run
-        // to run while it stays the same problem, and wording may change in any release.
-        subject: [...new Set(report.reasons.map((r) => r.code))].sort().join('|'),
+        subject: codes.join('|'),
+        cause: codes.join('|'),
         severity: 'critical',
         title: `${name(vault)}: tagwall refused to write the plan`,
         details: report.reasons.map((r) => r.message),
-        action: 'Nothing: the vault is left as it is until the cause is fixed or a person runs sync with --force.',
+        action: `Nothing is written to it until then. ${[...new Set(codes.map((c) => actionFor(c).action))].join(' ')}`,
       }),
     );
   }
@@ -161,17 +164,19 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
         vault,
         kind: 'vault-failed',
         subject: report.error.code,
+        cause: report.error.code,
         severity: 'critical',
         title: `${name(vault)}: ${report.error.code}`,
         details: [report.error.message],
-        action: 'Retries on the next run; other vaults are not affected.',
+        action: actionFor(report.error.code).action,
+        ...(report.error.during === 'write' ? { write: true } : {}),
       }),
     );
   }
   return alerts;
 }
 
-export function serviceTagAlerts(input: { stale?: string[]; failure?: string }): Alert[] {
+export function serviceTagAlerts(input: { stale?: string[]; failure?: string; failureCode?: string }): Alert[] {
   const alerts: Alert[] = [];
   if (input.failure !== undefined) {
     alerts.push(
@@ -181,7 +186,8 @@ export function serviceTagAlerts(input: { stale?: string[]; failure?: string }):
         severity: 'critical',
         title: 'tagwall could not get a usable service-tags file; no vault was changed',
         details: [input.failure],
-        action: 'Retries on the next run; vaults keep their current rules.',
+        // A download outage retries; a file that is refused or a setting that is wrong does not.
+        action: `${actionFor(input.failureCode ?? 'SERVICE_TAGS_UNAVAILABLE').action} Vaults keep their current rules.`,
       }),
     );
   }
@@ -229,6 +235,41 @@ export function discoveryAlerts(findings: readonly { readonly code: string; read
 /** Vaults that were read this run; only their alerts may resolve. */
 export function evaluatedScopes(reports: readonly VaultReport[]): string[] {
   return [RUN_SCOPE, ...reports.filter((r) => r.outcome !== 'failed').map((r) => r.vault)];
+}
+
+/**
+ * Vaults whose write question this run settled: it wrote them, or read them and found nothing to
+ * write. Only there does a failed write's alert resolve; a dry run settles none (it never writes,
+ * so a read that works says nothing of the 403 or the limit the write met).
+ */
+export function writeScopes(reports: readonly VaultReport[], dryRun: boolean): string[] {
+  return dryRun ? [] : reports.filter((r) => r.outcome === 'applied' || r.outcome === 'in-sync').map((r) => r.vault);
+}
+
+/**
+ * Alerts for a run's vaults. Without a credential every vault fails the same way: that is one
+ * run-wide alert naming the cause and the count, not one per vault (it resolves on the next run
+ * that gets a token). Otherwise each vault's alerts, as `alertsForVault` builds them.
+ */
+export function alertsForVaults(reports: readonly VaultReport[], dryRun: boolean, credentialError?: { readonly code: string; readonly message: string }): Alert[] {
+  const tokenless = (r: VaultReport) => credentialError !== undefined && r.outcome === 'failed' && /_(CREDENTIAL_UNAVAILABLE|AUTHENTICATION_FAILED)$/.test(r.error?.code ?? '');
+  const alerts = reports.filter((r) => !tokenless(r)).flatMap((r) => alertsForVault(r, dryRun));
+  const stopped = reports.filter(tokenless);
+  if (credentialError === undefined || stopped.length === 0) return alerts;
+  const n = stopped.length;
+  alerts.push(
+    createAlert({
+      vault: RUN_SCOPE,
+      kind: 'vault-failed',
+      // One cause, whatever the kinds of the firewalls it stopped (their own codes are VAULT_* or TARGET_*).
+      subject: credentialError.code,
+      severity: 'critical',
+      title: `tagwall could not get a token for Azure Resource Manager (${credentialError.code}): ${n} target${n === 1 ? ' was' : 's were'} not read`,
+      details: [credentialError.message, ...stopped.map((r) => `not read: ${r.vault}`)],
+      action: actionFor(credentialError.code).action,
+    }),
+  );
+  return alerts;
 }
 
 /**

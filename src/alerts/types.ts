@@ -66,6 +66,16 @@ export interface Alert {
   readonly action: string;
   /** Identity of the problem across runs; see `fingerprintOf`. */
   readonly fingerprint: string;
+  /**
+   * The failure happened on a write (the firewall was read, the write failed): only a run that may
+   * write can see it cleared, so a dry run (checkDrift) never resolves it.
+   */
+  readonly write?: boolean;
+  /**
+   * The root cause's code, when many firewalls can share it (a missing role's 403): notifications of
+   * one run with the same state, kind and cause go out as one, naming the count (see group.ts).
+   */
+  readonly cause?: string;
 }
 
 export type NotificationState = 'firing' | 'repeat' | 'resolved';
@@ -109,6 +119,10 @@ export interface AlertStateEntry {
   /** The alert's details and rules while its "firing" is pending, so it can be told after it cleared. */
   readonly details?: readonly string[];
   readonly rules?: readonly string[];
+  /** The alert was about a write: only a run that may write resolves it (absent in records of older versions: false). */
+  readonly write?: boolean;
+  /** The alert's root-cause code, so its "resolved" is grouped like its firing. */
+  readonly cause?: string;
 }
 
 export interface AlertState {

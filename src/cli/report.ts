@@ -1,3 +1,4 @@
+import { actionFor } from '../alerts/actions.js';
 import { count, table } from './io.js';
 import type { RunReport } from '../run.js';
 
@@ -51,8 +52,10 @@ export function renderRunText(report: RunReport): string {
   lines.push(table([['TARGET', 'OUTCOME', 'ADD', 'REMOVE', 'UNMANAGED', 'SHARED', 'RULES', 'EXCESS', 'FINDINGS', 'DRIFT'], ...rows], new Set([2, 3, 4, 5, 6, 7])));
   for (const v of report.vaults) {
     const details: string[] = [];
-    if (v.error !== undefined) details.push(`  error ${v.error.code}: ${v.error.message}`);
+    if (v.error !== undefined) details.push(`  error ${v.error.code}: ${v.error.message}`, `  do: ${actionFor(v.error.code).action}`);
     for (const r of v.reasons) details.push(`  ${v.outcome === 'refused' ? 'refused' : 'note'} ${r.code}: ${r.message}`);
+    // The alerts' action for a refusal comes from the same table.
+    if (v.outcome === 'refused') for (const code of new Set(v.reasons.map((r) => r.code))) details.push(`  do: ${actionFor(code).action}`);
     for (const f of v.forced ?? []) details.push(`  forced past guard ${f.code}: ${f.message}`);
     for (const f of v.findings) details.push(`  ${f.severity} ${f.code}: ${f.message}`);
     for (const d of v.drift) details.push(`  drift: ${d.detail}`);

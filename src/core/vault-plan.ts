@@ -41,6 +41,22 @@ function wideRuleFindings(desired: Allowlist, guards: VaultPlanInput['guards']):
   ];
 }
 
+/**
+ * Where the IP list is the switch, a first rule on a firewall that is off turns it on: only
+ * enforceDeny may do that. Decided here from the firewall as read, so a dry run refuses what the
+ * apply would (the adapter keeps its own check as the last line); --force does not lift it.
+ */
+function switchedOn(input: VaultPlanInput, nextRules: number, setDeny: boolean): Reason | undefined {
+  if (input.settings.ipListIsSwitch !== true || setDeny || nextRules === 0) return undefined;
+  const off = input.firewall.ipRules.length === 0 && (input.firewall.posture.defaultAction ?? 'Allow').toLowerCase() !== 'deny';
+  if (!off) return undefined;
+  return {
+    code: 'TARGET_WOULD_ENABLE_FIREWALL',
+    message: `the firewall has no IP rules and nothing else filters, so every network can reach it; writing the first ${nextRules === 1 ? 'rule' : `${nextRules} rules`} would shut out every other network. Set enforceDeny on the target to let tagwall do that`,
+    rules: nextRules,
+  };
+}
+
 export function planVault(input: VaultPlanInput): VaultPlan {
   const s = input.settings;
   const ownership = ownershipOf(input.firewall.ipRules, input.record, s.special, input.firewall.ownedByName);
@@ -128,6 +144,8 @@ export function planVault(input: VaultPlanInput): VaultPlan {
   if (!input.force) refusals.push(...hits);
 
   const setDeny = posture.setDeny;
+  const firstRule = switchedOn(input, nextRules.length, setDeny);
+  if (firstRule !== undefined) refusals.push(firstRule);
   return {
     add: add.map(ruleKey),
     remove: remove.map((r) => r.key),

@@ -117,6 +117,10 @@ export const alertSchema = z.object({
   /** The alert's content while its "firing" is pending. */
   details: z.array(z.string()).optional(),
   rules: z.array(z.string()).optional(),
+  /** The alert was about a failed write: only a run that may write resolves it. */
+  write: z.boolean().optional(),
+  /** The root-cause code its notifications are grouped by. */
+  cause: z.string().min(1).optional(),
 });
 export type AlertMemory = z.infer<typeof alertSchema>;
 

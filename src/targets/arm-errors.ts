@@ -78,7 +78,7 @@ function statusError(e: SdkErrorShape, status: number, vault: ResourceRef, actio
     ...(retryAfter === undefined ? [] : [`Retry-After: ${retryAfter}`]),
   ];
   const make = (code: ErrorCode, message: string, transient: boolean): TagwallError =>
-    new TagwallError(code, message, { transient, details, cause: e, values: { status, ...(e.code === undefined ? {} : { azureCode: e.code }) } });
+    new TagwallError(code, message, { transient, details, cause: e, values: { status, during: action, ...(e.code === undefined ? {} : { azureCode: e.code }) } });
   if (status === 400) return make(code(ctx, 'BAD_REQUEST'), `Azure refused to ${verb} ${ctx.title} ${vault.name}: ${azure}`, false);
   if (status === 401) return make(code(ctx, 'UNAUTHORIZED'), `Azure did not accept the token for ${ctx.title} ${vault.name}: ${azure}`, false);
   if (status === 403) {
@@ -96,8 +96,22 @@ function statusError(e: SdkErrorShape, status: number, vault: ResourceRef, actio
   return make(code(ctx, 'REQUEST_FAILED'), `could not ${verb} ${ctx.title} ${vault.name}: HTTP ${status}: ${azure}`, false);
 }
 
+/**
+ * `values.during` says whether the request that failed was a read or a write: an alert about a
+ * failed write is seen cleared only by a run that writes (a dry run's successful read proves nothing).
+ */
 export function firewallError(error: unknown, vault: ResourceRef, action: 'read' | 'write', ctx: FirewallErrorContext): TagwallError {
-  if (error instanceof TagwallError) return error;
+  if (error instanceof TagwallError) return duringOf(error, action);
+  return duringOf(mapped(error, vault, action, ctx), action);
+}
+
+/** A TagwallError raised inside the call (a long-running operation's end, say) learns which call it was. */
+function duringOf(error: TagwallError, action: 'read' | 'write'): TagwallError {
+  if (error.values.during !== undefined) return error;
+  return new TagwallError(error.code, error.message, { transient: error.transient, details: error.details, cause: error.cause ?? error, values: { ...error.values, during: action } });
+}
+
+function mapped(error: unknown, vault: ResourceRef, action: 'read' | 'write', ctx: FirewallErrorContext): TagwallError {
   const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as SdkErrorShape;
   const verb = action === 'read' ? 'read' : 'update';
   const message = e.message ?? String(error);

@@ -30,6 +30,11 @@ export interface FirewallFacts {
    * access rules): `mode: "authoritative"` is then refused in the configuration.
    */
   readonly mergeOnly?: boolean;
+  /**
+   * The IP list is the switch (Cosmos DB, AI Search): no defaultAction in the API, the firewall is on
+   * while the list is not empty (or another filter is), so the plan refuses a first rule without enforceDeny.
+   */
+  readonly ipListIsSwitch?: boolean;
   /** Whether the write is a long-running operation that must be polled to its end. */
   readonly longRunning: boolean;
   /** What each posture field means for this kind, for people (docs/TARGETS.md). */

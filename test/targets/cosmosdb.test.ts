@@ -8,6 +8,7 @@ import type { ArmClientOptions } from '../../src/targets/arm-client-options.js';
 import { FAST_RETRY, TEST_GROUP, TEST_SUBSCRIPTION, subnetId, useTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { failure } from '../helpers/failure.js';
 import { bundledTagRanges, rangesOfRules, targetRuns } from '../helpers/run-target.js';
+import { exitCodeFor } from '../../src/run.js';
 
 // The Cosmos DB adapter through the real SDK client, over HTTPS, against the emulator.
 
@@ -233,13 +234,18 @@ describe('end to end through runSync', () => {
 
   it('reports posture by code: an open account is FIREWALL_DISABLED and left open unless enforceDeny; disabled public access is skipped', async () => {
     const runs = await targetRuns(t);
-    const open = await runs.sync(runs.config([{ resource: accountId('cosmos-open'), select: [TAG] }]));
+    const openCfg = runs.config([{ resource: accountId('cosmos-open'), select: [TAG] }]);
+    // The dry run says what the apply does: refused, by the same code, before any request (exit 1 as refusals are, not 2).
+    const preview = await runs.sync(openCfg, { dryRun: true });
+    expect(preview.vaults[0]).toMatchObject({ outcome: 'refused', reasons: [expect.objectContaining({ code: 'TARGET_WOULD_ENABLE_FIREWALL' })] });
+    expect(exitCodeFor(preview, true)).toBe(1);
+    const open = await runs.sync(openCfg, { force: true });
     expect(open.vaults[0]!.findings.map((f) => [f.severity, f.code])).toContainEqual(['critical', 'FIREWALL_DISABLED']);
-    expect(open.vaults[0]).toMatchObject({ outcome: 'failed', error: { code: 'TARGET_WOULD_ENABLE_FIREWALL' } });
+    // --force lifts guards, not this: only enforceDeny may turn the firewall on.
+    expect(open.vaults[0]).toMatchObject({ outcome: 'refused', reasons: [expect.objectContaining({ code: 'TARGET_WOULD_ENABLE_FIREWALL' })] });
     expect(await storedRules('cosmos-open')).toEqual([]);
     expect((await log('cosmos-open')).filter((r) => r.method === 'PATCH')).toEqual([]);
 
-    // A fresh state: the refused run left its announced write (an intent) behind, which holds other runs off for a while.
     const again = await targetRuns(t);
     const enforced = await again.sync(again.config([{ resource: accountId('cosmos-open'), select: [TAG], enforceDeny: true }]));
     expect(enforced.vaults[0]!.outcome).toBe('applied');

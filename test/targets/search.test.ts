@@ -5,6 +5,7 @@ import { createSearchFirewalls } from '../../src/targets/search/adapter.js';
 import { AI_SEARCH } from '../../src/targets/search/facts.js';
 import { FAST_RETRY, TEST_GROUP, TEST_SUBSCRIPTION, useTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { failure } from '../helpers/failure.js';
+import { exitCodeFor } from '../../src/run.js';
 import { bundledTagRanges, rangesOfRules, targetRuns } from '../helpers/run-target.js';
 
 // The AI Search adapter through the real SDK client, over HTTPS, against the emulator.
@@ -140,6 +141,13 @@ describe('end to end through runSync', () => {
     expect(countAddresses(subtractRanges(await bundledTagRanges(BIG), rangesOfRules(stored)))).toBe(0);
   });
 
+  it('refuses a first rule on an open service in the dry run as in the apply (exit 1), with no request that writes', async () => {
+    const runs = await targetRuns(t);
+    const preview = await runs.sync(runs.config([{ resource: serviceId('srch-open'), select: [TAG] }]), { dryRun: true });
+    expect(preview.vaults[0]).toMatchObject({ outcome: 'refused', reasons: [expect.objectContaining({ code: 'TARGET_WOULD_ENABLE_FIREWALL' })] });
+    expect(exitCodeFor(preview, true)).toBe(1);
+  });
+
   it('reports posture by code: open, Free tier, disabled public access, and a bypass other than expected', async () => {
     const runs = await targetRuns(t);
     const report = await runs.sync(
@@ -152,7 +160,8 @@ describe('end to end through runSync', () => {
     );
     const byName = new Map(report.vaults.map((v) => [v.vault.split('/').at(-1), v]));
     expect(byName.get('srch-open')!.findings.map((f) => [f.severity, f.code])).toContainEqual(['critical', 'FIREWALL_DISABLED']);
-    expect(byName.get('srch-open')).toMatchObject({ outcome: 'failed', error: { code: 'TARGET_WOULD_ENABLE_FIREWALL' } });
+    expect(byName.get('srch-open')).toMatchObject({ outcome: 'refused', reasons: [expect.objectContaining({ code: 'TARGET_WOULD_ENABLE_FIREWALL' })] });
+    expect((await t.emulator.control.requests({ kind: 'arm' })).filter((r) => r.method === 'PATCH' && r.target?.toLowerCase() === serviceId('srch-open').toLowerCase())).toEqual([]);
     expect(await values('srch-open')).toEqual([]);
     expect(byName.get('srch-free')).toMatchObject({ outcome: 'skipped', reasons: [expect.objectContaining({ code: 'TARGET_UNSUPPORTED', cause: 'SEARCH_FREE_TIER' })] });
     expect(byName.get('srch-private')).toMatchObject({ outcome: 'skipped', reasons: [expect.objectContaining({ code: 'PUBLIC_ACCESS_DISABLED' })] });

@@ -28,6 +28,11 @@ export interface TargetSettings {
   readonly special: readonly string[];
   /** The firewall's own limit on virtual-network rules; 200 (Key Vault's) when unset. */
   readonly maxVirtualNetworkRules?: number;
+  /**
+   * The IP list is the firewall's switch (a kind fact): read as `defaultAction: Allow` when it is
+   * empty and nothing else filters, and its first rule shuts out every other network.
+   */
+  readonly ipListIsSwitch?: boolean;
 }
 
 export interface Guards {
@@ -164,7 +169,8 @@ export type ReasonCode =
   | 'VAULT_BUSY'
   | 'DEADLINE'
   | 'UNKNOWN_PROFILE'
-  | 'PROFILE_UNSUITABLE';
+  | 'PROFILE_UNSUITABLE'
+  | 'TARGET_WOULD_ENABLE_FIREWALL';
 
 export interface Reason {
   readonly code: ReasonCode;

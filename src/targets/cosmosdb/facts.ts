@@ -44,6 +44,7 @@ export const COSMOS_DB: FirewallFacts = {
   // written as its two addresses, a /31 costs one rule and is accepted for certain.
   allows31: false,
   special: COSMOS_SPECIAL_ENTRIES,
+  ipListIsSwitch: true,
   longRunning: true,
   posture: {
     defaultAction:

@@ -17,6 +17,7 @@ export const AI_SEARCH: FirewallFacts = {
   singleAddress: 'bare',
   allows31: false,
   special: [],
+  ipListIsSwitch: true,
   longRunning: false,
   posture: {
     defaultAction:
