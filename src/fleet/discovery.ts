@@ -17,7 +17,8 @@ import type { GraphRow } from './model.js';
  * - `<tag>=<profile>` (any case) gets that profile; `<tag>=off` opts the firewall out; an
  *   untagged firewall is not in the answer, so it is never read or written.
  * - An explicit target wins over a discovered one for the same resource, and says so.
- * - A tag naming no profile is a warning and an alert, and no write.
+ * - A tag naming no profile, or a profile whose scope does not cover the firewall, is a warning
+ *   and an alert, and no write.
  * - A scope the identity cannot read is a warning that names it, never a silent empty fleet.
  */
 
@@ -29,12 +30,21 @@ export interface RunFinding {
   readonly [value: string]: string | number | boolean | readonly string[];
 }
 
+/** Why a tagged firewall gets no target from its profile (profileTarget's refusals). */
+export type UnprotectedCode = 'UNKNOWN_PROFILE' | 'PROFILE_UNSUITABLE' | 'PROFILE_OUT_OF_SCOPE';
+const UNPROTECTED_CODES: readonly UnprotectedCode[] = ['UNKNOWN_PROFILE', 'PROFILE_UNSUITABLE', 'PROFILE_OUT_OF_SCOPE'];
+
+/** The code when profileTarget refused a firewall (reported, not written); undefined for any other error. */
+export function unprotectedCode(e: unknown): UnprotectedCode | undefined {
+  return UNPROTECTED_CODES.find((code) => isTagwallError(e, code));
+}
+
 /** A tagged firewall discovery cannot protect, and why: reported, never written. */
 export interface Unprotected {
   readonly id: string;
   readonly kind: string;
   readonly profile: string;
-  readonly code: 'UNKNOWN_PROFILE' | 'PROFILE_UNSUITABLE';
+  readonly code: UnprotectedCode;
   readonly message: string;
   /** The kind's own rule limit, for the report. */
   readonly limit: number;
@@ -229,12 +239,15 @@ export async function discoverFleet(config: TagwallConfig, reader: GraphReader, 
     try {
       discovered.push(profileTarget(config, row.profile, parseResourceId(row.id), kind));
     } catch (e) {
-      if (!isTagwallError(e, 'UNKNOWN_PROFILE') && !isTagwallError(e, 'PROFILE_UNSUITABLE')) throw e;
+      const code = unprotectedCode(e);
+      if (code === undefined) throw e;
       const message =
-        e.code === 'UNKNOWN_PROFILE'
+        code === 'UNKNOWN_PROFILE'
           ? `tagged ${discover.tag}=${row.profile || '(empty)'}, which names no profile (known: ${[...config.profiles.values()].map((p) => p.name).join(', ') || 'none'}, or off); nothing is written until the tag or the profiles are fixed`
-          : e.message;
-      unprotected.push({ id: row.id, kind: kind.kind, limit: kind.maxRules, profile: row.profile, code: e.code === 'UNKNOWN_PROFILE' ? 'UNKNOWN_PROFILE' : 'PROFILE_UNSUITABLE', message });
+          : code === 'PROFILE_OUT_OF_SCOPE'
+            ? `tagged ${discover.tag}=${row.profile}, but ${(e as Error).message}; nothing is written until the tag or the profile's scope is changed`
+            : (e as Error).message;
+      unprotected.push({ id: row.id, kind: kind.kind, limit: kind.maxRules, profile: row.profile, code, message });
     }
   }
   discovered.sort((a, b) => (resourceKey(a.resource) < resourceKey(b.resource) ? -1 : 1));

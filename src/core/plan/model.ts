@@ -124,6 +124,7 @@ export type FindingCode =
   | 'PERIMETER_UNKNOWN'
   | 'UNKNOWN_PROFILE'
   | 'PROFILE_UNSUITABLE'
+  | 'PROFILE_OUT_OF_SCOPE'
   | 'EXPLICIT_TARGET';
 
 export type FindingValue = string | number | boolean | readonly string[];
@@ -164,7 +165,9 @@ export type ReasonCode =
   | 'VAULT_BUSY'
   | 'DEADLINE'
   | 'UNKNOWN_PROFILE'
-  | 'PROFILE_UNSUITABLE';
+  | 'PROFILE_UNSUITABLE'
+  | 'PROFILE_OUT_OF_SCOPE'
+  | 'TARGET_NOT_IN_FLEET';
 
 export interface Reason {
   readonly code: ReasonCode;
