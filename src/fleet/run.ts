@@ -214,9 +214,12 @@ export async function runShard(config: TagwallConfig, message: ShardMessage, run
     rows = session.graph === undefined ? new Map() : await fleetRowsOf(config, session.graph, discovered);
   }
   const { targets, unprotected } = targetsOfMessage(config, message, rows, runtime.logger);
-  // Intents carry this delivery's own id, not the run's: a message delivered twice at once is then
-  // two writers, and the one-writer protocol lets only one of them write.
-  const vaults = [...(await reconcileTargets(session, targets, graphOfMessage(config, message), { backlog: false, force })), ...unprotected];
+  // Intents carry this delivery's own id and the shard as their writer. The host delivers a
+  // message again only once the delivery before has failed or stopped renewing its hold (its
+  // worker died), so an intent of the same shard is that dead delivery's: this one takes it over,
+  // reading the firewall to see whether the write landed. Every other run still finds it busy.
+  const writer = `shard:${message.runId.toLowerCase()}#${message.shard}`;
+  const vaults = [...(await reconcileTargets(session, targets, graphOfMessage(config, message), { backlog: false, force, writer })), ...unprotected];
   await finishRun(session, vaults, { scopes: 'vaults' });
   return { version: 1, runId: message.runId, shard: message.shard, finishedAt: session.now().toISOString(), state: 'done', vaults: vaults.map(shardVault) };
 }

@@ -49,6 +49,11 @@ export interface Posture {
 /** A write that a run announced before making it, so that other runs leave the firewall alone. */
 export interface WriteIntent {
   readonly runId: string;
+  /**
+   * Who writes, across deliveries: a queue shard's `shard:<runId>#<n>`. A redelivery of that
+   * shard finds its own dead delivery's intent here and takes it over; any other run waits.
+   */
+  readonly writer?: string;
   readonly startedAt: string;
   /** Normalised keys the write adds; tagwall's once they are seen in the firewall. */
   readonly add: readonly string[];
