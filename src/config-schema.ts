@@ -100,13 +100,35 @@ const targetSchema = z.strictObject({
   widen: widenSchema.optional(),
 });
 
-/** A profile: any per-target field, for every discovered firewall tagged with its name. */
-export const profileSchema = targetSchema.omit({ resource: true, vault: true });
+const subscriptionId = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'a subscription ID (a GUID)');
+
+/** `<subscription>/<group>` or `/subscriptions/<subscription>/resourceGroups/<group>`; kept as `<subscription>/<group>` in lowercase. */
+const RESOURCE_GROUP = /^(?:\/subscriptions\/)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\/(?:resourceGroups\/)?([^/]{1,90})\/?$/i;
+const resourceGroupRef = z
+  .string()
+  .regex(RESOURCE_GROUP, 'a resource group: "<subscription-id>/<group>" or its resource ID "/subscriptions/<subscription-id>/resourceGroups/<group>"')
+  .transform((s) => {
+    const [, sub, group] = RESOURCE_GROUP.exec(s)!;
+    return `${sub!.toLowerCase()}/${group!.toLowerCase()}`;
+  });
+
+/**
+ * Where a profile may be used: a firewall tagged with it elsewhere is PROFILE_OUT_OF_SCOPE and
+ * never written, since whoever may set a tag could otherwise point any firewall at any profile.
+ * A firewall is in scope when its subscription or its resource group is listed.
+ */
+const profileScope = z
+  .strictObject({
+    subscriptions: z.array(subscriptionId).min(1).optional(),
+    resourceGroups: z.array(resourceGroupRef).min(1).optional(),
+  })
+  .refine((s) => s.subscriptions !== undefined || s.resourceGroups !== undefined, 'name subscriptions, resourceGroups or both (leave scope out to allow the profile everywhere discovery looks)');
+
+/** A profile: any per-target field, for every discovered firewall tagged with its name, and where it may be used. */
+export const profileSchema = targetSchema.omit({ resource: true, vault: true }).extend({ scope: profileScope.optional() });
 
 /** Profile names are tag values: compared case-insensitively, as Azure compares tags. */
 const profileName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a profile name: 1-63 letters, digits, dots, dashes and underscores, starting with a letter or digit');
-
-const subscriptionId = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'a subscription ID (a GUID)');
 
 /**
  * One object with both keys optional rather than a union of three: a union that fails reports

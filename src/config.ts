@@ -185,17 +185,31 @@ function buildTarget(c: ParsedConfig, own: TargetFields, resource: ResourceRef, 
 
 /**
  * The target a discovered firewall gets from its profile (named by its tag's value, any case).
- * Throws PROFILE_UNSUITABLE when the profile cannot apply to this kind (a maxRules above its limit).
+ * Throws PROFILE_OUT_OF_SCOPE when the profile's scope does not cover the firewall, and
+ * PROFILE_UNSUITABLE when the profile cannot apply to this kind (a maxRules above its limit).
  */
 export function profileTarget(config: TagwallConfig, profile: string, resource: ResourceRef, kind: FirewallFacts): TargetConfig {
   const entry = config.profiles.get(profile.toLowerCase());
   if (entry === undefined) throw new TagwallError('UNKNOWN_PROFILE', `no profile named ${JSON.stringify(profile)}`, { values: { profile } });
+  const { scope, ...settings } = entry.settings;
+  // Checked before anything else about the firewall: a tag alone must not reach past the scope.
+  if (scope !== undefined && !inProfileScope(scope, resource)) {
+    const where = [...(scope.subscriptions ?? []).map((s) => `subscription ${s}`), ...(scope.resourceGroups ?? []).map((g) => `resource group ${g}`)].join(', ');
+    throw new TagwallError('PROFILE_OUT_OF_SCOPE', `profile ${entry.name} may be used only in ${where}; ${resource.subscriptionId}/${resource.resourceGroup} is outside its scope`, { values: { profile: entry.name } });
+  }
   const problems: string[] = [];
-  const target = buildTarget(config.parsed, entry.settings, resource, kind, `profiles.${entry.name}`, problems);
+  const target = buildTarget(config.parsed, settings, resource, kind, `profiles.${entry.name}`, problems);
   if (problems.length > 0) {
     throw new TagwallError('PROFILE_UNSUITABLE', `profile ${entry.name} cannot protect a ${kind.title}: ${problems.join('; ')}`, { values: { profile: entry.name }, details: problems });
   }
   return { ...target, profile: entry.name };
+}
+
+/** Whether a firewall's subscription or resource group is one a profile's scope lists (IDs compared in any case). */
+export function inProfileScope(scope: NonNullable<TargetFields['scope']>, resource: ResourceRef): boolean {
+  const sub = resource.subscriptionId.toLowerCase();
+  const group = `${sub}/${resource.resourceGroup.toLowerCase()}`;
+  return (scope.subscriptions ?? []).some((s) => s.toLowerCase() === sub) || (scope.resourceGroups ?? []).includes(group);
 }
 
 /** Validates and resolves a configuration object; throws CONFIG_INVALID listing every problem. */

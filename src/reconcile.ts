@@ -92,6 +92,11 @@ export interface ReconcileOptions {
   readonly vaults?: readonly string[];
   /** Identifies this run in intents; one per run. */
   readonly runId?: string;
+  /**
+   * Identifies the writer across runs that are one piece of work delivered again (a queue
+   * shard's `shard:<runId>#<n>`): an intent it left in a delivery that died is its own, not busy.
+   */
+  readonly writer?: string;
   /** No vault is started at or after this time; those left are skipped with DEADLINE. */
   readonly deadline?: Date;
   /** Vaults (lowercased resource IDs) to start first, e.g. those a deadline cut off last time. */

@@ -99,6 +99,8 @@ function busy(target: TargetConfig, plan: VaultPlan | undefined, why: string): V
 function liveIntent(record: AppliedRecord | undefined, ctx: RunContext): boolean {
   const intent = record?.intent;
   if (intent === undefined || intent.runId === ctx.runId) return false;
+  // A redelivered shard's own dead delivery: the pass re-reads the firewall and plans as for an expired intent.
+  if (ctx.options.writer !== undefined && intent.writer === ctx.options.writer) return false;
   const age = ctx.now().getTime() - Date.parse(intent.startedAt);
   return age < (ctx.options.intentTtlMs ?? DEFAULT_INTENT_TTL_MS);
 }
@@ -289,7 +291,7 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         changeNumber: prior?.changeNumber ?? ctx.doc.changeNumber,
         sourceAddresses: prior?.sourceAddresses ?? source,
         ...(prior?.appliedAt === undefined ? {} : { appliedAt: prior.appliedAt }),
-        intent: { runId: ctx.runId, startedAt: now.toISOString(), add: [...plan.add].sort(), remove: [...plan.remove].sort() },
+        intent: { runId: ctx.runId, ...(options.writer === undefined ? {} : { writer: options.writer }), startedAt: now.toISOString(), add: [...plan.add].sort(), remove: [...plan.remove].sort() },
       };
       let etag: string | undefined;
       try {

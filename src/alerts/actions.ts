@@ -45,6 +45,8 @@ export const ACTIONS = {
   CONFIG_INVALID: CONFIG,
   UNKNOWN_PROFILE: person('Nothing is written to the firewall until its tag names a profile in the configuration (or off): fix the tag or add the profile.'),
   PROFILE_UNSUITABLE: person('Nothing is written to the firewall until its profile can apply to its kind (a maxRules within its limit, say): fix the profile or the tag.'),
+  PROFILE_OUT_OF_SCOPE: person("Nothing is written to the firewall while its tag names a profile whose scope does not include its subscription or resource group: fix the tag, or widen the profile's scope if the tag is meant."),
+  TARGET_NOT_IN_FLEET: person('Nothing was written: the queue message named a firewall that is no longer tagged with that profile (or is outside discover.scope); if it should be, tag it, and the next run takes it.'),
   GRAPH_QUERY_INVALID: person('Resource Graph refused the discovery query: check discover.scope (subscription and management group IDs); please open an issue if it is right.'),
   GRAPH_THROTTLED: retry('Resource Graph throttled discovery, and no rule was removed anywhere this run'),
   GRAPH_FORBIDDEN: person('Grant the identity Reader on every subscription or management group in discover.scope; no firewall is discovered until then.'),

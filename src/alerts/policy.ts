@@ -126,7 +126,7 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
       }),
     );
   }
-  const profile = report.findings.find((f) => f.code === 'UNKNOWN_PROFILE' || f.code === 'PROFILE_UNSUITABLE');
+  const profile = report.findings.find((f) => f.code === 'UNKNOWN_PROFILE' || f.code === 'PROFILE_UNSUITABLE' || f.code === 'PROFILE_OUT_OF_SCOPE');
   if (profile !== undefined) {
     alerts.push(
       createAlert({
@@ -135,9 +135,12 @@ export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
         // The tag's value is the problem; another wrong value is another problem.
         subject: `${profile.code}:${String(profile.profile ?? '').toLowerCase()}`,
         severity: 'warning',
-        title: `${name(vault)} is tagged for tagwall, but its profile ${JSON.stringify(String(profile.profile ?? ''))} ${profile.code === 'UNKNOWN_PROFILE' ? 'does not exist' : 'cannot apply to it'}; it is not protected`,
+        title: `${name(vault)} is tagged for tagwall, but its profile ${JSON.stringify(String(profile.profile ?? ''))} ${profile.code === 'UNKNOWN_PROFILE' ? 'does not exist' : profile.code === 'PROFILE_OUT_OF_SCOPE' ? 'may not be used where it is' : 'cannot apply to it'}; it is not protected`,
         details: [profile.message],
-        action: 'Nothing is written to it until its tag names a profile in the configuration (or off).',
+        action:
+          profile.code === 'PROFILE_OUT_OF_SCOPE'
+            ? "Nothing is written to it until its tag names a profile allowed in its subscription or resource group (or off), or the profile's scope is widened to include it."
+            : 'Nothing is written to it until its tag names a profile in the configuration (or off).',
       }),
     );
   }

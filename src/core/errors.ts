@@ -9,6 +9,8 @@ export type ErrorCode =
   // Fleets: discovery through Resource Graph and the profiles tags name.
   | 'UNKNOWN_PROFILE'
   | 'PROFILE_UNSUITABLE'
+  | 'PROFILE_OUT_OF_SCOPE'
+  | 'TARGET_NOT_IN_FLEET'
   | 'GRAPH_QUERY_INVALID'
   | 'GRAPH_THROTTLED'
   | 'GRAPH_FORBIDDEN'

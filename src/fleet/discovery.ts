@@ -17,7 +17,8 @@ import type { GraphRow } from './model.js';
  * - `<tag>=<profile>` (any case) gets that profile; `<tag>=off` opts the firewall out; an
  *   untagged firewall is not in the answer, so it is never read or written.
  * - An explicit target wins over a discovered one for the same resource, and says so.
- * - A tag naming no profile is a warning and an alert, and no write.
+ * - A tag naming no profile, or a profile whose scope does not cover the firewall, is a warning
+ *   and an alert, and no write.
  * - A scope the identity cannot read is a warning that names it, never a silent empty fleet.
  */
 
@@ -29,12 +30,21 @@ export interface RunFinding {
   readonly [value: string]: string | number | boolean | readonly string[];
 }
 
+/** Why a tagged firewall gets no target from its profile (profileTarget's refusals). */
+export type UnprotectedCode = 'UNKNOWN_PROFILE' | 'PROFILE_UNSUITABLE' | 'PROFILE_OUT_OF_SCOPE';
+const UNPROTECTED_CODES: readonly UnprotectedCode[] = ['UNKNOWN_PROFILE', 'PROFILE_UNSUITABLE', 'PROFILE_OUT_OF_SCOPE'];
+
+/** The code when profileTarget refused a firewall (reported, not written); undefined for any other error. */
+export function unprotectedCode(e: unknown): UnprotectedCode | undefined {
+  return UNPROTECTED_CODES.find((code) => isTagwallError(e, code));
+}
+
 /** A tagged firewall discovery cannot protect, and why: reported, never written. */
 export interface Unprotected {
   readonly id: string;
   readonly kind: string;
   readonly profile: string;
-  readonly code: 'UNKNOWN_PROFILE' | 'PROFILE_UNSUITABLE';
+  readonly code: UnprotectedCode | 'TARGET_NOT_IN_FLEET';
   readonly message: string;
   /** The kind's own rule limit, for the report. */
   readonly limit: number;
@@ -145,18 +155,56 @@ async function readableGroups(reader: GraphReader, groups: readonly string[], fi
   return readable;
 }
 
-async function queryRows(config: TagwallConfig, reader: GraphReader, scope: GraphScope, findings: RunFinding[]): Promise<GraphRow[]> {
+async function queryRows(config: TagwallConfig, reader: GraphReader, scope: GraphScope, findings: RunFinding[], ids?: readonly string[]): Promise<GraphRow[]> {
   const discover = config.discover!;
   const types = discover.resourceTypes.map((k) => k.resourceType);
+  const only = ids === undefined ? {} : { ids };
   try {
-    return (await reader.query(fleetQuery({ types, tag: discover.tag, digest: discover.digest }), scope)).map(readRow);
+    return (await reader.query(fleetQuery({ types, tag: discover.tag, digest: discover.digest, ...only }), scope)).map(readRow);
   } catch (e) {
     if (!discover.digest || !isTagwallError(e, 'GRAPH_QUERY_INVALID')) throw e;
     // A cloud whose Resource Graph refuses hash_sha256 still gets its fleet, at the cost of moving the rules.
     // It costs bandwidth, not safety: reported, and nobody paged.
     findings.push({ code: 'GRAPH_DIGEST_UNSUPPORTED', severity: 'info', message: `Resource Graph refused the query with hash_sha256 (${e.message}); the rules themselves were read instead. Set discover.digest to false to stop trying.` });
-    return (await reader.query(fleetQuery({ types, tag: discover.tag, digest: false }), scope)).map(readRow);
+    return (await reader.query(fleetQuery({ types, tag: discover.tag, digest: false, ...only }), scope)).map(readRow);
   }
+}
+
+/**
+ * What discovery says of these firewalls now, and nothing of any other: one query for the IDs,
+ * within the configured scope. The queue worker asks it before writing what a message names,
+ * so a message (forged, or one a tag change overtook) cannot name a firewall the fleet does not
+ * hold. Returns each tagged firewall's row by resourceKey; one that is missing is untagged, of a
+ * kind discovery does not look for, or out of scope.
+ */
+export async function fleetRowsOf(config: TagwallConfig, reader: GraphReader, ids: readonly string[]): Promise<ReadonlyMap<string, GraphRow>> {
+  const discover = config.discover;
+  const found = new Map<string, GraphRow>();
+  if (discover === undefined || ids.length === 0) return found;
+  const ignored: RunFinding[] = [];
+  const subscriptionsOf = (list: readonly string[]) => [...new Set(list.map((id) => parseResourceId(id).subscriptionId.toLowerCase()))];
+  let rows: GraphRow[] = [];
+  const scope = discover.scope;
+  if ('managementGroups' in scope) {
+    try {
+      rows = await queryRows(config, reader, { managementGroups: scope.managementGroups }, ignored, ids);
+    } catch (e) {
+      if (!isTagwallError(e, 'GRAPH_FORBIDDEN')) throw e;
+      // As discovery does: the groups the identity can read still count.
+      const groups = await readableGroups(reader, scope.managementGroups, ignored);
+      if (groups.length > 0) rows = await queryRows(config, reader, { managementGroups: groups }, ignored, ids);
+    }
+  } else {
+    const listed = 'subscriptions' in scope ? new Set(scope.subscriptions.map((s) => s.toLowerCase())) : undefined;
+    const inScope = ids.filter((id) => listed === undefined || listed.has(parseResourceId(id).subscriptionId.toLowerCase()));
+    if (inScope.length > 0) rows = await queryRows(config, reader, { subscriptions: subscriptionsOf(inScope) }, ignored, inScope);
+  }
+  for (const row of rows) {
+    const key = resourceKey(row);
+    // As discovery: a resource tagged twice (the key in two cases) keeps its first row.
+    if (!found.has(key)) found.set(key, row);
+  }
+  return found;
 }
 
 /** The report of a tagged firewall that is not protected: skipped, with the reason and a warning finding of the same code. */
@@ -173,7 +221,8 @@ export function unprotectedReport(u: Unprotected): VaultReport {
     rules: { managed: 0, unmanaged: 0, shared: 0, limit: u.limit },
     excessAddresses: 0,
     drift: [],
-    findings: [{ severity: 'warning', code: u.code, message: u.message, profile: u.profile }],
+    // A firewall a queue message named but the fleet no longer holds is a fact, not a problem to page about.
+    findings: [{ severity: u.code === 'TARGET_NOT_IN_FLEET' ? 'info' : 'warning', code: u.code, message: u.message, profile: u.profile }],
     reasons: [{ code: u.code, message: u.message, profile: u.profile }],
     mode: 'merge',
     ...(u.profile === '' ? {} : { profile: u.profile }),
@@ -229,12 +278,15 @@ export async function discoverFleet(config: TagwallConfig, reader: GraphReader, 
     try {
       discovered.push(profileTarget(config, row.profile, parseResourceId(row.id), kind));
     } catch (e) {
-      if (!isTagwallError(e, 'UNKNOWN_PROFILE') && !isTagwallError(e, 'PROFILE_UNSUITABLE')) throw e;
+      const code = unprotectedCode(e);
+      if (code === undefined) throw e;
       const message =
-        e.code === 'UNKNOWN_PROFILE'
+        code === 'UNKNOWN_PROFILE'
           ? `tagged ${discover.tag}=${row.profile || '(empty)'}, which names no profile (known: ${[...config.profiles.values()].map((p) => p.name).join(', ') || 'none'}, or off); nothing is written until the tag or the profiles are fixed`
-          : e.message;
-      unprotected.push({ id: row.id, kind: kind.kind, limit: kind.maxRules, profile: row.profile, code: e.code === 'UNKNOWN_PROFILE' ? 'UNKNOWN_PROFILE' : 'PROFILE_UNSUITABLE', message });
+          : code === 'PROFILE_OUT_OF_SCOPE'
+            ? `tagged ${discover.tag}=${row.profile}, but ${(e as Error).message}; nothing is written until the tag or the profile's scope is changed`
+            : (e as Error).message;
+      unprotected.push({ id: row.id, kind: kind.kind, limit: kind.maxRules, profile: row.profile, code, message });
     }
   }
   discovered.sort((a, b) => (resourceKey(a.resource) < resourceKey(b.resource) ? -1 : 1));

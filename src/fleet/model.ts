@@ -39,7 +39,10 @@ export interface ShardMessage {
    * what Resource Graph showed of it (its fingerprint), so the worker can confirm a direct read.
    */
   readonly targets: readonly { readonly id: string; readonly profile?: string; readonly fingerprint?: string }[];
-  /** Whether the run was started with --force (a manual apply). */
+  /**
+   * Whether the run was started with --force (a manual apply). Informative only: a worker takes
+   * force from the run's manifest, never from a message (anyone who can send to the queue could set it).
+   */
   readonly force?: boolean;
 }
 
@@ -58,6 +61,8 @@ export interface RunManifest {
   readonly runId: string;
   readonly startedAt: string;
   readonly dryRun: boolean;
+  /** Set when a person started the run with force: the shards take it from here, not from their messages. */
+  readonly force?: boolean;
   /** sha256 of the stored service-tags document every shard uses. */
   readonly document: string;
   readonly changeNumber: number;

@@ -1,12 +1,13 @@
 import { profileTarget, type TagwallConfig, type TargetConfig } from '../config.js';
-import { isTagwallError, TagwallError } from '../core/errors.js';
+import { TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
 import type { VaultReport } from '../reconcile.js';
 import { fleetOf, finishRun, graphOf, openRun, reconcileTargets, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes, type RunOptions, type RunReport, type Runtime } from '../run.js';
 import { kindOf } from '../targets/kinds.js';
 import { needsWork } from '../vault-pass.js';
 import { storeDocument } from './documents.js';
-import { unprotectedReport } from './discovery.js';
+import { fleetRowsOf, unprotectedCode, unprotectedReport, type Unprotected } from './discovery.js';
+import { RunRepository } from '../state/runs.js';
 import type { FleetGraph, GraphRow, OutcomeCounts, RunManifest, ShardMessage, ShardResult, ShardSink, ShardVault } from './model.js';
 
 /**
@@ -109,6 +110,7 @@ export async function startFleetRun(
     runId: session.runId,
     startedAt: session.now().toISOString(),
     dryRun: options.dryRun,
+    ...(options.force ? { force: true } : {}),
     document,
     changeNumber: session.doc.changeNumber,
     shards: shards.length,
@@ -126,8 +128,14 @@ export async function startFleetRun(
   return { runId: session.runId, report, manifest, enqueued: { shards: shards.length, vaults: work.length * Number(queue) } };
 }
 
-/** The targets a message names: the explicit target for an ID, else the profile discovery gave it. */
-function targetsOfMessage(config: TagwallConfig, message: ShardMessage): { targets: TargetConfig[]; unprotected: VaultReport[] } {
+/**
+ * The targets a message names: the explicit target for an ID, else the profile discovery gives
+ * it now. A message is not trusted to say what the fleet holds (anyone who may send to the queue
+ * could write one, and a tag may change while it waits): a discovered firewall is written only
+ * when Resource Graph still shows it tagged with the message's profile, within the scope
+ * (`rows`, from fleetRowsOf), and the profile's own scope covers it.
+ */
+function targetsOfMessage(config: TagwallConfig, message: ShardMessage, rows: ReadonlyMap<string, GraphRow> | undefined, logger: Runtime['logger']): { targets: TargetConfig[]; unprotected: VaultReport[] } {
   const explicit = new Map(config.targets.map((t) => [resourceKey(t.resource), t]));
   const targets: TargetConfig[] = [];
   const unprotected: VaultReport[] = [];
@@ -139,14 +147,27 @@ function targetsOfMessage(config: TagwallConfig, message: ShardMessage): { targe
     }
     const resource = parseResourceId(entry.id);
     const kind = kindOf(resource);
+    const skip = (code: Unprotected['code'], message: string) => unprotected.push(unprotectedReport({ id: entry.id, kind: kind.kind, limit: kind.maxRules, profile: entry.profile ?? '', code, message }));
+    if (entry.profile === undefined) {
+      skip('UNKNOWN_PROFILE', `${entry.id} is no longer a configured target and carries no profile`);
+      continue;
+    }
+    // Without rows (no token) nothing is written anyway: every target fails for want of one.
+    const row = rows?.get(resourceKey(entry));
+    if (rows !== undefined && (row === undefined || row.profile.toLowerCase() !== entry.profile.toLowerCase())) {
+      const now = row === undefined ? 'Resource Graph shows it untagged, of a kind not discovered, or outside discover.scope' : `its tag now names ${JSON.stringify(row.profile)}`;
+      const why = `the message names it for profile ${entry.profile}, but ${now}; nothing is written (the next run takes it as its tag says)`;
+      logger.warn(`tagwall.shard ${message.runId}#${message.shard}: ${entry.id} skipped (TARGET_NOT_IN_FLEET): ${why}`);
+      skip('TARGET_NOT_IN_FLEET', why);
+      continue;
+    }
     try {
-      if (entry.profile === undefined) throw new TagwallError('UNKNOWN_PROFILE', `${entry.id} is no longer a configured target and carries no profile`, { values: { profile: '' } });
       targets.push(profileTarget(config, entry.profile, resource, kind));
     } catch (e) {
       // The configuration changed while the message waited: nothing is written on a guess.
-      if (!isTagwallError(e, 'UNKNOWN_PROFILE') && !isTagwallError(e, 'PROFILE_UNSUITABLE')) throw e;
-      const code = e.code === 'UNKNOWN_PROFILE' ? 'UNKNOWN_PROFILE' : 'PROFILE_UNSUITABLE';
-      unprotected.push(unprotectedReport({ id: entry.id, kind: kind.kind, limit: kind.maxRules, profile: entry.profile ?? '', code, message: e.message }));
+      const code = unprotectedCode(e);
+      if (code === undefined) throw e;
+      skip(code, (e as Error).message);
     }
   }
   return { targets, unprotected };
@@ -180,12 +201,25 @@ function shardVault(r: VaultReport): ShardVault {
  * A vault's failure is in the result; only a shard that could not run at all throws.
  */
 export async function runShard(config: TagwallConfig, message: ShardMessage, runtime: Runtime, options: { readonly deadline?: Date } = {}): Promise<ShardResult> {
-  const { targets, unprotected } = targetsOfMessage(config, message);
-  const runOptions: RunOptions = { dryRun: false, force: message.force === true, alerts: 'send', ...(options.deadline === undefined ? {} : { deadline: options.deadline }) };
+  const runOptions: RunOptions = { dryRun: false, force: false, alerts: 'send', ...(options.deadline === undefined ? {} : { deadline: options.deadline }) };
   await using session = await openRun(config, runOptions, runtime, { documentId: message.document });
-  // Intents carry this delivery's own id, not the run's: a message delivered twice at once is then
-  // two writers, and the one-writer protocol lets only one of them write.
-  const vaults = [...(await reconcileTargets(session, targets, graphOfMessage(config, message), { backlog: false })), ...unprotected];
+  // Force is a person's decision, recorded in the run's manifest when the run started; a message
+  // saying so is not enough.
+  const force = (await new RunRepository(session.state).loadManifest(message.runId))?.force === true;
+  if (message.force === true && !force) runtime.logger.warn(`tagwall.shard ${message.runId}#${message.shard}: the message asks for force, but its run's manifest does not; not forced`);
+  const discovered = message.targets.filter((t) => t.profile !== undefined).map((t) => t.id);
+  let rows: ReadonlyMap<string, GraphRow> | undefined;
+  if (discovered.length > 0 && session.credentialError === undefined) {
+    // Without discovery configured, no message can name a discovered firewall.
+    rows = session.graph === undefined ? new Map() : await fleetRowsOf(config, session.graph, discovered);
+  }
+  const { targets, unprotected } = targetsOfMessage(config, message, rows, runtime.logger);
+  // Intents carry this delivery's own id and the shard as their writer. The host delivers a
+  // message again only once the delivery before has failed or stopped renewing its hold (its
+  // worker died), so an intent of the same shard is that dead delivery's: this one takes it over,
+  // reading the firewall to see whether the write landed. Every other run still finds it busy.
+  const writer = `shard:${message.runId.toLowerCase()}#${message.shard}`;
+  const vaults = [...(await reconcileTargets(session, targets, graphOfMessage(config, message), { backlog: false, force, writer })), ...unprotected];
   await finishRun(session, vaults, { scopes: 'vaults' });
   return { version: 1, runId: message.runId, shard: message.shard, finishedAt: session.now().toISOString(), state: 'done', vaults: vaults.map(shardVault) };
 }

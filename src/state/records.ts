@@ -62,6 +62,7 @@ export const vaultRecordSchema = z.object({
   intent: z
     .object({
       runId: z.string().min(1),
+      writer: z.string().min(1).max(200).optional(),
       startedAt: isoTime,
       add: z.array(normalisedRule),
       remove: z.array(normalisedRule),

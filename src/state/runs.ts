@@ -22,6 +22,8 @@ export const runManifestSchema = z.object({
   runId: runIdSchema,
   startedAt: isoTime,
   dryRun: z.boolean(),
+  /** Whether a person started the run with force; the one place a shard worker learns it. */
+  force: z.boolean().optional(),
   document: sha256,
   changeNumber: count,
   shards: count,

@@ -352,3 +352,31 @@ describe('discovery from app settings', () => {
     expect(await settingProblems({ TAGWALL_DISCOVER_TAG: 'tagwall', TAGWALL_PROFILES: '["devops"]' })).toEqual([expect.stringMatching(/^TAGWALL_PROFILES: /)]);
   });
 });
+
+describe('profile scope', () => {
+  const scoped = (scope: unknown) => parse({ profiles: { team: { select: ['AzureDevOps'], scope } }, discover: {} });
+
+  it('takes subscriptions and resource groups, as "<subscription>/<group>" or a resource ID, in any case', () => {
+    const c = scoped({ subscriptions: [SUB2.toUpperCase()], resourceGroups: [`${SUB.toUpperCase()}/RG-App`] });
+    expect(discovered(c, 'team', KEY_VAULT).profile).toBe('team');
+    expect(discovered(c, 'team', KEY_VAULT.replace(SUB, SUB2).replace('rg-app', 'rg-other')).profile).toBe('team');
+    const byId = scoped({ resourceGroups: [`/subscriptions/${SUB}/resourceGroups/RG-APP/`] });
+    expect(discovered(byId, 'team', STORAGE).profile).toBe('team');
+  });
+
+  it('refuses a firewall outside it with PROFILE_OUT_OF_SCOPE, whatever its kind', () => {
+    const c = scoped({ resourceGroups: [`${SUB}/rg-other`] });
+    for (const id of [KEY_VAULT, STORAGE, PERIMETER_PROFILE]) {
+      expect(thrown(() => discovered(c, 'TEAM', id))).toMatchObject({ code: 'PROFILE_OUT_OF_SCOPE', values: { profile: 'team' } });
+    }
+    // A group of the same name in another subscription is another group.
+    expect(thrown(() => discovered(scoped({ resourceGroups: [`${SUB2}/rg-app`] }), 'team', KEY_VAULT)).code).toBe('PROFILE_OUT_OF_SCOPE');
+  });
+
+  it('an empty scope, a bad subscription or a bad group is a configuration problem, with its path', () => {
+    expect(problemsOf(() => scoped({}))).toEqual([expect.stringMatching(/^profiles\.team\.scope: name subscriptions, resourceGroups or both/)]);
+    expect(problemsOf(() => scoped({ subscriptions: ['not-a-guid'] }))).toEqual([expect.stringMatching(/^profiles\.team\.scope\.subscriptions\[0\]: a subscription ID/)]);
+    expect(problemsOf(() => scoped({ resourceGroups: ['rg-app'] }))).toEqual([expect.stringMatching(/^profiles\.team\.scope\.resourceGroups\[0\]: a resource group/)]);
+    expect(problemsOf(() => scoped({ groups: [] }))).toContainEqual(expect.stringMatching(/^profiles\.team\.scope: .*"groups"/));
+  });
+});

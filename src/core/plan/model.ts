@@ -54,6 +54,11 @@ export interface Posture {
 /** A write that a run announced before making it, so that other runs leave the firewall alone. */
 export interface WriteIntent {
   readonly runId: string;
+  /**
+   * Who writes, across deliveries: a queue shard's `shard:<runId>#<n>`. A redelivery of that
+   * shard finds its own dead delivery's intent here and takes it over; any other run waits.
+   */
+  readonly writer?: string;
   readonly startedAt: string;
   /** Normalised keys the write adds; tagwall's once they are seen in the firewall. */
   readonly add: readonly string[];
@@ -129,6 +134,7 @@ export type FindingCode =
   | 'PERIMETER_UNKNOWN'
   | 'UNKNOWN_PROFILE'
   | 'PROFILE_UNSUITABLE'
+  | 'PROFILE_OUT_OF_SCOPE'
   | 'EXPLICIT_TARGET';
 
 export type FindingValue = string | number | boolean | readonly string[];
@@ -170,7 +176,9 @@ export type ReasonCode =
   | 'DEADLINE'
   | 'UNKNOWN_PROFILE'
   | 'PROFILE_UNSUITABLE'
-  | 'TARGET_WOULD_ENABLE_FIREWALL';
+  | 'TARGET_WOULD_ENABLE_FIREWALL'
+  | 'PROFILE_OUT_OF_SCOPE'
+  | 'TARGET_NOT_IN_FLEET';
 
 export interface Reason {
   readonly code: ReasonCode;
