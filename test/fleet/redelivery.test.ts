@@ -33,7 +33,7 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Their PATCH never lands: it hangs, and would answer 503, long after the worker is gone. */
 const NOT_LANDED = ['kv-0', 'kv-1', 'kv-2', 'kv-3'];
-/** Their PATCH lands 3 s after it was sent: after the worker that sent it is gone. */
+/** Their PATCH lands 8 s after it was sent: after the worker that sent it is gone. */
 const LANDED = ['kv-4', 'kv-5'];
 /** No fault: the dead delivery finished them before it died. */
 const FINISHED = ['kv-6', 'kv-7'];
@@ -155,7 +155,7 @@ describe('a redelivered shard', () => {
     expect(message.targets.map((t) => t.id.split('/').pop()).sort()).toEqual(ALL);
 
     for (const name of NOT_LANDED) await emulator.control.addFault({ kind: 'respond', method: 'PATCH', vault: name, status: 503, delayMs: 20_000 });
-    for (const name of LANDED) await emulator.control.addFault({ kind: 'delay', method: 'PATCH', vault: name, delayMs: 3_000 });
+    for (const name of LANDED) await emulator.control.addFault({ kind: 'delay', method: 'PATCH', vault: name, delayMs: 8_000 });
     await emulator.control.clearRequests();
 
     // The first delivery, in a worker process of its own.
@@ -196,7 +196,7 @@ describe('a redelivered shard', () => {
         const ok = await patches((s) => s === 200);
         return LANDED.every((n) => ok.has(n));
       },
-      10_000,
+      30_000,
     );
     for (const name of NOT_LANDED) expect(await rulesOf(name), name).toEqual([]);
     const written = await rulesOf('kv-6');
