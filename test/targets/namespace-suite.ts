@@ -32,6 +32,8 @@ export interface NamespaceKindCase {
   readonly create: (options: ArmClientOptions) => FirewallTarget;
   /** Finding codes a read of ns-locked (Premium, one VNet rule, trusted services on) has. */
   readonly lockedFindings: readonly string[];
+  /** Whether the kind's quotas page counts virtual-network rules against the same 128 as IP rules. */
+  readonly limitSharedWithVnetRules: boolean;
 }
 
 export const OFFICE = '81.2.69.142';
@@ -260,6 +262,20 @@ export function namespaceSuite(kind: NamespaceKindCase): { emulator: () => TestE
       const rules = await masks('ns-open');
       expect(rules.length).toBeLessThanOrEqual(LIMIT);
       expect(rules.length).toBeGreaterThan(LIMIT - 10);
+      expect(size(minus(await tag('LogicApps'), spansOf(rules)))).toBe(0);
+    });
+
+    it(`fits LogicApps beside ns-locked's VNet rule and two hand-made rules, within what the quotas page leaves for IP rules`, async () => {
+      const report = await sync(config([{ resource: id('ns-locked'), select: ['LogicApps'], guards: { maxExcessAddresses: 2 ** 32, maxWidenedPrefix: 0 } }]));
+      expect(report.vaults[0]).toMatchObject({ outcome: 'applied' });
+      const rules = await masks('ns-locked');
+      // One VNet rule: Service Bus leaves 127 for IP rules, Event Hubs all 128.
+      const room = kind.limitSharedWithVnetRules ? LIMIT - 1 : LIMIT;
+      expect(rules.length).toBeLessThanOrEqual(room);
+      expect(rules.length).toBeGreaterThan(room - 10);
+      expect(rules).toContain(OFFICE);
+      expect(rules).toContain(PARTNER);
+      expect((await stored('ns-locked'))?.properties['virtualNetworkRules']).toEqual(LOCKED_RULE_SET.virtualNetworkRules);
       expect(size(minus(await tag('LogicApps'), spansOf(rules)))).toBe(0);
     });
 
