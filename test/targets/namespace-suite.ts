@@ -279,6 +279,22 @@ export function namespaceSuite(kind: NamespaceKindCase): { emulator: () => TestE
       expect(size(minus(await tag('LogicApps'), spansOf(rules)))).toBe(0);
     });
 
+    // The PUT resends every field as read, so a person's change made at the same time is undone or
+    // lands just after it; no ETag guards the rule set, so the read after the write must say so.
+    it.each([
+      ['turns public access off', { publicNetworkAccess: 'Disabled' }, 'publicNetworkAccess'],
+      ['adds a VNet rule', { virtualNetworkRules: [...LOCKED_RULE_SET.virtualNetworkRules, { subnet: { id: subnetId('vnet-apps', 'snet-jobs') } }] }, 'virtualNetworkRuleCount'],
+      ['turns trusted services off', { trustedServiceAccessEnabled: false }, 'bypass'],
+    ] as const)('reports CONCURRENT_CHANGE, not applied, when a person %s at the moment of the PUT', async (_what, ruleSet, field) => {
+      await t.emulator.control.addFault({ kind: 'resourceEdit', after: 'PUT', resource: id('ns-locked'), ruleSet: { ...ruleSet } });
+      const report = await sync(config([{ resource: id('ns-locked'), select: ['AzureDevOps'] }]));
+      expect(report.vaults[0]).toMatchObject({ outcome: 'failed', error: { code: 'CONCURRENT_CHANGE' } });
+      expect(report.vaults[0]!.error?.message).toContain(field);
+      // The person's edit is what the namespace holds now.
+      expect((await stored('ns-locked'))?.properties).toMatchObject(ruleSet);
+      expect(await methods('ns-locked')).toEqual(['GET', 'GET', 'GET', 'GET', 'PUT']);
+    });
+
     it('reports posture by code: an open firewall, a Basic namespace and one closed to the public, writing none of the last two', async () => {
       const report = await sync(config(['ns-open', 'ns-basic', 'ns-private'].map((n) => ({ resource: id(n), select: ['AzureDevOps'] }))));
       const by = (name: string) => report.vaults.find((v) => v.vault.toLowerCase() === id(name).toLowerCase())!;
