@@ -1,6 +1,7 @@
 import type { Allowlist } from './core/allowlist.js';
 import { isTagwallError } from './core/errors.js';
 import type { Cidr } from './core/ipv4.js';
+import { concurrentChangeError, writtenShape } from './core/plan/verify.js';
 import { normaliseRule } from './core/rules.js';
 import type { ServiceTagDocument } from './core/service-tags.js';
 import { planVault, type AppliedRecord, type ObservedFirewall, type PerimeterPosture, type VaultPlan } from './core/vault-plan.js';
@@ -350,6 +351,8 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         };
         return { report: report(target, 'failed', plan, { error }), record };
       }
+      const concurrent = concurrentChangeError(writtenShape(observed, plan.setDefaultActionDeny), after);
+      if (concurrent !== undefined) return { report: report(target, 'failed', plan, { error: concurrent }), record };
       return { report: report(target, 'applied', plan), record };
     }
   } catch (e) {

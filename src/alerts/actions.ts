@@ -105,6 +105,7 @@ export const ACTIONS = {
   VAULT_CREDENTIAL_UNAVAILABLE: CREDENTIAL,
   VAULT_AUTHENTICATION_FAILED: AUTHENTICATION,
   VERIFY_MISMATCH: retry('the firewall read back differed from what was written (most likely a person or another tool edited it at the same time): the next run reads it afresh and reports the edit as drift'),
+  CONCURRENT_CHANGE: person("Someone changed the firewall's other settings (public access, trusted services, virtual-network rules) while tagwall wrote its IP rules: the read after the write shows their change, which tagwall left as it is. Check the fields the message names are as that person meant (an edit that landed just before the write, which resends them as read, would have been undone)."),
   TARGET_NOT_FOUND: NOT_FOUND,
   TARGET_FORBIDDEN: FORBIDDEN,
   TARGET_UNAUTHORIZED: UNAUTHORIZED,

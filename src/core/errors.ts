@@ -72,6 +72,7 @@ export type ErrorCode =
   | 'VAULT_CREDENTIAL_UNAVAILABLE'
   | 'VAULT_AUTHENTICATION_FAILED'
   | 'VERIFY_MISMATCH'
+  | 'CONCURRENT_CHANGE'
   // Any other firewall kind: the same failures, with the kind's name in the message.
   | 'TARGET_NOT_FOUND'
   | 'TARGET_FORBIDDEN'

@@ -57,6 +57,20 @@ function switchedOn(input: VaultPlanInput, nextRules: number, setDeny: boolean):
   };
 }
 
+/** Special entries the cover wants that the firewall lacks: left out, and said so. */
+function specialWantedFindings(keys: readonly string[]): Finding[] {
+  if (keys.length === 0) return [];
+  return [
+    {
+      severity: 'warning',
+      code: 'SPECIAL_ENTRY_WANTED',
+      message: `the selection covers ${keys.join(', ')}, ${keys.length === 1 ? 'an entry' : 'entries'} special to the firewall (its own setting, not an IP rule tagwall may own): not written, so ${keys.length === 1 ? 'that address stays' : 'those addresses stay'} out unless the firewall's own setting lets ${keys.length === 1 ? 'it' : 'them'} in`,
+      rules: keys,
+      count: keys.length,
+    },
+  ];
+}
+
 export function planVault(input: VaultPlanInput): VaultPlan {
   const s = input.settings;
   const ownership = ownershipOf(input.firewall.ipRules, input.record, s.special, input.firewall.ownedByName);
@@ -112,7 +126,12 @@ export function planVault(input: VaultPlanInput): VaultPlan {
   }
 
   const desiredKeys = new Set((desired?.rules ?? []).map(ruleKey));
-  const add = desired === undefined ? [] : desired.rules.filter((c) => !currentKeys.has(ruleKey(c)));
+  const missing = desired === undefined ? [] : desired.rules.filter((c) => !currentKeys.has(ruleKey(c)));
+  // An entry special to the firewall means something to it (Cosmos DB's portal addresses turn
+  // portal access on): tagwall never writes one, even when the selection covers it exactly, or it
+  // would own what it may never remove.
+  const add = missing.filter((c) => !special.has(ruleKey(c)));
+  findings.push(...specialWantedFindings(missing.filter((c) => special.has(ruleKey(c))).map(ruleKey)));
   const removable = (key: string) => !desiredKeys.has(key) && !special.has(key) && (s.mode === 'authoritative' || owned.has(key));
   const remove = desired === undefined || s.policy === 'add-only' ? [] : current.filter((r) => removable(r.key));
   const removeKeys = new Set(remove.map((r) => r.key));

@@ -4,7 +4,7 @@ import { ArmFailure, readJsonBody, sendArmError, sendJson, sleep } from './http.
 import { PERIMETER_API_VERSIONS, SUPPORTED_API_VERSIONS, type RespondFault } from './model.js';
 import { matchPerimeterRoute, perimeterAddressOf, readPerimeters, writeAccessRule } from './perimeter-arm.js';
 import { canonicalPerimeterId } from './perimeters.js';
-import { matchResourceRoute } from './resources.js';
+import { matchResourceRoute, type ResourceModel } from './resources.js';
 import type { RequestTarget } from './faults.js';
 import { subscriptionOfPath } from './directory.js';
 import type { EmulatorState } from './state.js';
@@ -105,6 +105,18 @@ function tryQuietly(f: () => void): void {
   }
 }
 
+async function editRuleSet(model: ResourceModel, state: EmulatorState, id: string, ruleSet: Record<string, unknown>, apiVersion: string): Promise<void> {
+  const stored = state.resources.get(id);
+  const current = stored?.json['networkRuleSet'];
+  if (stored === undefined || typeof current !== 'object' || current === null) return;
+  const properties = { ...((current as { properties?: Record<string, unknown> }).properties ?? {}), ...ruleSet };
+  try {
+    await model.handle({ method: 'PUT', id: stored.id, subPath: '/networkRuleSets/default', apiVersion, body: { properties }, store: state.resources, origin: '' });
+  } catch {
+    // see the caller
+  }
+}
+
 export async function handleArmRequest(req: IncomingMessage, res: ServerResponse, url: URL, state: EmulatorState): Promise<void> {
   const started = Date.now();
   const requestId = randomUUID();
@@ -164,6 +176,9 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
       });
       status = reply.status;
       sendJson(res, status, reply.body, { ...headers, ...reply.headers });
+      const edit = state.faults.take('resourceEdit', { on: 'resources', method, resourceId: resourceRoute.id });
+      // Another admin's edit of a namespace's rule set, a PUT like any other: a refused one simply fails.
+      if (edit !== undefined) await editRuleSet(resourceRoute.model, state, resourceRoute.id, edit.ruleSet, version);
       return;
     }
     checkApiVersion(apiVersion, SUPPORTED_API_VERSIONS);

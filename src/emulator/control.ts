@@ -108,6 +108,8 @@ async function route(method: string, path: string, req: IncomingMessage, state: 
   if (path === 'faults' && method === 'POST') {
     const spec = parseWith(faultSpecSchema, await readJsonBody(req), 'fault');
     if (spec.kind === 'edit') spec.ipRules.forEach((r, i) => normaliseIpRule(r, i, false));
+    // A resource edit's rule set is checked by the kind's model when it runs, like any PUT.
+    else if (spec.kind === 'resourceEdit') void 0;
     else if (spec.on === 'perimeters' && spec.vault !== undefined) throw invalid('fault: a fault on perimeters names no vault (name a perimeter, or none)');
     else if (spec.on !== 'perimeters' && spec.perimeter !== undefined) throw invalid('fault: a fault that names a perimeter needs on: "perimeters"');
     return [201, { id: state.faults.add(spec) }];

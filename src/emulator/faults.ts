@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ActiveFault, DelayFault, EditFault, FaultSpec, RespondFault } from './model.js';
+import type { ActiveFault, DelayFault, EditFault, FaultSpec, ResourceEditFault, RespondFault } from './model.js';
 
 /**
  * Faults waiting for matching requests. Each fault is used up one request at a time, in
@@ -40,6 +40,7 @@ function matches(selector: string, name: string | undefined, id: string | undefi
 }
 
 function selects(spec: FaultSpec, target: RequestTarget): boolean {
+  if (spec.kind === 'resourceEdit') return target.on === 'resources' && matches(spec.resource, undefined, target.resourceId);
   if (target.on === 'vaults') return spec.vault === undefined || matches(spec.vault, target.vaultName, target.vaultId);
   if (target.on === 'resources') return spec.kind !== 'edit' && (spec.resource === undefined || matches(spec.resource, undefined, target.resourceId));
   return spec.kind === 'edit' || spec.perimeter === undefined || matches(spec.perimeter, target.perimeterName, target.perimeterId);
@@ -66,6 +67,7 @@ export class FaultBook {
   take(kind: 'respond', target: RequestTarget): RespondFault | undefined;
   take(kind: 'delay', target: RequestTarget): DelayFault | undefined;
   take(kind: 'edit', target: RequestTarget): EditFault | undefined;
+  take(kind: 'resourceEdit', target: RequestTarget): ResourceEditFault | undefined;
   take(kind: FaultSpec['kind'], target: RequestTarget): FaultSpec | undefined {
     const held = this.#held.find((h) => h.spec.kind === kind && this.#applies(h.spec, target));
     if (held === undefined) return undefined;
@@ -77,8 +79,8 @@ export class FaultBook {
   }
 
   #applies(spec: FaultSpec, target: RequestTarget): boolean {
-    const method = spec.kind === 'edit' ? spec.after : spec.method;
-    const on = spec.kind === 'edit' ? 'vaults' : (spec.on ?? 'vaults');
+    const method = spec.kind === 'edit' || spec.kind === 'resourceEdit' ? spec.after : spec.method;
+    const on = spec.kind === 'edit' ? 'vaults' : spec.kind === 'resourceEdit' ? 'resources' : (spec.on ?? 'vaults');
     return on === target.on && (method === undefined || method === target.method) && selects(spec, target);
   }
 }

@@ -179,11 +179,23 @@ const editFaultSchema = z.strictObject({
   times: timesSchema.optional(),
 });
 
-export const faultSpecSchema = z.discriminatedUnion('kind', [respondFaultSchema, delayFaultSchema, editFaultSchema]);
+const resourceEditFaultSchema = z.strictObject({
+  kind: z.literal('resourceEdit'),
+  /** Someone else edits the resource right after this request of ours succeeds. */
+  after: z.enum(['GET', 'PATCH', 'PUT']),
+  /** The resource's ID (any casing). */
+  resource: z.string().min(1),
+  /** A namespace's rule-set properties to set, the rest kept; checked like any PUT of the rule set. */
+  ruleSet: z.record(z.string(), z.unknown()),
+  times: timesSchema.optional(),
+});
+
+export const faultSpecSchema = z.discriminatedUnion('kind', [respondFaultSchema, delayFaultSchema, editFaultSchema, resourceEditFaultSchema]);
 
 export type RespondFault = z.infer<typeof respondFaultSchema>;
 export type DelayFault = z.infer<typeof delayFaultSchema>;
 export type EditFault = z.infer<typeof editFaultSchema>;
+export type ResourceEditFault = z.infer<typeof resourceEditFaultSchema>;
 export type FaultSpec = z.infer<typeof faultSpecSchema>;
 export type FaultMethod = z.infer<typeof faultMethodSchema>;
 export type FaultOn = z.infer<typeof faultOnSchema>;

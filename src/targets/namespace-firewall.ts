@@ -119,7 +119,7 @@ function kindFindings(facts: NamespaceFacts, sku: string | undefined, rs: RuleSe
     findings.push({
       severity: 'info',
       code: 'RULE_LIMIT_SHARED',
-      message: `the documented limit of ${facts.maxRules} counts virtual-network and IP rules together: with ${vnetRules} virtual-network rule${vnetRules === 1 ? '' : 's'}, at most ${Math.max(facts.maxRules - vnetRules, 0)} IP rules fit (set reserveRules to at least ${vnetRules} if Azure refuses the write)`,
+      message: `the documented limit of ${facts.maxRules} counts virtual-network and IP rules together: with ${vnetRules} virtual-network rule${vnetRules === 1 ? '' : 's'}, at most ${Math.max(facts.maxRules - vnetRules, 0)} IP rules fit, and the plan leaves room for them`,
       virtualNetworkRules: vnetRules,
       limit: facts.maxRules,
     });
@@ -145,6 +145,8 @@ function toFirewall(facts: NamespaceFacts, resource: ResourceRef, sku: string | 
     },
     ...(findings.length === 0 ? {} : { findings }),
     ...(unsupported === undefined ? {} : { unsupported }),
+    // Under a shared limit the VNet rules take places the plan must not give to IP rules (Azure answers 400).
+    ...(facts.limitCountsVirtualNetworkRules && vnetRules > 0 ? { otherEntries: vnetRules } : {}),
     opaque: { ruleSet: keptFields(rs), sku } satisfies NamespaceOpaque,
   };
 }

@@ -24,17 +24,40 @@ const blockArb = fc.tuple(fc.nat(255), fc.constantFrom(32, 32, 31, 30, 28, 24)).
   return { start: start - (start % size), length };
 });
 
+/** The 32-bit address of a normalised `a.b.c.d/32` key. */
+function addressOf(key: string): number {
+  return key.split('/')[0]!.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+const forbidden = (start: number, length: number) => FORBIDDEN_RANGES.some((r) => r.start <= start + blockSize(length) - 1 && start <= r.end);
+
 describe.each(FIREWALL_KINDS.map((k) => [k.kind, k] as const))('the plan under the facts of %s', (_name, kind) => {
-  it('stays within the limit, writes only the forms the kind takes, and keeps its special entries', () => {
+  // Special entries the selection can reach: a block holding one exactly, or around it.
+  const reachable = kind.special.map(addressOf).filter((a) => !forbidden(a, 32));
+  const aroundSpecial =
+    reachable.length === 0
+      ? fc.constant([])
+      : fc.array(
+          fc.tuple(fc.constantFrom(...reachable), fc.constantFrom(32, 32, 32, 31, 30, 24)).map(([a, length]) => ({ start: a - (a % blockSize(length)), length })),
+          { maxLength: 3 },
+        );
+  // A name-owned kind (mergeOnly: a perimeter profile) is told what is its own by the firewall.
+  const nameOwned = kind.mergeOnly === true;
+  it('stays within the limit, writes only the forms the kind takes, and never adds, removes or owns its special entries', () => {
+    // Runs where the cover wanted a special entry the firewall lacked: the case this property guards.
+    let wantedSpecial = 0;
     fc.assert(
       fc.property(
         fc.uniqueArray(blockArb, { minLength: 1, maxLength: 30, selector: (b) => b.start }),
+        aroundSpecial,
         fc.array(fc.tuple(blockArb, fc.constantFrom('bare' as const, 'cidr' as const), fc.boolean()), { maxLength: 8 }),
         fc.subarray([...kind.special], { maxLength: Math.min(3, kind.special.length) }),
         fc.integer({ min: 1, max: Math.min(kind.maxRules, 24) }),
-        fc.constantFrom('merge' as const, 'authoritative' as const),
+        nameOwned ? fc.constant('merge' as const) : fc.constantFrom('merge' as const, 'authoritative' as const),
         fc.boolean(),
-        (sources, vault, special, maxRules, mode, firstContact) => {
+        fc.constantFrom(0, 0, 1, 3),
+        (plain, nearSpecial, vault, special, maxRules, mode, firstContact, otherEntries) => {
+          const sources = [...plain, ...nearSpecial];
           const split31 = !kind.allows31;
           const merged = [...new Map(sources.map((b) => [b.start, b])).values()]
             .sort((a, b) => a.start - b.start)
@@ -51,10 +74,19 @@ describe.each(FIREWALL_KINDS.map((k) => [k.kind, k] as const))('the plan under t
               stats: { selectedPrefixes: 0, ipv6Dropped: 0, forbiddenAddressesRemoved: 0, excludedAddressesRemoved: 0, mergedPrefixes: merged.length, rules: r.rules.length, sourceAddresses: r.sourceAddresses, allowedAddresses: r.allowedAddresses, excessAddresses: r.excessAddresses },
             };
           };
-          const present = [...vault.map(([b, spelling]) => rule(b.start, b.length, spelling)), ...special];
+          // A firewall holds its special entries as Azure writes them (bare) or as /32.
+          const held = special.map((k, i) => (i % 2 === 0 ? k.replace(/\/32$/, '') : k));
+          const present = [...vault.map(([b, spelling]) => rule(b.start, b.length, spelling)), ...held];
           const owned = vault.filter(([, , tagwalls]) => tagwalls).map(([b]) => rule(b.start, b.length, 'cidr'));
           const plan = planVault({
-            firewall: { ipRules: present, virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny' } },
+            firewall: {
+              ipRules: present,
+              virtualNetworkRuleCount: 0,
+              posture: { defaultAction: 'Deny' },
+              ...(otherEntries === 0 ? {} : { otherEntries }),
+              // Entries named as tagwall's, a special one among them if the firewall holds one.
+              ...(nameOwned ? { ownedByName: [...owned, ...special] } : {}),
+            },
             record: firstContact ? undefined : { ownedRules: [...owned, ...special.map((s) => normaliseRule(s).key)], observedRules: present.map((r) => normaliseRule(r).key), posture: { defaultAction: 'Deny' }, changeNumber: 1, sourceAddresses: 1, appliedAt: '2025-10-13T00:00:00Z' },
             settings: { maxRules, reserveRules: 0, mode, policy: 'sync', adopt: 'first-run', split31, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: kind.singleAddress, special: kind.special },
             guards: { maxRemovedFraction: 1, maxSourceShrinkFraction: 1, maxExcessAddresses: 2 ** 32, maxWidenedPrefix: 0, warnWidenedPrefix: 0 },
@@ -62,13 +94,17 @@ describe.each(FIREWALL_KINDS.map((k) => [k.kind, k] as const))('the plan under t
             desiredFor,
           });
           const keys = new Set(plan.nextRules.map((r) => normaliseRule(r).key));
-          for (const s of special) {
-            expect(plan.nextRules, `special ${s} kept`).toContain(s);
-            expect(plan.remove).not.toContain(normaliseRule(s).key);
-            expect(plan.nextOwned).not.toContain(normaliseRule(s).key);
+          for (const h of held) expect(plan.nextRules, `special ${h} kept as held`).toContain(h);
+          // Every special entry of the kind, held or only reachable through the selection.
+          for (const key of kind.special) {
+            expect(plan.add, `special ${key} added`).not.toContain(key);
+            expect(plan.remove, `special ${key} removed`).not.toContain(key);
+            expect(plan.nextOwned, `special ${key} owned`).not.toContain(key);
+            expect(plan.adopted, `special ${key} adopted`).not.toContain(key);
           }
+          if (plan.desired?.rules.some((c) => kind.special.includes(`${dotted(c.base)}/${c.length}`) && !present.some((r) => normaliseRule(r).key === `${dotted(c.base)}/${c.length}`))) wantedSpecial++;
           if (plan.refusals.length > 0) return;
-          expect(keys.size, `${keys.size} rules under a limit of ${maxRules}`).toBeLessThanOrEqual(maxRules);
+          expect(keys.size + otherEntries, `${keys.size} rules and ${otherEntries} other entries under a limit of ${maxRules}`).toBeLessThanOrEqual(maxRules);
           const added = new Set(plan.add);
           for (const text of plan.nextRules) {
             const r = normaliseRule(text);
@@ -78,7 +114,8 @@ describe.each(FIREWALL_KINDS.map((k) => [k.kind, k] as const))('the plan under t
           }
         },
       ),
-      { numRuns: 150 },
+      { numRuns: Number(process.env.KINDS_PLAN_RUNS ?? 300) },
     );
+    if (reachable.length > 0) expect(wantedSpecial, 'runs whose cover wanted a special entry').toBeGreaterThan(0);
   });
 });

@@ -13,6 +13,7 @@ const suite = namespaceSuite({
   apiVersion: '2024-01-01',
   create: createEventHubFirewalls,
   lockedFindings: [],
+  limitSharedWithVnetRules: false,
 });
 
 describe('Event Hubs: what only Event Hubs does', () => {

@@ -32,6 +32,8 @@ export interface NamespaceKindCase {
   readonly create: (options: ArmClientOptions) => FirewallTarget;
   /** Finding codes a read of ns-locked (Premium, one VNet rule, trusted services on) has. */
   readonly lockedFindings: readonly string[];
+  /** Whether the kind's quotas page counts virtual-network rules against the same 128 as IP rules. */
+  readonly limitSharedWithVnetRules: boolean;
 }
 
 export const OFFICE = '81.2.69.142';
@@ -261,6 +263,36 @@ export function namespaceSuite(kind: NamespaceKindCase): { emulator: () => TestE
       expect(rules.length).toBeLessThanOrEqual(LIMIT);
       expect(rules.length).toBeGreaterThan(LIMIT - 10);
       expect(size(minus(await tag('LogicApps'), spansOf(rules)))).toBe(0);
+    });
+
+    it(`fits LogicApps beside ns-locked's VNet rule and two hand-made rules, within what the quotas page leaves for IP rules`, async () => {
+      const report = await sync(config([{ resource: id('ns-locked'), select: ['LogicApps'], guards: { maxExcessAddresses: 2 ** 32, maxWidenedPrefix: 0 } }]));
+      expect(report.vaults[0]).toMatchObject({ outcome: 'applied' });
+      const rules = await masks('ns-locked');
+      // One VNet rule: Service Bus leaves 127 for IP rules, Event Hubs all 128.
+      const room = kind.limitSharedWithVnetRules ? LIMIT - 1 : LIMIT;
+      expect(rules.length).toBeLessThanOrEqual(room);
+      expect(rules.length).toBeGreaterThan(room - 10);
+      expect(rules).toContain(OFFICE);
+      expect(rules).toContain(PARTNER);
+      expect((await stored('ns-locked'))?.properties['virtualNetworkRules']).toEqual(LOCKED_RULE_SET.virtualNetworkRules);
+      expect(size(minus(await tag('LogicApps'), spansOf(rules)))).toBe(0);
+    });
+
+    // The PUT resends every field as read, so a person's change made at the same time is undone or
+    // lands just after it; no ETag guards the rule set, so the read after the write must say so.
+    it.each([
+      ['turns public access off', { publicNetworkAccess: 'Disabled' }, 'publicNetworkAccess'],
+      ['adds a VNet rule', { virtualNetworkRules: [...LOCKED_RULE_SET.virtualNetworkRules, { subnet: { id: subnetId('vnet-apps', 'snet-jobs') } }] }, 'virtualNetworkRuleCount'],
+      ['turns trusted services off', { trustedServiceAccessEnabled: false }, 'bypass'],
+    ] as const)('reports CONCURRENT_CHANGE, not applied, when a person %s at the moment of the PUT', async (_what, ruleSet, field) => {
+      await t.emulator.control.addFault({ kind: 'resourceEdit', after: 'PUT', resource: id('ns-locked'), ruleSet: { ...ruleSet } });
+      const report = await sync(config([{ resource: id('ns-locked'), select: ['AzureDevOps'] }]));
+      expect(report.vaults[0]).toMatchObject({ outcome: 'failed', error: { code: 'CONCURRENT_CHANGE' } });
+      expect(report.vaults[0]!.error?.message).toContain(field);
+      // The person's edit is what the namespace holds now.
+      expect((await stored('ns-locked'))?.properties).toMatchObject(ruleSet);
+      expect(await methods('ns-locked')).toEqual(['GET', 'GET', 'GET', 'GET', 'PUT']);
     });
 
     it('reports posture by code: an open firewall, a Basic namespace and one closed to the public, writing none of the last two', async () => {

@@ -15,6 +15,7 @@ const suite = namespaceSuite({
   create: createServiceBusFirewalls,
   // The quotas page counts "virtual network and IP filter rules" against one 128.
   lockedFindings: ['RULE_LIMIT_SHARED'],
+  limitSharedWithVnetRules: true,
 });
 
 function target() {
@@ -43,6 +44,8 @@ describe('Service Bus: what only Service Bus does', () => {
     const id = parseResourceId(namespaceId(PROVIDER, 'ns-locked'));
     const fw = await target().read(id);
     expect(fw.findings).toEqual([expect.objectContaining({ code: 'RULE_LIMIT_SHARED', virtualNetworkRules: 1, limit: 128 })]);
+    // Counted against the limit by the plan, as a perimeter profile's other elements are.
+    expect(fw.otherEntries).toBe(1);
     const rules = Array.from({ length: 128 }, (_, i) => `52.6.0.${i}`);
     const e = await failure(target().write(fw, { ipRules: rules }));
     expect(e.code).toBe('TARGET_BAD_REQUEST');
