@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { parseResourceId } from '../../src/core/resource-id.js';
 import type { EmulatorSeed } from '../../src/emulator/model.js';
 import { readRow } from '../../src/fleet/discovery.js';
 import { fleetQuery } from '../../src/fleet/graph-query.js';
+import { rowDescribes } from '../../src/fleet/judge.js';
 import { FIREWALL_KINDS, kindOfType } from '../../src/targets/kinds.js';
-import { TEST_GROUP, TEST_SUBSCRIPTION, useTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
+import { FAST_RETRY, TEST_GROUP, TEST_SUBSCRIPTION, useTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
 
 /**
  * Each kind's Resource Graph paths (its facts' graphPaths), end to end: one tagged firewall of
  * every discoverable kind in the emulator, each with values no other kind's path holds, queried
  * together through the emulated Resource Graph. Every row must carry its own kind's rules and
- * posture as the test seeded them.
+ * posture as the test seeded them, and agree with a direct read through the kind's adapter.
  */
 
 const GRAPH = '/providers/Microsoft.ResourceGraph/resources?api-version=2021-03-01';
@@ -70,6 +72,21 @@ describe("the fleet query reads each kind at its own paths", () => {
         bypass: seeded.bypass,
         publicNetworkAccess: seeded.publicNetworkAccess,
       });
+    }
+  });
+
+  it('agrees with a direct read of every kind in step, with rules and with digests', async () => {
+    for (const digest of [false, true]) {
+      for (const row of await rows(digest)) {
+        const kind = kindOfType(row.type)!;
+        if (kind.graph !== 'rules') continue;
+        const target = (await kind.load())({ endpoint: t.emulator.url, credential: t.credential, tls: { ca: t.emulator.caCert }, retry: FAST_RETRY });
+        const fw = await target.read(parseResourceId(row.id));
+        expect(rowDescribes(kind, row, { ipRules: fw.ipRules, virtualNetworkRuleCount: fw.virtualNetworkRuleCount, posture: fw.posture }), `${kind.kind}, digest ${digest}`).toBe(true);
+        // One rule fewer, or another bypass, is a read the row does not describe.
+        expect(rowDescribes(kind, row, { ipRules: fw.ipRules.slice(1), virtualNetworkRuleCount: 0, posture: fw.posture }), kind.kind).toBe(false);
+        expect(rowDescribes(kind, row, { ipRules: fw.ipRules, virtualNetworkRuleCount: 0, posture: { ...fw.posture, bypass: 'Something' } }), kind.kind).toBe(false);
+      }
     }
   });
 });
