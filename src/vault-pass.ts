@@ -235,7 +235,7 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
 
       if (!plan.changes) {
         const prior = loaded?.record;
-        const confirmed = confirmable(target.kind, row, prior?.writtenAt, options.graph, now);
+        const confirmed = confirmable(target.kind, row, prior?.writtenAt, options.graph, now, observed);
         // A fingerprint confirmed less than a day ago is kept as it was, so an in-step fleet is not rewritten on every run.
         const fresh = prior?.graph !== undefined && prior.graph.fingerprint === confirmed?.fingerprint && now.getTime() - Date.parse(prior.graph.confirmedAt) < (options.graph?.recheckMs ?? 0) / 2;
         const graph = confirmed === undefined ? undefined : fresh ? prior!.graph : { fingerprint: confirmed.fingerprint, confirmedAt: now.toISOString() };

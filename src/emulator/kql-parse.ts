@@ -51,6 +51,8 @@ export const FUNCTIONS: Readonly<Record<string, readonly [number, number]>> = {
   isnull: [1, 1],
   isnotnull: [1, 1],
   not: [1, 1],
+  // case(predicate, then, ..., else): an odd count, checked where the call is parsed.
+  case: [3, 63],
 };
 
 /** Operators of Resource Graph's KQL that the emulator does not evaluate: named as unsupported rather than as a syntax error. */
@@ -246,6 +248,7 @@ class Parser {
     if (t.v === 'true' || t.v === 'false') return { k: 'lit', v: t.v === 'true' };
     if (t.v === 'null') return { k: 'lit', v: null };
     if (!this.is('(')) return { k: 'col', name: t.v };
+    if (t.v === 'dynamic') return this.dynamicLiteral();
     const arity = FUNCTIONS[t.v];
     if (arity === undefined) this.fail(`The function '${t.v}' is not supported by the emulator.`, t, 'UnsupportedFunction');
     this.next();
@@ -259,7 +262,25 @@ class Parser {
     }
     this.expect(')');
     if (args.length < arity![0] || args.length > arity![1]) this.fail(`The function '${t.v}' takes ${arity![0] === arity![1] ? arity![0] : `${arity![0]} to ${arity![1]}`} arguments, not ${args.length}.`, t, 'SemanticError');
+    if (t.v === 'case' && args.length % 2 === 0) this.fail("case() takes predicate and value pairs and then the value for when none holds: an odd number of arguments.", t, 'SemanticError');
     return { k: 'call', fn: t.v, args };
+  }
+
+  /**
+   * `dynamic(...)` holds a literal, not an expression (KQL's "dynamic" page). The emulator takes
+   * a scalar one (null, a number, a string, true or false), and refuses an array or a bag.
+   */
+  dynamicLiteral(): Expr {
+    this.expect('(');
+    const t = this.peek();
+    let v: string | number | boolean | null;
+    if (t.t === 'str') v = t.v;
+    else if (t.t === 'num') v = Number(t.v);
+    else if (t.t === 'id' && (t.v === 'null' || t.v === 'true' || t.v === 'false')) v = t.v === 'null' ? null : t.v === 'true';
+    else return this.fail(`The emulator takes dynamic() of a scalar literal only, not '${t.v || 'end of query'}'.`, t, 'UnsupportedFunction');
+    this.next();
+    this.expect(')');
+    return { k: 'lit', v };
   }
 }
 

@@ -124,6 +124,11 @@ export function evaluate(e: Expr, row: Row): unknown {
       return isRecord(of) && typeof i === 'string' ? (of[i] ?? null) : null;
     }
     case 'call':
+      if (e.fn === 'case') {
+        // The first value whose predicate is true; a null predicate is not true. The last argument otherwise.
+        for (let i = 0; i + 1 < e.args.length; i += 2) if (evaluate(e.args[i]!, row) === true) return evaluate(e.args[i + 1]!, row);
+        return evaluate(e.args[e.args.length - 1]!, row);
+      }
       return call(e.fn, e.args.map((a) => evaluate(a, row)));
     case 'cmp': {
       const l = evaluate(e.l, row);

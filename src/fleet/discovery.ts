@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { profileTarget, type TagwallConfig, type TargetConfig } from '../config.js';
 import { isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
@@ -6,6 +5,7 @@ import type { Finding } from '../core/vault-plan.js';
 import type { VaultReport } from '../reconcile.js';
 import { kindOfType } from '../targets/kinds.js';
 import type { GraphReader, GraphScope } from './graph-client.js';
+import { fingerprintOf, rulesState } from './fingerprint.js';
 import { fleetQuery, subscriptionsQuery } from './graph-query.js';
 import type { GraphRow } from './model.js';
 
@@ -89,21 +89,18 @@ export function readRow(raw: Record<string, unknown>): GraphRow {
   }
   const ruleCount = typeof raw.ruleCount === 'number' ? raw.ruleCount : undefined;
   const digest = text(raw.digest);
-  // Most kinds spell a rule `{value}`; Cosmos DB `{ipAddressOrRange}`.
+  // Each kind spells a rule's address its own way in the row (its facts' graphPaths.ruleValue).
+  const valueKey = kindOfType(type)?.graphPaths?.ruleValue ?? 'value';
   const rules = Array.isArray(raw.rules)
     ? raw.rules.map((r: unknown) => {
         if (typeof r === 'string') return r;
-        const rule = r as { value?: unknown; ipAddressOrRange?: unknown } | null;
-        return String(rule?.value ?? rule?.ipAddressOrRange ?? '');
+        return String((r as Record<string, unknown> | null)?.[valueKey] ?? '');
       })
     : undefined;
   const posture = { defaultAction: text(raw.defaultAction), bypass: text(raw.bypass), publicNetworkAccess: text(raw.publicNetworkAccess) };
   // Without a digest the rules themselves are hashed here: the fingerprint only ever compares with itself.
-  const ruleState = digest ?? (rules === undefined ? 'none' : `rules:${createHash('sha256').update(JSON.stringify(rules)).digest('hex')}`);
-  // A '|' or a backslash inside a column is escaped, so no two rows' columns join to the same text; a row
-  // without either (every real one) keeps the fingerprint records already hold.
-  const column = (v: string | number) => String(v).replace(/[\\|]/g, '\\$&');
-  const fingerprint = [ruleState, ruleCount ?? '', posture.defaultAction ?? '', posture.bypass ?? '', posture.publicNetworkAccess ?? ''].map(column).join('|');
+  const ruleState = digest ?? (rules === undefined ? 'none' : rulesState(rules));
+  const fingerprint = fingerprintOf({ ruleState, ...(ruleCount === undefined ? {} : { ruleCount }), ...posture });
   return {
     id,
     type,

@@ -1,5 +1,6 @@
 import type { AppliedRecord, ObservedFirewall } from '../core/vault-plan.js';
 import type { FirewallFacts } from '../targets/kind.js';
+import { rulesState, stateOfFingerprint } from './fingerprint.js';
 import type { FleetGraph, GraphRow } from './model.js';
 
 /**
@@ -25,12 +26,36 @@ export function recordStandsIn(kind: FirewallFacts, record: AppliedRecord | unde
 }
 
 /**
- * The fingerprint to record after a direct read that found the firewall as planned, or none:
- * a firewall written in the lag window may still look old to Resource Graph, so what the row
- * says would not describe what was read.
+ * The fingerprint to record after a direct read that found the firewall as planned, or none.
+ * A fingerprint stands in for the firewall later, so it is recorded only when the row describes
+ * what was read: a firewall written in the lag window may still look old to Resource Graph, and
+ * so may one a person changed a moment ago. A row that lags such a change would otherwise be
+ * recorded as the fingerprint of a state it does not describe, and a firewall that went back to
+ * the row's state (a revert, an owned rule removed) would be judged in sync from it.
  */
-export function confirmable(kind: FirewallFacts, row: GraphRow | undefined, writtenAt: string | undefined, graph: FleetGraph | undefined, now: Date): GraphRow | undefined {
+export function confirmable(kind: FirewallFacts, row: GraphRow | undefined, writtenAt: string | undefined, graph: FleetGraph | undefined, now: Date, read: ObservedFirewall): GraphRow | undefined {
   if (row === undefined || graph === undefined || kind.graph !== 'rules') return undefined;
   if (writtenAt !== undefined && now.getTime() - Date.parse(writtenAt) < graph.lagMs) return undefined;
-  return row;
+  return rowDescribes(kind, row, read) ? row : undefined;
+}
+
+const POSTURE_FIELDS = ['defaultAction', 'bypass', 'publicNetworkAccess'] as const;
+
+/**
+ * Whether the row (by its fingerprint, all a shard worker has) agrees with a direct read: the
+ * rule count, each posture field the kind keeps where Resource Graph sees it, and the rules
+ * themselves when the row carried them. A digest is Azure's hash of Resource Graph's own
+ * serialisation of the rules, which a direct read through the SDK cannot reproduce, so a row
+ * with a digest agrees by count and posture alone (docs/FLEETS.md).
+ */
+export function rowDescribes(kind: FirewallFacts, row: GraphRow, read: ObservedFirewall): boolean {
+  const paths = kind.graphPaths;
+  const state = stateOfFingerprint(row.fingerprint);
+  if (paths === undefined || state === undefined) return false;
+  // A firewall without the rules array has no count in the row, and none in the read.
+  if ((state.ruleCount ?? 0) !== read.ipRules.length) return false;
+  if (state.ruleState.startsWith('rules:') && state.ruleState !== rulesState(read.ipRules)) return false;
+  // Values are compared in any case: Resource Graph and ARM are not bound to spell an enum alike.
+  const same = (a: string | undefined, b: string | undefined) => (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
+  return POSTURE_FIELDS.every((f) => paths[f] === undefined || same(state[f], read.posture[f]));
 }

@@ -2,6 +2,21 @@ import type { ArmClientOptions } from './arm-client-options.js';
 import type { FirewallTarget } from './firewall.js';
 
 /**
+ * Where a kind keeps its firewall in the resource body, as KQL property paths over Resource
+ * Graph's `resources` table (the same body ARM's GET answers). A field the kind's API does not
+ * have is absent: its column is then empty for the kind, and nothing is compared with it.
+ */
+export interface GraphPaths {
+  /** The IP rules array, e.g. `properties.networkAcls.ipRules`. */
+  readonly rules: string;
+  /** The property of one rule that holds its address: `value`, or Cosmos DB's `ipAddressOrRange`. */
+  readonly ruleValue: string;
+  readonly defaultAction?: string;
+  readonly bypass?: string;
+  readonly publicNetworkAccess?: string;
+}
+
+/**
  * What a kind of firewall is, as data: where its rules live, how many it takes, how it wants
  * addresses written, and which entries are never tagwall's. The core plans every kind the same
  * way from these facts; it never asks which kind it is planning.
@@ -47,6 +62,8 @@ export interface FirewallFacts {
    * they live in a child resource Resource Graph does not describe, so every run reads them directly.
    */
   readonly graph?: 'rules' | 'tags';
+  /** Where Resource Graph's row holds the firewall; set exactly when `graph` is `rules`. */
+  readonly graphPaths?: GraphPaths;
   /** The SDK package the adapter uses. */
   readonly sdk: string;
   /** The adapter factory, loaded only when a target of the kind is configured (the SDKs are large). */

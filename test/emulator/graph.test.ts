@@ -140,6 +140,20 @@ describe('Resource Graph queries', () => {
     expect((await query({ query: 'resources', options: { resultFormat: 'table' } })).status).toBe(400);
   });
 
+  it('evaluate case() as KQL does (the first true predicate picks, a null one is not true, else the last) and dynamic() of a scalar', async () => {
+    const q = "resources | where type =~ 'microsoft.keyvault/vaults' | project name, c = case(tags.TagWall =~ 'devops-weu', 'first', name == 'kv-untagged', 'second', 'else'), n = dynamic(null), s = tostring(dynamic('x')) | order by name asc";
+    expect(await rows(q, { subscriptions: [TEST_SUBSCRIPTION] })).toEqual([
+      { name: 'kv-other-tag', c: 'else', n: null, s: 'x' },
+      { name: 'kv-tagged', c: 'first', n: null, s: 'x' },
+      { name: 'kv-untagged', c: 'second', n: null, s: 'x' },
+    ]);
+    for (const [bad, code] of [["resources | project c = case(name == 'a', 1)", 'SemanticError'], ['resources | project d = dynamic([1])', 'UnsupportedFunction']] as const) {
+      const r = await query({ query: bad });
+      expect(r.status, bad).toBe(400);
+      expect(r.json.error.details[1], bad).toMatchObject({ code });
+    }
+  });
+
   it('bind a skip token to its query and scope', async () => {
     const first = await query({ query: 'resources | order by id asc', options: { $top: 1 } });
     expect(first.json).toMatchObject({ totalRecords: 4, count: 1, resultTruncated: 'false' });

@@ -59,8 +59,9 @@ describe('readRow fingerprints', () => {
     const of = (rules: unknown[]) => readRow({ ...BASE, ruleCount: rules.length, defaultAction: 'Deny', rules });
     expect(of(['20.1.2.3', '20.1.2.0/24']).fingerprint).not.toBe(of(['20.1.2.4', '20.1.2.0/24']).fingerprint);
     expect(of(['20.1.2.3']).fingerprint).not.toBe(of(['20.1.2.3', '20.1.2.4']).fingerprint);
-    // Key Vault and Storage write {value}, Cosmos DB {ipAddressOrRange}; the rule is the same.
-    const shapes = [of(['20.1.2.3', '20.1.2.0/24']), of([{ value: '20.1.2.3' }, { value: '20.1.2.0/24', action: 'Allow' }]), of([{ ipAddressOrRange: '20.1.2.3' }, { ipAddressOrRange: '20.1.2.0/24' }])];
+    // Key Vault and Storage write {value}, Cosmos DB {ipAddressOrRange} (each kind's graphPaths.ruleValue); the rule is the same.
+    const cosmos = readRow({ ...BASE, type: 'microsoft.documentdb/databaseaccounts', ruleCount: 2, defaultAction: 'Deny', rules: [{ ipAddressOrRange: '20.1.2.3' }, { ipAddressOrRange: '20.1.2.0/24' }] });
+    const shapes = [of(['20.1.2.3', '20.1.2.0/24']), of([{ value: '20.1.2.3' }, { value: '20.1.2.0/24', action: 'Allow' }]), cosmos];
     for (const row of shapes) {
       expect(row.rules).toEqual(['20.1.2.3', '20.1.2.0/24']);
       expect(row.fingerprint).toBe(shapes[0]!.fingerprint);

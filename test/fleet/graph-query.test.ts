@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fleetQuery, kqlString } from '../../src/fleet/graph-query.js';
 import { TagwallError } from '../../src/core/errors.js';
+import { FIREWALL_KINDS } from '../../src/targets/kinds.js';
 
 /**
  * A KQL string literal read back the way KQL reads one: single quotes around it, a backslash
@@ -93,6 +94,36 @@ describe('fleetQuery', () => {
       expect(readLiteral(where[0]!.slice('| where tostring(tags[0]) =~ '.length))).toEqual({ value: tag, rest: '' });
     }
     expect(() => fleetQuery({ types: TYPES, tag: 'tag\n| take 1', digest: true })).toThrow(/line break/);
+  });
+
+  it('reads a single kind at its own paths, bare', () => {
+    const q = lines(fleetQuery({ types: ['Microsoft.DocumentDB/databaseAccounts'], tag: 'tagwall', digest: true }));
+    expect(q).toContain('| extend rules = properties.ipRules');
+    const project = q.find((l) => l.startsWith('| project '))!;
+    // Cosmos DB has no defaultAction; its bypass is networkAclBypass.
+    expect(project).toContain('defaultAction = tostring(dynamic(null))');
+    expect(project).toContain('bypass = tostring(properties.networkAclBypass)');
+    expect(project).toContain('publicNetworkAccess = tostring(properties.publicNetworkAccess)');
+  });
+
+  it('reads each kind of a mixed fleet only at its own paths, by a case on the type', () => {
+    const q = lines(fleetQuery({ types: ['Microsoft.KeyVault/vaults', 'Microsoft.Storage/storageAccounts', 'Microsoft.ContainerRegistry/registries', 'Microsoft.EventHub/namespaces'], tag: 'tagwall', digest: true }));
+    expect(q).toContain(
+      "| extend rules = case(type in~ ('microsoft.keyvault/vaults', 'microsoft.storage/storageaccounts'), properties.networkAcls.ipRules, type in~ ('microsoft.containerregistry/registries'), properties.networkRuleSet.ipRules, dynamic(null))",
+    );
+    const project = q.find((l) => l.startsWith('| project '))!;
+    expect(project).toContain(
+      "bypass = tostring(case(type in~ ('microsoft.keyvault/vaults', 'microsoft.storage/storageaccounts'), properties.networkAcls.bypass, type in~ ('microsoft.containerregistry/registries'), properties.networkRuleBypassOptions, dynamic(null)))",
+    );
+    // Every kind keeps publicNetworkAccess at one path, but Event Hubs is not read from its row: still a case.
+    expect(project).toContain("publicNetworkAccess = tostring(case(type in~ ('microsoft.keyvault/vaults', 'microsoft.storage/storageaccounts', 'microsoft.containerregistry/registries'), properties.publicNetworkAccess, dynamic(null)))");
+  });
+
+  it('has paths for exactly the kinds whose rules Resource Graph describes', () => {
+    for (const kind of FIREWALL_KINDS) {
+      expect(kind.graphPaths !== undefined, kind.kind).toBe(kind.graph === 'rules');
+      if (kind.graphPaths !== undefined) expect(kind.graphPaths.rules, kind.kind).toMatch(/^properties(\.[A-Za-z]+)+$/);
+    }
   });
 
   it('refuses no types at all', () => {

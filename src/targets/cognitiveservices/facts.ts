@@ -25,6 +25,7 @@ export const COGNITIVE_SERVICES: FirewallFacts = {
     publicNetworkAccess: 'properties.publicNetworkAccess: Disabled means only private endpoints get in',
   },
   graph: 'rules',
+  graphPaths: { rules: 'properties.networkAcls.ipRules', ruleValue: 'value', defaultAction: 'properties.networkAcls.defaultAction', bypass: 'properties.networkAcls.bypass', publicNetworkAccess: 'properties.publicNetworkAccess' },
   sdk: '@azure/arm-cognitiveservices',
   load: async () => (await import('./adapter.js')).createCognitiveServicesFirewalls,
 };

@@ -27,6 +27,8 @@ export const CONTAINER_REGISTRY: FirewallFacts = {
     sku: 'sku.name: IP rules need Premium; a Basic or Standard registry is SKU_UNSUPPORTED and never written',
   },
   graph: 'rules',
+  // The ARM body's name for a rule's address is value (the SDK's iPAddressOrRange); bypass sits beside networkRuleSet.
+  graphPaths: { rules: 'properties.networkRuleSet.ipRules', ruleValue: 'value', defaultAction: 'properties.networkRuleSet.defaultAction', bypass: 'properties.networkRuleBypassOptions', publicNetworkAccess: 'properties.publicNetworkAccess' },
   sdk: '@azure/arm-containerregistry',
   load: async () => (await import('./adapter.js')).createRegistryFirewalls,
 };

@@ -53,6 +53,8 @@ export const COSMOS_DB: FirewallFacts = {
     publicNetworkAccess: 'properties.publicNetworkAccess: Disabled means only private endpoints get in; SecuredByPerimeter means a perimeter decides',
   },
   graph: 'rules',
+  // No defaultAction in the API: the adapter's Deny/Allow is derived from the rules, which are compared by count.
+  graphPaths: { rules: 'properties.ipRules', ruleValue: 'ipAddressOrRange', bypass: 'properties.networkAclBypass', publicNetworkAccess: 'properties.publicNetworkAccess' },
   sdk: '@azure/arm-cosmosdb',
   load: async () => (await import('./adapter.js')).createCosmosDbFirewalls,
 };

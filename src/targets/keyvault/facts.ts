@@ -24,6 +24,7 @@ export const KEY_VAULT: FirewallFacts = {
   },
   errorCodes: 'VAULT',
   graph: 'rules',
+  graphPaths: { rules: 'properties.networkAcls.ipRules', ruleValue: 'value', defaultAction: 'properties.networkAcls.defaultAction', bypass: 'properties.networkAcls.bypass', publicNetworkAccess: 'properties.publicNetworkAccess' },
   sdk: '@azure/arm-keyvault',
   load: async () => (await import('./adapter.js')).createKeyVaultFirewalls,
 };

@@ -26,6 +26,8 @@ export const AI_SEARCH: FirewallFacts = {
     publicNetworkAccess: 'properties.publicNetworkAccess: disabled means only private endpoints get in; securedByPerimeter means a perimeter decides',
   },
   graph: 'rules',
+  // No defaultAction in the API: the adapter's Deny/Allow is derived from the rules, which are compared by count.
+  graphPaths: { rules: 'properties.networkRuleSet.ipRules', ruleValue: 'value', bypass: 'properties.networkRuleSet.bypass', publicNetworkAccess: 'properties.publicNetworkAccess' },
   sdk: '@azure/arm-search',
   load: async () => (await import('./adapter.js')).createSearchFirewalls,
 };

@@ -26,6 +26,8 @@ export const STORAGE_ACCOUNT: FirewallFacts = {
     publicNetworkAccess: 'properties.publicNetworkAccess: Disabled means only private endpoints get in; SecuredByPerimeter means a perimeter decides',
   },
   graph: 'rules',
+  // The ARM body's names: the SDK calls networkAcls networkRuleSet and a rule's value iPAddressOrRange.
+  graphPaths: { rules: 'properties.networkAcls.ipRules', ruleValue: 'value', defaultAction: 'properties.networkAcls.defaultAction', bypass: 'properties.networkAcls.bypass', publicNetworkAccess: 'properties.publicNetworkAccess' },
   sdk: '@azure/arm-storage',
   load: async () => (await import('./adapter.js')).createStorageFirewalls,
 };
