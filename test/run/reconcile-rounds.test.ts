@@ -591,6 +591,26 @@ describe('reconcile rounds', () => {
     ]);
   });
 
+  it('starts no long-running write that tagwall would still be waiting for at the deadline; a short write still starts', async () => {
+    const settings = { maxRules: 10, reserveRules: 0, mode: 'merge' as const, policy: 'sync' as const, adopt: 'first-run' as const, split31: false };
+    const outcome = async (kindName: string, operationTimeoutMs?: number) => {
+      const kind = FIREWALL_KINDS.find((k) => k.kind === kindName)!;
+      const id = resourceIdOf(kind);
+      const clock = new Clock();
+      const fw = new Firewall(kind, id, clock);
+      const deadline = new Date(clock.t + 5 * 60_000);
+      const options = { dryRun: false, force: false, deadline, ...(operationTimeoutMs === undefined ? {} : { operationTimeoutMs }) };
+      const [r] = await reconcile(configOf(id, settings), tinyDocument([{ name: 'Rounds', prefixes: ['20.0.1.0/24'] }]), { firewalls: fw.target(), state: new State(fw).access(), now: clock.now, sleep: clock.sleep }, options);
+      return { report: r!, writes: fw.writes };
+    };
+    // Five minutes before the deadline: Cosmos DB's write may take the whole 20-minute bound.
+    const long = await outcome('cosmosdb');
+    expect(long.report).toMatchObject({ outcome: 'skipped', reasons: [expect.objectContaining({ code: 'DEADLINE' })] });
+    expect(long.writes).toBe(0);
+    expect((await outcome('cosmosdb', 60_000)).report.outcome).toBe('applied');
+    expect((await outcome('keyvault')).report.outcome).toBe('applied');
+  });
+
   it('never removes a rule tagwall does not own, across rounds with faults, on every kind', async () => {
     await fc.assert(
       fc.asyncProperty(caseArb, ([kind, settings, start, rounds]) => play(kind, settings, start, rounds)),
