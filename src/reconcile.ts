@@ -103,6 +103,11 @@ export interface ReconcileOptions {
   readonly first?: ReadonlySet<string>;
   /** How long another run's intent keeps the vault busy. Default 10 minutes (the Functions timeout). */
   readonly intentTtlMs?: number;
+  /**
+   * The longest tagwall waits for a long-running write (the adapters' operation bound, default
+   * 20 minutes): such a write is not started closer to the deadline, and its intent outlives it.
+   */
+  readonly operationTimeoutMs?: number;
   /** The pause before re-reading a busy vault. Default 2 s. */
   readonly busyRetryMs?: number;
   /** What Resource Graph said of the fleet: a firewall it shows unchanged since its last direct read is not read again. */

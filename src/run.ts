@@ -63,6 +63,7 @@ export async function reconcileTargets(
       targets,
       ...(graph === undefined ? {} : { graph }),
       ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+      ...(runtime.armOperations?.timeoutMs === undefined ? {} : { operationTimeoutMs: runtime.armOperations.timeoutMs }),
       ...(first === undefined ? {} : { first: new Set(first.value.vaults.map((v) => v.toLowerCase())) }),
       ...more,
     },

@@ -12,6 +12,8 @@ import { confirmable, recordStandsIn } from './fleet/judge.js';
 import { settledOf, settlementKey } from './fleet/settled.js';
 import { resourceKey } from './core/resource-id.js';
 import { errorOf, report, reason, settledReport, stateError, needsWork } from './vault-report.js';
+import { intentHoldMs, readLanding, withdrawnRecord } from './write-landing.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS } from './targets/long-running.js';
 
 // Where reports are built, for the modules that have always imported them from here.
 export { desiredOf, needsWork, reason, report } from './vault-report.js';
@@ -103,7 +105,7 @@ function liveIntent(record: AppliedRecord | undefined, ctx: RunContext): boolean
   // A redelivered shard's own dead delivery: the pass re-reads the firewall and plans as for an expired intent.
   if (ctx.options.writer !== undefined && intent.writer === ctx.options.writer) return false;
   const age = ctx.now().getTime() - Date.parse(intent.startedAt);
-  return age < (ctx.options.intentTtlMs ?? DEFAULT_INTENT_TTL_MS);
+  return age < Math.max(ctx.options.intentTtlMs ?? DEFAULT_INTENT_TTL_MS, intent.holdMs ?? 0);
 }
 
 /**
@@ -279,6 +281,15 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
       }
       if (options.dryRun) return { report: report(target, 'pending', plan) };
 
+      // A long-running write is started only when tagwall's longest wait for it ends before the
+      // deadline: one the host cut off would leave its intent to expire unconfirmed.
+      const operationMs = options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
+      if (target.kind.longRunning && options.deadline !== undefined && now.getTime() + operationMs > options.deadline.getTime()) {
+        const at = options.deadline.toISOString();
+        return { report: report(target, 'skipped', plan, { reasons: [reason('DEADLINE', `the ${target.kind.title}'s write is a long-running operation (waited for up to ${operationMs} ms) that would not end before the run's deadline (${at}); the next run takes it first`, { deadline: at })] }) };
+      }
+      const holdMs = intentHoldMs(target.kind, options.intentTtlMs ?? DEFAULT_INTENT_TTL_MS, operationMs);
+
       // Announce the write. The intent already releases what is about to be removed, so whatever
       // fails afterwards can never leave a record that owns a rule tagwall removed and a person
       // then put back; and what it adds is known, so a run that dies after the PATCH leaves no
@@ -292,7 +303,7 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         changeNumber: prior?.changeNumber ?? ctx.doc.changeNumber,
         sourceAddresses: prior?.sourceAddresses ?? source,
         ...(prior?.appliedAt === undefined ? {} : { appliedAt: prior.appliedAt }),
-        intent: { runId: ctx.runId, ...(options.writer === undefined ? {} : { writer: options.writer }), startedAt: now.toISOString(), add: [...plan.add].sort(), remove: [...plan.remove].sort() },
+        intent: { runId: ctx.runId, ...(options.writer === undefined ? {} : { writer: options.writer }), startedAt: now.toISOString(), add: [...plan.add].sort(), remove: [...plan.remove].sort(), ...(holdMs > (options.intentTtlMs ?? DEFAULT_INTENT_TTL_MS) ? { holdMs } : {}) },
       };
       let etag: string | undefined;
       try {
@@ -306,20 +317,26 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         return busy(target, plan, 'its record changed twice while this run planned');
       }
 
+      const writtenAt = now.toISOString();
+      // The read after the write asks for no perimeter; the one before it did.
+      const recordAfter = (seen: ObservedFirewall) => () => deps.state.save(vault, recordOf({ ...seen, ...(observed.perimeter === undefined ? {} : { perimeter: observed.perimeter }) }, { writtenAt }), etag);
       let answer: FirewallState;
       try {
         answer = await deps.firewalls.write(firewall, { ipRules: plan.nextRules, ...(plan.setDefaultActionDeny ? { defaultAction: 'Deny' as const } : {}) });
       } catch (e) {
-        // Azure refused the write outright: nothing changed, so the intent is withdrawn and the
-        // record is what it was (a timeout or a 5xx may have landed, so those keep the intent).
-        if (!refusedOutright(e)) throw e;
-        const withdrawn: AppliedRecord = prior ?? { ownedRules: [], observedRules: [], posture: observed.posture, changeNumber: ctx.doc.changeNumber, sourceAddresses: source };
-        return { report: report(target, 'failed', plan, { error: errorOf(e) }), record: () => deps.state.save(vault, withdrawn, etag) };
+        // Withdrawn, the intent leaves the record as it was.
+        const fresh: AppliedRecord = { ownedRules: [], observedRules: [], posture: observed.posture, changeNumber: ctx.doc.changeNumber, sourceAddresses: source };
+        const withdraw = () => deps.state.save(vault, withdrawnRecord(prior, observed, target.special, fresh), etag);
+        const failed = report(target, 'failed', plan, { error: errorOf(e) });
+        // Azure refused the write outright: nothing changed.
+        if (refusedOutright(e)) return { report: failed, record: withdraw };
+        // A 5xx, a timeout or a dropped connection may have landed or not: one read tells (write-landing.ts).
+        const landing = await readLanding(() => deps.firewalls.read(vault), intent.intent!, e);
+        if (landing.verdict === 'not-landed') return { report: failed, record: withdraw };
+        if (landing.verdict === 'landed') return { report: failed, record: recordAfter(observe(landing.seen)) };
+        return { report: failed };
       }
       const patched = observe(answer);
-      const writtenAt = now.toISOString();
-      // The read after the write asks for no perimeter; the one before it did.
-      const recordAfter = (seen: ObservedFirewall) => () => deps.state.save(vault, recordOf({ ...seen, ...(observed.perimeter === undefined ? {} : { perimeter: observed.perimeter }) }, { writtenAt }), etag);
       // Key Vault has no ETag: the only way to see a concurrent edit is to read again.
       let after: ObservedFirewall;
       try {

@@ -8,6 +8,7 @@ import { describeError, TagwallError } from '../core/errors.js';
 import { parseResourceId } from '../core/resource-id.js';
 import { renderRunText } from '../cli/report.js';
 import type { AlertLogger } from '../alerts/types.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS } from '../targets/long-running.js';
 
 /** What every Functions handler shares: configuration, the runtime, the host's deadline, HTTP answers. */
 
@@ -47,14 +48,28 @@ export function deadlineFor(start: Date, timeoutMs: number): Date {
 
 const HTTP_BUDGET_MS = 200_000;
 
-export function hostDeadline(): Date {
+function hostTimeoutMs(): number {
   let text: string | undefined;
   try {
     text = readFileSync(join(process.cwd(), 'host.json'), 'utf8');
   } catch {
     text = undefined;
   }
-  return deadlineFor(new Date(), functionTimeoutMs(text));
+  return functionTimeoutMs(text);
+}
+
+export function hostDeadline(): Date {
+  return deadlineFor(new Date(), hostTimeoutMs());
+}
+
+/**
+ * How long a long-running write (Cosmos DB's, AI services', a registry's) is waited for inside an
+ * invocation: half the host's timeout, at most the 20-minute default. A long write starts only
+ * when that wait ends before the deadline, so with the default 20 minutes none would ever start
+ * under the 10-minute functionTimeout.
+ */
+export function operationBoundFor(timeoutMs: number): number {
+  return Math.min(DEFAULT_OPERATION_TIMEOUT_MS, Math.floor(timeoutMs / 2));
 }
 
 /** The HTTP front end gives up on a request after about 230 s, whatever functionTimeout says. */
@@ -63,7 +78,7 @@ export function httpDeadline(): Date {
 }
 
 export function runtimeFor(context: InvocationContext): Runtime {
-  return { env: process.env, logger: loggerFor(context) };
+  return { env: process.env, logger: loggerFor(context), armOperations: { timeoutMs: operationBoundFor(hostTimeoutMs()) } };
 }
 
 export async function configFor(context: InvocationContext): Promise<TagwallConfig> {

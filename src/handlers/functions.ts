@@ -10,7 +10,7 @@ import { configFor, dryRunOverHttp, hostDeadline, logSummary, runtimeFor } from 
  * (the sync timer, manual apply, shards, run status) are in fleet.ts.
  */
 
-export { deadlineFor, functionTimeoutMs } from './common.js';
+export { deadlineFor, functionTimeoutMs, operationBoundFor } from './common.js';
 export { manualSync, syncAllowlists } from './fleet.js';
 
 async function run(context: InvocationContext, options: RunOptions): Promise<RunReport> {

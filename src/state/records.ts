@@ -66,6 +66,7 @@ export const vaultRecordSchema = z.object({
       startedAt: isoTime,
       add: z.array(normalisedRule),
       remove: z.array(normalisedRule),
+      holdMs: z.number().int().positive().optional(),
     })
     .optional(),
   writtenAt: isoTime.optional(),

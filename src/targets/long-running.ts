@@ -65,9 +65,15 @@ export async function runOperation<T>(
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   timer.unref?.();
+  // The SDKs check the signal between polls, not during a request: one hanging poll would hold
+  // the wait past its bound, so the bound is raced too.
+  const expired = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(new Error('the operation bound expired')), { once: true }));
+  expired.catch(() => undefined);
   try {
-    const poller = await begin();
-    return await poller.pollUntilDone({ abortSignal: abort.signal });
+    const work = begin().then((poller) => poller.pollUntilDone({ abortSignal: abort.signal }));
+    // Given up on, the operation's own end is nobody's to handle.
+    work.catch(() => undefined);
+    return await Promise.race([work, expired]);
   } catch (e) {
     // A request Azure answered with an error (after the SDK's retries) says nothing of the
     // operation's outcome: it is the kind's mapper's, like any other failed request.

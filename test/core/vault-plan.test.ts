@@ -384,15 +384,27 @@ describe('ownership across weeks', () => {
     expect(week3.unmanaged).toEqual(['52.0.0.0/24']);
   });
 
-  it('owns what an announced, unconfirmed write added, and only where it is present', () => {
+  it('owns what an announced, unconfirmed write added when the whole write shows', () => {
+    const { result } = plan({
+      firewall: firewall(['20.0.0.0/24', '20.0.5.0/24', '20.0.6.0/24']),
+      record: record(['20.0.0.0/24'], ['20.0.0.0/24'], { intent: { runId: 'dead', startedAt: '2025-10-13T00:00:00Z', add: ['20.0.5.0/24', '20.0.6.0/24'], remove: [] } }),
+      desired: ['20.0.0.0/24'],
+      guards: { ...guards, maxRemovedFraction: 1 },
+    });
+    expect(result.remove).toEqual(['20.0.5.0/24', '20.0.6.0/24']);
+    // Neither announced add is drift: the dead run's write was tagwall's own.
+    expect(result.drift).toEqual([]);
+  });
+
+  it('owns none of an announced write that shows only in part: the write is one request, so someone else made the part', () => {
+    // The write never landed, and a person then added one of its rules by hand.
     const { result } = plan({
       firewall: firewall(['20.0.0.0/24', '20.0.5.0/24']),
       record: record(['20.0.0.0/24'], ['20.0.0.0/24'], { intent: { runId: 'dead', startedAt: '2025-10-13T00:00:00Z', add: ['20.0.5.0/24', '20.0.6.0/24'], remove: [] } }),
       desired: ['20.0.0.0/24'],
       guards: { ...guards, maxRemovedFraction: 1 },
     });
-    expect(result.remove).toEqual(['20.0.5.0/24']);
-    // Neither the announced add nor the absent one is drift: the dead run's write was tagwall's own.
-    expect(result.drift).toEqual([]);
+    expect(result.remove).toEqual([]);
+    expect(result.unmanaged).toEqual(['20.0.5.0/24']);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deadlineFor, functionTimeoutMs } from '../../src/handlers/functions.js';
+import { deadlineFor, functionTimeoutMs, operationBoundFor } from '../../src/handlers/functions.js';
 import { parseConfig } from '../../src/config.js';
 import type { AppliedRecord } from '../../src/core/vault-plan.js';
 import { reconcile, type VaultStateAccess } from '../../src/reconcile.js';
@@ -63,5 +63,10 @@ describe('run deadline', () => {
     const start = new Date('2025-10-13T00:00:00Z');
     expect(deadlineFor(start, 600_000).toISOString()).toBe('2025-10-13T00:08:00.000Z');
     expect(deadlineFor(start, 60_000).toISOString()).toBe('2025-10-13T00:00:45.000Z');
+  });
+
+  it('Functions: a long-running write is waited for half the host timeout, so one can start in the first minutes of a 10-minute invocation', () => {
+    expect(operationBoundFor(600_000)).toBe(300_000);
+    expect(operationBoundFor(2 * 3_600_000)).toBe(20 * 60_000);
   });
 });

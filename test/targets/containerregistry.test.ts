@@ -146,6 +146,17 @@ describe('the adapter', () => {
     expect(e.message).toContain("The Resource 'Microsoft.ContainerRegistry/registries/crmissing' under resource group 'rg-tagwall-test' was not found");
   });
 
+  it('waits for the update no longer than its bound: a stalled operation is TARGET_OPERATION_TIMEOUT, like every long-running write', async () => {
+    const target = createRegistryFirewalls({ endpoint: t.emulator.url, credential: t.credential, tls: { ca: t.emulator.caCert }, retry: FAST_RETRY, operations: { timeoutMs: 300, pollIntervalMs: 20 } });
+    const current = await target.read(ref('cropen'));
+    // The status poll hangs for 3 s: far beyond the 300 ms bound.
+    await t.emulator.control.addFault({ kind: 'delay', on: 'resources', resource: registryId('cropen'), method: 'GET', delayMs: 3_000 });
+    const started = Date.now();
+    const e = await failure(target.write(current, { ipRules: ['20.1.0.0/16'] }));
+    expect(e.code).toBe('TARGET_OPERATION_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(2_500);
+  });
+
   it('a failed poll of the update fails the write, not silently', async () => {
     const target = firewalls();
     const current = await target.read(ref('cropen'));

@@ -63,6 +63,11 @@ export interface WriteIntent {
   /** Normalised keys the write adds; tagwall's once they are seen in the firewall. */
   readonly add: readonly string[];
   readonly remove: readonly string[];
+  /**
+   * How long the writer holds the firewall (ms from startedAt), when longer than a run's intent
+   * TTL: a long-running write's intent outlives the longest wait for its operation.
+   */
+  readonly holdMs?: number;
 }
 
 /** What the state store remembers of a firewall. */

@@ -36,11 +36,17 @@ export function ownershipOf(ipRules: readonly string[], record: AppliedRecord | 
     if (observed.has(key) && !repeated.has(key)) owned.add(key);
   }
   // A write that was announced and never confirmed (its run died between the PATCH and the
-  // record): what it added is tagwall's where it is present, or no record would own it.
+  // record, or the write failed and nothing showed whether it landed). The write is one request,
+  // so it landed only if the whole of it shows: every rule it added present, every rule it
+  // removed gone. Then what it added is tagwall's, or no record would own it; part of it means
+  // someone else's hand (a person adding one of its rules after a write that never landed), and
+  // none of it is claimed.
   const present = new Set(current.map((r) => r.key));
-  for (const r of record?.intent?.add ?? []) {
+  const intent = record?.intent;
+  const landed = intent !== undefined && intent.add.every((r) => present.has(normaliseRule(r).key)) && intent.remove.every((r) => !present.has(normaliseRule(r).key));
+  for (const r of landed ? intent.add : []) {
     const key = normaliseRule(r).key;
-    if (present.has(key) && !repeated.has(key) && !observed.has(key)) owned.add(key);
+    if (!repeated.has(key) && !observed.has(key)) owned.add(key);
   }
   // A special entry is the firewall's own, whatever a record says.
   for (const key of special) owned.delete(key);

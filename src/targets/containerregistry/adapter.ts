@@ -3,6 +3,7 @@ import type { ResourceRef } from '../../core/resource-id.js';
 import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from '../firewall.js';
 import { registryError } from './errors.js';
+import { runOperation, watchOperation } from '../long-running.js';
 
 /**
  * @azure/arm-containerregistry 11.0.0 fixes api-version 2025-11-01 in its operation specs,
@@ -56,8 +57,9 @@ export function patchedNetworkRuleSet(read: NetworkRuleSet | undefined, change: 
 
 /**
  * Container registry firewalls through the real ARM SDK: one GET to read; the write is a
- * long-running PATCH (beginUpdateAndWait polls Azure-AsyncOperation to its end, then reads
- * the registry), so what it returns is the registry once the update has finished.
+ * long-running PATCH whose Azure-AsyncOperation is polled to its end within the operation bound
+ * (long-running.ts: the SDK's own beginUpdateAndWait would wait forever), so what it returns is
+ * the registry once the update has finished.
  */
 export function createRegistryFirewalls(options: RegistryFirewallOptions): FirewallTarget {
   const connection = armConnection(options);
@@ -79,9 +81,15 @@ export function createRegistryFirewalls(options: RegistryFirewallOptions): Firew
     async write(current: FirewallState, change: FirewallChange): Promise<FirewallState> {
       const registry = current.resource;
       const networkRuleSet = patchedNetworkRuleSet((current.opaque as RegistryOpaque).networkRuleSet, change);
+      const watch = watchOperation();
+      const begin = () =>
+        clientFor(registry.subscriptionId).registries.beginUpdate(registry.resourceGroup, registry.name, { networkRuleSet }, {
+          ...requestOptions,
+          onResponse: watch.onResponse,
+          ...(options.operations?.pollIntervalMs === undefined ? {} : { updateIntervalInMs: options.operations.pollIntervalMs }),
+        });
       try {
-        const updated = await clientFor(registry.subscriptionId).registries.beginUpdateAndWait(registry.resourceGroup, registry.name, { networkRuleSet }, requestOptions);
-        return toFirewall(registry, updated);
+        return toFirewall(registry, await runOperation(begin, registry, 'container registry', watch, options.operations));
       } catch (e) {
         throw registryError(e, registry, 'write');
       }
