@@ -71,6 +71,7 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
       raw.discover = { tag: discoverTag, scope: { ...(subscriptions.length > 0 ? { subscriptions } : {}), ...(groups.length > 0 ? { managementGroups: groups } : {}) } };
     }
     if (env.TAGWALL_CLOUD !== undefined && env.TAGWALL_CLOUD !== '') raw.cloud = env.TAGWALL_CLOUD;
+    if (env.TAGWALL_OWNER_ID !== undefined && env.TAGWALL_OWNER_ID.trim() !== '') raw.ownerId = env.TAGWALL_OWNER_ID.trim();
     // So the plain settings can be tried against the local emulator and a local or mirrored file.
     if (env.TAGWALL_ARM_ENDPOINT !== undefined && env.TAGWALL_ARM_ENDPOINT.trim() !== '') raw.arm = { endpoint: env.TAGWALL_ARM_ENDPOINT.trim() };
     const tags = env.TAGWALL_SERVICE_TAGS?.trim();
@@ -90,6 +91,7 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
 function settingName(problem: string): string {
   return problem
     .replace(/^cloud:/, 'TAGWALL_CLOUD:')
+    .replace(/^ownerId:/, 'TAGWALL_OWNER_ID:')
     .replace(/^targets\[(\d+)\]\.vault:/, (_, i: string) => `TAGWALL_VAULTS (item ${Number(i) + 1}):`)
     .replace(/^targets\[(\d+)\]\.resource:/, (_, i: string) => `TAGWALL_VAULTS (item ${Number(i) + 1}):`)
     .replace(/^targets\[\d+\]\.select(\[\d+\])?:/, 'TAGWALL_SELECT:')

@@ -190,8 +190,19 @@ const stateSchema = z.discriminatedUnion('store', [
   }),
 ]);
 
+/**
+ * This installation's owner ID, in the names of the rules it owns by name (a perimeter profile's
+ * tagwall-<owner>-<n>). Lowercase, since ARM compares names case-insensitively (so `A` and `a`
+ * would be one owner); at most 63 characters, so tagwall-<owner>-<n> stays within the 80 of an
+ * access-rule name (azure-rest-api-specs networkSecurityPerimeter.json, AccessRuleNameParameter:
+ * maxLength 80, letters, digits, '_', '.', '-') with room for an 8-digit <n>.
+ */
+const ownerId = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'an owner ID: 1-63 lowercase letters, digits and dashes, starting and ending with a letter or digit');
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
+  /** Absent: derived from where the state is kept (src/state/owner-id.ts), so two installations with their own state never share it. */
+  ownerId: ownerId.optional(),
   cloud: cloud.default('Public'),
   serviceTags: serviceTagsSchema.default({ source: 'download', maxStaleDays: 14 }),
   arm: z.strictObject({ endpoint: httpsUrl.optional(), pacing: pacingSchema.default(PACING_DEFAULTS) }).default({ pacing: PACING_DEFAULTS }),

@@ -17,6 +17,7 @@ import { createGraphReader, type GraphReader } from './fleet/graph-client.js';
 import { loadDocument } from './fleet/documents.js';
 import { resolveServiceTags, type ResolvedServiceTags } from './sources/resolve.js';
 import { storesFor } from './state/stores.js';
+import { defaultOwnerId } from './state/owner-id.js';
 import { AlertStateRepository } from './state/records.js';
 import type { KeyValueStore } from './state/store.js';
 import type { OperationPolling } from './targets/arm-client-options.js';
@@ -235,7 +236,8 @@ export async function openRun(config: TagwallConfig, options: RunOptions, runtim
       ...(runtime.armRetry === undefined ? {} : { retry: runtime.armRetry }),
       pacer,
     };
-    const firewalls = injected.firewalls ?? createFirewalls({ ...arm, ...(runtime.armOperations === undefined ? {} : { operations: runtime.armOperations }) });
+    const ownerId = config.ownerId ?? defaultOwnerId(stores.state);
+    const firewalls = injected.firewalls ?? createFirewalls({ ...arm, ownerId, ...(runtime.armOperations === undefined ? {} : { operations: runtime.armOperations }) });
     // One lookup per run: it lists each subscription's perimeters once, for all its vaults.
     const perimeters = injected.perimeters ?? (injected.firewalls === undefined ? createPerimeterLookup(arm) : undefined);
     const graph = injected.graph ?? (config.discover === undefined ? undefined : createGraphReader(arm));

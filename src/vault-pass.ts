@@ -43,6 +43,7 @@ function observe(fw: FirewallState, perimeter?: PerimeterView): ObservedFirewall
     ...(fw.findings === undefined || fw.findings.length === 0 ? {} : { kindFindings: fw.findings }),
     ...(fw.unsupported === undefined ? {} : { unsupported: fw.unsupported }),
     ...(fw.ownedByName === undefined ? {} : { ownedByName: fw.ownedByName }),
+    ...(fw.rewrite === true ? { rewrite: true } : {}),
     ...(fw.otherEntries === undefined || fw.otherEntries === 0 ? {} : { otherEntries: fw.otherEntries }),
   };
 }

@@ -118,6 +118,8 @@ export async function runDemo(io: CliIO): Promise<number> {
         serviceTags: { source: 'file', path: bundledServiceTagsPath() },
         arm: { endpoint: emulator.url },
         state: { store: 'file', path: join(work, 'state.json') },
+        // Named, so the demo's perimeter rule reads tagwall-demo-1 rather than a hash of a temp folder.
+        ownerId: 'demo',
         alerts: { webhook: { url: receiver.url, format: 'generic' } },
         targets: [
           { vault: office, select: ['AzureDevOps', 'LogicApps@westeurope'] },
@@ -145,7 +147,7 @@ export async function runDemo(io: CliIO): Promise<number> {
     heading(io, `The Storage account: at most 400 rules, none a /32 or /31 (${STORAGE_SELECTION})`);
     await showStorageLimit(io, emulator.control, account, first.report);
 
-    heading(io, 'The perimeter profile: tagwall writes only its own access rules (tagwall-<n>)');
+    heading(io, 'The perimeter profile: tagwall writes only its own access rules (tagwall-<owner>-<n>)');
     await showProfile(io, emulator.control, profile);
 
     heading(io, '2. Second sync: already in step, so zero writes');

@@ -174,7 +174,7 @@ export function planVault(input: VaultPlanInput): VaultPlan {
     nextRules,
     nextOwned,
     setDefaultActionDeny: setDeny,
-    changes: add.length > 0 || remove.length > 0 || setDeny,
+    changes: add.length > 0 || remove.length > 0 || setDeny || input.firewall.rewrite === true,
     refusals,
     forced,
     ...(posture.skip === undefined ? {} : { skip: posture.skip }),

@@ -11,6 +11,7 @@ import { conflict, type KeyValueStore, type StoredText, type WriteCondition } fr
  */
 export class BlobStore implements KeyValueStore {
   readonly description: string;
+  readonly location: string;
   private containerReady: Promise<ContainerAccess> | undefined;
 
   constructor(
@@ -19,6 +20,7 @@ export class BlobStore implements KeyValueStore {
     private readonly where: string,
   ) {
     this.description = `blob container ${container.containerName} at ${where}`;
+    this.location = `blob:${where}/${container.containerName}`;
   }
 
   /** Also accepts `UseDevelopmentStorage=true` (Azurite on its default ports). */

@@ -21,6 +21,7 @@ import { conflict, etagOf, type KeyValueStore, type StoredText, type WriteCondit
  */
 export class JsonFileStore implements KeyValueStore {
   readonly description: string;
+  readonly location: string;
   private readonly absolutePath: string;
   /**
    * The file as last read or written, with the stat that identifies that version. A run over
@@ -49,6 +50,7 @@ export class JsonFileStore implements KeyValueStore {
   constructor(readonly path: string) {
     this.description = `file ${path}`;
     this.absolutePath = resolve(path);
+    this.location = `file:${this.absolutePath}`;
   }
 
   /** Takes the lock (shared by every store of this process on the same file); returns warnings such as a takeover. */

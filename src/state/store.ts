@@ -24,6 +24,11 @@ export interface WriteCondition {
 export interface KeyValueStore {
   /** For messages: `file .tagwall/state.json`, `blob container tagwall at http://...`. */
   readonly description: string;
+  /**
+   * Where the state lives, the same on every run and version (an absolute path; an account URL
+   * and container): the default owner ID is derived from it (owner-id.ts), so never reword it.
+   */
+  readonly location?: string;
   get(key: string): Promise<StoredText | undefined>;
   /** Returns the new ETag. Throws STATE_CONFLICT when the condition does not hold. */
   put(key: string, text: string, condition?: WriteCondition): Promise<string>;

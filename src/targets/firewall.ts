@@ -40,10 +40,18 @@ export interface FirewallState {
   /** Set when the resource cannot take IP rules as it is (a registry below Premium, say): no write. */
   readonly unsupported?: { readonly code: string; readonly message: string };
   /**
-   * Rules the resource itself marks as tagwall's (a perimeter's access rules named tagwall-<n>).
-   * When set, it decides ownership instead of the record, and nothing is ever adopted.
+   * Rules the resource itself marks as this installation's (a perimeter's access rules named
+   * tagwall-<owner>-<n> with this installation's owner ID; another installation's are someone
+   * else's). When set, it decides which present rules are tagwall's instead of the record, and
+   * nothing is ever adopted; the record still says what was tagwall's, so a rule removed outside
+   * tagwall is drift as for every kind.
    */
   readonly ownedByName?: readonly string[];
+  /**
+   * Set when the resource needs a write even though its rules are what the plan wants (a
+   * perimeter's legacy tagwall-<n> rules to rename): the plan then has changes.
+   */
+  readonly rewrite?: boolean;
   /**
    * Entries that are not IP rules but count against the kind's limit (a perimeter profile's
    * subscription and FQDN elements): always someone else's, never written.

@@ -1,6 +1,15 @@
 import type { ArmClientOptions } from './arm-client-options.js';
 import type { FirewallTarget } from './firewall.js';
 
+/** What every adapter is made with: how to reach ARM, and who this installation is. */
+export interface FirewallOptions extends ArmClientOptions {
+  /**
+   * This installation's owner ID, for kinds whose rules carry their owner in their names (a
+   * perimeter profile's tagwall-<owner>-<n>); session.ts always gives it.
+   */
+  readonly ownerId?: string;
+}
+
 /**
  * Where a kind keeps its firewall in the resource body, as KQL property paths over Resource
  * Graph's `resources` table (the same body ARM's GET answers). A field the kind's API does not
@@ -67,5 +76,5 @@ export interface FirewallFacts {
   /** The SDK package the adapter uses. */
   readonly sdk: string;
   /** The adapter factory, loaded only when a target of the kind is configured (the SDKs are large). */
-  readonly load: () => Promise<(options: ArmClientOptions) => FirewallTarget>;
+  readonly load: () => Promise<(options: FirewallOptions) => FirewallTarget>;
 }

@@ -1,8 +1,7 @@
 import type { ResourceRef } from '../core/resource-id.js';
 import { TagwallError } from '../core/errors.js';
-import type { ArmClientOptions } from './arm-client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from './firewall.js';
-import type { FirewallFacts } from './kind.js';
+import type { FirewallFacts, FirewallOptions } from './kind.js';
 import { KEY_VAULT } from './keyvault/facts.js';
 import { EVENT_HUBS } from './eventhub/facts.js';
 import { SERVICE_BUS } from './servicebus/facts.js';
@@ -48,7 +47,7 @@ export function kindOf(resource: ResourceRef): FirewallFacts {
  * One FirewallTarget for every kind: each call goes to its kind's adapter, which is created (and
  * its SDK loaded) on the first call for that kind.
  */
-export function createFirewalls(options: ArmClientOptions): FirewallTarget {
+export function createFirewalls(options: FirewallOptions): FirewallTarget {
   const adapters = new Map<string, Promise<FirewallTarget>>();
   const adapterFor = (resource: ResourceRef): Promise<FirewallTarget> => {
     const kind = kindOf(resource);

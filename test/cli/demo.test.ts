@@ -55,11 +55,11 @@ describe('npm start (tagwall demo)', () => {
     expect(rules.filter((rule) => !rule.includes('/')).length).toBeGreaterThan(1);
   });
 
-  it('syncs a perimeter profile: its own access rule tagwall-1, someone else\'s left as it was, within 200 elements', () => {
+  it('syncs a perimeter profile: its own access rule tagwall-demo-1, someone else\'s left as it was, within 200 elements', () => {
     // AzureDevOps merges into 24 blocks; the office rule of the profile is someone else's, and counts.
     expect(r.stdout).toMatch(/^defaultProfile\s+applied\s+\+24\s+-0\s+1\s+0\s+25\/200/m);
     expect(r.stdout).toMatch(/^ {2}corp-office \(Inbound\): 1 prefix: 145\.14\.56\.23\/32$/m);
-    expect(r.stdout).toMatch(/^ {2}tagwall-1 \(Inbound\): 24 prefixes /m);
+    expect(r.stdout).toMatch(/^ {2}tagwall-demo-1 \(Inbound\): 24 prefixes /m);
     expect(r.stdout).toMatch(/^defaultProfile\s+in-sync\s+\+0/m);
   });
 });

@@ -31,6 +31,8 @@ const PROFILE = parseResourceId(PROFILE_ID);
 const OFFICE = '81.2.69.142/32';
 const OFFICE_V6 = '2001:db8::/48';
 const PARTNER = '/subscriptions/33333333-3333-3333-3333-333333333333';
+// This installation's owner ID: its rules are tagwall-ops-<n>.
+const OWNER = 'ops';
 
 // Someone else's rules in the profile, and what each costs against the 200 elements.
 const OTHERS = [
@@ -40,7 +42,7 @@ const OTHERS = [
 ];
 const OTHER_ELEMENTS = 5;
 // Another profile's rule, named like tagwall's: it is not this target's business.
-const ELSEWHERE = { name: 'tagwall-1', profile: 'other', direction: 'Inbound' as const, addressPrefixes: ['20.50.0.0/16'] };
+const ELSEWHERE = { name: 'tagwall-ops-1', profile: 'other', direction: 'Inbound' as const, addressPrefixes: ['20.50.0.0/16'] };
 
 function seed(extra: SeedAccessRule[] = []): EmulatorSeed {
   return { vaults: [], perimeters: [{ id: NSP, profiles: ['defaultProfile', 'other'], accessRules: [...OTHERS, ELSEWHERE, ...extra] }] };
@@ -56,12 +58,12 @@ beforeEach(async () => {
 const logger: AlertLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 function profiles(overrides: Partial<PerimeterProfileFirewallOptions> = {}): FirewallTarget {
-  return createPerimeterProfileFirewalls({ endpoint: t.emulator.url, credential: t.credential, tls: { ca: t.emulator.caCert }, retry: FAST_RETRY, ...overrides });
+  return createPerimeterProfileFirewalls({ endpoint: t.emulator.url, credential: t.credential, tls: { ca: t.emulator.caCert }, retry: FAST_RETRY, ownerId: OWNER, ...overrides });
 }
 
 function config(targets: RawConfig['targets'], extra: Partial<RawConfig> = {}): ReturnType<typeof parseConfig> {
   return parseConfig(
-    { serviceTags: { source: 'file', path: BUNDLED }, arm: { endpoint: t.emulator.url }, state: { store: 'file', path: join(stateDir, 'state.json') }, targets, ...extra },
+    { serviceTags: { source: 'file', path: BUNDLED }, arm: { endpoint: t.emulator.url }, state: { store: 'file', path: join(stateDir, 'state.json') }, ownerId: OWNER, targets, ...extra },
     { baseDir: stateDir, source: 'test' },
   );
 }
@@ -77,7 +79,7 @@ async function stored(): Promise<AccessRuleResourceJson[]> {
 }
 
 const inProfile = (r: AccessRuleResourceJson): boolean => r.id.startsWith(`${PROFILE_ID}/`);
-const isTagwall = (r: AccessRuleResourceJson): boolean => inProfile(r) && /^tagwall-\d+$/.test(r.name) && r.properties.direction === 'Inbound';
+const isTagwall = (r: AccessRuleResourceJson): boolean => inProfile(r) && /^tagwall-ops-\d+$/.test(r.name) && r.properties.direction === 'Inbound';
 
 async function tagwallRules(): Promise<Record<string, string[]>> {
   return Object.fromEntries((await stored()).filter(isTagwall).map((r) => [r.name, r.properties.addressPrefixes]));
@@ -121,8 +123,8 @@ describe('read', () => {
     expect(state.findings?.map((f) => f.code)).toEqual(['NSP_OTHER_ELEMENTS']);
   });
 
-  it('a prefix another rule holds too is not tagwall\'s, even in tagwall-1', async () => {
-    await t.reset(seed([{ name: 'tagwall-1', direction: 'Inbound', addressPrefixes: [OFFICE, '20.1.0.0/16'] }]));
+  it('a prefix another rule holds too is not tagwall\'s, even in tagwall-ops-1', async () => {
+    await t.reset(seed([{ name: 'tagwall-ops-1', direction: 'Inbound', addressPrefixes: [OFFICE, '20.1.0.0/16'] }]));
     const state = await profiles().read(PROFILE);
     expect(state.ownedByName).toEqual(['20.1.0.0/16']);
   });
@@ -136,13 +138,13 @@ describe('read', () => {
 describe('write', () => {
   const SEVEN = addresses(7);
 
-  it('splits tagwall\'s prefixes over tagwall-1..n and leaves every other rule exactly as stored', async () => {
+  it('splits tagwall\'s prefixes over tagwall-ops-1..n and leaves every other rule exactly as stored', async () => {
     const before = await othersAsStored();
     const fw = profiles({ maxPrefixesPerRule: 3 });
     const after = await fw.write(await fw.read(PROFILE), { ipRules: [OFFICE, OFFICE_V6, ...SEVEN] });
-    expect(await tagwallRules()).toEqual({ 'tagwall-1': SEVEN.slice(0, 3), 'tagwall-2': SEVEN.slice(3, 6), 'tagwall-3': SEVEN.slice(6) });
+    expect(await tagwallRules()).toEqual({ 'tagwall-ops-1': SEVEN.slice(0, 3), 'tagwall-ops-2': SEVEN.slice(3, 6), 'tagwall-ops-3': SEVEN.slice(6) });
     expect(await othersAsStored()).toEqual(before);
-    expect(await ruleRequests()).toEqual(['GET (list) 200', 'PUT tagwall-1 201', 'PUT tagwall-2 201', 'PUT tagwall-3 201']);
+    expect(await ruleRequests()).toEqual(['GET (list) 200', 'PUT tagwall-ops-1 201', 'PUT tagwall-ops-2 201', 'PUT tagwall-ops-3 201']);
     expect([...after.ipRules].sort()).toEqual([OFFICE, OFFICE_V6, ...SEVEN].sort());
     expect([...after.ownedByName!].sort()).toEqual([...SEVEN].sort());
   });
@@ -155,23 +157,23 @@ describe('write', () => {
     expect(await ruleRequests()).toEqual(['GET (list) 200']);
   });
 
-  it('numbers its rules around someone else\'s rule named tagwall-2', async () => {
-    const theirs = { name: 'tagwall-2', direction: 'Outbound' as const, fullyQualifiedDomainNames: ['x.contoso.com'] };
+  it('numbers its rules around someone else\'s rule named tagwall-ops-2', async () => {
+    const theirs = { name: 'tagwall-ops-2', direction: 'Outbound' as const, fullyQualifiedDomainNames: ['x.contoso.com'] };
     await t.reset(seed([theirs]));
     const before = await othersAsStored();
     const fw = profiles({ maxPrefixesPerRule: 3 });
     const state = await fw.read(PROFILE);
     expect(state.findings?.map((f) => f.code)).toContain('NSP_RULE_NAME_TAKEN');
     await fw.write(state, { ipRules: [OFFICE, OFFICE_V6, ...SEVEN] });
-    expect(await tagwallRules()).toEqual({ 'tagwall-1': SEVEN.slice(0, 3), 'tagwall-3': SEVEN.slice(3, 6), 'tagwall-4': SEVEN.slice(6) });
+    expect(await tagwallRules()).toEqual({ 'tagwall-ops-1': SEVEN.slice(0, 3), 'tagwall-ops-3': SEVEN.slice(3, 6), 'tagwall-ops-4': SEVEN.slice(6) });
     expect(await othersAsStored()).toEqual(before);
   });
 
   it('drops its copy of a prefix another rule holds, and keeps that rule\'s', async () => {
-    await t.reset(seed([{ name: 'tagwall-1', direction: 'Inbound', addressPrefixes: [OFFICE, '20.1.0.0/16'] }]));
+    await t.reset(seed([{ name: 'tagwall-ops-1', direction: 'Inbound', addressPrefixes: [OFFICE, '20.1.0.0/16'] }]));
     const fw = profiles();
     await fw.write(await fw.read(PROFILE), { ipRules: [OFFICE, OFFICE_V6, '20.1.0.0/16'] });
-    expect(await tagwallRules()).toEqual({ 'tagwall-1': ['20.1.0.0/16'] });
+    expect(await tagwallRules()).toEqual({ 'tagwall-ops-1': ['20.1.0.0/16'] });
     expect((await othersAsStored()).find((r) => r.name === 'office')?.properties.addressPrefixes).toEqual([OFFICE, OFFICE_V6]);
   });
 
@@ -179,11 +181,11 @@ describe('write', () => {
     const fw = profiles({ maxPrefixesPerRule: 3 });
     await fw.write(await fw.read(PROFILE), { ipRules: [OFFICE, OFFICE_V6, ...SEVEN] });
     await t.emulator.control.clearRequests();
-    // Keep one prefix from each old rule: two of them move into tagwall-1.
+    // Keep one prefix from each old rule: two of them move into tagwall-ops-1.
     const kept = [SEVEN[0]!, SEVEN[4]!, SEVEN[6]!];
     await fw.write(await fw.read(PROFILE), { ipRules: [OFFICE, OFFICE_V6, ...kept] });
-    expect(await ruleRequests()).toEqual(['GET (list) 200', 'PUT tagwall-1 200', 'DELETE tagwall-2 200', 'DELETE tagwall-3 200']);
-    expect(await tagwallRules()).toEqual({ 'tagwall-1': kept });
+    expect(await ruleRequests()).toEqual(['GET (list) 200', 'PUT tagwall-ops-1 200', 'DELETE tagwall-ops-2 200', 'DELETE tagwall-ops-3 200']);
+    expect(await tagwallRules()).toEqual({ 'tagwall-ops-1': kept });
   });
 
   it('a failed delete leaves every prefix the plan keeps in place', async () => {
@@ -194,7 +196,7 @@ describe('write', () => {
     const e = await fw.write(await fw.read(PROFILE), { ipRules: [OFFICE, OFFICE_V6, ...kept] }).catch((x: unknown) => x);
     expect(isTagwallError(e, 'TARGET_BAD_REQUEST')).toBe(true);
     const rules = await tagwallRules();
-    expect(rules['tagwall-1']).toEqual(kept);
+    expect(rules['tagwall-ops-1']).toEqual(kept);
     expect(countAddresses(subtractRanges(ranges(kept), ranges(Object.values(rules).flat())))).toBe(0);
   });
 
@@ -220,7 +222,7 @@ describe('write', () => {
 describe('runs', () => {
   const target = (select: string[], extra: Record<string, unknown> = {}): RawConfig['targets'] => [{ resource: PROFILE_ID, select, ...extra }];
 
-  it('end to end: the tag lands in tagwall-1, the others stay, and the second run makes no write', async () => {
+  it('end to end: the tag lands in tagwall-ops-1, the others stay, and the second run makes no write', async () => {
     const before = await othersAsStored();
     const cfg = config(target(['AzureDevOps']));
     const first = (await sync(cfg)).vaults[0]!;
@@ -228,10 +230,10 @@ describe('runs', () => {
     expect([...first.unmanaged].sort()).toEqual([OFFICE, OFFICE_V6].sort());
     expect(first.findings.map((f) => f.code)).not.toContain('FIREWALL_DISABLED');
     const rules = await tagwallRules();
-    expect(Object.keys(rules)).toEqual(['tagwall-1']);
-    // The tag fits losslessly: tagwall-1 allows exactly its addresses.
-    expect(ranges(rules['tagwall-1']!)).toEqual(await tagRanges('AzureDevOps'));
-    expect(rules['tagwall-1']!.every((p) => p.includes('/'))).toBe(true);
+    expect(Object.keys(rules)).toEqual(['tagwall-ops-1']);
+    // The tag fits losslessly: tagwall-ops-1 allows exactly its addresses.
+    expect(ranges(rules['tagwall-ops-1']!)).toEqual(await tagRanges('AzureDevOps'));
+    expect(rules['tagwall-ops-1']!.every((p) => p.includes('/'))).toBe(true);
     expect(await othersAsStored()).toEqual(before);
 
     await t.emulator.control.clearRequests();
@@ -241,15 +243,15 @@ describe('runs', () => {
     expect(await ruleRequests()).toEqual(['GET (list) 200']);
   });
 
-  it('the name decides ownership: without any record, nothing is adopted or re-added, and a stranger\'s prefix in tagwall-1 goes', async () => {
+  it('the name decides ownership: without any record, nothing is adopted or re-added, and a stranger\'s prefix in tagwall-ops-1 goes', async () => {
     const cfg = config(target(['AzureDevOps']));
     await sync(cfg);
     await rm(join(stateDir, 'state.json'), { force: true });
-    const planted = [...(await tagwallRules())['tagwall-1']!, '20.99.0.0/16'];
-    expect((await t.fetch('PUT', `${PROFILE_ID}/accessRules/tagwall-1?api-version=2025-05-01`, { body: { properties: { direction: 'Inbound', addressPrefixes: planted } } })).status).toBe(200);
+    const planted = [...(await tagwallRules())['tagwall-ops-1']!, '20.99.0.0/16'];
+    expect((await t.fetch('PUT', `${PROFILE_ID}/accessRules/tagwall-ops-1?api-version=2025-05-01`, { body: { properties: { direction: 'Inbound', addressPrefixes: planted } } })).status).toBe(200);
     const report = (await sync(cfg)).vaults[0]!;
     expect(report).toMatchObject({ outcome: 'applied', remove: ['20.99.0.0/16'], add: [], adopted: [] });
-    expect(ranges((await tagwallRules())['tagwall-1']!)).toEqual(await tagRanges('AzureDevOps'));
+    expect(ranges((await tagwallRules())['tagwall-ops-1']!)).toEqual(await tagRanges('AzureDevOps'));
   });
 
   it('the budget is the 200 less every element of the others: a tag too big for it fills exactly the rest, and is covered', async () => {
@@ -267,13 +269,13 @@ describe('runs', () => {
     const lax = { guards: { maxRemovedFraction: 1, maxSourceShrinkFraction: 1 } };
     // 24 + 96 prefixes: three rules of at most 50.
     await sync(config(target(['AzureDevOps', 'Storage.WestEurope']), lax), { firewalls: fw });
-    expect(Object.keys(await tagwallRules())).toEqual(['tagwall-1', 'tagwall-2', 'tagwall-3']);
+    expect(Object.keys(await tagwallRules())).toEqual(['tagwall-ops-1', 'tagwall-ops-2', 'tagwall-ops-3']);
     await t.emulator.control.clearRequests();
     const report = (await sync(config(target(['AzureDevOps']), lax), { firewalls: fw })).vaults[0]!;
     expect(report.outcome).toBe('applied');
     const writes = (await ruleRequests()).filter((r) => !r.startsWith('GET'));
-    expect(writes).toEqual(['PUT tagwall-1 200', 'DELETE tagwall-2 200', 'DELETE tagwall-3 200']);
-    expect(ranges((await tagwallRules())['tagwall-1']!)).toEqual(await tagRanges('AzureDevOps'));
+    expect(writes).toEqual(['PUT tagwall-ops-1 200', 'DELETE tagwall-ops-2 200', 'DELETE tagwall-ops-3 200']);
+    expect(ranges((await tagwallRules())['tagwall-ops-1']!)).toEqual(await tagRanges('AzureDevOps'));
   });
 
   it('authoritative mode is refused in the configuration, before any request', () => {
@@ -287,21 +289,21 @@ describe('runs', () => {
     expect(isTagwallError(e) && e.details).toEqual(['targets[0].mode: a Network Security Perimeter profile takes mode "merge" only: tagwall changes its own rules there and never the others\'']);
   });
 
-  it('an IPv6 prefix someone put in tagwall-1 stays there, and counts against the limit', async () => {
-    await t.reset(seed([{ name: 'tagwall-1', direction: 'Inbound', addressPrefixes: ['20.99.0.0/16', '2001:db8:1::/48'] }]));
+  it('an IPv6 prefix someone put in tagwall-ops-1 stays there, and counts against the limit', async () => {
+    await t.reset(seed([{ name: 'tagwall-ops-1', direction: 'Inbound', addressPrefixes: ['20.99.0.0/16', '2001:db8:1::/48'] }]));
     const report = (await sync(config(target(['AzureDevOps'])))).vaults[0]!;
     expect(report).toMatchObject({ outcome: 'applied', remove: ['20.99.0.0/16'] });
     expect(report.unmanaged).toContain('2001:db8:1::/48');
-    const mine = (await tagwallRules())['tagwall-1']!;
+    const mine = (await tagwallRules())['tagwall-ops-1']!;
     expect(mine).toContain('2001:db8:1::/48');
     expect(ranges(mine.filter((p) => !p.includes(':')))).toEqual(await tagRanges('AzureDevOps'));
   });
 
-  it('add-only keeps what tagwall-1 holds when the tag moves on', async () => {
-    await t.reset(seed([{ name: 'tagwall-1', direction: 'Inbound', addressPrefixes: ['20.99.0.0/16'] }]));
+  it('add-only keeps what tagwall-ops-1 holds when the tag moves on', async () => {
+    await t.reset(seed([{ name: 'tagwall-ops-1', direction: 'Inbound', addressPrefixes: ['20.99.0.0/16'] }]));
     const report = (await sync(config(target(['AzureDevOps'], { policy: 'add-only' })))).vaults[0]!;
     expect(report).toMatchObject({ outcome: 'applied', remove: [] });
-    const mine = (await tagwallRules())['tagwall-1']!;
+    const mine = (await tagwallRules())['tagwall-ops-1']!;
     expect(mine).toContain('20.99.0.0/16');
     expect(countAddresses(subtractRanges(await tagRanges('AzureDevOps'), ranges(mine)))).toBe(0);
   });

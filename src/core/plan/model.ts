@@ -121,6 +121,8 @@ export interface ObservedFirewall {
   readonly unsupported?: { readonly code: string; readonly message: string };
   /** Rules the firewall itself marks as tagwall's; when set, it decides ownership instead of the record. */
   readonly ownedByName?: readonly string[];
+  /** The firewall needs a write whatever the rules (its kind's own housekeeping, e.g. a rename). */
+  readonly rewrite?: boolean;
   /** Entries that are not IP rules but count against maxRules all the same (a perimeter profile's subscriptions). */
   readonly otherEntries?: number;
 }

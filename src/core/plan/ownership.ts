@@ -51,9 +51,12 @@ export function ownershipOf(ipRules: readonly string[], record: AppliedRecord | 
   // A special entry is the firewall's own, whatever a record says.
   for (const key of special) owned.delete(key);
   if (ownedByName !== undefined) {
-    // The firewall names what is tagwall's itself: that is the whole truth, and adoption would
-    // claim rules that live in someone else's entries.
+    // The firewall names which present rules are tagwall's itself: that is the whole truth for
+    // them, and adoption would claim rules that live in someone else's entries.
     const named = new Set(ownedByName.map((r) => normaliseRule(r).key).filter((k) => !special.includes(k)));
+    // What the record owned and is gone now was removed outside tagwall: still owned, so it is
+    // drift (RULE_MISSING). Only absent rules: a present one is whoever's the names say.
+    for (const key of owned) if (!present.has(key)) named.add(key);
     return { current, owned: named, firstContact: false };
   }
   // A record whose first write was never confirmed (its run died, or Azure refused it) is still

@@ -10,7 +10,7 @@ export const PERIMETER_PROFILE: FirewallFacts = {
   resourceType: 'Microsoft.Network/networkSecurityPerimeters/profiles',
   // What @azure/arm-network 36.0.0 sends; the spec is the same as the first stable 2024-07-01.
   apiVersion: '2025-05-01',
-  rulesAt: 'accessRules/tagwall-<n>: properties.addressPrefixes[] (inbound)',
+  rulesAt: 'accessRules/tagwall-<owner>-<n>: properties.addressPrefixes[] (inbound)',
   // The limits page's hard limit of 200 inbound rule elements per profile. Microsoft does not
   // say what an element is; counting every address prefix (and every subscription) as one is
   // the reading that can never overshoot, whatever Azure counts.
