@@ -21,7 +21,7 @@ import { defaultOwnerId } from './state/owner-id.js';
 import { AlertStateRepository } from './state/records.js';
 import type { KeyValueStore } from './state/store.js';
 import type { OperationPolling } from './targets/arm-client-options.js';
-import { ArmPacer } from './fleet/pacing.js';
+import { processPacer, type ArmPacer } from './fleet/pacing.js';
 import { createFirewalls } from './targets/kinds.js';
 import { createPerimeterLookup } from './targets/perimeter.js';
 import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
@@ -63,7 +63,7 @@ export interface Runtime {
   readonly armRetry?: { readonly maxRetries?: number; readonly retryDelayInMs?: number; readonly maxRetryDelayInMs?: number };
   /** How long-running writes (Cosmos DB's) are polled; defaults to the SDK's interval and a 20-minute bound. */
   readonly armOperations?: OperationPolling;
-  /** Paces ARM calls per subscription; defaults to one per run at `arm.pacing`'s rates. */
+  /** Paces ARM calls per subscription; defaults to the process's pacer for the endpoint and identity, at `arm.pacing`'s rates. */
   readonly pacer?: ArmPacer;
   readonly onProgress?: (received: number, total?: number) => void;
   readonly onVaultDone?: (report: VaultReport, done: number, total: number) => void;
@@ -73,6 +73,21 @@ export interface RunResult {
   readonly report: RunReport;
   readonly alerts?: DispatchResult;
 }
+
+/**
+ * Who ARM counts a run's calls against, as far as the process can tell: a credential handed in is
+ * its own principal (by object); otherwise DefaultAzureCredential with the configured client ID,
+ * the same principal for every run that names the same one.
+ */
+function identityOf(config: TagwallConfig, runtime: Runtime): string {
+  if (runtime.credential === undefined) return `default:${config.identity.clientId ?? ''}`;
+  let id = credentialIds.get(runtime.credential);
+  if (id === undefined) credentialIds.set(runtime.credential, (id = `credential:${++credentialCount}`));
+  return id;
+}
+
+const credentialIds = new WeakMap<TokenCredential, string>();
+let credentialCount = 0;
 
 export function credentialFor(config: TagwallConfig, runtime: Runtime): TokenCredential {
   if (runtime.credential !== undefined) return runtime.credential;
@@ -227,8 +242,8 @@ export async function openRun(config: TagwallConfig, options: RunOptions, runtim
       await sendAlerts(config, runtime, stores.state, webhook, serviceTagAlerts({ failure: describeError(e), ...(isTagwallError(e) ? { failureCode: e.code } : {}) }), evaluatedScopes([]), options.alerts);
       throw e;
     }
-    // One pacer for the run: ARM counts a principal's calls per subscription, whichever client makes them.
-    const pacer = runtime.pacer ?? new ArmPacer(config.arm.pacing);
+    // ARM counts a principal's calls per subscription, whichever client and whichever run makes them.
+    const pacer = runtime.pacer ?? processPacer(config.arm.endpoint, identityOf(config, runtime), config.arm.pacing).forRun();
     const arm = {
       endpoint: config.arm.endpoint,
       credential,

@@ -144,6 +144,7 @@ export const ACTIONS = {
   SHARD_MESSAGE_INVALID: person('A queue message is not a tagwall shard: find what else writes to the queue; the message is dropped.'),
   SHARD_MESSAGE_TOO_LARGE: INTERNAL,
   SHARD_FAILED: retry('the next sync finds these firewalls again; the logs of the shard\'s failed deliveries say why it failed'),
+  SHARD_NOT_SENT: retry('the queue refused the shard\'s message, so no worker took these firewalls: the next sync finds them again; if the run error names a 401, 403 or 404, fix AzureWebJobsStorage'),
   QUEUE_CONFIG_INVALID: CONFIG,
   QUEUE_UNAVAILABLE: retry('the queue could not be reached; if the message names a 401, 403 or 404, fix AzureWebJobsStorage instead'),
   RUN_ID_INVALID: person('Use the run ID a sync reported (a UUID).'),

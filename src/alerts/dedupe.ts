@@ -58,13 +58,21 @@ export function decideAlerts(input: DecideInput): { notifications: Notification[
   const repeatAfterMs = repeatInterval(input.repeatAfterHours);
   const evaluated = new Set(input.evaluatedScopes.map(scopeOf));
   const written = new Set((input.writeScopes ?? []).map(scopeOf));
+  // Grouped once: filtering every alert for every scope was quadratic, a minute at 10,000 firewalls.
+  const byScope = new Map<string, Alert[]>();
+  for (const a of input.alerts) {
+    const scope = scopeOf(a.vault);
+    const group = byScope.get(scope);
+    if (group === undefined) byScope.set(scope, [a]);
+    else group.push(a);
+  }
   const scopes = scopesToConsider(input.alerts, input.evaluatedScopes).map((scope) =>
     decideScope({
       scope,
       evaluated: evaluated.has(scope),
       writeEvaluated: written.has(scope),
       previous: input.previous.get(scope),
-      alerts: input.alerts.filter((a) => scopeOf(a.vault) === scope),
+      alerts: byScope.get(scope) ?? [],
       now: input.now,
       repeatAfterMs,
     }),

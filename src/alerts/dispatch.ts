@@ -4,7 +4,8 @@ import { scopeOf } from './fingerprint.js';
 import { webhookBody } from './format.js';
 import { groupNotifications, type Outgoing } from './group.js';
 import { logNotification } from './log.js';
-import type { Alert, AlertLogger, AlertState, AlertStateAccess, Notification } from './types.js';
+import { inPool } from '../state/pool.js';
+import type { Alert, AlertLogger, AlertState, AlertStateAccess, LoadedAlertState, Notification } from './types.js';
 import { describeWebhookUrl, postWebhook, webhookSettings, type WebhookConfig } from './webhook.js';
 
 /**
@@ -44,17 +45,19 @@ export async function dispatchAlerts(input: DispatchInput): Promise<DispatchResu
 
   const loaded = new Map<string, { state: AlertState; etag: string } | undefined>();
   const unreadable = new Set<string>();
+  const outcomes = await loadAll(input.state, scopes);
   for (const scope of scopes) {
-    try {
-      loaded.set(scope, await input.state.load(scope));
-    } catch (e) {
-      // Better to alert twice than to stay silent: decide as if nothing were remembered,
-      // but resolve nothing and save nothing for this scope.
-      unreadable.add(scope);
-      const message = `alert state for ${scope} could not be read: ${describeError(e)}`;
-      stateErrors.push(message);
-      logger.error(message);
+    const outcome = outcomes.get(scope) ?? { ok: false, error: new Error('not loaded') };
+    if (outcome.ok) {
+      loaded.set(scope, outcome.value);
+      continue;
     }
+    // Better to alert twice than to stay silent: decide as if nothing were remembered,
+    // but resolve nothing and save nothing for this scope.
+    unreadable.add(scope);
+    const message = `alert state for ${scope} could not be read: ${describeError(outcome.error)}`;
+    stateErrors.push(message);
+    logger.error(message);
   }
 
   const decision = decideAlerts({
@@ -76,22 +79,52 @@ export async function dispatchAlerts(input: DispatchInput): Promise<DispatchResu
 
   const held = input.webhook === undefined ? new Map<string, Set<string>>() : await deliver(input.webhook, outgoing, now, webhook, logger);
 
-  const saved: string[] = [];
-  for (const d of decision.scopes) {
-    if (unreadable.has(d.scope)) continue;
+  const writes = decision.scopes.flatMap((d) => {
+    if (unreadable.has(d.scope)) return [];
     const next = settleScope(d, held.get(d.scope) ?? new Set());
-    if (sameAlertState(d.previous, next)) continue;
+    return sameAlertState(d.previous, next) ? [] : [{ scope: d.scope, next }];
+  });
+  // Each save is conditional on the ETag its scope was read with, so they need no order among them.
+  const written = await inPool(writes.length, STATE_REQUESTS_IN_FLIGHT, async (i) => {
+    const { scope, next } = writes[i]!;
     try {
-      await input.state.save(d.scope, next, loaded.get(d.scope)?.etag);
-      saved.push(d.scope);
+      await input.state.save(scope, next, loaded.get(scope)?.etag);
+      return undefined;
     } catch (e) {
-      // Most likely an overlapping run saved first; the next run decides again from its record.
-      const message = `alert state for ${d.scope} could not be saved: ${describeError(e)}`;
-      stateErrors.push(message);
-      logger.error(message);
+      return e;
+    }
+  });
+  const saved: string[] = [];
+  writes.forEach(({ scope }, i) => {
+    if (written[i] === undefined) return void saved.push(scope);
+    // Most likely an overlapping run saved first; the next run decides again from its record.
+    const message = `alert state for ${scope} could not be saved: ${describeError(written[i])}`;
+    stateErrors.push(message);
+    logger.error(message);
+  });
+  return { notifications, webhook, state: { saved, errors: stateErrors } };
+}
+
+/** Alert records read or written at once, when the state access cannot read many in one go itself. */
+const STATE_REQUESTS_IN_FLIGHT = 16;
+
+/** Every scope's remembered state, through loadMany when the access has it, else `load` a bounded number at a time. */
+async function loadAll(state: AlertStateAccess, scopes: readonly string[]): Promise<ReadonlyMap<string, LoadedAlertState>> {
+  if (state.loadMany !== undefined) {
+    try {
+      return await state.loadMany(scopes);
+    } catch (error) {
+      return new Map(scopes.map((scope) => [scope, { ok: false, error }]));
     }
   }
-  return { notifications, webhook, state: { saved, errors: stateErrors } };
+  const outcomes = await inPool(scopes.length, STATE_REQUESTS_IN_FLIGHT, async (i): Promise<LoadedAlertState> => {
+    try {
+      return { ok: true, value: await state.load(scopes[i]!) };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  });
+  return new Map(scopes.map((scope, i) => [scope, outcomes[i]!]));
 }
 
 /**

@@ -138,7 +138,15 @@ export interface AlertState {
 export interface AlertStateAccess {
   load(scope: string): Promise<{ state: AlertState; etag: string } | undefined>;
   save(scope: string, state: AlertState, etag?: string): Promise<unknown>;
+  /**
+   * Many scopes at once (a fleet run's thousands), each loaded as `load` would, or its error.
+   * Without it, dispatch calls `load` for each scope, a bounded number at a time.
+   */
+  loadMany?(scopes: readonly string[]): Promise<ReadonlyMap<string, LoadedAlertState>>;
 }
+
+/** One scope's alert state as loadMany found it: remembered, nothing remembered (undefined), or why it could not be read. */
+export type LoadedAlertState = { readonly ok: true; readonly value: { state: AlertState; etag: string } | undefined } | { readonly ok: false; readonly error: unknown };
 
 /** The Functions InvocationContext and the CLI both fit this. */
 export interface AlertLogger {

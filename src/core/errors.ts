@@ -118,6 +118,7 @@ export type ErrorCode =
   | 'SHARD_MESSAGE_TOO_LARGE'
   /** A shard the host gave up on after maxDequeueCount deliveries (it ended on the poison queue). */
   | 'SHARD_FAILED'
+  | 'SHARD_NOT_SENT'
   | 'QUEUE_CONFIG_INVALID'
   | 'QUEUE_UNAVAILABLE'
   | 'RUN_ID_INVALID'

@@ -93,8 +93,11 @@ export interface ShardResult {
   readonly runId: string;
   readonly shard: number;
   readonly finishedAt: string;
-  /** `done`, or `poisoned` when the shard ended on the poison queue (SHARD_FAILED). */
-  readonly state: 'done' | 'poisoned';
+  /**
+   * `done`; `poisoned` when the shard ended on the poison queue (SHARD_FAILED); `not-sent` when the
+   * run's queue failed before the shard's message went out (SHARD_NOT_SENT), written by the run itself.
+   */
+  readonly state: 'done' | 'poisoned' | 'not-sent';
   readonly vaults: readonly ShardVault[];
 }
 

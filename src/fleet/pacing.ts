@@ -130,10 +130,15 @@ export class ArmPacer {
   private readonly rates: Readonly<Record<ArmOperation, BucketRate>>;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
-  private readonly lanes = new Map<string, Lane>();
+  private readonly lanes: Map<string, Lane>;
   private readonly tallies = new Map<string, Tally>();
 
-  constructor(options: ArmPacerOptions = {}) {
+  /** `shared`: the buckets of the pacer this one is a view of (see forRun). */
+  constructor(
+    private readonly options: ArmPacerOptions = {},
+    shared?: Map<string, Lane>,
+  ) {
+    this.lanes = shared ?? new Map();
     const margin = options.margin ?? DEFAULT_PACING_MARGIN;
     if (!(margin > 0 && margin <= 1)) throw new TagwallError('CONFIG_INVALID', `the pacing margin is a share of ARM's limits, above 0 and at most 1, not ${margin}`);
     this.rates = {
@@ -143,6 +148,14 @@ export class ArmPacer {
     };
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  /**
+   * A pacer over the same buckets, blocks and queues, that counts only its own calls: one run's
+   * view of the process's pacing, so the run's report says what that run cost.
+   */
+  forRun(): ArmPacer {
+    return new ArmPacer(this.options, this.lanes);
   }
 
   /** Resolves when the subscription's bucket for `op` has given this call a token; calls queue in arrival order. */
@@ -256,6 +269,24 @@ export class ArmPacer {
     }
   }
 }
+
+/**
+ * The process's pacer for one ARM endpoint, identity and set of rates. ARM keeps its buckets per
+ * principal and subscription, so every run of the process that calls as that principal (the
+ * queue worker's concurrent shards, a timer beside an HTTP run) must draw on the same buckets;
+ * a pacer per run let two runs together send twice what ARM allows. Take `forRun()` of it.
+ */
+export function processPacer(endpoint: string, identity: string, settings: PacingSettings): ArmPacer {
+  const key = JSON.stringify([endpoint.replace(/\/+$/, '').toLowerCase(), identity, settings.reads, settings.writes, settings.deletes, settings.margin]);
+  let pacer = processPacers.get(key);
+  if (pacer === undefined) {
+    pacer = new ArmPacer(settings);
+    processPacers.set(key, pacer);
+  }
+  return pacer;
+}
+
+const processPacers = new Map<string, ArmPacer>();
 
 /**
  * Every attempt of a call into a subscription takes a token first, and every answer is

@@ -1,8 +1,8 @@
 import { profileTarget, type TagwallConfig, type TargetConfig } from '../config.js';
-import { TagwallError } from '../core/errors.js';
+import { describeError, isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
 import type { VaultReport } from '../reconcile.js';
-import { fleetOf, finishRun, graphOf, openRun, reconcileTargets, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes, type RunOptions, type RunReport, type Runtime } from '../run.js';
+import { fleetOf, finishRun, graphOf, openRun, reconcileTargets, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes, type RunError, type RunOptions, type RunReport, type Runtime } from '../run.js';
 import { kindOf } from '../targets/kinds.js';
 import { needsWork } from '../vault-pass.js';
 import { storeDocument } from './documents.js';
@@ -18,9 +18,10 @@ import type { FleetGraph, GraphRow, OutcomeCounts, RunManifest, ShardMessage, Sh
  * is reconciled by the queue worker with exactly the document the run resolved.
  */
 
-/** Where the run's manifest goes, for `GET /api/runs/{runId}`. */
+/** Where the run's manifest goes, for `GET /api/runs/{runId}`, and the shards the queue never took. */
 export interface RunRecords {
   saveManifest(manifest: RunManifest): Promise<unknown>;
+  saveShardResult(result: ShardResult): Promise<unknown>;
 }
 
 export interface FleetRunStarted {
@@ -122,10 +123,87 @@ export async function startFleetRun(
   // The manifest first, so the status is readable as soon as the first shard lands (and a run
   // with nothing to send still has a status to show).
   if (!options.dryRun) await deps.runs?.saveManifest(manifest);
-  if (queue) await deps.sink!.send(shards);
+  const unsent = queue ? await sendShards(session, deps, shards, work) : { reports: [], shards: 0, vaults: 0, errors: [] };
   await rememberFleetSize(session, fleet, guard, lastCount);
-  const { report } = await finishRun(session, vaults, { errors, fleet, scopes: 'run' });
-  return { runId: session.runId, report, manifest, enqueued: { shards: shards.length, vaults: work.length * Number(queue) } };
+  const { report } = await finishRun(session, [...vaults, ...unsent.reports], { errors: [...errors, ...unsent.errors], fleet, scopes: 'run' });
+  return { runId: session.runId, report, manifest, enqueued: { shards: shards.length - unsent.shards, vaults: work.length * Number(queue) - unsent.vaults } };
+}
+
+/** Shard messages sent at once, each its own send, so a failure leaves no doubt which went out. */
+const SEND_CONCURRENCY = 8;
+
+/**
+ * Sends the shards; when the queue fails partway, the shards it did not take are recorded as
+ * `not-sent` (SHARD_NOT_SENT, every firewall named), so the run's status reaches an end instead of
+ * waiting for them forever, and they come back as failed firewalls in the run's report (and its
+ * alerts). The next sync finds those firewalls again. A shard whose send failed although the queue
+ * took it is reconciled anyway; its `done` result replaces the `not-sent` one.
+ */
+async function sendShards(
+  session: Awaited<ReturnType<typeof openRun>>,
+  deps: { readonly sink?: ShardSink; readonly runs?: RunRecords },
+  shards: readonly ShardMessage[],
+  work: readonly TargetConfig[],
+): Promise<{ reports: VaultReport[]; shards: number; vaults: number; errors: RunError[] }> {
+  const sent = new Set<number>();
+  let failure: unknown;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < shards.length) {
+      const shard = shards[next++]!;
+      try {
+        await deps.sink!.send([shard]);
+        sent.add(shard.shard);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SEND_CONCURRENCY, shards.length) }, worker));
+  if (failure === undefined) return { reports: [], shards: 0, vaults: 0, errors: [] };
+
+  const missing = shards.filter((s) => !sent.has(s.shard));
+  const why = `the queue failed after ${sent.size} of ${shards.length} shards of run ${session.runId} were sent: ${describeError(failure)}`;
+  const finishedAt = session.now().toISOString();
+  const byKey = new Map(work.map((t) => [resourceKey(t.resource), t]));
+  const reports: VaultReport[] = [];
+  for (const shard of missing) {
+    const vaults = shard.targets.map((t) => ({ vault: t.id, outcome: 'failed', add: 0, remove: 0, error: { code: 'SHARD_NOT_SENT', message: why } }));
+    try {
+      await deps.runs?.saveShardResult({ version: 1, runId: session.runId, shard: shard.shard, finishedAt, state: 'not-sent', vaults });
+    } catch (e) {
+      // The report and its alerts still say it; only the status keeps counting this shard as pending.
+      session.runtime.logger.error(`tagwall.run ${session.runId}: shard ${shard.shard} could not be recorded as not sent: ${describeError(e)}`);
+    }
+    for (const t of shard.targets) {
+      const target = byKey.get(resourceKey(t));
+      if (target !== undefined) reports.push(notSentReport(target, why));
+    }
+  }
+  const count = missing.reduce((n, s) => n + s.targets.length, 0);
+  session.runtime.logger.error(`tagwall.run ${session.runId}: SHARD_NOT_SENT: ${missing.length} of ${shards.length} shards (${count} firewalls) were not sent; ${why}`);
+  const code = isTagwallError(failure) ? failure.code : 'QUEUE_UNAVAILABLE';
+  return { reports, shards: missing.length, vaults: count, errors: [{ code: 'SHARD_NOT_SENT', message: `${missing.length} of ${shards.length} shards were not sent (${code}); their ${count} firewalls were not reconciled: ${why}` }] };
+}
+
+function notSentReport(target: TargetConfig, message: string): VaultReport {
+  return {
+    vault: target.resource.id,
+    kind: target.kind.kind,
+    outcome: 'failed',
+    add: [],
+    remove: [],
+    unmanaged: [],
+    shared: [],
+    adopted: [],
+    rules: { managed: 0, unmanaged: 0, shared: 0, limit: target.maxRules },
+    excessAddresses: 0,
+    drift: [],
+    findings: [],
+    reasons: [],
+    mode: target.mode,
+    error: { code: 'SHARD_NOT_SENT', message },
+  };
 }
 
 /**

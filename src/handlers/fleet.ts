@@ -225,7 +225,7 @@ async function closeIfLast(runs: RunRepository, runId: string, context: Invocati
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([o, n]) => `${o}=${n}`);
   const line = `tagwall.run ${status.runId} complete shards=${status.shards.total} ${outcomes.join(' ')}`.trimEnd();
-  if (status.failures.length > 0 || status.shards.poisoned > 0) context.warn(line);
+  if (status.failures.length > 0 || status.shards.poisoned > 0 || status.shards.notSent > 0) context.warn(line);
   else context.log(line);
 }
 

@@ -107,6 +107,20 @@ export class BlobStore implements KeyValueStore {
     }
   }
 
+  async list(prefix: string): Promise<ReadonlyMap<string, string>> {
+    try {
+      return await this.inContainer(async () => {
+        const found = new Map<string, string>();
+        for await (const page of this.container.listBlobsFlat({ prefix }).byPage({ maxPageSize: LIST_PAGE })) {
+          for (const blob of page.segment.blobItems) found.set(blob.name, quotedEtag(requireEtag(blob.properties.etag, this.description, blob.name)));
+        }
+        return found;
+      });
+    } catch (e) {
+      throw storageFailure(e, `${this.description}: cannot list ${prefix}`);
+    }
+  }
+
   async delete(key: string): Promise<void> {
     try {
       await this.container.getBlockBlobClient(checkBlobName(key)).deleteIfExists();
@@ -181,6 +195,9 @@ export class BlobStore implements KeyValueStore {
 export const DEFAULT_CONTAINER = 'tagwall';
 export const DEFAULT_CONNECTION_SETTING = 'AzureWebJobsStorage';
 
+/** The most names one list request returns. */
+const LIST_PAGE = 5_000;
+
 /** Read only to learn whether the container exists; never written. */
 const PROBE_KEY = 'open-probe';
 
@@ -218,6 +235,11 @@ function requireEtag(etag: string | undefined, store: string, key: string): stri
     throw new TagwallError('STATE_REQUEST_FAILED', `${store}: the response for ${key} carried no ETag`);
   }
   return etag;
+}
+
+/** A listing gives ETags bare (`0x8D...`), a read's header quoted: one form, so they compare. */
+function quotedEtag(etag: string): string {
+  return etag.startsWith('"') || etag.startsWith('W/"') ? etag : `"${etag}"`;
 }
 
 async function readText(stream: NodeJS.ReadableStream | undefined): Promise<string> {

@@ -83,6 +83,13 @@ export class JsonFileStore implements KeyValueStore {
     return text === undefined ? undefined : { text, etag: etagOf(text) };
   }
 
+  async list(prefix: string): Promise<ReadonlyMap<string, string>> {
+    await this.open();
+    const found = new Map<string, string>();
+    for (const [key, text] of await this.readEntries(false)) if (key.startsWith(prefix)) found.set(key, etagOf(text));
+    return found;
+  }
+
   async put(key: string, text: string, condition: WriteCondition = {}): Promise<string> {
     await this.open();
     return this.enqueue((entries) => {

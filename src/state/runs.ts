@@ -47,7 +47,7 @@ export const shardResultSchema = z.object({
   runId: runIdSchema,
   shard: count,
   finishedAt: isoTime,
-  state: z.enum(['done', 'poisoned']),
+  state: z.enum(['done', 'poisoned', 'not-sent']),
   vaults: z.array(shardVaultSchema),
 });
 
@@ -59,12 +59,12 @@ export interface RunStatus {
   readonly startedAt: string;
   readonly dryRun: boolean;
   readonly changeNumber: number;
-  readonly shards: { readonly total: number; readonly done: number; readonly poisoned: number; readonly pending: number };
+  readonly shards: { readonly total: number; readonly done: number; readonly poisoned: number; readonly notSent: number; readonly pending: number };
   /** Every vault of the run so far: the timer's own decisions (`inline`) plus the shards that have reported. */
   readonly vaults: { readonly byOutcome: Record<string, number>; readonly total: number };
   /** Failed and refused vaults from the shards, in shard order, the first FAILURES_SHOWN of them. */
   readonly failures: readonly ShardVault[];
-  /** Every shard has reported, done or poisoned. */
+  /** Every shard has an end: done, poisoned, or recorded as never sent. */
   readonly complete: boolean;
   readonly inline: OutcomeCounts;
 }
@@ -110,7 +110,8 @@ export class RunRepository {
   /**
    * Records a shard's result unless one is there already: a redelivered shard's second result is
    * not counted again, and a shard that finished is not turned into a failure by a late poison
-   * message. Only a poisoned result gives way, to a `done` one (a message re-queued by hand).
+   * message. Only a poisoned or not-sent result gives way, to a `done` one (a message re-queued by
+   * hand, or one the queue took although its send seemed to fail).
    * Returns the result that is stored afterwards.
    */
   async saveShardResult(result: ShardResult): Promise<{ readonly saved: boolean; readonly stored: ShardResult }> {
@@ -119,7 +120,7 @@ export class RunRepository {
     // Two workers racing on the same shard: whoever loses reads the winner's record and decides again.
     for (let attempt = 1; ; attempt++) {
       const existing = await this.loadShard(result.runId, result.shard);
-      if (existing !== undefined && !(existing.value.state === 'poisoned' && result.state === 'done')) return { saved: false, stored: existing.value };
+      if (existing !== undefined && !(existing.value.state !== 'done' && result.state === 'done')) return { saved: false, stored: existing.value };
       try {
         await saveRecord(this.store, key, subject, shardResultSchema, result, existing?.etag);
         return { saved: true, stored: result };
@@ -142,22 +143,24 @@ export class RunRepository {
     const failures: ShardVault[] = [];
     let done = 0;
     let poisoned = 0;
+    let notSent = 0;
     for (const r of results) {
       if (r === undefined) continue;
       if (r.state === 'done') done++;
+      else if (r.state === 'not-sent') notSent++;
       else poisoned++;
       for (const v of r.vaults) {
         byOutcome[v.outcome] = (byOutcome[v.outcome] ?? 0) + 1;
         if ((v.outcome === 'failed' || v.outcome === 'refused') && failures.length < FAILURES_SHOWN) failures.push(v);
       }
     }
-    const pending = manifest.shards - done - poisoned;
+    const pending = manifest.shards - done - poisoned - notSent;
     return {
       runId: manifest.runId,
       startedAt: manifest.startedAt,
       dryRun: manifest.dryRun,
       changeNumber: manifest.changeNumber,
-      shards: { total: manifest.shards, done, poisoned, pending },
+      shards: { total: manifest.shards, done, poisoned, notSent, pending },
       vaults: { byOutcome, total: Object.values(byOutcome).reduce((a, b) => a + b, 0) },
       failures,
       complete: pending === 0,

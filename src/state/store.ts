@@ -34,6 +34,13 @@ export interface KeyValueStore {
   put(key: string, text: string, condition?: WriteCondition): Promise<string>;
   delete?(key: string): Promise<void>;
   /**
+   * Every key under `prefix` with its ETag, in one listing (a blob list request per 5,000 names):
+   * a fleet's alert memory exists for a few of its firewalls, and asking for each key in turn
+   * cost one request per firewall. What a listing shows may change before it is read; a
+   * conditional write still catches that.
+   */
+  list?(prefix: string): Promise<ReadonlyMap<string, string>>;
+  /**
    * Makes sure the store can hold state before a run touches anything (the file store takes
    * its lock, the blob store its container), so a run that could not record what it did fails
    * up front. Returns warnings worth logging. get/put do the same on first use.

@@ -5,6 +5,7 @@ import './core.js';
 import './cli.js';
 import './memory.js';
 import './reconcile.js';
+import './alerts.js';
 import { setFleetScale } from './fleet.js';
 
 const { values } = parseArgs({

@@ -232,7 +232,7 @@ describe('reconcileShardPoison (queue tagwall-shards-poison)', () => {
     expect(posts.map((p) => [p.state, p.kind])).toEqual([['firing', 'shard-failed']]);
     expect(lines('tagwall.run ')).toEqual([`tagwall.run ${runId} complete shards=2 applied=1 failed=1 in-sync=7`]);
     const status = (await handlers.runStatus(new HttpRequest({ method: 'GET', url: `https://func.example/api/runs/${runId}`, params: { runId } }), context('runStatus'))).jsonBody as RunStatus;
-    expect(status.shards).toEqual({ total: 2, done: 1, poisoned: 1, pending: 0 });
+    expect(status.shards).toEqual({ total: 2, done: 1, poisoned: 1, notSent: 0, pending: 0 });
 
     // The same poison message again: the shard stays recorded once, and nobody is paged twice.
     await handlers.reconcileShardPoison(messages[1], context('reconcileShardPoison'));

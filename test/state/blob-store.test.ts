@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { TagwallError } from '../../src/core/errors.js';
@@ -13,6 +11,7 @@ import { VaultStateRepository } from '../../src/state/records.js';
 import { closedPort } from '../helpers/ports.js';
 import { storeContract } from './store-contract.js';
 import { failure } from '../helpers/failure.js';
+import { startRecordingProxy, type Recorded } from '../helpers/recording-proxy.js';
 
 let azurite: Azurite;
 beforeAll(async () => {
@@ -25,40 +24,7 @@ const freshContainer = (): string => `state-${process.pid}-${++n}`;
 const fastFail = { retryOptions: { maxTries: 1 } };
 const VAULT = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-state';
 
-interface Recorded {
-  readonly method: string;
-  readonly path: string;
-}
-
 const isCreateContainer = (r: Recorded): boolean => r.method === 'PUT' && /[?&]restype=container(&|$)/.test(r.path) && !/[?&]comp=/.test(r.path);
-
-/**
- * A real loopback forwarder in front of Azurite that records each request, to count what the
- * store asks for. Shared-key signatures cover the path, not the host, so they stay valid.
- */
-async function startRecordingProxy(port: number): Promise<{ requests: Recorded[]; connectionString(base: string): string; close(): Promise<void> }> {
-  const requests: Recorded[] = [];
-  const server = createServer((req, res) => {
-    requests.push({ method: req.method ?? '', path: req.url ?? '' });
-    const upstream = httpRequest({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const own = (server.address() as AddressInfo).port;
-  return {
-    requests,
-    connectionString: (base) => base.replace(/BlobEndpoint=http:\/\/127\.0\.0\.1:\d+\//, `BlobEndpoint=http://127.0.0.1:${own}/`),
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
 
 describe('BlobStore against Azurite', () => {
   storeContract(async () => BlobStore.fromConnectionString(azurite.connectionString, freshContainer()), { racing: true });

@@ -64,7 +64,7 @@ describe('RunRepository', () => {
     await runs.saveShardResult(result(runId, 0, [vault('kv-a', 'applied'), vault('kv-b', 'failed', 'VAULT_FORBIDDEN')]));
     await runs.saveShardResult(result(runId, 2, [vault('kv-c', 'in-sync'), vault('kv-d', 'refused')]));
     const partial = await runs.status(runId);
-    expect(partial.shards).toEqual({ total: 3, done: 2, poisoned: 0, pending: 1 });
+    expect(partial.shards).toEqual({ total: 3, done: 2, poisoned: 0, notSent: 0, pending: 1 });
     expect(partial.complete).toBe(false);
     expect(partial.vaults).toEqual({ byOutcome: { 'in-sync': 1101, skipped: 2, applied: 1, failed: 1, refused: 1 }, total: 1106 });
     expect(partial.failures.map((f) => [f.outcome, f.error?.code])).toEqual([
@@ -75,7 +75,7 @@ describe('RunRepository', () => {
 
     await runs.saveShardResult(result(runId, 1, [vault('kv-e', 'failed', 'SHARD_FAILED')], 'poisoned'));
     const done = await runs.status(runId);
-    expect(done.shards).toEqual({ total: 3, done: 2, poisoned: 1, pending: 0 });
+    expect(done.shards).toEqual({ total: 3, done: 2, poisoned: 1, notSent: 0, pending: 0 });
     expect(done.complete).toBe(true);
     // In shard order, whatever order they arrived in.
     expect(done.failures.map((f) => f.vault.split('/').pop())).toEqual(['kv-b', 'kv-e', 'kv-d']);
@@ -110,6 +110,23 @@ describe('RunRepository', () => {
     const later = result(runId, 0, [vault('kv-a', 'applied')]);
     expect(await runs.saveShardResult(later)).toEqual({ saved: true, stored: later });
     expect((await runs.status(runId)).vaults.byOutcome).toEqual({ applied: 1 });
+  });
+
+  it('a shard recorded as not sent that the queue took after all: its done result replaces the record, and the status counts it done', async () => {
+    const runs = repository();
+    const runId = randomUUID();
+    await runs.saveManifest(manifest(runId, 2, { inline: {} }));
+    await runs.saveShardResult(result(runId, 0, [vault('kv-a', 'failed', 'SHARD_NOT_SENT')], 'not-sent'));
+    await runs.saveShardResult(result(runId, 1, [vault('kv-b', 'failed', 'SHARD_NOT_SENT')], 'not-sent'));
+    expect((await runs.status(runId)).shards).toEqual({ total: 2, done: 0, poisoned: 0, notSent: 2, pending: 0 });
+    const later = result(runId, 0, [vault('kv-a', 'applied')]);
+    expect(await runs.saveShardResult(later)).toEqual({ saved: true, stored: later });
+    // A late poison message for a shard recorded as not sent changes nothing.
+    expect((await runs.saveShardResult(result(runId, 1, [vault('kv-b', 'failed', 'SHARD_FAILED')], 'poisoned'))).saved).toBe(false);
+    const status = await runs.status(runId);
+    expect(status.shards).toEqual({ total: 2, done: 1, poisoned: 0, notSent: 1, pending: 0 });
+    expect(status.complete).toBe(true);
+    expect(status.failures.map((f) => f.error?.code)).toEqual(['SHARD_NOT_SENT']);
   });
 
   it('two results for one shard racing: one is stored, both callers are told which', async () => {

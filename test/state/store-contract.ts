@@ -15,6 +15,19 @@ export function storeContract(fresh: () => Promise<KeyValueStore>, options: { ra
     expect(isTagwallError(e, 'STATE_CONFLICT'), `expected STATE_CONFLICT, got ${String(e)}`).toBe(true);
   };
 
+  it('lists the keys under a prefix with the ETags a read gives, when the store lists at all', async (ctx) => {
+    const store = await fresh();
+    if (store.list === undefined) return ctx.skip();
+    expect([...(await store.list('alerts/'))]).toEqual([]);
+    const a = await store.put('alerts/sub/rg/a.json', '{"a":1}');
+    const b = await store.put('alerts/targets/sub/rg/b.json', '{"b":1}');
+    await store.put('vaults/sub/rg/a.json', '{"v":1}');
+    await store.put('alertsx.json', '{}');
+    const listed = await store.list('alerts/');
+    expect(new Map(listed)).toEqual(new Map([['alerts/sub/rg/a.json', a], ['alerts/targets/sub/rg/b.json', b]]));
+    expect(listed.get('alerts/sub/rg/a.json')).toBe((await store.get('alerts/sub/rg/a.json'))?.etag);
+  });
+
   it('returns undefined for a key never written', async () => {
     const store = await fresh();
     expect(await store.get('vaults/none.json')).toBeUndefined();

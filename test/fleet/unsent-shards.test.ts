@@ -1,0 +1,134 @@
+import { InvocationContext, HttpRequest, type Timer } from '@azure/functions';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TagwallError } from '../../src/core/errors.js';
+import { fleetHandlers } from '../../src/handlers/fleet.js';
+import type { ShardSink } from '../../src/fleet/model.js';
+import { SHARD_QUEUE } from '../../src/fleet/queue.js';
+import { runShard, startFleetRun } from '../../src/fleet/run.js';
+import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
+import { sharedTestCertificates } from '../global-setup.js';
+import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
+import { BUNDLED } from '../helpers/cli.js';
+
+/**
+ * A timer run whose queue fails after some of its shards went out: the shards never sent are
+ * recorded as such, so GET /api/runs/{runId} reaches a final state that names their firewalls,
+ * instead of counting them as pending forever. Real parts: the emulator's Resource Graph and
+ * Key Vaults, Azurite's queue and blob state; the queue's failure comes from a wrapper around the
+ * real sink that lets the first messages through.
+ */
+
+let emulator: KeyVaultEmulator;
+let azurite: AzuriteWithQueue;
+const saved = new Map<string, string | undefined>();
+const logs: string[] = [];
+
+const context = (name: string): InvocationContext =>
+  new InvocationContext({ functionName: name, invocationId: `test-${name}-${logs.length}`, logHandler: (_level, ...args) => void logs.push(args.map(String).join(' ')) });
+const queue = () => QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(SHARD_QUEUE);
+
+function setEnv(values: Record<string, string | undefined>): void {
+  for (const [k, v] of Object.entries(values)) {
+    if (!saved.has(k)) saved.set(k, process.env[k]);
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+}
+
+async function drain(): Promise<unknown[]> {
+  const messages: unknown[] = [];
+  for (;;) {
+    const { receivedMessageItems } = await queue().receiveMessages({ numberOfMessages: 32 });
+    if (receivedMessageItems.length === 0) return messages;
+    for (const m of receivedMessageItems) {
+      messages.push(JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')));
+      await queue().deleteMessage(m.messageId, m.popReceipt);
+    }
+  }
+}
+
+/** The real sink for the first `k` messages; after that, the refusal a queue that went away gives. */
+function acceptingFirst(k: number, sink: ShardSink): ShardSink {
+  let accepted = 0;
+  return {
+    async send(messages) {
+      const now = messages.slice(0, Math.max(0, k - accepted));
+      // Counted before the send: several sends may be under way at once.
+      accepted += now.length;
+      if (now.length > 0) await sink.send(now);
+      if (now.length < messages.length) {
+        throw new TagwallError('QUEUE_UNAVAILABLE', `queue ${SHARD_QUEUE}: shard ${messages[now.length]!.shard} not sent (QueueNotFound: the specified queue does not exist)`, { values: { status: 404 } });
+      }
+    },
+  };
+}
+
+beforeAll(async () => {
+  [emulator, azurite] = await Promise.all([startKeyVaultEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
+  setEnv({
+    AzureWebJobsStorage: azurite.connectionString,
+    IDENTITY_ENDPOINT: emulator.identityEndpoint,
+    IDENTITY_HEADER: emulator.identityHeader,
+    TAGWALL_VAULTS: undefined,
+    TAGWALL_SELECT: undefined,
+    TAGWALL_CONFIG_PATH: undefined,
+    AZURE_CLIENT_ID: undefined,
+    AZURE_TENANT_ID: undefined,
+    AZURE_CLIENT_SECRET: undefined,
+    TAGWALL_CONFIG: JSON.stringify({
+      serviceTags: { source: 'file', path: BUNDLED },
+      arm: { endpoint: emulator.url },
+      profiles: { devops: { select: ['AzureDevOps'] } },
+      discover: { tag: 'tagwall', lagMinutes: 0 },
+      fanOut: { shardSize: 10, inlineBelow: 5 },
+    }),
+  });
+});
+
+afterAll(async () => {
+  for (const [k, v] of saved) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  await Promise.all([emulator?.close(), azurite?.stop()]);
+});
+
+describe('a queue that fails halfway through a run', () => {
+  it('records the shards not sent, so the run status ends final and names their firewalls', async () => {
+    const fleet = await emulator.control.seedFleet({ subscriptions: 2, vaults: 60, tag: { name: 'tagwall', values: ['devops'] } });
+    const handlers = fleetHandlers({ runShard, startFleetRun: (config, options, runtime, deps) => startFleetRun(config, options, runtime, { ...deps, sink: acceptingFirst(2, deps.sink!) }) });
+
+    const timerError = await handlers.syncAllowlists({ isPastDue: false } as Timer, context('syncAllowlists')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // The invocation still fails, so Functions' failure metrics see the run.
+    expect(timerError).toBeInstanceOf(Error);
+
+    const sent = (await drain()) as { runId: string; shard: number; targets: { id: string }[] }[];
+    expect(sent).toHaveLength(2);
+    for (const m of sent) await handlers.reconcileShard(m, context('reconcileShard'));
+
+    const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall');
+    const manifests: string[] = [];
+    for await (const b of blobs.listBlobsFlat({ prefix: 'runs/' })) if (b.name.endsWith('/run.json')) manifests.push(b.name);
+    expect(manifests).toHaveLength(1);
+    const runId = manifests[0]!.split('/')[1]!;
+    expect(sent.every((m) => m.runId === runId)).toBe(true);
+
+    const status = await handlers.runStatus(new HttpRequest({ method: 'GET', url: `https://func.example/api/runs/${runId}`, params: { runId } }), context('runStatus'));
+    const body = status.jsonBody as { complete: boolean; shards: { total: number; done: number; pending: number }; failures: { vault: string; error?: { code: string } }[]; vaults: { total: number } };
+    const sentIds = new Set(sent.flatMap((m) => m.targets.map((t) => t.id.toLowerCase())));
+    const unsent = fleet.ids.slice(0, 60).filter((id) => !sentIds.has(id.toLowerCase()));
+    expect(unsent).toHaveLength(40);
+    expect(body.shards).toMatchObject({ total: 6, done: 2, pending: 0 });
+    expect(body.complete).toBe(true);
+    expect(body.failures.map((f) => f.vault.toLowerCase()).sort()).toEqual(unsent.map((id) => id.toLowerCase()).sort());
+    expect(body.failures.every((f) => f.error?.code === 'SHARD_NOT_SENT')).toBe(true);
+    expect(body.vaults.total).toBe(60);
+    // Reported where people look: the timer's log and its alerts name the code.
+    expect(logs.some((l) => l.includes('SHARD_NOT_SENT'))).toBe(true);
+  });
+});
