@@ -35,6 +35,9 @@ export function concurrentDifferences(written: WrittenShape, after: WrittenShape
   for (const field of POSTURE_FIELDS) {
     const w = written.posture[field];
     const r = after.posture[field];
+    // A field the firewall did not have when read was not sent: Azure fills in its default
+    // (a vault created without networkAcls reads back Allow and AzureServices), which is no one's change.
+    if (w === undefined) continue;
     if ((w ?? '').toLowerCase() !== (r ?? '').toLowerCase()) out.push({ field, written: w ?? null, read: r ?? null });
   }
   if (written.virtualNetworkRuleCount !== after.virtualNetworkRuleCount) {

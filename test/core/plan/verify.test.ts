@@ -13,6 +13,12 @@ describe('the read after a write against what was written', () => {
     expect(concurrentDifferences(read, after).map((d) => d.field)).toEqual(fields);
   });
 
+  it("takes Azure's defaults for fields the firewall did not have as no one's change", () => {
+    // A vault created without networkAcls: nothing but the rules was sent, and Azure filled in the rest.
+    const bare = { posture: {}, virtualNetworkRuleCount: 0 };
+    expect(concurrentDifferences(bare, { posture: { defaultAction: 'Allow', bypass: 'AzureServices' }, virtualNetworkRuleCount: 0 })).toEqual([]);
+  });
+
   it('counts the Deny tagwall asked for as written', () => {
     const before = { ...read, posture: { ...read.posture, defaultAction: 'Allow' } };
     expect(concurrentChangeError(writtenShape(before, true), read)).toBeUndefined();
