@@ -1,5 +1,6 @@
-import { request, type Dispatcher } from 'undici';
+import { getGlobalDispatcher, interceptors, request, type Dispatcher, type RetryHandler } from 'undici';
 import { TagwallError } from '../core/errors.js';
+import { retryAfterMs } from '../core/retry-after.js';
 import { WEBHOOK_FORMATS, type WebhookFormat } from './format.js';
 
 /**
@@ -150,72 +151,55 @@ export interface DeliveryResult {
   readonly error?: string;
 }
 
-/** POSTs one JSON body, retrying what may succeed on a second try. */
+/** What a receiver may accept on a later try: a timeout, 429, or a server failure. */
+function retriedStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/**
+ * POSTs one JSON body through undici's retry interceptor, which re-sends what may succeed on
+ * a second try. Its decision is tagwall's (`retry` below): the attempts configured, transport
+ * failures and timeouts included (undici's own default leaves timeouts alone), backoff doubling
+ * from `retryDelayMs`, at least the Retry-After asked for, never more than 30 s per wait.
+ */
 export async function postWebhook(settings: WebhookSettings, body: unknown): Promise<DeliveryResult> {
   const payload = JSON.stringify(body);
   const target = describeWebhookUrl(settings.url);
-  let lastError = '';
-  for (let attempt = 1; attempt <= settings.attempts; attempt++) {
-    const outcome = await attemptOnce(settings, payload);
-    if (outcome.ok) return { ok: true, attempts: attempt, transient: false };
-    lastError = `${target}: ${outcome.error} (attempt ${attempt} of ${settings.attempts})`;
-    if (!outcome.retry) return { ok: false, attempts: attempt, transient: false, error: lastError };
-    if (attempt < settings.attempts) {
-      const backoff = settings.retryDelayMs * 2 ** (attempt - 1);
-      await sleep(Math.min(MAX_RETRY_WAIT_MS, Math.max(backoff, outcome.retryAfterMs ?? 0)));
-    }
-  }
-  return { ok: false, attempts: settings.attempts, transient: true, error: lastError };
-}
-
-interface AttemptOutcome {
-  readonly ok: boolean;
-  readonly retry: boolean;
-  readonly error?: string;
-  readonly retryAfterMs?: number;
-}
-
-async function attemptOnce(settings: WebhookSettings, payload: string): Promise<AttemptOutcome> {
+  let failed = 0;
+  const retry: RetryHandler.RetryCallback = (err, _context, done) => {
+    failed += 1;
+    const status = (err as { statusCode?: number }).statusCode;
+    if ((status !== undefined && !retriedStatus(status)) || failed >= settings.attempts) return done(err);
+    const headers = (err as { headers?: Record<string, string | string[] | undefined> }).headers ?? {};
+    const backoff = settings.retryDelayMs * 2 ** (failed - 1);
+    setTimeout(() => done(null), Math.min(MAX_RETRY_WAIT_MS, Math.max(backoff, retryAfterMs(headers, Date.now()) ?? 0)));
+  };
+  const dispatcher = (settings.dispatcher ?? getGlobalDispatcher()).compose(interceptors.retry({ retry, throwOnError: false }));
+  const attempt = (n: number) => `(attempt ${n} of ${settings.attempts})`;
   try {
     const res = await request(settings.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'tagwall' },
       body: payload,
-      signal: AbortSignal.timeout(settings.timeoutMs),
+      // Per attempt; the signal bounds them all, waits included.
       headersTimeout: settings.timeoutMs,
       bodyTimeout: settings.timeoutMs,
-      ...(settings.dispatcher ? { dispatcher: settings.dispatcher } : {}),
+      signal: AbortSignal.timeout(settings.attempts * settings.timeoutMs + (settings.attempts - 1) * MAX_RETRY_WAIT_MS),
+      dispatcher,
     });
     if (res.statusCode >= 200 && res.statusCode < 300) {
       await res.body.dump();
-      return { ok: true, retry: false };
+      return { ok: true, attempts: failed + 1, transient: false };
     }
     const text = (await res.body.text().catch(() => '')).replace(/\s+/g, ' ').trim().slice(0, 200);
-    const retry = res.statusCode === 408 || res.statusCode === 429 || res.statusCode >= 500;
-    return {
-      ok: false,
-      retry,
-      error: `HTTP ${res.statusCode}${text ? ` ${text}` : ''}`,
-      retryAfterMs: retryAfter(res.headers['retry-after']),
-    };
+    const transient = retriedStatus(res.statusCode);
+    return { ok: false, attempts: failed, transient, error: `${target}: HTTP ${res.statusCode}${text ? ` ${text}` : ''} ${attempt(failed)}` };
   } catch (e) {
     const err = e as Error;
     const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError' || /timeout/i.test(err.name + err.message);
-    return { ok: false, retry: true, error: timedOut ? `no answer within ${settings.timeoutMs} ms` : `request failed (${err.message})` };
+    const n = Math.max(1, failed);
+    return { ok: false, attempts: n, transient: true, error: `${target}: ${timedOut ? `no answer within ${settings.timeoutMs} ms` : `request failed (${err.message})`} ${attempt(n)}` };
   }
-}
-
-function retryAfter(header: string | string[] | undefined): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function invalid(message: string, details: readonly string[] = []): TagwallError {

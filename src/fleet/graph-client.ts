@@ -1,22 +1,19 @@
-import type { TokenCredential } from '@azure/core-auth';
-import { ResourceGraphClient } from '@azure/arm-resourcegraph';
-import type { ResourceGraphModels } from '@azure/arm-resourcegraph';
-type QueryRequest = ResourceGraphModels.QueryRequest;
-type ResourcesResponse = ResourceGraphModels.ResourcesResponse;
+import { getClient } from '@azure-rest/core-client';
+import type { PipelinePolicy, PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
 import { TagwallError } from '../core/errors.js';
+import { retryAfterMs } from '../core/retry-after.js';
 import { armConnection, type ArmClientOptions } from '../targets/arm-client-options.js';
-import { retryAfterEnd } from './pacing.js';
 
 /**
- * Resource Graph through `@azure/arm-resourcegraph` 4.2.1, the last release that declares
- * Node 20. It is the older ms-rest-js generation, which matters in three places:
- * - its TokenCredential adapter asks for a token for management.azure.com whatever the cloud,
- *   so the client is given a credential that signs with the configured endpoint's scope;
- * - its retry policies do not retry a Resource Graph 429 (it is thrown first), so this file
- *   waits out `Retry-After` or `x-ms-user-quota-resets-after` itself;
- * - TLS settings go in as `agentSettings`, so the emulator's CA is trusted the same way as
- *   for the firewall adapters.
+ * Resource Graph as one REST call, `POST {arm}/providers/Microsoft.ResourceGraph/resources`
+ * ("Resources - Resources"), sent through `@azure-rest/core-client` with the same pipeline as
+ * every other ARM client: the configured endpoint's scope, TLS agent, user agent, retry options
+ * and the ARM pacer. The pipeline's retry policy waits out 5xx and 429s; Resource Graph's quota
+ * is read by one policy here (`graphQuotaPolicy`), which tells that retry how long a 429 asks for
+ * and stops the query when Resource Graph asks for too long or too often.
  */
+export const GRAPH_API_VERSION = '2024-04-01';
+const GRAPH_PATH = '/providers/Microsoft.ResourceGraph/resources';
 
 /** What one query asks, as Resource Graph's REST body has it. */
 export interface GraphScope {
@@ -54,6 +51,8 @@ export interface GraphReaderOptions extends ArmClientOptions {
 }
 
 const PAGE_SIZE = 1000;
+/** The Azure pipeline's own default count of retries. */
+const DEFAULT_ARM_RETRIES = 3;
 
 type Headers = { get(name: string): string | undefined | null };
 
@@ -64,19 +63,21 @@ export function quotaResetMs(headers: Headers): number | undefined {
   return m === null ? undefined : ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000;
 }
 
-/** How long a 429 asks to wait: its Retry-After (read as ARM's pacer reads it), else the quota window's reset. */
+/** How long a 429 asks to wait: its Retry-After (read as every retry in tagwall reads it), else the quota window's reset. */
 export function retryDelayMs(headers: Headers): number | undefined {
-  const now = Date.now();
-  const end = retryAfterEnd({ get: (name) => headers.get(name) ?? undefined }, now);
-  return end !== undefined ? end - now : quotaResetMs(headers);
+  return retryAfterMs({ get: (name) => headers.get(name) ?? undefined }, Date.now()) ?? quotaResetMs(headers);
 }
 
-interface RestErrorLike {
-  readonly statusCode?: number;
-  readonly code?: string;
-  readonly message?: string;
-  readonly body?: unknown;
-  readonly response?: { readonly headers: { get(name: string): string | undefined }; readonly bodyAsText?: string | null };
+/** What the REST client hands back: the status as text, the headers as an object. */
+interface GraphAnswer {
+  readonly status: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: unknown;
+}
+
+interface GraphPage {
+  readonly data?: unknown;
+  readonly $skipToken?: string;
 }
 
 function detailCodes(body: unknown): string[] {
@@ -84,94 +85,150 @@ function detailCodes(body: unknown): string[] {
   return [error?.code, ...(error?.details ?? []).map((d) => d.code)].filter((c): c is string => typeof c === 'string');
 }
 
-export function createGraphReader(options: GraphReaderOptions): GraphReader {
-  const connection = armConnection(options);
-  const credential: TokenCredential = options.credential;
-  // ms-rest-js's ServiceClientCredentials: sign each request with a token for this cloud's ARM.
-  const signer = {
-    async signRequest<T extends { headers: { set(name: string, value: string): void } }>(request: T): Promise<T> {
-      const token = await credential.getToken(connection.scope);
-      if (token === null) throw new TagwallError('VAULT_CREDENTIAL_UNAVAILABLE', `no token for ${connection.scope}`);
-      request.headers.set('authorization', `Bearer ${token.token}`);
-      return request;
+/** A refused or failed answer as the GRAPH_* code it means. */
+function graphFailure(status: number, body: unknown): TagwallError {
+  const codes = detailCodes(body);
+  const error = (body as { error?: { message?: string; details?: { message?: string }[] } } | undefined)?.error;
+  const text = [error?.message, ...(error?.details ?? []).map((d) => d.message)].filter((m) => typeof m === 'string').join(' ') || `HTTP ${status}`;
+  const values = { status, azureCode: codes.join(',') };
+  if (status === 429) return new TagwallError('GRAPH_THROTTLED', `Resource Graph throttled the query and its retries ran out; the fleet was not read: ${text}`, { transient: true, values });
+  if (status === 400) return new TagwallError('GRAPH_QUERY_INVALID', `Resource Graph refused the query: ${text}`, { values });
+  if (status === 401 || status === 403) return new TagwallError('GRAPH_FORBIDDEN', `Resource Graph refused the identity: ${text}`, { values });
+  return new TagwallError('GRAPH_FAILED', `Resource Graph could not be queried: ${text}`, { transient: true, values });
+}
+
+/** What the pipeline's exponential retry retries (DOMAIN.md, "Default retries"). */
+function retriedFailure(status: number): boolean {
+  return status === 408 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+function parsed(text: string | null | undefined): unknown {
+  try {
+    return text === null || text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+interface QuotaLimits {
+  /** 429s in a row one page may meet before GRAPH_THROTTLED. */
+  readonly maxRetries: number;
+  readonly maxWait: number;
+  /** Retries of a failed answer (5xx, 408), as the ARM retry options say for every ARM call. */
+  readonly maxFailureRetries: number;
+}
+
+interface QuotaTally {
+  requests: number;
+  throttled: number;
+  bytes: number;
+  quotaRemaining?: number;
+  /** The answer said the quota is spent: the window's reset, in milliseconds. */
+  spentFor?: number;
+}
+
+/**
+ * Sees every attempt (it sits after signing, inside the pipeline's retry): counts requests,
+ * bytes and 429s, notes the quota headers, and on a 429 either stops the query (GRAPH_THROTTLED)
+ * or writes the wait tagwall read into `retry-after-ms`, the header the pipeline's throttling
+ * retry reads first. That makes the pipeline wait what tagwall's one Retry-After reading says,
+ * and also wait out a 429 that gives only `x-ms-user-quota-resets-after`, which the pipeline
+ * alone would not retry.
+ */
+function graphQuotaPolicy(limits: QuotaLimits, tally: QuotaTally): PipelinePolicy {
+  const inARow = new WeakMap<PipelineRequest, number>();
+  const failures = new WeakMap<PipelineRequest, number>();
+  const observe = (response: PipelineResponse): void => {
+    tally.bytes += response.bodyAsText === undefined || response.bodyAsText === null ? 0 : Buffer.byteLength(response.bodyAsText);
+    const header = response.headers.get('x-ms-user-quota-remaining');
+    const remaining = Number(header);
+    if (header !== undefined && header.trim() !== '' && Number.isFinite(remaining)) tally.quotaRemaining = Math.min(tally.quotaRemaining ?? remaining, remaining);
+  };
+  return {
+    name: 'tagwallGraphQuota',
+    async sendRequest(request, next) {
+      tally.requests += 1;
+      let response: PipelineResponse;
+      try {
+        response = await next(request);
+      } catch (e) {
+        const answered = (e as { response?: PipelineResponse } | null)?.response;
+        if (answered !== undefined) observe(answered);
+        throw e;
+      }
+      observe(response);
+      if (retriedFailure(response.status)) {
+        // The pipeline may retry more often than the ARM retry options allow (it has to, for
+        // 429s); a failure past their count ends here, as it would for any other ARM call.
+        const failed = (failures.get(request) ?? 0) + 1;
+        failures.set(request, failed);
+        if (failed > limits.maxFailureRetries) throw graphFailure(response.status, parsed(response.bodyAsText));
+      }
+      if (response.status !== 429) {
+        // The quota is spent: the next page waits for its window to reset rather than spend a request on a sure 429.
+        if (response.headers.get('x-ms-user-quota-remaining')?.trim() === '0') tally.spentFor = Math.min(quotaResetMs(response.headers) ?? 0, limits.maxWait);
+        return response;
+      }
+      tally.throttled += 1;
+      const count = (inARow.get(request) ?? 0) + 1;
+      inARow.set(request, count);
+      const wait = retryDelayMs(response.headers) ?? 1000 * 2 ** (count - 1);
+      if (count > limits.maxRetries || wait > limits.maxWait) {
+        throw new TagwallError('GRAPH_THROTTLED', `Resource Graph throttled the query ${count} times in a row${wait > limits.maxWait ? ` and asked for ${Math.ceil(wait / 1000)} s more` : ''}; the fleet was not read`, {
+          transient: true,
+          values: { status: 429, retryAfterMs: wait },
+        });
+      }
+      // A fraction of a second more than asked: the quota window is counted on Azure's clock.
+      response.headers.set('retry-after-ms', String(Math.ceil(wait) + 100));
+      return response;
     },
   };
-  const agent = connection.pipeline.agent;
-  const client = new ResourceGraphClient(signer, {
-    baseUri: connection.endpoint,
-    ...(agent === undefined ? {} : { agentSettings: { http: agent as never, https: agent } }),
-    ...(options.userAgentPrefix === undefined ? {} : { userAgent: options.userAgentPrefix }),
-  });
+}
+
+export function createGraphReader(options: GraphReaderOptions): GraphReader {
+  const connection = armConnection(options);
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const pageSize = Math.min(options.pageSize ?? PAGE_SIZE, PAGE_SIZE);
-  const maxRetries = options.maxThrottledRetries ?? 6;
-  const maxWait = options.maxRetryAfterMs ?? 60_000;
-  let requests = 0;
-  let throttled = 0;
-  let bytes = 0;
-  let quotaRemaining: number | undefined;
-  let quotaWaits = 0;
-
-  const observe = (headers: { get(name: string): string | undefined } | undefined, text: string | null | undefined) => {
-    bytes += text === null || text === undefined ? 0 : Buffer.byteLength(text);
-    const remaining = Number(headers?.get('x-ms-user-quota-remaining'));
-    if (headers?.get('x-ms-user-quota-remaining') !== undefined && Number.isFinite(remaining)) quotaRemaining = Math.min(quotaRemaining ?? remaining, remaining);
+  const { additionalPolicies = [], retryOptions, ...pipeline } = connection.pipeline;
+  const limits: QuotaLimits = {
+    maxRetries: options.maxThrottledRetries ?? 6,
+    maxWait: options.maxRetryAfterMs ?? 60_000,
+    maxFailureRetries: retryOptions?.maxRetries ?? DEFAULT_ARM_RETRIES,
   };
+  const tally: QuotaTally = { requests: 0, throttled: 0, bytes: 0 };
+  let quotaWaits = 0;
+  const client = getClient(connection.endpoint, options.credential, {
+    ...pipeline,
+    credentials: { scopes: [connection.scope] },
+    apiVersion: GRAPH_API_VERSION,
+    // Enough of the pipeline's retries for the 429s this reader is willing to wait out.
+    retryOptions: { ...retryOptions, maxRetries: Math.max(limits.maxFailureRetries, limits.maxRetries) },
+    additionalPolicies: [...additionalPolicies, { policy: graphQuotaPolicy(limits, tally), position: 'perRetry' }],
+  });
 
-  let quotaPauseMs = 0;
-  const page = async (request: QueryRequest): Promise<ResourcesResponse> => {
-    if (quotaPauseMs > 0) {
-      const wait = quotaPauseMs;
-      quotaPauseMs = 0;
+  const page = async (body: Record<string, unknown>): Promise<GraphPage> => {
+    if (tally.spentFor !== undefined) {
+      const wait = tally.spentFor;
+      tally.spentFor = undefined;
       quotaWaits += 1;
       await sleep(wait + 100);
     }
-    for (let attempt = 0; ; attempt++) {
-      requests += 1;
-      let answer: ResourcesResponse;
-      try {
-        // Not the client's own `timeout`: ms-rest-js leaves that timer running after the answer,
-        // which held a finished CLI run open for a minute. AbortSignal.timeout does not hold it.
-        answer = await client.resources(request, { abortSignal: AbortSignal.timeout(connection.operationOptions.requestOptions.timeout) as never });
-      } catch (e) {
-        const err = e as RestErrorLike;
-        observe(err.response?.headers, err.response?.bodyAsText);
-        const status = err.statusCode;
-        if (status === 429) {
-          throttled += 1;
-          const wait = (err.response === undefined ? undefined : retryDelayMs(err.response.headers)) ?? 1000 * 2 ** attempt;
-          if (attempt >= maxRetries || wait > maxWait) {
-            throw new TagwallError('GRAPH_THROTTLED', `Resource Graph throttled the query ${attempt + 1} times in a row${wait > maxWait ? ` and asked for ${Math.ceil(wait / 1000)} s more` : ''}; the fleet was not read`, {
-              transient: true,
-              values: { status, retryAfterMs: wait },
-              cause: e,
-            });
-          }
-          // A fraction of a second more than asked: the quota window is counted on Azure's clock.
-          await sleep(wait + 100);
-          continue;
-        }
-        let body: unknown = err.body;
-        if (body === undefined && typeof err.response?.bodyAsText === 'string') {
-          try {
-            body = JSON.parse(err.response.bodyAsText);
-          } catch {
-            body = undefined;
-          }
-        }
-        const codes = detailCodes(body);
-        const message = (body as { error?: { message?: string; details?: { message?: string }[] } } | undefined)?.error;
-        const text = [message?.message, ...(message?.details ?? []).map((d) => d.message)].filter((m) => typeof m === 'string').join(' ') || err.message || String(e);
-        if (status === 400) throw new TagwallError('GRAPH_QUERY_INVALID', `Resource Graph refused the query: ${text}`, { values: { status, azureCode: codes.join(',') }, cause: e });
-        if (status === 401 || status === 403) throw new TagwallError('GRAPH_FORBIDDEN', `Resource Graph refused the identity: ${text}`, { values: { status, azureCode: codes.join(',') }, cause: e });
-        throw new TagwallError('GRAPH_FAILED', `Resource Graph could not be queried: ${text}`, { transient: true, values: { ...(status === undefined ? {} : { status }), azureCode: codes.join(',') }, cause: e });
-      }
-      observe(answer._response.headers as never, answer._response.bodyAsText);
-      // The quota is spent: wait for its window to reset rather than spend a request on a sure 429.
-      const headers = answer._response.headers as unknown as { get(name: string): string | undefined };
-      if (headers.get('x-ms-user-quota-remaining') === '0') quotaPauseMs = Math.min(quotaResetMs(headers) ?? 0, maxWait);
-      return answer;
+    let answer: GraphAnswer;
+    try {
+      answer = (await client.path(GRAPH_PATH).post({ body, timeout: connection.operationOptions.requestOptions.timeout })) as GraphAnswer;
+    } catch (e) {
+      if (e instanceof TagwallError) throw e;
+      const err = e as { statusCode?: number; code?: string; message?: string };
+      throw new TagwallError('GRAPH_FAILED', `Resource Graph could not be queried: ${err.message ?? String(e)}`, {
+        transient: true,
+        values: { ...(err.statusCode === undefined ? {} : { status: err.statusCode }), azureCode: err.code ?? '' },
+        cause: e,
+      });
     }
+    const status = Number(answer.status);
+    if (status >= 200 && status < 300) return (answer.body ?? {}) as GraphPage;
+    throw graphFailure(status, answer.body);
   };
 
   return {
@@ -183,15 +240,18 @@ export function createGraphReader(options: GraphReaderOptions): GraphReader {
           query,
           ...(scope.subscriptions === undefined ? {} : { subscriptions: [...scope.subscriptions] }),
           ...(scope.managementGroups === undefined ? {} : { managementGroups: [...scope.managementGroups] }),
-          options: { top: pageSize, resultFormat: 'objectArray', ...(skipToken === undefined ? {} : { skipToken }) },
+          options: { $top: pageSize, resultFormat: 'objectArray', ...(skipToken === undefined ? {} : { $skipToken: skipToken }) },
         });
         const data: unknown = answer.data;
         if (!Array.isArray(data)) throw new TagwallError('GRAPH_FAILED', 'Resource Graph answered without an array of rows (resultFormat objectArray was asked for)');
         rows.push(...(data as Record<string, unknown>[]));
-        skipToken = answer.skipToken;
+        skipToken = answer.$skipToken;
       } while (skipToken !== undefined && skipToken !== '');
       return rows;
     },
-    stats: () => ({ requests, throttled, bytes, quotaWaits, ...(quotaRemaining === undefined ? {} : { quotaRemaining }) }),
+    stats: () => ({
+      requests: tally.requests, throttled: tally.throttled, bytes: tally.bytes, quotaWaits,
+      ...(tally.quotaRemaining === undefined ? {} : { quotaRemaining: tally.quotaRemaining }),
+    }),
   };
 }

@@ -1,5 +1,6 @@
 import type { PipelinePolicy, PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
 import { TagwallError } from '../core/errors.js';
+import { retryAfterMs } from '../core/retry-after.js';
 import { TokenBucket, type BucketRate } from './token-bucket.js';
 
 /**
@@ -79,20 +80,10 @@ export function operationOf(method: string): ArmOperation {
   return m === 'DELETE' ? 'delete' : 'write';
 }
 
-/**
- * When a 429's Retry-After ends, in epoch milliseconds: seconds or an HTTP date (RFC 9110
- * §10.2.3), or the millisecond headers Azure also sends. Undefined when none is usable.
- */
+/** When a 429's Retry-After ends, in epoch milliseconds (read as every retry in tagwall reads it); undefined when unusable. */
 export function retryAfterEnd(headers: { get(name: string): string | undefined }, nowMs: number): number | undefined {
-  for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
-    const ms = Number(headers.get(name));
-    if (headers.get(name) !== undefined && Number.isFinite(ms) && ms >= 0) return nowMs + ms;
-  }
-  const value = headers.get('retry-after')?.trim();
-  if (value === undefined || value === '') return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return nowMs + Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(nowMs, date) : undefined;
+  const wait = retryAfterMs(headers, nowMs);
+  return wait === undefined ? undefined : nowMs + wait;
 }
 
 /** What both SDK generations hand a request as its abort signal. */

@@ -1,15 +1,20 @@
 import { rootCertificates } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, interceptors, request, type Dispatcher, type RetryHandler } from 'undici';
 import { TagwallError } from '../core/errors.js';
+import { retryAfterMs } from '../core/retry-after.js';
 import { HostAllowList } from './allowed-hosts.js';
 import { tagwallUserAgent } from '../version.js';
 
 /**
  * HTTPS GET and HEAD for the service-tags sources: host allow-list checked on every hop,
  * redirects followed by hand (so a hop is checked before it is connected to), a size cap,
- * and retries with backoff that also cover timeouts, which undici's own retry interceptor
- * leaves alone.
+ * and retries with backoff. The retries are undici's retry interceptor, composed on the
+ * dispatcher, with tagwall's decision (`Attempts.retry`): timeouts are retried too (undici's
+ * default leaves them alone), Retry-After is read the one way tagwall reads it, and one asking
+ * for longer than the backoff's limit ends the retries. A body that breaks after its answer
+ * started is fetched again from the top (undici would resume it with a Range request, which a
+ * mirror need not honour), from the same count of attempts.
  */
 export interface FetchTimeouts {
   /** TCP + TLS handshake. */
@@ -18,7 +23,7 @@ export interface FetchTimeouts {
   readonly headersMs: number;
   /** Longest silence between two pieces of the body. */
   readonly bodyMs: number;
-  /** Whole attempt, so a server dribbling one byte at a time cannot hold a run forever. */
+  /** Whole request of one hop, its retries included, so a server dribbling one byte at a time cannot hold a run forever. */
   readonly totalMs: number;
 }
 
@@ -75,24 +80,8 @@ const RETRIED_NETWORK_CODES = new Set([
 ]);
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
-/** An HTTP status worth another attempt, with the wait the server asked for. */
-class RetriedStatusError extends TagwallError {
-  constructor(message: string, readonly retryAfterMs: number | undefined) {
-    super('DOWNLOAD_HTTP_STATUS', message, { transient: true });
-  }
-}
-
 function retriedStatus(status: number): boolean {
   return status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 505);
-}
-
-/** Seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  if (text === undefined || text.trim() === '') return undefined;
-  if (/^\s*\d+\s*$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
 /** One failed attempt, turned into an error that says whether another attempt may help. */
@@ -133,12 +122,64 @@ async function readPrefix(body: Dispatcher.ResponseData['body'], limit: number):
   return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
+/** One call's attempts, counted across undici's retries and the restarts of a broken body. */
+class Attempts {
+  readonly failures: string[] = [];
+  /** Attempts that failed so far. */
+  failed = 0;
+  /** The current answer has arrived: a failure now is its body's, which undici must not resume. */
+  inBody = false;
+  /** A Retry-After that asked for more than the backoff's limit. */
+  tooLongMs: number | undefined;
+  /** Failures already counted, so the one that ends the call is not counted twice. */
+  readonly counted = new WeakSet<object>();
+
+  constructor(
+    private readonly fetcher: HttpsFetcher,
+    readonly purpose: string,
+    public url: string,
+  ) {}
+
+  record(message: string): void {
+    this.failed += 1;
+    this.failures.push(`attempt ${this.failed}: ${message}`);
+  }
+
+  /** The wait before attempt `failed + 1`: doubling from the initial wait, with jitter to spread out runs that failed together. */
+  backoffMs(): number {
+    const { initialMs, maxMs } = this.fetcher.backoff;
+    return Math.min(maxMs, initialMs * 2 ** (this.failed - 1)) * (0.5 + Math.random() / 2);
+  }
+
+  /** undici's retry interceptor asks this whether, and when, to send a failed request again. */
+  readonly retry: RetryHandler.RetryCallback = (err, _context, done) => {
+    if (this.inBody) return done(err);
+    const { statusCode: status, headers } = err as { statusCode?: number; headers?: Record<string, string | string[] | undefined> };
+    // Redirects and refusals are the answer, for the caller to read; they are not failed attempts.
+    if (status !== undefined && !retriedStatus(status)) return done(err);
+    const failure = status === undefined
+      ? classify(err, this.url, this.purpose, this.fetcher.maxBytes, this.fetcher.timeouts)
+      : new TagwallError('DOWNLOAD_HTTP_STATUS', `${this.purpose}: ${this.url} answered HTTP ${status}`, { transient: true });
+    this.record(failure.message);
+    this.counted.add(err);
+    const wait = status === undefined ? undefined : retryAfterMs(headers ?? {}, Date.now());
+    if (wait !== undefined && wait > this.fetcher.backoff.maxMs) this.tooLongMs = wait;
+    if (!failure.transient || this.failed >= this.fetcher.attempts || this.tooLongMs !== undefined) return done(err);
+    setTimeout(() => done(null), wait ?? this.backoffMs());
+  };
+}
+
+/** A refused answer whose status the retry callback has already counted as a failed attempt. */
+class CountedStatusError extends TagwallError {}
+
 export class HttpsFetcher {
   readonly allowList: HostAllowList;
   readonly attempts: number;
   readonly timeouts: FetchTimeouts;
   readonly maxBytes: number;
   readonly backoff: FetchBackoff;
+  /** The agent (or the caller's dispatcher) that connects; closed here only when built here. */
+  private readonly base: Dispatcher;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
 
@@ -149,8 +190,14 @@ export class HttpsFetcher {
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.ownsDispatcher = options.dispatcher === undefined;
+    this.base = options.dispatcher ?? this.agent(options);
+    // Each request brings its own retry callback (`retryOptions.retry`); throwOnError off hands the last answer over to be read.
+    this.dispatcher = this.base.compose(interceptors.retry({ throwOnError: false }));
+  }
+
+  private agent(options: FetchOptions): Dispatcher {
     const extraCa = options.ca === undefined ? [] : typeof options.ca === 'string' ? [options.ca] : [...options.ca];
-    this.dispatcher = options.dispatcher ?? new Agent({
+    return new Agent({
       // Passing `ca` replaces Node's trust store, so keep the public roots beside the extra CA.
       connect: { timeout: this.timeouts.connectMs, ...(extraCa.length > 0 ? { ca: [...rootCertificates, ...extraCa] } : {}) },
       headersTimeout: this.timeouts.headersMs,
@@ -160,13 +207,13 @@ export class HttpsFetcher {
   }
 
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    if (this.ownsDispatcher) await this.base.close();
   }
 
   /** GET that resolves only with a 2xx body within the size cap. */
   async get(url: string, options: GetOptions): Promise<FetchedBody> {
-    return this.withRetries(url, options.purpose, async () => {
-      const res = await this.exchange(url, 'GET', options);
+    return this.withRetries(url, options.purpose, async (attempts) => {
+      const res = await this.exchange(url, 'GET', options, attempts);
       if (res.statusCode < 200 || res.statusCode > 299) return this.refuseStatus(res, options.purpose, options.errorDetail);
       return { url: res.url, status: res.statusCode, headers: res.headers, body: await this.readCapped(res, options) };
     });
@@ -177,41 +224,42 @@ export class HttpsFetcher {
    * worth retrying (and transport failures) are retried and then thrown.
    */
   async head(url: string, purpose: string): Promise<number> {
-    return this.withRetries(url, purpose, async () => {
-      const res = await this.exchange(url, 'HEAD', { purpose });
+    return this.withRetries(url, purpose, async (attempts) => {
+      const res = await this.exchange(url, 'HEAD', { purpose }, attempts);
       await res.body.dump();
       if (retriedStatus(res.statusCode)) return this.refuseStatus(res, purpose);
       return res.statusCode;
     });
   }
 
-  private async withRetries<T>(url: string, purpose: string, attempt: () => Promise<T>): Promise<T> {
-    const failures: string[] = [];
-    for (let n = 1; ; n++) {
+  private async withRetries<T>(url: string, purpose: string, attempt: (attempts: Attempts) => Promise<T>): Promise<T> {
+    const attempts = new Attempts(this, purpose, url);
+    for (;;) {
       let failure: TagwallError;
       try {
-        return await attempt();
+        return await attempt(attempts);
       } catch (e) {
         failure = classify(e, url, purpose, this.maxBytes, this.timeouts);
+        const cause = (e as { cause?: unknown } | null)?.cause;
+        if (e instanceof CountedStatusError) attempts.failures[attempts.failed - 1] = `attempt ${attempts.failed}: ${failure.message}`;
+        else if (!(attempts.counted.has(e as object) || (typeof cause === 'object' && cause !== null && attempts.counted.has(cause)))) attempts.record(failure.message);
       }
-      failures.push(`attempt ${n}: ${failure.message}`);
-      const retryAfterMs = failure instanceof RetriedStatusError ? failure.retryAfterMs : undefined;
-      const tooLong = retryAfterMs !== undefined && retryAfterMs > this.backoff.maxMs;
-      if (!failure.transient || n >= this.attempts || tooLong) {
-        const why = tooLong ? `; the server asked to wait ${Math.ceil(retryAfterMs / 1000)} s, more than the ${this.backoff.maxMs} ms limit`
+      const n = attempts.failed;
+      const tooLong = attempts.tooLongMs;
+      if (!failure.transient || n >= this.attempts || tooLong !== undefined) {
+        const why = tooLong !== undefined ? `; the server asked to wait ${Math.ceil(tooLong / 1000)} s, more than the ${this.backoff.maxMs} ms limit`
           : failure.transient && n > 1 ? `; gave up after ${n} attempts` : '';
         throw new TagwallError(failure.code, `${failure.message}${why}`, {
-          transient: failure.transient, details: n > 1 ? failures : failure.details, cause: failure.cause ?? failure,
+          transient: failure.transient, details: n > 1 ? attempts.failures : failure.details, cause: failure.cause ?? failure,
         });
       }
-      const exponential = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (n - 1));
-      // Jitter spreads out runs that all failed at the same moment.
-      await sleep(retryAfterMs ?? exponential * (0.5 + Math.random() / 2));
+      // A body that broke after its answer began: start again from the top.
+      await sleep(attempts.backoffMs());
     }
   }
 
   /** Sends the request, following redirects within the allow-list, each hop checked first. */
-  private async exchange(start: string, method: 'GET' | 'HEAD', options: GetOptions): Promise<Dispatcher.ResponseData & { url: string }> {
+  private async exchange(start: string, method: 'GET' | 'HEAD', options: GetOptions, attempts: Attempts): Promise<Dispatcher.ResponseData & { url: string }> {
     let url: URL;
     try {
       url = new URL(start);
@@ -221,6 +269,8 @@ export class HttpsFetcher {
     const signal = AbortSignal.timeout(this.timeouts.totalMs);
     for (let hops = 0; ; hops++) {
       this.allowList.check(url, options.purpose);
+      attempts.url = url.href;
+      attempts.inBody = false;
       const res = await request(url, {
         method,
         dispatcher: this.dispatcher,
@@ -228,7 +278,9 @@ export class HttpsFetcher {
         headersTimeout: this.timeouts.headersMs,
         bodyTimeout: this.timeouts.bodyMs,
         signal,
-      });
+        retryOptions: { retry: attempts.retry },
+      } as Parameters<typeof request<null>>[1]);
+      attempts.inBody = true;
       const location = res.headers.location;
       if (!REDIRECTS.has(res.statusCode) || typeof location !== 'string' || options.followRedirects === false) {
         return Object.assign(res, { url: url.href });
@@ -255,7 +307,7 @@ export class HttpsFetcher {
     }
     const message = `${purpose}: ${res.url} answered HTTP ${res.statusCode}${detail ? `: ${detail}` : ''}`;
     if (!retriedStatus(res.statusCode)) throw new TagwallError('DOWNLOAD_HTTP_STATUS', message);
-    throw new RetriedStatusError(message, parseRetryAfter(res.headers['retry-after'], Date.now()));
+    throw new CountedStatusError('DOWNLOAD_HTTP_STATUS', message, { transient: true });
   }
 
   /** Reads the body, stopping as soon as it passes the cap (undici's own cap is a second guard). */

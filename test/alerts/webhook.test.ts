@@ -90,6 +90,14 @@ describe('webhook delivery', () => {
     expect(r.requests).toHaveLength(2);
   });
 
+  it('reads Retry-After as every retry in tagwall does: "1.5" is not one (RFC 9110 delay-seconds are whole), so the backoff decides', async () => {
+    const r = await receive((n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1.5' } } : { status: 200 }));
+    const started = Date.now();
+    const outcome = await postWebhook(webhookSettings({ url: r.url, format: 'generic', retryDelayMs: 50 }), {});
+    expect(outcome).toEqual({ ok: true, attempts: 2, transient: false });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it('counts a notification retried to success as sent', async () => {
     const r = await receive((n) => (n === 0 ? { status: 500 } : { status: 200 }));
     const result = await dispatchAlerts({ alerts: [threeAlerts[0]!], evaluatedScopes: [VAULT_A], now: NOW, repeatAfterHours: 24, state: folderAlertState(dir), logger: memoryLogger(), webhook: { url: r.url, format: 'generic', retryDelayMs: 5 } });

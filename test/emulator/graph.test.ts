@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
-import { ResourceGraphClient } from '@azure/arm-resourcegraph';
+import { getClient } from '@azure-rest/core-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { forbiddenOverlap } from '../../src/core/forbidden.js';
 import { parseCidr } from '../../src/core/ip-text.js';
+import { GRAPH_API_VERSION } from '../../src/fleet/graph-client.js';
 import { fleetQuery, subscriptionsQuery } from '../../src/fleet/graph-query.js';
 import type { EmulatorSeed } from '../../src/emulator/model.js';
 import { sharedTestCertificates } from '../global-setup.js';
 import { startTestEmulator, TEST_GROUP, TEST_SUBSCRIPTION, useTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
 
-/** The emulated Resource Graph, through the real @azure/arm-resourcegraph client and raw HTTPS. */
+/** The emulated Resource Graph, through the real Azure REST client (as tagwall sends it) and raw HTTPS. */
 
 const GRAPH = '/providers/Microsoft.ResourceGraph/resources?api-version=2021-03-01';
 const OTHER_SUBSCRIPTION = '11111111-1111-4111-8111-111111111111';
@@ -40,21 +41,25 @@ async function rows(q: string, extra: Record<string, unknown> = {}): Promise<Rec
 
 describe('Resource Graph queries', () => {
   it('page 2,500 tagged vaults through the real client, 1,000 at a time, each ID once and in order; untagged vaults never appear', async () => {
-    // The old-generation client has no TLS options: it trusts the run's CA through NODE_EXTRA_CA_CERTS.
+    // No TLS options given: the client trusts the run's CA through NODE_EXTRA_CA_CERTS.
     const own = await startTestEmulator({ certificates: await sharedTestCertificates() });
     onTestFinished(() => own.close());
     const fleet = await own.emulator.control.seedFleet({ subscriptions: 7, vaults: 2500, untagged: 40, rules: 4, tag: { name: 'tagwall', values: ['devops', 'logic-weu'] } });
     expect(fleet.ids).toHaveLength(2540);
-    const client = new ResourceGraphClient(own.credential, { baseUri: own.emulator.url });
+    const client = getClient(own.emulator.url, own.credential, { credentials: { scopes: [`${own.emulator.url}/.default`] }, apiVersion: GRAPH_API_VERSION });
     const seen: string[] = [];
     const pages: number[] = [];
     let skipToken: string | undefined;
     do {
-      const page = await client.resources({ query: fleetQuery({ types: KV, tag: 'tagwall', digest: true }), options: { top: 1000, ...(skipToken === undefined ? {} : { skipToken }) } });
+      const answer = await client.path('/providers/Microsoft.ResourceGraph/resources').post({
+        body: { query: fleetQuery({ types: KV, tag: 'tagwall', digest: true }), options: { $top: 1000, resultFormat: 'objectArray', ...(skipToken === undefined ? {} : { $skipToken: skipToken }) } },
+      });
+      expect(answer.status).toBe('200');
+      const page = answer.body as { totalRecords: number; count: number; data: unknown; $skipToken?: string };
       expect(page.totalRecords).toBe(2500);
       pages.push(page.count);
       seen.push(...(page.data as { id: string }[]).map((r) => r.id));
-      skipToken = page.skipToken;
+      skipToken = page.$skipToken;
     } while (skipToken !== undefined);
     expect(pages).toEqual([1000, 1000, 500]);
     const tagged = fleet.ids.slice(0, 2500);

@@ -12,7 +12,7 @@ import { discoverFleet } from '../../src/fleet/discovery.js';
 
 /**
  * Discovery by tag through Resource Graph, end to end: the emulator's Resource Graph endpoint
- * and Key Vaults, the real @azure/arm-resourcegraph and @azure/arm-keyvault clients, runSync.
+ * and Key Vaults, Resource Graph through the Azure REST client, the real @azure/arm-keyvault client, runSync.
  * What each test expects comes from the seed it wrote, never from the run's own report.
  */
 

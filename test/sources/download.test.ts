@@ -97,6 +97,22 @@ describe('retries and timeouts', () => {
     expect(gets[2]!.at - gets[1]!.at).toBeLessThan(900);
   });
 
+  it('reads the wait a 503 asks for as every retry in tagwall does: retry-after-ms counts, "1.5" does not', async () => {
+    world.server.route(FILE_13, (_req, res, nth) => {
+      if (nth === 1) return sendText(res, 503, 'busy', 'text/plain', { 'retry-after-ms': '1000' });
+      // Not delay-seconds (RFC 9110: 1*DIGIT): the backoff decides, 500 to 1,000 ms from an initial 1 s.
+      if (nth === 2) return sendText(res, 503, 'busy', 'text/plain', { 'retry-after': '1.5' });
+      sendText(res, 200, PUBLIC_13);
+    });
+    const fetch = options().fetch!;
+    const got = await resolveServiceTags(options({ fetch: { ...fetch, backoff: { initialMs: 1_000, maxMs: 2_000 } } }));
+    expect(got.changeNumber).toBe(373);
+    const gets = world.server.seen(FILE_13, 'GET');
+    expect(gets).toHaveLength(3);
+    expect(gets[1]!.at - gets[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(gets[2]!.at - gets[1]!.at).toBeGreaterThanOrEqual(450);
+  });
+
   it('gives up at once when Retry-After asks for longer than the longest wait', async () => {
     world.server.route(FILE_13, (_req, res) => sendText(res, 429, 'slow down', 'text/plain', { 'retry-after': '3600' }));
     const started = Date.now();
