@@ -9,7 +9,7 @@ import type { FirewallFacts } from './targets/kind.js';
 import type { Guards } from './core/vault-plan.js';
 import { formatJsonPath } from './sources/schema.js';
 import { validateWebhookUrl } from './alerts/webhook.js';
-import type { PacingSettings } from './fleet/pacing.js';
+import type { PacingSettings } from './arm/pacing.js';
 import { ARM_ENDPOINTS, configSchema, type ParsedConfig, type profileSchema } from './config-schema.js';
 
 /**

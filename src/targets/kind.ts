@@ -1,4 +1,4 @@
-import type { ArmClientOptions } from './arm-client-options.js';
+import type { ArmClientOptions } from '../arm/client-options.js';
 import type { FirewallTarget } from './firewall.js';
 
 /** What every adapter is made with: how to reach ARM, and who this installation is. */

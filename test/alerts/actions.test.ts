@@ -8,7 +8,7 @@ import { parseResourceId } from '../../src/core/resource-id.js';
 import type { ReasonCode } from '../../src/core/vault-plan.js';
 import type { VaultReport } from '../../src/reconcile.js';
 import type { RunReport } from '../../src/run.js';
-import { firewallError } from '../../src/targets/arm-errors.js';
+import { firewallError } from '../../src/arm/errors.js';
 import { VAULT_A } from './support.js';
 
 // One table of what happens next, by code, read by the alerts and the text report alike: "Retries

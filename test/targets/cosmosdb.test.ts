@@ -4,7 +4,7 @@ import { parseResourceId, type ResourceRef } from '../../src/core/resource-id.js
 import { normaliseRule } from '../../src/core/rules.js';
 import { createCosmosDbFirewalls } from '../../src/targets/cosmosdb/adapter.js';
 import { COSMOS_DB } from '../../src/targets/cosmosdb/facts.js';
-import type { ArmClientOptions } from '../../src/targets/arm-client-options.js';
+import type { ArmClientOptions } from '../../src/arm/client-options.js';
 import { FAST_RETRY, TEST_GROUP, TEST_SUBSCRIPTION, subnetId, useTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { failure } from '../helpers/failure.js';
 import { bundledTagRanges, rangesOfRules, targetRuns } from '../helpers/run-target.js';

@@ -9,7 +9,7 @@ import { isTagwallError } from '../../src/core/errors.js';
 import { parseResourceId, type ResourceRef } from '../../src/core/resource-id.js';
 import type { EmulatorSeed } from '../../src/emulator/model.js';
 import { runSync, type RunReport } from '../../src/run.js';
-import type { ArmClientOptions } from '../../src/targets/arm-client-options.js';
+import type { ArmClientOptions } from '../../src/arm/client-options.js';
 import type { FirewallTarget } from '../../src/targets/firewall.js';
 import { minus, size, span, union, wantedSpans, type Span } from '../core/reference.js';
 import { BUNDLED } from '../helpers/cli.js';

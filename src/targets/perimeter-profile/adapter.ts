@@ -1,8 +1,8 @@
 import type { NetworkManagementClient, NspAccessRule } from '@azure/arm-network';
 import type { TagwallError } from '../../core/errors.js';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection } from '../arm-client-options.js';
-import { firewallError } from '../arm-errors.js';
+import { armConnection } from '../../arm/client-options.js';
+import { firewallError } from '../../arm/errors.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from '../firewall.js';
 import type { FirewallOptions } from '../kind.js';
 import { networkClients } from '../network-client.js';
