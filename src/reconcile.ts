@@ -6,7 +6,7 @@ import type { ServiceTagDocument } from './core/service-tags.js';
 import { azureSpace, explainWidening, type WideningReport } from './core/explain.js';
 import type { AppliedRecord, Drift, Finding, Reason, RuleCounts } from './core/vault-plan.js';
 import type { VaultRef } from './core/vault-id.js';
-import type { TagwallConfig, TargetConfig } from './config.js';
+import type { TagwallConfig, TargetConfig } from './config/config.js';
 import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
 import type { FleetGraph } from './fleet/model.js';
 import { desiredOf, passVault, reason, report, settle, type RunContext, type VaultPass } from './vault-pass.js';

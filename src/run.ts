@@ -1,7 +1,7 @@
 import { alertsForVaults, discoveryAlerts, evaluatedScopes, serviceTagAlerts, writeScopes } from './alerts/policy.js';
 import { RUN_SCOPE } from './alerts/types.js';
 import type { AlertLogger } from './alerts/types.js';
-import type { TagwallConfig, TargetConfig } from './config.js';
+import type { TagwallConfig, TargetConfig } from './config/config.js';
 import { describeError, type ErrorCode } from './core/errors.js';
 import { reconcile, type ReconcileOptions, type VaultReport } from './reconcile.js';
 import type { Fleet, RunFinding } from './fleet/discovery.js';

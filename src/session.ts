@@ -9,7 +9,7 @@ import { logNotification } from './alerts/log.js';
 import { RUN_SCOPE } from './alerts/types.js';
 import type { Alert, AlertLogger } from './alerts/types.js';
 import { resolveWebhookConfig, type WebhookConfig } from './alerts/webhook.js';
-import type { TagwallConfig } from './config.js';
+import type { TagwallConfig } from './config/config.js';
 import { describeError, isTagwallError, TagwallError, type ErrorCode } from './core/errors.js';
 import type { ServiceTagDocument } from './core/service-tags.js';
 import { type ReconcileOptions, type VaultReport } from './reconcile.js';

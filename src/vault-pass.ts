@@ -5,7 +5,7 @@ import { concurrentChangeError, writtenShape } from './core/plan/verify.js';
 import { normaliseRule } from './core/rules.js';
 import type { ServiceTagDocument } from './core/service-tags.js';
 import { planVault, type AppliedRecord, type ObservedFirewall, type PerimeterPosture, type VaultPlan } from './core/vault-plan.js';
-import type { TargetConfig } from './config.js';
+import type { TargetConfig } from './config/config.js';
 import type { ReconcileDeps, ReconcileOptions, VaultReport } from './reconcile.js';
 import type { FirewallState, PerimeterView } from './targets/firewall.js';
 import { confirmable, recordStandsIn } from './fleet/judge.js';

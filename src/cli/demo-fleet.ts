@@ -1,4 +1,4 @@
-import { parseConfig } from '../config.js';
+import { parseConfig } from '../config/config.js';
 import type { KeyVaultEmulator } from '../emulator/server.js';
 import { runSync, type Runtime } from '../run.js';
 import { bundledServiceTagsPath } from '../version.js';

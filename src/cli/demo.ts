@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { runSync, type Runtime } from '../run.js';
 import { cliLogger } from './sync.js';
 import { writeLine, type CliIO } from './io.js';
-import { parseConfig } from '../config.js';
+import { parseConfig } from '../config/config.js';
 import { sampleSeed } from '../emulator/sample.js';
 import { startKeyVaultEmulator } from '../emulator/server.js';
 import { renderRunText } from './report.js';

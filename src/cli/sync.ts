@@ -1,6 +1,6 @@
 import { runSync, type RunOptions, type Runtime } from '../run.js';
 import type { AlertLogger } from '../alerts/types.js';
-import { loadConfig } from '../config-load.js';
+import { loadConfig } from '../config/load.js';
 import { exitCodeFor } from '../run.js';
 import { renderRunText } from './report.js';
 import { writeLine, type CliIO } from './io.js';

@@ -1,4 +1,4 @@
-import { profileTarget, type TagwallConfig, type TargetConfig } from '../config.js';
+import { profileTarget, type TagwallConfig, type TargetConfig } from '../config/config.js';
 import { isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
 import type { Finding } from '../core/vault-plan.js';

@@ -1,4 +1,4 @@
-import type { TargetConfig } from '../config.js';
+import type { TargetConfig } from '../config/config.js';
 import { describeError, isTagwallError } from '../core/errors.js';
 import { checkProfileSelectors, selectTargets, type VaultReport } from '../reconcile.js';
 import { discoverFleet, explicitFleet, shrinkGuard, unprotectedReport, type Fleet, type RunFinding } from '../fleet/discovery.js';

@@ -1,4 +1,4 @@
-import { profileTarget, type TagwallConfig, type TargetConfig } from '../config.js';
+import { profileTarget, type TagwallConfig, type TargetConfig } from '../config/config.js';
 import { describeError, isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
 import type { VaultReport } from '../reconcile.js';

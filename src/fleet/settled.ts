@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { TargetConfig } from '../config.js';
+import type { TargetConfig } from '../config/config.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
 import type { AppliedRecord, VaultPlan } from '../core/vault-plan.js';
 import { tagwallVersion } from '../version.js';

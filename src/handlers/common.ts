@@ -2,8 +2,8 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSync, type RunOptions, type RunReport, type Runtime } from '../run.js';
-import type { TagwallConfig } from '../config.js';
-import { loadConfig } from '../config-load.js';
+import type { TagwallConfig } from '../config/config.js';
+import { loadConfig } from '../config/load.js';
 import { describeError, TagwallError } from '../core/errors.js';
 import { parseResourceId } from '../core/resource-id.js';
 import { renderRunText } from '../cli/report.js';

@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@a
 import { dispatchAlerts } from '../alerts/dispatch.js';
 import { shardFailedAlert } from '../alerts/policy.js';
 import { resolveWebhookConfig, type WebhookConfig } from '../alerts/webhook.js';
-import type { TagwallConfig } from '../config.js';
+import type { TagwallConfig } from '../config/config.js';
 import { describeError, isTagwallError, TagwallError } from '../core/errors.js';
 import type { ShardMessage, ShardResult, ShardSink } from '../fleet/model.js';
 import { createShardQueue, parseShardMessage, SHARD_QUEUE } from '../fleet/queue.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runSync, type RunOptions } from '../../src/run.js';
 import type { AlertLogger } from '../../src/alerts/types.js';
-import { parseConfig, type RawConfig } from '../../src/config.js';
+import { parseConfig, type RawConfig } from '../../src/config/config.js';
 import { reconcile } from '../../src/reconcile.js';
 import type { RunReport } from '../../src/run.js';
 import type { FirewallTarget } from '../../src/targets/firewall.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig, type TagwallConfig } from '../../src/config.js';
+import { parseConfig, type TagwallConfig } from '../../src/config/config.js';
 import { TagwallError } from '../../src/core/errors.js';
 import { normaliseRule } from '../../src/core/rules.js';
 import { parseResourceId } from '../../src/core/resource-id.js';

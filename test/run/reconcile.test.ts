@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runSync, type RunOptions } from '../../src/run.js';
 import type { AlertLogger } from '../../src/alerts/types.js';
-import { parseConfig, type RawConfig } from '../../src/config.js';
+import { parseConfig, type RawConfig } from '../../src/config/config.js';
 import { parseCidr } from '../../src/core/ip-text.js';
 import { countAddresses, mergeRanges, rangesOf, subtractRanges, type AddressRange } from '../../src/core/ipv4.js';
 import { loadServiceTagFile } from '../../src/sources/file.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/config/config.js';
 import { TagwallError } from '../../src/core/errors.js';
 import type { AppliedRecord } from '../../src/core/vault-plan.js';
 import { reconcile, type VaultStateAccess } from '../../src/reconcile.js';
