@@ -1,6 +1,6 @@
 import { parseConfig } from '../config/config.js';
 import type { KeyVaultEmulator } from '../emulator/server.js';
-import { runSync, type Runtime } from '../run.js';
+import { runSync, type Runtime } from '../run/run.js';
 import { bundledServiceTagsPath } from '../version.js';
 import { writeLine, type CliIO } from './io.js';
 import { renderRunText } from './report.js';

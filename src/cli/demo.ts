@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runSync, type Runtime } from '../run.js';
+import { runSync, type Runtime } from '../run/run.js';
 import { cliLogger } from './sync.js';
 import { writeLine, type CliIO } from './io.js';
 import { parseConfig } from '../config/config.js';
@@ -13,7 +13,7 @@ import { startKeyVaultEmulator } from '../emulator/server.js';
 import { renderRunText } from './report.js';
 import type { GenericAlertBody } from '../alerts/format.js';
 import type { EmulatorControl } from '../emulator/control-client.js';
-import type { RunReport } from '../run.js';
+import type { RunReport } from '../run/run.js';
 import { bundledServiceTagsPath } from '../version.js';
 import { runFleetDemo } from './demo-fleet.js';
 

@@ -1,8 +1,8 @@
 import { actionFor } from '../alerts/actions.js';
 import { count, table } from './io.js';
-import type { RunReport } from '../run.js';
+import type { RunReport } from '../run/run.js';
 
-import type { VaultReport } from '../reconcile.js';
+import type { VaultReport } from '../run/reconcile.js';
 
 function vaultName(id: string): string {
   return id.slice(id.lastIndexOf('/') + 1);

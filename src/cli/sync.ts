@@ -1,7 +1,7 @@
-import { runSync, type RunOptions, type Runtime } from '../run.js';
+import { runSync, type RunOptions, type Runtime } from '../run/run.js';
 import type { AlertLogger } from '../alerts/types.js';
 import { loadConfig } from '../config/load.js';
-import { exitCodeFor } from '../run.js';
+import { exitCodeFor } from '../run/run.js';
 import { renderRunText } from './report.js';
 import { writeLine, type CliIO } from './io.js';
 

@@ -2,7 +2,7 @@ import { profileTarget, type TagwallConfig, type TargetConfig } from '../config/
 import { isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
 import type { Finding } from '../core/vault-plan.js';
-import type { VaultReport } from '../reconcile.js';
+import type { VaultReport } from '../run/reconcile.js';
 import { kindOfType } from '../targets/kinds.js';
 import type { GraphReader, GraphScope } from './graph-client.js';
 import { fingerprintOf, rulesState } from './fingerprint.js';

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runSync, type RunOptions, type RunReport, type Runtime } from '../run.js';
+import { runSync, type RunOptions, type RunReport, type Runtime } from '../run/run.js';
 import type { TagwallConfig } from '../config/config.js';
 import { loadConfig } from '../config/load.js';
 import { describeError, TagwallError } from '../core/errors.js';

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
-import { runSync, type RunOptions } from '../run.js';
+import { runSync, type RunOptions } from '../run/run.js';
 import { TagwallError } from '../core/errors.js';
-import type { RunReport } from '../run.js';
+import type { RunReport } from '../run/run.js';
 import { configFor, dryRunOverHttp, hostDeadline, logSummary, runtimeFor } from './common.js';
 
 /**

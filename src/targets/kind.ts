@@ -5,7 +5,7 @@ import type { FirewallTarget } from './firewall.js';
 export interface FirewallOptions extends ArmClientOptions {
   /**
    * This installation's owner ID, for kinds whose rules carry their owner in their names (a
-   * perimeter profile's tagwall-<owner>-<n>); session.ts always gives it.
+   * perimeter profile's tagwall-<owner>-<n>); run/open.ts always gives it.
    */
   readonly ownerId?: string;
 }

@@ -6,8 +6,8 @@ import { renderRunText } from '../../src/cli/report.js';
 import type { ErrorCode } from '../../src/core/errors.js';
 import { parseResourceId } from '../../src/core/resource-id.js';
 import type { ReasonCode } from '../../src/core/vault-plan.js';
-import type { VaultReport } from '../../src/reconcile.js';
-import type { RunReport } from '../../src/run.js';
+import type { VaultReport } from '../../src/run/reconcile.js';
+import type { RunReport } from '../../src/run/run.js';
 import { firewallError } from '../../src/arm/errors.js';
 import { VAULT_A } from './support.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { alertsForVault } from '../../src/alerts/policy.js';
 import type { Reason } from '../../src/core/vault-plan.js';
-import type { VaultReport } from '../../src/reconcile.js';
+import type { VaultReport } from '../../src/run/reconcile.js';
 import { VAULT_A } from './support.js';
 
 // What a vault's run report pages about, and that the same problem keeps one fingerprint.

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SubscriptionSchedule, type ScheduleEntry } from '../../src/fleet/schedule.js';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/config/config.js';
 import type { AppliedRecord } from '../../src/core/vault-plan.js';
-import { reconcile, type VaultStateAccess } from '../../src/reconcile.js';
+import { reconcile, type VaultStateAccess } from '../../src/run/reconcile.js';
 import type { FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import { tinyDocument } from '../core/documents.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { VaultReport } from '../../src/reconcile.js';
+import type { VaultReport } from '../../src/run/reconcile.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { targetRuns, type TargetRuns } from '../helpers/run-target.js';
 

@@ -6,7 +6,7 @@ import { TagwallError } from '../../src/core/errors.js';
 import { fleetHandlers } from '../../src/handlers/fleet.js';
 import type { ShardSink } from '../../src/fleet/model.js';
 import { SHARD_QUEUE } from '../../src/fleet/queue.js';
-import { runShard, startFleetRun } from '../../src/fleet/run.js';
+import { runShard, startFleetRun } from '../../src/run/shards.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
 import { sharedTestCertificates } from '../global-setup.js';
 import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';

@@ -13,8 +13,8 @@ import { FAST_RETRY, seedVault, staticTokenCredential, vaultId } from '../helper
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../src/config.js';
-import { runSync } from '../../src/run.js';
+import { parseConfig } from '../../src/config/config.js';
+import { runSync } from '../../src/run/run.js';
 
 // Alerts that tell the truth, through the Functions handlers as the host calls them: state in
 // Azurite, ARM and the managed identity from the emulator, and a real webhook receiver.

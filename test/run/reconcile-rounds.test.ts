@@ -5,7 +5,7 @@ import { TagwallError } from '../../src/core/errors.js';
 import { normaliseRule } from '../../src/core/rules.js';
 import { parseResourceId } from '../../src/core/resource-id.js';
 import type { AppliedRecord } from '../../src/core/vault-plan.js';
-import { reconcile, type ReconcileDeps, type VaultReport } from '../../src/reconcile.js';
+import { reconcile, type ReconcileDeps, type VaultReport } from '../../src/run/reconcile.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import type { FirewallFacts } from '../../src/targets/kind.js';
 import { FIREWALL_KINDS } from '../../src/targets/kinds.js';

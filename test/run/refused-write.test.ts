@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/config.js';
 import { TagwallError } from '../../src/core/errors.js';
 import type { AppliedRecord } from '../../src/core/vault-plan.js';
-import { reconcile, type VaultStateAccess } from '../../src/reconcile.js';
+import { reconcile, type VaultStateAccess } from '../../src/run/reconcile.js';
 import type { FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import { tinyDocument } from '../core/documents.js';
 

@@ -8,7 +8,7 @@ import type { ArmClientOptions } from '../../src/arm/client-options.js';
 import { FAST_RETRY, TEST_GROUP, TEST_SUBSCRIPTION, subnetId, useTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { failure } from '../helpers/failure.js';
 import { bundledTagRanges, rangesOfRules, targetRuns } from '../helpers/run-target.js';
-import { exitCodeFor } from '../../src/run.js';
+import { exitCodeFor } from '../../src/run/run.js';
 
 // The Cosmos DB adapter through the real SDK client, over HTTPS, against the emulator.
 

@@ -1,10 +1,10 @@
-import { isTagwallError } from './core/errors.js';
-import { normaliseRule } from './core/rules.js';
-import type { AppliedRecord, WriteIntent } from './core/plan/model.js';
-import { ownershipOf } from './core/plan/ownership.js';
-import type { FirewallState } from './targets/firewall.js';
-import { DEFAULT_OPERATION_TIMEOUT_MS } from './targets/long-running.js';
-import type { FirewallFacts } from './targets/kind.js';
+import { isTagwallError } from '../../core/errors.js';
+import { normaliseRule } from '../../core/rules.js';
+import type { AppliedRecord, WriteIntent } from '../../core/plan/model.js';
+import { ownershipOf } from '../../core/plan/ownership.js';
+import type { FirewallState } from '../../targets/firewall.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS } from '../../targets/long-running.js';
+import type { FirewallFacts } from '../../targets/kind.js';
 
 /**
  * What became of a write that failed without Azure refusing it (a 5xx, a timeout, a dropped

@@ -1,22 +1,22 @@
-import type { Allowlist } from './core/allowlist.js';
-import { isTagwallError } from './core/errors.js';
-import type { Cidr } from './core/ipv4.js';
-import { concurrentChangeError, writtenShape } from './core/plan/verify.js';
-import { normaliseRule } from './core/rules.js';
-import type { ServiceTagDocument } from './core/service-tags.js';
-import { planVault, type AppliedRecord, type ObservedFirewall, type PerimeterPosture, type VaultPlan } from './core/vault-plan.js';
-import type { TargetConfig } from './config/config.js';
+import type { Allowlist } from '../core/allowlist.js';
+import { isTagwallError } from '../core/errors.js';
+import type { Cidr } from '../core/ipv4.js';
+import { concurrentChangeError, writtenShape } from '../core/plan/verify.js';
+import { normaliseRule } from '../core/rules.js';
+import type { ServiceTagDocument } from '../core/service-tags.js';
+import { planVault, type AppliedRecord, type ObservedFirewall, type PerimeterPosture, type VaultPlan } from '../core/vault-plan.js';
+import type { TargetConfig } from '../config/config.js';
 import type { ReconcileDeps, ReconcileOptions, VaultReport } from './reconcile.js';
-import type { FirewallState, PerimeterView } from './targets/firewall.js';
-import { confirmable, recordStandsIn } from './fleet/judge.js';
-import { settledOf, settlementKey } from './fleet/settled.js';
-import { resourceKey } from './core/resource-id.js';
-import { errorOf, report, reason, settledReport, stateError, needsWork } from './vault-report.js';
-import { intentHoldMs, readLanding, withdrawnRecord } from './write-landing.js';
-import { DEFAULT_OPERATION_TIMEOUT_MS } from './targets/long-running.js';
+import type { FirewallState, PerimeterView } from '../targets/firewall.js';
+import { confirmable, recordStandsIn } from '../fleet/judge.js';
+import { settledOf, settlementKey } from '../fleet/settled.js';
+import { resourceKey } from '../core/resource-id.js';
+import { errorOf, report, reason, settledReport, stateError, needsWork } from './report.js';
+import { intentHoldMs, readLanding, withdrawnRecord } from './steps/write.js';
+import { DEFAULT_OPERATION_TIMEOUT_MS } from '../targets/long-running.js';
 
 // Where reports are built, for the modules that have always imported them from here.
-export { desiredOf, needsWork, reason, report } from './vault-report.js';
+export { desiredOf, needsWork, reason, report } from './report.js';
 
 /**
  * One target's pass: record → read → plan → guard → announce → apply → verify → record, and

@@ -1,20 +1,20 @@
-import { alertsForVaults, discoveryAlerts, evaluatedScopes, serviceTagAlerts, writeScopes } from './alerts/policy.js';
-import { RUN_SCOPE } from './alerts/types.js';
-import type { AlertLogger } from './alerts/types.js';
-import type { TagwallConfig, TargetConfig } from './config/config.js';
-import { describeError, type ErrorCode } from './core/errors.js';
+import { alertsForVaults, discoveryAlerts, evaluatedScopes, serviceTagAlerts, writeScopes } from '../alerts/policy.js';
+import { RUN_SCOPE } from '../alerts/types.js';
+import type { AlertLogger } from '../alerts/types.js';
+import type { TagwallConfig, TargetConfig } from '../config/config.js';
+import { describeError, type ErrorCode } from '../core/errors.js';
 import { reconcile, type ReconcileOptions, type VaultReport } from './reconcile.js';
-import type { Fleet, RunFinding } from './fleet/discovery.js';
-import type { GraphPageStats } from './fleet/graph-client.js';
-import type { FleetGraph } from './fleet/model.js';
-import { BacklogRepository, VaultStateRepository } from './state/records.js';
+import type { Fleet, RunFinding } from '../fleet/discovery.js';
+import type { GraphPageStats } from '../fleet/graph-client.js';
+import type { FleetGraph } from '../fleet/model.js';
+import { BacklogRepository, VaultStateRepository } from '../state/records.js';
 
-import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunError, type RunOptions, type RunResult, type RunSession, type Runtime } from './session.js';
-import { fleetOf, fleetSummary, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet/run-fleet.js';
+import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunError, type RunOptions, type RunResult, type RunSession, type Runtime } from './open.js';
+import { fleetOf, fleetSummary, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet.js';
 
 // Where a run's parts live, for the modules that have always imported them from here.
-export { credentialFor, loadServiceTags, openRun, type Injected, type RunError, type RunOptions, type RunResult, type RunSession, type Runtime } from './session.js';
-export { fleetOf, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet/run-fleet.js';
+export { credentialFor, loadServiceTags, openRun, type Injected, type RunError, type RunOptions, type RunResult, type RunSession, type Runtime } from './open.js';
+export { fleetOf, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet.js';
 
 /**
  * Wires one run together from a configuration: service tags → reconcile every vault →

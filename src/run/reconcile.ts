@@ -1,16 +1,16 @@
-import { collapseAllowlist, prepareAllowlist, relevantKept, type Allowlist, type AllowlistSource } from './core/allowlist.js';
-import { describeError, TagwallError, type ErrorCode } from './core/errors.js';
-import { formatCidr } from './core/ipv4.js';
-import { selectTags, splitSelectors, TagIndex } from './core/selection.js';
-import type { ServiceTagDocument } from './core/service-tags.js';
-import { azureSpace, explainWidening, type WideningReport } from './core/explain.js';
-import type { AppliedRecord, Drift, Finding, Reason, RuleCounts } from './core/vault-plan.js';
-import type { VaultRef } from './core/vault-id.js';
-import type { TagwallConfig, TargetConfig } from './config/config.js';
-import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
-import type { FleetGraph } from './fleet/model.js';
-import { desiredOf, passVault, reason, report, settle, type RunContext, type VaultPass } from './vault-pass.js';
-import { SubscriptionSchedule } from './fleet/schedule.js';
+import { collapseAllowlist, prepareAllowlist, relevantKept, type Allowlist, type AllowlistSource } from '../core/allowlist.js';
+import { describeError, TagwallError, type ErrorCode } from '../core/errors.js';
+import { formatCidr } from '../core/ipv4.js';
+import { selectTags, splitSelectors, TagIndex } from '../core/selection.js';
+import type { ServiceTagDocument } from '../core/service-tags.js';
+import { azureSpace, explainWidening, type WideningReport } from '../core/explain.js';
+import type { AppliedRecord, Drift, Finding, Reason, RuleCounts } from '../core/vault-plan.js';
+import type { VaultRef } from '../core/vault-id.js';
+import type { TagwallConfig, TargetConfig } from '../config/config.js';
+import type { FirewallTarget, PerimeterLookup } from '../targets/firewall.js';
+import type { FleetGraph } from '../fleet/model.js';
+import { desiredOf, passVault, reason, report, settle, type RunContext, type VaultPass } from './pass.js';
+import { SubscriptionSchedule } from '../fleet/schedule.js';
 
 /**
  * The one loop: for each vault, record → read → plan → guard → announce → apply → verify →

@@ -1,7 +1,7 @@
-import type { Allowlist } from './core/allowlist.js';
-import { describeError, isTagwallError, TagwallError, type ErrorCode } from './core/errors.js';
-import type { AppliedRecord, Reason, VaultPlan } from './core/vault-plan.js';
-import type { TargetConfig } from './config/config.js';
+import type { Allowlist } from '../core/allowlist.js';
+import { describeError, isTagwallError, TagwallError, type ErrorCode } from '../core/errors.js';
+import type { AppliedRecord, Reason, VaultPlan } from '../core/vault-plan.js';
+import type { TargetConfig } from '../config/config.js';
 import type { VaultOutcome, VaultReport } from './reconcile.js';
 
 /**

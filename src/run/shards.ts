@@ -1,14 +1,14 @@
 import { profileTarget, type TagwallConfig, type TargetConfig } from '../config/config.js';
 import { describeError, isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
-import type { VaultReport } from '../reconcile.js';
-import { fleetOf, finishRun, graphOf, openRun, reconcileTargets, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes, type RunError, type RunOptions, type RunReport, type Runtime } from '../run.js';
+import type { VaultReport } from './reconcile.js';
+import { fleetOf, finishRun, graphOf, openRun, reconcileTargets, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes, type RunError, type RunOptions, type RunReport, type Runtime } from './run.js';
 import { kindOf } from '../targets/kinds.js';
-import { needsWork } from '../vault-pass.js';
-import { storeDocument } from './documents.js';
-import { fleetRowsOf, unprotectedCode, unprotectedReport, type Unprotected } from './discovery.js';
+import { needsWork } from './pass.js';
+import { storeDocument } from '../fleet/documents.js';
+import { fleetRowsOf, unprotectedCode, unprotectedReport, type Unprotected } from '../fleet/discovery.js';
 import { RunRepository } from '../state/runs.js';
-import type { FleetGraph, GraphRow, OutcomeCounts, RunManifest, ShardMessage, ShardResult, ShardSink, ShardVault } from './model.js';
+import type { FleetGraph, GraphRow, OutcomeCounts, RunManifest, ShardMessage, ShardResult, ShardSink, ShardVault } from '../fleet/model.js';
 
 /**
  * The fleet run as the Functions app does it. The timer resolves the document once (stored

@@ -1,12 +1,12 @@
 import type { TargetConfig } from '../config/config.js';
 import { describeError, isTagwallError } from '../core/errors.js';
-import { checkProfileSelectors, selectTargets, type VaultReport } from '../reconcile.js';
+import { checkProfileSelectors, selectTargets, type VaultReport } from './reconcile.js';
 import { discoverFleet, explicitFleet, shrinkGuard, unprotectedReport, type Fleet, type RunFinding } from '../fleet/discovery.js';
 import type { FleetGraph } from '../fleet/model.js';
 import { DiscoveryCountRepository, type DiscoveryCount, type Loaded } from '../state/records.js';
 
-import type { RunError, RunOptions, RunSession } from '../session.js';
-import type { RunReport } from '../run.js';
+import type { RunError, RunOptions, RunSession } from './open.js';
+import type { RunReport } from './run.js';
 
 /**
  * The fleet of one run: discovery (or the explicit targets alone), the narrowing of --vault and
