@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ArmPacer, armPacingPolicy, operationOf, retryAfterEnd, subscriptionOfUrl } from '../../src/arm/pacing.js';
 import { armConnection, type ArmClientOptions } from '../../src/arm/client-options.js';
 import { createPerimeterLookup } from '../../src/targets/perimeter.js';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/config/config.js';
 import { isTagwallError } from '../../src/core/errors.js';
 import { sharedTestCertificates } from '../global-setup.js';
 
