@@ -2,13 +2,13 @@ import { actionFor } from '../alerts/actions.js';
 import { count, table } from './io.js';
 import type { RunReport } from '../run/run.js';
 
-import type { VaultReport } from '../run/reconcile.js';
+import type { TargetReport } from '../run/reconcile.js';
 
 function vaultName(id: string): string {
   return id.slice(id.lastIndexOf('/') + 1);
 }
 
-function findingSummary(v: VaultReport): string {
+function findingSummary(v: TargetReport): string {
   const by = new Map<string, number>();
   for (const f of v.findings) by.set(f.severity, (by.get(f.severity) ?? 0) + 1);
   const parts = ['critical', 'warning', 'info'].filter((s) => by.has(s)).map((s) => `${by.get(s)} ${s}`);

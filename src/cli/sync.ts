@@ -36,7 +36,7 @@ export function cliLogger(io: CliIO, verbose: boolean): AlertLogger {
 }
 
 /** One updating line on a terminal, only when there are enough vaults for it to matter. */
-function progress(io: CliIO): Runtime['onVaultDone'] {
+function progress(io: CliIO): Runtime['onTargetDone'] {
   if (io.stderr.isTTY !== true) return undefined;
   return (_report, done, total) => {
     if (total < 5) return;
@@ -54,11 +54,11 @@ export async function runSyncCommand(options: SyncOptions, io: CliIO, runtime: P
     ...(options.subscription === undefined ? {} : { subscriptions: options.subscription }),
     ...(options.deadline === undefined ? {} : { deadline: new Date(Date.now() + options.deadline) }),
   };
-  const onVaultDone = progress(io);
+  const onTargetDone = progress(io);
   const { report } = await runSync(config, run, {
     env: io.env,
     logger: cliLogger(io, options.verbose),
-    ...(onVaultDone === undefined ? {} : { onVaultDone }),
+    ...(onTargetDone === undefined ? {} : { onTargetDone }),
     ...runtime,
   });
   if (options.json) writeLine(io.stdout, JSON.stringify(report));

@@ -6,7 +6,7 @@ import { parseResourceId, resourceKey, type ResourceRef } from '../core/resource
 import { parseVaultId } from '../core/vault-id.js';
 import { FIREWALL_KINDS, kindOf } from '../targets/kinds.js';
 import type { FirewallFacts } from '../targets/kind.js';
-import type { Guards } from '../core/vault-plan.js';
+import type { Guards } from '../core/target-plan.js';
 import { formatJsonPath } from '../sources/schema.js';
 import { validateWebhookUrl } from '../alerts/webhook.js';
 import type { PacingSettings } from '../arm/pacing.js';

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { writeLine, type CliIO } from '../cli/io.js';
 import { readEmulatorSeedFile, type EmulatorSeed } from './model.js';
 import { sampleSeed } from './sample.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from './server.js';
+import { startEmulator, type Emulator } from './server.js';
 
 export interface EmulatorCommandOptions {
   readonly port?: number;
@@ -20,7 +20,7 @@ export interface EmulatorCommandOptions {
   /** Stops the emulator, as SIGINT and SIGTERM do. */
   readonly signal?: AbortSignal;
   /** Called once the emulator is listening (the demo and tests use it). */
-  readonly onReady?: (emulator: KeyVaultEmulator) => void;
+  readonly onReady?: (emulator: Emulator) => void;
 }
 
 function shellQuote(s: string): string {
@@ -39,7 +39,7 @@ export async function runEmulatorCommand(options: EmulatorCommandOptions, io: Cl
         ? { vaults: [] }
         : sampleSeed();
   const stateDir = options.stateDir === undefined ? join(io.cwd, '.tagwall', 'emulator') : resolve(io.cwd, options.stateDir);
-  const emulator = await startKeyVaultEmulator({
+  const emulator = await startEmulator({
     port: options.port ?? 0,
     seed,
     stateDir,

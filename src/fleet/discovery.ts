@@ -1,8 +1,8 @@
 import { profileTarget, type TagwallConfig, type TargetConfig } from '../config/config.js';
 import { isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
-import type { Finding } from '../core/vault-plan.js';
-import type { VaultReport } from '../run/reconcile.js';
+import type { Finding } from '../core/target-plan.js';
+import type { TargetReport } from '../run/reconcile.js';
 import { kindOfType } from '../targets/kinds.js';
 import type { GraphReader, GraphScope } from './graph-client.js';
 import { fingerprintOf, rulesState } from './fingerprint.js';
@@ -205,7 +205,7 @@ export async function fleetRowsOf(config: TagwallConfig, reader: GraphReader, id
 }
 
 /** The report of a tagged firewall that is not protected: skipped, with the reason and a warning finding of the same code. */
-export function unprotectedReport(u: Unprotected): VaultReport {
+export function unprotectedReport(u: Unprotected): TargetReport {
   return {
     vault: u.id,
     kind: u.kind,

@@ -12,7 +12,7 @@ import { resolveWebhookConfig, type WebhookConfig } from '../alerts/webhook.js';
 import type { TagwallConfig } from '../config/config.js';
 import { describeError, isTagwallError, TagwallError, type ErrorCode } from '../core/errors.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
-import { type ReconcileOptions, type VaultReport } from './reconcile.js';
+import { type ReconcileOptions, type TargetReport } from './reconcile.js';
 import { createGraphReader, type GraphReader } from '../fleet/graph-client.js';
 import { loadDocument } from '../fleet/documents.js';
 import { resolveServiceTags, type ResolvedServiceTags } from '../sources/resolve.js';
@@ -66,7 +66,7 @@ export interface Runtime {
   /** Paces ARM calls per subscription; defaults to the process's pacer for the endpoint and identity, at `arm.pacing`'s rates. */
   readonly pacer?: ArmPacer;
   readonly onProgress?: (received: number, total?: number) => void;
-  readonly onVaultDone?: (report: VaultReport, done: number, total: number) => void;
+  readonly onTargetDone?: (report: TargetReport, done: number, total: number) => void;
 }
 
 export interface RunResult {

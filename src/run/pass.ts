@@ -4,9 +4,9 @@ import type { Cidr } from '../core/ipv4.js';
 import { concurrentChangeError, writtenShape } from '../core/plan/verify.js';
 import { normaliseRule } from '../core/rules.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
-import { planVault, type AppliedRecord, type ObservedFirewall, type PerimeterPosture, type VaultPlan } from '../core/vault-plan.js';
+import { planTarget, type AppliedRecord, type ObservedFirewall, type PerimeterPosture, type TargetPlan } from '../core/target-plan.js';
 import type { TargetConfig } from '../config/config.js';
-import type { ReconcileDeps, ReconcileOptions, VaultReport } from './reconcile.js';
+import type { ReconcileDeps, ReconcileOptions, TargetReport } from './reconcile.js';
 import type { FirewallState, PerimeterView } from '../targets/firewall.js';
 import { confirmable, recordStandsIn } from '../fleet/judge.js';
 import { settledOf, settlementKey } from '../fleet/settled.js';
@@ -59,8 +59,8 @@ function sameSet(a: readonly string[], keys: readonly string[]): boolean {
 }
 
 /** One vault's pass; recording state is handed back as `record`, for the caller to run when it likes (see settle). */
-export interface VaultPass {
-  readonly report: VaultReport;
+export interface TargetPass {
+  readonly report: TargetReport;
   readonly record?: () => Promise<unknown>;
 }
 
@@ -68,7 +68,7 @@ export interface VaultPass {
  * Runs the state write after the vault's ARM work. A failed write fails the vault: the rules are
  * in place, but tagwall would not know it owns them.
  */
-export async function settle(pass: VaultPass): Promise<VaultReport> {
+export async function settle(pass: TargetPass): Promise<TargetReport> {
   if (pass.record === undefined) return pass.report;
   try {
     await pass.record();
@@ -90,13 +90,13 @@ export interface RunContext {
 }
 
 /** A judge-only pass's answer for a firewall it could not settle: it needs a direct read, by whoever takes it. */
-function queued(target: TargetConfig): VaultPass {
+function queued(target: TargetConfig): TargetPass {
   const pending = report(target, 'pending', undefined);
   needsWork.add(pending);
   return { report: pending };
 }
 
-function busy(target: TargetConfig, plan: VaultPlan | undefined, why: string): VaultPass {
+function busy(target: TargetConfig, plan: TargetPlan | undefined, why: string): TargetPass {
   return { report: report(target, 'skipped', plan, { reasons: [reason('VAULT_BUSY', `another run is writing this vault (${why}); it is left to that run`)] }) };
 }
 
@@ -120,10 +120,10 @@ function refusedOutright(e: unknown): boolean {
   return typeof status === 'number' && status >= 400 && status < 500 && status !== 408;
 }
 
-export async function passVault(target: TargetConfig, ctx: RunContext): Promise<VaultPass> {
+export async function passTarget(target: TargetConfig, ctx: RunContext): Promise<TargetPass> {
   const { deps, options } = ctx;
   const vault = target.resource;
-  let plan: VaultPlan | undefined;
+  let plan: TargetPlan | undefined;
   try {
     for (let attempt = 0; ; attempt++) {
       const lastTry = attempt > 0;
@@ -151,7 +151,7 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
         // --force changes what guards allow, so a forced run plans every firewall it judges.
         const key = options.force ? undefined : settlementKey(target, ctx.doc);
         if (key !== undefined && prior.settled?.key === key) return { report: settledReport(target, prior.settled) };
-        const judged = planVault({
+        const judged = planTarget({
           firewall: standIn,
           record: loaded?.record,
           settings: target,
@@ -185,7 +185,7 @@ export async function passVault(target: TargetConfig, ctx: RunContext): Promise<
       if (options.judgeOnly === true) return queued(target);
       const [firewall, perimeter] = await Promise.all([deps.firewalls.read(vault), deps.perimeters?.perimeterOf(vault)]);
       const observed = observe(firewall, perimeter);
-      plan = planVault({
+      plan = planTarget({
         firewall: observed,
         record: loaded?.record,
         settings: target,

@@ -4,17 +4,17 @@ import { formatCidr } from '../core/ipv4.js';
 import { selectTags, splitSelectors, TagIndex } from '../core/selection.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
 import { azureSpace, explainWidening, type WideningReport } from '../core/explain.js';
-import type { AppliedRecord, Drift, Finding, Reason, RuleCounts } from '../core/vault-plan.js';
+import type { AppliedRecord, Drift, Finding, Reason, RuleCounts } from '../core/target-plan.js';
 import type { VaultRef } from '../core/vault-id.js';
 import type { TagwallConfig, TargetConfig } from '../config/config.js';
 import type { FirewallTarget, PerimeterLookup } from '../targets/firewall.js';
 import type { FleetGraph } from '../fleet/model.js';
-import { desiredOf, passVault, reason, report, settle, type RunContext, type VaultPass } from './pass.js';
+import { desiredOf, passTarget, reason, report, settle, type RunContext, type TargetPass } from './pass.js';
 import { SubscriptionSchedule } from '../fleet/schedule.js';
 
 /**
  * The one loop: for each vault, record → read → plan → guard → announce → apply → verify →
- * record. All the decisions are in core/vault-plan.ts; this file does the I/O around them,
+ * record. All the decisions are in core/target-plan.ts; this file does the I/O around them,
  * keeps one vault's failure from touching any other, and makes sure that of several runs
  * planning the same vault at once, at most one writes it.
  *
@@ -26,14 +26,14 @@ import { SubscriptionSchedule } from '../fleet/schedule.js';
  * (one state write apart), and the verifying read catches an edit made after the PATCH.
  */
 
-export type VaultOutcome = 'in-sync' | 'applied' | 'pending' | 'refused' | 'skipped' | 'failed';
+export type TargetOutcome = 'in-sync' | 'applied' | 'pending' | 'refused' | 'skipped' | 'failed';
 
-export interface VaultReport {
+export interface TargetReport {
   /** The target's resource ID (named `vault` since the first kind; any kind's ID). */
   readonly vault: string;
   /** The firewall kind, e.g. `keyvault`, `storage`, `nsp-profile` (docs/TARGETS.md). */
   readonly kind?: string;
-  readonly outcome: VaultOutcome;
+  readonly outcome: TargetOutcome;
   readonly add: readonly string[];
   readonly remove: readonly string[];
   readonly unmanaged: readonly string[];
@@ -67,7 +67,7 @@ export interface VaultReport {
   };
 }
 
-export interface VaultStateAccess {
+export interface TargetStateAccess {
   load(vault: VaultRef): Promise<{ record: AppliedRecord; etag?: string } | undefined>;
   /** Returns the new ETag, when the store has one. Throws STATE_CONFLICT when the ETag moved on. */
   save(vault: VaultRef, record: AppliedRecord, etag?: string): Promise<string | void>;
@@ -75,12 +75,12 @@ export interface VaultStateAccess {
 
 export interface ReconcileDeps {
   readonly firewalls: FirewallTarget;
-  readonly state: VaultStateAccess;
+  readonly state: TargetStateAccess;
   /** Reads perimeter associations; without it, no perimeter finding is made. */
   readonly perimeters?: PerimeterLookup;
   readonly now?: () => Date;
   readonly sleep?: (ms: number) => Promise<void>;
-  readonly onVaultDone?: (report: VaultReport, done: number, total: number) => void;
+  readonly onTargetDone?: (report: TargetReport, done: number, total: number) => void;
   /** Whether ARM has told a subscription to back off (the run's pacer); its vaults then start after others'. */
   readonly throttled?: (subscriptionId: string) => boolean;
 }
@@ -225,7 +225,7 @@ function perDocument(doc: ServiceTagDocument): { index: TagIndex; desiredFor: Ru
 }
 
 /** Runs every selected target, `concurrency` at a time and subscriptions in turn (fleet/schedule.ts); the order of the reports follows the config. */
-export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, deps: ReconcileDeps, options: ReconcileOptions): Promise<VaultReport[]> {
+export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, deps: ReconcileDeps, options: ReconcileOptions): Promise<TargetReport[]> {
   const targets = options.targets !== undefined ? [...options.targets] : selectTargets(config, options.vaults);
   const { index, desiredFor } = perDocument(doc);
   checkSelectors(doc, targets, index);
@@ -252,7 +252,7 @@ export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, 
     if (w === undefined) explained.set(a, (w = explainWidening(a, doc)));
     return w;
   };
-  const reports: Promise<VaultReport>[] = new Array(targets.length);
+  const reports: Promise<TargetReport>[] = new Array(targets.length);
   let done = 0;
   const schedule = new SubscriptionSchedule(
     order.map((i) => ({ subscription: targets[i]!.resource.subscriptionId, first: options.first?.has(targets[i]!.resource.id.toLowerCase()) === true })),
@@ -271,17 +271,17 @@ export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, 
       }
       const i = order[k]!;
       const target = targets[i]!;
-      const pass: VaultPass =
+      const pass: TargetPass =
         options.deadline !== undefined && now().getTime() >= options.deadline.getTime()
           ? { report: report(target, 'skipped', undefined, { reasons: [reason('DEADLINE', `the run reached its deadline (${options.deadline.toISOString()}) before this vault; the next run takes it first`, { deadline: options.deadline.toISOString() })] }) }
-          : await passVault(target, ctx);
+          : await passTarget(target, ctx);
       // A pass reports its failures rather than throwing them, so its slot is always given back here.
       schedule.release(k);
       for (const wake of idle.splice(0)) wake();
       const desired = desiredOf.get(pass.report);
       reports[i] = settle(pass).then((settled) => {
         const r = desired === undefined ? settled : { ...settled, widening: explain(desired) };
-        deps.onVaultDone?.(r, ++done, targets.length);
+        deps.onTargetDone?.(r, ++done, targets.length);
         return r;
       });
     }

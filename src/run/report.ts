@@ -1,8 +1,8 @@
 import type { Allowlist } from '../core/allowlist.js';
 import { describeError, isTagwallError, TagwallError, type ErrorCode } from '../core/errors.js';
-import type { AppliedRecord, Reason, VaultPlan } from '../core/vault-plan.js';
+import type { AppliedRecord, Reason, TargetPlan } from '../core/target-plan.js';
 import type { TargetConfig } from '../config/config.js';
-import type { VaultOutcome, VaultReport } from './reconcile.js';
+import type { TargetOutcome, TargetReport } from './reconcile.js';
 
 /**
  * A target's report, built from its plan: what every pass returns, whatever happened, and the
@@ -15,18 +15,18 @@ export function reason(code: Reason['code'], message: string, values: Record<str
 }
 
 /** Reports of firewalls that a judge-only pass could not settle from Resource Graph: they need a direct read. */
-export const needsWork = new WeakSet<VaultReport>();
+export const needsWork = new WeakSet<TargetReport>();
 
 /** The allowlist each report was planned with, for the widening explanation added once the vault is settled. */
-export const desiredOf = new WeakMap<VaultReport, Allowlist>();
+export const desiredOf = new WeakMap<TargetReport, Allowlist>();
 
-export function report(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | undefined, extra: Partial<VaultReport> = {}): VaultReport {
+export function report(target: TargetConfig, outcome: TargetOutcome, plan: TargetPlan | undefined, extra: Partial<TargetReport> = {}): TargetReport {
   const r = build(target, outcome, plan, extra);
   if (plan?.desired !== undefined) desiredOf.set(r, plan.desired);
   return r;
 }
 
-function build(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | undefined, extra: Partial<VaultReport>): VaultReport {
+function build(target: TargetConfig, outcome: TargetOutcome, plan: TargetPlan | undefined, extra: Partial<TargetReport>): TargetReport {
   return {
     vault: target.resource.id,
     kind: target.kind.kind,
@@ -49,7 +49,7 @@ function build(target: TargetConfig, outcome: VaultOutcome, plan: VaultPlan | un
   };
 }
 
-export function errorOf(e: unknown): NonNullable<VaultReport['error']> {
+export function errorOf(e: unknown): NonNullable<TargetReport['error']> {
   if (e instanceof TagwallError) {
     const { azureCode, status, during } = e.values;
     return {
@@ -71,7 +71,7 @@ export function stateError(e: unknown): { code: ErrorCode; message: string } {
 
 
 /** A firewall settled from its record by the plan remembered there (fleet/settled.ts): in step, with that plan's figures and findings. */
-export function settledReport(target: TargetConfig, settled: NonNullable<AppliedRecord['settled']>): VaultReport {
+export function settledReport(target: TargetConfig, settled: NonNullable<AppliedRecord['settled']>): TargetReport {
   return report(target, 'in-sync', undefined, {
     checkedBy: 'resource-graph',
     rules: settled.rules,

@@ -3,11 +3,11 @@ import { RUN_SCOPE } from '../alerts/types.js';
 import type { AlertLogger } from '../alerts/types.js';
 import type { TagwallConfig, TargetConfig } from '../config/config.js';
 import { describeError, type ErrorCode } from '../core/errors.js';
-import { reconcile, type ReconcileOptions, type VaultReport } from './reconcile.js';
+import { reconcile, type ReconcileOptions, type TargetReport } from './reconcile.js';
 import type { Fleet, RunFinding } from '../fleet/discovery.js';
 import type { GraphPageStats } from '../fleet/graph-client.js';
 import type { FleetGraph } from '../fleet/model.js';
-import { BacklogRepository, VaultStateRepository } from '../state/records.js';
+import { BacklogRepository, TargetStateRepository } from '../state/records.js';
 
 import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunError, type RunOptions, type RunResult, type RunSession, type Runtime } from './open.js';
 import { fleetOf, fleetSummary, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet.js';
@@ -38,7 +38,7 @@ export async function reconcileTargets(
   targets: readonly TargetConfig[],
   graph: FleetGraph | undefined,
   extra: Partial<ReconcileOptions> & { readonly backlog?: boolean } = {},
-): Promise<VaultReport[]> {
+): Promise<TargetReport[]> {
   const { config, options, runtime } = session;
   if (session.credentialError !== undefined) return targets.map((t) => failedWithoutToken(t, session.credentialError!.code));
   const { backlog: useBacklog = true, ...more } = extra;
@@ -51,9 +51,9 @@ export async function reconcileTargets(
     {
       firewalls: session.firewalls,
       ...(session.perimeters === undefined ? {} : { perimeters: session.perimeters }),
-      state: new VaultStateRepository(session.state).access(),
+      state: new TargetStateRepository(session.state).access(),
       now: session.now,
-      ...(runtime.onVaultDone === undefined ? {} : { onVaultDone: runtime.onVaultDone }),
+      ...(runtime.onTargetDone === undefined ? {} : { onTargetDone: runtime.onTargetDone }),
       throttled: (subscriptionId) => session.pacer.isBlocked(subscriptionId),
     },
     {
@@ -78,7 +78,7 @@ export async function reconcileTargets(
  */
 export async function finishRun(
   session: RunSession,
-  vaults: readonly VaultReport[],
+  vaults: readonly TargetReport[],
   extra: { readonly errors?: readonly RunError[]; readonly fleet?: Fleet; readonly scopes: 'run' | 'vaults' },
 ): Promise<RunResult> {
   const { config, options, runtime, resolved, doc } = session;
@@ -103,7 +103,7 @@ export async function finishRun(
   };
 }
 
-function failedWithoutToken(target: TargetConfig, code: ErrorCode): VaultReport {
+function failedWithoutToken(target: TargetConfig, code: ErrorCode): TargetReport {
   const failure = code === 'VAULT_AUTHENTICATION_FAILED' ? 'AUTHENTICATION_FAILED' : 'CREDENTIAL_UNAVAILABLE';
   return {
     vault: target.resource.id,
@@ -126,7 +126,7 @@ function failedWithoutToken(target: TargetConfig, code: ErrorCode): VaultReport 
 }
 
 /** Vaults a deadline cut off go first next time; the record is written only when it changes. */
-async function rememberCutOff(backlog: BacklogRepository, before: Awaited<ReturnType<BacklogRepository['load']>>, vaults: readonly VaultReport[], logger: AlertLogger): Promise<void> {
+async function rememberCutOff(backlog: BacklogRepository, before: Awaited<ReturnType<BacklogRepository['load']>>, vaults: readonly TargetReport[], logger: AlertLogger): Promise<void> {
   const cut = vaults.filter((v) => v.reasons.some((r) => r.code === 'DEADLINE')).map((v) => v.vault);
   if (cut.length === 0 && (before === undefined || before.value.vaults.length === 0)) return;
   try {
@@ -163,7 +163,7 @@ export interface RunReport {
   readonly fleet?: Fleet['counts'] & { readonly findings: readonly RunFinding[]; readonly graph?: GraphPageStats };
   /** ARM calls the run made through its pacer: how many, how many waited for a token, and 429s. */
   readonly arm?: { readonly subscriptions: number; readonly requests: number; readonly waits: number; readonly waitedMs: number; readonly throttled: number };
-  readonly vaults: readonly VaultReport[];
+  readonly vaults: readonly TargetReport[];
   readonly alerts?: { readonly notifications: number; readonly webhookSent: number; readonly webhookFailed: number };
 }
 

@@ -1,7 +1,7 @@
 import { profileTarget, type TagwallConfig, type TargetConfig } from '../config/config.js';
 import { describeError, isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
-import type { VaultReport } from './reconcile.js';
+import type { TargetReport } from './reconcile.js';
 import { fleetOf, finishRun, graphOf, openRun, reconcileTargets, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes, type RunError, type RunOptions, type RunReport, type Runtime } from './run.js';
 import { kindOf } from '../targets/kinds.js';
 import { needsWork } from './pass.js';
@@ -35,7 +35,7 @@ export interface FleetRunStarted {
 /** Keeps a message well under Storage's 64 KB once base64 adds its third. */
 const MAX_MESSAGE_JSON = 45_000;
 
-function counts(reports: readonly VaultReport[]): OutcomeCounts {
+function counts(reports: readonly TargetReport[]): OutcomeCounts {
   const by: Record<string, number> = {};
   for (const r of reports) by[r.outcome] = (by[r.outcome] ?? 0) + 1;
   return by;
@@ -91,7 +91,7 @@ export async function startFleetRun(
   const work = targets.filter((_, i) => needsWork.has(judged[i]!));
   const settled = judged.filter((r) => !needsWork.has(r));
   const queue = deps.sink !== undefined && !options.dryRun && work.length > 0 && (options.fanOut === 'queue' || work.length > config.fanOut.inlineBelow);
-  let inline: VaultReport[] = [];
+  let inline: TargetReport[] = [];
   let shards: ShardMessage[] = [];
   let document = '';
   // Stored once per weekly file (content-addressed), so every run's manifest can name it.
@@ -144,7 +144,7 @@ async function sendShards(
   deps: { readonly sink?: ShardSink; readonly runs?: RunRecords },
   shards: readonly ShardMessage[],
   work: readonly TargetConfig[],
-): Promise<{ reports: VaultReport[]; shards: number; vaults: number; errors: RunError[] }> {
+): Promise<{ reports: TargetReport[]; shards: number; vaults: number; errors: RunError[] }> {
   const sent = new Set<number>();
   let failure: unknown;
   let next = 0;
@@ -166,7 +166,7 @@ async function sendShards(
   const why = `the queue failed after ${sent.size} of ${shards.length} shards of run ${session.runId} were sent: ${describeError(failure)}`;
   const finishedAt = session.now().toISOString();
   const byKey = new Map(work.map((t) => [resourceKey(t.resource), t]));
-  const reports: VaultReport[] = [];
+  const reports: TargetReport[] = [];
   for (const shard of missing) {
     const vaults = shard.targets.map((t) => ({ vault: t.id, outcome: 'failed', add: 0, remove: 0, error: { code: 'SHARD_NOT_SENT', message: why } }));
     try {
@@ -186,7 +186,7 @@ async function sendShards(
   return { reports, shards: missing.length, vaults: count, errors: [{ code: 'SHARD_NOT_SENT', message: `${missing.length} of ${shards.length} shards were not sent (${code}); their ${count} firewalls were not reconciled: ${why}` }] };
 }
 
-function notSentReport(target: TargetConfig, message: string): VaultReport {
+function notSentReport(target: TargetConfig, message: string): TargetReport {
   return {
     vault: target.resource.id,
     kind: target.kind.kind,
@@ -213,10 +213,10 @@ function notSentReport(target: TargetConfig, message: string): VaultReport {
  * when Resource Graph still shows it tagged with the message's profile, within the scope
  * (`rows`, from fleetRowsOf), and the profile's own scope covers it.
  */
-function targetsOfMessage(config: TagwallConfig, message: ShardMessage, rows: ReadonlyMap<string, GraphRow> | undefined, logger: Runtime['logger']): { targets: TargetConfig[]; unprotected: VaultReport[] } {
+function targetsOfMessage(config: TagwallConfig, message: ShardMessage, rows: ReadonlyMap<string, GraphRow> | undefined, logger: Runtime['logger']): { targets: TargetConfig[]; unprotected: TargetReport[] } {
   const explicit = new Map(config.targets.map((t) => [resourceKey(t.resource), t]));
   const targets: TargetConfig[] = [];
-  const unprotected: VaultReport[] = [];
+  const unprotected: TargetReport[] = [];
   for (const entry of message.targets) {
     const own = explicit.get(resourceKey(entry));
     if (own !== undefined) {
@@ -262,7 +262,7 @@ function graphOfMessage(config: TagwallConfig, message: ShardMessage): FleetGrap
   return rows.size === 0 ? undefined : { rows, recheckMs: discover.recheckHours * 3_600_000, lagMs: discover.lagMinutes * 60_000 };
 }
 
-function shardVault(r: VaultReport): ShardVault {
+function shardVault(r: TargetReport): ShardVault {
   return {
     vault: r.vault,
     outcome: r.outcome,

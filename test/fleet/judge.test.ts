@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normaliseRule } from '../../src/core/rules.js';
-import type { AppliedRecord, ObservedFirewall } from '../../src/core/vault-plan.js';
+import type { AppliedRecord, ObservedFirewall } from '../../src/core/target-plan.js';
 import { readRow } from '../../src/fleet/discovery.js';
 import { confirmable, recordStandsIn } from '../../src/fleet/judge.js';
 import type { FleetGraph, GraphRow } from '../../src/fleet/model.js';

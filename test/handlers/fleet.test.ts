@@ -11,7 +11,7 @@ import type { RunManifest, ShardMessage, ShardResult } from '../../src/fleet/mod
 import { parseShardMessage, SHARD_QUEUE } from '../../src/fleet/queue.js';
 import type { runShard, startFleetRun } from '../../src/run/shards.js';
 import { fleetHandlers } from '../../src/handlers/fleet.js';
-import type { VaultReport } from '../../src/run/reconcile.js';
+import type { TargetReport } from '../../src/run/reconcile.js';
 import type { RunReport } from '../../src/run/run.js';
 import { BlobStore } from '../../src/state/blob-store.js';
 import { RunRepository, type RunStatus } from '../../src/state/runs.js';
@@ -40,7 +40,7 @@ const startCalls: Parameters<StartFleetRun>[1][] = [];
 /** What the fake runShard reports for a vault, by its name. */
 let outcomeOf: (vault: string) => string = () => 'applied';
 let runShardFails: Error | undefined;
-let inlineVaults: VaultReport[] = [];
+let inlineVaults: TargetReport[] = [];
 /** Off: the fake decides to do everything inline and sends nothing. */
 let enqueue = true;
 
@@ -345,7 +345,7 @@ describe('syncAllowlists (timer)', () => {
   });
 });
 
-function inlineReport(vault: string, outcome: VaultReport['outcome']): VaultReport {
+function inlineReport(vault: string, outcome: TargetReport['outcome']): TargetReport {
   return {
     vault,
     kind: 'keyvault',
