@@ -1,7 +1,7 @@
 import { actionFor } from './actions.js';
 import { createAlert } from './fingerprint.js';
 import { RUN_SCOPE, type Alert } from './types.js';
-import type { TargetReport } from '../run/reconcile.js';
+import type { TargetReport } from '../core/report.js';
 
 /**
  * Which outcomes of a run page someone, and what each alert says. Drift of owned rules,

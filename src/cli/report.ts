@@ -1,8 +1,8 @@
 import { actionFor } from '../alerts/actions.js';
 import { count, table } from './io.js';
 import type { RunReport } from '../run/run.js';
+import type { TargetReport } from '../core/report.js';
 
-import type { TargetReport } from '../run/reconcile.js';
 
 function vaultName(id: string): string {
   return id.slice(id.lastIndexOf('/') + 1);

@@ -2,12 +2,12 @@ import { profileTarget, type TagwallConfig, type TargetConfig } from '../config/
 import { isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
 import type { Finding } from '../core/target-plan.js';
-import type { TargetReport } from '../run/reconcile.js';
 import { kindOfType } from '../targets/kinds.js';
 import type { GraphReader, GraphScope } from './graph-client.js';
 import { fingerprintOf, rulesState } from './fingerprint.js';
 import { fleetQuery, subscriptionsQuery } from './graph-query.js';
 import type { GraphRow } from './model.js';
+import type { TargetReport } from '../core/report.js';
 
 /**
  * Finds the fleet: every firewall in scope whose opt-in tag names a profile. One query (paged)

@@ -1,12 +1,13 @@
 import type { TargetConfig } from '../config/config.js';
 import { describeError, isTagwallError } from '../core/errors.js';
-import { checkProfileSelectors, selectTargets, type TargetReport } from './reconcile.js';
+import { checkProfileSelectors, selectTargets } from './reconcile.js';
 import { discoverFleet, explicitFleet, shrinkGuard, unprotectedReport, type Fleet, type RunFinding } from '../fleet/discovery.js';
 import type { FleetGraph } from '../fleet/model.js';
 import { DiscoveryCountRepository, type DiscoveryCount, type Loaded } from '../state/records.js';
 
-import type { RunError, RunOptions, RunSession } from './open.js';
-import type { RunReport } from './run.js';
+import type { RunOptions, RunSession } from './open.js';
+import type { RunError, RunReport } from './report.js';
+import type { TargetReport } from '../core/report.js';
 
 /**
  * The fleet of one run: discovery (or the explicit targets alone), the narrowing of --vault and

@@ -12,7 +12,6 @@ import { resolveWebhookConfig, type WebhookConfig } from '../alerts/webhook.js';
 import type { TagwallConfig } from '../config/config.js';
 import { describeError, isTagwallError, TagwallError, type ErrorCode } from '../core/errors.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
-import { type ReconcileOptions, type TargetReport } from './reconcile.js';
 import { createGraphReader, type GraphReader } from '../fleet/graph-client.js';
 import { loadDocument } from '../fleet/documents.js';
 import { resolveServiceTags, type ResolvedServiceTags } from '../sources/resolve.js';
@@ -26,7 +25,8 @@ import { createFirewalls } from '../targets/kinds.js';
 import { createPerimeterLookup } from '../targets/perimeter.js';
 import type { FirewallTarget, PerimeterLookup } from '../targets/firewall.js';
 
-import type { RunReport } from './run.js';
+import type { TargetReport } from '../core/report.js';
+import type { RunReport } from './report.js';
 
 /**
  * What one run holds open, and how it is opened: the state store, the service-tags document,
@@ -34,11 +34,6 @@ import type { RunReport } from './run.js';
  * credential checked once. The CLI, the timers, the HTTP triggers and the queue worker all
  * open their runs here.
  */
-
-export interface RunError {
-  readonly code: string;
-  readonly message: string;
-}
 
 export interface RunOptions {
   readonly dryRun: boolean;

@@ -3,18 +3,19 @@ import { RUN_SCOPE } from '../alerts/types.js';
 import type { AlertLogger } from '../alerts/types.js';
 import type { TagwallConfig, TargetConfig } from '../config/config.js';
 import { describeError, type ErrorCode } from '../core/errors.js';
-import { reconcile, type ReconcileOptions, type TargetReport } from './reconcile.js';
-import type { Fleet, RunFinding } from '../fleet/discovery.js';
-import type { GraphPageStats } from '../fleet/graph-client.js';
+import type { TargetReport } from '../core/report.js';
+import type { Fleet } from '../fleet/discovery.js';
 import type { FleetGraph } from '../fleet/model.js';
 import { BacklogRepository, TargetStateRepository } from '../state/records.js';
-
-import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunError, type RunOptions, type RunResult, type RunSession, type Runtime } from './open.js';
+import type { ReconcileOptions } from './context.js';
 import { fleetOf, fleetSummary, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet.js';
+import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunOptions, type RunResult, type RunSession, type Runtime } from './open.js';
+import { reconcilePasses, type SettledPass } from './reconcile.js';
+import type { RunError, RunReport } from './report.js';
 
-// Where a run's parts live, for the modules that have always imported them from here.
-export { credentialFor, loadServiceTags, openRun, type Injected, type RunError, type RunOptions, type RunResult, type RunSession, type Runtime } from './open.js';
-export { fleetOf, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet.js';
+// The run's front door: what the CLI, the handlers and the tests call, from wherever it lives in run/.
+export { credentialFor, type RunOptions, type RunResult, type Runtime } from './open.js';
+export { exitCodeFor, hasFailures, type RunError, type RunReport } from './report.js';
 
 /**
  * Wires one run together from a configuration: service tags → reconcile every vault →
@@ -39,13 +40,23 @@ export async function reconcileTargets(
   graph: FleetGraph | undefined,
   extra: Partial<ReconcileOptions> & { readonly backlog?: boolean } = {},
 ): Promise<TargetReport[]> {
+  return (await reconcileTargetPasses(session, targets, graph, extra)).map((p) => p.report);
+}
+
+/** What reconcileTargets does, with each report's `needsWork` beside it (the timer's judge-only pass). */
+export async function reconcileTargetPasses(
+  session: RunSession,
+  targets: readonly TargetConfig[],
+  graph: FleetGraph | undefined,
+  extra: Partial<ReconcileOptions> & { readonly backlog?: boolean } = {},
+): Promise<SettledPass[]> {
   const { config, options, runtime } = session;
-  if (session.credentialError !== undefined) return targets.map((t) => failedWithoutToken(t, session.credentialError!.code));
+  if (session.credentialError !== undefined) return targets.map((t) => ({ report: failedWithoutToken(t, session.credentialError!.code) }));
   const { backlog: useBacklog = true, ...more } = extra;
   const backlog = new BacklogRepository(session.state);
   // Shards run side by side; the backlog is the timer's, which orders what it sends.
   const first = useBacklog ? await backlog.load().catch(() => undefined) : undefined;
-  const vaults = await reconcile(
+  const passes = await reconcilePasses(
     config,
     session.doc,
     {
@@ -68,8 +79,8 @@ export async function reconcileTargets(
       ...more,
     },
   );
-  if (!options.dryRun && useBacklog && more.judgeOnly !== true) await rememberCutOff(backlog, first, vaults, runtime.logger);
-  return vaults;
+  if (!options.dryRun && useBacklog && more.judgeOnly !== true) await rememberCutOff(backlog, first, passes.map((p) => p.report), runtime.logger);
+  return passes;
 }
 
 /**
@@ -143,38 +154,3 @@ function armSummary(session: RunSession): NonNullable<RunReport['arm']> {
   const sum = (f: (s: (typeof all)[number]) => number) => all.reduce((n, s) => n + f(s), 0);
   return { subscriptions: all.length, requests: sum((s) => s.requests), waits: sum((s) => s.waits), waitedMs: Math.round(sum((s) => s.waitedMs)), throttled: sum((s) => s.throttled) };
 }
-
-/** One run, as `sync --json` prints it and the HTTP dry run returns it. */
-export interface RunReport {
-  readonly dryRun: boolean;
-  /** Identifies the run in intents, queue messages and `GET /api/runs/{runId}`. */
-  readonly runId?: string;
-  readonly serviceTags: {
-    readonly cloud: string;
-    readonly changeNumber: number;
-    readonly path?: string;
-    readonly url?: string;
-    readonly cacheUsed?: boolean;
-    readonly warnings: readonly string[];
-  };
-  /** Problems of the run as a whole, said once (a missing credential, say). */
-  readonly errors?: readonly RunError[];
-  /** With discovery: what it found, its run-level findings (SCOPE_UNREADABLE, DISCOVERY_SHRANK, ...) and what Resource Graph cost. */
-  readonly fleet?: Fleet['counts'] & { readonly findings: readonly RunFinding[]; readonly graph?: GraphPageStats };
-  /** ARM calls the run made through its pacer: how many, how many waited for a token, and 429s. */
-  readonly arm?: { readonly subscriptions: number; readonly requests: number; readonly waits: number; readonly waitedMs: number; readonly throttled: number };
-  readonly vaults: readonly TargetReport[];
-  readonly alerts?: { readonly notifications: number; readonly webhookSent: number; readonly webhookFailed: number };
-}
-
-export function hasFailures(report: RunReport): boolean {
-  return report.vaults.some((v) => v.outcome === 'failed' || v.outcome === 'refused');
-}
-
-/** 0 when every vault is fine; 1 when any failed or was refused; with `detailed`, 2 when changes or drift are pending. */
-export function exitCodeFor(report: RunReport, detailed: boolean): number {
-  if (hasFailures(report)) return 1;
-  if (detailed && report.vaults.some((v) => v.outcome === 'pending' || v.drift.length > 0)) return 2;
-  return 0;
-}
-

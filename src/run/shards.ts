@@ -1,14 +1,16 @@
 import { profileTarget, type TagwallConfig, type TargetConfig } from '../config/config.js';
 import { describeError, isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
-import type { TargetReport } from './reconcile.js';
-import { fleetOf, finishRun, graphOf, openRun, reconcileTargets, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes, type RunError, type RunOptions, type RunReport, type Runtime } from './run.js';
+import { finishRun, reconcileTargetPasses, reconcileTargets } from './run.js';
+import { fleetOf, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet.js';
+import { openRun, type RunOptions, type Runtime } from './open.js';
+import type { RunError, RunReport } from './report.js';
 import { kindOf } from '../targets/kinds.js';
-import { needsWork } from './pass.js';
 import { storeDocument } from '../fleet/documents.js';
 import { fleetRowsOf, unprotectedCode, unprotectedReport, type Unprotected } from '../fleet/discovery.js';
 import { RunRepository } from '../state/runs.js';
 import type { FleetGraph, GraphRow, OutcomeCounts, RunManifest, ShardMessage, ShardResult, ShardSink, ShardVault } from '../fleet/model.js';
+import type { TargetReport } from '../core/report.js';
 
 /**
  * The fleet run as the Functions app does it. The timer resolves the document once (stored
@@ -87,9 +89,9 @@ export async function startFleetRun(
   const targets = targetsOf(session, fleet, guard);
   const graph = graphOf(session, fleet);
   // Judging costs state reads only; what it cannot settle needs a direct read and maybe a write.
-  const judged = await reconcileTargets(session, targets, graph, { judgeOnly: true });
-  const work = targets.filter((_, i) => needsWork.has(judged[i]!));
-  const settled = judged.filter((r) => !needsWork.has(r));
+  const judged = await reconcileTargetPasses(session, targets, graph, { judgeOnly: true });
+  const work = targets.filter((_, i) => judged[i]!.needsWork === true);
+  const settled = judged.filter((p) => p.needsWork !== true).map((p) => p.report);
   const queue = deps.sink !== undefined && !options.dryRun && work.length > 0 && (options.fanOut === 'queue' || work.length > config.fanOut.inlineBelow);
   let inline: TargetReport[] = [];
   let shards: ShardMessage[] = [];

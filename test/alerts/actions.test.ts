@@ -6,10 +6,10 @@ import { renderRunText } from '../../src/cli/report.js';
 import type { ErrorCode } from '../../src/core/errors.js';
 import { parseResourceId } from '../../src/core/resource-id.js';
 import type { ReasonCode } from '../../src/core/target-plan.js';
-import type { TargetReport } from '../../src/run/reconcile.js';
 import type { RunReport } from '../../src/run/run.js';
 import { firewallError } from '../../src/arm/errors.js';
 import { VAULT_A } from './support.js';
+import type { TargetReport } from '../../src/core/report.js';
 
 // One table of what happens next, by code, read by the alerts and the text report alike: "Retries
 // on the next run" only where the failure is transient, and what a person must do everywhere else.

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { alertsForVault } from '../../src/alerts/policy.js';
 import type { Reason } from '../../src/core/target-plan.js';
-import type { TargetReport } from '../../src/run/reconcile.js';
 import { VAULT_A } from './support.js';
+import type { TargetReport } from '../../src/core/report.js';
 
 // What a vault's run report pages about, and that the same problem keeps one fingerprint.
 

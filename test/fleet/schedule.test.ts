@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { SubscriptionSchedule, type ScheduleEntry } from '../../src/fleet/schedule.js';
 import { parseConfig } from '../../src/config/config.js';
 import type { AppliedRecord } from '../../src/core/target-plan.js';
-import { reconcile, type TargetStateAccess } from '../../src/run/reconcile.js';
+import { reconcile } from '../../src/run/reconcile.js';
 import type { FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import { tinyDocument } from '../core/documents.js';
+import type { TargetStateAccess } from '../../src/run/context.js';
 
 // Which target starts next: subscriptions in turn, a cap per subscription, throttled ones last.
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TargetReport } from '../../src/run/reconcile.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { targetRuns, type TargetRuns } from '../helpers/run-target.js';
+import type { TargetReport } from '../../src/core/report.js';
 
 /**
  * ARM throttles per subscription: a 429 storm in one subscription must hold up that

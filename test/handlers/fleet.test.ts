@@ -11,13 +11,13 @@ import type { RunManifest, ShardMessage, ShardResult } from '../../src/fleet/mod
 import { parseShardMessage, SHARD_QUEUE } from '../../src/fleet/queue.js';
 import type { runShard, startFleetRun } from '../../src/run/shards.js';
 import { fleetHandlers } from '../../src/handlers/fleet.js';
-import type { TargetReport } from '../../src/run/reconcile.js';
 import type { RunReport } from '../../src/run/run.js';
 import { BlobStore } from '../../src/state/blob-store.js';
 import { RunRepository, type RunStatus } from '../../src/state/runs.js';
 import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
 import { vaultId } from '../helpers/emulator.js';
+import type { TargetReport } from '../../src/core/report.js';
 
 // The fleet handlers as the host calls them (real InvocationContext and HttpRequest objects,
 // configuration from app settings, run records and the shard queue in Azurite, a real webhook

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { deadlineFor, functionTimeoutMs, operationBoundFor } from '../../src/handlers/functions.js';
 import { parseConfig } from '../../src/config/config.js';
 import type { AppliedRecord } from '../../src/core/target-plan.js';
-import { reconcile, type TargetStateAccess } from '../../src/run/reconcile.js';
+import { reconcile } from '../../src/run/reconcile.js';
 import type { FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import { tinyDocument } from '../core/documents.js';
+import type { TargetStateAccess } from '../../src/run/context.js';
 
 // The run deadline, over in-memory vaults (the logic of which vault is started when).
 

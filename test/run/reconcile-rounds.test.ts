@@ -5,13 +5,15 @@ import { TagwallError } from '../../src/core/errors.js';
 import { normaliseRule } from '../../src/core/rules.js';
 import { parseResourceId } from '../../src/core/resource-id.js';
 import type { AppliedRecord } from '../../src/core/target-plan.js';
-import { reconcile, type ReconcileDeps, type TargetReport } from '../../src/run/reconcile.js';
+import { reconcile } from '../../src/run/reconcile.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import type { FirewallFacts } from '../../src/targets/kind.js';
 import { FIREWALL_KINDS } from '../../src/targets/kinds.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS } from '../../src/targets/long-running.js';
 import { tinyDocument } from '../core/documents.js';
 import { FORBIDDEN_SPANS, intersect, minus, span, union, wantedSpans } from '../core/reference.js';
+import type { ReconcileDeps } from '../../src/run/context.js';
+import type { TargetReport } from '../../src/core/report.js';
 
 // Ownership bookkeeping of the real reconciler over many rounds, against an in-memory firewall
 // (of any kind's facts) and state store whose faults each round chooses: out-of-band edits, a

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/config.js';
 import { TagwallError } from '../../src/core/errors.js';
 import type { AppliedRecord } from '../../src/core/target-plan.js';
-import { reconcile, type TargetStateAccess } from '../../src/run/reconcile.js';
+import { reconcile } from '../../src/run/reconcile.js';
 import type { FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import { tinyDocument } from '../core/documents.js';
+import type { TargetStateAccess } from '../../src/run/context.js';
 
 // A write refused before anything changed must not leave its intent behind: the next run would
 // take the resource for busy for ten minutes. (In-memory resource and state: the logic alone.)

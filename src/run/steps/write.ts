@@ -1,10 +1,72 @@
 import { isTagwallError } from '../../core/errors.js';
 import { normaliseRule } from '../../core/rules.js';
-import type { AppliedRecord, WriteIntent } from '../../core/plan/model.js';
+import type { AppliedRecord, ObservedFirewall, TargetPlan, WriteIntent } from '../../core/target-plan.js';
 import { ownershipOf } from '../../core/plan/ownership.js';
 import type { FirewallState } from '../../targets/firewall.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS } from '../../targets/long-running.js';
-import type { FirewallFacts } from '../../targets/kind.js';
+import type { Attempt, Loaded, TargetPass } from '../context.js';
+import { ended, errorOf, reason } from '../report.js';
+import type { Announced } from './announce.js';
+import { observe, type Seen } from './read.js';
+
+/**
+ * Writing: the one PATCH (or the kind's long-running operation), started only when it can end
+ * before the run's deadline; and when it fails without Azure refusing it, one read to tell
+ * whether it landed, so the record says what tagwall now owns.
+ */
+
+/**
+ * A long-running write is started only when tagwall's longest wait for it ends before the
+ * deadline: one the host cut off would leave its intent to expire unconfirmed.
+ */
+export function tooLate({ target, ctx }: Attempt, plan: TargetPlan, now: Date): TargetPass | undefined {
+  const { options } = ctx;
+  const operationMs = options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
+  if (!target.kind.longRunning || options.deadline === undefined || now.getTime() + operationMs <= options.deadline.getTime()) return undefined;
+  const at = options.deadline.toISOString();
+  return ended(target, 'skipped', plan, { reasons: [reason('DEADLINE', `the ${target.kind.title}'s write is a long-running operation (waited for up to ${operationMs} ms) that would not end before the run's deadline (${at}); the next run takes it first`, { deadline: at })] });
+}
+
+/**
+ * Writes the plan's rules. A failed write ends the pass as failed, with the record it leaves:
+ * withdrawn when nothing changed, as after a write when it landed, untouched when unknown.
+ */
+export async function write(
+  a: Attempt,
+  plan: TargetPlan,
+  seen: Seen,
+  loaded: Loaded | undefined,
+  announced: Announced,
+  recordAfter: (seen: ObservedFirewall) => () => Promise<unknown>,
+): Promise<{ readonly answer: FirewallState } | TargetPass> {
+  const { target, ctx } = a;
+  try {
+    return { answer: await ctx.deps.firewalls.write(seen.firewall, { ipRules: plan.nextRules, ...(plan.setDefaultActionDeny ? { defaultAction: 'Deny' as const } : {}) }) };
+  } catch (e) {
+    // Withdrawn, the intent leaves the record as it was.
+    const fresh: AppliedRecord = { ownedRules: [], observedRules: [], posture: seen.observed.posture, changeNumber: ctx.doc.changeNumber, sourceAddresses: plan.desired?.stats.sourceAddresses ?? 0 };
+    const withdraw = () => ctx.deps.state.save(target.resource, withdrawnRecord(loaded?.record, seen.observed, target.special, fresh), announced.etag);
+    const failed = ended(target, 'failed', plan, { error: errorOf(e) });
+    // Azure refused the write outright: nothing changed.
+    if (refusedOutright(e)) return { ...failed, record: withdraw };
+    // A 5xx, a timeout or a dropped connection may have landed or not: one read tells.
+    const landing = await readLanding(() => ctx.deps.firewalls.read(target.resource), announced.intent, e);
+    if (landing.verdict === 'not-landed') return { ...failed, record: withdraw };
+    if (landing.verdict === 'landed') return { ...failed, record: recordAfter(observe(landing.seen)) };
+    return failed;
+  }
+}
+
+/**
+ * A write refused before it changed anything: an adapter's own refusal before any request
+ * (`notSent`), or Azure's 4xx (not a 408, a timeout that may have landed).
+ */
+function refusedOutright(e: unknown): boolean {
+  if (!isTagwallError(e)) return false;
+  if (e.values.notSent === true) return true;
+  const status = e.values.status;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 408;
+}
 
 /**
  * What became of a write that failed without Azure refusing it (a 5xx, a timeout, a dropped
@@ -44,18 +106,6 @@ export async function readLanding(read: () => Promise<FirewallState>, intent: Pi
   }
   const verdict = landingOf(seen.ipRules, intent, error);
   return verdict === 'landed' ? { verdict, seen } : { verdict };
-}
-
-/** Time for the reads and the record around a write, beyond the wait for its operation. */
-const HOLD_MARGIN_MS = 5 * 60_000;
-
-/**
- * How long an intent keeps other runs off the firewall: at least the run's intent TTL, and for a
- * kind whose write is a long-running operation, longer than tagwall ever waits for one, so no run
- * takes the firewall over while the write it guards is still being waited for.
- */
-export function intentHoldMs(kind: FirewallFacts, ttlMs: number, operationTimeoutMs = DEFAULT_OPERATION_TIMEOUT_MS): number {
-  return kind.longRunning ? Math.max(ttlMs, operationTimeoutMs + HOLD_MARGIN_MS) : ttlMs;
 }
 
 /**
