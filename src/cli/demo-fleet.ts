@@ -3,7 +3,7 @@ import type { Emulator } from '../emulator/server.js';
 import { runSync, type Runtime } from '../run/run.js';
 import { bundledServiceTagsPath } from '../version.js';
 import { writeLine, type CliIO } from './io.js';
-import { renderRunText } from './report.js';
+import { renderRunText } from '../run/text-report.js';
 
 /**
  * The demo's fleet part: vaults in two more subscriptions that nobody lists in the

@@ -10,7 +10,7 @@ import { writeLine, type CliIO } from './io.js';
 import { parseConfig } from '../config/config.js';
 import { sampleSeed } from '../emulator/sample.js';
 import { startEmulator } from '../emulator/server.js';
-import { renderRunText } from './report.js';
+import { renderRunText } from '../run/text-report.js';
 import type { GenericAlertBody } from '../alerts/format.js';
 import type { EmulatorControl } from '../emulator/control-client.js';
 import type { RunReport } from '../run/run.js';

@@ -2,7 +2,7 @@ import { runSync, type RunOptions, type Runtime } from '../run/run.js';
 import type { AlertLogger } from '../alerts/types.js';
 import { loadConfig } from '../config/load.js';
 import { exitCodeFor } from '../run/run.js';
-import { renderRunText } from './report.js';
+import { renderRunText } from '../run/text-report.js';
 import { writeLine, type CliIO } from './io.js';
 
 export interface SyncOptions {

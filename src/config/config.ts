@@ -7,10 +7,10 @@ import { parseVaultId } from '../core/vault-id.js';
 import { FIREWALL_KINDS, kindOf } from '../targets/kinds.js';
 import type { FirewallFacts } from '../targets/kind.js';
 import type { Guards } from '../core/target-plan.js';
-import { formatJsonPath } from '../sources/schema.js';
 import { validateWebhookUrl } from '../alerts/webhook.js';
 import type { PacingSettings } from '../arm/pacing.js';
 import { ARM_ENDPOINTS, configSchema, type ParsedConfig, type profileSchema } from './schema.js';
+import { formatJsonPath } from '../core/problems.js';
 
 /**
  * What a checked configuration is: every problem is reported at once, each with its JSON path,

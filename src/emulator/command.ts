@@ -1,6 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { writeLine, type CliIO } from '../cli/io.js';
 import { readEmulatorSeedFile, type EmulatorSeed } from './model.js';
 import { sampleSeed } from './sample.js';
 import { startEmulator, type Emulator } from './server.js';
@@ -31,7 +30,17 @@ function shellQuote(s: string): string {
  * `tagwall emulator`: runs the Key Vault emulator in the foreground and prints how to
  * point tagwall and the Azure SDK at it. Resolves once it has stopped.
  */
-export async function runEmulatorCommand(options: EmulatorCommandOptions, io: CliIO): Promise<void> {
+/** What the command touches of the outside world: the CLI passes its own (cli/io.ts), a test its streams. */
+export interface EmulatorIO {
+  readonly stdout: NodeJS.WritableStream;
+  readonly cwd: string;
+}
+
+function writeLine(stream: NodeJS.WritableStream, line = ''): void {
+  stream.write(`${line}\n`);
+}
+
+export async function runEmulatorCommand(options: EmulatorCommandOptions, io: EmulatorIO): Promise<void> {
   const seed: EmulatorSeed =
     options.seed !== undefined
       ? await readEmulatorSeedFile(isAbsolute(options.seed) ? options.seed : resolve(io.cwd, options.seed))

@@ -4,7 +4,7 @@ import { shardFailedAlert } from '../alerts/policy.js';
 import { resolveWebhookConfig, type WebhookConfig } from '../alerts/webhook.js';
 import type { TagwallConfig } from '../config/config.js';
 import { describeError, isTagwallError, TagwallError } from '../core/errors.js';
-import type { ShardMessage, ShardResult, ShardSink } from '../fleet/model.js';
+import type { ShardMessage, ShardSink } from '../fleet/model.js';
 import { createShardQueue, parseShardMessage, SHARD_QUEUE } from '../fleet/queue.js';
 import { runShard as realRunShard, startFleetRun as realStartFleetRun } from '../run/shards.js';
 import { credentialFor, hasFailures, type Runtime } from '../run/run.js';
@@ -12,6 +12,7 @@ import { AlertStateRepository } from '../state/records.js';
 import { checkRunId, RunRepository, type RunStatus } from '../state/runs.js';
 import { createStateStore, storesFor } from '../state/stores.js';
 import { configFor, configProblem, dryRunOverHttp, hostDeadline, httpDeadline, httpRun, json, logSummary, runProblem, runtimeFor } from './common.js';
+import type { ShardResult } from '../state/run-records.js';
 
 /**
  * The fleet's handlers: the timer and manual apply start a run and enqueue its shards, a queue

@@ -9,8 +9,9 @@ import { kindOf } from '../targets/kinds.js';
 import { storeDocument } from '../fleet/documents.js';
 import { fleetRowsOf, unprotectedCode, unprotectedReport, type Unprotected } from '../fleet/discovery.js';
 import { RunRepository } from '../state/runs.js';
-import type { FleetGraph, GraphRow, OutcomeCounts, RunManifest, ShardMessage, ShardResult, ShardSink, ShardVault } from '../fleet/model.js';
+import type { FleetGraph, GraphRow, ShardMessage, ShardSink } from '../fleet/model.js';
 import type { TargetReport } from '../core/report.js';
+import type { OutcomeCounts, RunManifest, ShardResult, ShardVault } from '../state/run-records.js';
 
 /**
  * The fleet run as the Functions app does it. The timer resolves the document once (stored

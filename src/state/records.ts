@@ -6,7 +6,7 @@ import { parseResourceId, resourceKey, type ResourceRef } from '../core/resource
 type VaultRef = ResourceRef;
 import type { AppliedRecord, Finding, PerimeterPosture } from '../core/target-plan.js';
 import type { KeyValueStore } from './store.js';
-import { inPool } from './pool.js';
+import { inPool } from '../core/pool.js';
 import type { LoadedAlertState } from '../alerts/types.js';
 
 /**

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { isTagwallError, TagwallError } from '../core/errors.js';
-import type { OutcomeCounts, RunManifest, ShardResult, ShardVault } from '../fleet/model.js';
 import { loadRecord, saveRecord } from './records.js';
 import type { KeyValueStore } from './store.js';
+import type { OutcomeCounts, RunManifest, ShardResult, ShardVault } from './run-records.js';
 
 /**
  * A fleet run's records: the manifest the timer wrote when it enqueued the shards

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ACTIONS, actionFor, RETRIES } from '../../src/alerts/actions.js';
 import { alertsForVault } from '../../src/alerts/policy.js';
-import { renderRunText } from '../../src/cli/report.js';
+import { renderRunText } from '../../src/run/text-report.js';
 import type { ErrorCode } from '../../src/core/errors.js';
 import { parseResourceId } from '../../src/core/resource-id.js';
 import type { ReasonCode } from '../../src/core/target-plan.js';

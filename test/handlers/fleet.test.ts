@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TagwallConfig } from '../../src/config/config.js';
 import { TagwallError } from '../../src/core/errors.js';
-import type { RunManifest, ShardMessage, ShardResult } from '../../src/fleet/model.js';
+import type { ShardMessage } from '../../src/fleet/model.js';
 import { parseShardMessage, SHARD_QUEUE } from '../../src/fleet/queue.js';
 import type { runShard, startFleetRun } from '../../src/run/shards.js';
 import { fleetHandlers } from '../../src/handlers/fleet.js';
@@ -18,6 +18,7 @@ import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
 import { vaultId } from '../helpers/emulator.js';
 import type { TargetReport } from '../../src/core/report.js';
+import type { RunManifest, ShardResult } from '../../src/state/run-records.js';
 
 // The fleet handlers as the host calls them (real InvocationContext and HttpRequest objects,
 // configuration from app settings, run records and the shard queue in Azurite, a real webhook

@@ -1,8 +1,9 @@
 import { actionFor } from '../alerts/actions.js';
-import { count, table } from './io.js';
-import type { RunReport } from '../run/run.js';
 import type { TargetReport } from '../core/report.js';
+import { count, table } from '../core/text.js';
+import type { RunReport } from './report.js';
 
+/** The run's report as text, for people: the CLI's `sync` and the HTTP triggers' `format=text` print the same. */
 
 function vaultName(id: string): string {
   return id.slice(id.lastIndexOf('/') + 1);
