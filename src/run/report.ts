@@ -38,6 +38,27 @@ export function report(target: TargetConfig, outcome: TargetOutcome, plan: Targe
   };
 }
 
+/** A target that failed before any pass could begin (no token for ARM, its shard never sent): no plan, and no profile. */
+export function failedUnplanned(target: TargetConfig, error: NonNullable<TargetReport['error']>): TargetReport {
+  return {
+    vault: target.resource.id,
+    kind: target.kind.kind,
+    outcome: 'failed',
+    add: [],
+    remove: [],
+    unmanaged: [],
+    shared: [],
+    adopted: [],
+    rules: { managed: 0, unmanaged: 0, shared: 0, limit: target.maxRules },
+    excessAddresses: 0,
+    drift: [],
+    findings: [],
+    reasons: [],
+    mode: target.mode,
+    error,
+  };
+}
+
 /** A pass that ends with this report; the plan's allowlist travels beside it, for the widening explanation. */
 export function ended(target: TargetConfig, outcome: TargetOutcome, plan: TargetPlan | undefined, extra: Partial<TargetReport> = {}): TargetPass {
   return { report: report(target, outcome, plan, extra), ...(plan?.desired === undefined ? {} : { desired: plan.desired }) };

@@ -11,7 +11,7 @@ import type { ReconcileOptions } from './context.js';
 import { fleetOf, fleetSummary, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet.js';
 import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunOptions, type RunResult, type RunSession, type Runtime } from './open.js';
 import { reconcilePasses, type SettledPass } from './reconcile.js';
-import type { RunError, RunReport } from './report.js';
+import { failedUnplanned, type RunError, type RunReport } from './report.js';
 
 // The run's front door: what the CLI, the handlers and the tests call, from wherever it lives in run/.
 export { credentialFor, type RunOptions, type RunResult, type Runtime } from './open.js';
@@ -116,24 +116,8 @@ export async function finishRun(
 
 function failedWithoutToken(target: TargetConfig, code: ErrorCode): TargetReport {
   const failure = code === 'VAULT_AUTHENTICATION_FAILED' ? 'AUTHENTICATION_FAILED' : 'CREDENTIAL_UNAVAILABLE';
-  return {
-    vault: target.resource.id,
-    kind: target.kind.kind,
-    outcome: 'failed',
-    add: [],
-    remove: [],
-    unmanaged: [],
-    shared: [],
-    adopted: [],
-    rules: { managed: 0, unmanaged: 0, shared: 0, limit: target.maxRules },
-    excessAddresses: 0,
-    drift: [],
-    findings: [],
-    reasons: [],
-    mode: target.mode,
-    // The same failure in the kind's own codes (Key Vault's VAULT_*, every other kind's TARGET_*).
-    error: { code: `${target.kind.errorCodes ?? 'TARGET'}_${failure}`, message: 'no token for Azure Resource Manager; the run\'s error says why (once, for every target)' },
-  };
+  // The same failure in the kind's own codes (Key Vault's VAULT_*, every other kind's TARGET_*).
+  return failedUnplanned(target, { code: `${target.kind.errorCodes ?? 'TARGET'}_${failure}`, message: 'no token for Azure Resource Manager; the run\'s error says why (once, for every target)' });
 }
 
 /** Vaults a deadline cut off go first next time; the record is written only when it changes. */

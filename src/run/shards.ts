@@ -4,7 +4,7 @@ import { parseResourceId, resourceKey } from '../core/resource-id.js';
 import { finishRun, reconcileTargetPasses, reconcileTargets } from './run.js';
 import { fleetOf, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet.js';
 import { openRun, type RunOptions, type Runtime } from './open.js';
-import type { RunError, RunReport } from './report.js';
+import { failedUnplanned, type RunError, type RunReport } from './report.js';
 import { kindOf } from '../targets/kinds.js';
 import { storeDocument } from '../fleet/documents.js';
 import { fleetRowsOf, unprotectedCode, unprotectedReport, type Unprotected } from '../fleet/discovery.js';
@@ -190,23 +190,7 @@ async function sendShards(
 }
 
 function notSentReport(target: TargetConfig, message: string): TargetReport {
-  return {
-    vault: target.resource.id,
-    kind: target.kind.kind,
-    outcome: 'failed',
-    add: [],
-    remove: [],
-    unmanaged: [],
-    shared: [],
-    adopted: [],
-    rules: { managed: 0, unmanaged: 0, shared: 0, limit: target.maxRules },
-    excessAddresses: 0,
-    drift: [],
-    findings: [],
-    reasons: [],
-    mode: target.mode,
-    error: { code: 'SHARD_NOT_SENT', message },
-  };
+  return failedUnplanned(target, { code: 'SHARD_NOT_SENT', message });
 }
 
 /**
