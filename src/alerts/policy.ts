@@ -19,9 +19,9 @@ function fixes(report: TargetReport, dryRun: boolean, what: string): string {
   if (report.outcome === 'refused') return `Nothing: the plan was refused (${report.reasons[0]?.message ?? 'a guard fired'}); a person must look.`;
   if (report.outcome === 'skipped') {
     const code = report.reasons[0]?.code;
-    if (code === 'VAULT_BUSY') return `${what} by the run that is writing the vault now, or on the next sync.`;
-    if (code === 'DEADLINE') return `${what} on the next sync, which takes this vault first.`;
-    return 'Nothing: IP rules have no effect on this vault.';
+    if (code === 'VAULT_BUSY') return `${what} by the run that is writing the target now, or on the next sync.`;
+    if (code === 'DEADLINE') return `${what} on the next sync, which takes this target first.`;
+    return 'Nothing: IP rules have no effect on this target.';
   }
   return dryRun ? `${what} on the next scheduled sync.` : `${what} on the next sync.`;
 }
@@ -187,7 +187,7 @@ export function serviceTagAlerts(input: { stale?: string[]; failure?: string; fa
         vault: RUN_SCOPE,
         kind: 'service-tags-failed',
         severity: 'critical',
-        title: 'tagwall could not get a usable service-tags file; no vault was changed',
+        title: 'tagwall could not get a usable service-tags file; no target was changed',
         details: [input.failure],
         // A download outage retries; a file that is refused or a setting that is wrong does not.
         action: `${actionFor(input.failureCode ?? 'SERVICE_TAGS_UNAVAILABLE').action} Vaults keep their current rules.`,
@@ -287,7 +287,7 @@ export function shardFailedAlert(input: { readonly runId: string; readonly shard
     kind: 'shard-failed',
     subject: `${input.runId.toLowerCase()}#${input.shard}`,
     severity: 'critical',
-    title: `tagwall gave up on shard ${input.shard} of run ${input.runId}: ${n} vault${n === 1 ? ' was' : 's were'} not reconciled (SHARD_FAILED)`,
+    title: `tagwall gave up on shard ${input.shard} of run ${input.runId}: ${n} target${n === 1 ? ' was' : 's were'} not reconciled (SHARD_FAILED)`,
     details: input.vaults.map((v) => `not reconciled: ${v}`),
     action: 'Retries on the next sync, which finds these vaults again; the logs of the shard\'s failed deliveries say why it failed.',
   });

@@ -35,12 +35,12 @@ export function cliLogger(io: CliIO, verbose: boolean): AlertLogger {
   return { info: emit('info'), warn: emit('warning'), error: emit('error') };
 }
 
-/** One updating line on a terminal, only when there are enough vaults for it to matter. */
+/** One updating line on a terminal, only when there are enough targets for it to matter. */
 function progress(io: CliIO): Runtime['onTargetDone'] {
   if (io.stderr.isTTY !== true) return undefined;
   return (_report, done, total) => {
     if (total < 5) return;
-    io.stderr.write(`\r${done}/${total} vaults${done === total ? '\n' : ''}`);
+    io.stderr.write(`\r${done}/${total} targets${done === total ? '\n' : ''}`);
   };
 }
 

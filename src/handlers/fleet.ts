@@ -54,7 +54,7 @@ export function fleetHandlers(deps: FleetDeps = { runShard: realRunShard, startF
     context.log(`tagwall.run ${started.runId} started shards=${started.enqueued.shards} enqueued=${started.enqueued.vaults}`);
     if (hasFailures(started.report)) {
       const bad = started.report.vaults.filter((v) => v.outcome === 'failed' || v.outcome === 'refused');
-      throw new TagwallError('SYNC_FAILED', `${bad.length} of ${started.report.vaults.length} vaults failed or were refused: ${bad.map((v) => v.vault).join(', ')}`);
+      throw new TagwallError('SYNC_FAILED', `${bad.length} of ${started.report.vaults.length} targets failed or were refused: ${bad.map((v) => v.vault).join(', ')}`);
     }
   }
 

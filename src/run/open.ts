@@ -104,7 +104,7 @@ async function storesOrAlert(config: TagwallConfig, options: RunOptions, runtime
         kind: 'state-unavailable',
         subject: isTagwallError(e) ? e.code : 'INTERNAL',
         severity: 'critical',
-        title: 'tagwall cannot use its state store; no vault was read or written',
+        title: 'tagwall cannot use its state store; no target was read or written',
         details: [describeError(e)],
         action: `${actionFor(isTagwallError(e) ? e.code : 'INTERNAL').action} Vaults keep their current rules, and drift is not checked until the store is back.`,
       });

@@ -187,7 +187,7 @@ export async function reconcilePasses(config: TagwallConfig, doc: ServiceTagDocu
       const target = targets[i]!;
       const pass: TargetPass =
         options.deadline !== undefined && now().getTime() >= options.deadline.getTime()
-          ? { report: report(target, 'skipped', undefined, { reasons: [reason('DEADLINE', `the run reached its deadline (${options.deadline.toISOString()}) before this vault; the next run takes it first`, { deadline: options.deadline.toISOString() })] }) }
+          ? { report: report(target, 'skipped', undefined, { reasons: [reason('DEADLINE', `the run reached its deadline (${options.deadline.toISOString()}) before this target; the next run takes it first`, { deadline: options.deadline.toISOString() })] }) }
           : await passTarget(target, ctx);
       // A pass reports its failures rather than throwing them, so its slot is always given back here.
       schedule.release(k);

@@ -70,7 +70,7 @@ export function queued(target: TargetConfig): TargetPass {
 }
 
 export function busy(target: TargetConfig, plan: TargetPlan | undefined, why: string): TargetPass {
-  return ended(target, 'skipped', plan, { reasons: [reason('VAULT_BUSY', `another run is writing this vault (${why}); it is left to that run`)] });
+  return ended(target, 'skipped', plan, { reasons: [reason('VAULT_BUSY', `another run is writing this target (${why}); it is left to that run`)] });
 }
 
 export function errorOf(e: unknown): NonNullable<TargetReport['error']> {
@@ -90,7 +90,7 @@ export function errorOf(e: unknown): NonNullable<TargetReport['error']> {
 /** A record that cannot be read is never "no record yet": that would make every rule a stranger's and adopt anew. */
 export function stateError(e: unknown): { code: ErrorCode; message: string } {
   const code: ErrorCode = isTagwallError(e, 'STATE_CORRUPT') ? 'STATE_CORRUPT' : 'STATE_UNAVAILABLE';
-  return { code, message: `${describeError(e)}; the vault is left as it is until its state can be read` };
+  return { code, message: `${describeError(e)}; the target is left as it is until its state can be read` };
 }
 
 /** A firewall settled from its record by the plan remembered there (fleet/settled.ts): in step, with that plan's figures and findings. */

@@ -341,7 +341,7 @@ describe('syncAllowlists (timer)', () => {
     inlineVaults = [inlineReport(vaultId('kv-app'), 'failed'), inlineReport(vaultId('kv-open'), 'in-sync')];
     await expect(handlers.syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({
       code: 'SYNC_FAILED',
-      message: expect.stringMatching(/^1 of 2 vaults failed or were refused: .*kv-app$/),
+      message: expect.stringMatching(/^1 of 2 targets failed or were refused: .*kv-app$/),
     });
   });
 });

@@ -158,7 +158,7 @@ describe('syncAllowlists (timer)', () => {
 
   it('fails the invocation when a vault failed, after syncing the others', async () => {
     configure({ targets: [{ vault: vaultId('kv-missing'), select: ['AzureDevOps'] }, { vault: vaultId('kv-open'), select: ['AzureDevOps'] }] });
-    await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toThrow(/1 of 2 vaults failed or were refused: .*kv-missing/);
+    await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toThrow(/1 of 2 targets failed or were refused: .*kv-missing/);
     expect((await emulator.control.requests({ kind: 'arm', vault: 'kv-open' })).some((r) => r.method === 'PATCH')).toBe(true);
   });
 
