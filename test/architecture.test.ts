@@ -20,7 +20,7 @@ const LAYERS = ['core', 'version', 'alerts', 'arm', 'targets', 'config', 'state'
 /** Never deployed: the local emulator and its certificates. Beside the layers, not in them. */
 const DEV_ONLY: Readonly<Record<string, readonly string[]>> = {
   tls: [],
-  emulator: ['core', 'sources', 'tls'],
+  emulator: ['core', 'tls'],
 };
 
 /** Who may import the dev-only folders: the CLI (its demo and `tagwall emulator`). */

@@ -209,7 +209,7 @@ describe('planTarget properties', () => {
  * blocks a cover could use (a person's, or tagwall's), and the best plan is the least excess over
  * every set of blocks that covers the source and, with the rules that stay, fits the limit. The
  * search knows nothing of budgets or of the collapse: it tries every cover, of every size. The
- * issue's own case (a kept /23 that makes budget 10 of 11 fit) is pinned in vault-plan.test.ts.
+ * issue's own case (a kept /23 that makes budget 10 of 11 fit) is pinned in target-plan.test.ts.
  */
 describe('planTarget against exhaustive search', () => {
   const BASE = 0x14000000; // 20.0.0.0

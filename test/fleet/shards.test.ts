@@ -7,7 +7,7 @@ import { MAX_MESSAGE_BYTES, parseShardMessage } from '../../src/fleet/queue.js';
 import { shardsOf } from '../../src/run/shards.js';
 import { kindOf } from '../../src/targets/kinds.js';
 
-/** The limit run.ts promises for a message's JSON, so base64's third still fits Storage's 64 KiB. */
+/** The limit run/shards.ts promises for a message's JSON, so base64's third still fits Storage's 64 KiB. */
 const MAX_JSON = 45_000;
 const RUN_ID = '5b0c3a4e-8f5d-4a4b-9e53-0c1d2e3f4a5b';
 const DOCUMENT = 'ab'.repeat(32);
