@@ -2,8 +2,8 @@ import type { TargetReport } from '../core/report.js';
 import type { TargetPlan } from '../core/target-plan.js';
 import type { TargetConfig } from '../config/config.js';
 import { AGAIN, DEFAULT_BUSY_RETRY_MS, type Attempt, type RunContext, type TargetPass } from './context.js';
-import { busy, ended, errorOf, queued } from './report.js';
-import { announce, liveIntent } from './steps/announce.js';
+import { ended, errorOf, queued } from './report.js';
+import { announce, othersIntent } from './steps/announce.js';
 import { judge } from './steps/judge.js';
 import { planFor, refusal } from './steps/plan.js';
 import { loadRecord, readFirewall, recheckRecord } from './steps/read.js';
@@ -35,10 +35,8 @@ async function attemptPass(a: Attempt, planned: { plan?: TargetPlan }): Promise<
   const { target, ctx } = a;
   const loaded = await loadRecord(a);
   if (isEnd(loaded)) return loaded;
-  if (liveIntent(loaded?.record, ctx)) {
-    if (ctx.options.judgeOnly === true) return queued(target);
-    return a.lastTry ? busy(target, undefined, `intent of run ${loaded!.record.intent!.runId} from ${loaded!.record.intent!.startedAt}`) : AGAIN;
-  }
+  const held = othersIntent(a, loaded);
+  if (held !== undefined) return held;
   const judged = judge(a, loaded);
   if (judged !== undefined) return judged;
   if (ctx.options.judgeOnly === true) return queued(target);

@@ -3,7 +3,7 @@ import type { AppliedRecord, ObservedFirewall, TargetPlan, WriteIntent } from '.
 import { DEFAULT_OPERATION_TIMEOUT_MS } from '../../targets/long-running.js';
 import type { FirewallFacts } from '../../targets/kind.js';
 import { AGAIN, DEFAULT_INTENT_TTL_MS, type Attempt, type Loaded, type RunContext, type TargetPass } from '../context.js';
-import { busy } from '../report.js';
+import { busy, queued } from '../report.js';
 import { keysOf } from './record.js';
 
 /**
@@ -20,6 +20,17 @@ export function liveIntent(record: AppliedRecord | undefined, ctx: RunContext): 
   if (ctx.options.writer !== undefined && intent.writer === ctx.options.writer) return false;
   const age = ctx.now().getTime() - Date.parse(intent.startedAt);
   return age < Math.max(ctx.options.intentTtlMs ?? DEFAULT_INTENT_TTL_MS, intent.holdMs ?? 0);
+}
+
+/**
+ * Another run's young intent in the record: the target is that run's. A judge-only pass leaves it
+ * for a direct read; otherwise the pass waits once, then leaves it as VAULT_BUSY.
+ */
+export function othersIntent(a: Attempt, loaded: Loaded | undefined): TargetPass | typeof AGAIN | undefined {
+  const intent = loaded?.record.intent;
+  if (intent === undefined || !liveIntent(loaded!.record, a.ctx)) return undefined;
+  if (a.ctx.options.judgeOnly === true) return queued(a.target);
+  return a.lastTry ? busy(a.target, undefined, `intent of run ${intent.runId} from ${intent.startedAt}`) : AGAIN;
 }
 
 /** Time for the reads and the record around a write, beyond the wait for its operation. */
