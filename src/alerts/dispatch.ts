@@ -4,7 +4,7 @@ import { scopeOf } from './fingerprint.js';
 import { webhookBody } from './format.js';
 import { groupNotifications, type Outgoing } from './group.js';
 import { logNotification } from './log.js';
-import { inPool } from '../state/pool.js';
+import { inPool } from '../core/pool.js';
 import type { Alert, AlertLogger, AlertState, AlertStateAccess, LoadedAlertState, Notification } from './types.js';
 import { describeWebhookUrl, postWebhook, webhookSettings, type WebhookConfig } from './webhook.js';
 

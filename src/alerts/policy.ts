@@ -1,7 +1,7 @@
 import { actionFor } from './actions.js';
 import { createAlert } from './fingerprint.js';
 import { RUN_SCOPE, type Alert } from './types.js';
-import type { VaultReport } from '../reconcile.js';
+import type { TargetReport } from '../core/report.js';
 
 /**
  * Which outcomes of a run page someone, and what each alert says. Drift of owned rules,
@@ -14,19 +14,19 @@ function name(id: string): string {
   return id.slice(id.lastIndexOf('/') + 1);
 }
 
-function fixes(report: VaultReport, dryRun: boolean, what: string): string {
+function fixes(report: TargetReport, dryRun: boolean, what: string): string {
   if (report.outcome === 'applied') return `${what} on this run.`;
   if (report.outcome === 'refused') return `Nothing: the plan was refused (${report.reasons[0]?.message ?? 'a guard fired'}); a person must look.`;
   if (report.outcome === 'skipped') {
     const code = report.reasons[0]?.code;
-    if (code === 'VAULT_BUSY') return `${what} by the run that is writing the vault now, or on the next sync.`;
-    if (code === 'DEADLINE') return `${what} on the next sync, which takes this vault first.`;
-    return 'Nothing: IP rules have no effect on this vault.';
+    if (code === 'VAULT_BUSY') return `${what} by the run that is writing the target now, or on the next sync.`;
+    if (code === 'DEADLINE') return `${what} on the next sync, which takes this target first.`;
+    return 'Nothing: IP rules have no effect on this target.';
   }
   return dryRun ? `${what} on the next scheduled sync.` : `${what} on the next sync.`;
 }
 
-export function alertsForVault(report: VaultReport, dryRun: boolean): Alert[] {
+export function alertsForVault(report: TargetReport, dryRun: boolean): Alert[] {
   const alerts: Alert[] = [];
   const vault = report.vault;
   const missing = report.drift.flatMap((d) => (d.kind === 'missing' ? [d.rule] : []));
@@ -187,7 +187,7 @@ export function serviceTagAlerts(input: { stale?: string[]; failure?: string; fa
         vault: RUN_SCOPE,
         kind: 'service-tags-failed',
         severity: 'critical',
-        title: 'tagwall could not get a usable service-tags file; no vault was changed',
+        title: 'tagwall could not get a usable service-tags file; no target was changed',
         details: [input.failure],
         // A download outage retries; a file that is refused or a setting that is wrong does not.
         action: `${actionFor(input.failureCode ?? 'SERVICE_TAGS_UNAVAILABLE').action} Vaults keep their current rules.`,
@@ -236,7 +236,7 @@ export function discoveryAlerts(findings: readonly { readonly code: string; read
 }
 
 /** Vaults that were read this run; only their alerts may resolve. */
-export function evaluatedScopes(reports: readonly VaultReport[]): string[] {
+export function evaluatedScopes(reports: readonly TargetReport[]): string[] {
   return [RUN_SCOPE, ...reports.filter((r) => r.outcome !== 'failed').map((r) => r.vault)];
 }
 
@@ -245,7 +245,7 @@ export function evaluatedScopes(reports: readonly VaultReport[]): string[] {
  * write. Only there does a failed write's alert resolve; a dry run settles none (it never writes,
  * so a read that works says nothing of the 403 or the limit the write met).
  */
-export function writeScopes(reports: readonly VaultReport[], dryRun: boolean): string[] {
+export function writeScopes(reports: readonly TargetReport[], dryRun: boolean): string[] {
   return dryRun ? [] : reports.filter((r) => r.outcome === 'applied' || r.outcome === 'in-sync').map((r) => r.vault);
 }
 
@@ -254,8 +254,8 @@ export function writeScopes(reports: readonly VaultReport[], dryRun: boolean): s
  * run-wide alert naming the cause and the count, not one per vault (it resolves on the next run
  * that gets a token). Otherwise each vault's alerts, as `alertsForVault` builds them.
  */
-export function alertsForVaults(reports: readonly VaultReport[], dryRun: boolean, credentialError?: { readonly code: string; readonly message: string }): Alert[] {
-  const tokenless = (r: VaultReport) => credentialError !== undefined && r.outcome === 'failed' && /_(CREDENTIAL_UNAVAILABLE|AUTHENTICATION_FAILED)$/.test(r.error?.code ?? '');
+export function alertsForVaults(reports: readonly TargetReport[], dryRun: boolean, credentialError?: { readonly code: string; readonly message: string }): Alert[] {
+  const tokenless = (r: TargetReport) => credentialError !== undefined && r.outcome === 'failed' && /_(CREDENTIAL_UNAVAILABLE|AUTHENTICATION_FAILED)$/.test(r.error?.code ?? '');
   const alerts = reports.filter((r) => !tokenless(r)).flatMap((r) => alertsForVault(r, dryRun));
   const stopped = reports.filter(tokenless);
   if (credentialError === undefined || stopped.length === 0) return alerts;
@@ -287,7 +287,7 @@ export function shardFailedAlert(input: { readonly runId: string; readonly shard
     kind: 'shard-failed',
     subject: `${input.runId.toLowerCase()}#${input.shard}`,
     severity: 'critical',
-    title: `tagwall gave up on shard ${input.shard} of run ${input.runId}: ${n} vault${n === 1 ? ' was' : 's were'} not reconciled (SHARD_FAILED)`,
+    title: `tagwall gave up on shard ${input.shard} of run ${input.runId}: ${n} target${n === 1 ? ' was' : 's were'} not reconciled (SHARD_FAILED)`,
     details: input.vaults.map((v) => `not reconciled: ${v}`),
     action: 'Retries on the next sync, which finds these vaults again; the logs of the shard\'s failed deliveries say why it failed.',
   });

@@ -1,9 +1,9 @@
-import { parseConfig } from '../config.js';
-import type { KeyVaultEmulator } from '../emulator/server.js';
-import { runSync, type Runtime } from '../run.js';
+import { parseConfig } from '../config/config.js';
+import type { Emulator } from '../emulator/server.js';
+import { runSync, type Runtime } from '../run/run.js';
 import { bundledServiceTagsPath } from '../version.js';
 import { writeLine, type CliIO } from './io.js';
-import { renderRunText } from './report.js';
+import { renderRunText } from '../run/text-report.js';
 
 /**
  * The demo's fleet part: vaults in two more subscriptions that nobody lists in the
@@ -27,7 +27,7 @@ function heading(io: CliIO, text: string): void {
   writeLine(io.stdout, `== ${text}`);
 }
 
-export async function runFleetDemo(io: CliIO, emulator: KeyVaultEmulator, work: string, runtime: Runtime): Promise<void> {
+export async function runFleetDemo(io: CliIO, emulator: Emulator, work: string, runtime: Runtime): Promise<void> {
   const [s1, s2] = FLEET_SUBSCRIPTIONS;
   await emulator.control.seed({
     vaults: [

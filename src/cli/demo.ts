@@ -4,16 +4,16 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runSync, type Runtime } from '../run.js';
+import { runSync, type Runtime } from '../run/run.js';
 import { cliLogger } from './sync.js';
 import { writeLine, type CliIO } from './io.js';
-import { parseConfig } from '../config.js';
+import { parseConfig } from '../config/config.js';
 import { sampleSeed } from '../emulator/sample.js';
-import { startKeyVaultEmulator } from '../emulator/server.js';
-import { renderRunText } from './report.js';
+import { startEmulator } from '../emulator/server.js';
+import { renderRunText } from '../run/text-report.js';
 import type { GenericAlertBody } from '../alerts/format.js';
 import type { EmulatorControl } from '../emulator/control-client.js';
-import type { RunReport } from '../run.js';
+import type { RunReport } from '../run/run.js';
 import { bundledServiceTagsPath } from '../version.js';
 import { runFleetDemo } from './demo-fleet.js';
 
@@ -103,7 +103,7 @@ function heading(io: CliIO, text: string): void {
 export async function runDemo(io: CliIO): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'tagwall-demo-'));
   const seed = sampleSeed();
-  const emulator = await startKeyVaultEmulator({ port: 0, seed, stateDir: join(work, 'emulator') });
+  const emulator = await startEmulator({ port: 0, seed, stateDir: join(work, 'emulator') });
   const receiver = await startReceiver();
   // The emulator's identity endpoint speaks the App Service protocol, so the real
   // managed-identity credential gets its token there, as it would in a Function App.

@@ -2,7 +2,8 @@ import { buildAllowlist, type Allowlist } from '../core/allowlist.js';
 import { explainWidening, type WideningReport } from '../core/explain.js';
 import { formatRule } from '../core/ipv4.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
-import { count, plural, table, writeLine, type CliIO } from './io.js';
+import { writeLine, type CliIO } from './io.js';
+import { count, plural, table } from '../core/text.js';
 
 export interface PlanOptions {
   select: string[];

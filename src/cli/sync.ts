@@ -1,8 +1,8 @@
-import { runSync, type RunOptions, type Runtime } from '../run.js';
+import { runSync, type RunOptions, type Runtime } from '../run/run.js';
 import type { AlertLogger } from '../alerts/types.js';
-import { loadConfig } from '../config-load.js';
-import { exitCodeFor } from '../run.js';
-import { renderRunText } from './report.js';
+import { loadConfig } from '../config/load.js';
+import { exitCodeFor } from '../run/run.js';
+import { renderRunText } from '../run/text-report.js';
 import { writeLine, type CliIO } from './io.js';
 
 export interface SyncOptions {
@@ -35,12 +35,12 @@ export function cliLogger(io: CliIO, verbose: boolean): AlertLogger {
   return { info: emit('info'), warn: emit('warning'), error: emit('error') };
 }
 
-/** One updating line on a terminal, only when there are enough vaults for it to matter. */
-function progress(io: CliIO): Runtime['onVaultDone'] {
+/** One updating line on a terminal, only when there are enough targets for it to matter. */
+function progress(io: CliIO): Runtime['onTargetDone'] {
   if (io.stderr.isTTY !== true) return undefined;
   return (_report, done, total) => {
     if (total < 5) return;
-    io.stderr.write(`\r${done}/${total} vaults${done === total ? '\n' : ''}`);
+    io.stderr.write(`\r${done}/${total} targets${done === total ? '\n' : ''}`);
   };
 }
 
@@ -54,11 +54,11 @@ export async function runSyncCommand(options: SyncOptions, io: CliIO, runtime: P
     ...(options.subscription === undefined ? {} : { subscriptions: options.subscription }),
     ...(options.deadline === undefined ? {} : { deadline: new Date(Date.now() + options.deadline) }),
   };
-  const onVaultDone = progress(io);
+  const onTargetDone = progress(io);
   const { report } = await runSync(config, run, {
     env: io.env,
     logger: cliLogger(io, options.verbose),
-    ...(onVaultDone === undefined ? {} : { onVaultDone }),
+    ...(onTargetDone === undefined ? {} : { onTargetDone }),
     ...runtime,
   });
   if (options.json) writeLine(io.stdout, JSON.stringify(report));

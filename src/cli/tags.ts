@@ -1,6 +1,7 @@
 import type { ServiceTagDocument } from '../core/service-tags.js';
-import { count, table, writeLine, type CliIO } from './io.js';
+import { writeLine, type CliIO } from './io.js';
 import type { ServiceTagsOrigin } from './plan.js';
+import { count, table } from '../core/text.js';
 
 /** `tagwall tags`: what can be selected, with enough detail to choose. */
 export function runTags(doc: ServiceTagDocument, origin: ServiceTagsOrigin, options: { search?: string; json: boolean }, io: CliIO, warnings: readonly string[] = []): void {

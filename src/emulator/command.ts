@@ -1,9 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { writeLine, type CliIO } from '../cli/io.js';
 import { readEmulatorSeedFile, type EmulatorSeed } from './model.js';
 import { sampleSeed } from './sample.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from './server.js';
+import { startEmulator, type Emulator } from './server.js';
 
 export interface EmulatorCommandOptions {
   readonly port?: number;
@@ -20,7 +19,7 @@ export interface EmulatorCommandOptions {
   /** Stops the emulator, as SIGINT and SIGTERM do. */
   readonly signal?: AbortSignal;
   /** Called once the emulator is listening (the demo and tests use it). */
-  readonly onReady?: (emulator: KeyVaultEmulator) => void;
+  readonly onReady?: (emulator: Emulator) => void;
 }
 
 function shellQuote(s: string): string {
@@ -31,7 +30,17 @@ function shellQuote(s: string): string {
  * `tagwall emulator`: runs the Key Vault emulator in the foreground and prints how to
  * point tagwall and the Azure SDK at it. Resolves once it has stopped.
  */
-export async function runEmulatorCommand(options: EmulatorCommandOptions, io: CliIO): Promise<void> {
+/** What the command touches of the outside world: the CLI passes its own (cli/io.ts), a test its streams. */
+export interface EmulatorIO {
+  readonly stdout: NodeJS.WritableStream;
+  readonly cwd: string;
+}
+
+function writeLine(stream: NodeJS.WritableStream, line = ''): void {
+  stream.write(`${line}\n`);
+}
+
+export async function runEmulatorCommand(options: EmulatorCommandOptions, io: EmulatorIO): Promise<void> {
   const seed: EmulatorSeed =
     options.seed !== undefined
       ? await readEmulatorSeedFile(isAbsolute(options.seed) ? options.seed : resolve(io.cwd, options.seed))
@@ -39,7 +48,7 @@ export async function runEmulatorCommand(options: EmulatorCommandOptions, io: Cl
         ? { vaults: [] }
         : sampleSeed();
   const stateDir = options.stateDir === undefined ? join(io.cwd, '.tagwall', 'emulator') : resolve(io.cwd, options.stateDir);
-  const emulator = await startKeyVaultEmulator({
+  const emulator = await startEmulator({
     port: options.port ?? 0,
     seed,
     stateDir,

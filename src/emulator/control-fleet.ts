@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
-import { zodProblems } from '../sources/schema.js';
 import { seedFleet } from './fleet-seed.js';
 import { fleetSeedRequestSchema, graphThrottleRequestSchema, managementGroupRequestSchema, stormRequestSchema, subscriptionAccessRequestSchema } from './fleet-model.js';
 import { ArmFailure, readJsonBody } from './http.js';
 import type { EmulatorState } from './state.js';
+import { zodProblems } from '../core/problems.js';
 
 /**
  * The control calls for fleets: seeding one, the directory the identity sees (readable

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { describeError, isTagwallError } from '../core/errors.js';
-import { zodProblems } from '../sources/schema.js';
 import { normaliseIpRule } from './acls.js';
 import { ArmFailure, readJsonBody, sendArmError, sendJson } from './http.js';
 import {
@@ -17,6 +16,7 @@ import {
 import { fleetRoute, resetFleetState } from './control-fleet.js';
 import { applySeed, type EmulatorState } from './state.js';
 import { addressOf } from './vaults.js';
+import { zodProblems } from '../core/problems.js';
 
 /**
  * The control API under /_emulator/: plain JSON, no authentication, for tests and demos

@@ -1,4 +1,4 @@
-export { startKeyVaultEmulator, type KeyVaultEmulator, type KeyVaultEmulatorOptions } from './server.js';
+export { startEmulator, type Emulator, type EmulatorOptions } from './server.js';
 export { connectEmulatorControl, type EmulatorControl } from './control-client.js';
 export { runEmulatorCommand, type EmulatorCommandOptions } from './command.js';
 export { sampleSeed } from './sample.js';

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { TagwallError } from '../core/errors.js';
-import { zodProblems } from '../sources/schema.js';
 import { seedAccessRuleSchema, type AccessRuleResourceJson } from './access-rules.js';
 import { fleetSettingsFields, type GraphQuotaSettingsJson, type ThrottleSettingsJson } from './fleet-model.js';
+import { zodProblems } from '../core/problems.js';
 
 /**
  * The emulator's wire formats: the seed that describes vaults, the faults tests inject,

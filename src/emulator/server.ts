@@ -15,7 +15,7 @@ import { applySeed, createEmulatorState, type EmulatorState } from './state.js';
 import { AZURE_GRAPH_QUOTA, type GraphQuotaSettings } from './graph-quota.js';
 import { AZURE_THROTTLE, type ThrottleSettings } from './throttle.js';
 
-export interface KeyVaultEmulatorOptions {
+export interface EmulatorOptions {
   /** 0 (the default) picks a free port. */
   readonly port?: number;
   /** Loopback only: the control API has no authentication. */
@@ -38,7 +38,7 @@ export interface KeyVaultEmulatorOptions {
   readonly throttle?: ThrottleSettings | false;
 }
 
-export interface KeyVaultEmulator {
+export interface Emulator {
   /** The ARM endpoint, e.g. https://127.0.0.1:50123 (no trailing slash). */
   readonly url: string;
   /** PEM of the CA that signed the server certificate. */
@@ -84,7 +84,7 @@ function serve(state: EmulatorState, pick: (url: URL) => Handler) {
   };
 }
 
-export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions = {}): Promise<KeyVaultEmulator> {
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const host = options.host ?? '127.0.0.1';
   if (host !== '127.0.0.1') throw new TagwallError('EMULATOR_HOST', `the emulator listens on 127.0.0.1 only, not ${String(host)}`);
   const certs: LocalCertificates & { caPath?: string } =

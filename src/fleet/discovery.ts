@@ -1,13 +1,13 @@
-import { profileTarget, type TagwallConfig, type TargetConfig } from '../config.js';
+import { profileTarget, type TagwallConfig, type TargetConfig } from '../config/config.js';
 import { isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
-import type { Finding } from '../core/vault-plan.js';
-import type { VaultReport } from '../reconcile.js';
+import type { Finding } from '../core/target-plan.js';
 import { kindOfType } from '../targets/kinds.js';
 import type { GraphReader, GraphScope } from './graph-client.js';
 import { fingerprintOf, rulesState } from './fingerprint.js';
 import { fleetQuery, subscriptionsQuery } from './graph-query.js';
 import type { GraphRow } from './model.js';
+import type { TargetReport } from '../core/report.js';
 
 /**
  * Finds the fleet: every firewall in scope whose opt-in tag names a profile. One query (paged)
@@ -205,7 +205,7 @@ export async function fleetRowsOf(config: TagwallConfig, reader: GraphReader, id
 }
 
 /** The report of a tagged firewall that is not protected: skipped, with the reason and a warning finding of the same code. */
-export function unprotectedReport(u: Unprotected): VaultReport {
+export function unprotectedReport(u: Unprotected): TargetReport {
   return {
     vault: u.id,
     kind: u.kind,

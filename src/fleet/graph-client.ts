@@ -2,7 +2,7 @@ import { getClient } from '@azure-rest/core-client';
 import type { PipelinePolicy, PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
 import { TagwallError } from '../core/errors.js';
 import { retryAfterMs } from '../core/retry-after.js';
-import { armConnection, type ArmClientOptions } from '../targets/arm-client-options.js';
+import { armConnection, type ArmClientOptions } from '../arm/client-options.js';
 
 /**
  * Resource Graph as one REST call, `POST {arm}/providers/Microsoft.ResourceGraph/resources`

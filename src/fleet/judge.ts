@@ -1,4 +1,4 @@
-import type { AppliedRecord, ObservedFirewall } from '../core/vault-plan.js';
+import type { AppliedRecord, ObservedFirewall } from '../core/target-plan.js';
 import type { FirewallFacts } from '../targets/kind.js';
 import { rulesState, stateOfFingerprint } from './fingerprint.js';
 import type { FleetGraph, GraphRow } from './model.js';

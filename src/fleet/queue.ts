@@ -5,6 +5,7 @@ import { TagwallError } from '../core/errors.js';
 import { parseResourceId } from '../core/resource-id.js';
 import { statusOf, storageCodeOf, storageReason } from '../state/blob-errors.js';
 import type { Env } from '../state/stores.js';
+import { failFast, publicUrl } from '../state/storage-client.js';
 import type { ShardMessage, ShardSink } from './model.js';
 
 /**
@@ -176,7 +177,7 @@ export function createShardQueue(options: ShardQueueOptions): ShardSink & { read
 
 function queueClientFor(options: ShardQueueOptions, queueName: string): QueueClient {
   const setting = options.connectionSetting ?? 'AzureWebJobsStorage';
-  const pipeline = withDefaults(options.pipeline ?? {});
+  const pipeline = failFast(options.pipeline ?? {});
   const connectionString = options.env[setting]?.trim();
   if (connectionString) {
     try {
@@ -208,11 +209,6 @@ function queueClientFor(options: ShardQueueOptions, queueName: string): QueueCli
   return new QueueServiceClient(serviceUri, credential, pipeline).getQueueClient(queueName);
 }
 
-/** Fail fast on an unreachable account: the timer's next run enqueues again anyway. */
-function withDefaults(options: StoragePipelineOptions): StoragePipelineOptions {
-  return { ...options, retryOptions: { maxTries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 4_000, tryTimeoutInMs: 30_000, ...options.retryOptions } };
-}
-
 function queueFailure(e: unknown, what: string): TagwallError {
   if (e instanceof TagwallError) return e;
   const status = statusOf(e);
@@ -228,11 +224,3 @@ function queueFailure(e: unknown, what: string): TagwallError {
   return new TagwallError('QUEUE_UNAVAILABLE', `${what} (${storageReason(e)})`, { transient, details, cause: e, values: status === undefined ? {} : { status } });
 }
 
-function publicUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`.replace(/\/+$/, '');
-  } catch {
-    return '(invalid URL)';
-  }
-}

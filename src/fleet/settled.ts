@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { TargetConfig } from '../config.js';
+import type { TargetConfig } from '../config/config.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
-import type { AppliedRecord, VaultPlan } from '../core/vault-plan.js';
+import type { AppliedRecord, TargetPlan } from '../core/target-plan.js';
 import { tagwallVersion } from '../version.js';
 
 /**
@@ -26,7 +26,7 @@ export function settlementKey(target: TargetConfig, doc: ServiceTagDocument): st
 }
 
 /** The plan's outcome to remember, when it has one worth remembering: in step, nothing to say but findings. */
-export function settledOf(plan: VaultPlan, key: string): Settled | undefined {
+export function settledOf(plan: TargetPlan, key: string): Settled | undefined {
   if (plan.changes || plan.drift.length > 0 || plan.skip !== undefined || plan.refusals.length > 0 || plan.adopted.length > 0 || plan.forced.length > 0) return undefined;
   return {
     key,

@@ -1,12 +1,12 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runSync, type RunOptions, type RunReport, type Runtime } from '../run.js';
-import type { TagwallConfig } from '../config.js';
-import { loadConfig } from '../config-load.js';
+import { runSync, type RunOptions, type RunReport, type Runtime } from '../run/run.js';
+import type { TagwallConfig } from '../config/config.js';
+import { loadConfig } from '../config/load.js';
 import { describeError, TagwallError } from '../core/errors.js';
 import { parseResourceId } from '../core/resource-id.js';
-import { renderRunText } from '../cli/report.js';
+import { renderRunText } from '../run/text-report.js';
 import type { AlertLogger } from '../alerts/types.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS } from '../targets/long-running.js';
 

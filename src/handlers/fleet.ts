@@ -2,16 +2,17 @@ import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@a
 import { dispatchAlerts } from '../alerts/dispatch.js';
 import { shardFailedAlert } from '../alerts/policy.js';
 import { resolveWebhookConfig, type WebhookConfig } from '../alerts/webhook.js';
-import type { TagwallConfig } from '../config.js';
+import type { TagwallConfig } from '../config/config.js';
 import { describeError, isTagwallError, TagwallError } from '../core/errors.js';
-import type { ShardMessage, ShardResult, ShardSink } from '../fleet/model.js';
+import type { ShardMessage, ShardSink } from '../fleet/model.js';
 import { createShardQueue, parseShardMessage, SHARD_QUEUE } from '../fleet/queue.js';
-import { runShard as realRunShard, startFleetRun as realStartFleetRun } from '../fleet/run.js';
-import { credentialFor, hasFailures, type Runtime } from '../run.js';
+import { runShard as realRunShard, startFleetRun as realStartFleetRun } from '../run/shards.js';
+import { credentialFor, hasFailures, type Runtime } from '../run/run.js';
 import { AlertStateRepository } from '../state/records.js';
 import { checkRunId, RunRepository, type RunStatus } from '../state/runs.js';
 import { createStateStore, storesFor } from '../state/stores.js';
 import { configFor, configProblem, dryRunOverHttp, hostDeadline, httpDeadline, httpRun, json, logSummary, runProblem, runtimeFor } from './common.js';
+import type { ShardResult } from '../state/run-records.js';
 
 /**
  * The fleet's handlers: the timer and manual apply start a run and enqueue its shards, a queue
@@ -53,7 +54,7 @@ export function fleetHandlers(deps: FleetDeps = { runShard: realRunShard, startF
     context.log(`tagwall.run ${started.runId} started shards=${started.enqueued.shards} enqueued=${started.enqueued.vaults}`);
     if (hasFailures(started.report)) {
       const bad = started.report.vaults.filter((v) => v.outcome === 'failed' || v.outcome === 'refused');
-      throw new TagwallError('SYNC_FAILED', `${bad.length} of ${started.report.vaults.length} vaults failed or were refused: ${bad.map((v) => v.vault).join(', ')}`);
+      throw new TagwallError('SYNC_FAILED', `${bad.length} of ${started.report.vaults.length} targets failed or were refused: ${bad.map((v) => v.vault).join(', ')}`);
     }
   }
 

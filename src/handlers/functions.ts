@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
-import { runSync, type RunOptions } from '../run.js';
+import { runSync, type RunOptions } from '../run/run.js';
 import { TagwallError } from '../core/errors.js';
-import type { RunReport } from '../run.js';
+import type { RunReport } from '../run/run.js';
 import { configFor, dryRunOverHttp, hostDeadline, logSummary, runtimeFor } from './common.js';
 
 /**
@@ -24,7 +24,7 @@ async function run(context: InvocationContext, options: RunOptions): Promise<Run
 export async function checkDrift(_timer: Timer, context: InvocationContext): Promise<void> {
   const report = await run(context, { dryRun: true, force: false, alerts: 'send' });
   const failed = report.vaults.filter((v) => v.outcome === 'failed');
-  if (failed.length > 0) throw new TagwallError('DRIFT_CHECK_FAILED', `${failed.length} vaults could not be read: ${failed.map((v) => v.vault).join(', ')}`);
+  if (failed.length > 0) throw new TagwallError('DRIFT_CHECK_FAILED', `${failed.length} target${failed.length === 1 ? '' : 's'} could not be read: ${failed.map((v) => v.vault).join(', ')}`);
 }
 
 /** HTTP GET /api/plan: the dry-run report, never a write. `?vault=<id>` narrows it, `?format=text` gives the table. */

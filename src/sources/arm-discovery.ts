@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { TagwallError } from '../core/errors.js';
 import type { CloudName, ServiceTagDocument } from '../core/service-tags.js';
 import { HttpsFetcher, type FetchOptions } from './https-fetcher.js';
-import { fromWire, zodProblems } from './schema.js';
+import { fromWire } from './schema.js';
+import { zodProblems } from '../core/problems.js';
 
 /**
  * The ARM Service Tag Discovery API as a source:

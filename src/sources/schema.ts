@@ -4,6 +4,7 @@ import { TagwallError } from '../core/errors.js';
 import { cidrFamily, isCidrProblem, readCidr } from '../core/ip-text.js';
 import type { Cidr } from '../core/ipv4.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
+import { zodProblems } from '../core/problems.js';
 
 /**
  * The wire format of Microsoft's weekly "Azure IP Ranges and Service Tags" file.
@@ -106,19 +107,6 @@ export function conformsToWire(raw: unknown): raw is DocumentWire {
 
 /** Refuse anything bigger: the real Public file is about 4 MB. */
 export const MAX_DOCUMENT_CHARS = 50 * 1024 * 1024;
-
-/** `values[12].properties.addressPrefixes[3]` from a zod issue path. */
-export function formatJsonPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
-  return out === '' ? '(root)' : out;
-}
-
-export function zodProblems(error: z.ZodError, limit = 20): string[] {
-  const lines = error.issues.slice(0, limit).map((i) => `${formatJsonPath(i.path)}: ${i.message}`);
-  if (error.issues.length > limit) lines.push(`... and ${error.issues.length - limit} more`);
-  return lines;
-}
 
 /**
  * Parses the text of a service-tags file. `source` names the file or URL in errors.

@@ -3,6 +3,7 @@ import type { TokenCredential } from '@azure/identity';
 import { TagwallError } from '../core/errors.js';
 import { storageCodeOf, storageFailure, storageReason, statusOf } from './blob-errors.js';
 import { conflict, type KeyValueStore, type StoredText, type WriteCondition } from './store.js';
+import { failFast, publicUrl } from './storage-client.js';
 
 /**
  * One blob per key in a container, each write conditional on the ETag the caller read
@@ -28,7 +29,7 @@ export class BlobStore implements KeyValueStore {
     checkContainerName(container);
     let service: BlobServiceClient;
     try {
-      service = BlobServiceClient.fromConnectionString(connectionString, withDefaults(options));
+      service = BlobServiceClient.fromConnectionString(connectionString, failFast(options));
     } catch (e) {
       // The SDK's reason is generic ("Invalid AccountName ..."); the string itself is a secret and is never echoed.
       throw new TagwallError('STATE_CONFIG_INVALID', `the storage connection string is not valid (${(e as Error).message})`, { cause: e });
@@ -48,7 +49,7 @@ export class BlobStore implements KeyValueStore {
     if (url.protocol !== 'https:') {
       throw new TagwallError('STATE_CONFIG_INVALID', `storage account URL ${publicUrl(accountUrl)} must use https: a managed-identity token is never sent over plain HTTP`);
     }
-    const service = new BlobServiceClient(accountUrl, credential, withDefaults(options));
+    const service = new BlobServiceClient(accountUrl, credential, failFast(options));
     return new BlobStore(service.getContainerClient(container), publicUrl(service.url));
   }
 
@@ -208,26 +209,6 @@ interface ContainerAccess {
 
 function isContainerNotFound(e: unknown): boolean {
   return statusOf(e) === 404 && storageCodeOf(e) === 'ContainerNotFound';
-}
-
-/**
- * The SDK's defaults (4 tries, 4 s doubling up to 2 min) can hold a timer run for minutes
- * on an unreachable account; a run that fails fast is retried by the next schedule anyway.
- */
-function withDefaults(options: StoragePipelineOptions): StoragePipelineOptions {
-  return {
-    ...options,
-    retryOptions: { maxTries: 3, retryDelayInMs: 500, maxRetryDelayInMs: 4_000, tryTimeoutInMs: 30_000, ...options.retryOptions },
-  };
-}
-
-function publicUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`.replace(/\/+$/, '');
-  } catch {
-    return '(invalid URL)';
-  }
 }
 
 function requireEtag(etag: string | undefined, store: string, key: string): string {

@@ -4,9 +4,9 @@ import { isCidrProblem, readCidr } from '../core/ip-text.js';
 import { formatCidr } from '../core/ipv4.js';
 import { parseResourceId, resourceKey, type ResourceRef } from '../core/resource-id.js';
 type VaultRef = ResourceRef;
-import type { AppliedRecord, Finding, PerimeterPosture } from '../core/vault-plan.js';
+import type { AppliedRecord, Finding, PerimeterPosture } from '../core/target-plan.js';
 import type { KeyValueStore } from './store.js';
-import { inPool } from './pool.js';
+import { inPool } from '../core/pool.js';
 import type { LoadedAlertState } from '../alerts/types.js';
 
 /**
@@ -252,7 +252,7 @@ export function toVaultRecord(vault: VaultRef, record: AppliedRecord): VaultReco
 }
 
 /** Which rules tagwall owns in each vault, and what it saw there after its last write. */
-export class VaultStateRepository {
+export class TargetStateRepository {
   constructor(readonly store: KeyValueStore) {}
 
   async load(vault: VaultRef): Promise<{ record: VaultRecord; etag: string } | undefined> {

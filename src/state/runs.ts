@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { isTagwallError, TagwallError } from '../core/errors.js';
-import type { OutcomeCounts, RunManifest, ShardResult, ShardVault } from '../fleet/model.js';
+import { inPool } from '../core/pool.js';
 import { loadRecord, saveRecord } from './records.js';
 import type { KeyValueStore } from './store.js';
+import type { OutcomeCounts, RunManifest, ShardResult, ShardVault } from './run-records.js';
 
 /**
  * A fleet run's records: the manifest the timer wrote when it enqueued the shards
@@ -192,18 +193,4 @@ export class RunRepository {
     }
     return loaded === undefined ? undefined : { etag: loaded.etag, value: loaded.value as ShardResult };
   }
-}
-
-/** `task(0..n-1)` with at most `limit` in flight; results in index order. */
-async function inPool<T>(n: number, limit: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const results = new Array<T>(n);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < n) {
-      const i = next++;
-      results[i] = await task(i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
-  return results;
 }

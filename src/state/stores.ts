@@ -2,7 +2,7 @@ import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential
 import type { StoragePipelineOptions } from '@azure/storage-blob';
 import { dirname, join } from 'node:path';
 import type { AlertLogger } from '../alerts/types.js';
-import type { TagwallConfig } from '../config.js';
+import type { TagwallConfig } from '../config/config.js';
 import { describeError, TagwallError } from '../core/errors.js';
 import { BlobStore, DEFAULT_CONNECTION_SETTING, DEFAULT_CONTAINER } from './blob-store.js';
 import { JsonFileStore } from './json-file-store.js';

@@ -1,11 +1,11 @@
-import type { ArmClientOptions } from './arm-client-options.js';
+import type { ArmClientOptions } from '../arm/client-options.js';
 import type { FirewallTarget } from './firewall.js';
 
 /** What every adapter is made with: how to reach ARM, and who this installation is. */
 export interface FirewallOptions extends ArmClientOptions {
   /**
    * This installation's owner ID, for kinds whose rules carry their owner in their names (a
-   * perimeter profile's tagwall-<owner>-<n>); session.ts always gives it.
+   * perimeter profile's tagwall-<owner>-<n>); run/open.ts always gives it.
    */
   readonly ownerId?: string;
 }

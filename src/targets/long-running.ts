@@ -1,6 +1,6 @@
 import { TagwallError } from '../core/errors.js';
 import type { ResourceRef } from '../core/resource-id.js';
-import type { OperationPolling } from './arm-client-options.js';
+import type { OperationPolling } from '../arm/client-options.js';
 
 /**
  * Waiting for a write that Azure runs as a long-running operation (202 and a status URL to

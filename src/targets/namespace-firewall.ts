@@ -1,6 +1,6 @@
 import type { ResourceRef } from '../core/resource-id.js';
-import { armConnection, classicClientOptions, perSubscription, type ArmClientOptions, type ArmConnection, type ClassicClientOptions } from './arm-client-options.js';
-import { firewallError } from './arm-errors.js';
+import { armConnection, classicClientOptions, perSubscription, type ArmClientOptions, type ArmConnection, type ClassicClientOptions } from '../arm/client-options.js';
+import { firewallError } from '../arm/errors.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from './firewall.js';
 import type { FirewallFacts } from './kind.js';
 

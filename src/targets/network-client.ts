@@ -1,5 +1,5 @@
 import type { NetworkManagementClient } from '@azure/arm-network';
-import { classicClientOptions, type ArmClientOptions, type ArmConnection } from './arm-client-options.js';
+import { classicClientOptions, type ArmClientOptions, type ArmConnection } from '../arm/client-options.js';
 
 /**
  * `@azure/arm-network` clients for everything tagwall reads or writes under a Network Security

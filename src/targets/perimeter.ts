@@ -1,6 +1,6 @@
 import type { NspAssociation } from '@azure/arm-network';
 import { vaultKey, type VaultRef } from '../core/vault-id.js';
-import { armConnection, type ArmClientOptions } from './arm-client-options.js';
+import { armConnection, type ArmClientOptions } from '../arm/client-options.js';
 import type { PerimeterAssociation, PerimeterLookup, PerimeterView } from './firewall.js';
 import { networkClients } from './network-client.js';
 

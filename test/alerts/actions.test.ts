@@ -2,14 +2,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ACTIONS, actionFor, RETRIES } from '../../src/alerts/actions.js';
 import { alertsForVault } from '../../src/alerts/policy.js';
-import { renderRunText } from '../../src/cli/report.js';
+import { renderRunText } from '../../src/run/text-report.js';
 import type { ErrorCode } from '../../src/core/errors.js';
 import { parseResourceId } from '../../src/core/resource-id.js';
-import type { ReasonCode } from '../../src/core/vault-plan.js';
-import type { VaultReport } from '../../src/reconcile.js';
-import type { RunReport } from '../../src/run.js';
-import { firewallError } from '../../src/targets/arm-errors.js';
+import type { ReasonCode } from '../../src/core/target-plan.js';
+import type { RunReport } from '../../src/run/run.js';
+import { firewallError } from '../../src/arm/errors.js';
 import { VAULT_A } from './support.js';
+import type { TargetReport } from '../../src/core/report.js';
 
 // One table of what happens next, by code, read by the alerts and the text report alike: "Retries
 // on the next run" only where the failure is transient, and what a person must do everywhere else.
@@ -30,7 +30,7 @@ const NOT_TRANSIENT = ['VAULT_FORBIDDEN', 'TARGET_FORBIDDEN', 'VAULT_NOT_FOUND',
 /** Codes the next run can get past on its own. */
 const TRANSIENT = ['VAULT_TIMEOUT', 'VAULT_THROTTLED', 'VAULT_SERVER_ERROR', 'VAULT_CONFLICT', 'VAULT_NETWORK', 'TARGET_OPERATION_TIMEOUT', 'STATE_UNAVAILABLE', 'VAULT_BUSY', 'DEADLINE'];
 
-function failedReport(code: string): VaultReport {
+function failedReport(code: string): TargetReport {
   return {
     vault: VAULT_A,
     outcome: 'failed',
@@ -49,7 +49,7 @@ function failedReport(code: string): VaultReport {
   };
 }
 
-function runText(vault: VaultReport): string {
+function runText(vault: TargetReport): string {
   const report: RunReport = { dryRun: false, serviceTags: { cloud: 'Public', changeNumber: 1, cacheUsed: false, warnings: [] }, vaults: [vault] } as unknown as RunReport;
   return renderRunText(report);
 }

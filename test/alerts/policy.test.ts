@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { alertsForVault } from '../../src/alerts/policy.js';
-import type { Reason } from '../../src/core/vault-plan.js';
-import type { VaultReport } from '../../src/reconcile.js';
+import type { Reason } from '../../src/core/target-plan.js';
 import { VAULT_A } from './support.js';
+import type { TargetReport } from '../../src/core/report.js';
 
 // What a vault's run report pages about, and that the same problem keeps one fingerprint.
 
-function report(extra: Partial<VaultReport>): VaultReport {
+function report(extra: Partial<TargetReport>): TargetReport {
   return {
     vault: VAULT_A,
     outcome: 'in-sync',

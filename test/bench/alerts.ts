@@ -2,7 +2,7 @@ import { dispatchAlerts } from '../../src/alerts/dispatch.js';
 import { createAlert } from '../../src/alerts/fingerprint.js';
 import type { Alert, AlertLogger, AlertStateAccess } from '../../src/alerts/types.js';
 import { BlobStore } from '../../src/state/blob-store.js';
-import { inPool } from '../../src/state/pool.js';
+import { inPool } from '../../src/core/pool.js';
 import { AlertStateRepository } from '../../src/state/records.js';
 import { startAzurite } from '../helpers/azurite.js';
 import { registerSection } from './harness.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { parseConfig, type RawConfig } from '../../src/config.js';
-import { runSync } from '../../src/run.js';
+import { parseConfig, type RawConfig } from '../../src/config/config.js';
+import { runSync } from '../../src/run/run.js';
 import { benchCredential } from './emulator-process.js';
 
 // One runSync in a process of its own, started by the fleet bench with the RSS hook: its peak

@@ -5,14 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseConfig, type RawConfig, type TagwallConfig } from '../../src/config.js';
+import { parseConfig, type RawConfig, type TagwallConfig } from '../../src/config/config.js';
 import type { RequestStatsJson } from '../../src/emulator/stats.js';
-import type { ShardMessage, ShardResult } from '../../src/fleet/model.js';
-import { runShard, startFleetRun } from '../../src/fleet/run.js';
-import { runSync, type RunReport, type Runtime } from '../../src/run.js';
+import type { ShardMessage } from '../../src/fleet/model.js';
+import { runShard, startFleetRun } from '../../src/run/shards.js';
+import { runSync, type RunReport, type Runtime } from '../../src/run/run.js';
 import { PUBLIC_FILE } from './data.js';
 import { benchCredential, startEmulatorProcess, type EmulatorProcess } from './emulator-process.js';
 import { registerSection, summarise, type SectionContext } from './harness.js';
+import type { ShardResult } from '../../src/state/run-records.js';
 
 /**
  * Fleets found by tag through Resource Graph, on the emulator in its own process with Azure's

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { sharedTestCertificates } from '../global-setup.js';
 import { BUNDLED, runCli } from '../helpers/cli.js';
 import { seedVault, vaultId } from '../helpers/emulator.js';
@@ -10,7 +10,7 @@ import { seedVault, vaultId } from '../helpers/emulator.js';
 // `tagwall sync` as a process, the way a pipeline runs it: the CA trusted through
 // NODE_EXTRA_CA_CERTS and the managed identity found through IDENTITY_ENDPOINT.
 
-let emulator: KeyVaultEmulator;
+let emulator: Emulator;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 
@@ -21,7 +21,7 @@ async function writeConfig(targets: unknown[], extra: Record<string, unknown> = 
 }
 
 beforeAll(async () => {
-  emulator = await startKeyVaultEmulator({ port: 0, certificates: await sharedTestCertificates() });
+  emulator = await startEmulator({ port: 0, certificates: await sharedTestCertificates() });
   env = { IDENTITY_ENDPOINT: emulator.identityEndpoint, IDENTITY_HEADER: emulator.identityHeader, AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '', AZURE_CLIENT_SECRET: '', TAGWALL_CONFIG: '' };
 });
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { azureSpace, explainWidening } from '../../src/core/explain.js';
 import { formatCidr } from '../../src/core/ipv4.js';
 import { TagIndex } from '../../src/core/selection.js';
 import type { ServiceTagDocument } from '../../src/core/service-tags.js';
-import { planVault, type Guards } from '../../src/core/vault-plan.js';
+import { planTarget, type Guards } from '../../src/core/target-plan.js';
 import { loadServiceTagFile } from '../../src/sources/file.js';
 import { tinyDocument } from './documents.js';
 import { intersect, minus, size, span, union, wantedSpans, type Span } from './reference.js';
@@ -90,7 +90,7 @@ describe('the default bounds on the selections in the domain notes (Public 20251
     expect(excess).toBeLessThanOrEqual(1_048_576);
     const ref = referenceWidening(allowlist.rules.map(formatCidr), wantedOf(select));
     expect(Math.min(...ref.map((w) => w.length))).toBe(widest);
-    const plan = planVault({
+    const plan = planTarget({
       firewall: { ipRules: [], virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny' } },
       record: undefined,
       settings: { maxRules: 1000, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: 'bare', special: [] },
@@ -129,7 +129,7 @@ describe('the bounds at their edges', () => {
     const plan = (rule: string, warn: number) => {
       const doc16 = tinyDocument([{ name: 'Ends', prefixes: [rule.replace(/\/\d+$/, '/32'), `${rule.split('.')[0]}.${rule.split('.')[1]}.255.255/32`] }]);
       const a = buildAllowlist(doc16, { select: ['Ends'], maxRules: 1 });
-      return planVault({
+      return planTarget({
         firewall: { ipRules: [], virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny' } },
         record: undefined,
         settings: { maxRules: 1, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: 'bare', special: [] },
@@ -146,7 +146,7 @@ describe('the bounds at their edges', () => {
   it('the excess guard refuses at one address over its limit, and not at it', () => {
     const a = buildAllowlist(ends, { select: ['Ends'], maxRules: 1 });
     const run = (limit: number) =>
-      planVault({
+      planTarget({
         firewall: { ipRules: [], virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny' } },
         record: undefined,
         settings: { maxRules: 1, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: 'bare', special: [] },
@@ -167,8 +167,8 @@ describe('the bounds at their edges', () => {
       guards: guards({ maxWidenedPrefix: 13 }),
       desiredFor: bounded,
     };
-    expect(planVault({ ...input, force: false }).refusals).toEqual([expect.objectContaining({ code: 'COLLAPSE_INFEASIBLE', maxWidenedPrefix: 13, neededRules: 2 })]);
-    const forced = planVault({ ...input, force: true });
+    expect(planTarget({ ...input, force: false }).refusals).toEqual([expect.objectContaining({ code: 'COLLAPSE_INFEASIBLE', maxWidenedPrefix: 13, neededRules: 2 })]);
+    const forced = planTarget({ ...input, force: true });
     expect(forced.refusals).toEqual([]);
     expect(forced.forced).toEqual([expect.objectContaining({ code: 'COLLAPSE_INFEASIBLE', maxWidenedPrefix: 13 })]);
     expect(forced.add).toEqual(['20.0.0.0/12']);

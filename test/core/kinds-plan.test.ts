@@ -5,7 +5,7 @@ import { collapse } from '../../src/core/collapse.js';
 import { FORBIDDEN_RANGES } from '../../src/core/forbidden.js';
 import { blockSize, type Cidr } from '../../src/core/ipv4.js';
 import { normaliseRule } from '../../src/core/rules.js';
-import { planVault } from '../../src/core/vault-plan.js';
+import { planTarget } from '../../src/core/target-plan.js';
 import { FIREWALL_KINDS } from '../../src/targets/kinds.js';
 import { dotted } from './reference.js';
 
@@ -78,7 +78,7 @@ describe.each(FIREWALL_KINDS.map((k) => [k.kind, k] as const))('the plan under t
           const held = special.map((k, i) => (i % 2 === 0 ? k.replace(/\/32$/, '') : k));
           const present = [...vault.map(([b, spelling]) => rule(b.start, b.length, spelling)), ...held];
           const owned = vault.filter(([, , tagwalls]) => tagwalls).map(([b]) => rule(b.start, b.length, 'cidr'));
-          const plan = planVault({
+          const plan = planTarget({
             firewall: {
               ipRules: present,
               virtualNetworkRuleCount: 0,

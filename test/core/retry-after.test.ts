@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { retryAfterMs } from '../../src/core/retry-after.js';
-import { retryAfterEnd } from '../../src/fleet/pacing.js';
+import { retryAfterEnd } from '../../src/arm/pacing.js';
 
 /**
  * One reading of "how long did the server ask us to wait", for the download, the webhook, ARM's

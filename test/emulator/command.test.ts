@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIO } from '../../src/cli/io.js';
 import { runEmulatorCommand } from '../../src/emulator/command.js';
-import type { KeyVaultEmulator } from '../../src/emulator/server.js';
+import type { Emulator } from '../../src/emulator/server.js';
 import { seedVault } from '../helpers/emulator.js';
 
 /**
@@ -20,7 +20,7 @@ const run = promisify(execFile);
 
 let dir: string;
 let output = '';
-let emulator: KeyVaultEmulator;
+let emulator: Emulator;
 let stop: AbortController;
 let finished: Promise<void>;
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
   stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const io: CliIO = { stdout, stderr: new PassThrough(), env: {}, cwd: dir };
   stop = new AbortController();
-  const ready = new Promise<KeyVaultEmulator>((resolve, reject) => {
+  const ready = new Promise<Emulator>((resolve, reject) => {
     finished = runEmulatorCommand({ port: 0, seed: 'seed.json', signal: stop.signal, onReady: resolve }, io);
     finished.catch(reject);
   });

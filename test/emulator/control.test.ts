@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { isTagwallError } from '../../src/core/errors.js';
 import { readEmulatorSeedFile } from '../../src/emulator/model.js';
 import { sampleSeed } from '../../src/emulator/sample.js';
-import { startKeyVaultEmulator } from '../../src/emulator/server.js';
+import { startEmulator } from '../../src/emulator/server.js';
 import { seedVault, useTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
 
 const API = '?api-version=2026-02-01';
@@ -176,13 +176,13 @@ describe('start-up options', () => {
   it('keeps the CA in stateDir, so a restarted emulator is trusted by the same CA', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tagwall-emu-'));
     try {
-      const first = await startKeyVaultEmulator({ stateDir: dir, seed: { vaults: [seedVault('kv-s')] }, latencyMs: 20, oldApi: true });
+      const first = await startEmulator({ stateDir: dir, seed: { vaults: [seedVault('kv-s')] }, latencyMs: 20, oldApi: true });
       const ca = first.caCert;
       expect(first.caPath).toBe(join(dir, 'ca.pem'));
       expect(await first.control.settings()).toMatchObject({ latencyMs: 20, oldApi: true, graphLagMs: 0 });
       expect((await first.control.vaults()).map((v) => v.name)).toEqual(['kv-s']);
       await first.close();
-      const second = await startKeyVaultEmulator({ stateDir: dir });
+      const second = await startEmulator({ stateDir: dir });
       expect(second.caCert).toBe(ca);
       expect(await second.control.vaults()).toEqual([]);
       await second.close();
@@ -193,7 +193,7 @@ describe('start-up options', () => {
 
   it('refuses a port that is taken', async () => {
     const port = Number(new URL(t.emulator.url).port);
-    const e = await rejection(startKeyVaultEmulator({ port }));
+    const e = await rejection(startEmulator({ port }));
     expect(isTagwallError(e, 'EMULATOR_LISTEN_FAILED')).toBe(true);
     expect(e.message).toContain('EADDRINUSE');
   });

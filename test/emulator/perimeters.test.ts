@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { isTagwallError } from '../../src/core/errors.js';
 import { parseEmulatorSeed } from '../../src/emulator/model.js';
-import { startKeyVaultEmulator } from '../../src/emulator/server.js';
+import { startEmulator } from '../../src/emulator/server.js';
 import { perimeterId, seedVault, TEST_GROUP, TEST_SUBSCRIPTION, useTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
 
 /** The perimeter routes over raw HTTPS, where paging and errors are visible on the wire, and the control calls that shape them. */
@@ -281,13 +281,13 @@ describe('seeds', () => {
   });
 
   it('a seed given at start-up holds perimeters too', async () => {
-    const emulator = await startKeyVaultEmulator({ seed: { vaults: [], perimeters: [{ id: NSP, associations: [{ privateLinkResourceId: vaultId('kv-a'), accessMode: 'Learning' }] }] } });
+    const emulator = await startEmulator({ seed: { vaults: [], perimeters: [{ id: NSP, associations: [{ privateLinkResourceId: vaultId('kv-a'), accessMode: 'Learning' }] }] } });
     try {
       expect((await emulator.control.perimeters())[0]?.associations[0]?.properties.accessMode).toBe('Learning');
     } finally {
       await emulator.close();
     }
-    const bad = await rejection(startKeyVaultEmulator({ seed: { vaults: [], perimeters: [{ id: 'nope' }] } }));
+    const bad = await rejection(startEmulator({ seed: { vaults: [], perimeters: [{ id: 'nope' }] } }));
     expect(isTagwallError(bad, 'EMULATOR_SEED_INVALID')).toBe(true);
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { RawConfig } from '../../src/config.js';
-import type { RunReport } from '../../src/run.js';
+import type { RawConfig } from '../../src/config/config.js';
+import type { RunReport } from '../../src/run/run.js';
 import type { SeedVault } from '../../src/emulator/model.js';
 import { startTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
 import { targetRuns, type TargetRuns } from '../helpers/run-target.js';

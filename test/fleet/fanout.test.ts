@@ -4,7 +4,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { reconcileShard, reconcileShardPoison, runStatus, syncAllowlists } from '../../src/handlers/fleet.js';
 import { SHARD_QUEUE } from '../../src/fleet/queue.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { sharedTestCertificates } from '../global-setup.js';
 import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
@@ -16,7 +16,7 @@ import { BUNDLED } from '../helpers/cli.js';
  * writes through the real Key Vault SDK and records the shard in Azurite's blob service.
  */
 
-let emulator: KeyVaultEmulator;
+let emulator: Emulator;
 let azurite: AzuriteWithQueue;
 const saved = new Map<string, string | undefined>();
 const logs: string[] = [];
@@ -54,7 +54,7 @@ async function armCalls(method: 'GET' | 'PATCH'): Promise<number> {
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startKeyVaultEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
+  [emulator, azurite] = await Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
   setEnv({
     AzureWebJobsStorage: azurite.connectionString,
     IDENTITY_ENDPOINT: emulator.identityEndpoint,

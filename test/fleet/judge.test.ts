@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normaliseRule } from '../../src/core/rules.js';
-import type { AppliedRecord, ObservedFirewall } from '../../src/core/vault-plan.js';
+import type { AppliedRecord, ObservedFirewall } from '../../src/core/target-plan.js';
 import { readRow } from '../../src/fleet/discovery.js';
 import { confirmable, recordStandsIn } from '../../src/fleet/judge.js';
 import type { FleetGraph, GraphRow } from '../../src/fleet/model.js';
@@ -136,7 +136,7 @@ function play(start: Firewall, steps: readonly Step[], digest: boolean): Outcome
       record = { ownedRules: [], observedRules: keys(s.to.rules), posture: postureOf(s.to), changeNumber: 1, sourceAddresses: 0, appliedAt: now.toISOString(), writtenAt: now.toISOString(), seen: { virtualNetworkRuleCount: 0 } };
     } else {
       const full = rowOf(at(t - s.lag), digest);
-      // A shard worker knows the row only by the fingerprint its message carries (src/fleet/run.ts).
+      // A shard worker knows the row only by the fingerprint its message carries (src/run/shards.ts).
       const row: GraphRow = s.worker ? { id: ID, type: '', subscriptionId: full.subscriptionId, profile: full.profile, fingerprint: full.fingerprint } : full;
       const graph: FleetGraph = { rows: new Map([[ID.toLowerCase(), row]]), recheckMs: RECHECK_MS, lagMs: LAG_MS };
       const standIn = recordStandsIn(KEY_VAULT, record, row, graph, now);

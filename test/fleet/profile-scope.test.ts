@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AlertLogger } from '../../src/alerts/types.js';
-import type { RawConfig } from '../../src/config.js';
+import type { RawConfig } from '../../src/config/config.js';
 import type { SeedVault } from '../../src/emulator/model.js';
-import type { RunReport } from '../../src/run.js';
+import type { RunReport } from '../../src/run/run.js';
 import { startTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
 import { targetRuns, type TargetRuns } from '../helpers/run-target.js';
 
@@ -88,7 +88,7 @@ describe('profile scope', () => {
   it('a scope given in TAGWALL_PROFILES works the same', async () => {
     await emu.reset({ vaults: [vault('kv-in', SUB_A, 'rg-one', { tagwall: 'team' }), vault('kv-out', SUB_A, 'rg-two', { tagwall: 'team' })] });
     await emu.emulator.control.clearRequests();
-    const { loadConfig } = await import('../../src/config-load.js');
+    const { loadConfig } = await import('../../src/config/load.js');
     const env = {
       TAGWALL_DISCOVER_TAG: 'tagwall',
       TAGWALL_PROFILES: JSON.stringify({ team: { select: ['AzureDevOps'], scope: { resourceGroups: [`${SUB_A}/RG-ONE`] } } }),

@@ -7,12 +7,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseVaultId } from '../../src/core/vault-id.js';
 import type { SeedVault } from '../../src/emulator/model.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import type { ShardMessage } from '../../src/fleet/model.js';
 import { SHARD_QUEUE } from '../../src/fleet/queue.js';
 import { reconcileShard, syncAllowlists } from '../../src/handlers/fleet.js';
 import { BlobStore } from '../../src/state/blob-store.js';
-import { VaultStateRepository } from '../../src/state/records.js';
+import { TargetStateRepository } from '../../src/state/records.js';
 import { sharedTestCertificates } from '../global-setup.js';
 import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
@@ -39,7 +39,7 @@ const LANDED = ['kv-4', 'kv-5'];
 const FINISHED = ['kv-6', 'kv-7'];
 const ALL = [...NOT_LANDED, ...LANDED, ...FINISHED];
 
-let emulator: KeyVaultEmulator;
+let emulator: Emulator;
 let azurite: AzuriteWithQueue;
 const saved = new Map<string, string | undefined>();
 const logs: string[] = [];
@@ -60,7 +60,7 @@ function setEnv(values: Record<string, string | undefined>): void {
 }
 
 const queue = () => QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(SHARD_QUEUE);
-const records = () => new VaultStateRepository(BlobStore.fromConnectionString(azurite.connectionString, 'tagwall'));
+const records = () => new TargetStateRepository(BlobStore.fromConnectionString(azurite.connectionString, 'tagwall'));
 
 async function drain(): Promise<ShardMessage[]> {
   const messages: ShardMessage[] = [];
@@ -106,7 +106,7 @@ async function until(what: () => string, test: () => Promise<boolean>, timeoutMs
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startKeyVaultEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
+  [emulator, azurite] = await Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
   setEnv({
     AzureWebJobsStorage: azurite.connectionString,
     IDENTITY_ENDPOINT: emulator.identityEndpoint,

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SubscriptionSchedule, type ScheduleEntry } from '../../src/fleet/schedule.js';
-import { parseConfig } from '../../src/config.js';
-import type { AppliedRecord } from '../../src/core/vault-plan.js';
-import { reconcile, type VaultStateAccess } from '../../src/reconcile.js';
+import { parseConfig } from '../../src/config/config.js';
+import type { AppliedRecord } from '../../src/core/target-plan.js';
+import { reconcile } from '../../src/run/reconcile.js';
 import type { FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import { tinyDocument } from '../core/documents.js';
+import type { TargetStateAccess } from '../../src/run/context.js';
 
 // Which target starts next: subscriptions in turn, a cap per subscription, throttled ones last.
 
@@ -175,7 +176,7 @@ describe('reconcile schedules by subscription', () => {
       write: async (current, change) => ({ ...current, ipRules: change.ipRules }),
     };
     const records = new Map<string, AppliedRecord>();
-    const state: VaultStateAccess = { load: async (v) => (records.has(v.id) ? { record: records.get(v.id)! } : undefined), save: async (v, r) => void records.set(v.id, r) };
+    const state: TargetStateAccess = { load: async (v) => (records.has(v.id) ? { record: records.get(v.id)! } : undefined), save: async (v, r) => void records.set(v.id, r) };
     const config = parseConfig(
       { serviceTags: { source: 'file', path: 'x.json' }, state: { store: 'file', path: 'x' }, concurrency, concurrencyPerSubscription: perSubscription, targets: TARGETS.map((v) => ({ vault: v, select: ['T'] })) },
       { baseDir: '/nonexistent', source: 'test' },

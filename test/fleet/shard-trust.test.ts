@@ -3,7 +3,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SeedVault } from '../../src/emulator/model.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import type { ShardMessage } from '../../src/fleet/model.js';
 import { SHARD_QUEUE } from '../../src/fleet/queue.js';
 import { manualSync, reconcileShard, runStatus, syncAllowlists } from '../../src/handlers/fleet.js';
@@ -25,7 +25,7 @@ const SUB_B = '2b2b2b2b-0000-4000-8000-00000000000b';
 /** Outside discover.scope. */
 const SUB_C = '3c3c3c3c-0000-4000-8000-00000000000c';
 
-let emulator: KeyVaultEmulator;
+let emulator: Emulator;
 let azurite: AzuriteWithQueue;
 const saved = new Map<string, string | undefined>();
 const logs: string[] = [];
@@ -94,7 +94,7 @@ async function timerRun(): Promise<{ runId: string; messages: ShardMessage[] }> 
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startKeyVaultEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
+  [emulator, azurite] = await Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
   setEnv({
     AzureWebJobsStorage: azurite.connectionString,
     IDENTITY_ENDPOINT: emulator.identityEndpoint,

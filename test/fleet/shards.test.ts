@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parseConfig, profileTarget, type TargetConfig } from '../../src/config.js';
+import { parseConfig, profileTarget, type TargetConfig } from '../../src/config/config.js';
 import { parseResourceId, resourceKey } from '../../src/core/resource-id.js';
 import type { FleetGraph, GraphRow, ShardMessage } from '../../src/fleet/model.js';
 import { MAX_MESSAGE_BYTES, parseShardMessage } from '../../src/fleet/queue.js';
-import { shardsOf } from '../../src/fleet/run.js';
+import { shardsOf } from '../../src/run/shards.js';
 import { kindOf } from '../../src/targets/kinds.js';
 
-/** The limit run.ts promises for a message's JSON, so base64's third still fits Storage's 64 KiB. */
+/** The limit run/shards.ts promises for a message's JSON, so base64's third still fits Storage's 64 KiB. */
 const MAX_JSON = 45_000;
 const RUN_ID = '5b0c3a4e-8f5d-4a4b-9e53-0c1d2e3f4a5b';
 const DOCUMENT = 'ab'.repeat(32);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { VaultReport } from '../../src/reconcile.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { targetRuns, type TargetRuns } from '../helpers/run-target.js';
+import type { TargetReport } from '../../src/core/report.js';
 
 /**
  * ARM throttles per subscription: a 429 storm in one subscription must hold up that
@@ -29,7 +29,7 @@ describe('a 429 storm in one subscription', () => {
     const start = Date.now();
     await emu.emulator.control.stormSubscription({ subscriptionId: subA, retryAfterSeconds: 2, durationMs: 5_000 });
     // Retries enough to outlast the storm (the SDK waits the Retry-After between them).
-    const report = await runs.sync(config, {}, { onVaultDone: (r: VaultReport) => done.set(r.vault, Date.now() - start), armRetry: { maxRetries: 6, retryDelayInMs: 10, maxRetryDelayInMs: 40 } });
+    const report = await runs.sync(config, {}, { onTargetDone: (r: TargetReport) => done.set(r.vault, Date.now() - start), armRetry: { maxRetries: 6, retryDelayInMs: 10, maxRetryDelayInMs: 40 } });
     const inA = (id: string) => id.split('/')[2]!.toLowerCase() === subA.toLowerCase();
     const others = report.vaults.filter((v) => !inA(v.vault));
     const a = report.vaults.filter((v) => inA(v.vault));

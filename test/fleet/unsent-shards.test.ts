@@ -6,8 +6,8 @@ import { TagwallError } from '../../src/core/errors.js';
 import { fleetHandlers } from '../../src/handlers/fleet.js';
 import type { ShardSink } from '../../src/fleet/model.js';
 import { SHARD_QUEUE } from '../../src/fleet/queue.js';
-import { runShard, startFleetRun } from '../../src/fleet/run.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
+import { runShard, startFleetRun } from '../../src/run/shards.js';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { sharedTestCertificates } from '../global-setup.js';
 import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
@@ -20,7 +20,7 @@ import { BUNDLED } from '../helpers/cli.js';
  * real sink that lets the first messages through.
  */
 
-let emulator: KeyVaultEmulator;
+let emulator: Emulator;
 let azurite: AzuriteWithQueue;
 const saved = new Map<string, string | undefined>();
 const logs: string[] = [];
@@ -66,7 +66,7 @@ function acceptingFirst(k: number, sink: ShardSink): ShardSink {
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startKeyVaultEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
+  [emulator, azurite] = await Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
   setEnv({
     AzureWebJobsStorage: azurite.connectionString,
     IDENTITY_ENDPOINT: emulator.identityEndpoint,

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkDrift, syncAllowlists } from '../../src/handlers/functions.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { sharedTestCertificates } from '../global-setup.js';
 import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
@@ -13,8 +13,8 @@ import { FAST_RETRY, seedVault, staticTokenCredential, vaultId } from '../helper
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../src/config.js';
-import { runSync } from '../../src/run.js';
+import { parseConfig } from '../../src/config/config.js';
+import { runSync } from '../../src/run/run.js';
 
 // Alerts that tell the truth, through the Functions handlers as the host calls them: state in
 // Azurite, ARM and the managed identity from the emulator, and a real webhook receiver.
@@ -24,7 +24,7 @@ import { runSync } from '../../src/run.js';
 const timer: Timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
 const VAULTS = ['kv-a', 'kv-b', 'kv-c'];
 
-let emulator: KeyVaultEmulator;
+let emulator: Emulator;
 let azurite: AzuriteWithQueue;
 let receiver: Server;
 const posts: { state: string; kind: string; title: string; details: string[]; action: string; vault: string }[] = [];
@@ -71,7 +71,7 @@ function taken(): typeof posts {
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startKeyVaultEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
+  [emulator, azurite] = await Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
   receiver = createServer((req, res) => {
     let text = '';
     req.setEncoding('utf8').on('data', (c: string) => (text += c));

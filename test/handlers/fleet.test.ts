@@ -5,19 +5,20 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { TagwallConfig } from '../../src/config.js';
+import type { TagwallConfig } from '../../src/config/config.js';
 import { TagwallError } from '../../src/core/errors.js';
-import type { RunManifest, ShardMessage, ShardResult } from '../../src/fleet/model.js';
+import type { ShardMessage } from '../../src/fleet/model.js';
 import { parseShardMessage, SHARD_QUEUE } from '../../src/fleet/queue.js';
-import type { runShard, startFleetRun } from '../../src/fleet/run.js';
+import type { runShard, startFleetRun } from '../../src/run/shards.js';
 import { fleetHandlers } from '../../src/handlers/fleet.js';
-import type { VaultReport } from '../../src/reconcile.js';
-import type { RunReport } from '../../src/run.js';
+import type { RunReport } from '../../src/run/run.js';
 import { BlobStore } from '../../src/state/blob-store.js';
 import { RunRepository, type RunStatus } from '../../src/state/runs.js';
 import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
 import { vaultId } from '../helpers/emulator.js';
+import type { TargetReport } from '../../src/core/report.js';
+import type { RunManifest, ShardResult } from '../../src/state/run-records.js';
 
 // The fleet handlers as the host calls them (real InvocationContext and HttpRequest objects,
 // configuration from app settings, run records and the shard queue in Azurite, a real webhook
@@ -40,7 +41,7 @@ const startCalls: Parameters<StartFleetRun>[1][] = [];
 /** What the fake runShard reports for a vault, by its name. */
 let outcomeOf: (vault: string) => string = () => 'applied';
 let runShardFails: Error | undefined;
-let inlineVaults: VaultReport[] = [];
+let inlineVaults: TargetReport[] = [];
 /** Off: the fake decides to do everything inline and sends nothing. */
 let enqueue = true;
 
@@ -340,12 +341,12 @@ describe('syncAllowlists (timer)', () => {
     inlineVaults = [inlineReport(vaultId('kv-app'), 'failed'), inlineReport(vaultId('kv-open'), 'in-sync')];
     await expect(handlers.syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({
       code: 'SYNC_FAILED',
-      message: expect.stringMatching(/^1 of 2 vaults failed or were refused: .*kv-app$/),
+      message: expect.stringMatching(/^1 of 2 targets failed or were refused: .*kv-app$/),
     });
   });
 });
 
-function inlineReport(vault: string, outcome: VaultReport['outcome']): VaultReport {
+function inlineReport(vault: string, outcome: TargetReport['outcome']): TargetReport {
   return {
     vault,
     kind: 'keyvault',

@@ -7,7 +7,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { checkDrift, manualSync, planAllowlists, syncAllowlists } from '../../src/handlers/functions.js';
 import { reconcileShard, runStatus } from '../../src/handlers/fleet.js';
 import { SHARD_QUEUE } from '../../src/fleet/queue.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../src/emulator/server.js';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { sharedTestCertificates } from '../global-setup.js';
 import { objectOnlySasConnectionString, startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
@@ -20,7 +20,7 @@ import { seedVault, vaultId } from '../helpers/emulator.js';
 const timer: Timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: '', next: '', lastUpdated: '' } };
 const OFFICE = '81.2.69.142';
 
-let emulator: KeyVaultEmulator;
+let emulator: Emulator;
 let azurite: AzuriteWithQueue;
 let receiver: Server;
 let receiverStatus = 204;
@@ -61,7 +61,7 @@ async function armCalls(method?: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startKeyVaultEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
+  [emulator, azurite] = await Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
   receiver = createServer((req, res) => {
     let text = '';
     req.setEncoding('utf8').on('data', (c: string) => (text += c));
@@ -158,7 +158,7 @@ describe('syncAllowlists (timer)', () => {
 
   it('fails the invocation when a vault failed, after syncing the others', async () => {
     configure({ targets: [{ vault: vaultId('kv-missing'), select: ['AzureDevOps'] }, { vault: vaultId('kv-open'), select: ['AzureDevOps'] }] });
-    await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toThrow(/1 of 2 vaults failed or were refused: .*kv-missing/);
+    await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toThrow(/1 of 2 targets failed or were refused: .*kv-missing/);
     expect((await emulator.control.requests({ kind: 'arm', vault: 'kv-open' })).some((r) => r.method === 'PATCH')).toBe(true);
   });
 

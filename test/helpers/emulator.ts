@@ -3,7 +3,7 @@ import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/ident
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { parseVaultId, type VaultRef } from '../../src/core/vault-id.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator, type KeyVaultEmulatorOptions } from '../../src/emulator/server.js';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
 import type { EmulatorSeed, SeedNetworkAcls, SeedVault } from '../../src/emulator/model.js';
 import { createKeyVaultFirewalls, type KeyVaultFirewallOptions } from '../../src/targets/keyvault/adapter.js';
 import type { FirewallTarget, PerimeterLookup } from '../../src/targets/firewall.js';
@@ -58,7 +58,7 @@ export function staticTokenCredential(token = 'test-token-1'): StaticTokenCreden
 }
 
 export interface TestEmulator {
-  readonly emulator: KeyVaultEmulator;
+  readonly emulator: Emulator;
   readonly credential: StaticTokenCredential;
   /** A FirewallTarget for the emulator with fast retries; `overrides` change its options. */
   firewalls(overrides?: Partial<KeyVaultFirewallOptions>): FirewallTarget;
@@ -72,8 +72,8 @@ export interface TestEmulator {
   close(): Promise<void>;
 }
 
-export async function startTestEmulator(options: KeyVaultEmulatorOptions = {}): Promise<TestEmulator> {
-  const emulator = await startKeyVaultEmulator({ port: 0, ...options });
+export async function startTestEmulator(options: EmulatorOptions = {}): Promise<TestEmulator> {
+  const emulator = await startEmulator({ port: 0, ...options });
   const credential = staticTokenCredential();
   const dispatcher = new Agent({ connect: { ca: emulator.caCert } });
   return {
@@ -117,7 +117,7 @@ export async function startTestEmulator(options: KeyVaultEmulatorOptions = {}): 
  * One emulator for a whole test file, reset to `seed()` before every test. `set` receives it once it
  * has started, so the file can keep a plain `let t: TestEmulator`.
  */
-export function useTestEmulator(set: (t: TestEmulator) => void, seed: () => EmulatorSeed, options: KeyVaultEmulatorOptions = {}): void {
+export function useTestEmulator(set: (t: TestEmulator) => void, seed: () => EmulatorSeed, options: EmulatorOptions = {}): void {
   let current: TestEmulator | undefined;
   beforeAll(async () => {
     current = await startTestEmulator(options);

@@ -2,14 +2,14 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runSync, type RunOptions } from '../../src/run.js';
+import { runSync, type RunOptions } from '../../src/run/run.js';
 import type { AlertLogger } from '../../src/alerts/types.js';
-import { parseConfig, type RawConfig } from '../../src/config.js';
-import { reconcile } from '../../src/reconcile.js';
-import type { RunReport } from '../../src/run.js';
+import { parseConfig, type RawConfig } from '../../src/config/config.js';
+import { reconcile } from '../../src/run/reconcile.js';
+import type { RunReport } from '../../src/run/run.js';
 import type { FirewallTarget } from '../../src/targets/firewall.js';
 import { BlobStore } from '../../src/state/blob-store.js';
-import { VaultStateRepository } from '../../src/state/records.js';
+import { TargetStateRepository } from '../../src/state/records.js';
 import { startAzurite, type Azurite } from '../helpers/azurite.js';
 import { BUNDLED, FIXTURES } from '../helpers/cli.js';
 import { FAST_RETRY, seedVault, startTestEmulator, vaultId, vaultRef, type TestEmulator } from '../helpers/emulator.js';
@@ -93,7 +93,7 @@ describe('two syncs of the same vaults at once', () => {
     expect(after.vaults.flatMap((v) => v.drift)).toEqual([]);
     expect((await patches()).size).toBe(0);
     // The records own exactly what tagwall wrote: everything but the office address.
-    const repo = new VaultStateRepository(BlobStore.fromConnectionString(azurite.connectionString, `race-${container}`));
+    const repo = new TargetStateRepository(BlobStore.fromConnectionString(azurite.connectionString, `race-${container}`));
     for (const name of NAMES) {
       const loaded = await repo.load(vaultRef(name));
       const rules = (await emu.emulator.control.vault(name))!.properties.networkAcls!.ipRules.map((r) => r.value);
@@ -129,7 +129,7 @@ describe('a drift check racing a sync', () => {
 
 describe('a hand-made rule across three weeks of tag changes', () => {
   it('is shared while the tag lists it, and stays when the tag drops it', async () => {
-    const state = new VaultStateRepository(BlobStore.fromConnectionString(azurite.connectionString, `race-${container}`));
+    const state = new TargetStateRepository(BlobStore.fromConnectionString(azurite.connectionString, `race-${container}`));
     const cfg = config(WEEK2);
     const one = { ...cfg, targets: cfg.targets.slice(0, 1) };
     const deps = { firewalls: emu.firewalls(), state: state.access() };

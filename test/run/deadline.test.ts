@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { deadlineFor, functionTimeoutMs, operationBoundFor } from '../../src/handlers/functions.js';
-import { parseConfig } from '../../src/config.js';
-import type { AppliedRecord } from '../../src/core/vault-plan.js';
-import { reconcile, type VaultStateAccess } from '../../src/reconcile.js';
+import { parseConfig } from '../../src/config/config.js';
+import type { AppliedRecord } from '../../src/core/target-plan.js';
+import { reconcile } from '../../src/run/reconcile.js';
 import type { FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import { tinyDocument } from '../core/documents.js';
+import type { TargetStateAccess } from '../../src/run/context.js';
 
 // The run deadline, over in-memory vaults (the logic of which vault is started when).
 
@@ -25,7 +26,7 @@ function world() {
     },
   };
   const records = new Map<string, AppliedRecord>();
-  const state: VaultStateAccess = { load: async (v) => (records.has(v.id) ? { record: records.get(v.id)! } : undefined), save: async (v, r) => void records.set(v.id, r) };
+  const state: TargetStateAccess = { load: async (v) => (records.has(v.id) ? { record: records.get(v.id)! } : undefined), save: async (v, r) => void records.set(v.id, r) };
   const config = parseConfig(
     { serviceTags: { source: 'file', path: 'x.json' }, state: { store: 'file', path: 'x' }, concurrency: 1, targets: NAMES.map((n) => ({ vault: id(n), select: ['T'] })) },
     { baseDir: '/nonexistent', source: 'test' },

@@ -1,17 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfig, type TagwallConfig } from '../../src/config.js';
+import { parseConfig, type TagwallConfig } from '../../src/config/config.js';
 import { TagwallError } from '../../src/core/errors.js';
 import { normaliseRule } from '../../src/core/rules.js';
 import { parseResourceId } from '../../src/core/resource-id.js';
-import type { AppliedRecord } from '../../src/core/vault-plan.js';
-import { reconcile, type ReconcileDeps, type VaultReport } from '../../src/reconcile.js';
+import type { AppliedRecord } from '../../src/core/target-plan.js';
+import { reconcile } from '../../src/run/reconcile.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import type { FirewallFacts } from '../../src/targets/kind.js';
 import { FIREWALL_KINDS } from '../../src/targets/kinds.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS } from '../../src/targets/long-running.js';
 import { tinyDocument } from '../core/documents.js';
 import { FORBIDDEN_SPANS, intersect, minus, span, union, wantedSpans } from '../core/reference.js';
+import type { ReconcileDeps } from '../../src/run/context.js';
+import type { TargetReport } from '../../src/core/report.js';
 
 // Ownership bookkeeping of the real reconciler over many rounds, against an in-memory firewall
 // (of any kind's facts) and state store whose faults each round chooses: out-of-band edits, a
@@ -380,7 +382,7 @@ async function play(kindName: string, settings: Settings, start: string[], round
     const etag = state.etag;
     const savedAfter = state.savedAfterWrite;
     const present = new Set(fw.rules);
-    let racerReport: VaultReport | undefined;
+    let racerReport: TargetReport | undefined;
     const racer = async () => {
       fw.racing = true;
       try {
@@ -390,7 +392,7 @@ async function play(kindName: string, settings: Settings, start: string[], round
       }
     };
     const deps = { firewalls: fw.target(racer), state: state.access(), now: clock.now, sleep: clock.sleep };
-    const [report] = (await reconcile(config, doc(round.prefixes), deps, { dryRun: round.dryRun, force: false })) as [VaultReport];
+    const [report] = (await reconcile(config, doc(round.prefixes), deps, { dryRun: round.dryRun, force: false })) as [TargetReport];
     const where = `round ${i} (${kind.kind}): ${report.outcome} ${report.error?.code ?? ''}`;
     // A slow operation Azure finishes after tagwall stopped waiting for it.
     const late = fw.late as FirewallChange | undefined;

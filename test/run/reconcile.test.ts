@@ -2,13 +2,13 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runSync, type RunOptions } from '../../src/run.js';
+import { runSync, type RunOptions } from '../../src/run/run.js';
 import type { AlertLogger } from '../../src/alerts/types.js';
-import { parseConfig, type RawConfig } from '../../src/config.js';
+import { parseConfig, type RawConfig } from '../../src/config/config.js';
 import { parseCidr } from '../../src/core/ip-text.js';
 import { countAddresses, mergeRanges, rangesOf, subtractRanges, type AddressRange } from '../../src/core/ipv4.js';
 import { loadServiceTagFile } from '../../src/sources/file.js';
-import type { RunReport } from '../../src/run.js';
+import type { RunReport } from '../../src/run/run.js';
 import { FAST_RETRY, seedVault, startTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
 import { BUNDLED, FIXTURES } from '../helpers/cli.js';
 

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/config/config.js';
 import { TagwallError } from '../../src/core/errors.js';
-import type { AppliedRecord } from '../../src/core/vault-plan.js';
-import { reconcile, type VaultStateAccess } from '../../src/reconcile.js';
+import type { AppliedRecord } from '../../src/core/target-plan.js';
+import { reconcile } from '../../src/run/reconcile.js';
 import type { FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import { tinyDocument } from '../core/documents.js';
+import type { TargetStateAccess } from '../../src/run/context.js';
 
 // A write refused before anything changed must not leave its intent behind: the next run would
 // take the resource for busy for ten minutes. (In-memory resource and state: the logic alone.)
@@ -29,7 +30,7 @@ describe('a write refused before anything changed', () => {
     const saved: (AppliedRecord | undefined)[] = [];
     let record: AppliedRecord | undefined;
     let etag = 0;
-    const state: VaultStateAccess = {
+    const state: TargetStateAccess = {
       load: async () => (record === undefined ? undefined : { record, etag: String(etag) }),
       save: async (_r, r) => {
         record = r;

@@ -7,7 +7,7 @@ import { createStateStore } from '../../src/state/stores.js';
 import { JsonFileStore } from '../../src/state/json-file-store.js';
 import { DEV_ACCOUNT, objectOnlySasConnectionString, startAzurite, type Azurite } from '../helpers/azurite.js';
 import { parseVaultId } from '../../src/core/vault-id.js';
-import { VaultStateRepository } from '../../src/state/records.js';
+import { TargetStateRepository } from '../../src/state/records.js';
 import { closedPort } from '../helpers/ports.js';
 import { storeContract } from './store-contract.js';
 import { failure } from '../helpers/failure.js';
@@ -135,7 +135,7 @@ describe('BlobStore against Azurite', () => {
 
     it('keeps it an error through the record layer: never "no state" for a vault', async () => {
       const store = BlobStore.fromConnectionString(objectOnly(), freshContainer(), fastFail);
-      const e = await failure(new VaultStateRepository(store).load(parseVaultId(VAULT)));
+      const e = await failure(new TargetStateRepository(store).load(parseVaultId(VAULT)));
       expect(e.code).toBe('STATE_CONTAINER_MISSING');
       expect(e.message).toMatch(/^state for vault .* cannot be read: blob container/);
     });

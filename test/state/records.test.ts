@@ -11,7 +11,7 @@ import {
   alertStateKey,
   AlertStateRepository,
   RUN_SCOPE,
-  VaultStateRepository,
+  TargetStateRepository,
   vaultStateKey,
   type AlertState,
   type VaultRecord,
@@ -99,23 +99,23 @@ describe('record keys', () => {
   });
 });
 
-describe.each(backends)('VaultStateRepository over %s', (_name, makeStore) => {
+describe.each(backends)('TargetStateRepository over %s', (_name, makeStore) => {
   it('saves a first record and loads it back with its ETag', async () => {
-    const repo = new VaultStateRepository(makeStore());
+    const repo = new TargetStateRepository(makeStore());
     expect(await repo.load(vault)).toBeUndefined();
     const etag = await repo.save(vault, record());
     expect(await repo.load(vault)).toEqual({ record: record(), etag });
   });
 
   it('finds the record under any casing of the resource ID', async () => {
-    const repo = new VaultStateRepository(makeStore());
+    const repo = new TargetStateRepository(makeStore());
     await repo.save(vault, record());
     const loaded = await repo.load(parseVaultId(VAULT_ID.toLowerCase()));
     expect(loaded?.record.ownedRules).toEqual(record().ownedRules);
   });
 
   it('updates with the loaded ETag and refuses a stale one, naming the vault', async () => {
-    const repo = new VaultStateRepository(makeStore());
+    const repo = new TargetStateRepository(makeStore());
     const first = await repo.save(vault, record());
     const second = await repo.save(vault, record({ changeNumber: 383 }), first);
     const e = await failure(repo.save(vault, record({ changeNumber: 384 }), first));
@@ -126,13 +126,13 @@ describe.each(backends)('VaultStateRepository over %s', (_name, makeStore) => {
   });
 
   it('refuses a save without an ETag once a record exists', async () => {
-    const repo = new VaultStateRepository(makeStore());
+    const repo = new TargetStateRepository(makeStore());
     await repo.save(vault, record());
     expect((await failure(repo.save(vault, record({ ownedRules: [] })))).code).toBe('STATE_CONFLICT');
   });
 
   it('keeps each vault in its own record', async () => {
-    const repo = new VaultStateRepository(makeStore());
+    const repo = new TargetStateRepository(makeStore());
     await repo.save(vault, record());
     await repo.save(otherVault, record({ vault: otherVault.id, ownedRules: ['40.1.0.0/16'] }));
     expect((await repo.load(vault))?.record.ownedRules).toEqual(record().ownedRules);
@@ -150,7 +150,7 @@ describe.each(backends)('VaultStateRepository over %s', (_name, makeStore) => {
   ])('reports a stored record that is %s as STATE_CORRUPT naming the vault', async (_label, text) => {
     const store = makeStore();
     await store.put(vaultStateKey(vault), text);
-    const e = await failure(new VaultStateRepository(store).load(vault));
+    const e = await failure(new TargetStateRepository(store).load(vault));
     expect(e.code).toBe('STATE_CORRUPT');
     expect(e.message).toContain(VAULT_ID);
   });
@@ -164,7 +164,7 @@ describe.each(backends)('VaultStateRepository over %s', (_name, makeStore) => {
     ['a negative change number', { changeNumber: -1 }, 'changeNumber'],
     ['a time that is not ISO', { appliedAt: 'Monday' }, 'appliedAt'],
   ])('refuses to save a record with %s, and stores nothing', async (_label, over, path) => {
-    const repo = new VaultStateRepository(makeStore());
+    const repo = new TargetStateRepository(makeStore());
     const e = await failure(repo.save(vault, record(over)));
     expect(e.code).toBe('STATE_RECORD_INVALID');
     expect(e.message).toContain(VAULT_ID);
@@ -173,7 +173,7 @@ describe.each(backends)('VaultStateRepository over %s', (_name, makeStore) => {
   });
 
   it('refuses to save one vault’s record under another vault', async () => {
-    const repo = new VaultStateRepository(makeStore());
+    const repo = new TargetStateRepository(makeStore());
     expect((await failure(repo.save(vault, record({ vault: otherVault.id })))).code).toBe('STATE_RECORD_INVALID');
   });
 });
@@ -219,7 +219,7 @@ describe('unreadable state', () => {
     const path = join(root, 'broken', 'state.json');
     await mkdir(join(root, 'broken'), { recursive: true });
     await writeFile(path, 'not json at all');
-    const e = await failure(new VaultStateRepository(new JsonFileStore(path)).load(vault));
+    const e = await failure(new TargetStateRepository(new JsonFileStore(path)).load(vault));
     expect(e.code).toBe('STATE_CORRUPT');
     expect(e.message).toContain(VAULT_ID);
     expect(e.message).toContain(path);
@@ -230,7 +230,7 @@ describe('unreadable state', () => {
     const store = new FolderStore(dir);
     // A folder where the record file should be: present, but not readable as a file.
     await mkdir(join(dir, fileNameForKey(vaultStateKey(vault))), { recursive: true });
-    const e = await failure(new VaultStateRepository(store).load(vault));
+    const e = await failure(new TargetStateRepository(store).load(vault));
     expect(e.code).toBe('STATE_UNREADABLE');
     expect(e.message).toContain(VAULT_ID);
   });
@@ -238,7 +238,7 @@ describe('unreadable state', () => {
   it('keeps a storage outage transient, naming the vault', async () => {
     const conn = azurite.connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${await closedPort()}/devstoreaccount1`);
     const store = BlobStore.fromConnectionString(conn, 'tagwall', { retryOptions: { maxTries: 1 } });
-    const e = await failure(new VaultStateRepository(store).load(vault));
+    const e = await failure(new TargetStateRepository(store).load(vault));
     expect(e.code).toBe('STATE_UNREADABLE');
     expect(e.transient).toBe(true);
     expect(e.message).toContain(VAULT_ID);
@@ -262,7 +262,7 @@ describe('vault records as data', () => {
         fc.record({ defaultAction: fc.option(fc.string(), { nil: undefined }), bypass: fc.option(fc.string(), { nil: undefined }) }),
         fc.nat(),
         async (ownedRules, observedRules, posture, changeNumber) => {
-          const repo = new VaultStateRepository(new JsonFileStore(join(root, `prop-${++n}`, 'state.json')));
+          const repo = new TargetStateRepository(new JsonFileStore(join(root, `prop-${++n}`, 'state.json')));
           const saved = record({ ownedRules, observedRules, posture: JSON.parse(JSON.stringify(posture)), changeNumber });
           await repo.save(vault, saved);
           expect((await repo.load(vault))?.record).toEqual(saved);

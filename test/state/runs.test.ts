@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunManifest, ShardResult, ShardVault } from '../../src/fleet/model.js';
 import { BlobStore } from '../../src/state/blob-store.js';
 import { FAILURES_SHOWN, RunRepository, runKey } from '../../src/state/runs.js';
 import { startAzurite, type Azurite } from '../helpers/azurite.js';
+import type { RunManifest, ShardResult, ShardVault } from '../../src/state/run-records.js';
 
 // Run records in a real blob container (Azurite): conditional writes are what make a
 // redelivered shard count once and a summary claim succeed once.

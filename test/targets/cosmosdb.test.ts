@@ -4,11 +4,11 @@ import { parseResourceId, type ResourceRef } from '../../src/core/resource-id.js
 import { normaliseRule } from '../../src/core/rules.js';
 import { createCosmosDbFirewalls } from '../../src/targets/cosmosdb/adapter.js';
 import { COSMOS_DB } from '../../src/targets/cosmosdb/facts.js';
-import type { ArmClientOptions } from '../../src/targets/arm-client-options.js';
+import type { ArmClientOptions } from '../../src/arm/client-options.js';
 import { FAST_RETRY, TEST_GROUP, TEST_SUBSCRIPTION, subnetId, useTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { failure } from '../helpers/failure.js';
 import { bundledTagRanges, rangesOfRules, targetRuns } from '../helpers/run-target.js';
-import { exitCodeFor } from '../../src/run.js';
+import { exitCodeFor } from '../../src/run/run.js';
 
 // The Cosmos DB adapter through the real SDK client, over HTTPS, against the emulator.
 

@@ -5,7 +5,7 @@ import { createSearchFirewalls } from '../../src/targets/search/adapter.js';
 import { AI_SEARCH } from '../../src/targets/search/facts.js';
 import { FAST_RETRY, TEST_GROUP, TEST_SUBSCRIPTION, useTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { failure } from '../helpers/failure.js';
-import { exitCodeFor } from '../../src/run.js';
+import { exitCodeFor } from '../../src/run/run.js';
 import { bundledTagRanges, rangesOfRules, targetRuns } from '../helpers/run-target.js';
 
 // The AI Search adapter through the real SDK client, over HTTPS, against the emulator.

@@ -194,7 +194,7 @@ export interface Reason {
   readonly [value: string]: string | number | boolean;
 }
 
-export interface VaultPlanInput {
+export interface TargetPlanInput {
   readonly firewall: ObservedFirewall;
   /** Undefined on first contact: no record yet. */
   readonly record: AppliedRecord | undefined;
@@ -216,7 +216,7 @@ export interface RuleCounts {
   readonly limit: number;
 }
 
-export interface VaultPlan {
+export interface TargetPlan {
   /** Normalised keys (`a.b.c.d/n`). */
   readonly add: readonly string[];
   readonly remove: readonly string[];

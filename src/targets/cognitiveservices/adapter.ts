@@ -1,6 +1,6 @@
 import { CognitiveServicesManagementClient, type Account, type NetworkRuleSet } from '@azure/arm-cognitiveservices';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../../arm/client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from '../firewall.js';
 import { runOperation, watchOperation } from '../long-running.js';
 import { cognitiveError } from './errors.js';

@@ -1,6 +1,6 @@
 import type { TagwallError } from '../../core/errors.js';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { firewallError } from '../arm-errors.js';
+import { firewallError } from '../../arm/errors.js';
 
 /** What the Cognitive Services SDK throws, as TARGET_* codes. */
 export function cognitiveError(error: unknown, account: ResourceRef, action: 'read' | 'write'): TagwallError {

@@ -1,6 +1,6 @@
 import { ContainerRegistryManagementClient, type NetworkRuleSet, type Registry } from '@azure/arm-containerregistry';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../../arm/client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from '../firewall.js';
 import { registryError } from './errors.js';
 import { runOperation, watchOperation } from '../long-running.js';

@@ -1,6 +1,6 @@
 import { CosmosDBManagementClient, type DatabaseAccountGetResults } from '@azure/arm-cosmosdb';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../../arm/client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from '../firewall.js';
 import { checkImplicitSwitch } from '../implicit-firewall.js';
 import { runOperation, watchOperation } from '../long-running.js';

@@ -1,6 +1,6 @@
 import { TagwallError } from '../../core/errors.js';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { firewallError } from '../arm-errors.js';
+import { firewallError } from '../../arm/errors.js';
 
 const CONTEXT = { title: 'Cosmos DB account', permissions: 'Microsoft.DocumentDB/databaseAccounts/read and /write', codes: 'TARGET' } as const;
 

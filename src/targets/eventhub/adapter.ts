@@ -1,5 +1,5 @@
 import { EventHubManagementClient } from '@azure/arm-eventhub';
-import type { ArmClientOptions } from '../arm-client-options.js';
+import type { ArmClientOptions } from '../../arm/client-options.js';
 import type { FirewallTarget } from '../firewall.js';
 import { createNamespaceFirewalls } from '../namespace-firewall.js';
 import { EVENT_HUBS } from './facts.js';

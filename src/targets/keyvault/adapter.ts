@@ -1,6 +1,6 @@
 import { KeyVaultManagementClient, type NetworkRuleSet, type Vault } from '@azure/arm-keyvault';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, perSubscription, type ArmClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions } from '../../arm/client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, NetworkAcls, VirtualNetworkRule } from '../firewall.js';
 import { vaultError } from './errors.js';
 

@@ -1,8 +1,8 @@
-import type { NetworkManagementClient, NspAccessRule } from '@azure/arm-network';
+import type { NspAccessRule } from '@azure/arm-network';
 import type { TagwallError } from '../../core/errors.js';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection } from '../arm-client-options.js';
-import { firewallError } from '../arm-errors.js';
+import { armConnection, perSubscription } from '../../arm/client-options.js';
+import { firewallError } from '../../arm/errors.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from '../firewall.js';
 import type { FirewallOptions } from '../kind.js';
 import { networkClients } from '../network-client.js';
@@ -59,17 +59,7 @@ export function createPerimeterProfileFirewalls(options: PerimeterProfileFirewal
   const requestOptions = connection.operationOptions;
   const perRule = options.maxPrefixesPerRule ?? Number.POSITIVE_INFINITY;
   if (!(perRule >= 1)) throw new RangeError(`maxPrefixesPerRule must be at least 1, not ${perRule}`);
-  const newClient = networkClients(options, connection);
-  const clients = new Map<string, Promise<NetworkManagementClient>>();
-  const clientFor = (subscriptionId: string): Promise<NetworkManagementClient> => {
-    const key = subscriptionId.toLowerCase();
-    let client = clients.get(key);
-    if (client === undefined) {
-      client = newClient(subscriptionId);
-      clients.set(key, client);
-    }
-    return client;
-  };
+  const clientFor = perSubscription(networkClients(options, connection));
 
   async function list(ref: ResourceRef): Promise<AccessRuleView[]> {
     const a = addressOf(ref);

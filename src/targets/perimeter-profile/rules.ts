@@ -15,7 +15,7 @@ import type { FirewallState, KindFinding } from '../firewall.js';
  * and renames them (see planMigration).
  */
 
-/** What an installation's owner ID may be (config-schema.ts checks the setting with the same pattern). */
+/** What an installation's owner ID may be (config/schema.ts checks the setting with the same pattern). */
 export const OWNER_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** A rule written before owner IDs. */

@@ -1,6 +1,6 @@
 import { SearchManagementClient, type SearchService, type SearchServiceUpdate } from '@azure/arm-search';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../../arm/client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget } from '../firewall.js';
 import { checkImplicitSwitch } from '../implicit-firewall.js';
 import { searchError } from './errors.js';

@@ -1,6 +1,6 @@
 import type { TagwallError } from '../../core/errors.js';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { firewallError } from '../arm-errors.js';
+import { firewallError } from '../../arm/errors.js';
 
 /** What the Search SDK throws, as TARGET_* codes. */
 export function searchError(error: unknown, service: ResourceRef, action: 'read' | 'write'): TagwallError {

@@ -1,5 +1,5 @@
 import { ServiceBusManagementClient } from '@azure/arm-servicebus';
-import type { ArmClientOptions } from '../arm-client-options.js';
+import type { ArmClientOptions } from '../../arm/client-options.js';
 import type { FirewallTarget } from '../firewall.js';
 import { createNamespaceFirewalls } from '../namespace-firewall.js';
 import { SERVICE_BUS } from './facts.js';

@@ -1,6 +1,6 @@
 import { StorageManagementClient, type NetworkRuleSet, type StorageAccount } from '@azure/arm-storage';
 import type { ResourceRef } from '../../core/resource-id.js';
-import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../arm-client-options.js';
+import { armConnection, perSubscription, type ArmClientOptions, classicClientOptions } from '../../arm/client-options.js';
 import type { FirewallChange, FirewallState, FirewallTarget, KindFinding } from '../firewall.js';
 import { storageError } from './errors.js';
 

@@ -4,7 +4,7 @@ import { collapse, infeasible } from '../../src/core/collapse.js';
 import { FORBIDDEN_RANGES } from '../../src/core/forbidden.js';
 import { parseCidr } from '../../src/core/ip-text.js';
 import { mergeCidrs, mergeRanges, type AddressRange, type Cidr } from '../../src/core/ipv4.js';
-import { planVault, type AppliedRecord, type ObservedFirewall, type TargetSettings, type VaultPlanInput } from '../../src/core/vault-plan.js';
+import { planTarget, type AppliedRecord, type ObservedFirewall, type TargetSettings, type TargetPlanInput } from '../../src/core/target-plan.js';
 import { ip } from './reference.js';
 
 // Round-by-round tests of the pure vault plan, with made-up allowlists (no I/O).
@@ -43,11 +43,11 @@ function collapsed(sources: string[], blocked: AddressRange[] = []) {
   };
 }
 
-function plan(over: Partial<VaultPlanInput> & { desired: string[] | ((budget: number, kept: readonly Cidr[]) => Allowlist) }) {
+function plan(over: Partial<TargetPlanInput> & { desired: string[] | ((budget: number, kept: readonly Cidr[]) => Allowlist) }) {
   const budgets: number[] = [];
   const kepts: string[][] = [];
   const desired = over.desired;
-  const input: VaultPlanInput = {
+  const input: TargetPlanInput = {
     firewall: firewall([]),
     record: undefined,
     settings,
@@ -60,7 +60,7 @@ function plan(over: Partial<VaultPlanInput> & { desired: string[] | ((budget: nu
       return typeof desired === 'function' ? desired(budget, kept) : allowlist(desired);
     },
   };
-  return { result: planVault(input), budgets, kepts };
+  return { result: planTarget(input), budgets, kepts };
 }
 
 describe('first round', () => {

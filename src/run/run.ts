@@ -1,20 +1,21 @@
-import { alertsForVaults, discoveryAlerts, evaluatedScopes, serviceTagAlerts, writeScopes } from './alerts/policy.js';
-import { RUN_SCOPE } from './alerts/types.js';
-import type { AlertLogger } from './alerts/types.js';
-import type { TagwallConfig, TargetConfig } from './config.js';
-import { describeError, type ErrorCode } from './core/errors.js';
-import { reconcile, type ReconcileOptions, type VaultReport } from './reconcile.js';
-import type { Fleet, RunFinding } from './fleet/discovery.js';
-import type { GraphPageStats } from './fleet/graph-client.js';
-import type { FleetGraph } from './fleet/model.js';
-import { BacklogRepository, VaultStateRepository } from './state/records.js';
+import { alertsForVaults, discoveryAlerts, evaluatedScopes, serviceTagAlerts, writeScopes } from '../alerts/policy.js';
+import { RUN_SCOPE } from '../alerts/types.js';
+import type { AlertLogger } from '../alerts/types.js';
+import type { TagwallConfig, TargetConfig } from '../config/config.js';
+import { describeError, type ErrorCode } from '../core/errors.js';
+import type { TargetReport } from '../core/report.js';
+import type { Fleet } from '../fleet/discovery.js';
+import type { FleetGraph } from '../fleet/model.js';
+import { BacklogRepository, TargetStateRepository } from '../state/records.js';
+import type { ReconcileOptions } from './context.js';
+import { fleetOf, fleetSummary, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet.js';
+import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunOptions, type RunResult, type RunSession, type Runtime } from './open.js';
+import { reconcilePasses, type SettledPass } from './reconcile.js';
+import { failedUnplanned, type RunError, type RunReport } from './report.js';
 
-import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunError, type RunOptions, type RunResult, type RunSession, type Runtime } from './session.js';
-import { fleetOf, fleetSummary, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet/run-fleet.js';
-
-// Where a run's parts live, for the modules that have always imported them from here.
-export { credentialFor, loadServiceTags, openRun, type Injected, type RunError, type RunOptions, type RunResult, type RunSession, type Runtime } from './session.js';
-export { fleetOf, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet/run-fleet.js';
+// The run's front door: what the CLI, the handlers and the tests call, from wherever it lives in run/.
+export { credentialFor, type RunOptions, type RunResult, type Runtime } from './open.js';
+export { exitCodeFor, hasFailures, type RunError, type RunReport } from './report.js';
 
 /**
  * Wires one run together from a configuration: service tags → reconcile every vault →
@@ -38,22 +39,32 @@ export async function reconcileTargets(
   targets: readonly TargetConfig[],
   graph: FleetGraph | undefined,
   extra: Partial<ReconcileOptions> & { readonly backlog?: boolean } = {},
-): Promise<VaultReport[]> {
+): Promise<TargetReport[]> {
+  return (await reconcileTargetPasses(session, targets, graph, extra)).map((p) => p.report);
+}
+
+/** What reconcileTargets does, with each report's `needsWork` beside it (the timer's judge-only pass). */
+export async function reconcileTargetPasses(
+  session: RunSession,
+  targets: readonly TargetConfig[],
+  graph: FleetGraph | undefined,
+  extra: Partial<ReconcileOptions> & { readonly backlog?: boolean } = {},
+): Promise<SettledPass[]> {
   const { config, options, runtime } = session;
-  if (session.credentialError !== undefined) return targets.map((t) => failedWithoutToken(t, session.credentialError!.code));
+  if (session.credentialError !== undefined) return targets.map((t) => ({ report: failedWithoutToken(t, session.credentialError!.code) }));
   const { backlog: useBacklog = true, ...more } = extra;
   const backlog = new BacklogRepository(session.state);
   // Shards run side by side; the backlog is the timer's, which orders what it sends.
   const first = useBacklog ? await backlog.load().catch(() => undefined) : undefined;
-  const vaults = await reconcile(
+  const passes = await reconcilePasses(
     config,
     session.doc,
     {
       firewalls: session.firewalls,
       ...(session.perimeters === undefined ? {} : { perimeters: session.perimeters }),
-      state: new VaultStateRepository(session.state).access(),
+      state: new TargetStateRepository(session.state).access(),
       now: session.now,
-      ...(runtime.onVaultDone === undefined ? {} : { onVaultDone: runtime.onVaultDone }),
+      ...(runtime.onTargetDone === undefined ? {} : { onTargetDone: runtime.onTargetDone }),
       throttled: (subscriptionId) => session.pacer.isBlocked(subscriptionId),
     },
     {
@@ -68,8 +79,8 @@ export async function reconcileTargets(
       ...more,
     },
   );
-  if (!options.dryRun && useBacklog && more.judgeOnly !== true) await rememberCutOff(backlog, first, vaults, runtime.logger);
-  return vaults;
+  if (!options.dryRun && useBacklog && more.judgeOnly !== true) await rememberCutOff(backlog, first, passes.map((p) => p.report), runtime.logger);
+  return passes;
 }
 
 /**
@@ -78,7 +89,7 @@ export async function reconcileTargets(
  */
 export async function finishRun(
   session: RunSession,
-  vaults: readonly VaultReport[],
+  vaults: readonly TargetReport[],
   extra: { readonly errors?: readonly RunError[]; readonly fleet?: Fleet; readonly scopes: 'run' | 'vaults' },
 ): Promise<RunResult> {
   const { config, options, runtime, resolved, doc } = session;
@@ -103,30 +114,14 @@ export async function finishRun(
   };
 }
 
-function failedWithoutToken(target: TargetConfig, code: ErrorCode): VaultReport {
+function failedWithoutToken(target: TargetConfig, code: ErrorCode): TargetReport {
   const failure = code === 'VAULT_AUTHENTICATION_FAILED' ? 'AUTHENTICATION_FAILED' : 'CREDENTIAL_UNAVAILABLE';
-  return {
-    vault: target.resource.id,
-    kind: target.kind.kind,
-    outcome: 'failed',
-    add: [],
-    remove: [],
-    unmanaged: [],
-    shared: [],
-    adopted: [],
-    rules: { managed: 0, unmanaged: 0, shared: 0, limit: target.maxRules },
-    excessAddresses: 0,
-    drift: [],
-    findings: [],
-    reasons: [],
-    mode: target.mode,
-    // The same failure in the kind's own codes (Key Vault's VAULT_*, every other kind's TARGET_*).
-    error: { code: `${target.kind.errorCodes ?? 'TARGET'}_${failure}`, message: 'no token for Azure Resource Manager; the run\'s error says why (once, for every target)' },
-  };
+  // The same failure in the kind's own codes (Key Vault's VAULT_*, every other kind's TARGET_*).
+  return failedUnplanned(target, { code: `${target.kind.errorCodes ?? 'TARGET'}_${failure}`, message: 'no token for Azure Resource Manager; the run\'s error says why (once, for every target)' });
 }
 
 /** Vaults a deadline cut off go first next time; the record is written only when it changes. */
-async function rememberCutOff(backlog: BacklogRepository, before: Awaited<ReturnType<BacklogRepository['load']>>, vaults: readonly VaultReport[], logger: AlertLogger): Promise<void> {
+async function rememberCutOff(backlog: BacklogRepository, before: Awaited<ReturnType<BacklogRepository['load']>>, vaults: readonly TargetReport[], logger: AlertLogger): Promise<void> {
   const cut = vaults.filter((v) => v.reasons.some((r) => r.code === 'DEADLINE')).map((v) => v.vault);
   if (cut.length === 0 && (before === undefined || before.value.vaults.length === 0)) return;
   try {
@@ -143,38 +138,3 @@ function armSummary(session: RunSession): NonNullable<RunReport['arm']> {
   const sum = (f: (s: (typeof all)[number]) => number) => all.reduce((n, s) => n + f(s), 0);
   return { subscriptions: all.length, requests: sum((s) => s.requests), waits: sum((s) => s.waits), waitedMs: Math.round(sum((s) => s.waitedMs)), throttled: sum((s) => s.throttled) };
 }
-
-/** One run, as `sync --json` prints it and the HTTP dry run returns it. */
-export interface RunReport {
-  readonly dryRun: boolean;
-  /** Identifies the run in intents, queue messages and `GET /api/runs/{runId}`. */
-  readonly runId?: string;
-  readonly serviceTags: {
-    readonly cloud: string;
-    readonly changeNumber: number;
-    readonly path?: string;
-    readonly url?: string;
-    readonly cacheUsed?: boolean;
-    readonly warnings: readonly string[];
-  };
-  /** Problems of the run as a whole, said once (a missing credential, say). */
-  readonly errors?: readonly RunError[];
-  /** With discovery: what it found, its run-level findings (SCOPE_UNREADABLE, DISCOVERY_SHRANK, ...) and what Resource Graph cost. */
-  readonly fleet?: Fleet['counts'] & { readonly findings: readonly RunFinding[]; readonly graph?: GraphPageStats };
-  /** ARM calls the run made through its pacer: how many, how many waited for a token, and 429s. */
-  readonly arm?: { readonly subscriptions: number; readonly requests: number; readonly waits: number; readonly waitedMs: number; readonly throttled: number };
-  readonly vaults: readonly VaultReport[];
-  readonly alerts?: { readonly notifications: number; readonly webhookSent: number; readonly webhookFailed: number };
-}
-
-export function hasFailures(report: RunReport): boolean {
-  return report.vaults.some((v) => v.outcome === 'failed' || v.outcome === 'refused');
-}
-
-/** 0 when every vault is fine; 1 when any failed or was refused; with `detailed`, 2 when changes or drift are pending. */
-export function exitCodeFor(report: RunReport, detailed: boolean): number {
-  if (hasFailures(report)) return 1;
-  if (detailed && report.vaults.some((v) => v.outcome === 'pending' || v.drift.length > 0)) return 2;
-  return 0;
-}
-

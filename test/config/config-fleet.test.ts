@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig, profileTarget, type TagwallConfig } from '../../src/config.js';
-import { loadConfig } from '../../src/config-load.js';
+import { parseConfig, profileTarget, type TagwallConfig } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/load.js';
 import { TagwallError } from '../../src/core/errors.js';
 import { parseResourceId } from '../../src/core/resource-id.js';
 import { kindOf } from '../../src/targets/kinds.js';

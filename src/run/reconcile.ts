@@ -1,20 +1,19 @@
-import { collapseAllowlist, prepareAllowlist, relevantKept, type Allowlist, type AllowlistSource } from './core/allowlist.js';
-import { describeError, TagwallError, type ErrorCode } from './core/errors.js';
-import { formatCidr } from './core/ipv4.js';
-import { selectTags, splitSelectors, TagIndex } from './core/selection.js';
-import type { ServiceTagDocument } from './core/service-tags.js';
-import { azureSpace, explainWidening, type WideningReport } from './core/explain.js';
-import type { AppliedRecord, Drift, Finding, Reason, RuleCounts } from './core/vault-plan.js';
-import type { VaultRef } from './core/vault-id.js';
-import type { TagwallConfig, TargetConfig } from './config.js';
-import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
-import type { FleetGraph } from './fleet/model.js';
-import { desiredOf, passVault, reason, report, settle, type RunContext, type VaultPass } from './vault-pass.js';
-import { SubscriptionSchedule } from './fleet/schedule.js';
+import { collapseAllowlist, prepareAllowlist, relevantKept, type Allowlist, type AllowlistSource } from '../core/allowlist.js';
+import { describeError, TagwallError } from '../core/errors.js';
+import { formatCidr } from '../core/ipv4.js';
+import { selectTags, splitSelectors, TagIndex } from '../core/selection.js';
+import type { ServiceTagDocument } from '../core/service-tags.js';
+import { azureSpace, explainWidening, type WideningReport } from '../core/explain.js';
+import type { TargetReport } from '../core/report.js';
+import type { TagwallConfig, TargetConfig } from '../config/config.js';
+import { SubscriptionSchedule } from '../fleet/schedule.js';
+import type { ReconcileDeps, ReconcileOptions, RunContext, TargetPass } from './context.js';
+import { passTarget, settle } from './pass.js';
+import { reason, report } from './report.js';
 
 /**
  * The one loop: for each vault, record → read → plan → guard → announce → apply → verify →
- * record. All the decisions are in core/vault-plan.ts; this file does the I/O around them,
+ * record. All the decisions are in core/target-plan.ts; this file does the I/O around them,
  * keeps one vault's failure from touching any other, and makes sure that of several runs
  * planning the same vault at once, at most one writes it.
  *
@@ -25,102 +24,6 @@ import { SubscriptionSchedule } from './fleet/schedule.js';
  * that remains: the record is loaded before the GET and the PATCH follows the GET directly
  * (one state write apart), and the verifying read catches an edit made after the PATCH.
  */
-
-export type VaultOutcome = 'in-sync' | 'applied' | 'pending' | 'refused' | 'skipped' | 'failed';
-
-export interface VaultReport {
-  /** The target's resource ID (named `vault` since the first kind; any kind's ID). */
-  readonly vault: string;
-  /** The firewall kind, e.g. `keyvault`, `storage`, `nsp-profile` (docs/TARGETS.md). */
-  readonly kind?: string;
-  readonly outcome: VaultOutcome;
-  readonly add: readonly string[];
-  readonly remove: readonly string[];
-  readonly unmanaged: readonly string[];
-  readonly shared: readonly string[];
-  readonly adopted: readonly string[];
-  readonly rules: RuleCounts;
-  readonly excessAddresses: number;
-  readonly drift: readonly Drift[];
-  readonly findings: readonly Finding[];
-  /** Why a write was refused or skipped. */
-  readonly reasons: readonly Reason[];
-  /** Guards that --force overrode. */
-  readonly forced?: readonly Reason[];
-  readonly mode: TargetConfig['mode'];
-  /** With `widen.prefer: "azure"`: the weighted excess the collapse minimised, beside the plain excessAddresses. */
-  readonly weightedExcess?: number;
-  /** Every rule that admits addresses beyond the source, and into whose space (see core/explain.ts). */
-  readonly widening?: WideningReport;
-  /** `resource-graph` when Resource Graph showed the firewall unchanged since its last direct read, so it was not read. */
-  readonly checkedBy?: 'resource-graph';
-  /** The profile a discovered firewall's tag named; absent for an explicit target. */
-  readonly profile?: string;
-  /** Why the vault failed; `azureCode` and `status` when Azure itself refused (e.g. a validation error). */
-  readonly error?: {
-    readonly code: ErrorCode;
-    readonly message: string;
-    readonly azureCode?: string;
-    readonly status?: number;
-    /** `write` when the write failed (the firewall was read): only a run that writes can see that cleared. */
-    readonly during?: 'read' | 'write';
-  };
-}
-
-export interface VaultStateAccess {
-  load(vault: VaultRef): Promise<{ record: AppliedRecord; etag?: string } | undefined>;
-  /** Returns the new ETag, when the store has one. Throws STATE_CONFLICT when the ETag moved on. */
-  save(vault: VaultRef, record: AppliedRecord, etag?: string): Promise<string | void>;
-}
-
-export interface ReconcileDeps {
-  readonly firewalls: FirewallTarget;
-  readonly state: VaultStateAccess;
-  /** Reads perimeter associations; without it, no perimeter finding is made. */
-  readonly perimeters?: PerimeterLookup;
-  readonly now?: () => Date;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly onVaultDone?: (report: VaultReport, done: number, total: number) => void;
-  /** Whether ARM has told a subscription to back off (the run's pacer); its vaults then start after others'. */
-  readonly throttled?: (subscriptionId: string) => boolean;
-}
-
-export interface ReconcileOptions {
-  readonly dryRun: boolean;
-  readonly force: boolean;
-  /** Only these vaults (resource IDs, any case). */
-  readonly vaults?: readonly string[];
-  /** Identifies this run in intents; one per run. */
-  readonly runId?: string;
-  /**
-   * Identifies the writer across runs that are one piece of work delivered again (a queue
-   * shard's `shard:<runId>#<n>`): an intent it left in a delivery that died is its own, not busy.
-   */
-  readonly writer?: string;
-  /** No vault is started at or after this time; those left are skipped with DEADLINE. */
-  readonly deadline?: Date;
-  /** Vaults (lowercased resource IDs) to start first, e.g. those a deadline cut off last time. */
-  readonly first?: ReadonlySet<string>;
-  /** How long another run's intent keeps the vault busy. Default 10 minutes (the Functions timeout). */
-  readonly intentTtlMs?: number;
-  /**
-   * The longest tagwall waits for a long-running write (the adapters' operation bound, default
-   * 20 minutes): such a write is not started closer to the deadline, and its intent outlives it.
-   */
-  readonly operationTimeoutMs?: number;
-  /** The pause before re-reading a busy vault. Default 2 s. */
-  readonly busyRetryMs?: number;
-  /** What Resource Graph said of the fleet: a firewall it shows unchanged since its last direct read is not read again. */
-  readonly graph?: FleetGraph;
-  /**
-   * Judge from Resource Graph and the records only: a firewall that cannot be judged so is
-   * reported `pending` and marked in `needsWork` (the timer sends those to the queue).
-   */
-  readonly judgeOnly?: boolean;
-  /** These targets instead of the configuration's (a discovered fleet, already narrowed). */
-  readonly targets?: readonly TargetConfig[];
-}
-
 
 /** Checks every target's selectors against the document, all at once, before any request. */
 export function checkSelectors(doc: ServiceTagDocument, targets: readonly TargetConfig[], index = new TagIndex(doc)): void {
@@ -225,7 +128,18 @@ function perDocument(doc: ServiceTagDocument): { index: TagIndex; desiredFor: Ru
 }
 
 /** Runs every selected target, `concurrency` at a time and subscriptions in turn (fleet/schedule.ts); the order of the reports follows the config. */
-export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, deps: ReconcileDeps, options: ReconcileOptions): Promise<VaultReport[]> {
+export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, deps: ReconcileDeps, options: ReconcileOptions): Promise<TargetReport[]> {
+  return (await reconcilePasses(config, doc, deps, options)).map((p) => p.report);
+}
+
+/** A target's pass once its record is written: the report, and whether a judge-only pass left it for a direct read. */
+export interface SettledPass {
+  readonly report: TargetReport;
+  readonly needsWork?: true;
+}
+
+/** What reconcile does, with each report's `needsWork` beside it. */
+export async function reconcilePasses(config: TagwallConfig, doc: ServiceTagDocument, deps: ReconcileDeps, options: ReconcileOptions): Promise<SettledPass[]> {
   const targets = options.targets !== undefined ? [...options.targets] : selectTargets(config, options.vaults);
   const { index, desiredFor } = perDocument(doc);
   checkSelectors(doc, targets, index);
@@ -252,7 +166,7 @@ export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, 
     if (w === undefined) explained.set(a, (w = explainWidening(a, doc)));
     return w;
   };
-  const reports: Promise<VaultReport>[] = new Array(targets.length);
+  const reports: Promise<SettledPass>[] = new Array(targets.length);
   let done = 0;
   const schedule = new SubscriptionSchedule(
     order.map((i) => ({ subscription: targets[i]!.resource.subscriptionId, first: options.first?.has(targets[i]!.resource.id.toLowerCase()) === true })),
@@ -271,18 +185,17 @@ export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, 
       }
       const i = order[k]!;
       const target = targets[i]!;
-      const pass: VaultPass =
+      const pass: TargetPass =
         options.deadline !== undefined && now().getTime() >= options.deadline.getTime()
-          ? { report: report(target, 'skipped', undefined, { reasons: [reason('DEADLINE', `the run reached its deadline (${options.deadline.toISOString()}) before this vault; the next run takes it first`, { deadline: options.deadline.toISOString() })] }) }
-          : await passVault(target, ctx);
+          ? { report: report(target, 'skipped', undefined, { reasons: [reason('DEADLINE', `the run reached its deadline (${options.deadline.toISOString()}) before this target; the next run takes it first`, { deadline: options.deadline.toISOString() })] }) }
+          : await passTarget(target, ctx);
       // A pass reports its failures rather than throwing them, so its slot is always given back here.
       schedule.release(k);
       for (const wake of idle.splice(0)) wake();
-      const desired = desiredOf.get(pass.report);
       reports[i] = settle(pass).then((settled) => {
-        const r = desired === undefined ? settled : { ...settled, widening: explain(desired) };
-        deps.onVaultDone?.(r, ++done, targets.length);
-        return r;
+        const r = pass.desired === undefined ? settled : { ...settled, widening: explain(pass.desired) };
+        deps.onTargetDone?.(r, ++done, targets.length);
+        return pass.needsWork === true ? { report: r, needsWork: true } : { report: r };
       });
     }
   };

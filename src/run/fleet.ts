@@ -1,12 +1,13 @@
-import type { TargetConfig } from '../config.js';
+import type { TargetConfig } from '../config/config.js';
 import { describeError, isTagwallError } from '../core/errors.js';
-import { checkProfileSelectors, selectTargets, type VaultReport } from '../reconcile.js';
+import { checkProfileSelectors, selectTargets } from './reconcile.js';
 import { discoverFleet, explicitFleet, shrinkGuard, unprotectedReport, type Fleet, type RunFinding } from '../fleet/discovery.js';
 import type { FleetGraph } from '../fleet/model.js';
 import { DiscoveryCountRepository, type DiscoveryCount, type Loaded } from '../state/records.js';
 
-import type { RunError, RunOptions, RunSession } from '../session.js';
-import type { RunReport } from '../run.js';
+import type { RunOptions, RunSession } from './open.js';
+import type { RunError, RunReport } from './report.js';
+import type { TargetReport } from '../core/report.js';
 
 /**
  * The fleet of one run: discovery (or the explicit targets alone), the narrowing of --vault and
@@ -58,7 +59,7 @@ export function graphOf(session: RunSession, fleet: Fleet): FleetGraph | undefin
 }
 
 /** Reports for what discovery found but cannot protect, and the explicit targets' EXPLICIT_TARGET notes. */
-export function withDiscoveryNotes(fleet: Fleet, vaults: readonly VaultReport[], wanted: (id: string) => boolean): VaultReport[] {
+export function withDiscoveryNotes(fleet: Fleet, vaults: readonly TargetReport[], wanted: (id: string) => boolean): TargetReport[] {
   const noted = vaults.map((v) => {
     const note = fleet.notes.get(v.vault.toLowerCase());
     return note === undefined ? v : { ...v, findings: [...v.findings, note] };

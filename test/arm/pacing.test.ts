@@ -5,10 +5,10 @@ import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/core-auth';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ArmPacer, armPacingPolicy, operationOf, retryAfterEnd, subscriptionOfUrl } from '../../src/fleet/pacing.js';
-import { armConnection, type ArmClientOptions } from '../../src/targets/arm-client-options.js';
+import { ArmPacer, armPacingPolicy, operationOf, retryAfterEnd, subscriptionOfUrl } from '../../src/arm/pacing.js';
+import { armConnection, type ArmClientOptions } from '../../src/arm/client-options.js';
 import { createPerimeterLookup } from '../../src/targets/perimeter.js';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/config/config.js';
 import { isTagwallError } from '../../src/core/errors.js';
 import { sharedTestCertificates } from '../global-setup.js';
 

@@ -1,25 +1,25 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
-import { validateCidrList } from './core/allowlist.js';
-import { TagwallError } from './core/errors.js';
-import { parseResourceId, resourceKey, type ResourceRef } from './core/resource-id.js';
-import { parseVaultId } from './core/vault-id.js';
-import { FIREWALL_KINDS, kindOf } from './targets/kinds.js';
-import type { FirewallFacts } from './targets/kind.js';
-import type { Guards } from './core/vault-plan.js';
-import { formatJsonPath } from './sources/schema.js';
-import { validateWebhookUrl } from './alerts/webhook.js';
-import type { PacingSettings } from './fleet/pacing.js';
-import { ARM_ENDPOINTS, configSchema, type ParsedConfig, type profileSchema } from './config-schema.js';
+import { validateCidrList } from '../core/allowlist.js';
+import { TagwallError } from '../core/errors.js';
+import { parseResourceId, resourceKey, type ResourceRef } from '../core/resource-id.js';
+import { parseVaultId } from '../core/vault-id.js';
+import { FIREWALL_KINDS, kindOf } from '../targets/kinds.js';
+import type { FirewallFacts } from '../targets/kind.js';
+import type { Guards } from '../core/target-plan.js';
+import { validateWebhookUrl } from '../alerts/webhook.js';
+import type { PacingSettings } from '../arm/pacing.js';
+import { ARM_ENDPOINTS, configSchema, type ParsedConfig, type profileSchema } from './schema.js';
+import { formatJsonPath } from '../core/problems.js';
 
 /**
  * What a checked configuration is: every problem is reported at once, each with its JSON path,
- * before any request. The schema itself is in config-schema.ts; where the input comes from is
- * config-load.ts.
+ * before any request. The schema itself is in schema.ts; where the input comes from is
+ * load.ts.
  */
 
 // Imported from here by the rest of tagwall since before the schema had its own module.
-export { ARM_ENDPOINTS, configSchema, GUARD_DEFAULTS, type RawConfig } from './config-schema.js';
+export { ARM_ENDPOINTS, configSchema, GUARD_DEFAULTS, type RawConfig } from './schema.js';
 
 export interface TargetConfig {
   readonly resource: ResourceRef;

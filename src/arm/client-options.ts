@@ -3,7 +3,7 @@ import * as tls from 'node:tls';
 import type { TokenCredential } from '@azure/identity';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { TagwallError } from '../core/errors.js';
-import { armPacingPolicy, type ArmPacer } from '../fleet/pacing.js';
+import { armPacingPolicy, type ArmPacer } from './pacing.js';
 
 /** How tagwall reaches ARM; every SDK adapter takes this shape. */
 export interface ArmClientOptions {

@@ -1,14 +1,15 @@
 import { actionFor } from '../alerts/actions.js';
-import { count, table } from './io.js';
-import type { RunReport } from '../run.js';
+import type { TargetReport } from '../core/report.js';
+import { count, table } from '../core/text.js';
+import type { RunReport } from './report.js';
 
-import type { VaultReport } from '../reconcile.js';
+/** The run's report as text, for people: the CLI's `sync` and the HTTP triggers' `format=text` print the same. */
 
 function vaultName(id: string): string {
   return id.slice(id.lastIndexOf('/') + 1);
 }
 
-function findingSummary(v: VaultReport): string {
+function findingSummary(v: TargetReport): string {
   const by = new Map<string, number>();
   for (const f of v.findings) by.set(f.severity, (by.get(f.severity) ?? 0) + 1);
   const parts = ['critical', 'warning', 'info'].filter((s) => by.has(s)).map((s) => `${by.get(s)} ${s}`);

@@ -6,7 +6,7 @@ import { infeasible } from '../../src/core/collapse.js';
 import { parseCidr } from '../../src/core/ip-text.js';
 import { blockSize, compareCidr, formatCidr, mergeCidrs, type Cidr } from '../../src/core/ipv4.js';
 import { normaliseRule } from '../../src/core/rules.js';
-import { planVault, type AppliedRecord, type TargetSettings, type VaultPlan, type VaultPlanInput } from '../../src/core/vault-plan.js';
+import { planTarget, type AppliedRecord, type TargetSettings, type TargetPlan, type TargetPlanInput } from '../../src/core/target-plan.js';
 
 // Properties of the pure vault plan over random vaults, records, settings and allowlists.
 
@@ -114,7 +114,7 @@ interface World {
   readonly desiredFor: (budget: number, kept: readonly Cidr[]) => Allowlist;
 }
 
-function inputOf(w: World): VaultPlanInput {
+function inputOf(w: World): TargetPlanInput {
   const record: AppliedRecord | undefined =
     w.state === 'record'
       ? { ownedRules: w.owned, observedRules: w.observed, posture: { defaultAction: 'Deny' }, changeNumber: 1, sourceAddresses: 1, appliedAt: '2025-10-13T00:00:00Z' }
@@ -129,7 +129,7 @@ function inputOf(w: World): VaultPlanInput {
   };
 }
 
-function check(w: World, plan: VaultPlan): void {
+function check(w: World, plan: TargetPlan): void {
   const s = w.settings;
   const currentKeys = new Set(keysOf(w.current));
   // Owned as far as the record knows: listed as owned, seen in the vault when it was written, and
@@ -188,30 +188,30 @@ function check(w: World, plan: VaultPlan): void {
   if (!adopting) expect(plan.adopted).toEqual([]);
 }
 
-describe('planVault properties', () => {
+describe('planTarget properties', () => {
   it('holds for any allowlist that honours the budget', () => {
     fc.assert(
-      fc.property(worldArb(anyDesiredArb), (w) => check(w, planVault(inputOf(w)))),
+      fc.property(worldArb(anyDesiredArb), (w) => check(w, planTarget(inputOf(w)))),
       { numRuns: 3000 },
     );
   });
 
   it('holds with the real collapse', () => {
     fc.assert(
-      fc.property(worldArb(collapsedDesiredArb), (w) => check(w, planVault(inputOf(w)))),
+      fc.property(worldArb(collapsedDesiredArb), (w) => check(w, planTarget(inputOf(w)))),
       { numRuns: 3000 },
     );
   });
 });
 
 /**
- * planVault against every cover: in a universe of 16 or 32 addresses, a vault holds some of the
+ * planTarget against every cover: in a universe of 16 or 32 addresses, a vault holds some of the
  * blocks a cover could use (a person's, or tagwall's), and the best plan is the least excess over
  * every set of blocks that covers the source and, with the rules that stay, fits the limit. The
  * search knows nothing of budgets or of the collapse: it tries every cover, of every size. The
- * issue's own case (a kept /23 that makes budget 10 of 11 fit) is pinned in vault-plan.test.ts.
+ * issue's own case (a kept /23 that makes budget 10 of 11 fit) is pinned in target-plan.test.ts.
  */
-describe('planVault against exhaustive search', () => {
+describe('planTarget against exhaustive search', () => {
   const BASE = 0x14000000; // 20.0.0.0
   const blockText = (start: number, size: number) => `${[24, 16, 8, 0].map((s) => (start >>> s) & 255).join('.')}/${32 - Math.log2(size)}`;
 
@@ -280,7 +280,7 @@ describe('planVault against exhaustive search', () => {
         };
         const rules = c.vault.map((b) => blockText(BASE + b.start, b.size));
         const owned = c.vault.filter((b) => b.tagwalls).map((b) => blockText(BASE + b.start, b.size));
-        const plan = planVault({
+        const plan = planTarget({
           firewall: { ipRules: rules, virtualNetworkRuleCount: 0, posture: { defaultAction: 'Deny' } },
           record: { ownedRules: owned, observedRules: rules, posture: { defaultAction: 'Deny' }, changeNumber: 1, sourceAddresses: c.source.length, appliedAt: '2025-10-13T00:00:00Z' },
           settings: { maxRules: c.limit, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: 'bare', special: [] },

@@ -4,7 +4,7 @@ import { widenedRules } from './explain.js';
 import type { Cidr } from './ipv4.js';
 import { driftSince } from './plan/drift.js';
 import { guardHits } from './plan/guards.js';
-import type { Finding, Reason, VaultPlan, VaultPlanInput } from './plan/model.js';
+import type { Finding, Reason, TargetPlan, TargetPlanInput } from './plan/model.js';
 import { keptRules, ownershipOf } from './plan/ownership.js';
 import { postureFindings } from './plan/posture.js';
 import { compareRules, normaliseRule, ruleKey, ruleToWrite } from './rules.js';
@@ -22,7 +22,7 @@ export { postureFindings } from './plan/posture.js';
  * the cover it picks is the least excess that fits the limit beside them.
  */
 /** Widened rules wider than the warning bound: a reviewer should see them, and someone is paged once. */
-function wideRuleFindings(desired: Allowlist, guards: VaultPlanInput['guards']): Finding[] {
+function wideRuleFindings(desired: Allowlist, guards: TargetPlanInput['guards']): Finding[] {
   if (guards.warnWidenedPrefix === 0) return [];
   const wide = widenedRules(desired).filter((w) => w.rule.length < guards.warnWidenedPrefix);
   if (wide.length === 0) return [];
@@ -46,7 +46,7 @@ function wideRuleFindings(desired: Allowlist, guards: VaultPlanInput['guards']):
  * enforceDeny may do that. Decided here from the firewall as read, so a dry run refuses what the
  * apply would (the adapter keeps its own check as the last line); --force does not lift it.
  */
-function switchedOn(input: VaultPlanInput, nextRules: number, setDeny: boolean): Reason | undefined {
+function switchedOn(input: TargetPlanInput, nextRules: number, setDeny: boolean): Reason | undefined {
   if (input.settings.ipListIsSwitch !== true || setDeny || nextRules === 0) return undefined;
   const off = input.firewall.ipRules.length === 0 && (input.firewall.posture.defaultAction ?? 'Allow').toLowerCase() !== 'deny';
   if (!off) return undefined;
@@ -71,7 +71,7 @@ function specialWantedFindings(keys: readonly string[]): Finding[] {
   ];
 }
 
-export function planVault(input: VaultPlanInput): VaultPlan {
+export function planTarget(input: TargetPlanInput): TargetPlan {
   const s = input.settings;
   const ownership = ownershipOf(input.firewall.ipRules, input.record, s.special, input.firewall.ownedByName);
   const special = new Set(s.special);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TokenBucket } from '../../src/fleet/token-bucket.js';
+import { TokenBucket } from '../../src/arm/token-bucket.js';
 
 // The bucket's math, with time passed in: what it grants over any interval, and how long it makes a caller wait.
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processPacer } from '../../src/fleet/pacing.js';
+import { processPacer } from '../../src/arm/pacing.js';
 import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
 import { targetRuns } from '../helpers/run-target.js';
 

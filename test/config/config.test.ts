@@ -2,8 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
-import { loadConfig } from '../../src/config-load.js';
+import { parseConfig } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/load.js';
 import { TagwallError } from '../../src/core/errors.js';
 
 const vault = (name: string) => `/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-app/providers/Microsoft.KeyVault/vaults/${name}`;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { CLOUDS, type CloudName } from './core/service-tags.js';
-import { PACING_DEFAULTS, pacingSchema } from './fleet/pacing-config.js';
+import { CLOUDS, type CloudName } from '../core/service-tags.js';
+import { PACING_DEFAULTS, pacingSchema } from '../arm/pacing-config.js';
 
 /**
  * The one configuration schema, as zod sees it. Names are part of the contract: users' files

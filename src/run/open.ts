@@ -1,32 +1,32 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { randomUUID } from 'node:crypto';
-import { evaluatedScopes, serviceTagAlerts } from './alerts/policy.js';
-import { actionFor } from './alerts/actions.js';
-import { dispatchAlerts, type DispatchResult } from './alerts/dispatch.js';
-import { createAlert } from './alerts/fingerprint.js';
-import { logNotification } from './alerts/log.js';
-import { RUN_SCOPE } from './alerts/types.js';
-import type { Alert, AlertLogger } from './alerts/types.js';
-import { resolveWebhookConfig, type WebhookConfig } from './alerts/webhook.js';
-import type { TagwallConfig } from './config.js';
-import { describeError, isTagwallError, TagwallError, type ErrorCode } from './core/errors.js';
-import type { ServiceTagDocument } from './core/service-tags.js';
-import { type ReconcileOptions, type VaultReport } from './reconcile.js';
-import { createGraphReader, type GraphReader } from './fleet/graph-client.js';
-import { loadDocument } from './fleet/documents.js';
-import { resolveServiceTags, type ResolvedServiceTags } from './sources/resolve.js';
-import { storesFor } from './state/stores.js';
-import { defaultOwnerId } from './state/owner-id.js';
-import { AlertStateRepository } from './state/records.js';
-import type { KeyValueStore } from './state/store.js';
-import type { OperationPolling } from './targets/arm-client-options.js';
-import { processPacer, type ArmPacer } from './fleet/pacing.js';
-import { createFirewalls } from './targets/kinds.js';
-import { createPerimeterLookup } from './targets/perimeter.js';
-import type { FirewallTarget, PerimeterLookup } from './targets/firewall.js';
+import { evaluatedScopes, serviceTagAlerts } from '../alerts/policy.js';
+import { actionFor } from '../alerts/actions.js';
+import { dispatchAlerts, type DispatchResult } from '../alerts/dispatch.js';
+import { createAlert } from '../alerts/fingerprint.js';
+import { logNotification } from '../alerts/log.js';
+import { RUN_SCOPE } from '../alerts/types.js';
+import type { Alert, AlertLogger } from '../alerts/types.js';
+import { resolveWebhookConfig, type WebhookConfig } from '../alerts/webhook.js';
+import type { TagwallConfig } from '../config/config.js';
+import { describeError, isTagwallError, TagwallError, type ErrorCode } from '../core/errors.js';
+import type { ServiceTagDocument } from '../core/service-tags.js';
+import { createGraphReader, type GraphReader } from '../fleet/graph-client.js';
+import { loadDocument } from '../fleet/documents.js';
+import { resolveServiceTags, type ResolvedServiceTags } from '../sources/resolve.js';
+import { storesFor } from '../state/stores.js';
+import { defaultOwnerId } from '../state/owner-id.js';
+import { AlertStateRepository } from '../state/records.js';
+import type { KeyValueStore } from '../state/store.js';
+import type { OperationPolling } from '../arm/client-options.js';
+import { processPacer, type ArmPacer } from '../arm/pacing.js';
+import { createFirewalls } from '../targets/kinds.js';
+import { createPerimeterLookup } from '../targets/perimeter.js';
+import type { FirewallTarget, PerimeterLookup } from '../targets/firewall.js';
 
-import type { RunReport } from './run.js';
+import type { TargetReport } from '../core/report.js';
+import type { RunReport } from './report.js';
 
 /**
  * What one run holds open, and how it is opened: the state store, the service-tags document,
@@ -34,11 +34,6 @@ import type { RunReport } from './run.js';
  * credential checked once. The CLI, the timers, the HTTP triggers and the queue worker all
  * open their runs here.
  */
-
-export interface RunError {
-  readonly code: string;
-  readonly message: string;
-}
 
 export interface RunOptions {
   readonly dryRun: boolean;
@@ -66,7 +61,7 @@ export interface Runtime {
   /** Paces ARM calls per subscription; defaults to the process's pacer for the endpoint and identity, at `arm.pacing`'s rates. */
   readonly pacer?: ArmPacer;
   readonly onProgress?: (received: number, total?: number) => void;
-  readonly onVaultDone?: (report: VaultReport, done: number, total: number) => void;
+  readonly onTargetDone?: (report: TargetReport, done: number, total: number) => void;
 }
 
 export interface RunResult {
@@ -109,7 +104,7 @@ async function storesOrAlert(config: TagwallConfig, options: RunOptions, runtime
         kind: 'state-unavailable',
         subject: isTagwallError(e) ? e.code : 'INTERNAL',
         severity: 'critical',
-        title: 'tagwall cannot use its state store; no vault was read or written',
+        title: 'tagwall cannot use its state store; no target was read or written',
         details: [describeError(e)],
         action: `${actionFor(isTagwallError(e) ? e.code : 'INTERNAL').action} Vaults keep their current rules, and drift is not checked until the store is back.`,
       });

@@ -1,14 +1,17 @@
-import { profileTarget, type TagwallConfig, type TargetConfig } from '../config.js';
+import { profileTarget, type TagwallConfig, type TargetConfig } from '../config/config.js';
 import { describeError, isTagwallError, TagwallError } from '../core/errors.js';
 import { parseResourceId, resourceKey } from '../core/resource-id.js';
-import type { VaultReport } from '../reconcile.js';
-import { fleetOf, finishRun, graphOf, openRun, reconcileTargets, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes, type RunError, type RunOptions, type RunReport, type Runtime } from '../run.js';
+import { finishRun, reconcileTargetPasses, reconcileTargets } from './run.js';
+import { fleetOf, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet.js';
+import { openRun, type RunOptions, type Runtime } from './open.js';
+import { failedUnplanned, type RunError, type RunReport } from './report.js';
 import { kindOf } from '../targets/kinds.js';
-import { needsWork } from '../vault-pass.js';
-import { storeDocument } from './documents.js';
-import { fleetRowsOf, unprotectedCode, unprotectedReport, type Unprotected } from './discovery.js';
+import { storeDocument } from '../fleet/documents.js';
+import { fleetRowsOf, unprotectedCode, unprotectedReport, type Unprotected } from '../fleet/discovery.js';
 import { RunRepository } from '../state/runs.js';
-import type { FleetGraph, GraphRow, OutcomeCounts, RunManifest, ShardMessage, ShardResult, ShardSink, ShardVault } from './model.js';
+import type { FleetGraph, GraphRow, ShardMessage, ShardSink } from '../fleet/model.js';
+import type { TargetReport } from '../core/report.js';
+import type { OutcomeCounts, RunManifest, ShardResult, ShardVault } from '../state/run-records.js';
 
 /**
  * The fleet run as the Functions app does it. The timer resolves the document once (stored
@@ -35,7 +38,7 @@ export interface FleetRunStarted {
 /** Keeps a message well under Storage's 64 KB once base64 adds its third. */
 const MAX_MESSAGE_JSON = 45_000;
 
-function counts(reports: readonly VaultReport[]): OutcomeCounts {
+function counts(reports: readonly TargetReport[]): OutcomeCounts {
   const by: Record<string, number> = {};
   for (const r of reports) by[r.outcome] = (by[r.outcome] ?? 0) + 1;
   return by;
@@ -87,11 +90,11 @@ export async function startFleetRun(
   const targets = targetsOf(session, fleet, guard);
   const graph = graphOf(session, fleet);
   // Judging costs state reads only; what it cannot settle needs a direct read and maybe a write.
-  const judged = await reconcileTargets(session, targets, graph, { judgeOnly: true });
-  const work = targets.filter((_, i) => needsWork.has(judged[i]!));
-  const settled = judged.filter((r) => !needsWork.has(r));
+  const judged = await reconcileTargetPasses(session, targets, graph, { judgeOnly: true });
+  const work = targets.filter((_, i) => judged[i]!.needsWork === true);
+  const settled = judged.filter((p) => p.needsWork !== true).map((p) => p.report);
   const queue = deps.sink !== undefined && !options.dryRun && work.length > 0 && (options.fanOut === 'queue' || work.length > config.fanOut.inlineBelow);
-  let inline: VaultReport[] = [];
+  let inline: TargetReport[] = [];
   let shards: ShardMessage[] = [];
   let document = '';
   // Stored once per weekly file (content-addressed), so every run's manifest can name it.
@@ -144,7 +147,7 @@ async function sendShards(
   deps: { readonly sink?: ShardSink; readonly runs?: RunRecords },
   shards: readonly ShardMessage[],
   work: readonly TargetConfig[],
-): Promise<{ reports: VaultReport[]; shards: number; vaults: number; errors: RunError[] }> {
+): Promise<{ reports: TargetReport[]; shards: number; vaults: number; errors: RunError[] }> {
   const sent = new Set<number>();
   let failure: unknown;
   let next = 0;
@@ -166,7 +169,7 @@ async function sendShards(
   const why = `the queue failed after ${sent.size} of ${shards.length} shards of run ${session.runId} were sent: ${describeError(failure)}`;
   const finishedAt = session.now().toISOString();
   const byKey = new Map(work.map((t) => [resourceKey(t.resource), t]));
-  const reports: VaultReport[] = [];
+  const reports: TargetReport[] = [];
   for (const shard of missing) {
     const vaults = shard.targets.map((t) => ({ vault: t.id, outcome: 'failed', add: 0, remove: 0, error: { code: 'SHARD_NOT_SENT', message: why } }));
     try {
@@ -186,24 +189,8 @@ async function sendShards(
   return { reports, shards: missing.length, vaults: count, errors: [{ code: 'SHARD_NOT_SENT', message: `${missing.length} of ${shards.length} shards were not sent (${code}); their ${count} firewalls were not reconciled: ${why}` }] };
 }
 
-function notSentReport(target: TargetConfig, message: string): VaultReport {
-  return {
-    vault: target.resource.id,
-    kind: target.kind.kind,
-    outcome: 'failed',
-    add: [],
-    remove: [],
-    unmanaged: [],
-    shared: [],
-    adopted: [],
-    rules: { managed: 0, unmanaged: 0, shared: 0, limit: target.maxRules },
-    excessAddresses: 0,
-    drift: [],
-    findings: [],
-    reasons: [],
-    mode: target.mode,
-    error: { code: 'SHARD_NOT_SENT', message },
-  };
+function notSentReport(target: TargetConfig, message: string): TargetReport {
+  return failedUnplanned(target, { code: 'SHARD_NOT_SENT', message });
 }
 
 /**
@@ -213,10 +200,10 @@ function notSentReport(target: TargetConfig, message: string): VaultReport {
  * when Resource Graph still shows it tagged with the message's profile, within the scope
  * (`rows`, from fleetRowsOf), and the profile's own scope covers it.
  */
-function targetsOfMessage(config: TagwallConfig, message: ShardMessage, rows: ReadonlyMap<string, GraphRow> | undefined, logger: Runtime['logger']): { targets: TargetConfig[]; unprotected: VaultReport[] } {
+function targetsOfMessage(config: TagwallConfig, message: ShardMessage, rows: ReadonlyMap<string, GraphRow> | undefined, logger: Runtime['logger']): { targets: TargetConfig[]; unprotected: TargetReport[] } {
   const explicit = new Map(config.targets.map((t) => [resourceKey(t.resource), t]));
   const targets: TargetConfig[] = [];
-  const unprotected: VaultReport[] = [];
+  const unprotected: TargetReport[] = [];
   for (const entry of message.targets) {
     const own = explicit.get(resourceKey(entry));
     if (own !== undefined) {
@@ -262,7 +249,7 @@ function graphOfMessage(config: TagwallConfig, message: ShardMessage): FleetGrap
   return rows.size === 0 ? undefined : { rows, recheckMs: discover.recheckHours * 3_600_000, lagMs: discover.lagMinutes * 60_000 };
 }
 
-function shardVault(r: VaultReport): ShardVault {
+function shardVault(r: TargetReport): ShardVault {
   return {
     vault: r.vault,
     outcome: r.outcome,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { TagwallError } from './core/errors.js';
+import { TagwallError } from '../core/errors.js';
 import { invalid, parseConfig, type RawConfig, type TagwallConfig } from './config.js';
 
 /**
