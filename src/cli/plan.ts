@@ -6,6 +6,7 @@ import { planVault, type AppliedRecord, type Guards, type ObservedFirewall, type
 import type { TargetConfig } from '../config.js';
 import { desiredForDocument } from '../reconcile.js';
 import { renderExport, type ExportFormat } from '../export/iac.js';
+import { normaliseRule, ruleToWrite } from '../core/rules.js';
 import { count, plural, table, writeLine, type CliIO } from './io.js';
 
 export type PlanFormat = 'text' | 'json' | ExportFormat;
@@ -166,8 +167,8 @@ export function renderPlan(
     const text = renderExport(output.format, {
       kind: target.kind,
       rules: plan.nextRules,
-      add: configured === undefined ? plan.nextRules : plan.add,
-      remove: configured === undefined ? [] : plan.remove,
+      add: configured === undefined ? plan.nextRules : plan.add.map((k) => written(k, target)),
+      remove: configured === undefined ? [] : plan.remove.map((k) => written(k, target)),
       ...(configured === undefined ? {} : { resource: target.resource }),
       origin: `tagwall plan: ${report.selected.join(', ')} from ${doc.cloud} service tags change ${doc.changeNumber} (${where})`,
     });
@@ -197,6 +198,12 @@ export function renderPlan(
   for (const l of lines) writeLine(io.stdout, l);
   tail();
   return code;
+}
+
+/** A plan's normalised key (`a.b.c.d/n`) in the form the firewall is written with. */
+function written(key: string, target: TargetConfig): string {
+  const rule = normaliseRule(key);
+  return rule.cidr === undefined ? rule.value : ruleToWrite(rule.cidr, target.singleAddress);
 }
 
 function targetLines(target: TargetConfig, plan: VaultPlan, configured: PlannedTarget): string[] {
