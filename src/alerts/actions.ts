@@ -120,6 +120,8 @@ export const ACTIONS = {
   TARGET_CREDENTIAL_UNAVAILABLE: CREDENTIAL,
   TARGET_AUTHENTICATION_FAILED: AUTHENTICATION,
   TARGET_OPERATION_TIMEOUT: retry('Azure may still finish the update, and the next run reads whatever it left'),
+  DENY_ASSIGNMENT: person("A deny assignment covers the firewall (a deployment stack's deny settings, say), and a role cannot lift it: exclude tagwall's identity from it (the stack's excludedPrincipals, or its denySettingsMode) or take the firewall out of the stack; docs/IAC.md. It fails the same way until then."),
+  REQUEST_DISALLOWED_BY_POLICY: person("An Azure Policy assignment denies the write: read the policy Azure names in the details, then exempt the firewall or change the assignment (or the target's settings if the policy is right); it fails the same way until then."),
   TARGET_FOREIGN_RULES: person("The perimeter profile holds an entry tagwall cannot place in any rule: look at the profile's access rules the message names and fix or remove that entry by hand."),
   TARGET_OPERATION_FAILED: person("Azure's operation ended failed or cancelled: read Azure's azureCode in the details; a person must look at the firewall before the next run tries again."),
   TARGET_WOULD_ENABLE_FIREWALL: person('The firewall is off (no IP rules), and its first rule would shut out every other network: set enforceDeny on the target to let tagwall turn it on, or add a first rule by hand; nothing is written until then.'),

@@ -81,6 +81,13 @@ function statusError(e: SdkErrorShape, status: number, vault: ResourceRef, actio
     new TagwallError(code, message, { transient, details, cause: e, values: { status, during: action, ...(e.code === undefined ? {} : { azureCode: e.code }) } });
   if (status === 400) return make(code(ctx, 'BAD_REQUEST'), `Azure refused to ${verb} ${ctx.title} ${vault.name}: ${azure}`, false);
   if (status === 401) return make(code(ctx, 'UNAUTHORIZED'), `Azure did not accept the token for ${ctx.title} ${vault.name}: ${azure}`, false);
+  // Governance, not a missing role: granting one changes nothing, so each has its own code and action.
+  if (status === 403 && e.code === 'DenyAssignmentAuthorizationFailed') {
+    return make('DENY_ASSIGNMENT', `a deny assignment does not let this identity ${verb} ${ctx.title} ${vault.name} (a deployment stack's deny settings, say); exclude its principal from it: ${azure}`, false);
+  }
+  if (status === 403 && e.code === 'RequestDisallowedByPolicy') {
+    return make('REQUEST_DISALLOWED_BY_POLICY', `Azure Policy does not allow tagwall to ${verb} ${ctx.title} ${vault.name}: ${azure}`, false);
+  }
   if (status === 403) {
     return make(
       code(ctx, 'FORBIDDEN'),

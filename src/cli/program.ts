@@ -8,12 +8,13 @@ import { fileDateOf, fileDateToUtc } from '../sources/download-page.js';
 import { loadServiceTagFile } from '../sources/file.js';
 import { tagwallVersion } from '../version.js';
 import { writeLine, type CliIO } from './io.js';
-import { runPlan, type ServiceTagsOrigin } from './plan.js';
+import type { PlanFormat, ServiceTagsOrigin } from './plan.js';
+import { EXPORT_FORMATS } from '../export/iac.js';
+import { FIREWALL_KINDS } from '../targets/kinds.js';
 import { runTags } from './tags.js';
 import type { SyncOptions } from './sync.js';
 
-/** Key Vault's hard limit on IP rules. */
-export const KEY_VAULT_MAX_RULES = 1000;
+const KIND_NAMES = FIREWALL_KINDS.map((k) => k.kind);
 
 function widenedPrefix(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 32) throw new InvalidArgumentError('must be a prefix length from 0 to 32 (0: no bound).');
@@ -32,10 +33,39 @@ function collect(value: string, previous: string[] = []): string[] {
 }
 
 function ruleBudget(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a whole number, at least 1 (at most the kind\'s limit).');
+  return Number(value);
+}
+
+function wholeNumber(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number.');
+  return Number(value);
+}
+
+function fraction(value: string): number {
   const n = Number(value);
-  if (n < 1 || n > KEY_VAULT_MAX_RULES) throw new InvalidArgumentError(`must be between 1 and ${KEY_VAULT_MAX_RULES} (Key Vault's limit).`);
+  if (!/^(0|1|0?\.\d+|1\.0*)$/.test(value.trim()) || n < 0 || n > 1) throw new InvalidArgumentError('must be a fraction from 0 to 1, e.g. 0.5.');
   return n;
+}
+
+interface PlanCliOptions {
+  select?: string[];
+  kind: string;
+  maxRules?: number;
+  split31: boolean;
+  extra?: string[];
+  exclude?: string[];
+  maxWidenedPrefix?: number;
+  warnWidenedPrefix?: number;
+  maxExcessAddresses?: number;
+  maxRemovedFraction?: number;
+  maxSourceShrinkFraction?: number;
+  force: boolean;
+  config?: string;
+  target?: string;
+  format: PlanFormat;
+  explain: boolean;
+  json: boolean;
 }
 
 /**
@@ -141,36 +171,51 @@ export function createProgram(io: CliIO): Command {
   sourceOptions(
     program
       .command('plan')
-      .description('Compute the optimal IPv4 allowlist for a selection of service tags, without touching any vault.'),
+      .description('Compute the optimal IPv4 allowlist for a selection of service tags and judge it with sync\'s guards, without touching any firewall; or plan one configured target offline (--config, --target).'),
   )
-    .option('--select <selectors>', 'the tags to allow (required): Name, Name.*, *, or Service@region; comma-separated, repeatable', collect)
-    .option('--max-rules <n>', 'rule budget', ruleBudget, KEY_VAULT_MAX_RULES)
-    .option('--split-31', 'never emit a /31 (old Key Vault API, Storage accounts)', false)
+    .option('--select <selectors>', 'the tags to allow: Name, Name.*, *, or Service@region; comma-separated, repeatable', collect)
+    .addOption(new Option('--kind <kind>', 'the kind of firewall to plan for: its rule limit, address forms and special entries').choices(KIND_NAMES).default('keyvault'))
+    .option('--max-rules <n>', 'rule budget (default: the kind\'s limit, 1000 for a Key Vault)', ruleBudget)
+    .option('--split-31', 'never emit a /31 (old Key Vault API; kinds that refuse /31 never get one anyway)', false)
     .option('--extra <cidrs>', 'extra IPv4 CIDRs to allow, comma-separated, repeatable', collect)
     .option('--exclude <cidrs>', 'IPv4 CIDRs never to allow, comma-separated, repeatable', collect)
-    .option('--max-widened-prefix <n>', 'no widened rule wider than this prefix length; 0 turns the bound off', widenedPrefix, 12)
+    .option('--max-widened-prefix <n>', 'guards.maxWidenedPrefix: no widened rule wider than this prefix length; 0 turns the bound off (default 12)', widenedPrefix)
+    .option('--warn-widened-prefix <n>', 'guards.warnWidenedPrefix: a widened rule wider than this is a WIDE_RULE warning; 0 turns it off (default 16)', widenedPrefix)
+    .option('--max-excess-addresses <n>', 'guards.maxExcessAddresses: refuse a cover admitting more addresses beyond the source (EXCESS_GUARD; default 1048576)', wholeNumber)
+    .option('--max-removed-fraction <f>', 'guards.maxRemovedFraction: refuse removing more of the rules (REMOVAL_GUARD; default 0.5)', fraction)
+    .option('--max-source-shrink-fraction <f>', 'guards.maxSourceShrinkFraction: refuse a source that shrank more since the last record (SOURCE_SHRINK_GUARD; default 0.2)', fraction)
+    .option('--force', 'override the guards as sync --force would; the verdicts say what was overridden', false)
+    .option('--config <file>', 'with --target: the configuration whose target to plan')
+    .option('--target <id>', 'plan this configured target (its resource ID) offline, from its last record in the state store')
+    .addOption(new Option('--format <format>', 'text, json, or an export for infrastructure as code (docs/IAC.md)').choices(['text', 'json', ...EXPORT_FORMATS]).default('text'))
     .option('--explain', 'list every rule that admits addresses beyond the source, and into whose space', false)
-    .option('--json', 'print one JSON object on stdout', false)
-    .action(async (opts: SourceOptions & { select?: string[]; maxRules: number; split31: boolean; extra?: string[]; exclude?: string[]; json: boolean; maxWidenedPrefix: number; explain: boolean }) => {
-      if (opts.select === undefined) throw new TagwallError('USAGE', 'plan needs --select (for example --select AzureDevOps,LogicApps@westeurope); `tagwall tags` lists the tags');
-      const selectors = splitSelectors(opts.select);
-      const loaded = await loadSource(opts, io);
-      runPlan(
-        loaded.document,
-        originOf(loaded),
+    .option('--json', 'the same as --format json', false)
+    .addHelpText('after', '\nExit codes: 0 sync would write this plan; 1 a guard refuses it (as sync would), or the input was bad.')
+    .action(async (opts: SourceOptions & PlanCliOptions) => {
+      const { runPlanCommand } = await import('./plan-command.js');
+      const guards = Object.fromEntries(
+        (['maxWidenedPrefix', 'warnWidenedPrefix', 'maxExcessAddresses', 'maxRemovedFraction', 'maxSourceShrinkFraction'] as const).flatMap((k) => (opts[k] === undefined ? [] : [[k, opts[k]]])),
+      );
+      const code = await runPlanCommand(
         {
-          select: selectors,
-          maxRules: opts.maxRules,
+          ...(opts.select === undefined ? {} : { select: splitSelectors(opts.select) }),
+          kind: opts.kind,
+          ...(opts.maxRules === undefined ? {} : { maxRules: opts.maxRules }),
           split31: opts.split31,
           extra: cidrList(opts.extra),
           exclude: cidrList(opts.exclude),
-          json: opts.json,
-          maxWidenedPrefix: opts.maxWidenedPrefix,
+          guards,
+          force: opts.force,
+          format: opts.json ? 'json' : opts.format,
           explain: opts.explain,
+          ...(opts.config === undefined ? {} : { config: opts.config }),
+          ...(opts.target === undefined ? {} : { target: opts.target }),
+          serviceTagsGiven: opts.serviceTags !== undefined,
         },
         io,
-        loaded.warnings,
+        (override) => loadSource({ ...opts, ...(override as Partial<SourceOptions>) }, io),
       );
+      if (code !== 0) throw new ExitCode(code);
     });
 
   sourceOptions(

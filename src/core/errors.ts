@@ -90,6 +90,11 @@ export type ErrorCode =
   | 'TARGET_OPERATION_TIMEOUT'
   /** A change that would alter entries the firewall keeps in rules that are not tagwall's (a perimeter's other access rules). */
   | 'TARGET_FOREIGN_RULES'
+  // Any kind: Azure governance refused the write, not the identity's role (ARM 403 with its own code).
+  /** A deny assignment (a deployment stack's deny settings, a managed application's) covers the firewall: `DenyAssignmentAuthorizationFailed`. */
+  | 'DENY_ASSIGNMENT'
+  /** An Azure Policy assignment with a deny effect refused the request: `RequestDisallowedByPolicy`. */
+  | 'REQUEST_DISALLOWED_BY_POLICY'
   | 'TARGET_OPERATION_FAILED'
   | 'TARGET_WOULD_ENABLE_FIREWALL'
   | 'TARGET_WOULD_DISABLE_FIREWALL'

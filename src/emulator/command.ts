@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readEmulatorSeedFile, type EmulatorSeed } from './model.js';
 import { sampleSeed } from './sample.js';
 import { startEmulator, type Emulator } from './server.js';
@@ -79,6 +80,8 @@ export async function runEmulatorCommand(options: EmulatorCommandOptions, io: Em
   writeLine(out, `In the shell that runs tagwall: source ${shellQuote(envFile)}   (it holds)`);
   for (const line of exports) writeLine(out, `  ${line}`);
   writeLine(out, `and in a config file: "arm": { "endpoint": "${emulator.url}" } (TAGWALL_ARM_ENDPOINT does this for the plain app settings)`);
+  // The built CLI by its path: `npx tagwall` outside the checkout would fetch whatever the npm registry holds under that name.
+  writeLine(out, `Then run this checkout's tagwall: node ${shellQuote(fileURLToPath(new URL('../cli/main.js', import.meta.url)))} sync --dry-run`);
   writeLine(out, `Control API (tests and demos): ${emulator.url}/_emulator/ (vaults, perimeters, seed, reset, faults, settings, requests)`);
   writeLine(out, 'Press Ctrl+C to stop.');
   options.onReady?.(emulator);

@@ -127,6 +127,11 @@ function perDocument(doc: ServiceTagDocument): { index: TagIndex; desiredFor: Ru
   return entry;
 }
 
+/** How sync builds a target's allowlist from a document: `tagwall plan` plans with the very same (src/cli/plan.ts). */
+export function desiredForDocument(doc: ServiceTagDocument): RunContext['desiredFor'] {
+  return perDocument(doc).desiredFor;
+}
+
 /** Runs every selected target, `concurrency` at a time and subscriptions in turn (fleet/schedule.ts); the order of the reports follows the config. */
 export async function reconcile(config: TagwallConfig, doc: ServiceTagDocument, deps: ReconcileDeps, options: ReconcileOptions): Promise<TargetReport[]> {
   return (await reconcilePasses(config, doc, deps, options)).map((p) => p.report);

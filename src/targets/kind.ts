@@ -26,6 +26,23 @@ export interface GraphPaths {
 }
 
 /**
+ * How infrastructure as code writes a kind's IP rules, for `tagwall plan --format` (src/export/,
+ * docs/IAC.md): data, so the exporters never ask which kind they are writing.
+ */
+export interface IacFacts {
+  /** Where Terraform's azurerm provider keeps the list, e.g. `azurerm_key_vault.network_acls.ip_rules` (for the export's comment and docs). */
+  readonly terraform: string;
+  /** One rule in the ARM/Bicep resource body: the property holding the address and fixed properties beside it; absent: a list of plain strings. */
+  readonly armRule?: { readonly property: string; readonly fixed?: Readonly<Record<string, string>> };
+  /**
+   * The az CLI commands that add and remove one rule, as argv templates with `{group}`, `{name}`,
+   * `{parent}` (the parent resource's name, for a child) and `{rule}`. Absent when the kind's az
+   * commands only replace the whole list (which would drop everyone else's rules): no az export.
+   */
+  readonly az?: { readonly add: readonly string[]; readonly remove: readonly string[] };
+}
+
+/**
  * What a kind of firewall is, as data: where its rules live, how many it takes, how it wants
  * addresses written, and which entries are never tagwall's. The core plans every kind the same
  * way from these facts; it never asks which kind it is planning.
@@ -73,6 +90,8 @@ export interface FirewallFacts {
   readonly graph?: 'rules' | 'tags';
   /** Where Resource Graph's row holds the firewall; set exactly when `graph` is `rules`. */
   readonly graphPaths?: GraphPaths;
+  /** How IaC writes the rules (`tagwall plan --format`). */
+  readonly iac: IacFacts;
   /** The SDK package the adapter uses. */
   readonly sdk: string;
   /** The adapter factory, loaded only when a target of the kind is configured (the SDKs are large). */

@@ -33,7 +33,8 @@ describe('tagwall plan', () => {
   });
 
   it('prints a readable summary and the rules without --json', async () => {
-    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '10', '--max-widened-prefix', '0']);
+    // A wide cover: EXCESS_GUARD is raised so that it passes (the guards have their own tests).
+    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '10', '--max-widened-prefix', '0', '--max-excess-addresses', '100000000']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Service tags\s+Public, change 373/m);
     expect(r.stdout).toMatch(/^Rules\s+10 of 10$/m);
@@ -42,7 +43,7 @@ describe('tagwall plan', () => {
   });
 
   it('gives byte-identical output for the same input', async () => {
-    const args = ['plan', '--service-tags', BUNDLED, '--select', 'AzureCloud.westeurope,LogicApps,PowerBI', '--max-rules', '300', '--json'];
+    const args = ['plan', '--service-tags', BUNDLED, '--select', 'AzureCloud.westeurope,LogicApps,PowerBI', '--max-rules', '300', '--max-excess-addresses', '100000000', '--json'];
     const [a, b] = await Promise.all([runCli(args), runCli(args)]);
     expect(a.code).toBe(0);
     expect(a.stdout).toBe(b.stdout);
@@ -74,7 +75,7 @@ describe('tagwall plan', () => {
 
   it('names the smallest budget that works when the budget is infeasible, and that budget does work', async () => {
     // Excluding one address in every /8 of the selection makes wide rules impossible.
-    const base = ['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--exclude', '20.0.0.1,40.0.0.1,51.0.0.1,52.0.0.1,13.0.0.1,4.0.0.1', '--json'];
+    const base = ['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--exclude', '20.0.0.1,40.0.0.1,51.0.0.1,52.0.0.1,13.0.0.1,4.0.0.1', '--max-excess-addresses', '100000000', '--json'];
     const r = await runCli([...base, '--max-rules', '1']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
@@ -176,7 +177,7 @@ describe('tagwall tags', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/no widened rule wider than \/12 .*the smallest budget that works is 14; without the bound, 3 would do/);
-    const fits = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '14', '--json']);
+    const fits = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '14', '--max-excess-addresses', '100000000', '--json']);
     expect(fits.code).toBe(0);
     const rules = (JSON.parse(fits.stdout) as { rules: string[] }).rules;
     for (const rule of rules) expect(Number(rule.includes('/') ? rule.split('/')[1] : 32)).toBeGreaterThanOrEqual(12);
@@ -184,7 +185,8 @@ describe('tagwall tags', () => {
 
   it('--explain lists every widened rule, widest first, with where its excess lies', async () => {
     const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '10', '--max-widened-prefix', '0', '--explain', '--json']);
-    expect(r.code).toBe(0);
+    // 11.5 million addresses beyond the source: sync would refuse it (EXCESS_GUARD), and plan says so.
+    expect(r.code).toBe(1);
     const w = (JSON.parse(r.stdout) as { widening: { rules: { rule: string; excessAddresses: number; excessInAzure: number; excessOutsideAzure: number; tags: string[] }[]; totals: { excessAddresses: number } } }).widening;
     // The figure the new user saw: 11,529,408 extra addresses in 10 rules.
     expect(w.totals.excessAddresses).toBe(11_529_408);
@@ -202,5 +204,68 @@ describe('tagwall tags', () => {
     const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-widened-prefix', '33']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--max-widened-prefix.*prefix length from 0 to 32/);
+  });
+});
+
+interface GuardJson {
+  code: string;
+  guard?: string;
+  verdict: 'pass' | 'refused' | 'forced' | 'warning';
+  limit?: number;
+  excessAddresses?: number;
+  rules?: string[];
+}
+
+describe('tagwall plan judges the cover with sync\'s guards', () => {
+  const ISSUE = ['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '14'];
+
+  it('refuses what sync refuses: 14 rules for AzureDevOps is EXCESS_GUARD, with WIDE_RULE, exit 1', async () => {
+    const r = await runCli([...ISSUE, '--json']);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { guards: GuardJson[]; rules: string[] };
+    const verdicts = Object.fromEntries(out.guards.map((g) => [g.code, g.verdict]));
+    expect(verdicts).toEqual({
+      EMPTY_SOURCE_GUARD: 'pass',
+      SOURCE_SHRINK_GUARD: 'pass',
+      REMOVAL_GUARD: 'pass',
+      EXCESS_GUARD: 'refused',
+      COLLAPSE_INFEASIBLE: 'pass',
+      WIDE_RULE: 'warning',
+    });
+    // 2,355,776 beyond the source: two /12s and a /14 (see --explain); the default limit is a /12's 1,048,576.
+    expect(out.guards.find((g) => g.code === 'EXCESS_GUARD')).toMatchObject({ guard: 'maxExcessAddresses', limit: 1_048_576, excessAddresses: 2_355_776 });
+    expect(out.guards.find((g) => g.code === 'WIDE_RULE')!.rules!.sort()).toEqual(['20.192.0.0/12', '20.32.0.0/12', '40.80.0.0/14']);
+    // The refused cover is still shown, for the reviewer.
+    expect(out.rules).toHaveLength(14);
+    expect(r.stderr).toMatch(/^tagwall: sync would refuse this plan: EXCESS_GUARD/m);
+
+    const text = await runCli(ISSUE);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/^Guards\s+sync would refuse: EXCESS_GUARD$/m);
+    expect(text.stdout).toMatch(/^ {2}refused\s+EXCESS_GUARD\s+the collapse admits 2355776 addresses/m);
+    expect(text.stdout).toMatch(/^ {2}warning\s+WIDE_RULE\s+3 widened rules are wider than \/16/m);
+  });
+
+  it('passes what sync writes: exit 0, every verdict pass', async () => {
+    const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { guards: GuardJson[] };
+    expect(out.guards.map((g) => g.verdict)).toEqual(['pass', 'pass', 'pass', 'pass', 'pass', 'pass']);
+    expect(out.guards.find((g) => g.code === 'EXCESS_GUARD')).toMatchObject({ excessAddresses: 0 });
+  });
+
+  it('takes the guards\' settings by their configuration names, and --force shows what it overrides', async () => {
+    const raised = await runCli([...ISSUE, '--max-excess-addresses', '2355776', '--warn-widened-prefix', '12', '--json']);
+    expect(raised.code).toBe(0);
+    const guards = (JSON.parse(raised.stdout) as { guards: GuardJson[] }).guards;
+    expect(guards.find((g) => g.code === 'EXCESS_GUARD')).toMatchObject({ verdict: 'pass', limit: 2_355_776 });
+    expect(guards.find((g) => g.code === 'WIDE_RULE')).toMatchObject({ verdict: 'pass', limit: 12 });
+    const oneShort = await runCli([...ISSUE, '--max-excess-addresses', '2355775', '--json']);
+    expect(oneShort.code).toBe(1);
+
+    const forced = await runCli([...ISSUE, '--force', '--json']);
+    expect(forced.code).toBe(0);
+    expect((JSON.parse(forced.stdout) as { guards: GuardJson[] }).guards.find((g) => g.code === 'EXCESS_GUARD')!.verdict).toBe('forced');
+    expect(forced.stderr).toMatch(/^warning: --force overrode EXCESS_GUARD for this plan$/m);
   });
 });

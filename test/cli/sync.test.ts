@@ -141,3 +141,21 @@ describe('tagwall sync', () => {
     expect(r.stdout).toMatch(/Exit codes: 0 .*; 1 .*\n2 \(only with --detailed-exitcode\)/);
   });
 });
+
+describe('tagwall plan and tagwall sync judge a cover alike', () => {
+  it('the cover plan refuses (AzureDevOps in 14 rules) is the one sync refuses, with the same codes', async () => {
+    await emulator.control.seed({ vaults: [seedVault('kv-empty', { defaultAction: 'Deny', ipRules: [] })] });
+    const config = await writeConfig([{ vault: vaultId('kv-empty'), select: ['AzureDevOps'], maxRules: 14 }]);
+    const sync = await runCli(['sync', '--config', config, '--dry-run', '--json'], { cwd: dir, env });
+    expect(sync.code).toBe(1);
+    const vault = (JSON.parse(sync.stdout) as { vaults: { outcome: string; reasons: { code: string }[]; findings: { code: string }[] }[] }).vaults[0]!;
+    expect(vault.outcome).toBe('refused');
+    const plan = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '14', '--json']);
+    expect(plan.code).toBe(1);
+    const guards = (JSON.parse(plan.stdout) as { guards: { code: string; verdict: string }[] }).guards;
+    expect(guards.filter((g) => g.verdict === 'refused').map((g) => g.code)).toEqual(vault.reasons.map((r) => r.code));
+    expect(vault.reasons.map((r) => r.code)).toEqual(['EXCESS_GUARD']);
+    expect(guards.filter((g) => g.verdict === 'warning').map((g) => g.code)).toEqual(vault.findings.filter((f) => f.code === 'WIDE_RULE').map((f) => f.code));
+    expect(vault.findings.map((f) => f.code)).toContain('WIDE_RULE');
+  });
+});

@@ -52,6 +52,11 @@ function hint(name: string): string {
 }
 
 describe('tagwall emulator', () => {
+  it('names the CLI by its built path, never through npx (which resolves the name from the npm registry)', () => {
+    expect(output).toMatch(/^Then run this checkout's tagwall: node \/\S+\/cli\/main\.js sync --dry-run$/m);
+    expect(output).not.toMatch(/\bnpx\b/);
+  });
+
   it('prints the URL, the CA path under .tagwall/emulator, the seeded vaults and the environment hints', () => {
     expect(output).toContain(`listening on ${emulator.url}`);
     expect(output).toContain(`CA certificate: ${join(dir, '.tagwall', 'emulator', 'ca.pem')}`);

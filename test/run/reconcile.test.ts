@@ -11,6 +11,7 @@ import { loadServiceTagFile } from '../../src/sources/file.js';
 import type { RunReport } from '../../src/run/run.js';
 import { FAST_RETRY, seedVault, startTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
 import { BUNDLED, FIXTURES } from '../helpers/cli.js';
+import { ACTIONS } from '../../src/alerts/actions.js';
 
 // Reconcile rounds through the real SDK client, over HTTPS, against the emulator.
 
@@ -239,6 +240,18 @@ describe('faults', () => {
     const report = await sync(both());
     expect(report.vaults.map((v) => v.outcome)).toEqual(['failed', 'applied']);
     expect(report.vaults[0]!.error?.code).toMatch(/VAULT_SERVER_ERROR/);
+    expect(await rulesOf('kv-app')).toEqual([`${OFFICE}/32`]);
+  });
+
+  it.each([
+    ['DenyAssignmentAuthorizationFailed', 'DENY_ASSIGNMENT'],
+    ['RequestDisallowedByPolicy', 'REQUEST_DISALLOWED_BY_POLICY'],
+  ] as const)('a write Azure governance refuses (403 %s) fails with %s, its own code and action, not VAULT_FORBIDDEN', async (azureCode, code) => {
+    await emu.emulator.control.addFault({ kind: 'respond', method: 'PATCH', vault: 'kv-app', status: 403, code: azureCode, message: 'The access is denied.', times: 'always' });
+    const report = await sync(both());
+    expect(report.vaults.map((v) => v.outcome)).toEqual(['failed', 'applied']);
+    expect(report.vaults[0]!.error).toMatchObject({ code, azureCode, status: 403, during: 'write' });
+    expect(ACTIONS[code].action).not.toBe(ACTIONS.VAULT_FORBIDDEN.action);
     expect(await rulesOf('kv-app')).toEqual([`${OFFICE}/32`]);
   });
 

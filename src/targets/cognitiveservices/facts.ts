@@ -26,6 +26,14 @@ export const COGNITIVE_SERVICES: FirewallFacts = {
   },
   graph: 'rules',
   graphPaths: { rules: 'properties.networkAcls.ipRules', ruleValue: 'value', defaultAction: 'properties.networkAcls.defaultAction', bypass: 'properties.networkAcls.bypass', publicNetworkAccess: 'properties.publicNetworkAccess' },
+  iac: {
+    terraform: 'azurerm_cognitive_account.network_acls.ip_rules',
+    armRule: { property: 'value' },
+    az: {
+      add: ['az', 'cognitiveservices', 'account', 'network-rule', 'add', '--resource-group', '{group}', '--name', '{name}', '--ip-address', '{rule}'],
+      remove: ['az', 'cognitiveservices', 'account', 'network-rule', 'remove', '--resource-group', '{group}', '--name', '{name}', '--ip-address', '{rule}'],
+    },
+  },
   sdk: '@azure/arm-cognitiveservices',
   load: async () => (await import('./adapter.js')).createCognitiveServicesFirewalls,
 };

@@ -29,6 +29,15 @@ export const CONTAINER_REGISTRY: FirewallFacts = {
   graph: 'rules',
   // The ARM body's name for a rule's address is value (the SDK's iPAddressOrRange); bypass sits beside networkRuleSet.
   graphPaths: { rules: 'properties.networkRuleSet.ipRules', ruleValue: 'value', defaultAction: 'properties.networkRuleSet.defaultAction', bypass: 'properties.networkRuleBypassOptions', publicNetworkAccess: 'properties.publicNetworkAccess' },
+  iac: {
+    // A block per rule in azurerm: `dynamic "ip_rule"` with `action = "Allow"`, `ip_range = ip_rule.value`.
+    terraform: 'azurerm_container_registry.network_rule_set.ip_rule[].ip_range',
+    armRule: { property: 'value', fixed: { action: 'Allow' } },
+    az: {
+      add: ['az', 'acr', 'network-rule', 'add', '--resource-group', '{group}', '--name', '{name}', '--ip-address', '{rule}'],
+      remove: ['az', 'acr', 'network-rule', 'remove', '--resource-group', '{group}', '--name', '{name}', '--ip-address', '{rule}'],
+    },
+  },
   sdk: '@azure/arm-containerregistry',
   load: async () => (await import('./adapter.js')).createRegistryFirewalls,
 };

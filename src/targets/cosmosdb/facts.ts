@@ -55,6 +55,8 @@ export const COSMOS_DB: FirewallFacts = {
   graph: 'rules',
   // No defaultAction in the API: the adapter's Deny/Allow is derived from the rules, which are compared by count.
   graphPaths: { rules: 'properties.ipRules', ruleValue: 'ipAddressOrRange', bypass: 'properties.networkAclBypass', publicNetworkAccess: 'properties.publicNetworkAccess' },
+  // az cosmosdb only sets the whole list (--ip-range-filter), which would drop everyone else's entries: no az export.
+  iac: { terraform: 'azurerm_cosmosdb_account.ip_range_filter', armRule: { property: 'ipAddressOrRange' } },
   sdk: '@azure/arm-cosmosdb',
   load: async () => (await import('./adapter.js')).createCosmosDbFirewalls,
 };

@@ -25,6 +25,15 @@ export const EVENT_HUBS: NamespaceFacts = {
   },
   // Its rules are in the child networkRuleSets/default, which Resource Graph does not describe.
   graph: 'tags',
+  iac: {
+    // A block per rule in azurerm: `dynamic "ip_rule"` over the list, `ip_mask = ip_rule.value`.
+    terraform: 'azurerm_eventhub_namespace.network_rulesets.ip_rule[].ip_mask',
+    armRule: { property: 'ipMask', fixed: { action: 'Allow' } },
+    az: {
+      add: ['az', 'eventhubs', 'namespace', 'network-rule-set', 'ip-rule', 'add', '--resource-group', '{group}', '--namespace-name', '{name}', '--ip-rule', 'ip-address={rule}', 'action=Allow'],
+      remove: ['az', 'eventhubs', 'namespace', 'network-rule-set', 'ip-rule', 'remove', '--resource-group', '{group}', '--namespace-name', '{name}', '--ip-rule', 'ip-address={rule}'],
+    },
+  },
   sdk: '@azure/arm-eventhub',
   load: async () => (await import('./adapter.js')).createEventHubFirewalls,
   // "This feature isn't supported in the basic tier."

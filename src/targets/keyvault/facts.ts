@@ -25,6 +25,14 @@ export const KEY_VAULT: FirewallFacts = {
   errorCodes: 'VAULT',
   graph: 'rules',
   graphPaths: { rules: 'properties.networkAcls.ipRules', ruleValue: 'value', defaultAction: 'properties.networkAcls.defaultAction', bypass: 'properties.networkAcls.bypass', publicNetworkAccess: 'properties.publicNetworkAccess' },
+  iac: {
+    terraform: 'azurerm_key_vault.network_acls.ip_rules',
+    armRule: { property: 'value' },
+    az: {
+      add: ['az', 'keyvault', 'network-rule', 'add', '--resource-group', '{group}', '--name', '{name}', '--ip-address', '{rule}'],
+      remove: ['az', 'keyvault', 'network-rule', 'remove', '--resource-group', '{group}', '--name', '{name}', '--ip-address', '{rule}'],
+    },
+  },
   sdk: '@azure/arm-keyvault',
   load: async () => (await import('./adapter.js')).createKeyVaultFirewalls,
 };

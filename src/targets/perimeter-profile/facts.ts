@@ -27,6 +27,8 @@ export const PERIMETER_PROFILE: FirewallFacts = {
     defaultAction:
       'none of its own: a perimeter denies public inbound traffic unless an access rule allows it, so tagwall reads it as Deny and never reports the firewall off',
   },
+  // The rules are an access rule's addressPrefixes (plain strings); az has no per-address verb for them.
+  iac: { terraform: 'azurerm_network_security_perimeter_access_rule.address_prefixes' },
   sdk: '@azure/arm-network',
   load: async () => (await import('./adapter.js')).createPerimeterProfileFirewalls,
 };

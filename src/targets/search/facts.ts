@@ -28,6 +28,8 @@ export const AI_SEARCH: FirewallFacts = {
   graph: 'rules',
   // No defaultAction in the API: the adapter's Deny/Allow is derived from the rules, which are compared by count.
   graphPaths: { rules: 'properties.networkRuleSet.ipRules', ruleValue: 'value', bypass: 'properties.networkRuleSet.bypass', publicNetworkAccess: 'properties.publicNetworkAccess' },
+  // az search service update only sets the whole list (--ip-rules), which would drop everyone else's: no az export.
+  iac: { terraform: 'azurerm_search_service.allowed_ips', armRule: { property: 'value' } },
   sdk: '@azure/arm-search',
   load: async () => (await import('./adapter.js')).createSearchFirewalls,
 };

@@ -23,6 +23,14 @@ export const SERVICE_BUS: NamespaceFacts = {
   },
   // Its rules are in the child networkRuleSets/default, which Resource Graph does not describe.
   graph: 'tags',
+  iac: {
+    terraform: 'azurerm_servicebus_namespace.network_rule_set.ip_rules',
+    armRule: { property: 'ipMask', fixed: { action: 'Allow' } },
+    az: {
+      add: ['az', 'servicebus', 'namespace', 'network-rule-set', 'ip-rule', 'add', '--resource-group', '{group}', '--namespace-name', '{name}', '--ip-rule', 'ip-address={rule}', 'action=Allow'],
+      remove: ['az', 'servicebus', 'namespace', 'network-rule-set', 'ip-rule', 'remove', '--resource-group', '{group}', '--namespace-name', '{name}', '--ip-rule', 'ip-address={rule}'],
+    },
+  },
   sdk: '@azure/arm-servicebus',
   load: async () => (await import('./adapter.js')).createServiceBusFirewalls,
   // Premium only until mid-2023; the page now says the Standard SKU supports IP filtering.

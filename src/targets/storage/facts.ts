@@ -28,6 +28,14 @@ export const STORAGE_ACCOUNT: FirewallFacts = {
   graph: 'rules',
   // The ARM body's names: the SDK calls networkAcls networkRuleSet and a rule's value iPAddressOrRange.
   graphPaths: { rules: 'properties.networkAcls.ipRules', ruleValue: 'value', defaultAction: 'properties.networkAcls.defaultAction', bypass: 'properties.networkAcls.bypass', publicNetworkAccess: 'properties.publicNetworkAccess' },
+  iac: {
+    terraform: 'azurerm_storage_account.network_rules.ip_rules',
+    armRule: { property: 'value', fixed: { action: 'Allow' } },
+    az: {
+      add: ['az', 'storage', 'account', 'network-rule', 'add', '--resource-group', '{group}', '--account-name', '{name}', '--ip-address', '{rule}'],
+      remove: ['az', 'storage', 'account', 'network-rule', 'remove', '--resource-group', '{group}', '--account-name', '{name}', '--ip-address', '{rule}'],
+    },
+  },
   sdk: '@azure/arm-storage',
   load: async () => (await import('./adapter.js')).createStorageFirewalls,
 };
