@@ -8,6 +8,7 @@ import type { Fleet, RunFinding } from './fleet/discovery.js';
 import type { GraphPageStats } from './fleet/graph-client.js';
 import type { FleetGraph } from './fleet/model.js';
 import { BacklogRepository, VaultStateRepository } from './state/records.js';
+import { prefetchedRecords } from './state/run-cache.js';
 
 import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunError, type RunOptions, type RunResult, type RunSession, type Runtime } from './session.js';
 import { fleetOf, fleetSummary, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet/run-fleet.js';
@@ -51,7 +52,7 @@ export async function reconcileTargets(
     {
       firewalls: session.firewalls,
       ...(session.perimeters === undefined ? {} : { perimeters: session.perimeters }),
-      state: new VaultStateRepository(session.state).access(),
+      state: new VaultStateRepository(await prefetchedRecords(session.state, targets)).access(),
       now: session.now,
       ...(runtime.onVaultDone === undefined ? {} : { onVaultDone: runtime.onVaultDone }),
       throttled: (subscriptionId) => session.pacer.isBlocked(subscriptionId),
