@@ -25,10 +25,12 @@ import { conflict, etagOf, type KeyValueStore, type StoredText, type WriteCondit
  *   between processes (the same `state.json.lock` the one-file store took, so old and new versions
  *   of tagwall exclude each other) and one write at a time per record within the process: the
  *   comparison and the rename cannot be separated by another tagwall writer.
- * - What was read or written is kept in memory with the file's identity (inode, size, mtime), by
- *   folder for every store of the process: a record read again in the run costs a stat, not a read
- *   and a decode, and a commit replaces the kept text in place. A file whose identity changed (an
- *   edit by hand) is read again.
+ * - Each record's ETag is kept in memory with the file's identity (inode, size, mtime), by folder
+ *   for every store of the process, so a conditional write costs a stat, not a read and a hash. The
+ *   texts are not kept here: a run's reads are served by its RunCache (run-cache.ts), which a
+ *   commit updates in place, and holding every record of a 10,000-firewall fleet for the life of
+ *   the process would double what a run holds at its peak. A file whose identity changed (an edit
+ *   by hand) is read again.
  * - A record that cannot be read or decoded fails only the firewall it belongs to (records.ts
  *   reports STATE_CORRUPT for it); the other records are separate files.
  */
@@ -100,12 +102,12 @@ export class RecordFileStore implements KeyValueStore {
     const file = this.fileOf(key);
     // Compare and swap as one step per record: the lock keeps other processes out, this queue other callers in this one.
     return serialised(file, async () => {
-      const now = await this.current(key, file);
+      const now = await this.currentEtag(key, file);
       if (condition.ifNoneExists && now !== undefined) throw conflict(this.description, key);
-      if (condition.ifMatch !== undefined && now?.etag !== condition.ifMatch) throw conflict(this.description, key);
+      if (condition.ifMatch !== undefined && now !== condition.ifMatch) throw conflict(this.description, key);
       const etag = etagOf(text);
       await this.write(file, text);
-      this.kept.set(file, { text, etag, identity: await identityOf(file, this.path) });
+      this.kept.set(file, { etag, identity: await identityOf(file, this.path) });
       return etag;
     });
   }
@@ -164,8 +166,22 @@ export class RecordFileStore implements KeyValueStore {
       this.kept.delete(file);
       return undefined;
     }
+    return this.read(key, file, identity);
+  }
+
+  /** The record's ETag as it is on disk now, reading the file only when it is not the one last seen. */
+  private async currentEtag(key: string, file: string): Promise<string | undefined> {
+    const identity = await identityOf(file, this.path);
+    if (identity === undefined) {
+      this.kept.delete(file);
+      return undefined;
+    }
     const kept = this.kept.get(file);
-    if (kept !== undefined && kept.identity === identity) return { text: kept.text, etag: kept.etag };
+    if (kept !== undefined && kept.identity === identity) return kept.etag;
+    return (await this.read(key, file, identity))?.etag;
+  }
+
+  private async read(key: string, file: string, identity: string): Promise<StoredText | undefined> {
     let text: string;
     try {
       text = await readFile(file, 'utf8');
@@ -175,7 +191,7 @@ export class RecordFileStore implements KeyValueStore {
     }
     const etag = etagOf(text);
     // Kept only when nothing changed the file while it was read; otherwise the next read reads it again.
-    if ((await identityOf(file, this.path)) === identity) this.kept.set(file, { text, etag, identity });
+    if ((await identityOf(file, this.path)) === identity) this.kept.set(file, { etag, identity });
     return { text, etag };
   }
 
@@ -241,7 +257,7 @@ export class RecordFileStore implements KeyValueStore {
       const file = this.fileOf(key);
       await serialised(file, async () => {
         await this.write(file, text);
-        this.kept.set(file, { text, etag: etagOf(text), identity: await identityOf(file, this.path) });
+        this.kept.set(file, { etag: etagOf(text), identity: await identityOf(file, this.path) });
       });
     });
     const moved = `${legacy}.migrated`;
@@ -255,7 +271,6 @@ export class RecordFileStore implements KeyValueStore {
 }
 
 interface Kept {
-  readonly text: string;
   readonly etag: string;
   /** inode:size:mtime (ns) of the file the text was read from or written to. */
   readonly identity: string | undefined;
