@@ -130,6 +130,31 @@ function processCpuMs(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * With TAGWALL_BENCH_CPU_PROF=<folder>, `fn` runs under the V8 CPU profiler (what `node --cpu-prof`
+ * records, for this run alone rather than the whole bench) and the profile is written there as
+ * `<name>.cpuprofile`, for Chrome's DevTools or any reader of that format.
+ */
+async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const dir = process.env.TAGWALL_BENCH_CPU_PROF;
+  if (dir === undefined || dir === '') return fn();
+  const { Session } = await import('node:inspector');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e === null ? resolve(r) : reject(e))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 500 });
+  await post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    session.disconnect();
+    await writeFile(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+  }
+}
+
 /** Wall time and both processes' CPU time around `fn`: a run whose CPU time nears its wall time is bound by CPU, not by latency. */
 async function measured<T>(emulator: EmulatorProcess, fn: () => Promise<T>): Promise<{ value: T; ms: number; cpu: string }> {
   const emuBefore = processCpuMs(emulator.child.pid);
@@ -190,9 +215,10 @@ async function fleetSection(ctx: SectionContext, shape: FleetShape): Promise<voi
     const raw = rawConfig(emulator, work, { concurrency: 256, concurrencyPerSubscription: 8, ...(azurite === undefined ? {} : { state: { store: 'blob' as const, container: 'fleet' } }) });
     const config = parseConfig(raw, { baseDir: work, source: 'bench' });
     const runtime = runtimeFor(emulator, env);
-    const run = async () => {
+    const run = async (profile?: string) => {
       await emulator.control.resetStats();
-      const { value, ms, cpu } = await measured(emulator, () => runSync(config, { dryRun: false, force: false, alerts: 'off' }, runtime));
+      const once = () => runSync(config, { dryRun: false, force: false, alerts: 'off' }, runtime);
+      const { value, ms, cpu } = await measured(emulator, () => (profile === undefined ? once() : profiled(`fleet-${shape.store}-${vaults}-${profile}`, once)));
       return { ms, cpu, report: value.report, stats: await emulator.control.stats() };
     };
     const prepared = (r: { report: RunReport }) => r.report.vaults.every((v) => v.outcome === 'in-sync' && v.checkedBy === 'resource-graph');
@@ -247,7 +273,7 @@ async function fleetSection(ctx: SectionContext, shape: FleetShape): Promise<voi
     await inPool(removal, 16, (r) => emulator.control.removeRule(r.id, r.rule!));
     await emulator.control.updateSettings({ latencyMs: LATENCY_MS });
     await sleep(GRAPH_WINDOW_MS + 200);
-    const week = await run();
+    const week = await run('week');
     const ws = week.stats;
     const gets = ws.byRoute['GET vault'] ?? 0;
     const patches = ws.byRoute['PATCH vault'] ?? 0;
@@ -268,7 +294,7 @@ async function fleetSection(ctx: SectionContext, shape: FleetShape): Promise<voi
 
     // The next run confirms each write with one GET (Resource Graph shows the written firewalls changed since their record).
     await sleep(GRAPH_WINDOW_MS + 200);
-    const after = await run();
+    const after = await run('after');
     const as = after.stats;
     ctx.record({
       label: `the run after the week's change: wall time, ${changed.length} of ${vaults} written`,
@@ -289,6 +315,8 @@ async function fleetSection(ctx: SectionContext, shape: FleetShape): Promise<voi
 
 registerSection('fleet', (ctx) => fleetSection(ctx, { subscriptions: 100, changedPerSubscription: 10, store: 'file', steady: true }));
 registerSection('fleet-blob', (ctx) => fleetSection(ctx, { subscriptions: 100, changedPerSubscription: 10, store: 'blob', steady: true }));
+// The week's change at 10,000 without the steady state, for profiling it (TAGWALL_BENCH_CPU_PROF) in a few minutes.
+registerSection('fleet-week', (ctx) => fleetSection(ctx, { subscriptions: 100, changedPerSubscription: 10, store: 'file', steady: false }));
 // The issue's confirming-run target: 2,000 firewalls, 100 of them written, the run after under 3 s.
 registerSection('fleet-2000', (ctx) => fleetSection(ctx, { subscriptions: 20, changedPerSubscription: 5, store: 'file', steady: false, confirmTargetMs: 3_000 }));
 registerSection('fleet-2000-blob', (ctx) => fleetSection(ctx, { subscriptions: 20, changedPerSubscription: 5, store: 'blob', steady: false, confirmTargetMs: 3_000 }));

@@ -77,10 +77,14 @@ async function diskUse(dir: string): Promise<{ files: number; bytes: number; all
   return { files, bytes, allocated };
 }
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+/** Wall time, and this process's CPU time: for blob state, the rest is Azurite's (its own process) and the loopback. */
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; cpu: string }> {
+  const before = process.cpuUsage();
   const t = performance.now();
   const value = await fn();
-  return { value, ms: performance.now() - t };
+  const ms = performance.now() - t;
+  const used = process.cpuUsage(before);
+  return { value, ms, cpu: `tagwall CPU ${((used.user + used.system) / 1000).toFixed(0)} ms` };
 }
 
 registerSection('state', async (ctx: SectionContext) => {
@@ -96,7 +100,7 @@ registerSection('state', async (ctx: SectionContext) => {
     const repo = new VaultStateRepository(writer);
     const written = await timed(() => inPool(all.length, 32, (i) => repo.save(all[i]!.ref, all[i]!.record)));
     await writer.close();
-    ms(`records: write ${n} records`, written.ms, 'each its own file, flushed and renamed, 32 at a time');
+    ms(`records: write ${n} records`, written.ms, `each its own file, flushed and renamed, 32 at a time; ${written.cpu}`);
     // Moved to a folder no store of this process has seen, so nothing is served from memory.
     await mkdir(join(work, 'b'));
     await rename(join(work, 'a', 'state'), join(work, 'b', 'state'));
@@ -105,7 +109,7 @@ registerSection('state', async (ctx: SectionContext) => {
     const reader = new RecordFileStore(join(work, 'b', 'state.json'));
     const loaded = await timed(() => loadAll(reader, refs));
     await reader.close();
-    ms(`records: load ${n} records (read ahead 32 at a time, JSON + schema)`, loaded.ms, `${loaded.value} found; a cold page cache would add the disk's reads`);
+    ms(`records: load ${n} records (read ahead 32 at a time, JSON + schema)`, loaded.ms, `${loaded.value} found; ${loaded.cpu}; a cold page cache would add the disk's reads`);
 
     // The one-file store, as before.
     const texts = new Map(all.map(({ ref, record }) => [vaultStateKey(ref), JSON.stringify(record)]));
@@ -123,7 +127,7 @@ registerSection('state', async (ctx: SectionContext) => {
       return found;
     });
     await one.close();
-    ms(`one file (before): load ${n} records`, oneLoaded.ms, `${oneLoaded.value} found, one load at a time as runs made them`);
+    ms(`one file (before): load ${n} records`, oneLoaded.ms, `${oneLoaded.value} found, one load at a time as runs made them; ${oneLoaded.cpu}`);
 
     // Blob state on Azurite (loopback, in memory).
     const azurite = await startAzurite();
@@ -131,13 +135,13 @@ registerSection('state', async (ctx: SectionContext) => {
       const blob = BlobStore.fromConnectionString(azurite.connectionString, 'bench-state');
       const blobRepo = new VaultStateRepository(blob);
       const put = await timed(() => inPool(all.length, 32, (i) => blobRepo.save(all[i]!.ref, all[i]!.record)));
-      ms(`blob: write ${n} records`, put.ms, 'one blob each, 32 at a time, on Azurite');
+      ms(`blob: write ${n} records`, put.ms, `one blob each, 32 at a time, on Azurite; ${put.cpu}`);
       let bytes = 0;
       for (const text of texts.values()) bytes += Buffer.byteLength(text);
       mb(`blob: stored, ${n} records`, bytes, `${n} blobs, ${(bytes / n).toFixed(0)} bytes a record (content only)`);
       const fresh = BlobStore.fromConnectionString(azurite.connectionString, 'bench-state');
       const blobLoaded = await timed(() => loadAll(fresh, refs));
-      ms(`blob: load ${n} records (read ahead 32 at a time, JSON + schema)`, blobLoaded.ms, `${blobLoaded.value} found; Azurite's own CPU is most of it`);
+      ms(`blob: load ${n} records (read ahead 32 at a time, JSON + schema)`, blobLoaded.ms, `${blobLoaded.value} found; ${blobLoaded.cpu}, the rest waits on Azurite`);
     } finally {
       await azurite.stop();
     }
