@@ -338,13 +338,13 @@ registerSection('fleet-queue', async (ctx) => {
     const sent: ShardMessage[] = [];
     let timerMs = 0;
     let started!: Awaited<ReturnType<typeof startFleetRun>>;
-    const { value: results, ms, cpu } = await measured(emulator, async (): Promise<ShardResult[]> => {
+    const { value: results, ms, cpu } = await measured(emulator, () => profiled(`fleet-queue-${vaults}`, async (): Promise<ShardResult[]> => {
       const t = performance.now();
       started = await startFleetRun(config, { dryRun: false, force: false, alerts: 'off', fanOut: 'queue' }, runtime, { sink: { send: async (messages) => void sent.push(...messages) } });
       timerMs = performance.now() - t;
       // The host hands each message to the worker as a fresh invocation; several run side by side.
       return inPool(sent, shardsAtOnce, (m) => runShard(config, structuredClone(m), runtime));
-    });
+    }));
     const stats = await emulator.control.stats();
     const perVault = 3;
     const bound = Math.ceil(vaults / concurrency) * perVault * LATENCY_MS;
