@@ -12,6 +12,7 @@ import { fleetOf, fleetSummary, graphOf, rememberFleetSize, targetsOf, wantedBy,
 import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunOptions, type RunResult, type RunSession, type Runtime } from './open.js';
 import { reconcilePasses, type SettledPass } from './reconcile.js';
 import { failedUnplanned, type RunError, type RunReport } from './report.js';
+import { prefetchedRecords } from '../state/run-cache.js';
 
 // The run's front door: what the CLI, the handlers and the tests call, from wherever it lives in run/.
 export { credentialFor, type RunOptions, type RunResult, type Runtime } from './open.js';
@@ -62,7 +63,7 @@ export async function reconcileTargetPasses(
     {
       firewalls: session.firewalls,
       ...(session.perimeters === undefined ? {} : { perimeters: session.perimeters }),
-      state: new TargetStateRepository(session.state).access(),
+      state: new TargetStateRepository(await prefetchedRecords(session.state, targets)).access(),
       now: session.now,
       ...(runtime.onTargetDone === undefined ? {} : { onTargetDone: runtime.onTargetDone }),
       throttled: (subscriptionId) => session.pacer.isBlocked(subscriptionId),

@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import type { TagwallConfig } from '../config/config.js';
 import { TagwallError } from '../core/errors.js';
 import type { ResourceRef } from '../core/resource-id.js';
 import type { AppliedRecord } from '../core/target-plan.js';
-import { decodeStateFile } from './json-file-store.js';
-import { etagOf, type KeyValueStore } from './store.js';
+import { RecordFileStore } from './record-file-store.js';
+import type { KeyValueStore } from './store.js';
 import { createStateStore, type Env } from './stores.js';
 import { TargetStateRepository } from './records.js';
 
@@ -21,20 +20,11 @@ export async function peekRecord(state: TagwallConfig['state'], env: Env, resour
 }
 
 function readOnlyFile(path: string): KeyValueStore {
-  const description = `file ${path}`;
+  const records = new RecordFileStore(path);
+  const description = records.description;
   return {
     description,
-    async get(key) {
-      let raw: string;
-      try {
-        raw = await readFile(path, 'utf8');
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new TagwallError('STATE_UNREADABLE', `state file ${path} cannot be read (${(e as Error).message})`, { cause: e });
-      }
-      const text = decodeStateFile(raw, path).get(key);
-      return text === undefined ? undefined : { text, etag: etagOf(text) };
-    },
+    get: (key) => records.peek(key),
     put() {
       return Promise.reject(new TagwallError('INTERNAL', `${description} was opened to read only`));
     },

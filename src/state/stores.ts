@@ -5,7 +5,7 @@ import type { AlertLogger } from '../alerts/types.js';
 import type { TagwallConfig } from '../config/config.js';
 import { describeError, TagwallError } from '../core/errors.js';
 import { BlobStore, DEFAULT_CONNECTION_SETTING, DEFAULT_CONTAINER } from './blob-store.js';
-import { JsonFileStore } from './json-file-store.js';
+import { RecordFileStore } from './record-file-store.js';
 import { FolderStore, type KeyValueStore } from './store.js';
 
 /** Which store a configuration names, built and opened: the one place that decides where state lives. */
@@ -23,7 +23,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
  * (`<setting>__blobServiceUri` / `__serviceUri` / `__accountName`, optional `__clientId`).
  */
 export function createStateStore(config: StateStoreConfig, env: Env, credential?: TokenCredential, options: StoragePipelineOptions = {}): KeyValueStore {
-  if (config.store === 'file') return new JsonFileStore(config.path);
+  if (config.store === 'file') return new RecordFileStore(config.path);
   const container = config.container ?? DEFAULT_CONTAINER;
   const setting = config.connectionSetting ?? DEFAULT_CONNECTION_SETTING;
   const identity = (clientId: string | undefined): TokenCredential =>

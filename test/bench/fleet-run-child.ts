@@ -6,10 +6,10 @@ import { benchCredential } from './emulator-process.js';
 
 // One runSync in a process of its own, started by the fleet bench with the RSS hook: its peak
 // resident set is then that of one run over the fleet, not of the bench's preparation as well.
-const { config, baseDir, caCert } = JSON.parse(await readFile(process.argv[2]!, 'utf8')) as { config: RawConfig; baseDir: string; caCert: string };
+const { config, baseDir, caCert, env } = JSON.parse(await readFile(process.argv[2]!, 'utf8')) as { config: RawConfig; baseDir: string; caCert: string; env?: Record<string, string> };
 const t = performance.now();
 const { report } = await runSync(parseConfig(config, { baseDir, source: 'bench' }), { dryRun: false, force: false, alerts: 'off' }, {
-  env: {},
+  env: env ?? {},
   logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
   credential: benchCredential,
   armCa: caCert,

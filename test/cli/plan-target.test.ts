@@ -117,7 +117,7 @@ describe('tagwall plan --config --target', () => {
   it('a target without a record is planned as first contact, and its configured limit and guards apply (exit 1 when one refuses)', async () => {
     const r = await runCli(['plan', '--config', config, '--target', VAULT], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^Last record\s+none in file .*: planned as first contact/m);
+    expect(r.stdout).toMatch(/^Last record\s+none in state folder .*: planned as first contact/m);
     expect(r.stdout).toMatch(/^Rules\s+14 of 14$/m);
     expect(r.stderr).toMatch(/^tagwall: sync would refuse this plan: EXCESS_GUARD for \/subscriptions\//m);
     expect(connections).toBe(0);

@@ -4,7 +4,7 @@ import type { AccessToken, TokenCredential } from '@azure/identity';
 import { TagwallError } from '../../src/core/errors.js';
 import { BlobStore } from '../../src/state/blob-store.js';
 import { createStateStore } from '../../src/state/stores.js';
-import { JsonFileStore } from '../../src/state/json-file-store.js';
+import { RecordFileStore } from '../../src/state/record-file-store.js';
 import { DEV_ACCOUNT, objectOnlySasConnectionString, startAzurite, type Azurite } from '../helpers/azurite.js';
 import { parseVaultId } from '../../src/core/vault-id.js';
 import { TargetStateRepository } from '../../src/state/records.js';
@@ -197,10 +197,10 @@ describe('createStateStore', () => {
     getToken: async (): Promise<AccessToken> => ({ token: 'unused', expiresOnTimestamp: Date.now() + 3_600_000 }),
   };
 
-  it('gives a JsonFileStore for file state', () => {
+  it('gives a RecordFileStore for file state', () => {
     const store = createStateStore({ store: 'file', path: '/tmp/tagwall-test/state.json' }, {});
-    expect(store).toBeInstanceOf(JsonFileStore);
-    expect(store.description).toBe('file /tmp/tagwall-test/state.json');
+    expect(store).toBeInstanceOf(RecordFileStore);
+    expect(store.description).toBe('state folder /tmp/tagwall-test/state');
   });
 
   it('reads the connection string from AzureWebJobsStorage by default, into container tagwall', async () => {

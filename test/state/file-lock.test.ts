@@ -1,18 +1,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { JsonFileStore } from '../../src/state/json-file-store.js';
+import { RecordFileStore } from '../../src/state/record-file-store.js';
+import type { KeyValueStore } from '../../src/state/store.js';
 import { failure } from '../helpers/failure.js';
 
 // The lock that keeps a second process off one state file. The other processes here are real
 // node processes running the built store, so the pids, the exclusive create and the exit hook
 // are the real ones.
 
-const STORE_MODULE = fileURLToPath(new URL('../../dist/src/state/json-file-store.js', import.meta.url));
+const moduleOf = (file: string): string => fileURLToPath(new URL(`../../dist/src/state/${file}`, import.meta.url));
+
+/** Both file stores take the same lock: the records store (the default) and the one-file store it migrates from. */
+const STORES: [string, new (path: string) => Required<Pick<KeyValueStore, 'open' | 'close' | 'get' | 'put'>>, string, string][] = [
+  ['RecordFileStore', RecordFileStore, moduleOf('record-file-store.js'), 'state'],
+  ['JsonFileStore', JsonFileStore, moduleOf('json-file-store.js'), 'state.json'],
+];
 
 const root = await mkdtemp(join(tmpdir(), 'tagwall-lock-'));
 afterAll(() => rm(root, { recursive: true, force: true }));
@@ -35,7 +43,7 @@ afterEach(() => {
  * makes it exit normally (so its exit hook runs), SIGKILL leaves its lock behind. With `go`,
  * it says `ready` and waits for that file to appear before it opens, so racers start together.
  */
-function holder(path: string, then: 'wait' | 'exit', go?: string): { child: ChildProcess; ready: Promise<string>; line: Promise<string> } {
+function holderOf(store: [string, string], path: string, then: 'wait' | 'exit', go?: string): { child: ChildProcess; ready: Promise<string>; line: Promise<string> } {
   const after = then === 'exit' ? 'process.exit(0);' : "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000);";
   const barrier =
     go === undefined
@@ -44,8 +52,8 @@ function holder(path: string, then: 'wait' | 'exit', go?: string): { child: Chil
          console.log('ready');
          while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 2));`;
   const script = `
-    const { JsonFileStore } = await import(${JSON.stringify(STORE_MODULE)});
-    const store = new JsonFileStore(${JSON.stringify(path)});
+    const { ${store[0]}: Store } = await import(${JSON.stringify(store[1])});
+    const store = new Store(${JSON.stringify(path)});
     ${barrier}
     try {
       const warnings = await store.open();
@@ -96,12 +104,14 @@ async function deadPid(): Promise<number> {
 
 const lockOf = (path: string): string => `${path}.lock`;
 const readLock = async (path: string) => JSON.parse(await readFile(lockOf(path), 'utf8')) as { pid: number; host: string; startedAt: string };
-const exists = (p: string) => readFile(p).then(() => true, () => false);
+const exists = (p: string) => stat(p).then(() => true, () => false);
 
-describe('the state file lock', () => {
+describe.each(STORES)('the state file lock of %s', (name, Store, module, left) => {
+  const holder = (path: string, then: 'wait' | 'exit', go?: string) => holderOf([name, module], path, then, go);
+
   it('is a file beside the state file naming this pid, host and start time, taken on first use and removed on close', async () => {
     const path = await freshPath();
-    const store = new JsonFileStore(path);
+    const store = new Store(path);
     expect(await exists(lockOf(path))).toBe(false);
     const before = Date.now();
     await store.put('k.json', '{"k":1}');
@@ -109,7 +119,7 @@ describe('the state file lock', () => {
     expect(lock).toMatchObject({ pid: process.pid, host: hostname() });
     expect(Date.parse(lock.startedAt)).toBeGreaterThanOrEqual(before - 1000);
     await store.close();
-    expect(await readdir(join(path, '..'))).toEqual(['state.json']);
+    expect(await readdir(join(path, '..'))).toEqual([left]);
     // Closed is not broken: the next use takes the lock again.
     expect((await store.get('k.json'))?.text).toBe('{"k":1}');
     expect((await readLock(path)).pid).toBe(process.pid);
@@ -119,8 +129,8 @@ describe('the state file lock', () => {
 
   it('is shared by the stores of one process and goes with the last close', async () => {
     const path = await freshPath();
-    const a = new JsonFileStore(path);
-    const b = new JsonFileStore(path);
+    const a = new Store(path);
+    const b = new Store(path);
     await Promise.all([a.open(), b.open()]);
     await a.close();
     expect(await exists(lockOf(path))).toBe(true);
@@ -133,7 +143,7 @@ describe('the state file lock', () => {
     const path = await freshPath();
     const first = holder(path, 'wait');
     expect(await first.line).toBe('held []');
-    const store = new JsonFileStore(path);
+    const store = new Store(path);
     for (const attempt of [() => store.get('k.json'), () => store.put('k.json', '{}'), () => store.open()]) {
       const e = await failure(attempt());
       expect(e.code).toBe('STATE_LOCKED');
@@ -141,7 +151,7 @@ describe('the state file lock', () => {
       expect(e.message).toMatch(new RegExp(`^state file .*state\\.json is in use by another tagwall run: pid ${first.child.pid} on this host, since \\d{4}-`));
     }
     // Nothing was written while locked out.
-    expect(await exists(path)).toBe(false);
+    expect(await exists(join(path, '..', left))).toBe(false);
     expect((await readLock(path)).pid).toBe(first.child.pid);
 
     // Killed outright, it leaves its lock behind; its pid no longer runs, so the lock is stale.
@@ -168,17 +178,17 @@ describe('the state file lock', () => {
     const path = await freshPath();
     const pid = await deadPid();
     await writeFile(lockOf(path), JSON.stringify({ pid, host: hostname(), startedAt: '2026-01-01T00:00:00.000Z' }));
-    const store = new JsonFileStore(path);
+    const store = new Store(path);
     expect(await store.open()).toEqual([expect.stringContaining(`took over the lock left by pid ${pid} on ${hostname()} (taken 2026-01-01T00:00:00.000Z)`)]);
     await store.put('k.json', '{}');
     await store.close();
-    expect(await readdir(join(path, '..'))).toEqual(['state.json']);
+    expect(await readdir(join(path, '..'))).toEqual([left]);
   });
 
   it('takes over a lock with this process\'s own pid that it does not hold: an earlier process had the same pid', async () => {
     const path = await freshPath();
     await writeFile(lockOf(path), JSON.stringify({ pid: process.pid, host: hostname(), startedAt: '2026-01-01T00:00:00.000Z' }));
-    const store = new JsonFileStore(path);
+    const store = new Store(path);
     expect(await store.open()).toHaveLength(1);
     await store.close();
   });
@@ -188,7 +198,7 @@ describe('the state file lock', () => {
     const pid = await deadPid();
     const lock = JSON.stringify({ pid, host: 'build-agent-7', startedAt: '2026-01-01T00:00:00.000Z' });
     await writeFile(lockOf(path), lock);
-    const e = await failure(new JsonFileStore(path).get('k.json'));
+    const e = await failure(new Store(path).get('k.json'));
     expect(e.code).toBe('STATE_LOCKED');
     expect(e.message).toContain(`pid ${pid} on host build-agent-7, since 2026-01-01T00:00:00.000Z`);
     expect(e.details.join('\n')).toContain(`delete ${lockOf(path)}`);
@@ -198,7 +208,7 @@ describe('the state file lock', () => {
   it('reports a lock file that does not say who holds it, after giving a slow holder time to write it', async () => {
     const path = await freshPath();
     await writeFile(lockOf(path), '');
-    const e = await failure(new JsonFileStore(path).open());
+    const e = await failure(new Store(path).open());
     expect(e.code).toBe('STATE_LOCKED');
     expect(e.message).toMatch(/does not say who holds it/);
     expect(await readFile(lockOf(path), 'utf8')).toBe('');

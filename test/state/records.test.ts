@@ -7,6 +7,7 @@ import { TagwallError } from '../../src/core/errors.js';
 import { parseVaultId } from '../../src/core/vault-id.js';
 import { BlobStore } from '../../src/state/blob-store.js';
 import { JsonFileStore } from '../../src/state/json-file-store.js';
+import { RecordFileStore } from '../../src/state/record-file-store.js';
 import {
   alertStateKey,
   AlertStateRepository,
@@ -67,6 +68,7 @@ afterAll(async () => {
 let n = 0;
 const backends: [string, () => KeyValueStore][] = [
   ['JsonFileStore', () => new JsonFileStore(join(root, `case-${++n}`, 'state.json'))],
+  ['RecordFileStore', () => new RecordFileStore(join(root, `case-${++n}`, 'state.json'))],
   ['BlobStore', () => BlobStore.fromConnectionString(azurite.connectionString, `records-${process.pid}-${++n}`)],
 ];
 

@@ -246,7 +246,7 @@ describe('runs', () => {
   it('the name decides ownership: without any record, nothing is adopted or re-added, and a stranger\'s prefix in tagwall-ops-1 goes', async () => {
     const cfg = config(target(['AzureDevOps']));
     await sync(cfg);
-    await rm(join(stateDir, 'state.json'), { force: true });
+    await rm(join(stateDir, 'state'), { recursive: true, force: true });
     const planted = [...(await tagwallRules())['tagwall-ops-1']!, '20.99.0.0/16'];
     expect((await t.fetch('PUT', `${PROFILE_ID}/accessRules/tagwall-ops-1?api-version=2025-05-01`, { body: { properties: { direction: 'Inbound', addressPrefixes: planted } } })).status).toBe(200);
     const report = (await sync(cfg)).vaults[0]!;
