@@ -8,6 +8,7 @@ import { needsWork } from '../vault-pass.js';
 import { storeDocument } from './documents.js';
 import { fleetRowsOf, unprotectedCode, unprotectedReport, type Unprotected } from './discovery.js';
 import { RunRepository } from '../state/runs.js';
+import { recordShard } from '../telemetry/observe.js';
 import type { FleetGraph, GraphRow, OutcomeCounts, RunManifest, ShardMessage, ShardResult, ShardSink, ShardVault } from './model.js';
 
 /**
@@ -298,6 +299,7 @@ export async function runShard(config: TagwallConfig, message: ShardMessage, run
   // reading the firewall to see whether the write landed. Every other run still finds it busy.
   const writer = `shard:${message.runId.toLowerCase()}#${message.shard}`;
   const vaults = [...(await reconcileTargets(session, targets, graphOfMessage(config, message), { backlog: false, force, writer })), ...unprotected];
-  await finishRun(session, vaults, { scopes: 'vaults' });
+  const { report } = await finishRun(session, vaults, { scopes: 'vaults' });
+  recordShard(report, runtime.logger);
   return { version: 1, runId: message.runId, shard: message.shard, finishedAt: session.now().toISOString(), state: 'done', vaults: vaults.map(shardVault) };
 }

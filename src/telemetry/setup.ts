@@ -25,10 +25,13 @@ export interface Telemetry {
 }
 
 export interface TelemetryOptions {
-  /** A CLI is short-lived: no live metrics, performance counters or standard metrics, which only make sense for a host that stays up. */
+  /** A CLI is short-lived: no performance counters or standard metrics, which only make sense for a host that stays up. */
   readonly process?: 'cli' | 'functions';
   readonly logger?: AlertLogger;
 }
+
+/** The distro's instrumentations (its InstrumentationOptions), all turned off. */
+const INSTRUMENTATIONS = ['azureSdk', 'http', 'mongoDb', 'mySql', 'postgreSql', 'redis', 'redis4', 'bunyan', 'winston'] as const;
 
 const OFF: Telemetry = { exporters: [], flush: async () => undefined, shutdown: async () => undefined };
 
@@ -79,7 +82,12 @@ async function start(env: NodeJS.ProcessEnv, options: TelemetryOptions): Promise
     useAzureMonitor({
       azureMonitorExporterOptions: { connectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING!.trim() },
       ...(otlp === undefined ? {} : { metricReaders: [otlp] }),
-      ...(cli ? { enableLiveMetrics: false, enablePerformanceCounters: false, enableStandardMetrics: false } : {}),
+      // Metrics only. Tracing every ARM call of a fleet would cost more than the metrics (and the
+      // Functions host already reports its invocations); live metrics, performance counters and
+      // standard metrics serve a host that stays up, never a CLI.
+      instrumentationOptions: Object.fromEntries(INSTRUMENTATIONS.map((name) => [name, { enabled: false }])),
+      enableLiveMetrics: false,
+      ...(cli ? { enablePerformanceCounters: false, enableStandardMetrics: false } : {}),
     });
     const provider = metrics.getMeterProvider() as { forceFlush?: () => Promise<void> };
     return {

@@ -69,6 +69,11 @@ describe('the exporters an environment asks for', () => {
     expect(otlpMetricsUrl(env)).toBe(expected);
   });
 
+  it('the Azure Monitor distro it would load is there, with the two functions setup.ts calls (loaded, not called: it probes the instance metadata service)', async () => {
+    const distro = await import('@azure/monitor-opentelemetry');
+    expect([typeof distro.useAzureMonitor, typeof distro.shutdownAzureMonitor]).toEqual(['function', 'function']);
+  });
+
   it('starts nothing without either variable, and flushing then is a no-op', async () => {
     const telemetry = await startTelemetry({});
     expect(telemetry.exporters).toEqual([]);
