@@ -15,7 +15,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
  * Low to high: a folder imports only from its own and the folders before it. `version` is the
  * one file at the root of src/. Mirrors the table in docs/ARCHITECTURE.md.
  */
-const LAYERS = ['core', 'version', 'alerts', 'arm', 'targets', 'export', 'config', 'state', 'sources', 'fleet', 'run', 'handlers', 'cli'] as const;
+const LAYERS = ['core', 'version', 'alerts', 'arm', 'targets', 'export', 'config', 'state', 'sources', 'fleet', 'run', 'telemetry', 'handlers', 'cli'] as const;
 
 /** Never deployed: the local emulator and its certificates. Beside the layers, not in them. */
 const DEV_ONLY: Readonly<Record<string, readonly string[]>> = {

@@ -3,6 +3,7 @@ import type { AlertLogger } from '../alerts/types.js';
 import { loadConfig } from '../config/load.js';
 import { exitCodeFor } from '../run/run.js';
 import { renderRunText } from '../run/text-report.js';
+import { observeRun } from '../telemetry/observe.js';
 import { writeLine, type CliIO } from './io.js';
 
 export interface SyncOptions {
@@ -55,12 +56,13 @@ export async function runSyncCommand(options: SyncOptions, io: CliIO, runtime: P
     ...(options.deadline === undefined ? {} : { deadline: new Date(Date.now() + options.deadline) }),
   };
   const onTargetDone = progress(io);
-  const { report } = await runSync(config, run, {
+  const logger = runtime.logger ?? cliLogger(io, options.verbose);
+  const { report } = await observeRun({ env: io.env, logger, dryRun: run.dryRun, alerts: run.alerts, process: 'cli' }, () => runSync(config, run, {
     env: io.env,
-    logger: cliLogger(io, options.verbose),
+    logger,
     ...(onTargetDone === undefined ? {} : { onTargetDone }),
     ...runtime,
-  });
+  }));
   if (options.json) writeLine(io.stdout, JSON.stringify(report));
   else writeLine(io.stdout, renderRunText(report));
   if (options.force && report.vaults.some((v) => (v.forced ?? []).length > 0)) {

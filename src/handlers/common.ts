@@ -9,6 +9,7 @@ import { parseResourceId } from '../core/resource-id.js';
 import { renderRunText } from '../run/text-report.js';
 import type { AlertLogger } from '../alerts/types.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS } from '../targets/long-running.js';
+import { observeRun } from '../telemetry/observe.js';
 
 /** What every Functions handler shares: configuration, the runtime, the host's deadline, HTTP answers. */
 
@@ -171,7 +172,8 @@ export async function dryRunOverHttp(request: HttpRequest, context: InvocationCo
   if ('refused' in prepared) return prepared.refused;
   const { config, narrowed } = prepared;
   try {
-    const { report } = await runSync(config, { deadline: httpDeadline(), ...options, ...narrowed }, runtimeFor(context));
+    const runtime = runtimeFor(context);
+    const { report } = await observeRun({ env: runtime.env, logger: runtime.logger, dryRun: options.dryRun, alerts: options.alerts }, () => runSync(config, { deadline: httpDeadline(), ...options, ...narrowed }, runtime));
     logSummary(context, report);
     if (request.query.get('format') === 'text') {
       return { status: 200, body: `${renderRunText(report)}\n`, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } };

@@ -11,6 +11,7 @@ import { credentialFor, hasFailures, type Runtime } from '../run/run.js';
 import { AlertStateRepository } from '../state/records.js';
 import { checkRunId, RunRepository, type RunStatus } from '../state/runs.js';
 import { createStateStore, storesFor } from '../state/stores.js';
+import { observeRun, recordShard, withTelemetry } from '../telemetry/observe.js';
 import { configFor, configProblem, dryRunOverHttp, hostDeadline, httpDeadline, httpRun, json, logSummary, runProblem, runtimeFor } from './common.js';
 import type { ShardResult } from '../state/run-records.js';
 
@@ -49,7 +50,7 @@ export function fleetHandlers(deps: FleetDeps = { runShard: realRunShard, startF
   async function syncAllowlists(_timer: Timer, context: InvocationContext): Promise<void> {
     const config = await configFor(context);
     const runtime = runtimeFor(context);
-    const started = await deps.startFleetRun(config, { dryRun: false, force: false, alerts: 'send', deadline: hostDeadline(), fanOut: 'auto' }, runtime, startDeps(config, runtime));
+    const started = await observeRun({ env: runtime.env, logger: runtime.logger, dryRun: false, alerts: 'send' }, () => deps.startFleetRun(config, { dryRun: false, force: false, alerts: 'send', deadline: hostDeadline(), fanOut: 'auto' }, runtime, startDeps(config, runtime)));
     logSummary(context, started.report);
     context.log(`tagwall.run ${started.runId} started shards=${started.enqueued.shards} enqueued=${started.enqueued.vaults}`);
     if (hasFailures(started.report)) {
@@ -88,7 +89,7 @@ export function fleetHandlers(deps: FleetDeps = { runShard: realRunShard, startF
     try {
       const runtime = runtimeFor(context);
       const options = { dryRun: false, force: b.force === true, alerts: 'send' as const, deadline: httpDeadline(), fanOut: 'queue' as const, ...narrowed };
-      const { runId, report, enqueued } = await deps.startFleetRun(config, options, runtime, startDeps(config, runtime));
+      const { runId, report, enqueued } = await observeRun({ env: runtime.env, logger: runtime.logger, dryRun: false, alerts: 'send' }, () => deps.startFleetRun(config, options, runtime, startDeps(config, runtime)));
       logSummary(context, report);
       const status = `/api/runs/${runId}`;
       context.log(`tagwall.run ${runId} started shards=${enqueued.shards} enqueued=${enqueued.vaults}`);
@@ -113,7 +114,8 @@ export function fleetHandlers(deps: FleetDeps = { runShard: realRunShard, startF
       await closeIfLast(runs, shard.runId, context);
       return;
     }
-    const result = await deps.runShard(config, shard, runtime, { deadline: hostDeadline() });
+    const observed: Runtime = { ...runtime, onShardReport: (report) => recordShard(report, runtime.logger) };
+    const result = await withTelemetry(runtime.env, runtime.logger, () => deps.runShard(config, shard, observed, { deadline: hostDeadline() }));
     if (result.runId.toLowerCase() !== shard.runId.toLowerCase() || result.shard !== shard.shard) {
       throw new TagwallError('INTERNAL', `runShard answered for shard ${result.shard} of run ${result.runId} when asked for shard ${shard.shard} of run ${shard.runId}`);
     }

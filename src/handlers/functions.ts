@@ -3,6 +3,7 @@ import { runSync, type RunOptions } from '../run/run.js';
 import { TagwallError } from '../core/errors.js';
 import type { RunReport } from '../run/run.js';
 import { configFor, dryRunOverHttp, hostDeadline, logSummary, runtimeFor } from './common.js';
+import { observeRun } from '../telemetry/observe.js';
 
 /**
  * What the Functions triggers do. The entry files in functions/ only register these, so tests
@@ -15,7 +16,8 @@ export { manualSync, syncAllowlists } from './fleet.js';
 
 async function run(context: InvocationContext, options: RunOptions): Promise<RunReport> {
   const config = await configFor(context);
-  const { report } = await runSync(config, { deadline: hostDeadline(), ...options }, runtimeFor(context));
+  const runtime = runtimeFor(context);
+  const { report } = await observeRun({ env: runtime.env, logger: runtime.logger, dryRun: options.dryRun, alerts: options.alerts }, () => runSync(config, { deadline: hostDeadline(), ...options }, runtime));
   logSummary(context, report);
   return report;
 }

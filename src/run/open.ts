@@ -62,6 +62,8 @@ export interface Runtime {
   readonly pacer?: ArmPacer;
   readonly onProgress?: (received: number, total?: number) => void;
   readonly onTargetDone?: (report: TargetReport, done: number, total: number) => void;
+  /** A queue shard's run report, once its targets are done (the Functions app records it in telemetry). */
+  readonly onShardReport?: (report: RunReport) => void;
 }
 
 export interface RunResult {

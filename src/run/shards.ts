@@ -285,6 +285,7 @@ export async function runShard(config: TagwallConfig, message: ShardMessage, run
   // reading the firewall to see whether the write landed. Every other run still finds it busy.
   const writer = `shard:${message.runId.toLowerCase()}#${message.shard}`;
   const vaults = [...(await reconcileTargets(session, targets, graphOfMessage(config, message), { backlog: false, force, writer })), ...unprotected];
-  await finishRun(session, vaults, { scopes: 'vaults' });
+  const { report } = await finishRun(session, vaults, { scopes: 'vaults' });
+  runtime.onShardReport?.(report);
   return { version: 1, runId: message.runId, shard: message.shard, finishedAt: session.now().toISOString(), state: 'done', vaults: vaults.map(shardVault) };
 }
