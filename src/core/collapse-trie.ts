@@ -32,7 +32,23 @@ export interface TrieNode {
   f?: Float64Array;
   choiceLeft?: Int32Array;
   choiceRight?: Int32Array;
+  /** Filled by the least-churn DP: the changes beside f[k], and a leaf's partitions (collapse-churn.ts). */
+  g?: Float64Array;
+  part?: Partition | null;
 }
+
+/** A leaf's least-change partitions into smaller blocks, "at most k" new rules: cost[k] and its blocks. */
+export interface Partition {
+  readonly cost: readonly number[];
+  readonly blocks: readonly (readonly Cidr[])[];
+}
+
+/** How the DP reached f[k] at a node, when not by a split (whose left budget is then the choice). */
+export const SINGLE = -1;
+export const PAIR = -2;
+export const KEPT = -3;
+export const TILED = -4;
+export const PART = -5;
 
 /** Kept rules, indexed for the two questions the trie asks of them. */
 export class KeptIndex {
