@@ -6,6 +6,7 @@ import './cli.js';
 import './memory.js';
 import './reconcile.js';
 import './alerts.js';
+import './churn.js';
 import { setFleetScale } from './fleet.js';
 
 const { values } = parseArgs({
