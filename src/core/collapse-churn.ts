@@ -70,44 +70,62 @@ function markedInside(c: Cidr, marked: readonly Cidr[]): Cidr[] {
 /**
  * The least-change exact partition of `c` (no excess) for each budget up to `cap`, "at most k"
  * like the DP's tables. Only halves holding a marked block are split further: a half with none
- * is best as one block (or, a /31 under split-31, as its two addresses).
+ * is best as one block (or, a /31 under split-31, as its two addresses). Choices, not block
+ * lists, are kept per budget, so a source block holding many preferred rules costs the tree
+ * knapsack's O(size · cap), not that times the blocks copied.
  */
 function partition(c: Cidr, inside: readonly Cidr[], churn: Churn, cap: number): Partition {
   const cost: number[] = [Infinity];
-  const blocks: Cidr[][] = [[]];
-  const offer = (k: number, v: number, b: Cidr[]) => {
+  // -1: `c` itself; otherwise the low half's budget (the high half's is the rest).
+  const choice: number[] = [0];
+  const right: number[] = [0];
+  const offer = (k: number, v: number, how: number, r = 0) => {
     if (k > cap) return;
     while (cost.length <= k) {
       cost.push(Infinity);
-      blocks.push([]);
+      choice.push(0);
+      right.push(0);
     }
     if (v < cost[k]!) {
       cost[k] = v;
-      blocks[k] = b;
+      choice[k] = how;
+      right[k] = r;
     }
   };
-  if (churn.kept.has(c.base, c.length)) offer(0, 0, [c]);
-  else if (!(churn.split31 && c.length === 31)) offer(1, churn.prefer.has(keyOf(c)) ? -1 : 1, [c]);
+  if (churn.kept.has(c.base, c.length)) offer(0, 0, -1);
+  else if (!(churn.split31 && c.length === 31)) offer(1, churn.prefer.has(keyOf(c)) ? -1 : 1, -1);
+  let halves: readonly [Partition, Partition] | null = null;
   if (c.length < 32 && (inside.length > 0 || (churn.split31 && c.length === 31))) {
     const half = blockSize(c.length + 1);
     const low = { base: c.base, length: c.length + 1 };
     const high = { base: c.base + half, length: c.length + 1 };
     const l = partition(low, inside.filter((m) => m.base < high.base && m.length > low.length), churn, cap);
     const r = partition(high, inside.filter((m) => m.base >= high.base && m.length > high.length), churn, cap);
+    halves = [l, r];
     for (let a = 0; a < l.cost.length; a++) {
       if (l.cost[a] === Infinity) continue;
-      for (let b = 0; b < r.cost.length && a + b <= cap; b++) {
-        if (r.cost[b] !== Infinity) offer(a + b, l.cost[a]! + r.cost[b]!, [...l.blocks[a]!, ...r.blocks[b]!]);
-      }
+      for (let b = 0; b < r.cost.length && a + b <= cap; b++) if (r.cost[b] !== Infinity) offer(a + b, l.cost[a]! + r.cost[b]!, a, b);
     }
   }
   for (let k = 1; k < cost.length; k++) {
     if (cost[k - 1]! <= cost[k]!) {
       cost[k] = cost[k - 1]!;
-      blocks[k] = blocks[k - 1]!;
+      choice[k] = choice[k - 1]!;
+      right[k] = right[k - 1]!;
     }
   }
-  return { cost, blocks };
+  return { block: c, cost, choice, right, halves };
+}
+
+/** The blocks of a partition's best cover within budget `k`, in address order. */
+export function partitionBlocks(p: Partition, k: number, out: Cidr[]): void {
+  const at = Math.min(k, p.cost.length - 1);
+  if (p.choice[at] === -1) {
+    out.push(p.block);
+    return;
+  }
+  partitionBlocks(p.halves![0], p.choice[at]!, out);
+  partitionBlocks(p.halves![1], p.right[at]!, out);
 }
 
 /** A leaf's partitions into smaller blocks, or null when it has nothing marked inside and may stand as itself. */

@@ -37,10 +37,14 @@ export interface TrieNode {
   part?: Partition | null;
 }
 
-/** A leaf's least-change partitions into smaller blocks, "at most k" new rules: cost[k] and its blocks. */
+/** A block's least-change partitions into smaller blocks, "at most k" new rules: cost[k] and how it was reached. */
 export interface Partition {
+  readonly block: Cidr;
   readonly cost: readonly number[];
-  readonly blocks: readonly (readonly Cidr[])[];
+  /** -1: the block itself; otherwise the low half's budget, and `right[k]` the high half's. */
+  readonly choice: readonly number[];
+  readonly right: readonly number[];
+  readonly halves: readonly [Partition, Partition] | null;
 }
 
 /** How the DP reached f[k] at a node, when not by a split (whose left budget is then the choice). */

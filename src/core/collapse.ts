@@ -1,6 +1,6 @@
 import { TagwallError } from './errors.js';
 import { blockSize, type AddressRange, type Cidr } from './ipv4.js';
-import { changeOf, churnOf, solveLeastChurn } from './collapse-churn.js';
+import { changeOf, churnOf, partitionBlocks, solveLeastChurn } from './collapse-churn.js';
 import { buildTrie, checkSource, costingOf, costOf, KEPT, KeptIndex, minimumRulesOf, PAIR, PART, SINGLE, sourcesIn, TILED, type TrieNode } from './collapse-trie.js';
 
 /**
@@ -131,7 +131,7 @@ function emit(node: TrieNode, k: number, out: Cidr[]): void {
   } else if (choice === TILED) {
     out.push(...node.tiles!);
   } else if (choice === PART) {
-    out.push(...node.part!.blocks[node.choiceRight![budget]!]!);
+    partitionBlocks(node.part!, node.choiceRight![budget]!, out);
   } else if (choice === PAIR) {
     out.push({ base: node.base, length: 32 }, { base: node.base + 1, length: 32 });
   } else {
