@@ -45,6 +45,8 @@ export interface TargetConfig {
   /** The run's guards, with `defaults.guards` and the target's own on top. */
   readonly guards: Guards;
   readonly widen: { readonly prefer: 'none' | 'azure'; readonly outsideAzureWeight: number };
+  /** Absent: `least` (see TargetSettings.churn). */
+  readonly churn?: 'least' | 'tie-break';
   /** The profile a discovered target was given; absent for an explicit target. */
   readonly profile?: string;
 }

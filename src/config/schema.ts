@@ -63,6 +63,8 @@ const targetSettings = {
   expectBypass: z.enum(['AzureServices', 'None']),
   adopt: z.enum(['first-run', 'never']),
   skipWhenPerimeterEnforced: z.boolean(),
+  /** `least` (the default): of the covers with least excess, the one that changes fewest of the firewall's rules. */
+  churn: z.enum(['least', 'tie-break']),
 };
 
 const defaultsSchema = z.strictObject({
@@ -76,6 +78,7 @@ const defaultsSchema = z.strictObject({
   expectBypass: targetSettings.expectBypass.optional(),
   adopt: targetSettings.adopt.default('first-run'),
   skipWhenPerimeterEnforced: targetSettings.skipWhenPerimeterEnforced.default(false),
+  churn: targetSettings.churn.optional(),
   guards: partialGuards.optional(),
   widen: widenSchema.optional(),
 });
@@ -96,6 +99,7 @@ const targetSchema = z.strictObject({
   expectBypass: targetSettings.expectBypass.optional(),
   adopt: targetSettings.adopt.optional(),
   skipWhenPerimeterEnforced: targetSettings.skipWhenPerimeterEnforced.optional(),
+  churn: targetSettings.churn.optional(),
   guards: partialGuards.optional(),
   widen: widenSchema.optional(),
 });

@@ -170,7 +170,17 @@ export interface CollapseRequest {
   /** No widened rule wider than this prefix length; 0 or absent: no bound. */
   readonly maxWidenedPrefix?: number;
   readonly weights?: CollapseOptions['weights'];
+  /** The firewall's own current rules: least churn among the covers of least excess (see collapse). */
+  readonly prefer?: readonly Cidr[];
 }
+
+/**
+ * How each allowlist was collapsed, so the plan can ask for the same cover again with least
+ * churn against one firewall's rules (`leastChurn`) without the callers that build allowlists
+ * (and memoise them per profile across a fleet) knowing of it. Kept beside the allowlist, not
+ * in it: the allowlist is data that plans print and store.
+ */
+const collapsedFrom = new WeakMap<Allowlist, { readonly prepared: AllowlistSource; readonly request: CollapseRequest; readonly byPrefer: Map<string, Allowlist> }>();
 
 export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRequest): Allowlist {
   const result = collapse(prepared.merged, {
@@ -180,8 +190,9 @@ export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRe
     ...(request.kept === undefined ? {} : { kept: request.kept }),
     ...(request.maxWidenedPrefix === undefined ? {} : { maxWidenedPrefix: request.maxWidenedPrefix }),
     ...(request.weights === undefined ? {} : { weights: request.weights }),
+    ...(request.prefer === undefined ? {} : { prefer: request.prefer }),
   });
-  return {
+  const allowlist: Allowlist = {
     selected: prepared.selected,
     rules: result.rules,
     newRules: result.newRules,
@@ -197,6 +208,36 @@ export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRe
       ...(request.weights === undefined ? {} : { weightedExcess: result.weightedExcess }),
     },
   };
+  collapsedFrom.set(allowlist, { prepared, request, byPrefer: new Map() });
+  return allowlist;
+}
+
+/**
+ * The same cover problem as `desired`, solved for the fewest changes against `current` (the rules
+ * the firewall has that tagwall would remove if the cover left them out) at the same least excess.
+ * Only the preferred rules that share an address with the source can take part, so firewalls of
+ * one profile that own the same cover share one answer, as they share `desired`. Returns `desired`
+ * itself when it already changes nothing, when nothing preferred is left beside the kept rules
+ * (the plain collapse then already adds the fewest rules), or for an allowlist this module did not
+ * collapse.
+ */
+export function leastChurn(desired: Allowlist, current: readonly Cidr[]): Allowlist {
+  const from = collapsedFrom.get(desired);
+  if (from === undefined) return desired;
+  const keptKeys = new Set((from.request.kept ?? []).map(formatCidr));
+  const prefer = relevantKept(from.prepared, current).filter((c) => !keptKeys.has(formatCidr(c)));
+  if (prefer.length === 0) return desired;
+  const preferKeys = new Set(prefer.map(formatCidr));
+  const desiredKeys = new Set(desired.rules.map(formatCidr));
+  const changes = desired.rules.filter((c) => !keptKeys.has(formatCidr(c)) && !preferKeys.has(formatCidr(c))).length + [...preferKeys].filter((k) => !desiredKeys.has(k)).length;
+  if (changes === 0) return desired;
+  const key = [...preferKeys].sort().join(',');
+  let a = from.byPrefer.get(key);
+  if (a === undefined) {
+    a = collapseAllowlist(from.prepared, { ...from.request, prefer });
+    from.byPrefer.set(key, a);
+  }
+  return a;
 }
 
 export function buildAllowlist(doc: ServiceTagDocument, request: AllowlistRequest, index: TagIndex = new TagIndex(doc)): Allowlist {

@@ -1,6 +1,27 @@
 import { TagwallError } from './errors.js';
-import { blockSize, cidrEnd, formatCidr, RangeCounter, touchesRanges, type Cidr } from './ipv4.js';
-import type { CollapseOptions } from './collapse.js';
+import { blockSize, cidrEnd, formatCidr, RangeCounter, touchesRanges, type AddressRange, type Cidr } from './ipv4.js';
+
+/** What the collapse is asked (collapse.ts); here, below the DP that reads it, so the two modules import one way. */
+export interface CollapseOptions {
+  /** The rule budget, K: how many rules the cover may add beyond `kept`. */
+  readonly maxRules: number;
+  /** Never emit a /31 (old Key Vault API, Storage accounts). */
+  readonly split31: boolean;
+  /** Merged ranges that no rule may touch. */
+  readonly blocked: readonly AddressRange[];
+  /** Rules the firewall keeps whatever the plan; a cover block equal to one costs no rule. */
+  readonly kept?: readonly Cidr[];
+  /** No new rule that admits excess may be wider than this prefix length; 0 or absent: no bound. */
+  readonly maxWidenedPrefix?: number;
+  /** Minimise weighted excess instead: outside `inside` (merged, sorted), an excess address costs `outsideWeight`. */
+  readonly weights?: { readonly inside: readonly AddressRange[]; readonly outsideWeight: number };
+  /**
+   * The firewall's current rules that tagwall would remove if the cover left them out (its own):
+   * among the covers of least excess, the one with the fewest changes against them (rules added
+   * plus these dropped) wins. See collapse-churn.ts. Absent: the plain deterministic tie-break.
+   */
+  readonly prefer?: readonly Cidr[];
+}
 
 /**
  * The trie the collapse solves over: the source blocks at its leaves, and for each branching
@@ -32,7 +53,27 @@ export interface TrieNode {
   f?: Float64Array;
   choiceLeft?: Int32Array;
   choiceRight?: Int32Array;
+  /** Filled by the least-churn DP: the changes beside f[k], and a leaf's partitions (collapse-churn.ts). */
+  g?: Float64Array;
+  part?: Partition | null;
 }
+
+/** A block's least-change partitions into smaller blocks, "at most k" new rules: cost[k] and how it was reached. */
+export interface Partition {
+  readonly block: Cidr;
+  readonly cost: readonly number[];
+  /** -1: the block itself; otherwise the low half's budget, and `right[k]` the high half's. */
+  readonly choice: readonly number[];
+  readonly right: readonly number[];
+  readonly halves: readonly [Partition, Partition] | null;
+}
+
+/** How the DP reached f[k] at a node, when not by a split (whose left budget is then the choice). */
+export const SINGLE = -1;
+export const PAIR = -2;
+export const KEPT = -3;
+export const TILED = -4;
+export const PART = -5;
 
 /** Kept rules, indexed for the two questions the trie asks of them. */
 export class KeptIndex {

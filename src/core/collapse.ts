@@ -1,6 +1,8 @@
 import { TagwallError } from './errors.js';
 import { blockSize, type AddressRange, type Cidr } from './ipv4.js';
-import { buildTrie, checkSource, costingOf, costOf, KeptIndex, minimumRulesOf, sourcesIn, type TrieNode } from './collapse-trie.js';
+import { changeOf, churnOf, partitionBlocks, solveLeastChurn } from './collapse-churn.js';
+export type { CollapseOptions } from './collapse-trie.js';
+import { buildTrie, checkSource, costingOf, costOf, KEPT, KeptIndex, minimumRulesOf, PAIR, PART, SINGLE, sourcesIn, TILED, type CollapseOptions, type TrieNode } from './collapse-trie.js';
 
 /**
  * The optimal collapse: CIDR rules that cover every source address, touch no blocked
@@ -37,23 +39,11 @@ import { buildTrie, checkSource, costingOf, costOf, KeptIndex, minimumRulesOf, s
  *
  * Ties are broken the same way every time: fewer rules first, then a kept block, then a single
  * covering block before a split, then the smallest left budget. So the same input always gives
- * the same rules, and weekly runs don't churn.
+ * the same rules. With `prefer` (the firewall's own current rules), the fewest changes against
+ * them come before all of that, at the same least excess (collapse-churn.ts): a new week's file
+ * then moves only the rules it must.
  */
 
-export interface CollapseOptions {
-  /** The rule budget, K: how many rules the cover may add beyond `kept`. */
-  readonly maxRules: number;
-  /** Never emit a /31 (old Key Vault API, Storage accounts). */
-  readonly split31: boolean;
-  /** Merged ranges that no rule may touch. */
-  readonly blocked: readonly AddressRange[];
-  /** Rules the firewall keeps whatever the plan; a cover block equal to one costs no rule. */
-  readonly kept?: readonly Cidr[];
-  /** No new rule that admits excess may be wider than this prefix length; 0 or absent: no bound. */
-  readonly maxWidenedPrefix?: number;
-  /** Minimise weighted excess instead: outside `inside` (merged, sorted), an excess address costs `outsideWeight`. */
-  readonly weights?: { readonly inside: readonly AddressRange[]; readonly outsideWeight: number };
-}
 
 export interface CollapseResult {
   /** Sorted by address; includes the kept rules the cover uses. */
@@ -65,12 +55,10 @@ export interface CollapseResult {
   readonly excessAddresses: number;
   /** The objective the cover minimised: equal to excessAddresses unless `weights` were given. */
   readonly weightedExcess: number;
+  /** With `prefer`: rules added (neither kept nor preferred) plus preferred rules dropped. */
+  readonly changes?: number;
 }
 
-const SINGLE = -1;
-const PAIR = -2;
-const KEPT = -3;
-const TILED = -4;
 
 function solve(node: TrieNode, budget: number): void {
   const size = Math.min(budget, node.maxRules);
@@ -123,6 +111,8 @@ function emit(node: TrieNode, k: number, out: Cidr[]): void {
     out.push(node.kept!);
   } else if (choice === TILED) {
     out.push(...node.tiles!);
+  } else if (choice === PART) {
+    partitionBlocks(node.part!, node.choiceRight![budget]!, out);
   } else if (choice === PAIR) {
     out.push({ base: node.base, length: 32 }, { base: node.base + 1, length: 32 });
   } else {
@@ -156,9 +146,13 @@ export function collapse(source: readonly Cidr[], options: CollapseOptions): Col
   if (!Number.isInteger(options.maxRules) || options.maxRules < 0) {
     throw new TagwallError('COLLAPSE_INPUT', `the rule budget must be a whole number, not ${options.maxRules}`);
   }
-  if (source.length === 0) return { rules: [], newRules: 0, sourceAddresses: 0, allowedAddresses: 0, excessAddresses: 0, weightedExcess: 0 };
-  checkSource(source);
   const kept = new KeptIndex(options.kept ?? []);
+  if (source.length === 0) {
+    // Nothing to cover: every preferred rule that is not kept goes.
+    const dropped = options.prefer === undefined ? undefined : new Set(options.prefer.filter((c) => !kept.has(c.base, c.length)).map((c) => c.base * 64 + c.length)).size;
+    return { rules: [], newRules: 0, sourceAddresses: 0, allowedAddresses: 0, excessAddresses: 0, weightedExcess: 0, ...(dropped === undefined ? {} : { changes: dropped }) };
+  }
+  checkSource(source);
   const costing = costingOf(options);
   const root = buildTrie(source, 0, source.length, -1, options, kept, costing);
   const needed = minimumRulesOf(root);
@@ -167,7 +161,9 @@ export function collapse(source: readonly Cidr[], options: CollapseOptions): Col
     const free = costing.bound === 0 ? needed : minimumRules(source, { ...options, maxWidenedPrefix: 0 });
     throw infeasible(options.maxRules, needed, free < needed ? { maxWidenedPrefix: costing.bound, withoutBound: free } : undefined);
   }
-  solve(root, options.maxRules);
+  const churn = options.prefer === undefined ? null : churnOf(options.prefer, kept, options.kept ?? [], options.split31);
+  if (churn === null) solve(root, options.maxRules);
+  else solveLeastChurn(root, options.maxRules, churn);
   const f = root.f!;
   const best = f[Math.min(options.maxRules, f.length - 1)]!;
   const rules: Cidr[] = [];
@@ -175,7 +171,9 @@ export function collapse(source: readonly Cidr[], options: CollapseOptions): Col
   let allowed = 0;
   let newRules = 0;
   let weighted = 0;
+  let changes = churn === null ? 0 : churn.prefer.size;
   for (const r of rules) {
+    if (churn !== null) changes += changeOf(r, churn);
     const size = blockSize(r.length);
     allowed += size;
     if (!kept.has(r.base, r.length)) newRules++;
@@ -186,8 +184,18 @@ export function collapse(source: readonly Cidr[], options: CollapseOptions): Col
   }
   const excess = allowed - root.covered;
   if (costing.inside === null) weighted = excess;
-  if (weighted !== best || newRules > options.maxRules) {
-    throw new TagwallError('COLLAPSE_INTERNAL', `collapse self-check failed: cost ${weighted} != ${best}, or ${newRules} new rules > ${options.maxRules}`);
+  const bestChanges = churn === null ? 0 : churn.prefer.size + root.g![Math.min(options.maxRules, f.length - 1)]!;
+  if (weighted !== best || newRules > options.maxRules || changes !== bestChanges) {
+    throw new TagwallError('COLLAPSE_INTERNAL', `collapse self-check failed: cost ${weighted} != ${best}, ${changes} changes != ${bestChanges}, or ${newRules} new rules > ${options.maxRules}`);
   }
-  return { rules, newRules, sourceAddresses: root.covered, allowedAddresses: allowed, excessAddresses: excess, weightedExcess: weighted };
+  return {
+    rules,
+    newRules,
+    sourceAddresses: root.covered,
+    allowedAddresses: allowed,
+    excessAddresses: excess,
+    weightedExcess: weighted,
+    // With no preferred block beside the kept ones, every new rule is a change and nothing else is.
+    ...(options.prefer === undefined ? {} : { changes: churn === null ? newRules : changes }),
+  };
 }

@@ -1,4 +1,4 @@
-import type { Allowlist } from './allowlist.js';
+import { leastChurn, type Allowlist } from './allowlist.js';
 import { isTagwallError } from './errors.js';
 import { widenedRules } from './explain.js';
 import type { Cidr } from './ipv4.js';
@@ -7,7 +7,7 @@ import { guardHits } from './plan/guards.js';
 import type { Finding, Reason, TargetPlan, TargetPlanInput } from './plan/model.js';
 import { keptRules, ownershipOf } from './plan/ownership.js';
 import { postureFindings } from './plan/posture.js';
-import { compareRules, normaliseRule, ruleKey, ruleToWrite } from './rules.js';
+import { compareRules, normaliseRule, ruleKey, ruleToWrite, type FirewallRule } from './rules.js';
 
 export type * from './plan/model.js';
 export { postureFindings } from './plan/posture.js';
@@ -71,6 +71,15 @@ function specialWantedFindings(keys: readonly string[]): Finding[] {
   ];
 }
 
+/**
+ * The rules a cover that left them out would remove (tagwall's own in merge mode, all but the
+ * special entries in authoritative mode): least churn keeps as many as the least excess allows.
+ */
+function removableIfUnwanted(current: readonly FirewallRule[], kept: readonly FirewallRule[], special: ReadonlySet<string>): Cidr[] {
+  const keptKeys = new Set(kept.map((r) => r.key));
+  return current.flatMap((r): Cidr[] => (r.cidr === undefined || keptKeys.has(r.key) || special.has(r.key) ? [] : [r.cidr]));
+}
+
 export function planTarget(input: TargetPlanInput): TargetPlan {
   const s = input.settings;
   const ownership = ownershipOf(input.firewall.ipRules, input.record, s.special, input.firewall.ownedByName);
@@ -125,6 +134,7 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
     }
   }
 
+  if (desired !== undefined && s.churn !== 'tie-break') desired = leastChurn(desired, removableIfUnwanted(current, kept, special));
   const desiredKeys = new Set((desired?.rules ?? []).map(ruleKey));
   const missing = desired === undefined ? [] : desired.rules.filter((c) => !currentKeys.has(ruleKey(c)));
   // An entry special to the firewall means something to it (Cosmos DB's portal addresses turn

@@ -7,6 +7,7 @@ import './memory.js';
 import './reconcile.js';
 import './alerts.js';
 import './state.js';
+import './churn.js';
 import { setFleetScale } from './fleet.js';
 
 const { values } = parseArgs({

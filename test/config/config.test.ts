@@ -143,6 +143,17 @@ describe('configuration', () => {
     expect(c.targets[1]!.widen.prefer).toBe('none');
   });
 
+  it('takes churn from defaults or the target, absent meaning least, and refuses anything else', () => {
+    const kv = (n: string) => `/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/${n}`;
+    const c = parseConfig(
+      { defaults: { churn: 'tie-break' }, targets: [{ vault: kv('kv-a'), select: ['X'] }, { vault: kv('kv-b'), select: ['X'], churn: 'least' }] },
+      { baseDir: '/', source: 'test' },
+    );
+    expect(c.targets.map((t) => t.churn)).toEqual(['tie-break', 'least']);
+    expect(parseConfig({ targets: [{ vault: kv('kv-a'), select: ['X'] }] }, { baseDir: '/', source: 'test' }).targets[0]!.churn).toBeUndefined();
+    expect(problemsOf(() => parseConfig({ targets: [{ vault: kv('kv-a'), select: ['X'], churn: 'none' }] }, { baseDir: '/', source: 'test' }))).toEqual([expect.stringMatching(/^targets\[0\]\.churn/)]);
+  });
+
   it('refuses a widening bound that is not a prefix length, and an outside weight under 1', () => {
     const bad = () =>
       parseConfig(

@@ -22,6 +22,11 @@ export interface TargetSettings {
   readonly enforceDeny: boolean;
   readonly expectBypass?: string;
   readonly skipWhenPerimeterEnforced: boolean;
+  /**
+   * `least` (absent too): among the covers of least excess, the one that keeps most of the
+   * firewall's current rules tagwall may remove. `tie-break`: the collapse's fixed tie-break alone.
+   */
+  readonly churn?: 'least' | 'tie-break';
   /** How the firewall wants a single address written: `bare` or `cidr` (/32). */
   readonly singleAddress: 'bare' | 'cidr';
   /** Normalised entries that mean something to the firewall itself: kept, never removed, never tagwall's. */

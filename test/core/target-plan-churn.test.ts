@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { collapseAllowlist, prepareAllowlist, relevantKept, type Allowlist } from '../../src/core/allowlist.js';
+import type { Cidr } from '../../src/core/ipv4.js';
+import { planTarget, type AppliedRecord, type TargetSettings } from '../../src/core/target-plan.js';
+import { tinyDocument } from './documents.js';
+
+// Least churn, round by round: the test keeps its own record of what tagwall added.
+
+const base: TargetSettings = { maxRules: 3, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: false, enforceDeny: false, skipWhenPerimeterEnforced: false, singleAddress: 'bare', special: [] };
+const guards = { maxRemovedFraction: 1, maxSourceShrinkFraction: 1, maxExcessAddresses: 16_777_216, maxWidenedPrefix: 0, warnWidenedPrefix: 0 };
+const posture = { defaultAction: 'Deny', bypass: 'AzureServices', publicNetworkAccess: 'Enabled' };
+
+/** The allowlists of one week's file, built as the reconciler builds them. */
+function week(prefixes: string[]): (budget: number, kept: readonly Cidr[]) => Allowlist {
+  const prepared = prepareAllowlist(tinyDocument([{ name: 'Test', prefixes }]), { select: ['Test'] });
+  return (budget, kept) => collapseAllowlist(prepared, { maxRules: budget, kept: relevantKept(prepared, kept) });
+}
+
+function record(owned: string[], observed: string[]): AppliedRecord {
+  return { ownedRules: owned, observedRules: observed, posture, changeNumber: 1, sourceAddresses: 0, appliedAt: '2025-10-06T00:00:00Z' };
+}
+
+function round(desired: (budget: number, kept: readonly Cidr[]) => Allowlist, ipRules: string[], rec: AppliedRecord | undefined, settings: TargetSettings = base) {
+  return planTarget({ firewall: { ipRules, virtualNetworkRuleCount: 0, posture }, record: rec, settings, guards, force: false, desiredFor: desired });
+}
+
+// Week 1: .0, .2, .4, .6, .7 in three rules: .0, .2 and .4/30 (one excess address) is the only best.
+const WEEK1 = ['20.0.0.0/32', '20.0.0.2/32', '20.0.0.4/32', '20.0.0.6/31'];
+// Week 2: .7 leaves. Sharing a /30 on either side now admits two excess addresses.
+const WEEK2 = ['20.0.0.0/32', '20.0.0.2/32', '20.0.0.4/32', '20.0.0.6/32'];
+
+describe('least churn, week over week', () => {
+  it('keeps last week’s rules when they are still a cover of least excess; today’s tie-break swaps all three', () => {
+    const first = round(week(WEEK1), [], undefined);
+    expect(first.add).toEqual(['20.0.0.0/32', '20.0.0.2/32', '20.0.0.4/30']);
+    const rules = ['20.0.0.0', '20.0.0.2', '20.0.0.4/30'];
+    const rec = record([...first.add], [...first.add]);
+
+    const least = round(week(WEEK2), rules, rec);
+    expect(least.add).toEqual([]);
+    expect(least.remove).toEqual([]);
+    expect(least.changes).toBe(false);
+    expect(least.desired!.stats.excessAddresses).toBe(2);
+
+    const tieBreak = round(week(WEEK2), rules, rec, { ...base, churn: 'tie-break' });
+    expect(tieBreak.add).toEqual(['20.0.0.0/30', '20.0.0.4/32', '20.0.0.6/32']);
+    expect([...tieBreak.remove].sort()).toEqual(['20.0.0.0/32', '20.0.0.2/32', '20.0.0.4/30']);
+    expect(tieBreak.desired!.stats.excessAddresses).toBe(2);
+  });
+
+  it('in merge mode a person’s rules are not tagwall’s to keep or drop: only its own count as churn', () => {
+    // The same firewall, but nothing is tagwall's: the hand-made rules are kept (and used for free).
+    const least = round(week(WEEK2), ['20.0.0.0', '20.0.0.2', '20.0.0.4/30'], record([], []));
+    expect(least.add).toEqual([]);
+    expect(least.remove).toEqual([]);
+    expect(least.unmanaged).toEqual([]);
+  });
+
+  it('in authoritative mode every rule the cover would replace is churn, owned or not', () => {
+    const rules = ['20.0.0.0', '20.0.0.2', '20.0.0.4/30'];
+    const least = round(week(WEEK2), rules, record([], rules), { ...base, mode: 'authoritative' });
+    expect(least.add).toEqual([]);
+    expect(least.remove).toEqual([]);
+    const tieBreak = round(week(WEEK2), rules, record([], rules), { ...base, mode: 'authoritative', churn: 'tie-break' });
+    expect(tieBreak.remove.length).toBe(3);
+  });
+
+  it('a source block that grew keeps its old half and adds the new one, when the limit has room', () => {
+    const rules = ['20.0.0.0/25'];
+    const rec = record(['20.0.0.0/25'], rules);
+    const least = round(week(['20.0.0.0/24']), rules, rec);
+    expect(least.add).toEqual(['20.0.0.128/25']);
+    expect(least.remove).toEqual([]);
+    const tieBreak = round(week(['20.0.0.0/24']), rules, rec, { ...base, churn: 'tie-break' });
+    expect(tieBreak.add).toEqual(['20.0.0.0/24']);
+    expect(tieBreak.remove).toEqual(['20.0.0.0/25']);
+  });
+});
