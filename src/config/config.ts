@@ -30,6 +30,7 @@ export interface TargetConfig {
   readonly special: readonly string[];
   readonly maxVirtualNetworkRules?: number;
   readonly ipListIsSwitch?: boolean;
+  readonly writeNote?: string;
   readonly select: readonly string[];
   readonly extra: readonly string[];
   readonly exclude: readonly string[];
@@ -175,6 +176,7 @@ function buildTarget(c: ParsedConfig, own: TargetFields, resource: ResourceRef, 
     special: kind.special,
     ...(kind.maxVirtualNetworkRules === undefined ? {} : { maxVirtualNetworkRules: kind.maxVirtualNetworkRules }),
     ...(kind.ipListIsSwitch === true ? { ipListIsSwitch: true } : {}),
+    ...(kind.writeNote === undefined ? {} : { writeNote: kind.writeNote }),
     guards,
     widen,
     resource,

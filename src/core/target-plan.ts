@@ -175,6 +175,9 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
   const setDeny = posture.setDeny;
   const firstRule = switchedOn(input, nextRules.length, setDeny);
   if (firstRule !== undefined) refusals.push(firstRule);
+  const changes = add.length > 0 || remove.length > 0 || setDeny || input.firewall.rewrite === true;
+  // What the write will cost, said before it is made (a dry run's plan too).
+  if (changes && s.writeNote !== undefined) findings.push({ severity: 'info', code: 'WRITE_NOTE', message: s.writeNote });
   return {
     add: add.map(ruleKey),
     remove: remove.map((r) => r.key),
@@ -184,7 +187,7 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
     nextRules,
     nextOwned,
     setDefaultActionDeny: setDeny,
-    changes: add.length > 0 || remove.length > 0 || setDeny || input.firewall.rewrite === true,
+    changes,
     refusals,
     forced,
     ...(posture.skip === undefined ? {} : { skip: posture.skip }),

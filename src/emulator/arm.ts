@@ -173,6 +173,7 @@ export async function handleArmRequest(req: IncomingMessage, res: ServerResponse
         body,
         store: state.resources,
         origin: `https://${req.headers.host ?? 'localhost'}`,
+        ...(typeof req.headers['if-match'] === 'string' ? { ifMatch: req.headers['if-match'] } : {}),
       });
       status = reply.status;
       sendJson(res, status, reply.body, { ...headers, ...reply.headers });

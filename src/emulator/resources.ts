@@ -33,6 +33,8 @@ export interface ResourceRequest {
   readonly store: ResourceStore;
   /** `https://127.0.0.1:port`, for URLs in answers (long-running operations). */
   readonly origin: string;
+  /** The request's If-Match header, for the models that honour it (AKS). */
+  readonly ifMatch?: string;
 }
 
 export interface ResourceModel {

@@ -18,8 +18,8 @@ export interface FirewallOptions extends ArmClientOptions {
 export interface GraphPaths {
   /** The IP rules array, e.g. `properties.networkAcls.ipRules`. */
   readonly rules: string;
-  /** The property of one rule that holds its address: `value`, or Cosmos DB's `ipAddressOrRange`. */
-  readonly ruleValue: string;
+  /** The property of one rule that holds its address: `value`, or Cosmos DB's `ipAddressOrRange`; absent when the rules are bare strings (AKS). */
+  readonly ruleValue?: string;
   readonly defaultAction?: string;
   readonly bypass?: string;
   readonly publicNetworkAccess?: string;
@@ -78,6 +78,11 @@ export interface FirewallFacts {
   readonly ipListIsSwitch?: boolean;
   /** Whether the write is a long-running operation that must be polled to its end. */
   readonly longRunning: boolean;
+  /**
+   * What a write costs beyond its rules (how long AKS's whole-cluster update takes), for people:
+   * an info finding (WRITE_NOTE) on every plan with changes, so a dry run says it too.
+   */
+  readonly writeNote?: string;
   /** What each posture field means for this kind, for people (docs/TARGETS.md). */
   readonly posture: Readonly<Record<string, string>>;
   /** Key Vault keeps the error codes it has always had (VAULT_*); every other kind's are TARGET_*. */

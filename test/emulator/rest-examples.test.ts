@@ -352,3 +352,48 @@ describe('Resource Graph: Resources (ResourcesBasicQuery.json, ResourcesMgBasicQ
     expect(shape(res.json)).toEqual(shape(mg.responses['200'].body));
   });
 });
+
+describe('AKS: ManagedClusters_Get (ManagedClustersGet.json, 2026-04-01), and the PUT tagwall makes of its answer', () => {
+  const ex = example('aks', 'ManagedClustersGet');
+  const answer = ex.responses['200'].body;
+  const version = api(ex.parameters['api-version']);
+
+  it('answers the GET as the example does: a cluster never given authorized ranges has no apiServerAccessProfile', async () => {
+    await t.reset({ vaults: [], resources: [structuredClone(answer)] });
+    const res = await t.fetch('GET', `${answer.id}${version}`);
+    expect(listed(ex)).toContain(res.status);
+    expect({ id: res.json.id, name: res.json.name, type: res.json.type, eTag: res.json.eTag }).toEqual({ id: answer.id, name: answer.name, type: answer.type, eTag: answer.eTag });
+    expect(res.json.properties.apiServerAccessProfile).toEqual(answer.properties.apiServerAccessProfile);
+    expect(res.json.properties.provisioningState).toBe(answer.properties.provisioningState);
+  });
+
+  it('the adapter reads the example answer as the example says (no ranges: the API server is open)', async () => {
+    await t.reset({ vaults: [], resources: [structuredClone(answer)] });
+    const state = await readWithAdapter(answer.id);
+    expect(state.ipRules).toEqual([]);
+    expect(state.posture.defaultAction).toBe('Allow');
+    expect(state.unsupported).toBeUndefined();
+  });
+
+  it('takes the answer PUT back with ranges added and If-Match on its eTag: 200, an operation that ends Succeeded, the rest as it was', async () => {
+    await t.reset({ vaults: [], resources: [structuredClone(answer)] });
+    const before = (await t.fetch('GET', `${answer.id}${version}`)).json;
+    // What `az aks update` sends: the cluster as read, less what the service owns.
+    const { provisioningState: _p, fqdn: _f, azurePortalFQDN: _a, currentKubernetesVersion: _c, maxAgentPools: _m, ...writable } = structuredClone(answer.properties);
+    writable.agentPoolProfiles = writable.agentPoolProfiles.map(({ provisioningState: _s, currentOrchestratorVersion: _c, nodeImageVersion: _n, eTag: _e, ...pool }: Json) => pool);
+    const body = { location: answer.location, tags: answer.tags, properties: { ...writable, apiServerAccessProfile: { authorizedIPRanges: ['73.140.245.0/24'] } } };
+    const res = await t.fetch('PUT', `${answer.id}${version}`, { body, headers: { 'if-match': answer.eTag } });
+    // ManagedClusters_CreateOrUpdate lists 200 and 201 (2025-10-01's ManagedClustersCreate_Update.json).
+    expect([200, 201]).toContain(res.status);
+    expect(await settle(res.headers['azure-asyncoperation'] as string)).toBe('Succeeded');
+    const after = await t.fetch('GET', `${answer.id}${version}`);
+    expect(after.json.properties.apiServerAccessProfile).toEqual({ authorizedIPRanges: ['73.140.245.0/24'] });
+    expect(after.json.eTag).not.toBe(answer.eTag);
+    // Everything else, the service's own fields too, as before the PUT (and as the example, where the emulator adds none).
+    expect({ ...after.json.properties, apiServerAccessProfile: undefined }).toEqual({ ...before.properties, apiServerAccessProfile: undefined });
+    expect(after.json.properties).toMatchObject({ fqdn: answer.properties.fqdn, currentKubernetesVersion: answer.properties.currentKubernetesVersion, agentPoolProfiles: answer.properties.agentPoolProfiles.map((p: Json) => ({ ...p, eTag: p.eTag })) });
+    // A second PUT with the old eTag is refused: the cluster changed since.
+    const stale = await t.fetch('PUT', `${answer.id}${version}`, { body, headers: { 'if-match': answer.eTag } });
+    expect(stale.status).toBe(412);
+  });
+});

@@ -33,6 +33,8 @@ const SEEDED: Record<string, Seeded> = {
   containerregistry: { id: idOf('Microsoft.ContainerRegistry/registries', 'crpaths'), rules: ['52.1.7.4'], defaultAction: 'Deny', bypass: 'None', publicNetworkAccess: 'Enabled' },
   cosmosdb: { id: idOf('Microsoft.DocumentDB/databaseAccounts', 'cosmos-paths'), rules: ['52.1.8.0/24', '52.1.9.9'], defaultAction: '', bypass: 'AzureServices', publicNetworkAccess: 'Enabled' },
   search: { id: idOf('Microsoft.Search/searchServices', 'srch-paths'), rules: ['52.1.10.0/24'], defaultAction: '', bypass: 'AzureServices', publicNetworkAccess: 'enabled' },
+  // Bare strings, not objects: the row's rules are the values themselves.
+  aks: { id: idOf('Microsoft.ContainerService/managedClusters', 'aks-paths'), rules: ['52.1.11.0/24', '52.1.12.7/32'], defaultAction: '', bypass: '', publicNetworkAccess: 'Enabled' },
   // Its rules live in a child resource Resource Graph does not describe.
   eventhub: { id: idOf('Microsoft.EventHub/namespaces', 'eh-paths'), rules: null, defaultAction: '', bypass: '', publicNetworkAccess: '' },
 };
@@ -47,6 +49,7 @@ useTestEmulator((started) => (t = started), (): EmulatorSeed => ({
     { id: SEEDED.containerregistry!.id, tags, sku: { name: 'Premium' }, properties: { publicNetworkAccess: 'Enabled', networkRuleBypassOptions: 'None', networkRuleSet: { defaultAction: 'Deny', ipRules: SEEDED.containerregistry!.rules!.map((value) => ({ action: 'Allow', value })) } } },
     { id: SEEDED.cosmosdb!.id, tags, properties: { publicNetworkAccess: 'Enabled', networkAclBypass: 'AzureServices', ipRules: SEEDED.cosmosdb!.rules!.map((ipAddressOrRange) => ({ ipAddressOrRange })) } },
     { id: SEEDED.search!.id, tags, sku: { name: 'standard' }, properties: { publicNetworkAccess: 'enabled', networkRuleSet: { bypass: 'AzureServices', ipRules: SEEDED.search!.rules!.map((value) => ({ value })) } } },
+    { id: SEEDED.aks!.id, tags, properties: { publicNetworkAccess: 'Enabled', apiServerAccessProfile: { authorizedIPRanges: SEEDED.aks!.rules } } },
     { id: SEEDED.eventhub!.id, tags, sku: { name: 'Standard' } },
   ],
 }));
@@ -85,7 +88,9 @@ describe("the fleet query reads each kind at its own paths", () => {
         expect(rowDescribes(kind, row, { ipRules: fw.ipRules, virtualNetworkRuleCount: fw.virtualNetworkRuleCount, posture: fw.posture }), `${kind.kind}, digest ${digest}`).toBe(true);
         // One rule fewer, or another bypass, is a read the row does not describe.
         expect(rowDescribes(kind, row, { ipRules: fw.ipRules.slice(1), virtualNetworkRuleCount: 0, posture: fw.posture }), kind.kind).toBe(false);
-        expect(rowDescribes(kind, row, { ipRules: fw.ipRules, virtualNetworkRuleCount: 0, posture: { ...fw.posture, bypass: 'Something' } }), kind.kind).toBe(false);
+        // Another value of a posture field the kind keeps where Resource Graph sees it (AKS keeps no bypass).
+        const field = (['bypass', 'publicNetworkAccess', 'defaultAction'] as const).find((f) => kind.graphPaths?.[f] !== undefined)!;
+        expect(rowDescribes(kind, row, { ipRules: fw.ipRules, virtualNetworkRuleCount: 0, posture: { ...fw.posture, [field]: 'Something' } }), kind.kind).toBe(false);
       }
     }
   });

@@ -38,6 +38,8 @@ export interface TargetSettings {
    * empty and nothing else filters, and its first rule shuts out every other network.
    */
   readonly ipListIsSwitch?: boolean;
+  /** What a write of this kind costs beyond its rules (a kind fact): said on every plan with changes. */
+  readonly writeNote?: string;
 }
 
 export interface Guards {
