@@ -76,6 +76,11 @@ export interface FirewallFacts {
    * while the list is not empty (or another filter is), so the plan refuses a first rule without enforceDeny.
    */
   readonly ipListIsSwitch?: boolean;
+  /**
+   * Set when the rules carry their owner in their names (tagwall-<owner>-<n>): the read says which
+   * are tagwall's (`ownedByName`), and the record never adopts (a container app's restrictions).
+   */
+  readonly ownedByName?: boolean;
   /** Whether the write is a long-running operation that must be polled to its end. */
   readonly longRunning: boolean;
   /**

@@ -12,6 +12,7 @@ import { COSMOS_DB } from './cosmosdb/facts.js';
 import { COGNITIVE_SERVICES } from './cognitiveservices/facts.js';
 import { AI_SEARCH } from './search/facts.js';
 import { AKS_CLUSTER } from './aks/facts.js';
+import { CONTAINER_APP } from './containerapps/facts.js';
 
 /** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
 export const FIREWALL_KINDS: readonly FirewallFacts[] = [
@@ -25,6 +26,7 @@ export const FIREWALL_KINDS: readonly FirewallFacts[] = [
   COGNITIVE_SERVICES,
   AI_SEARCH,
   AKS_CLUSTER,
+  CONTAINER_APP,
 ];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));

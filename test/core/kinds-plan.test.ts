@@ -41,8 +41,8 @@ describe.each(FIREWALL_KINDS.map((k) => [k.kind, k] as const))('the plan under t
           fc.tuple(fc.constantFrom(...reachable), fc.constantFrom(32, 32, 32, 31, 30, 24)).map(([a, length]) => ({ start: a - (a % blockSize(length)), length })),
           { maxLength: 3 },
         );
-  // A name-owned kind (mergeOnly: a perimeter profile) is told what is its own by the firewall.
-  const nameOwned = kind.mergeOnly === true;
+  // A name-owned kind (a perimeter profile, a container app) is told what is its own by the firewall.
+  const nameOwned = kind.mergeOnly === true || kind.ownedByName === true;
   it('stays within the limit, writes only the forms the kind takes, and never adds, removes or owns its special entries', () => {
     // Runs where the cover wanted a special entry the firewall lacked: the case this property guards.
     let wantedSpecial = 0;
@@ -53,7 +53,7 @@ describe.each(FIREWALL_KINDS.map((k) => [k.kind, k] as const))('the plan under t
         fc.array(fc.tuple(blockArb, fc.constantFrom('bare' as const, 'cidr' as const), fc.boolean()), { maxLength: 8 }),
         fc.subarray([...kind.special], { maxLength: Math.min(3, kind.special.length) }),
         fc.integer({ min: 1, max: Math.min(kind.maxRules, 24) }),
-        nameOwned ? fc.constant('merge' as const) : fc.constantFrom('merge' as const, 'authoritative' as const),
+        kind.mergeOnly === true ? fc.constant('merge' as const) : fc.constantFrom('merge' as const, 'authoritative' as const),
         fc.boolean(),
         fc.constantFrom(0, 0, 1, 3),
         (plain, nearSpecial, vault, special, maxRules, mode, firstContact, otherEntries) => {
@@ -117,5 +117,41 @@ describe.each(FIREWALL_KINDS.map((k) => [k.kind, k] as const))('the plan under t
       { numRuns: Number(process.env.KINDS_PLAN_RUNS ?? 300) },
     );
     if (reachable.length > 0) expect(wantedSpecial, 'runs whose cover wanted a special entry').toBeGreaterThan(0);
+  });
+
+  // Where the IP list is the switch (Cosmos DB, AI Search, a container app), an open firewall's
+  // first rule shuts every other network out: the plan writes one only under enforceDeny.
+  it.runIf(kind.ipListIsSwitch === true)('never plans a first rule on an open firewall without enforceDeny', () => {
+    let refused = 0;
+    fc.assert(
+      fc.property(fc.uniqueArray(blockArb, { minLength: 1, maxLength: 30, selector: (b) => b.start }), fc.boolean(), fc.integer({ min: 1, max: Math.min(kind.maxRules, 24) }), (plain, enforceDeny, maxRules) => {
+        const merged = [...new Map(plain.map((b) => [b.start, b])).values()]
+          .sort((a, b) => a.start - b.start)
+          .filter((b, i, all) => i === 0 || all[i - 1]!.start + blockSize(all[i - 1]!.length) <= b.start)
+          .map((b): Cidr => ({ base: b.start, length: b.length }));
+        const desiredFor = (budget: number, kept: readonly Cidr[]): Allowlist => {
+          const r = collapse(merged, { maxRules: budget, split31: !kind.allows31, blocked: FORBIDDEN_RANGES, kept });
+          return { selected: ['T'], rules: r.rules, newRules: r.newRules, source: [], warnings: [], stats: { selectedPrefixes: 0, ipv6Dropped: 0, forbiddenAddressesRemoved: 0, excludedAddressesRemoved: 0, mergedPrefixes: merged.length, rules: r.rules.length, sourceAddresses: r.sourceAddresses, allowedAddresses: r.allowedAddresses, excessAddresses: r.excessAddresses } };
+        };
+        const plan = planTarget({
+          firewall: { ipRules: [], virtualNetworkRuleCount: 0, posture: { defaultAction: 'Allow' }, ...(kind.mergeOnly === true || kind.ownedByName === true ? { ownedByName: [] } : {}) },
+          record: undefined,
+          settings: { maxRules, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: !kind.allows31, enforceDeny, skipWhenPerimeterEnforced: false, singleAddress: kind.singleAddress, special: kind.special, ipListIsSwitch: true },
+          guards: { maxRemovedFraction: 1, maxSourceShrinkFraction: 1, maxExcessAddresses: 2 ** 32, maxWidenedPrefix: 0, warnWidenedPrefix: 0 },
+          force: false,
+          desiredFor,
+        });
+        const codes = plan.refusals.map((r) => r.code);
+        if (enforceDeny) {
+          expect(codes).not.toContain('TARGET_WOULD_ENABLE_FIREWALL');
+          expect(plan.setDefaultActionDeny).toBe(true);
+        } else if (plan.nextRules.length > 0) {
+          expect(codes).toContain('TARGET_WOULD_ENABLE_FIREWALL');
+          refused++;
+        }
+      }),
+      { numRuns: Number(process.env.KINDS_PLAN_RUNS ?? 300) },
+    );
+    expect(refused, 'runs whose plan wanted a first rule without enforceDeny').toBeGreaterThan(0);
   });
 });

@@ -40,7 +40,8 @@ async function readWithAdapter(id: string): Promise<FirewallState> {
   const ref = parseResourceId(id);
   const kind = FIREWALL_KINDS.find((k) => k.resourceType.toLowerCase() === ref.type.toLowerCase())!;
   const create = await kind.load();
-  return create({ endpoint: t.emulator.url, credential: t.credential, tls: { ca: t.emulator.caCert }, retry: FAST_RETRY }).read(ref);
+  // The owner ID matters only to kinds whose rule names carry it (none of the examples' rules is tagwall's).
+  return create({ endpoint: t.emulator.url, credential: t.credential, tls: { ca: t.emulator.caCert }, retry: FAST_RETRY, ownerId: 'rest-examples' }).read(ref);
 }
 
 /** The Azure-AsyncOperation status URL, polled until it says Succeeded (or Failed). */
@@ -291,6 +292,44 @@ describe('AI Search: Services_Update (SearchUpdateServiceToAllowAccessFromPublic
     expect(state.ipRules).toEqual(rules.ipRules.map((r: Json) => r.value));
     // Search has no defaultAction: rules mean Deny (facts.ts).
     expect(state.posture).toMatchObject({ defaultAction: rules.ipRules.length > 0 ? 'Deny' : 'Allow', bypass: rules.bypass, publicNetworkAccess: answer.properties.publicNetworkAccess });
+  });
+});
+
+describe('Container Apps: ContainerApps_Update (ContainerApps_Patch.json, 2025-07-01)', () => {
+  const ex = example('containerapps', 'ContainerApps_Patch');
+  const p = ex.parameters;
+  const answer = ex.responses['200'].body;
+
+  it('answers the PATCH as the example does: 202 with an Azure-AsyncOperation URL, then the app with the restrictions sent', async () => {
+    // Before: the example's app without IP restrictions; its PATCH adds them.
+    const seed = structuredClone(answer);
+    delete seed.properties.configuration.ingress.ipSecurityRestrictions;
+    await t.reset({ vaults: [], resources: [seed] });
+    const res = await t.fetch('PATCH', `${answer.id}${api(p['api-version'])}`, { body: p.containerAppEnvelope });
+    expect(listed(ex)).toContain(res.status);
+    expect(res.status).toBe(202);
+    // Azure's status URL is subscription-level (.../locations/eastus/containerappOperationResults/{id});
+    // the emulator's is under the app: the same last segments and api-version, which is all the SDK follows.
+    const expectedUrl = new URL(ex.responses['202'].headers['azure-asyncoperation']);
+    const url = new URL(res.headers['azure-asyncoperation'] as string);
+    expect(url.pathname.split('/').slice(-2, -1)).toEqual(expectedUrl.pathname.split('/').slice(-2, -1));
+    expect(url.searchParams.get('api-version')).toBe(expectedUrl.searchParams.get('api-version'));
+    expect(await settle(url.toString())).toBe('Succeeded');
+    const after = await t.fetch('GET', `${answer.id}${api(p['api-version'])}`);
+    expect({ id: after.json.id, name: after.json.name, type: after.json.type, location: after.json.location }).toEqual({ id: answer.id, name: answer.name, type: answer.type, location: answer.location });
+    const ingress = answer.properties.configuration.ingress;
+    expect(after.json.properties.configuration.ingress).toMatchObject({ ipSecurityRestrictions: ingress.ipSecurityRestrictions, external: ingress.external, targetPort: ingress.targetPort });
+    expect(after.json.tags).toEqual(p.containerAppEnvelope.tags);
+  });
+
+  it('the adapter reads the example answer as the example says: Allow rules mean the firewall is on, and none is tagwall\'s', async () => {
+    await t.reset({ vaults: [], resources: [structuredClone(answer)] });
+    const state = await readWithAdapter(answer.id);
+    const rules = answer.properties.configuration.ingress.ipSecurityRestrictions;
+    expect(state.ipRules).toEqual(rules.map((r: Json) => r.ipAddressRange));
+    expect(state.posture).toEqual({ defaultAction: 'Deny' });
+    expect(state.ownedByName).toEqual([]);
+    expect(state.unsupported).toBeUndefined();
   });
 });
 

@@ -7,6 +7,7 @@ import { COGNITIVE_SERVICES_MODEL } from './cognitiveservices.js';
 import { COSMOS_DB_MODEL } from './cosmosdb.js';
 import { SEARCH_MODEL } from './search.js';
 import { AKS_MODEL } from './aks.js';
+import { CONTAINER_APP_MODEL } from './containerapps.js';
 
 /** The emulator's models of the firewall kinds besides Key Vault, one line per kind. */
 export const RESOURCE_MODELS: readonly ResourceModel[] = [
@@ -18,4 +19,5 @@ export const RESOURCE_MODELS: readonly ResourceModel[] = [
   COGNITIVE_SERVICES_MODEL,
   SEARCH_MODEL,
   AKS_MODEL,
+  CONTAINER_APP_MODEL,
 ];
