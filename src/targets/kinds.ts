@@ -11,6 +11,7 @@ import { CONTAINER_REGISTRY } from './containerregistry/facts.js';
 import { COSMOS_DB } from './cosmosdb/facts.js';
 import { COGNITIVE_SERVICES } from './cognitiveservices/facts.js';
 import { AI_SEARCH } from './search/facts.js';
+import { SQL_SERVER } from './sql/facts.js';
 
 /** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
 export const FIREWALL_KINDS: readonly FirewallFacts[] = [
@@ -23,6 +24,7 @@ export const FIREWALL_KINDS: readonly FirewallFacts[] = [
   COSMOS_DB,
   COGNITIVE_SERVICES,
   AI_SEARCH,
+  SQL_SERVER,
 ];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));
