@@ -35,6 +35,8 @@ const SEEDED: Record<string, Seeded> = {
   search: { id: idOf('Microsoft.Search/searchServices', 'srch-paths'), rules: ['52.1.10.0/24'], defaultAction: '', bypass: 'AzureServices', publicNetworkAccess: 'enabled' },
   // Its rules live in a child resource Resource Graph does not describe.
   eventhub: { id: idOf('Microsoft.EventHub/namespaces', 'eh-paths'), rules: null, defaultAction: '', bypass: '', publicNetworkAccess: '' },
+  // Its rules are firewallRules, child resources Resource Graph does not describe.
+  sql: { id: idOf('Microsoft.Sql/servers', 'sql-paths'), rules: null, defaultAction: '', bypass: '', publicNetworkAccess: '' },
 };
 
 const tags = { tagwall: 'devops' };
@@ -48,6 +50,7 @@ useTestEmulator((started) => (t = started), (): EmulatorSeed => ({
     { id: SEEDED.cosmosdb!.id, tags, properties: { publicNetworkAccess: 'Enabled', networkAclBypass: 'AzureServices', ipRules: SEEDED.cosmosdb!.rules!.map((ipAddressOrRange) => ({ ipAddressOrRange })) } },
     { id: SEEDED.search!.id, tags, sku: { name: 'standard' }, properties: { publicNetworkAccess: 'enabled', networkRuleSet: { bypass: 'AzureServices', ipRules: SEEDED.search!.rules!.map((value) => ({ value })) } } },
     { id: SEEDED.eventhub!.id, tags, sku: { name: 'Standard' } },
+    { id: SEEDED.sql!.id, tags, firewallRules: [{ name: 'office', startIpAddress: '52.1.11.1', endIpAddress: '52.1.11.9' }] },
   ],
 }));
 
