@@ -1,5 +1,6 @@
 import type { Allowlist } from '../core/allowlist.js';
-import { explainWidening, type WideningReport } from '../core/explain.js';
+import type { WideningReport } from '../core/explain.js';
+import { explainCover } from '../core/explain-cover.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
 import { writeLine, type CliIO } from './io.js';
 import { count, plural, table } from '../core/text.js';
@@ -90,7 +91,7 @@ export function planFor(doc: ServiceTagDocument, target: TargetConfig, record: A
     force,
     desiredFor: (budget, kept, o) => {
       try {
-        return desiredFor(target, budget, kept, o?.unbounded === true);
+        return desiredFor(target, budget, kept, o?.unbounded === true, o?.keptRanges);
       } catch (e) {
         infeasible = e;
         throw e;
@@ -138,7 +139,7 @@ export function renderPlan(
   const forced = guards.filter((g) => g.verdict === 'forced');
   const code = refused.length > 0 ? 1 : 0;
   // Explaining costs a pass over the rules and the file's tags; only when asked.
-  const widening = output.explain && plan.desired !== undefined ? explainWidening(plan.desired, doc) : undefined;
+  const widening = output.explain && plan.desired !== undefined ? explainCover(plan.desired, doc) : undefined;
   const report = planReport(doc, origin, plan, guards, sourceWarnings, widening);
   const where = origin.url ?? origin.path ?? doc.source;
   const tail = () => {

@@ -27,6 +27,8 @@ export interface TargetConfig {
   readonly kind: FirewallFacts;
   /** How a single address is written, and the entries special to the kind (from its facts). */
   readonly singleAddress: 'bare' | 'cidr';
+  /** The kind's rule shape: `range` for start/end rules (absent: CIDR blocks). */
+  readonly ruleShape?: 'cidr' | 'range';
   readonly special: readonly string[];
   readonly maxVirtualNetworkRules?: number;
   readonly ipListIsSwitch?: boolean;
@@ -162,7 +164,8 @@ function buildTarget(c: ParsedConfig, own: TargetFields, resource: ResourceRef, 
   const guards = { ...runGuards, ...stripUndefined(defaultGuards), ...stripUndefined(ownGuards) };
   const widen = ownWiden ?? defaultWiden ?? { prefer: 'none' as const, outsideAzureWeight: 16 };
   const maxRules = settings.maxRules ?? kind.maxRules;
-  if (maxRules > kind.maxRules) problems.push(`${path}.maxRules: ${maxRules} is more than a ${kind.title} takes (${kind.maxRules})`);
+  const ceiling = kind.maxRulesCeiling ?? kind.maxRules;
+  if (maxRules > ceiling) problems.push(`${path}.maxRules: ${maxRules} is more than a ${kind.title} takes (${ceiling})`);
   if (settings.reserveRules >= maxRules) problems.push(`${path}: reserveRules (${settings.reserveRules}) must be less than maxRules (${maxRules})`);
   if (kind.mergeOnly === true && settings.mode === 'authoritative') {
     problems.push(`${path}.mode: a ${kind.title} takes mode "merge" only: tagwall changes its own rules there and never the others'`);
@@ -173,6 +176,7 @@ function buildTarget(c: ParsedConfig, own: TargetFields, resource: ResourceRef, 
     // A kind that refuses /31 gets one as its two addresses, whatever the target says.
     split31: settings.split31 || !kind.allows31,
     singleAddress: kind.singleAddress,
+    ...(kind.ruleShape === 'range' ? { ruleShape: 'range' as const } : {}),
     special: kind.special,
     ...(kind.maxVirtualNetworkRules === undefined ? {} : { maxVirtualNetworkRules: kind.maxVirtualNetworkRules }),
     ...(kind.ipListIsSwitch === true ? { ipListIsSwitch: true } : {}),

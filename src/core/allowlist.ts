@@ -1,4 +1,5 @@
 import { collapse, type CollapseOptions } from './collapse.js';
+import { collapseRanges } from './collapse-ranges.js';
 import { TagwallError } from './errors.js';
 import { FORBIDDEN_RANGES, forbiddenOverlap } from './forbidden.js';
 import { parseCidr } from './ip-text.js';
@@ -11,6 +12,7 @@ import {
   rangesOf,
   rangesToCidrs,
   subtractRanges,
+  touchesRanges,
   type AddressRange,
   type Cidr,
 } from './ipv4.js';
@@ -44,16 +46,36 @@ export interface AllowlistStats {
   readonly weightedExcess?: number;
 }
 
-export interface Allowlist {
+interface AllowlistBase {
   readonly selected: readonly string[];
-  /** Sorted by address. */
-  readonly rules: readonly Cidr[];
   /** How many of `rules` are not rules the firewall keeps anyway: what they cost against its limit. */
   readonly newRules: number;
   /** The exact addresses the selection asks for (minus forbidden and excluded space). */
   readonly source: readonly AddressRange[];
   readonly stats: AllowlistStats;
   readonly warnings: readonly string[];
+}
+
+/** The cover for a firewall of CIDR rules (the DP of collapse.ts). */
+export interface CidrAllowlist extends AllowlistBase {
+  readonly shape?: 'cidr';
+  /** Sorted by address. */
+  readonly rules: readonly Cidr[];
+}
+
+/** The cover for a firewall of start/end rules (the range optimum of collapse-ranges.ts; docs/RANGES.md). */
+export interface RangeAllowlist extends AllowlistBase {
+  readonly shape: 'range';
+  /** Sorted by start, then end; a new range may span a kept one. */
+  readonly rules: readonly AddressRange[];
+}
+
+/** What one firewall should allow, in its kind's rule shape (the kind's `ruleShape` fact picks the collapse). */
+export type Allowlist = CidrAllowlist | RangeAllowlist;
+
+/** The cover's rules as ranges, whatever the shape: the plan compares and writes them by rangeKey. */
+export function coverRanges(a: Allowlist): readonly AddressRange[] {
+  return a.shape === 'range' ? a.rules : a.rules.map((c) => ({ start: c.base, end: cidrEnd(c) }));
 }
 
 /** Parses user-given CIDRs, collecting every problem rather than stopping at the first. */
@@ -163,10 +185,14 @@ export function relevantKept(prepared: AllowlistSource, kept: readonly Cidr[]): 
 }
 
 export interface CollapseRequest {
+  /** `range` for a firewall of start/end rules: the range optimum instead of the CIDR DP. */
+  readonly shape?: 'cidr' | 'range';
   readonly maxRules: number;
   readonly split31?: boolean;
   /** Rules the firewall keeps whatever the plan (see collapse). */
   readonly kept?: readonly Cidr[];
+  /** For the range shape: the kept rules as ranges (a person's start/end rule need not be a block). */
+  readonly keptRanges?: readonly AddressRange[];
   /** No widened rule wider than this prefix length; 0 or absent: no bound. */
   readonly maxWidenedPrefix?: number;
   readonly weights?: CollapseOptions['weights'];
@@ -182,7 +208,16 @@ export interface CollapseRequest {
  */
 const collapsedFrom = new WeakMap<Allowlist, { readonly prepared: AllowlistSource; readonly request: CollapseRequest; readonly byPrefer: Map<string, Allowlist> }>();
 
+/** relevantKept for kept ranges: those that share an address with the source. */
+export function relevantKeptRanges(prepared: AllowlistSource, kept: readonly AddressRange[]): AddressRange[] {
+  return kept.filter((r) => touchesRanges(prepared.source, r.start, r.end));
+}
+
+export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRequest & { readonly shape: 'range' }): RangeAllowlist;
+export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRequest & { readonly shape?: 'cidr' }): CidrAllowlist;
+export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRequest): Allowlist;
 export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRequest): Allowlist {
+  if (request.shape === 'range') return collapseRangeAllowlist(prepared, request);
   const result = collapse(prepared.merged, {
     maxRules: request.maxRules,
     split31: request.split31 ?? false,
@@ -221,9 +256,10 @@ export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRe
  * (the plain collapse then already adds the fewest rules), or for an allowlist this module did not
  * collapse.
  */
-export function leastChurn(desired: Allowlist, current: readonly Cidr[]): Allowlist {
+export function leastChurn<A extends Allowlist>(desired: A, current: readonly Cidr[]): A {
   const from = collapsedFrom.get(desired);
-  if (from === undefined) return desired;
+  // A range cover is never registered (collapseRangeAllowlist): least churn is the CIDR DP's.
+  if (from === undefined || desired.shape === 'range') return desired;
   const keptKeys = new Set((from.request.kept ?? []).map(formatCidr));
   const prefer = relevantKept(from.prepared, current).filter((c) => !keptKeys.has(formatCidr(c)));
   if (prefer.length === 0) return desired;
@@ -237,9 +273,42 @@ export function leastChurn(desired: Allowlist, current: readonly Cidr[]): Allowl
     a = collapseAllowlist(from.prepared, { ...from.request, prefer });
     from.byPrefer.set(key, a);
   }
-  return a;
+  return a as A;
 }
 
-export function buildAllowlist(doc: ServiceTagDocument, request: AllowlistRequest, index: TagIndex = new TagIndex(doc)): Allowlist {
+/**
+ * The range optimum over the same prepared source: the same forbidden and excluded space (no
+ * range touches it), the same widening bound and weights, the same figures. There is no /31 to
+ * split: a range is any interval.
+ */
+function collapseRangeAllowlist(prepared: AllowlistSource, request: CollapseRequest): RangeAllowlist {
+  const result = collapseRanges(prepared.source, {
+    maxRules: request.maxRules,
+    blocked: prepared.blocked,
+    ...(request.keptRanges === undefined ? {} : { kept: request.keptRanges }),
+    ...(request.maxWidenedPrefix === undefined ? {} : { maxWidenedPrefix: request.maxWidenedPrefix }),
+    ...(request.weights === undefined ? {} : { weights: request.weights }),
+  });
+  return {
+    shape: 'range',
+    selected: prepared.selected,
+    rules: result.rules,
+    newRules: result.newRules,
+    source: prepared.source,
+    warnings: prepared.warnings,
+    stats: {
+      ...prepared.counts,
+      // What an unlimited budget would need: one range per merged interval.
+      mergedPrefixes: prepared.source.length,
+      rules: result.rules.length,
+      sourceAddresses: result.sourceAddresses,
+      allowedAddresses: result.allowedAddresses,
+      excessAddresses: result.excessAddresses,
+      ...(request.weights === undefined ? {} : { weightedExcess: result.weightedExcess }),
+    },
+  };
+}
+
+export function buildAllowlist(doc: ServiceTagDocument, request: AllowlistRequest, index: TagIndex = new TagIndex(doc)): CidrAllowlist {
   return collapseAllowlist(prepareAllowlist(doc, request, index), request);
 }

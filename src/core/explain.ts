@@ -1,4 +1,4 @@
-import type { Allowlist } from './allowlist.js';
+import type { CidrAllowlist } from './allowlist.js';
 import { blockSize, cidrEnd, formatCidr, rangesOf, RangeCounter, subtractRanges, type AddressRange, type Cidr } from './ipv4.js';
 import type { ServiceTagDocument } from './service-tags.js';
 
@@ -44,7 +44,7 @@ export function azureSpace(doc: ServiceTagDocument): readonly AddressRange[] {
 }
 
 /** The cover's rules that admit excess, with how much: cheap, from the allowlist alone. */
-export function widenedRules(allowlist: Allowlist): { rule: Cidr; excess: number }[] {
+export function widenedRules(allowlist: CidrAllowlist): { rule: Cidr; excess: number }[] {
   const source = new RangeCounter(allowlist.source);
   const out: { rule: Cidr; excess: number }[] = [];
   for (const rule of allowlist.rules) {
@@ -54,7 +54,7 @@ export function widenedRules(allowlist: Allowlist): { rule: Cidr; excess: number
   return out;
 }
 
-export function explainWidening(allowlist: Allowlist, doc: ServiceTagDocument): WideningReport {
+export function explainWidening(allowlist: CidrAllowlist, doc: ServiceTagDocument): WideningReport {
   const azure = new RangeCounter(azureSpace(doc));
   const source = new RangeCounter(allowlist.source);
   const sourceInAzure = new RangeCounter(subtractRanges(allowlist.source, subtractRanges(allowlist.source, azureSpace(doc))));

@@ -1,13 +1,13 @@
-import { leastChurn, type Allowlist } from './allowlist.js';
+import { coverRanges, leastChurn, type Allowlist } from './allowlist.js';
 import { isTagwallError } from './errors.js';
-import { widenedRules } from './explain.js';
-import type { Cidr } from './ipv4.js';
+import { wideRules } from './explain-cover.js';
+import type { AddressRange, Cidr } from './ipv4.js';
 import { driftSince } from './plan/drift.js';
 import { guardHits } from './plan/guards.js';
 import type { Finding, Reason, TargetPlan, TargetPlanInput } from './plan/model.js';
 import { keptRules, ownershipOf } from './plan/ownership.js';
 import { postureFindings } from './plan/posture.js';
-import { compareRules, normaliseRule, ruleKey, ruleToWrite, type FirewallRule } from './rules.js';
+import { blockOf, compareRules, normaliseRule, rangeKey, rangeOfRule, rangeToWrite, ruleToWrite, type FirewallRule } from './rules.js';
 
 export type * from './plan/model.js';
 export { postureFindings } from './plan/posture.js';
@@ -24,10 +24,9 @@ export { postureFindings } from './plan/posture.js';
 /** Widened rules wider than the warning bound: a reviewer should see them, and someone is paged once. */
 function wideRuleFindings(desired: Allowlist, guards: TargetPlanInput['guards']): Finding[] {
   if (guards.warnWidenedPrefix === 0) return [];
-  const wide = widenedRules(desired).filter((w) => w.rule.length < guards.warnWidenedPrefix);
+  const wide = wideRules(desired, guards.warnWidenedPrefix);
   if (wide.length === 0) return [];
-  wide.sort((a, b) => a.rule.length - b.rule.length || b.excess - a.excess);
-  const rules = wide.map((w) => ruleKey(w.rule));
+  const rules = wide.map((w) => w.key);
   const excess = wide.reduce((n, w) => n + w.excess, 0);
   return [
     {
@@ -80,8 +79,27 @@ function removableIfUnwanted(current: readonly FirewallRule[], kept: readonly Fi
   return current.flatMap((r): Cidr[] => (r.cidr === undefined || keptKeys.has(r.key) || special.has(r.key) ? [] : [r.cidr]));
 }
 
+/**
+ * How the firewall wants a rule written: a range kind's as `a.b.c.d-e.f.g.h` (a single address
+ * bare), a CIDR kind's in its single-address form. Text that is no IPv4 rule, and every special
+ * entry, goes back exactly as read.
+ */
+function writtenForm(s: TargetPlanInput['settings']): (r: FirewallRule) => string {
+  const special = new Set(s.special);
+  return (r) => {
+    if (special.has(r.key)) return r.value;
+    if (s.ruleShape === 'range') {
+      const range = rangeOfRule(r);
+      return range === undefined ? r.value : rangeToWrite(range);
+    }
+    return r.cidr === undefined ? r.value : ruleToWrite(r.cidr, s.singleAddress);
+  };
+}
+
 export function planTarget(input: TargetPlanInput): TargetPlan {
   const s = input.settings;
+  const range = s.ruleShape === 'range';
+  const written = writtenForm(s);
   const ownership = ownershipOf(input.firewall.ipRules, input.record, s.special, input.firewall.ownedByName);
   const special = new Set(s.special);
   const { current, owned } = ownership;
@@ -106,8 +124,10 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
     });
   } else {
     const keptCidrs = kept.flatMap((r): Cidr[] => (r.cidr === undefined ? [] : [r.cidr]));
+    // A range kind's kept rules are ranges, blocks or not; a CIDR kind's cover takes blocks only.
+    const keptRanges = range ? { keptRanges: kept.map(rangeOfRule).filter((k): k is AddressRange => k !== undefined) } : {};
     try {
-      desired = input.desiredFor(budget, keptCidrs);
+      desired = input.desiredFor(budget, keptCidrs, keptRanges);
     } catch (e) {
       if (!isTagwallError(e, 'COLLAPSE_INFEASIBLE')) throw e;
       // In the target's own terms: the maxRules that would fit, with the kept rules and the reserve.
@@ -126,7 +146,7 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
       };
       // The widening bound is a guard like the others: --force may lift it for one run.
       if (bound !== undefined && input.force) {
-        desired = input.desiredFor(budget, keptCidrs, { unbounded: true });
+        desired = input.desiredFor(budget, keptCidrs, { unbounded: true, ...keptRanges });
         forcedBound.push(refusal);
       } else {
         refusals.push(refusal);
@@ -135,13 +155,16 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
   }
 
   if (desired !== undefined && s.churn !== 'tie-break') desired = leastChurn(desired, removableIfUnwanted(current, kept, special));
-  const desiredKeys = new Set((desired?.rules ?? []).map(ruleKey));
-  const missing = desired === undefined ? [] : desired.rules.filter((c) => !currentKeys.has(ruleKey(c)));
+  // The cover as ranges, keyed as normaliseRule keys what the firewall holds (rangeKey: a block
+  // as a.b.c.d/n), so a CIDR kind's and a range kind's rules compare the same way.
+  const cover = desired === undefined ? [] : coverRanges(desired);
+  const desiredKeys = new Set(cover.map(rangeKey));
+  const missing = cover.filter((r) => !currentKeys.has(rangeKey(r)));
   // An entry special to the firewall means something to it (Cosmos DB's portal addresses turn
   // portal access on): tagwall never writes one, even when the selection covers it exactly, or it
   // would own what it may never remove.
-  const add = missing.filter((c) => !special.has(ruleKey(c)));
-  findings.push(...specialWantedFindings(missing.filter((c) => special.has(ruleKey(c))).map(ruleKey)));
+  const add = missing.filter((r) => !special.has(rangeKey(r)));
+  findings.push(...specialWantedFindings(missing.filter((r) => special.has(rangeKey(r))).map(rangeKey)));
   const removable = (key: string) => !desiredKeys.has(key) && !special.has(key) && (s.mode === 'authoritative' || owned.has(key));
   const remove = desired === undefined || s.policy === 'add-only' ? [] : current.filter((r) => removable(r.key));
   const removeKeys = new Set(remove.map((r) => r.key));
@@ -162,10 +185,12 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
   }
   // Only what tagwall adds, adopts or already owned is tagwall's after the write; stale owned
   // rules that add-only keeps stay owned, so a later sync may still remove them.
-  const nextOwned = [...new Set([...add.map(ruleKey), ...adopted, ...stay.filter((r) => owned.has(r.key)).map((r) => r.key)])];
-  const next = [...stay, ...add.map((c) => normaliseRule(ruleToWrite(c, s.singleAddress)))].sort(compareRules);
+  const nextOwned = [...new Set([...add.map(rangeKey), ...adopted, ...stay.filter((r) => owned.has(r.key)).map((r) => r.key)])];
+  // A CIDR kind's cover holds blocks only; a range kind's any interval.
+  const fresh = add.map((r) => normaliseRule(range ? rangeToWrite(r) : ruleToWrite(blockOf(r)!, s.singleAddress)));
+  const next = [...stay, ...fresh].sort(compareRules);
   // Special entries go back exactly as the firewall spells them; the rest in the form it wants.
-  const nextRules = next.map((r) => (r.cidr === undefined || special.has(r.key) ? r.value : ruleToWrite(r.cidr, s.singleAddress)));
+  const nextRules = next.map(written);
 
   const hits = desired === undefined ? [] : guardHits(desired, input.record, remove.length, current.length, input.guards);
   const forced = input.force ? [...forcedBound, ...hits] : [];
@@ -179,7 +204,7 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
   // What the write will cost, said before it is made (a dry run's plan too).
   if (changes && s.writeNote !== undefined) findings.push({ severity: 'info', code: 'WRITE_NOTE', message: s.writeNote });
   return {
-    add: add.map(ruleKey),
+    add: add.map(rangeKey),
     remove: remove.map((r) => r.key),
     unmanaged,
     shared,

@@ -1,5 +1,5 @@
 import type { Allowlist } from '../core/allowlist.js';
-import type { Cidr } from '../core/ipv4.js';
+import type { AddressRange, Cidr } from '../core/ipv4.js';
 import type { TargetReport } from '../core/report.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
 import type { AppliedRecord } from '../core/target-plan.js';
@@ -76,7 +76,8 @@ export interface ReconcileOptions {
 
 export interface RunContext {
   readonly doc: ServiceTagDocument;
-  readonly desiredFor: (target: TargetConfig, budget: number, kept: readonly Cidr[], unbounded: boolean) => Allowlist;
+  /** `keptRanges`: the kept rules as ranges, for a target whose kind writes start/end rules. */
+  readonly desiredFor: (target: TargetConfig, budget: number, kept: readonly Cidr[], unbounded: boolean, keptRanges?: readonly AddressRange[]) => Allowlist;
   readonly deps: ReconcileDeps;
   readonly options: ReconcileOptions;
   readonly runId: string;

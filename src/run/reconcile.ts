@@ -1,9 +1,11 @@
-import { collapseAllowlist, prepareAllowlist, relevantKept, type Allowlist, type AllowlistSource } from '../core/allowlist.js';
+import { collapseAllowlist, prepareAllowlist, relevantKept, relevantKeptRanges, type Allowlist, type AllowlistSource } from '../core/allowlist.js';
 import { describeError, TagwallError } from '../core/errors.js';
 import { formatCidr } from '../core/ipv4.js';
+import { rangeKey } from '../core/rules.js';
 import { selectTags, splitSelectors, TagIndex } from '../core/selection.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
-import { azureSpace, explainWidening, type WideningReport } from '../core/explain.js';
+import { azureSpace, type WideningReport } from '../core/explain.js';
+import { explainCover } from '../core/explain-cover.js';
 import type { TargetReport } from '../core/report.js';
 import type { TagwallConfig, TargetConfig } from '../config/config.js';
 import { SubscriptionSchedule } from '../fleet/schedule.js';
@@ -82,20 +84,25 @@ export function selectTargets(config: TagwallConfig, vaults: readonly string[] |
 function allowlists(doc: ServiceTagDocument, index: TagIndex): RunContext['desiredFor'] {
   const prepared = new Map<string, AllowlistSource>();
   const collapsed = new Map<string, Allowlist>();
-  return (t, budget, kept, unbounded) => {
+  return (t, budget, kept, unbounded, keptRanges) => {
     const sourceKey = JSON.stringify([t.select, t.extra, t.exclude]);
     let p = prepared.get(sourceKey);
     if (p === undefined) {
       p = prepareAllowlist(doc, { select: splitSelectors(t.select), extra: t.extra, exclude: t.exclude }, index);
       prepared.set(sourceKey, p);
     }
-    const relevant = relevantKept(p, kept);
+    // The kind's rule shape picks the collapse: the CIDR DP, or the range optimum for start/end rules.
+    const range = t.ruleShape === 'range';
+    const relevant = range ? [] : relevantKept(p, kept);
+    const relevantRanges = range ? relevantKeptRanges(p, keptRanges ?? []) : [];
     const bound = unbounded ? 0 : t.guards.maxWidenedPrefix;
     const weight = t.widen.prefer === 'azure' ? t.widen.outsideAzureWeight : 0;
-    const key = `${sourceKey}|${t.split31}|${budget}|${bound}|${weight}|${relevant.map(formatCidr).sort().join(',')}`;
+    const keptKey = range ? `range:${relevantRanges.map(rangeKey).sort().join(',')}` : relevant.map(formatCidr).sort().join(',');
+    const key = `${sourceKey}|${t.split31}|${budget}|${bound}|${weight}|${keptKey}`;
     let a = collapsed.get(key);
     if (a === undefined) {
       a = collapseAllowlist(p, {
+        ...(range ? { shape: 'range' as const, keptRanges: relevantRanges } : {}),
         maxRules: budget,
         split31: t.split31,
         kept: relevant,
@@ -168,7 +175,7 @@ export async function reconcilePasses(config: TagwallConfig, doc: ServiceTagDocu
   const explained = explanations;
   const explain = (a: Allowlist) => {
     let w = explained.get(a);
-    if (w === undefined) explained.set(a, (w = explainWidening(a, doc)));
+    if (w === undefined) explained.set(a, (w = explainCover(a, doc)));
     return w;
   };
   const reports: Promise<SettledPass>[] = new Array(targets.length);

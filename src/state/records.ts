@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TagwallError } from '../core/errors.js';
 import { isCidrProblem, readCidr } from '../core/ip-text.js';
 import { formatCidr } from '../core/ipv4.js';
+import { normaliseRule } from '../core/rules.js';
 import { parseResourceId, resourceKey, type ResourceRef } from '../core/resource-id.js';
 type VaultRef = ResourceRef;
 import type { AppliedRecord, Finding, PerimeterPosture } from '../core/target-plan.js';
@@ -28,13 +29,22 @@ const MAX_KNOWN = 500_000;
 function isNormalisedRule(text: string): boolean {
   if (knownNormalised.has(text)) return true;
   const cidr = readCidr(text);
-  const ok = !isCidrProblem(cidr) && formatCidr(cidr) === text;
+  // A start/end kind's range that is no single block is keyed a.b.c.d-e.f.g.h (rules.ts rangeKey).
+  const ok = isCidrProblem(cidr) ? isRangeKey(text) : formatCidr(cidr) === text;
   if (ok && knownNormalised.size < MAX_KNOWN) knownNormalised.add(text);
   return ok;
 }
 
-/** Exactly `a.b.c.d/n` with host bits clear, so records compare without re-normalising. */
-const normalisedRule = z.string().refine(isNormalisedRule, 'must be a normalised IPv4 CIDR (a.b.c.d/n, host bits clear)');
+function isRangeKey(text: string): boolean {
+  const r = normaliseRule(text);
+  return r.range !== undefined && r.key === text;
+}
+
+/**
+ * Exactly `a.b.c.d/n` with host bits clear, or a range that is no single block as
+ * `a.b.c.d-e.f.g.h`, so records compare without re-normalising.
+ */
+const normalisedRule = z.string().refine(isNormalisedRule, 'must be a normalised IPv4 rule (a.b.c.d/n with host bits clear, or a range a.b.c.d-e.f.g.h that is no single block)');
 
 const distinct = (rules: readonly string[]): boolean => new Set(rules).size === rules.length;
 

@@ -56,10 +56,22 @@ export interface FirewallFacts {
   readonly apiVersion: string;
   /** Where the rules live in the resource, for people. */
   readonly rulesAt: string;
-  /** The most IP rules the resource takes. */
+  /** The most IP rules the resource takes: the default, and the most a target may set. */
   readonly maxRules: number;
+  /**
+   * Where Microsoft's figures disagree, the most a target's `maxRules` may be raised to above the
+   * default `maxRules` (Azure SQL: 128 by default, up to 255); absent: `maxRules` is the ceiling.
+   */
+  readonly maxRulesCeiling?: number;
   /** The most virtual-network rules it takes, for the VNET_RULES finding (Key Vault's 200 when absent). */
   readonly maxVirtualNetworkRules?: number;
+  /**
+   * The shape of the kind's rules: `cidr` blocks (absent: cidr), or `range`, start/end rules
+   * (`Microsoft.Sql/servers/firewallRules` and its kin). It picks the collapse: the CIDR DP, or
+   * the range optimum (docs/RANGES.md). A range rule is spelled `a.b.c.d-e.f.g.h` in ipRules (a
+   * single address `a.b.c.d`), and keyed as one block `a.b.c.d/n` when it is exactly one.
+   */
+  readonly ruleShape?: 'cidr' | 'range';
   /** How a single address must be written: `bare` (`1.2.3.4`) or `cidr` (`1.2.3.4/32`). */
   readonly singleAddress: 'bare' | 'cidr';
   /** Whether a /31 is accepted as a rule; when not, a /31 is written as its two addresses. */

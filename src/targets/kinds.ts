@@ -13,6 +13,7 @@ import { COGNITIVE_SERVICES } from './cognitiveservices/facts.js';
 import { AI_SEARCH } from './search/facts.js';
 import { AKS_CLUSTER } from './aks/facts.js';
 import { CONTAINER_APP } from './containerapps/facts.js';
+import { SQL_SERVER } from './sql/facts.js';
 
 /** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
 export const FIREWALL_KINDS: readonly FirewallFacts[] = [
@@ -27,6 +28,7 @@ export const FIREWALL_KINDS: readonly FirewallFacts[] = [
   AI_SEARCH,
   AKS_CLUSTER,
   CONTAINER_APP,
+  SQL_SERVER,
 ];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));

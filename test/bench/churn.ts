@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { collapseAllowlist, leastChurn, prepareAllowlist, type Allowlist } from '../../src/core/allowlist.js';
+import { collapseAllowlist, leastChurn, prepareAllowlist, type CidrAllowlist } from '../../src/core/allowlist.js';
 import { collapse } from '../../src/core/collapse.js';
 import { formatCidr, type Cidr } from '../../src/core/ipv4.js';
 import type { ServiceTagDocument } from '../../src/core/service-tags.js';
@@ -30,7 +30,7 @@ function changed(before: readonly Cidr[], after: readonly Cidr[]): number {
   return [...b].filter((k) => !a.has(k)).length + [...a].filter((k) => !b.has(k)).length;
 }
 
-function cover(doc: ServiceTagDocument, index: TagIndex, select: readonly string[], maxRules: number): Allowlist {
+function cover(doc: ServiceTagDocument, index: TagIndex, select: readonly string[], maxRules: number): CidrAllowlist {
   return collapseAllowlist(prepareAllowlist(doc, { select }, index), { maxRules });
 }
 

@@ -193,7 +193,7 @@ describe('discover', () => {
     expect(c.discover).toMatchObject({ tag: 'tagwall', scope: {}, digest: true, recheckHours: 24, lagMinutes: 10 });
     expect(c.discover!.types).toBeUndefined();
     // Every kind whose rules or tags Resource Graph describes: all but the perimeter profile, a child resource.
-    expect(c.discover!.resourceTypes.map((k) => k.kind).sort()).toEqual(['aks', 'cognitiveservices', 'containerapp', 'containerregistry', 'cosmosdb', 'eventhub', 'keyvault', 'search', 'servicebus', 'storage']);
+    expect(c.discover!.resourceTypes.map((k) => k.kind).sort()).toEqual(['aks', 'cognitiveservices', 'containerapp', 'containerregistry', 'cosmosdb', 'eventhub', 'keyvault', 'search', 'servicebus', 'sql', 'storage']);
   });
 
   it('is off without the key', () => {
@@ -220,9 +220,9 @@ describe('discover', () => {
   });
 
   it('refuses a type tagwall does not manage and one Resource Graph cannot find, each with its index', () => {
-    const problems = problemsOf(() => parse({ discover: { types: ['keyvault', 'Microsoft.Sql/servers', 'nsp-profile', 'Microsoft.Network/networkSecurityPerimeters/profiles'] } }));
+    const problems = problemsOf(() => parse({ discover: { types: ['keyvault', 'Microsoft.Web/sites', 'nsp-profile', 'Microsoft.Network/networkSecurityPerimeters/profiles'] } }));
     expect(problems).toEqual([
-      expect.stringMatching(/^discover\.types\[1\]: "Microsoft\.Sql\/servers" is not a kind discovery can find/),
+      expect.stringMatching(/^discover\.types\[1\]: "Microsoft\.Web\/sites" is not a kind discovery can find/),
       expect.stringMatching(/^discover\.types\[2\]: "nsp-profile" is not a kind/),
       expect.stringMatching(/^discover\.types\[3\]: "Microsoft\.Network\/networkSecurityPerimeters\/profiles" is not a kind/),
     ]);
@@ -261,7 +261,7 @@ describe('fanOut and the fleet guard', () => {
 it('reports every fleet problem of one configuration at once', () => {
   const problems = problemsOf(() =>
     parse({
-      discover: { scope: { subscriptions: ['nope'] }, types: ['Microsoft.Sql/servers'] },
+      discover: { scope: { subscriptions: ['nope'] }, types: ['Microsoft.Web/sites'] },
       fanOut: { shardSize: 0 },
       profiles: { off: { select: ['X'] }, a: { select: ['X'], extra: ['300.1.1.1'] } },
       targets: [{ resource: KEY_VAULT, select: ['X'], maxRules: 100_001 }],
@@ -279,7 +279,7 @@ it('reports every fleet problem of one configuration at once', () => {
   );
   const noSchemaProblems = problemsOf(() =>
     parse({
-      discover: { types: ['Microsoft.Sql/servers'] },
+      discover: { types: ['Microsoft.Web/sites'] },
       profiles: { off: { select: ['X'] }, a: { select: ['X'], extra: ['300.1.1.1'] } },
       targets: [{ resource: KEY_VAULT, select: ['X'], maxRules: 1001 }],
     }),

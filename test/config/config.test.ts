@@ -167,9 +167,9 @@ describe('configuration', () => {
     const parse = (targets: unknown[]) => parseConfig({ targets }, { baseDir: '/', source: 'test' });
     const kv = '/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-a';
     expect(parse([{ resource: kv, select: ['X'] }]).targets[0]).toMatchObject({ kind: { kind: 'keyvault' }, maxRules: 1000, resource: { name: 'kv-a', type: 'Microsoft.KeyVault/vaults' } });
-    const sql = '/subscriptions/s/resourceGroups/g/providers/Microsoft.Sql/servers/sql-a';
-    expect(() => parse([{ resource: sql, select: ['X'] }])).toThrow(
-      expect.objectContaining({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/^targets\[0\]\.resource: .*does not manage Microsoft\.Sql\/servers firewalls; supported: .*Microsoft\.KeyVault\/vaults/)] }),
+    const site = '/subscriptions/s/resourceGroups/g/providers/Microsoft.Web/sites/site-a';
+    expect(() => parse([{ resource: site, select: ['X'] }])).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/^targets\[0\]\.resource: .*does not manage Microsoft\.Web\/sites firewalls; supported: .*Microsoft\.KeyVault\/vaults/)] }),
     );
     expect(() => parse([{ resource: kv, vault: kv, select: ['X'] }])).toThrow(expect.objectContaining({ details: [expect.stringMatching(/either resource or vault, not both/)] }));
     expect(() => parse([{ select: ['X'] }])).toThrow(expect.objectContaining({ details: [expect.stringMatching(/needs resource/)] }));

@@ -139,7 +139,8 @@ function check(w: World, plan: TargetPlan): void {
   const owned = new Set(w.state === 'record' ? w.owned.filter((k) => observed.has(k) && !repeated.has(k)) : []);
   const next = keysOf(plan.nextRules);
   const nextSet = new Set(next);
-  const desired = (plan.desired?.rules ?? []).map(formatCidr);
+  // CIDR facts throughout: the cover is blocks.
+  const desired = ((plan.desired?.rules ?? []) as readonly Cidr[]).map(formatCidr);
 
   expect(next.length, 'one rule per key').toBe(nextSet.size);
   if (s.mode === 'merge') for (const r of plan.remove) expect(owned.has(r), `removes ${r}, which tagwall does not own`).toBe(true);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Allowlist } from '../../src/core/allowlist.js';
+import type { CidrAllowlist as Allowlist } from '../../src/core/allowlist.js';
 import { collapse, infeasible } from '../../src/core/collapse.js';
 import { FORBIDDEN_RANGES } from '../../src/core/forbidden.js';
 import { parseCidr } from '../../src/core/ip-text.js';

@@ -353,6 +353,44 @@ describe('Network Security Perimeter: NspAccessRules_CreateOrUpdate (NspAccessRu
   });
 });
 
+describe('Azure SQL: FirewallRules_ListByServer and FirewallRules_Replace (FirewallRuleList.json, FirewallRuleReplace.json, 2020-11-01-preview)', () => {
+  const list = example('sql', 'FirewallRuleList');
+  const replace = example('sql', 'FirewallRuleReplace');
+  const serverOf = (p: Json) => `/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroupName}/providers/Microsoft.Sql/servers/${p.serverName}`;
+  const rulesOf = (value: Json[]) => value.map((r: Json) => ({ name: r.name, startIpAddress: r.properties.startIpAddress, endIpAddress: r.properties.endIpAddress }));
+
+  it('lists the rules as the example does', async () => {
+    const server = serverOf(list.parameters);
+    const answer = list.responses['200'].body.value;
+    await t.reset({ vaults: [], resources: [{ id: server, firewallRules: rulesOf(answer) }] });
+    const res = await t.fetch('GET', `${server}/firewallRules${api(list.parameters['api-version'])}`);
+    expect(listed(list)).toContain(res.status);
+    expect(res.json.value.map((r: Json) => ({ id: r.id, name: r.name, type: r.type, properties: r.properties }))).toEqual(answer);
+  });
+
+  it('the adapter reads the example list: ranges as a.b.c.d, the 0.0.0.0 entry among them (never tagwall\'s)', async () => {
+    const server = serverOf(list.parameters);
+    const answer = list.responses['200'].body.value;
+    await t.reset({ vaults: [], resources: [{ id: server, firewallRules: rulesOf(answer) }] });
+    const state = await readWithAdapter(server);
+    expect(state.ipRules.slice().sort()).toEqual(answer.map((r: Json) => r.properties.startIpAddress).sort());
+    expect(state.ownedByName).toEqual([]);
+  });
+
+  it('answers the replace as the example lists (200 or 202), and the set is then exactly what the request sent', async () => {
+    const server = serverOf(replace.parameters);
+    await t.reset({ vaults: [], resources: [{ id: server, firewallRules: rulesOf(list.responses['200'].body.value) }] });
+    const res = await t.fetch('PUT', `${server}/firewallRules${api(replace.parameters['api-version'])}`, { body: replace.parameters.parameters });
+    expect(listed(replace)).toContain(res.status);
+    const after = await t.fetch('GET', `${server}/firewallRules${api(replace.parameters['api-version'])}`);
+    // The example's 200 answers a rule its request never sent (0.0.0.3): compared with the request
+    // instead, whose name carries a trailing space that a name never keeps (its own answer drops it).
+    const sent = replace.parameters.parameters.values.map((r: Json) => ({ name: r.name.trim(), ...r.properties }));
+    expect(after.json.value.map((r: Json) => ({ name: r.name, ...r.properties }))).toEqual(sent);
+    expect(after.json.value.map((r: Json) => r.name)).toEqual([replace.responses['200'].body.name]);
+  });
+});
+
 describe('Resource Graph: Resources (ResourcesBasicQuery.json, ResourcesMgBasicQuery.json, 2021-03-01)', () => {
   const basic = example('resourcegraph', 'ResourcesBasicQuery');
   const subscription = basic.parameters.query.subscriptions[0] as string;

@@ -37,6 +37,8 @@ const SEEDED: Record<string, Seeded> = {
   aks: { id: idOf('Microsoft.ContainerService/managedClusters', 'aks-paths'), rules: ['52.1.11.0/24', '52.1.12.7/32'], defaultAction: '', bypass: '', publicNetworkAccess: 'Enabled' },
   // Its rules live in a child resource Resource Graph does not describe.
   eventhub: { id: idOf('Microsoft.EventHub/namespaces', 'eh-paths'), rules: null, defaultAction: '', bypass: '', publicNetworkAccess: '' },
+  // Its rules are firewallRules, child resources Resource Graph does not describe.
+  sql: { id: idOf('Microsoft.Sql/servers', 'sql-paths'), rules: null, defaultAction: '', bypass: '', publicNetworkAccess: '' },
 };
 
 const tags = { tagwall: 'devops' };
@@ -51,6 +53,7 @@ useTestEmulator((started) => (t = started), (): EmulatorSeed => ({
     { id: SEEDED.search!.id, tags, sku: { name: 'standard' }, properties: { publicNetworkAccess: 'enabled', networkRuleSet: { bypass: 'AzureServices', ipRules: SEEDED.search!.rules!.map((value) => ({ value })) } } },
     { id: SEEDED.aks!.id, tags, properties: { publicNetworkAccess: 'Enabled', apiServerAccessProfile: { authorizedIPRanges: SEEDED.aks!.rules } } },
     { id: SEEDED.eventhub!.id, tags, sku: { name: 'Standard' } },
+    { id: SEEDED.sql!.id, tags, firewallRules: [{ name: 'office', startIpAddress: '52.1.11.1', endIpAddress: '52.1.11.9' }] },
   ],
 }));
 

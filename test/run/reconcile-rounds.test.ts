@@ -11,7 +11,7 @@ import type { FirewallFacts } from '../../src/targets/kind.js';
 import { FIREWALL_KINDS } from '../../src/targets/kinds.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS } from '../../src/targets/long-running.js';
 import { tinyDocument } from '../core/documents.js';
-import { FORBIDDEN_SPANS, intersect, minus, span, union, wantedSpans } from '../core/reference.js';
+import { FORBIDDEN_SPANS, intersect, ip, minus, span, union, wantedSpans, type Span } from '../core/reference.js';
 import type { ReconcileDeps } from '../../src/run/context.js';
 import type { TargetReport } from '../../src/core/report.js';
 
@@ -40,6 +40,11 @@ const POOL = [
 const NAME_OWNED = new Set(['nsp-profile']);
 
 const keyOf = (rule: string) => normaliseRule(rule).key;
+/** A rule's addresses by string splitting: a start/end kind's range key (a.b.c.d-e.f.g.h) or a CIDR. */
+const ruleSpan = (rule: string): Span => {
+  const [from, to] = rule.split('-');
+  return to === undefined ? span(from!) : { start: ip(from!), end: ip(to) };
+};
 
 type WriteFault = 'ok' | 'fails-landed' | 'fails-not-landed' | 'slow';
 
@@ -418,7 +423,7 @@ async function play(kindName: string, settings: Settings, start: string[], round
       if (settings.policy === 'add-only') expect(report.remove, where).toEqual([]);
       // Nothing tagwall adds touches forbidden space (a special entry is kept, never added).
       const added = attempted.filter((r) => !present.has(r));
-      expect(intersect(union(added.map(span)), [...FORBIDDEN_SPANS]), `${where}: adds forbidden space`).toEqual([]);
+      expect(intersect(union(added.map(ruleSpan)), [...FORBIDDEN_SPANS]), `${where}: adds forbidden space`).toEqual([]);
       // A slow write that outlived its wait met no concurrent edit (the firewall's fake makes none then).
       const c = late === undefined ? round.faults.concurrent : undefined;
       const written = fw.written as string[] | undefined;
@@ -445,7 +450,7 @@ async function play(kindName: string, settings: Settings, start: string[], round
       }
       // A clean write covers every wanted address (the reference's set algebra, not src/core's).
       if (report.outcome === 'applied') {
-        const uncovered = minus(wantedSpans(round.prefixes), union(fw.rules.map(span)));
+        const uncovered = minus(wantedSpans(round.prefixes), union(fw.rules.map(ruleSpan)));
         expect(uncovered, `${where}: wanted addresses left out`).toEqual([]);
       }
     }

@@ -1,5 +1,5 @@
 import type { Allowlist } from '../allowlist.js';
-import type { Cidr } from '../ipv4.js';
+import type { AddressRange, Cidr } from '../ipv4.js';
 
 /**
  * The vocabulary of a firewall plan. Every outcome a person or a machine acts on carries a
@@ -27,6 +27,11 @@ export interface TargetSettings {
    * firewall's current rules tagwall may remove. `tie-break`: the collapse's fixed tie-break alone.
    */
   readonly churn?: 'least' | 'tie-break';
+  /**
+   * The shape of the firewall's rules (a kind fact): `cidr` blocks (absent: cidr), or `range`,
+   * start/end rules (Azure SQL), covered by the range optimum and written `a.b.c.d-e.f.g.h`.
+   */
+  readonly ruleShape?: 'cidr' | 'range';
   /** How the firewall wants a single address written: `bare` or `cidr` (/32). */
   readonly singleAddress: 'bare' | 'cidr';
   /** Normalised entries that mean something to the firewall itself: kept, never removed, never tagwall's. */
@@ -211,9 +216,10 @@ export interface TargetPlanInput {
   /**
    * The optimal allowlist adding at most `budget` rules beside `kept`, rules the firewall keeps
    * anyway (which cost nothing when the cover uses them). May throw COLLAPSE_INFEASIBLE with
-   * `values.neededRules`. Memoised by the caller.
+   * `values.neededRules`. Memoised by the caller. `keptRanges` is every kept IPv4 rule as a range,
+   * for a range-shaped firewall, whose rules need not be blocks.
    */
-  readonly desiredFor: (budget: number, kept: readonly Cidr[], options?: { readonly unbounded?: boolean }) => Allowlist;
+  readonly desiredFor: (budget: number, kept: readonly Cidr[], options?: { readonly unbounded?: boolean; readonly keptRanges?: readonly AddressRange[] }) => Allowlist;
 }
 
 export interface RuleCounts {

@@ -8,6 +8,7 @@ import { COSMOS_DB_MODEL } from './cosmosdb.js';
 import { SEARCH_MODEL } from './search.js';
 import { AKS_MODEL } from './aks.js';
 import { CONTAINER_APP_MODEL } from './containerapps.js';
+import { SQL_MODEL } from './sql.js';
 
 /** The emulator's models of the firewall kinds besides Key Vault, one line per kind. */
 export const RESOURCE_MODELS: readonly ResourceModel[] = [
@@ -20,4 +21,5 @@ export const RESOURCE_MODELS: readonly ResourceModel[] = [
   SEARCH_MODEL,
   AKS_MODEL,
   CONTAINER_APP_MODEL,
+  SQL_MODEL,
 ];

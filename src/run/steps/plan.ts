@@ -11,7 +11,7 @@ export function planFor({ target, ctx }: Attempt, firewall: ObservedFirewall, re
     settings: target,
     guards: target.guards,
     force: ctx.options.force,
-    desiredFor: (budget, kept, o) => ctx.desiredFor(target, budget, kept, o?.unbounded === true),
+    desiredFor: (budget, kept, o) => ctx.desiredFor(target, budget, kept, o?.unbounded === true, o?.keptRanges),
   });
 }
 
