@@ -22,9 +22,9 @@ interface PlanFile {
 }
 interface Report { vaults: { vault: string; outcome: string; add: string[]; reasons: { code: string }[] }[] }
 
-async function writeConfig(source = BUNDLED): Promise<string> {
+async function writeConfig(source = BUNDLED, select = ['AzureDevOps']): Promise<string> {
   const path = join(dir, 'tagwall.json');
-  const targets = ['kv-app', 'kv-two'].map((n) => ({ vault: vaultId(n), select: ['AzureDevOps'] }));
+  const targets = ['kv-app', 'kv-two'].map((n) => ({ vault: vaultId(n), select }));
   await writeFile(path, JSON.stringify({ serviceTags: { source: 'file', path: source }, arm: { endpoint: emulator.url }, targets }));
   return path;
 }
@@ -126,6 +126,36 @@ describe('tagwall apply', () => {
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout) as Report;
     expect(report.vaults.map((v) => [v.outcome, v.reasons.map((x) => x.code)])).toEqual([['refused', ['PLAN_SOURCE_MISMATCH']], ['refused', ['PLAN_SOURCE_MISMATCH']]]);
+    expect(await patches()).toEqual([]);
+  });
+
+  it('refuses a target whose firewall is as reviewed but whose write would differ (the settings changed): PLAN_STALE, no write', async () => {
+    const { path } = await makePlan(await writeConfig());
+    const wider = await writeConfig(BUNDLED, ['AzureDevOps', 'PowerBI']);
+    await emulator.control.clearRequests();
+    const r = await runCli(['apply', path, '--config', wider, '--json'], { cwd: dir, env });
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.vaults.map((v) => [v.outcome, v.reasons.map((x) => x.code)])).toEqual([['refused', ['PLAN_STALE']], ['refused', ['PLAN_STALE']]]);
+    expect(await patches()).toEqual([]);
+  });
+
+  it('refuses an edited file that is no longer a plan (PLAN_INVALID) before any request, with the code in --json', async () => {
+    const config = await writeConfig();
+    const { path, plan } = await makePlan(config);
+    await writeFile(path, JSON.stringify({ ...plan, targets: plan.targets.map((t) => ({ ...t, nextRules: undefined })) }));
+    await emulator.control.clearRequests();
+    const r = await runCli(['apply', path, '--config', config, '--json'], { cwd: dir, env });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'PLAN_INVALID' } });
+    expect(r.stderr).toMatch(/targets\.0\.nextRules/);
+    expect(await emulator.control.requests({ kind: 'arm' })).toEqual([]);
+  });
+
+  it('--out needs --dry-run', async () => {
+    const r = await runCli(['sync', '--config', await writeConfig(), '--out', join(dir, 'plan.json')], { cwd: dir, env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--out .* needs --dry-run/);
     expect(await patches()).toEqual([]);
   });
 });
