@@ -166,6 +166,10 @@ export const ACTIONS = {
   PUBLIC_ACCESS_DISABLED: person('Nothing to do: public network access is disabled, so IP rules have no effect.'),
   PERIMETER_ENFORCED: person('Nothing to do here: a perimeter decides access; allow the service tags in the perimeter profile instead.'),
   TARGET_UNSUPPORTED: person('Nothing to do until the firewall can take IP rules (a registry on Premium, say).'),
+  PLAN_STALE: person('Nothing was written to this firewall: it (or what tagwall would write there) changed since the plan was reviewed. Make a new plan, review it, and apply that.'),
+  PLAN_SOURCE_MISMATCH: person('Nothing was written: the plan was made from another service-tags file than this run read. Apply with the same serviceTags source, or make and review a new plan.'),
+  PLAN_EXPIRED: person('Nothing was written: the plan is older than --max-age. Make a new plan and review it (or pass a longer --max-age if the review took longer on purpose).'),
+  PLAN_INVALID: person('Nothing was written: the file is not a plan that `tagwall sync --dry-run --out` made (or was edited). Make a new plan.'),
   VAULT_BUSY: retry('another run is writing the firewall now'),
   DEADLINE: retry('the run reached its deadline first, and the next one takes this firewall first'),
 } as const satisfies Record<ErrorCode | ReasonCode, CodeAction>;

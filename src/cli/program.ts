@@ -243,6 +243,7 @@ export function createProgram(io: CliIO): Command {
     .option('--no-alerts', 'do not send or preview alerts')
     .option('--deadline <duration>', 'start no vault after this long (e.g. 90s, 8m, 1h); the rest are skipped (DEADLINE) and go first next run', parseDuration)
     .option('--verbose', 'log more on stderr', false)
+    .option('--out <file>', 'with --dry-run: write the plan (each target\'s base and exact write) for review, to apply with `tagwall apply FILE`')
     .addHelpText(
       'after',
       '\nExit codes: 0 nothing failed or was refused; 1 a vault failed or was refused, or the input was bad;\n' +
@@ -252,6 +253,21 @@ export function createProgram(io: CliIO): Command {
       // Loaded on demand: the Azure SDKs cost more start-up time than a whole `plan`.
       const { runSyncCommand } = await import('./sync.js');
       const code = await runSyncCommand(opts, io);
+      if (code !== 0) throw new ExitCode(code);
+    });
+
+  program
+    .command('apply <plan>')
+    .description('Write exactly a reviewed plan (`sync --dry-run --out FILE`): a target whose rules, posture or plan changed since is refused (PLAN_STALE), as is a plan from another service-tags file.')
+    .option('--config <file>', 'the configuration the plan was made with (default: as for sync)')
+    .option('--max-age <duration>', 'refuse a plan older than this (PLAN_EXPIRED), e.g. 30m, 8h', parseDuration, 24 * 3_600_000)
+    .option('--json', 'print one JSON object on stdout', false)
+    .option('--no-alerts', 'do not send alerts')
+    .option('--verbose', 'log more on stderr', false)
+    .addHelpText('after', '\nExit codes: 0 every target in the plan written (or already as planned); 1 a target refused (PLAN_STALE, ...) or failed, or the plan is expired or invalid.')
+    .action(async (file: string, opts: { config?: string; maxAge: number; json: boolean; alerts: boolean; verbose: boolean }) => {
+      const { runApplyCommand } = await import('./apply.js');
+      const code = await runApplyCommand(file, opts, io);
       if (code !== 0) throw new ExitCode(code);
     });
 

@@ -4,6 +4,11 @@ import { loadConfig } from '../config/load.js';
 import { exitCodeFor } from '../run/run.js';
 import { renderRunText } from '../run/text-report.js';
 import { observeRun } from '../telemetry/observe.js';
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { TagwallError } from '../core/errors.js';
+import type { ReviewedPlan } from '../run/context.js';
+import { planFileOf } from '../run/plan-file.js';
 import { writeLine, type CliIO } from './io.js';
 
 export interface SyncOptions {
@@ -18,6 +23,8 @@ export interface SyncOptions {
   verbose: boolean;
   /** Milliseconds from the start of the run. */
   deadline?: number;
+  /** With --dry-run: write the plan for review (and `tagwall apply`) to this file. */
+  out?: string;
 }
 
 /** Alert log lines are JSON for log queries; on a terminal a person wants one readable line each. */
@@ -45,7 +52,8 @@ function progress(io: CliIO): Runtime['onTargetDone'] {
   };
 }
 
-export async function runSyncCommand(options: SyncOptions, io: CliIO, runtime: Partial<Runtime> = {}): Promise<number> {
+export async function runSyncCommand(options: SyncOptions, io: CliIO, runtime: Partial<Runtime> = {}, reviewed?: ReviewedPlan): Promise<number> {
+  if (options.out !== undefined && !options.dryRun) throw new TagwallError('USAGE', '--out writes a plan for review, so it needs --dry-run; apply the plan with `tagwall apply FILE`');
   const config = await loadConfig({ ...(options.config === undefined ? {} : { file: options.config }), env: io.env, cwd: io.cwd });
   const run: RunOptions = {
     dryRun: options.dryRun,
@@ -54,6 +62,8 @@ export async function runSyncCommand(options: SyncOptions, io: CliIO, runtime: P
     ...(options.vault === undefined ? {} : { vaults: options.vault }),
     ...(options.subscription === undefined ? {} : { subscriptions: options.subscription }),
     ...(options.deadline === undefined ? {} : { deadline: new Date(Date.now() + options.deadline) }),
+    ...(options.out === undefined ? {} : { reviewable: true }),
+    ...(reviewed === undefined ? {} : { reviewed }),
   };
   const onTargetDone = progress(io);
   const logger = runtime.logger ?? cliLogger(io, options.verbose);
@@ -63,6 +73,11 @@ export async function runSyncCommand(options: SyncOptions, io: CliIO, runtime: P
     ...(onTargetDone === undefined ? {} : { onTargetDone }),
     ...runtime,
   }));
+  if (options.out !== undefined) {
+    const plan = planFileOf(report, new Date());
+    await writeFile(resolve(io.cwd, options.out), `${JSON.stringify(plan, null, 2)}\n`);
+    writeLine(io.stderr, `plan for ${plan.targets.length} target(s) with changes written to ${options.out}; apply it with \`tagwall apply ${options.out}\``);
+  }
   if (options.json) writeLine(io.stdout, JSON.stringify(report));
   else writeLine(io.stdout, renderRunText(report));
   if (options.force && report.vaults.some((v) => (v.forced ?? []).length > 0)) {

@@ -29,6 +29,11 @@ export type ErrorCode =
   | 'UNKNOWN_SELECTOR'
   | 'SELECTOR_EMPTY'
   | 'ARM_ENDPOINT_INVALID'
+  // Reviewed plans (`sync --dry-run --out`, `apply`).
+  /** The plan file is older than `apply --max-age`: plan again and review it. */
+  | 'PLAN_EXPIRED'
+  /** The plan file cannot be read as a tagwall plan. */
+  | 'PLAN_INVALID'
   // The allowlist engine.
   | 'COLLAPSE_INPUT'
   | 'COLLAPSE_INFEASIBLE'

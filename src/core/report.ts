@@ -1,6 +1,6 @@
 import type { ErrorCode } from './errors.js';
 import type { WideningReport } from './explain.js';
-import type { Drift, Finding, OwnershipMode, Reason, RuleCounts } from './plan/model.js';
+import type { Drift, Finding, OwnershipMode, Posture, Reason, RuleCounts } from './plan/model.js';
 
 /**
  * What a run says of one target, whatever its kind: the plan's figures, the outcome and why.
@@ -38,6 +38,11 @@ export interface TargetReport {
   readonly checkedBy?: 'resource-graph';
   /** The profile a discovered firewall's tag named; absent for an explicit target. */
   readonly profile?: string;
+  /**
+   * With `sync --dry-run --out`: what a reviewed plan needs of a target with changes pending, the
+   * firewall as read (its rules as normalised keys, sorted) and exactly what would be written.
+   */
+  readonly reviewable?: ReviewableTarget;
   /** Why the target failed; `azureCode` and `status` when Azure itself refused (e.g. a validation error). */
   readonly error?: {
     readonly code: ErrorCode;
@@ -47,4 +52,11 @@ export interface TargetReport {
     /** `write` when the write failed (the firewall was read): only a run that writes can see that cleared. */
     readonly during?: 'read' | 'write';
   };
+}
+
+/** One target of a reviewed plan: the base it was planned from and the write it stands for. */
+export interface ReviewableTarget {
+  readonly base: { readonly rules: readonly string[]; readonly posture: Posture };
+  readonly nextRules: readonly string[];
+  readonly setDefaultActionDeny: boolean;
 }

@@ -1,6 +1,6 @@
 import type { Allowlist } from '../core/allowlist.js';
 import type { AddressRange, Cidr } from '../core/ipv4.js';
-import type { TargetReport } from '../core/report.js';
+import type { ReviewableTarget, TargetReport } from '../core/report.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
 import type { AppliedRecord } from '../core/target-plan.js';
 import type { VaultRef } from '../core/vault-id.js';
@@ -70,8 +70,18 @@ export interface ReconcileOptions {
    * reported `pending` with `needsWork` (the timer sends those to the queue).
    */
   readonly judgeOnly?: boolean;
+  /** A dry run for a reviewed plan: pending targets carry `reviewable` (their base and write). */
+  readonly reviewable?: boolean;
+  /** `apply`: the reviewed plan; a target is written only when its fresh plan is exactly the reviewed one (steps/reviewed.ts). */
+  readonly reviewed?: ReviewedPlan;
   /** These targets instead of the configuration's (a discovered fleet, already narrowed). */
   readonly targets?: readonly TargetConfig[];
+}
+
+/** What `apply` holds a run to: the service-tags file the plan was made from, and each target's reviewed plan by lowercased ID. */
+export interface ReviewedPlan {
+  readonly serviceTags: { readonly cloud: string; readonly changeNumber: number; readonly sha256: string };
+  readonly targets: ReadonlyMap<string, ReviewableTarget & { readonly add: readonly string[]; readonly remove: readonly string[] }>;
 }
 
 export interface RunContext {

@@ -27,6 +27,7 @@ import type { FirewallTarget, PerimeterLookup } from '../targets/firewall.js';
 
 import type { TargetReport } from '../core/report.js';
 import type { RunReport } from './report.js';
+import type { ReviewedPlan } from './context.js';
 
 /**
  * What one run holds open, and how it is opened: the state store, the service-tags document,
@@ -45,6 +46,10 @@ export interface RunOptions {
   readonly alerts: 'send' | 'preview' | 'off';
   /** No vault is started at or after this time (see ReconcileOptions.deadline). */
   readonly deadline?: Date;
+  /** `sync --dry-run --out`: pending targets carry what a reviewed plan needs, and the report the document's sha256. */
+  readonly reviewable?: boolean;
+  /** `apply`: write only what this reviewed plan says (ReconcileOptions.reviewed). */
+  readonly reviewed?: ReviewedPlan;
 }
 
 export interface Runtime {

@@ -8,6 +8,7 @@ import { judge } from './steps/judge.js';
 import { planFor, refusal } from './steps/plan.js';
 import { loadRecord, readFirewall, recheckRecord } from './steps/read.js';
 import { recordAfterWrite, recordInStep } from './steps/record.js';
+import { pendingDryRun, unreviewed } from './steps/reviewed.js';
 import { verify } from './steps/verify.js';
 import { tooLate, write } from './steps/write.js';
 
@@ -43,12 +44,12 @@ async function attemptPass(a: Attempt, planned: { plan?: TargetPlan }): Promise<
 
   const seen = await readFirewall(a);
   const plan = (planned.plan = planFor(a, seen.observed, loaded?.record));
-  const refused = refusal(a, plan) ?? (await recheckRecord(a, plan, loaded));
+  const refused = refusal(a, plan) ?? unreviewed(a, plan, seen.observed) ?? (await recheckRecord(a, plan, loaded));
   if (refused !== undefined) return refused;
 
   const now = ctx.now();
   if (!plan.changes) return recordInStep(a, plan, seen.observed, loaded, now);
-  if (ctx.options.dryRun) return ended(target, 'pending', plan);
+  if (ctx.options.dryRun) return pendingDryRun(a, plan, seen.observed);
   const late = tooLate(a, plan, now);
   if (late !== undefined) return late;
 

@@ -123,6 +123,8 @@ export interface RunReport {
     readonly url?: string;
     readonly cacheUsed?: boolean;
     readonly warnings: readonly string[];
+    /** With `sync --dry-run --out`: the document's identity for the plan file (steps/reviewed.ts). */
+    readonly sha256?: string;
   };
   /** Problems of the run as a whole, said once (a missing credential, say). */
   readonly errors?: readonly RunError[];

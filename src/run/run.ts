@@ -13,6 +13,7 @@ import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunOptions
 import { reconcilePasses, type SettledPass } from './reconcile.js';
 import { failedUnplanned, type RunError, type RunReport } from './report.js';
 import { prefetchedRecords } from '../state/run-cache.js';
+import { documentIdentity } from './steps/reviewed.js';
 
 // The run's front door: what the CLI, the handlers and the tests call, from wherever it lives in run/.
 export { credentialFor, type RunOptions, type RunResult, type Runtime } from './open.js';
@@ -73,10 +74,12 @@ export async function reconcileTargetPasses(
       force: options.force,
       runId: session.runId,
       targets,
-      ...(graph === undefined ? {} : { graph }),
+      // A reviewed plan is checked against the firewall itself, never a Resource Graph stand-in.
+      ...(graph === undefined || options.reviewed !== undefined ? {} : { graph }),
       ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
       ...(runtime.armOperations?.timeoutMs === undefined ? {} : { operationTimeoutMs: runtime.armOperations.timeoutMs }),
       ...(first === undefined ? {} : { first: new Set(first.value.vaults.map((v) => v.toLowerCase())) }),
+      ...reviewOptions(options),
       ...more,
     },
   );
@@ -99,7 +102,7 @@ export async function finishRun(
   const report: RunReport = {
     dryRun: options.dryRun,
     runId: session.runId,
-    serviceTags: serviceTagsSummary(doc, resolved),
+    serviceTags: { ...serviceTagsSummary(doc, resolved), ...(options.reviewable === true ? { sha256: documentIdentity(doc).sha256 } : {}) },
     ...(errors.length === 0 ? {} : { errors }),
     ...(fleet === undefined ? {} : { fleet }),
     arm: armSummary(session),
@@ -138,4 +141,8 @@ function armSummary(session: RunSession): NonNullable<RunReport['arm']> {
   const all = session.pacer.stats();
   const sum = (f: (s: (typeof all)[number]) => number) => all.reduce((n, s) => n + f(s), 0);
   return { subscriptions: all.length, requests: sum((s) => s.requests), waits: sum((s) => s.waits), waitedMs: Math.round(sum((s) => s.waitedMs)), throttled: sum((s) => s.throttled) };
+}
+
+function reviewOptions(options: RunOptions): Partial<ReconcileOptions> {
+  return { ...(options.reviewable === true ? { reviewable: true } : {}), ...(options.reviewed === undefined ? {} : { reviewed: options.reviewed }) };
 }

@@ -198,7 +198,11 @@ export type ReasonCode =
   | 'PROFILE_UNSUITABLE'
   | 'TARGET_WOULD_ENABLE_FIREWALL'
   | 'PROFILE_OUT_OF_SCOPE'
-  | 'TARGET_NOT_IN_FLEET';
+  | 'TARGET_NOT_IN_FLEET'
+  /** `apply`: the firewall's rules or posture, or the plan for it, are no longer what the reviewed plan was made from. */
+  | 'PLAN_STALE'
+  /** `apply`: the reviewed plan was made from another service-tags file (cloud, changeNumber or content). */
+  | 'PLAN_SOURCE_MISMATCH';
 
 export interface Reason {
   readonly code: ReasonCode;
