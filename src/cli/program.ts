@@ -303,6 +303,12 @@ export function createProgram(io: CliIO): Command {
 /** Runs the CLI and returns the exit code; never calls process.exit itself. */
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
   const program = createProgram(io);
+  // Whether the command that failed promised JSON on stdout: then its failure is JSON too.
+  let json = false;
+  program.hook('preAction', (_program, action) => {
+    const opts = action.opts<{ json?: boolean; format?: string }>();
+    json = opts.json === true || opts.format === 'json';
+  });
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
@@ -312,7 +318,21 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
       // --help and --version end here with exit code 0; usage errors were already printed.
       return e.exitCode === 0 ? 0 : 1;
     }
-    writeLine(io.stderr, `tagwall: ${describeError(e)}`);
+    reportRunError(e, json, io);
     return 1;
   }
+}
+
+/**
+ * A failure of the run as a whole (bad configuration, no service tags, state locked), as
+ * opposed to one target's, which the report carries: its code first on stderr, and with --json
+ * one object on stdout, so a pipeline tells "fix the configuration" from "Azure refused a target".
+ */
+function reportRunError(e: unknown, json: boolean, io: CliIO): void {
+  const code = e instanceof TagwallError ? e.code : 'INTERNAL';
+  writeLine(io.stderr, `tagwall: ${code}: ${describeError(e)}`);
+  if (!json) return;
+  const details = e instanceof TagwallError ? e.details : [];
+  const message = e instanceof Error ? e.message : String(e);
+  writeLine(io.stdout, JSON.stringify({ error: { code, message, ...(details.length === 0 ? {} : { details }) } }));
 }

@@ -11,6 +11,7 @@ import { validateWebhookUrl } from '../alerts/webhook.js';
 import type { PacingSettings } from '../arm/pacing.js';
 import { ARM_ENDPOINTS, configSchema, type ParsedConfig, type profileSchema } from './schema.js';
 import { formatJsonPath } from '../core/problems.js';
+import { placeholderProblem } from './placeholders.js';
 
 /**
  * What a checked configuration is: every problem is reported at once, each with its JSON path,
@@ -86,7 +87,9 @@ function semanticProblems(raw: unknown): string[] {
     if (target.resource !== undefined && target.vault !== undefined) problems.push(`targets[${i}]: give either resource or vault, not both`);
     else if (target.resource === undefined && target.vault === undefined) problems.push(`targets[${i}]: needs resource (the firewall's resource ID) or vault (a Key Vault's)`);
     const id = target[field];
-    if (typeof id === 'string') {
+    const placeholder = typeof id === 'string' ? placeholderProblem(id) : undefined;
+    if (placeholder !== undefined) problems.push(`targets[${i}].${field}: ${placeholder}`);
+    else if (typeof id === 'string') {
       try {
         const ref = field === 'vault' ? parseVaultId(id) : parseResourceId(id);
         kindOf(ref);

@@ -1,0 +1,105 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { sharedTestCertificates } from '../global-setup.js';
+import { BUNDLED, runCli } from '../helpers/cli.js';
+import { seedVault, TEST_SUBSCRIPTION, vaultId } from '../helpers/emulator.js';
+
+// Issue 19, item 8: the CLI as a new user tries it, each case one they ran into.
+
+let emulator: Emulator;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+
+async function writeConfig(body: Record<string, unknown>, text?: string): Promise<string> {
+  const path = join(dir, 'tagwall.json');
+  await writeFile(path, text ?? JSON.stringify({ serviceTags: { source: 'file', path: BUNDLED }, arm: { endpoint: emulator.url }, ...body }));
+  return path;
+}
+
+async function writes(): Promise<number> {
+  return (await emulator.control.requests({ kind: 'arm' })).filter((r) => r.method !== 'GET' && r.method !== 'POST').length;
+}
+
+beforeAll(async () => {
+  emulator = await startEmulator({ port: 0, certificates: await sharedTestCertificates() });
+  env = { IDENTITY_ENDPOINT: emulator.identityEndpoint, IDENTITY_HEADER: emulator.identityHeader, AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '', AZURE_CLIENT_SECRET: '', TAGWALL_CONFIG: '' };
+});
+afterAll(async () => {
+  await emulator?.close();
+});
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tagwall-cli-surprises-'));
+  await emulator.control.reset({ vaults: [seedVault('kv-app', { defaultAction: 'Deny', ipRules: [] })] });
+  await emulator.control.clearRequests();
+});
+
+describe('tagwall sync: narrowing and placeholders', () => {
+  it('--subscription that matches no target exits 1 naming it, and writes nothing', async () => {
+    const config = await writeConfig({ targets: [{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }] });
+    const other = '11111111-2222-3333-4444-555555555555';
+    const r = await runCli(['sync', '--config', config, '--subscription', other], { cwd: dir, env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^tagwall: SUBSCRIPTION_NOT_CONFIGURED: no target in subscription ${other}`, 'm'));
+    expect(await writes()).toBe(0);
+    // The subscription that has the target still narrows to it, in any case.
+    const ok = await runCli(['sync', '--config', config, '--subscription', TEST_SUBSCRIPTION.toUpperCase(), '--json'], { cwd: dir, env });
+    expect(ok.code).toBe(0);
+    expect((JSON.parse(ok.stdout) as { vaults: { vault: string }[] }).vaults.map((v) => v.vault)).toEqual([vaultId('kv-app')]);
+  });
+
+  it('placeholder IDs in a configuration are CONFIG_INVALID with their path, before any request', async () => {
+    const config = await writeConfig({
+      targets: [
+        { vault: '/subscriptions/<id>/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-app', select: ['AzureDevOps'] },
+        { resource: `/subscriptions/${TEST_SUBSCRIPTION}/resourceGroups/<group>/providers/Microsoft.Storage/storageAccounts/stapp`, select: ['AzureDevOps'] },
+        { resource: '/subscriptions/my-subscription/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stapp', select: ['AzureDevOps'] },
+      ],
+    });
+    const r = await runCli(['sync', '--config', config], { cwd: dir, env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^tagwall: CONFIG_INVALID: .*3 configuration problems/m);
+    expect(r.stderr).toMatch(/- targets\[0\]\.vault: .*placeholder "<id>"/);
+    expect(r.stderr).toMatch(/- targets\[1\]\.resource: .*placeholder "<group>"/);
+    expect(r.stderr).toMatch(/- targets\[2\]\.resource: .*subscription ID "my-subscription" is not a GUID/);
+    expect(await emulator.control.requests({ kind: 'arm' })).toEqual([]);
+  });
+});
+
+describe('tagwall: run-level failures carry their code', () => {
+  it('a configuration error: CODE on stderr, and {"error": {code, message}} on stdout with --json', async () => {
+    const config = await writeConfig({ targets: [{ vault: vaultId('kv-app'), select: ['AzureDevOps'] }], concurrency: 0 });
+    const text = await runCli(['sync', '--config', config], { cwd: dir, env });
+    expect(text.code).toBe(1);
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toMatch(/^tagwall: CONFIG_INVALID: .*1 configuration problem\n {2}- concurrency:/m);
+    const json = await runCli(['sync', '--config', config, '--json'], { cwd: dir, env });
+    expect(json.code).toBe(1);
+    const out = JSON.parse(json.stdout) as { error: { code: string; message: string; details?: string[] } };
+    expect(out.error.code).toBe('CONFIG_INVALID');
+    expect(out.error.message).toMatch(/1 configuration problem/);
+    expect(out.error.details).toEqual([expect.stringMatching(/^concurrency:/)]);
+    expect(await emulator.control.requests({ kind: 'arm' })).toEqual([]);
+  });
+
+  it('one target Azure refused is not a run-level error: the report, not {"error"}', async () => {
+    const config = await writeConfig({ targets: [{ vault: vaultId('kv-gone'), select: ['AzureDevOps'] }] });
+    const r = await runCli(['sync', '--config', config, '--json'], { cwd: dir, env });
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { error?: unknown; vaults: { error?: { code: string } }[] };
+    expect(out.error).toBeUndefined();
+    expect(out.vaults[0]?.error?.code).toBe('VAULT_NOT_FOUND');
+  });
+
+  it('plan --json and tags --json say a bad input the same way', async () => {
+    const plan = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'NoSuchTag', '--json'], { cwd: dir, env });
+    expect(plan.code).toBe(1);
+    expect((JSON.parse(plan.stdout) as { error: { code: string } }).error.code).toBe('UNKNOWN_SELECTOR');
+    expect(plan.stderr).toMatch(/^tagwall: UNKNOWN_SELECTOR: /m);
+    const tags = await runCli(['tags', '--service-tags', join(dir, 'missing.json'), '--json'], { cwd: dir, env });
+    expect(tags.code).toBe(1);
+    expect((JSON.parse(tags.stdout) as { error: { code: string } }).error.code).toMatch(/^SERVICE_TAGS_/);
+  });
+});
