@@ -103,3 +103,23 @@ describe('tagwall: run-level failures carry their code', () => {
     expect((JSON.parse(tags.stdout) as { error: { code: string } }).error.code).toMatch(/^SERVICE_TAGS_/);
   });
 });
+
+describe('tagwall sync: configuration mistakes a person makes', () => {
+  it('an unknown key names the known key it is nearest to, at its path', async () => {
+    const config = await writeConfig({ concurency: 4, targets: [{ vault: vaultId('kv-app'), selct: ['AzureDevOps'], guards: { maxExcesAddresses: 10 } }] });
+    const r = await runCli(['sync', '--config', config], { cwd: dir, env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/- \(root\): unknown key "concurency"; did you mean "concurrency"\?/);
+    expect(r.stderr).toMatch(/- targets\[0\]: unknown key "selct"; did you mean "select"\?/);
+    expect(r.stderr).toMatch(/- targets\[0\]\.guards: unknown key "maxExcesAddresses"; did you mean "maxExcessAddresses"\?/);
+    expect(await emulator.control.requests({ kind: 'arm' })).toEqual([]);
+  });
+
+  it('a JSON syntax error names its line and column', async () => {
+    const config = await writeConfig({}, '{\n  "targets": [\n    { "vault": "x", },\n  ]\n}\n');
+    const r = await runCli(['sync', '--config', config, '--json'], { cwd: dir, env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^tagwall: CONFIG_INVALID: .*tagwall\.json:3:21: not valid JSON/m);
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('CONFIG_INVALID');
+  });
+});

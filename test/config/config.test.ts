@@ -121,7 +121,7 @@ describe('configuration', () => {
     const c = await loadConfig({ env: { TAGWALL_CONFIG: JSON.stringify({ targets: [{ vault: vault('kv-json'), select: ['*'] }] }), TAGWALL_VAULTS: vault('kv-other') }, cwd: '/' });
     expect(c.targets.map((t) => t.resource.name)).toEqual(['kv-json']);
     await expect(loadConfig({ env: {}, cwd: '/' })).rejects.toMatchObject({ code: 'CONFIG_MISSING' });
-    await expect(loadConfig({ env: { TAGWALL_CONFIG: '{"targets": [' }, cwd: '/' })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/TAGWALL_CONFIG: not valid JSON/) });
+    await expect(loadConfig({ env: { TAGWALL_CONFIG: '{"targets": [' }, cwd: '/' })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/TAGWALL_CONFIG:1:14: not valid JSON/) });
     await expect(loadConfig({ env: { TAGWALL_VAULTS: vault('kv-one') }, cwd: '/' })).rejects.toMatchObject({ details: [expect.stringMatching(/^TAGWALL_SELECT/)] });
   });
 
