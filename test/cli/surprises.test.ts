@@ -123,3 +123,19 @@ describe('tagwall sync: configuration mistakes a person makes', () => {
     expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('CONFIG_INVALID');
   });
 });
+
+describe('tagwall sync: a skipped target', () => {
+  it('shows no pending adds, in text and JSON: nothing is written to it this run', async () => {
+    await emulator.control.seed({ vaults: [seedVault('kv-closed', { defaultAction: 'Deny', ipRules: [] }, { publicNetworkAccess: 'Disabled' })] });
+    const config = await writeConfig({ targets: [{ vault: vaultId('kv-closed'), select: ['AzureDevOps'] }] });
+    const json = await runCli(['sync', '--config', config, '--dry-run', '--json'], { cwd: dir, env });
+    const v = (JSON.parse(json.stdout) as { vaults: { outcome: string; add: string[]; remove: string[]; reasons: { code: string }[] }[] }).vaults[0]!;
+    expect(v.outcome).toBe('skipped');
+    expect(v.reasons.map((r) => r.code)).toEqual(['PUBLIC_ACCESS_DISABLED']);
+    expect([v.add, v.remove]).toEqual([[], []]);
+    const text = await runCli(['sync', '--config', config, '--dry-run'], { cwd: dir, env });
+    expect(text.stdout).toMatch(/^kv-closed\s+skipped\s+\+0\s+-0/m);
+    expect(text.stdout).not.toMatch(/^ {2}add: /m);
+    expect(await writes()).toBe(0);
+  });
+});
