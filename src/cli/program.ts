@@ -232,21 +232,21 @@ export function createProgram(io: CliIO): Command {
 
   program
     .command('sync')
-    .description('Reconcile every configured target (vault, account, namespace, profile, ...): read, plan, apply one guarded write, verify.')
+    .description('Reconcile every configured target (Key Vault, Storage account, namespace, perimeter profile, ...): read, plan, apply one guarded write, verify.')
     .option('--config <file>', 'configuration file (default: TAGWALL_CONFIG, TAGWALL_CONFIG_PATH, or TAGWALL_VAULTS + TAGWALL_SELECT)')
     .option('--dry-run', 'plan and report, write nothing', false)
     .option('--json', 'print one JSON object on stdout', false)
-    .option('--detailed-exitcode', 'exit 2 when nothing failed but a dry run has changes pending or a vault drifted', false)
+    .option('--detailed-exitcode', 'exit 2 when nothing failed but a dry run has changes pending or a target drifted', false)
     .option('--force', 'override the guards for this run (the report says so)', false)
     .option('--vault <id>', 'only this target, configured or discovered (its full resource ID); repeatable', collect)
     .option('--subscription <id>', 'only targets in this subscription (discovery asks Resource Graph for it alone); repeatable', collect)
     .option('--no-alerts', 'do not send or preview alerts')
-    .option('--deadline <duration>', 'start no vault after this long (e.g. 90s, 8m, 1h); the rest are skipped (DEADLINE) and go first next run', parseDuration)
+    .option('--deadline <duration>', 'start no target after this long (e.g. 90s, 8m, 1h); the rest are skipped (DEADLINE) and go first next run', parseDuration)
     .option('--verbose', 'log more on stderr', false)
     .addHelpText(
       'after',
-      '\nExit codes: 0 nothing failed or was refused; 1 a vault failed or was refused, or the input was bad;\n' +
-        '2 (only with --detailed-exitcode) nothing failed, and a dry run has changes pending or a vault drifted.',
+      '\nExit codes: 0 nothing failed or was refused; 1 a target failed or was refused, or the input was bad;\n' +
+        '2 (only with --detailed-exitcode) nothing failed, and a dry run has changes pending or a target drifted.',
     )
     .action(async (opts: SyncOptions) => {
       // Loaded on demand: the Azure SDKs cost more start-up time than a whole `plan`.

@@ -139,3 +139,18 @@ describe('tagwall sync: a skipped target', () => {
     expect(await writes()).toBe(0);
   });
 });
+
+describe('tagwall: words for what is meant', () => {
+  it('a Storage account\'s report and sync --help never call a target a vault', async () => {
+    const account = `/subscriptions/${TEST_SUBSCRIPTION}/resourceGroups/rg-tagwall-test/providers/Microsoft.Storage/storageAccounts/stopen`;
+    // Firewall off, and AzureCloud selected: both findings used to say "the vault".
+    await emulator.control.seed({ vaults: [], resources: [{ id: account, location: 'westeurope', properties: { networkAcls: { defaultAction: 'Allow', ipRules: [] } } }] });
+    const config = await writeConfig({ targets: [{ resource: account, select: ['AzureCloud.westeurope'], maxRules: 400 }] });
+    const r = await runCli(['sync', '--config', config, '--dry-run', '--force'], { cwd: dir, env });
+    expect(r.stdout).toMatch(/FIREWALL_DISABLED/);
+    expect(`${r.stdout}\n${r.stderr}`).not.toMatch(/\bvaults?\b/i);
+    // The generic word, lowercase; "Key Vault" (the kind) and TAGWALL_VAULTS (a setting) are names.
+    const help = await runCli(['sync', '--help'], { cwd: dir, env });
+    expect(help.stdout.replace(/--vault <id>/g, '')).not.toMatch(/\bvaults?\b/);
+  });
+});
