@@ -224,8 +224,9 @@ export function createProgram(io: CliIO): Command {
       .description('List the service tags of a file (or of this week\'s download), with region, system service and prefix counts.'),
   )
     .option('--search <text>', 'only tags whose name, region or system service contains this text')
+    .option('--region <region>', 'only tags of this region, by the file\'s region field (westeurope; any case)')
     .option('--json', 'print one JSON object on stdout', false)
-    .action(async (opts: SourceOptions & { search?: string; json: boolean }) => {
+    .action(async (opts: SourceOptions & { search?: string; region?: string; json: boolean }) => {
       const loaded = await loadSource(opts, io);
       runTags(loaded.document, originOf(loaded), opts, io, loaded.warnings);
     });
@@ -277,8 +278,8 @@ export function createProgram(io: CliIO): Command {
     });
 
   program
-    .command('demo', { hidden: true })
-    .description('What `npm start` runs: the full loop on the built-in emulator, or `sync --config FILE` when given one.')
+    .command('demo')
+    .description('Try tagwall with no Azure account: the full loop on a built-in emulator (what `npm start` runs), or `sync --config FILE` when given one.')
     .option('--config <file>', 'run `sync` with this configuration instead of the demo')
     .allowUnknownOption(false)
     .action(async (opts: { config?: string }) => {

@@ -154,3 +154,27 @@ describe('tagwall: words for what is meant', () => {
     expect(help.stdout.replace(/--vault <id>/g, '')).not.toMatch(/\bvaults?\b/);
   });
 });
+
+describe('tagwall --help and tags', () => {
+  it('--help lists demo', async () => {
+    const r = await runCli(['--help'], { cwd: dir, env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}demo\b/m);
+  });
+
+  it('tags lists tags sorted by name, and --region keeps one region (any case)', async () => {
+    const all = await runCli(['tags', '--service-tags', BUNDLED, '--json'], { cwd: dir, env });
+    const names = (JSON.parse(all.stdout) as { tags: { name: string }[] }).tags.map((t) => t.name.toLowerCase());
+    expect(names.length).toBeGreaterThan(1000);
+    const unsorted = names.findIndex((n, i) => i > 0 && names[i - 1]! > n);
+    expect(unsorted, `${names[unsorted - 1]} before ${names[unsorted]}`).toBe(-1);
+    const region = await runCli(['tags', '--service-tags', BUNDLED, '--region', 'WestEurope', '--json'], { cwd: dir, env });
+    const rows = (JSON.parse(region.stdout) as { tags: { name: string; region: string }[] }).tags;
+    expect(rows.length).toBeGreaterThan(40);
+    expect(new Set(rows.map((t) => t.region))).toEqual(new Set(['westeurope']));
+    expect(rows.map((t) => t.name)).toContain('AzureCloud.westeurope');
+    const text = await runCli(['tags', '--service-tags', BUNDLED, '--region', 'westeurope', '--search', 'Storage'], { cwd: dir, env });
+    expect(text.stdout).toMatch(/^Storage\.WestEurope\s+westeurope/m);
+    expect(text.stdout).not.toMatch(/northeurope/);
+  });
+});
