@@ -36,8 +36,10 @@ export function alertsForVault(report: TargetReport, dryRun: boolean): Alert[] {
     const out = missing.filter((r) => !report.add.includes(r));
     const named = (rules: string[]) => (rules.length <= 3 ? rules.join(', ') : `${rules.length} of them`);
     const stayOut = out.length === 0 ? '' : `${named(out)} ${out.length === 1 ? 'is' : 'are'} no longer in the allowlist and stay${out.length === 1 ? 's' : ''} out.`;
-    const action =
-      back.length === 0 ? `Nothing: ${stayOut}` : out.length === 0 ? fixes(report, dryRun, 'tagwall restores them') : `${fixes(report, dryRun, `tagwall restores ${named(back)}`)} ${stayOut}`;
+    // A skipped target's report lists no adds: whether a rule comes back waits for the pass that is not skipped.
+    const action = report.outcome === 'skipped'
+      ? `Nothing this run: the target was skipped (${report.reasons.map((r) => r.code).join(', ')}); the first sync that is not restores the rules the allowlist still has.`
+      : back.length === 0 ? `Nothing: ${stayOut}` : out.length === 0 ? fixes(report, dryRun, 'tagwall restores them') : `${fixes(report, dryRun, `tagwall restores ${named(back)}`)} ${stayOut}`;
     alerts.push(
       createAlert({
         vault,

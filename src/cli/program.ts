@@ -224,30 +224,31 @@ export function createProgram(io: CliIO): Command {
       .description('List the service tags of a file (or of this week\'s download), with region, system service and prefix counts.'),
   )
     .option('--search <text>', 'only tags whose name, region or system service contains this text')
+    .option('--region <region>', 'only tags of this region, by the file\'s region field (westeurope; any case)')
     .option('--json', 'print one JSON object on stdout', false)
-    .action(async (opts: SourceOptions & { search?: string; json: boolean }) => {
+    .action(async (opts: SourceOptions & { search?: string; region?: string; json: boolean }) => {
       const loaded = await loadSource(opts, io);
       runTags(loaded.document, originOf(loaded), opts, io, loaded.warnings);
     });
 
   program
     .command('sync')
-    .description('Reconcile every configured target (vault, account, namespace, profile, ...): read, plan, apply one guarded write, verify.')
+    .description('Reconcile every configured target (Key Vault, Storage account, namespace, perimeter profile, ...): read, plan, apply one guarded write, verify.')
     .option('--config <file>', 'configuration file (default: TAGWALL_CONFIG, TAGWALL_CONFIG_PATH, or TAGWALL_VAULTS + TAGWALL_SELECT)')
     .option('--dry-run', 'plan and report, write nothing', false)
     .option('--json', 'print one JSON object on stdout', false)
-    .option('--detailed-exitcode', 'exit 2 when nothing failed but a dry run has changes pending or a vault drifted', false)
+    .option('--detailed-exitcode', 'exit 2 when nothing failed but a dry run has changes pending or a target drifted', false)
     .option('--force', 'override the guards for this run (the report says so)', false)
     .option('--vault <id>', 'only this target, configured or discovered (its full resource ID); repeatable', collect)
     .option('--subscription <id>', 'only targets in this subscription (discovery asks Resource Graph for it alone); repeatable', collect)
     .option('--no-alerts', 'do not send or preview alerts')
-    .option('--deadline <duration>', 'start no vault after this long (e.g. 90s, 8m, 1h); the rest are skipped (DEADLINE) and go first next run', parseDuration)
+    .option('--deadline <duration>', 'start no target after this long (e.g. 90s, 8m, 1h); the rest are skipped (DEADLINE) and go first next run', parseDuration)
     .option('--verbose', 'log more on stderr', false)
     .option('--out <file>', 'with --dry-run: write the plan (each target\'s base and exact write) for review, to apply with `tagwall apply FILE`')
     .addHelpText(
       'after',
-      '\nExit codes: 0 nothing failed or was refused; 1 a vault failed or was refused, or the input was bad;\n' +
-        '2 (only with --detailed-exitcode) nothing failed, and a dry run has changes pending or a vault drifted.',
+      '\nExit codes: 0 nothing failed or was refused; 1 a target failed or was refused, or the input was bad;\n' +
+        '2 (only with --detailed-exitcode) nothing failed, and a dry run has changes pending or a target drifted.',
     )
     .action(async (opts: SyncOptions) => {
       // Loaded on demand: the Azure SDKs cost more start-up time than a whole `plan`.
@@ -293,8 +294,8 @@ export function createProgram(io: CliIO): Command {
     });
 
   program
-    .command('demo', { hidden: true })
-    .description('What `npm start` runs: the full loop on the built-in emulator, or `sync --config FILE` when given one.')
+    .command('demo')
+    .description('Try tagwall with no Azure account: the full loop on a built-in emulator (what `npm start` runs), or `sync --config FILE` when given one.')
     .option('--config <file>', 'run `sync` with this configuration instead of the demo')
     .allowUnknownOption(false)
     .action(async (opts: { config?: string }) => {
@@ -319,6 +320,12 @@ export function createProgram(io: CliIO): Command {
 /** Runs the CLI and returns the exit code; never calls process.exit itself. */
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
   const program = createProgram(io);
+  // Whether the command that failed promised JSON on stdout: then its failure is JSON too.
+  let json = false;
+  program.hook('preAction', (_program, action) => {
+    const opts = action.opts<{ json?: boolean; format?: string }>();
+    json = opts.json === true || opts.format === 'json';
+  });
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
@@ -328,7 +335,21 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
       // --help and --version end here with exit code 0; usage errors were already printed.
       return e.exitCode === 0 ? 0 : 1;
     }
-    writeLine(io.stderr, `tagwall: ${describeError(e)}`);
+    reportRunError(e, json, io);
     return 1;
   }
+}
+
+/**
+ * A failure of the run as a whole (bad configuration, no service tags, state locked), as
+ * opposed to one target's, which the report carries: its code first on stderr, and with --json
+ * one object on stdout, so a pipeline tells "fix the configuration" from "Azure refused a target".
+ */
+function reportRunError(e: unknown, json: boolean, io: CliIO): void {
+  const code = e instanceof TagwallError ? e.code : 'INTERNAL';
+  writeLine(io.stderr, `tagwall: ${code}: ${describeError(e)}`);
+  if (!json) return;
+  const details = e instanceof TagwallError ? e.details : [];
+  const message = e instanceof Error ? e.message : String(e);
+  writeLine(io.stdout, JSON.stringify({ error: { code, message, ...(details.length === 0 ? {} : { details }) } }));
 }

@@ -10,7 +10,8 @@ import type { Guards } from '../core/target-plan.js';
 import { validateWebhookUrl } from '../alerts/webhook.js';
 import type { PacingSettings } from '../arm/pacing.js';
 import { ARM_ENDPOINTS, configSchema, type ParsedConfig, type profileSchema } from './schema.js';
-import { formatJsonPath } from '../core/problems.js';
+import { placeholderProblem } from './placeholders.js';
+import { configIssueLines } from './suggest.js';
 
 /**
  * What a checked configuration is: every problem is reported at once, each with its JSON path,
@@ -88,7 +89,9 @@ function semanticProblems(raw: unknown): string[] {
     if (target.resource !== undefined && target.vault !== undefined) problems.push(`targets[${i}]: give either resource or vault, not both`);
     else if (target.resource === undefined && target.vault === undefined) problems.push(`targets[${i}]: needs resource (the firewall's resource ID) or vault (a Key Vault's)`);
     const id = target[field];
-    if (typeof id === 'string') {
+    const placeholder = typeof id === 'string' ? placeholderProblem(id) : undefined;
+    if (placeholder !== undefined) problems.push(`targets[${i}].${field}: ${placeholder}`);
+    else if (typeof id === 'string') {
       try {
         const ref = field === 'vault' ? parseVaultId(id) : parseResourceId(id);
         kindOf(ref);
@@ -223,7 +226,7 @@ export function inProfileScope(scope: NonNullable<TargetFields['scope']>, resour
 /** Validates and resolves a configuration object; throws CONFIG_INVALID listing every problem. */
 export function parseConfig(raw: unknown, options: { baseDir: string; source: string }): TagwallConfig {
   const parsed = configSchema.safeParse(raw);
-  const problems = [...(parsed.success ? [] : parsed.error.issues.map((i) => `${formatJsonPath(i.path)}: ${i.message}`)), ...semanticProblems(raw)];
+  const problems = [...(parsed.success ? [] : configIssueLines(configSchema, parsed.error.issues)), ...semanticProblems(raw)];
   if (!parsed.success) throw invalid(options.source, problems);
   const c = parsed.data;
   if (c.targets.length === 0 && c.discover === undefined) problems.push('targets: at least one target is needed, or discover to find them by tag');

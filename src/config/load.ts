@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { TagwallError } from '../core/errors.js';
+import { jsonErrorPlace } from './suggest.js';
 import { invalid, parseConfig, type RawConfig, type TagwallConfig } from './config.js';
 
 /**
@@ -24,7 +25,8 @@ function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new TagwallError('CONFIG_INVALID', `${source}: not valid JSON (${(e as Error).message})`);
+    const place = jsonErrorPlace(text, (e as Error).message);
+    throw new TagwallError('CONFIG_INVALID', `${source}${place === undefined ? '' : `:${place}`}: not valid JSON (${(e as Error).message})`);
   }
 }
 

@@ -63,6 +63,8 @@ export type ErrorCode =
   | 'RESOURCE_ID_INVALID'
   | 'RESOURCE_TYPE_UNSUPPORTED'
   | 'VAULT_NOT_CONFIGURED'
+  /** `--subscription` names a subscription no configured or discovered target is in. */
+  | 'SUBSCRIPTION_NOT_CONFIGURED'
   | 'VAULT_NOT_FOUND'
   | 'VAULT_FORBIDDEN'
   | 'VAULT_UNAUTHORIZED'

@@ -171,7 +171,7 @@ export function selectTags(index: TagIndex, selectors: readonly string[]): Selec
   const shared = [...chosen].filter((t) => SHARED_FAMILIES.has(serviceOf(t.name))).map((t) => t.name);
   if (shared.length > 0) {
     warnings.push(
-      `${shared.slice(0, 3).join(', ')}${shared.length > 3 ? ` and ${shared.length - 3} more` : ''}: the AzureCloud family is every address Azure uses, shared by all Azure tenants; allowing it lets any Azure customer's resources reach the vault`,
+      `${shared.slice(0, 3).join(', ')}${shared.length > 3 ? ` and ${shared.length - 3} more` : ''}: the AzureCloud family is every address Azure uses, shared by all Azure tenants; allowing it lets any Azure customer's resources reach the target`,
     );
   }
   const tags = index.document.tags.filter((t) => chosen.has(t));

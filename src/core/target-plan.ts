@@ -178,7 +178,7 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
     findings.push({
       severity: 'info',
       code: 'ADOPTED_RULES',
-      message: `${adopted.length} rule${adopted.length === 1 ? '' : 's'} already in the vault on first contact ${adopted.length === 1 ? 'is' : 'are'} wanted by the selection and now tagwall's (adopt: first-run): ${adopted.slice(0, 5).join(', ')}${adopted.length > 5 ? ', ...' : ''}`,
+      message: `${adopted.length} rule${adopted.length === 1 ? '' : 's'} already on the target on first contact ${adopted.length === 1 ? 'is' : 'are'} wanted by the selection and now tagwall's (adopt: first-run): ${adopted.slice(0, 5).join(', ')}${adopted.length > 5 ? ', ...' : ''}`,
       rules: adopted,
       count: adopted.length,
     });

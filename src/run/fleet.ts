@@ -1,5 +1,5 @@
 import type { TargetConfig } from '../config/config.js';
-import { describeError, isTagwallError } from '../core/errors.js';
+import { describeError, isTagwallError, TagwallError } from '../core/errors.js';
 import { checkProfileSelectors, selectTargets } from './reconcile.js';
 import { discoverFleet, explicitFleet, shrinkGuard, unprotectedReport, type Fleet, type RunFinding } from '../fleet/discovery.js';
 import type { FleetGraph } from '../fleet/model.js';
@@ -44,12 +44,26 @@ export function targetsOf(session: RunSession, fleet: Fleet, guard: RunFinding |
   const { options } = session;
   let targets = selectTargets({ ...session.config, targets: fleet.targets }, options.vaults);
   if (options.subscriptions !== undefined && options.subscriptions.length > 0) {
-    const subs = new Set(options.subscriptions.map((s) => s.toLowerCase()));
+    const subs = new Set(options.subscriptions.map((s) => s.trim().toLowerCase()));
+    checkSubscriptions(options.subscriptions, fleet.targets, session.config.discover !== undefined);
     targets = targets.filter((t) => subs.has(t.resource.subscriptionId.toLowerCase()));
   }
   // --force is a person accepting the smaller fleet for this run.
   if (guard !== undefined && !options.force) targets = targets.map((t) => (t.policy === 'add-only' ? t : { ...t, policy: 'add-only' as const }));
   return targets;
+}
+
+/**
+ * A --subscription with no target, configured or discovered, is a typo as often as not: refused
+ * like a --vault that is not configured, instead of a run that quietly does nothing.
+ */
+function checkSubscriptions(given: readonly string[], fleet: readonly TargetConfig[], discovering: boolean): void {
+  const present = new Set(fleet.map((t) => t.resource.subscriptionId.toLowerCase()));
+  const missing = given.filter((s) => !present.has(s.trim().toLowerCase()));
+  if (missing.length === 0) return;
+  throw new TagwallError('SUBSCRIPTION_NOT_CONFIGURED', `no target in subscription ${missing.join(', ')} (none configured${discovering ? ', none discovered' : ''})`, {
+    details: [...present].slice(0, 20).map((s) => `a subscription with targets: ${s}`),
+  });
 }
 
 export function graphOf(session: RunSession, fleet: Fleet): FleetGraph | undefined {

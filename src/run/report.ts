@@ -20,8 +20,9 @@ export function report(target: TargetConfig, outcome: TargetOutcome, plan: Targe
     vault: target.resource.id,
     kind: target.kind.kind,
     outcome,
-    add: plan?.add ?? [],
-    remove: plan?.remove ?? [],
+    // A skipped target is written nothing this run: listing the plan's changes read as pending work.
+    add: outcome === 'skipped' ? [] : (plan?.add ?? []),
+    remove: outcome === 'skipped' ? [] : (plan?.remove ?? []),
     unmanaged: plan?.unmanaged ?? [],
     shared: plan?.shared ?? [],
     adopted: plan?.adopted ?? [],

@@ -58,7 +58,9 @@ export function renderRunText(report: RunReport): string {
     // The alerts' action for a refusal comes from the same table.
     if (v.outcome === 'refused') for (const code of new Set(v.reasons.map((r) => r.code))) details.push(`  do: ${actionFor(code).action}`);
     for (const f of v.forced ?? []) details.push(`  forced past guard ${f.code}: ${f.message}`);
-    for (const f of v.findings) details.push(`  ${f.severity} ${f.code}: ${f.message}`);
+    // A finding that repeats a reason (a skip's UNKNOWN_PROFILE, PUBLIC_ACCESS_DISABLED) is printed once, as the reason.
+    const said = new Set<string>(v.reasons.map((r) => r.code));
+    for (const f of v.findings) if (!said.has(f.code)) details.push(`  ${f.severity} ${f.code}: ${f.message}`);
     for (const d of v.drift) details.push(`  drift: ${d.detail}`);
     const w = v.widening;
     if (w !== undefined && w.totals.widenedRules > 0) {

@@ -32,6 +32,8 @@ describe('npm start (tagwall demo)', () => {
     expect(r.stdout).toMatch(/^kv-fleet-build\s+applied\s+\+\d+/m);
     expect(r.stdout).toMatch(/^kv-fleet-reports\s+applied\s+\+\d+/m);
     expect(r.stdout).toMatch(/^kv-fleet-typo\s+skipped/m);
+    // Its UNKNOWN_PROFILE is both the skip's reason and a finding: printed once.
+    expect(r.stdout.match(/^ {2}\S+ UNKNOWN_PROFILE: tagged tagwall=devosp/gm)).toHaveLength(1);
     expect(r.stdout).not.toMatch(/^kv-fleet-(optout|untagged)\s/m);
     expect(r.stdout).toMatch(/^Requests: 1 Resource Graph, 4 vault GETs, 2 PATCHes;/m);
     expect(r.stdout).toMatch(/^kv-fleet-build: in-sync \(by Resource Graph, not read\)$/m);

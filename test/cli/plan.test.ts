@@ -49,17 +49,17 @@ describe('tagwall plan', () => {
     expect(a.stdout).toBe(b.stdout);
   });
 
-  it('an unknown selector is an error on stderr with close names, and nothing on stdout', async () => {
+  it('an unknown selector is an error on stderr with close names, and with --json its code on stdout', async () => {
     const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'LogicApp', '--json']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('');
+    expect(r.stdout).toBe('{"error":{"code":"UNKNOWN_SELECTOR",' + r.stdout.slice(36));
     expect(r.stderr).toMatch(/"LogicApp" matches no tag; close names: LogicApps/);
   });
 
   it('refuses a forbidden or malformed --extra, listing every problem', async () => {
     const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--extra', '192.168.1.0/24,20.1.2.3/24', '--extra', '2001:db8::/32', '--json']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('');
+    expect(r.stdout).toBe('{"error":{"code":"CIDR_INVALID",' + r.stdout.slice(32));
     expect(r.stderr).toMatch(/192\.168\.1\.0\/24 overlaps 192\.168\.0\.0\/16/);
     expect(r.stderr).toMatch(/did you mean 20\.1\.2\.0\/24/);
     expect(r.stderr).toMatch(/IPv6/);
@@ -68,7 +68,7 @@ describe('tagwall plan', () => {
   it('refuses an --extra or --exclude written with a leading zero, naming it', async () => {
     const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--extra', '52.9.0.0/08', '--exclude', '020.1.2.3', '--json']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('');
+    expect(r.stdout).toBe('{"error":{"code":"CIDR_INVALID",' + r.stdout.slice(32));
     expect(r.stderr).toContain('extra "52.9.0.0/08" is not an IPv4 CIDR: prefix length "08" has a leading zero');
     expect(r.stderr).toContain('exclude "020.1.2.3" is not an IPv4 address: "020" has a leading zero');
   });
@@ -78,7 +78,7 @@ describe('tagwall plan', () => {
     const base = ['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--exclude', '20.0.0.1,40.0.0.1,51.0.0.1,52.0.0.1,13.0.0.1,4.0.0.1', '--max-excess-addresses', '100000000', '--json'];
     const r = await runCli([...base, '--max-rules', '1']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('');
+    expect(r.stdout).toBe('{"error":{"code":"COLLAPSE_INFEASIBLE",' + r.stdout.slice(39));
     const m = /smallest budget that works is (\d+)/.exec(r.stderr);
     expect(m).not.toBeNull();
     const k = Number(m![1]);
@@ -175,7 +175,7 @@ describe('tagwall tags', () => {
     // Unbounded, 10 rules need 20.192.0.0/10 and 40.64.0.0/10: 11,529,408 addresses beyond Azure DevOps'.
     const r = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '10', '--json']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('');
+    expect(r.stdout).toBe('{"error":{"code":"COLLAPSE_INFEASIBLE",' + r.stdout.slice(39));
     expect(r.stderr).toMatch(/no widened rule wider than \/12 .*the smallest budget that works is 14; without the bound, 3 would do/);
     const fits = await runCli(['plan', '--service-tags', BUNDLED, '--select', 'AzureDevOps', '--max-rules', '14', '--max-excess-addresses', '100000000', '--json']);
     expect(fits.code).toBe(0);

@@ -93,8 +93,8 @@ describe('tagwall sync', () => {
     const hook = { ...env, TAGWALL_ALERT_WEBHOOK_URL: 'http://hooks.example.invalid/alerts' };
     const r = await runCli(['sync', '--config', config, '--json'], { cwd: dir, env: hook });
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^tagwall: TAGWALL_ALERT_WEBHOOK_URL must use https/m);
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ALERT_WEBHOOK_INVALID');
+    expect(r.stderr).toMatch(/^tagwall: ALERT_WEBHOOK_INVALID: TAGWALL_ALERT_WEBHOOK_URL must use https/m);
     expect(await emulator.control.requests({ kind: 'arm' })).toEqual([]);
     const quiet = await runCli(['sync', '--config', config, '--json', '--no-alerts'], { cwd: dir, env: hook });
     expect(quiet.code).toBe(0);
@@ -119,8 +119,8 @@ describe('tagwall sync', () => {
 
     const second = await runCli(['sync', '--config', config, '--json'], { cwd: dir, env });
     expect(second.code).toBe(1);
-    expect(second.stdout).toBe('');
-    expect(second.stderr).toMatch(new RegExp(`^tagwall: state file .*state\\.json is in use by another tagwall run: pid ${firstPid} on this host, since `, 'm'));
+    expect((JSON.parse(second.stdout) as { error: { code: string } }).error.code).toBe('STATE_LOCKED');
+    expect(second.stderr).toMatch(new RegExp(`^tagwall: STATE_LOCKED: state file .*state\\.json is in use by another tagwall run: pid ${firstPid} on this host, since `, 'm'));
     // Refused before it read anything: the only ARM requests are the first run's.
     const done = await first;
     expect(done.code).toBe(0);

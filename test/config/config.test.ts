@@ -66,7 +66,7 @@ describe('configuration', () => {
         {
           alerts: { webhook: { url: 'http://hooks.example.com/x' } },
           targets: [
-            { vault: '/subscriptions/1/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1', select: ['AzureDevOps'] },
+            { vault: '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1', select: ['AzureDevOps'] },
             { vault: vault('kv-one'), select: ['AzureDevOps'], extra: ['10.1.2.0/24', '20.1.2.3/24', '2001:db8::/32'], exclude: ['nonsense'] },
             { vault: vault('KV-ONE'), select: ['AzureDevOps'], reserveRules: 1000 },
           ],
@@ -121,7 +121,7 @@ describe('configuration', () => {
     const c = await loadConfig({ env: { TAGWALL_CONFIG: JSON.stringify({ targets: [{ vault: vault('kv-json'), select: ['*'] }] }), TAGWALL_VAULTS: vault('kv-other') }, cwd: '/' });
     expect(c.targets.map((t) => t.resource.name)).toEqual(['kv-json']);
     await expect(loadConfig({ env: {}, cwd: '/' })).rejects.toMatchObject({ code: 'CONFIG_MISSING' });
-    await expect(loadConfig({ env: { TAGWALL_CONFIG: '{"targets": [' }, cwd: '/' })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/TAGWALL_CONFIG: not valid JSON/) });
+    await expect(loadConfig({ env: { TAGWALL_CONFIG: '{"targets": [' }, cwd: '/' })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/TAGWALL_CONFIG:1:14: not valid JSON/) });
     await expect(loadConfig({ env: { TAGWALL_VAULTS: vault('kv-one') }, cwd: '/' })).rejects.toMatchObject({ details: [expect.stringMatching(/^TAGWALL_SELECT/)] });
   });
 
@@ -131,8 +131,8 @@ describe('configuration', () => {
         guards: { maxExcessAddresses: 5000 },
         defaults: { guards: { maxWidenedPrefix: 16 }, widen: { prefer: 'azure' } },
         targets: [
-          { vault: '/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-a', select: ['AzureDevOps'], guards: { warnWidenedPrefix: 20 } },
-          { vault: '/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-b', select: ['AzureDevOps'], guards: { maxWidenedPrefix: 0 }, widen: { prefer: 'none' } },
+          { vault: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-a', select: ['AzureDevOps'], guards: { warnWidenedPrefix: 20 } },
+          { vault: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-b', select: ['AzureDevOps'], guards: { maxWidenedPrefix: 0 }, widen: { prefer: 'none' } },
         ],
       },
       { baseDir: '/', source: 'test' },
@@ -144,7 +144,7 @@ describe('configuration', () => {
   });
 
   it('takes churn from defaults or the target, absent meaning least, and refuses anything else', () => {
-    const kv = (n: string) => `/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/${n}`;
+    const kv = (n: string) => `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/g/providers/Microsoft.KeyVault/vaults/${n}`;
     const c = parseConfig(
       { defaults: { churn: 'tie-break' }, targets: [{ vault: kv('kv-a'), select: ['X'] }, { vault: kv('kv-b'), select: ['X'], churn: 'least' }] },
       { baseDir: '/', source: 'test' },
@@ -157,7 +157,7 @@ describe('configuration', () => {
   it('refuses a widening bound that is not a prefix length, and an outside weight under 1', () => {
     const bad = () =>
       parseConfig(
-        { defaults: { guards: { maxWidenedPrefix: 33 }, widen: { prefer: 'azure', outsideAzureWeight: 0.5 } }, targets: [{ vault: '/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-a', select: ['X'] }] },
+        { defaults: { guards: { maxWidenedPrefix: 33 }, widen: { prefer: 'azure', outsideAzureWeight: 0.5 } }, targets: [{ vault: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-a', select: ['X'] }] },
         { baseDir: '/', source: 'test' },
       );
     expect(bad).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.arrayContaining([expect.stringMatching(/^defaults\.guards\.maxWidenedPrefix/), expect.stringMatching(/^defaults\.widen\.outsideAzureWeight/)]) }));
@@ -165,9 +165,9 @@ describe('configuration', () => {
 
   it('reads the kind from a resource ID, and refuses an unsupported type listing the supported ones', () => {
     const parse = (targets: unknown[]) => parseConfig({ targets }, { baseDir: '/', source: 'test' });
-    const kv = '/subscriptions/s/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-a';
+    const kv = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/g/providers/Microsoft.KeyVault/vaults/kv-a';
     expect(parse([{ resource: kv, select: ['X'] }]).targets[0]).toMatchObject({ kind: { kind: 'keyvault' }, maxRules: 1000, resource: { name: 'kv-a', type: 'Microsoft.KeyVault/vaults' } });
-    const site = '/subscriptions/s/resourceGroups/g/providers/Microsoft.Web/sites/site-a';
+    const site = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/g/providers/Microsoft.Web/sites/site-a';
     expect(() => parse([{ resource: site, select: ['X'] }])).toThrow(
       expect.objectContaining({ code: 'CONFIG_INVALID', details: [expect.stringMatching(/^targets\[0\]\.resource: .*does not manage Microsoft\.Web\/sites firewalls; supported: .*Microsoft\.KeyVault\/vaults/)] }),
     );

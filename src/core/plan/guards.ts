@@ -8,7 +8,7 @@ function percent(fraction: number, digits = 0): string {
 /** Writes that look like a broken source rather than a real change. */
 export function guardHits(desired: Allowlist, record: AppliedRecord | undefined, removed: number, current: number, guards: Guards): Reason[] {
   const hits: Reason[] = [];
-  if (desired.rules.length === 0) hits.push({ code: 'EMPTY_SOURCE_GUARD', message: 'the desired allowlist is empty; refusing to strip the vault' });
+  if (desired.rules.length === 0) hits.push({ code: 'EMPTY_SOURCE_GUARD', message: 'the desired allowlist is empty; refusing to strip the target' });
   const before = record?.sourceAddresses;
   const after = desired.stats.sourceAddresses;
   if (before !== undefined && before > 0 && after < before * (1 - guards.maxSourceShrinkFraction)) {

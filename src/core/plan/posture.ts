@@ -27,11 +27,11 @@ function perimeterFindings(firewall: ObservedFirewall, settings: TargetSettings)
   const enforcedAssociation = view?.state === 'associated' && view.accessMode.toLowerCase() === 'enforced';
   if (securedByPerimeter || enforcedAssociation) {
     const by = enforcedAssociation ? `an Enforced association with perimeter ${view.perimeter}` : 'publicNetworkAccess SecuredByPerimeter';
-    const effect = settings.skipWhenPerimeterEnforced ? 'tagwall skips the write (skipWhenPerimeterEnforced)' : 'tagwall still writes them, so they hold again if the vault leaves the perimeter';
+    const effect = settings.skipWhenPerimeterEnforced ? 'tagwall skips the write (skipWhenPerimeterEnforced)' : 'tagwall still writes them, so they hold again if the target leaves the perimeter';
     const finding: Finding = {
       severity: 'warning',
       code: 'PERIMETER_ENFORCED',
-      message: `the vault is under ${by}: the perimeter's access rules decide who gets in and the vault's IP rules have no effect; ${effect}`,
+      message: `the target is under ${by}: the perimeter's access rules decide who gets in and the target's IP rules have no effect; ${effect}`,
       ...(enforcedAssociation ? { perimeter: view.perimeter, accessMode: view.accessMode, ...(view.profile === undefined ? {} : { profile: view.profile }) } : { publicNetworkAccess: p.publicNetworkAccess ?? '' }),
     };
     return {
@@ -45,7 +45,7 @@ function perimeterFindings(firewall: ObservedFirewall, settings: TargetSettings)
         {
           severity: 'info',
           code: 'PERIMETER_LEARNING',
-          message: `the vault is associated with perimeter ${view.perimeter} in ${view.accessMode} mode: its own publicNetworkAccess and IP rules still apply`,
+          message: `the target is associated with perimeter ${view.perimeter} in ${view.accessMode} mode: its own publicNetworkAccess and IP rules still apply`,
           perimeter: view.perimeter,
           accessMode: view.accessMode,
           ...(view.profile === undefined ? {} : { profile: view.profile }),
@@ -54,7 +54,7 @@ function perimeterFindings(firewall: ObservedFirewall, settings: TargetSettings)
     };
   }
   if (view?.state === 'unknown') {
-    return { findings: [{ severity: 'info', code: 'PERIMETER_UNKNOWN', message: `the vault's perimeter association could not be read (${view.reason}); the IP rules are written as usual`, reason: view.reason, ...(view.code === undefined ? {} : { cause: view.code }) }] };
+    return { findings: [{ severity: 'info', code: 'PERIMETER_UNKNOWN', message: `the target's perimeter association could not be read (${view.reason}); the IP rules are written as usual`, reason: view.reason, ...(view.code === undefined ? {} : { cause: view.code }) }] };
   }
   return { findings: [] };
 }
@@ -77,8 +77,8 @@ export function postureFindings(firewall: ObservedFirewall, settings: TargetSett
       severity: 'critical',
       code: 'FIREWALL_DISABLED',
       message: settings.enforceDeny
-        ? 'the firewall is off (defaultAction Allow): every network can reach the vault; tagwall sets defaultAction to Deny (enforceDeny)'
-        : 'the firewall is off (defaultAction Allow): every network can reach the vault and IP rules do nothing; set enforceDeny on the target to let tagwall turn it on',
+        ? 'the firewall is off (defaultAction Allow): every network can reach the target; tagwall sets defaultAction to Deny (enforceDeny)'
+        : 'the firewall is off (defaultAction Allow): every network can reach the target and IP rules do nothing; set enforceDeny on the target to let tagwall turn it on',
       defaultAction: p.defaultAction ?? 'Allow',
       enforceDeny: settings.enforceDeny,
     });
