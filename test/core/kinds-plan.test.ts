@@ -188,7 +188,7 @@ function textSpan(text: string): Span {
 
 /** A target of the kind for the selection, parsed as a run parses it (so its facts reach the allowlist). */
 function targetOf(type: string, exclude: string[]): TargetConfig {
-  const id = `/subscriptions/s/resourceGroups/g/providers/${type}/fw`;
+  const id = `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/g/providers/${type}/fw`;
   return parseConfig({ targets: [{ resource: id, select: ['T'], exclude }] }, { baseDir: '/', source: 'test' }).targets[0]!;
 }
 
