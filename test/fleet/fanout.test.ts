@@ -1,13 +1,11 @@
 import { InvocationContext, HttpRequest, type Timer } from '@azure/functions';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { reconcileShard, reconcileShardPoison, runStatus, syncAllowlists } from '../../src/handlers/fleet.js';
-import { SHARD_QUEUE } from '../../src/fleet/queue.js';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { sharedTestCertificates } from '../global-setup.js';
-import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
+import type { Emulator } from '../../src/emulator/server.js';
+import type { AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
+import { drainShardQueue, EnvOverrides, hostSettings, loggingContext, shardQueue, startHost, stateContainer } from '../helpers/functions-host.js';
 
 /**
  * The Functions app's fleet path with every real part: the timer discovers through the
@@ -18,53 +16,22 @@ import { BUNDLED } from '../helpers/cli.js';
 
 let emulator: Emulator;
 let azurite: AzuriteWithQueue;
-const saved = new Map<string, string | undefined>();
+const env = new EnvOverrides();
 const logs: string[] = [];
 const timer = { isPastDue: false } as Timer;
 
-function context(name: string): InvocationContext {
-  return new InvocationContext({ functionName: name, invocationId: `test-${name}-${logs.length}`, logHandler: (_level, ...args) => void logs.push(args.map(String).join(' ')) });
-}
-
-function setEnv(values: Record<string, string | undefined>): void {
-  for (const [k, v] of Object.entries(values)) {
-    if (!saved.has(k)) saved.set(k, process.env[k]);
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
-
-const queue = () => QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(SHARD_QUEUE);
-
-/** Takes every waiting message off the queue, decoded as the host decodes it. */
-async function drain(): Promise<unknown[]> {
-  const messages: unknown[] = [];
-  for (;;) {
-    const { receivedMessageItems } = await queue().receiveMessages({ numberOfMessages: 32 });
-    if (receivedMessageItems.length === 0) return messages;
-    for (const m of receivedMessageItems) {
-      messages.push(JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')));
-      await queue().deleteMessage(m.messageId, m.popReceipt);
-    }
-  }
-}
+const context = (name: string): InvocationContext => loggingContext(name, logs);
+const queue = () => shardQueue(azurite);
+const drain = () => drainShardQueue(azurite);
 
 async function armCalls(method: 'GET' | 'PATCH'): Promise<number> {
   return (await emulator.control.stats()).byRoute[`${method} vault`] ?? 0;
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
-  setEnv({
-    AzureWebJobsStorage: azurite.connectionString,
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    TAGWALL_VAULTS: undefined,
-    TAGWALL_SELECT: undefined,
-    TAGWALL_CONFIG_PATH: undefined,
-    AZURE_CLIENT_ID: undefined,
-    AZURE_TENANT_ID: undefined,
-    AZURE_CLIENT_SECRET: undefined,
+  [emulator, azurite] = await startHost();
+  env.set({
+    ...hostSettings(emulator, azurite),
     TAGWALL_CONFIG: JSON.stringify({
       serviceTags: { source: 'file', path: BUNDLED },
       arm: { endpoint: emulator.url },
@@ -76,17 +43,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const [k, v] of saved) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  env.restore();
   await Promise.all([emulator?.close(), azurite?.stop()]);
 });
 
 beforeEach(async () => {
   logs.length = 0;
   await emulator.control.reset();
-  await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').deleteIfExists();
+  await stateContainer(azurite).deleteIfExists();
   await queue().deleteIfExists();
 });
 

@@ -1,22 +1,19 @@
 import { InvocationContext, type Timer } from '@azure/functions';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueServiceClient } from '@azure/storage-queue';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseVaultId } from '../../src/core/vault-id.js';
 import type { SeedVault } from '../../src/emulator/model.js';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import type { Emulator } from '../../src/emulator/server.js';
 import type { ShardMessage } from '../../src/fleet/model.js';
-import { SHARD_QUEUE } from '../../src/fleet/queue.js';
 import { reconcileShard, syncAllowlists } from '../../src/handlers/fleet.js';
 import { BlobStore } from '../../src/state/blob-store.js';
 import { TargetStateRepository } from '../../src/state/records.js';
-import { sharedTestCertificates } from '../global-setup.js';
-import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
+import type { AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
 import { vaultId } from '../helpers/emulator.js';
+import { drainShardQueue, EnvOverrides, hostSettings, loggingContext, shardQueue, startedRunId, startHost, stateContainer, storedShard } from '../helpers/functions-host.js';
 
 /**
  * A shard whose delivery died (its worker killed mid-way, as a host restart or an out-of-memory
@@ -41,44 +38,22 @@ const ALL = [...NOT_LANDED, ...LANDED, ...FINISHED];
 
 let emulator: Emulator;
 let azurite: AzuriteWithQueue;
-const saved = new Map<string, string | undefined>();
+const env = new EnvOverrides();
 const logs: string[] = [];
 const timer = { isPastDue: false } as Timer;
 
 const id = (name: string) => vaultId(name, SUB, 'rg-fleet');
 
-function context(name: string): InvocationContext {
-  return new InvocationContext({ functionName: name, invocationId: `test-${name}-${logs.length}`, logHandler: (_level, ...args) => void logs.push(args.map(String).join(' ')) });
-}
-
-function setEnv(values: Record<string, string | undefined>): void {
-  for (const [k, v] of Object.entries(values)) {
-    if (!saved.has(k)) saved.set(k, process.env[k]);
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
-
-const queue = () => QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(SHARD_QUEUE);
+const context = (name: string): InvocationContext => loggingContext(name, logs);
+const queue = () => shardQueue(azurite);
 const records = () => new TargetStateRepository(BlobStore.fromConnectionString(azurite.connectionString, 'tagwall'));
 
-async function drain(): Promise<ShardMessage[]> {
-  const messages: ShardMessage[] = [];
-  for (;;) {
-    const { receivedMessageItems } = await queue().receiveMessages({ numberOfMessages: 32 });
-    if (receivedMessageItems.length === 0) return messages;
-    for (const m of receivedMessageItems) {
-      messages.push(JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')) as ShardMessage);
-      await queue().deleteMessage(m.messageId, m.popReceipt);
-    }
-  }
-}
+const drain = () => drainShardQueue<ShardMessage>(azurite);
 
 async function timerRun(): Promise<{ runId: string; messages: ShardMessage[] }> {
   logs.length = 0;
   await syncAllowlists(timer, context('syncAllowlists'));
-  const started = logs.find((l) => l.startsWith('tagwall.run ') && l.includes(' started '))!;
-  return { runId: /tagwall\.run (\S+) started/.exec(started)![1]!, messages: await drain() };
+  return { runId: startedRunId(logs), messages: await drain() };
 }
 
 async function rulesOf(name: string): Promise<string[]> {
@@ -92,8 +67,7 @@ async function patches(filter: (status: number) => boolean): Promise<Map<string,
 }
 
 async function shardOutcomes(runId: string, shard: number): Promise<Record<string, string>> {
-  const blob = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').getBlobClient(`runs/${runId}/${shard}.json`);
-  const result = JSON.parse((await blob.downloadToBuffer()).toString('utf8')) as { vaults: { vault: string; outcome: string; reasons?: string[] }[] };
+  const result = await storedShard(azurite, runId, shard);
   return Object.fromEntries(result.vaults.map((v) => [v.vault.split('/').pop()!, [v.outcome, ...(v.reasons ?? [])].join(':')]));
 }
 
@@ -106,17 +80,9 @@ async function until(what: () => string, test: () => Promise<boolean>, timeoutMs
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
-  setEnv({
-    AzureWebJobsStorage: azurite.connectionString,
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    TAGWALL_VAULTS: undefined,
-    TAGWALL_SELECT: undefined,
-    TAGWALL_CONFIG_PATH: undefined,
-    AZURE_CLIENT_ID: undefined,
-    AZURE_TENANT_ID: undefined,
-    AZURE_CLIENT_SECRET: undefined,
+  [emulator, azurite] = await startHost();
+  env.set({
+    ...hostSettings(emulator, azurite),
     TAGWALL_CONFIG: JSON.stringify({
       serviceTags: { source: 'file', path: BUNDLED },
       arm: { endpoint: emulator.url },
@@ -131,16 +97,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const [k, v] of saved) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  env.restore();
   await Promise.all([emulator?.close(), azurite?.stop()]);
 });
 
 beforeEach(async () => {
   await emulator.control.reset();
-  await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').deleteIfExists();
+  await stateContainer(azurite).deleteIfExists();
   await queue().deleteIfExists();
 });
 

@@ -1,16 +1,13 @@
 import { HttpRequest, InvocationContext, type Timer } from '@azure/functions';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SeedVault } from '../../src/emulator/model.js';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import type { Emulator } from '../../src/emulator/server.js';
 import type { ShardMessage } from '../../src/fleet/model.js';
-import { SHARD_QUEUE } from '../../src/fleet/queue.js';
 import { manualSync, reconcileShard, runStatus, syncAllowlists } from '../../src/handlers/fleet.js';
-import { sharedTestCertificates } from '../global-setup.js';
-import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
+import type { AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
 import { vaultId } from '../helpers/emulator.js';
+import { drainShardQueue, EnvOverrides, hostSettings, loggingContext, sendToShardQueue, shardQueue, startedRunId, startHost, stateContainer, storedShard } from '../helpers/functions-host.js';
 
 /**
  * The queue is not a back door: whoever can send to the shard queue (or a tag change that
@@ -27,7 +24,7 @@ const SUB_C = '3c3c3c3c-0000-4000-8000-00000000000c';
 
 let emulator: Emulator;
 let azurite: AzuriteWithQueue;
-const saved = new Map<string, string | undefined>();
+const env = new EnvOverrides();
 const logs: string[] = [];
 const timer = { isPastDue: false } as Timer;
 
@@ -37,38 +34,10 @@ const vault = (name: string, sub: string, tags?: Record<string, string>): SeedVa
   networkAcls: { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: [] },
 });
 
-function context(name: string): InvocationContext {
-  return new InvocationContext({ functionName: name, invocationId: `test-${name}-${logs.length}`, logHandler: (_level, ...args) => void logs.push(args.map(String).join(' ')) });
-}
-
-function setEnv(values: Record<string, string | undefined>): void {
-  for (const [k, v] of Object.entries(values)) {
-    if (!saved.has(k)) saved.set(k, process.env[k]);
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
-
-const queue = () => QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(SHARD_QUEUE);
-
-/** Sends a message as the timer does (base64 JSON), whoever wrote it. */
-async function send(message: object): Promise<void> {
-  await queue().createIfNotExists();
-  await queue().sendMessage(Buffer.from(JSON.stringify(message), 'utf8').toString('base64'));
-}
-
-/** Takes every waiting message off the queue, decoded as the host decodes it. */
-async function drain(): Promise<ShardMessage[]> {
-  const messages: ShardMessage[] = [];
-  for (;;) {
-    const { receivedMessageItems } = await queue().receiveMessages({ numberOfMessages: 32 });
-    if (receivedMessageItems.length === 0) return messages;
-    for (const m of receivedMessageItems) {
-      messages.push(JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')) as ShardMessage);
-      await queue().deleteMessage(m.messageId, m.popReceipt);
-    }
-  }
-}
+const context = (name: string): InvocationContext => loggingContext(name, logs);
+const queue = () => shardQueue(azurite);
+const send = (message: object) => sendToShardQueue(azurite, message);
+const drain = () => drainShardQueue<ShardMessage>(azurite);
 
 async function patchesOf(name: string): Promise<number> {
   return (await emulator.control.requests({ vault: name })).filter((r) => r.method === 'PATCH').length;
@@ -80,8 +49,7 @@ async function rulesOf(name: string): Promise<string[]> {
 
 /** A shard's stored result, as GET /api/runs/{runId} would count it, by vault name. */
 async function shardOutcomes(runId: string, shard: number): Promise<Map<string, { outcome: string; reasons?: string[] }>> {
-  const blob = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').getBlobClient(`runs/${runId}/${shard}.json`);
-  const result = JSON.parse((await blob.downloadToBuffer()).toString('utf8')) as { vaults: { vault: string; outcome: string; reasons?: string[] }[] };
+  const result = await storedShard(azurite, runId, shard);
   return new Map(result.vaults.map((v) => [v.vault.split('/').pop()!, { outcome: v.outcome, ...(v.reasons === undefined ? {} : { reasons: v.reasons }) }]));
 }
 
@@ -89,22 +57,13 @@ async function shardOutcomes(runId: string, shard: number): Promise<Map<string, 
 async function timerRun(): Promise<{ runId: string; messages: ShardMessage[] }> {
   logs.length = 0;
   await syncAllowlists(timer, context('syncAllowlists'));
-  const started = logs.find((l) => l.startsWith('tagwall.run ') && l.includes(' started '))!;
-  return { runId: /tagwall\.run (\S+) started/.exec(started)![1]!, messages: await drain() };
+  return { runId: startedRunId(logs), messages: await drain() };
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
-  setEnv({
-    AzureWebJobsStorage: azurite.connectionString,
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    TAGWALL_VAULTS: undefined,
-    TAGWALL_SELECT: undefined,
-    TAGWALL_CONFIG_PATH: undefined,
-    AZURE_CLIENT_ID: undefined,
-    AZURE_TENANT_ID: undefined,
-    AZURE_CLIENT_SECRET: undefined,
+  [emulator, azurite] = await startHost();
+  env.set({
+    ...hostSettings(emulator, azurite),
     TAGWALL_CONFIG: JSON.stringify({
       serviceTags: { source: 'file', path: BUNDLED },
       arm: { endpoint: emulator.url },
@@ -122,17 +81,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const [k, v] of saved) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  env.restore();
   await Promise.all([emulator?.close(), azurite?.stop()]);
 });
 
 beforeEach(async () => {
   logs.length = 0;
   await emulator.control.reset();
-  await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').deleteIfExists();
+  await stateContainer(azurite).deleteIfExists();
   await queue().deleteIfExists();
 });
 

@@ -1,16 +1,14 @@
 import { InvocationContext, HttpRequest, type Timer } from '@azure/functions';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TagwallError } from '../../src/core/errors.js';
 import { fleetHandlers } from '../../src/handlers/fleet.js';
 import type { ShardSink } from '../../src/fleet/model.js';
 import { SHARD_QUEUE } from '../../src/fleet/queue.js';
 import { runShard, startFleetRun } from '../../src/run/shards.js';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { sharedTestCertificates } from '../global-setup.js';
-import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
+import type { Emulator } from '../../src/emulator/server.js';
+import type { AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
+import { drainShardQueue, EnvOverrides, hostSettings, loggingContext, startHost, stateContainer } from '../helpers/functions-host.js';
 
 /**
  * A timer run whose queue fails after some of its shards went out: the shards never sent are
@@ -22,32 +20,11 @@ import { BUNDLED } from '../helpers/cli.js';
 
 let emulator: Emulator;
 let azurite: AzuriteWithQueue;
-const saved = new Map<string, string | undefined>();
+const env = new EnvOverrides();
 const logs: string[] = [];
 
-const context = (name: string): InvocationContext =>
-  new InvocationContext({ functionName: name, invocationId: `test-${name}-${logs.length}`, logHandler: (_level, ...args) => void logs.push(args.map(String).join(' ')) });
-const queue = () => QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(SHARD_QUEUE);
-
-function setEnv(values: Record<string, string | undefined>): void {
-  for (const [k, v] of Object.entries(values)) {
-    if (!saved.has(k)) saved.set(k, process.env[k]);
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
-
-async function drain(): Promise<unknown[]> {
-  const messages: unknown[] = [];
-  for (;;) {
-    const { receivedMessageItems } = await queue().receiveMessages({ numberOfMessages: 32 });
-    if (receivedMessageItems.length === 0) return messages;
-    for (const m of receivedMessageItems) {
-      messages.push(JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')));
-      await queue().deleteMessage(m.messageId, m.popReceipt);
-    }
-  }
-}
+const context = (name: string): InvocationContext => loggingContext(name, logs);
+const drain = () => drainShardQueue(azurite);
 
 /** The real sink for the first `k` messages; after that, the refusal a queue that went away gives. */
 function acceptingFirst(k: number, sink: ShardSink): ShardSink {
@@ -66,17 +43,9 @@ function acceptingFirst(k: number, sink: ShardSink): ShardSink {
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
-  setEnv({
-    AzureWebJobsStorage: azurite.connectionString,
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    TAGWALL_VAULTS: undefined,
-    TAGWALL_SELECT: undefined,
-    TAGWALL_CONFIG_PATH: undefined,
-    AZURE_CLIENT_ID: undefined,
-    AZURE_TENANT_ID: undefined,
-    AZURE_CLIENT_SECRET: undefined,
+  [emulator, azurite] = await startHost();
+  env.set({
+    ...hostSettings(emulator, azurite),
     TAGWALL_CONFIG: JSON.stringify({
       serviceTags: { source: 'file', path: BUNDLED },
       arm: { endpoint: emulator.url },
@@ -88,10 +57,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const [k, v] of saved) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  env.restore();
   await Promise.all([emulator?.close(), azurite?.stop()]);
 });
 
@@ -111,7 +77,7 @@ describe('a queue that fails halfway through a run', () => {
     expect(sent).toHaveLength(2);
     for (const m of sent) await handlers.reconcileShard(m, context('reconcileShard'));
 
-    const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall');
+    const blobs = stateContainer(azurite);
     const manifests: string[] = [];
     for await (const b of blobs.listBlobsFlat({ prefix: 'runs/' })) if (b.name.endsWith('/run.json')) manifests.push(b.name);
     expect(manifests).toHaveLength(1);

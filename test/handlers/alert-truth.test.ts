@@ -1,14 +1,13 @@
 import { InvocationContext, type Timer } from '@azure/functions';
 import type { TokenCredential } from '@azure/core-auth';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkDrift, syncAllowlists } from '../../src/handlers/functions.js';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { sharedTestCertificates } from '../global-setup.js';
-import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
+import type { Emulator } from '../../src/emulator/server.js';
+import type { AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
+import { closeServer, EnvOverrides, hostSettings, startHost, startWebhookReceiver, stateContainer } from '../helpers/functions-host.js';
 import { FAST_RETRY, seedVault, staticTokenCredential, vaultId } from '../helpers/emulator.js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,23 +27,15 @@ let emulator: Emulator;
 let azurite: AzuriteWithQueue;
 let receiver: Server;
 const posts: { state: string; kind: string; title: string; details: string[]; action: string; vault: string }[] = [];
-const saved = new Map<string, string | undefined>();
+const env = new EnvOverrides();
 
 function context(name: string): InvocationContext {
   return new InvocationContext({ functionName: name, invocationId: `test-${name}`, logHandler: () => undefined });
 }
 
-function setEnv(values: Record<string, string | undefined>): void {
-  for (const [k, v] of Object.entries(values)) {
-    if (!saved.has(k)) saved.set(k, process.env[k]);
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
-
 function configure(vaults: readonly string[]): void {
   const port = (receiver.address() as AddressInfo).port;
-  setEnv({
+  env.set({
     TAGWALL_CONFIG: JSON.stringify({
       serviceTags: { source: 'file', path: BUNDLED },
       arm: { endpoint: emulator.url },
@@ -71,43 +62,27 @@ function taken(): typeof posts {
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
-  receiver = createServer((req, res) => {
-    let text = '';
-    req.setEncoding('utf8').on('data', (c: string) => (text += c));
-    req.on('end', () => {
-      posts.push(JSON.parse(text) as (typeof posts)[number]);
-      res.writeHead(204).end();
-    });
+  [emulator, azurite] = await startHost();
+  receiver = await startWebhookReceiver((text) => {
+    posts.push(JSON.parse(text) as (typeof posts)[number]);
+    return 204;
   });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  setEnv({
-    AzureWebJobsStorage: azurite.connectionString,
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    TAGWALL_VAULTS: undefined,
-    TAGWALL_SELECT: undefined,
-    TAGWALL_CONFIG_PATH: undefined,
+  env.set({
+    ...hostSettings(emulator, azurite),
     TAGWALL_ALERT_WEBHOOK_URL: undefined,
-    AZURE_CLIENT_ID: undefined,
-    AZURE_TENANT_ID: undefined,
-    AZURE_CLIENT_SECRET: undefined,
   });
 });
 
 afterAll(async () => {
-  for (const [k, v] of saved) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  await new Promise<void>((r) => receiver?.close(() => r()));
+  env.restore();
+  await closeServer(receiver);
   await Promise.all([emulator?.close(), azurite?.stop()]);
 });
 
 beforeEach(async () => {
   posts.length = 0;
   await emulator.control.reset({ vaults: VAULTS.map((v) => seedVault(v, { defaultAction: 'Deny', ipRules: [] })) });
-  await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').deleteIfExists();
+  await stateContainer(azurite).deleteIfExists();
 });
 
 describe('a failed write', () => {

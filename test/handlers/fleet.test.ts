@@ -1,5 +1,4 @@
 import { HttpRequest, InvocationContext, type Timer } from '@azure/functions';
-import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -16,6 +15,7 @@ import { BlobStore } from '../../src/state/blob-store.js';
 import { RunRepository, type RunStatus } from '../../src/state/runs.js';
 import { startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
+import { closeServer, EnvOverrides, shardQueue, startWebhookReceiver, stateContainer } from '../helpers/functions-host.js';
 import { vaultId } from '../helpers/emulator.js';
 import type { TargetReport } from '../../src/core/report.js';
 import type { RunManifest, ShardResult } from '../../src/state/run-records.js';
@@ -32,7 +32,7 @@ let azurite: AzuriteWithQueue;
 let receiver: Server;
 const posts: { state: string; kind: string; title: string; details?: string[] }[] = [];
 const logs: { level: string; line: string }[] = [];
-const saved = new Map<string, string | undefined>();
+const env = new EnvOverrides();
 
 type RunShard = typeof runShard;
 type StartFleetRun = typeof startFleetRun;
@@ -84,14 +84,6 @@ function context(name: string): InvocationContext {
   return new InvocationContext({ functionName: name, invocationId: `test-${name}`, logHandler: (level, ...args) => void logs.push({ level, line: String(args[0]) }) });
 }
 
-function setEnv(values: Record<string, string | undefined>): void {
-  for (const [k, v] of Object.entries(values)) {
-    if (!saved.has(k)) saved.set(k, process.env[k]);
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
-
 const runs = (): RunRepository => new RunRepository(BlobStore.fromConnectionString(azurite.connectionString, 'tagwall'));
 const lines = (prefix: string): string[] => logs.map((l) => l.line).filter((l) => l.startsWith(prefix));
 
@@ -105,16 +97,11 @@ async function seededRun(n: number): Promise<{ runId: string; messages: ShardMes
 
 beforeAll(async () => {
   azurite = await startAzurite({ queue: true });
-  receiver = createServer((req, res) => {
-    let text = '';
-    req.setEncoding('utf8').on('data', (c: string) => (text += c));
-    req.on('end', () => {
-      posts.push(JSON.parse(text) as (typeof posts)[number]);
-      res.writeHead(204).end();
-    });
+  receiver = await startWebhookReceiver((text) => {
+    posts.push(JSON.parse(text) as (typeof posts)[number]);
+    return 204;
   });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  setEnv({
+  env.set({
     AzureWebJobsStorage: azurite.connectionString,
     TAGWALL_CONFIG: JSON.stringify({
       serviceTags: { source: 'file', path: BUNDLED },
@@ -132,11 +119,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const [k, v] of saved) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  await new Promise<void>((r) => receiver?.close(() => r()));
+  env.restore();
+  await closeServer(receiver);
   await azurite?.stop();
 });
 
@@ -150,8 +134,8 @@ beforeEach(async () => {
   inlineVaults = [];
   enqueue = true;
   // Fresh state and an empty queue per test: nothing leaks from one test into the next.
-  await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').deleteIfExists();
-  await QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(SHARD_QUEUE).deleteIfExists();
+  await stateContainer(azurite).deleteIfExists();
+  await shardQueue(azurite).deleteIfExists();
 });
 
 describe('reconcileShard (queue tagwall-shards)', () => {
@@ -208,11 +192,11 @@ describe('reconcileShard (queue tagwall-shards)', () => {
         s.close(() => resolve(port));
       });
     });
-    setEnv({ AzureWebJobsStorage: azurite.connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${down}/devstoreaccount1`) });
+    env.set({ AzureWebJobsStorage: azurite.connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${down}/devstoreaccount1`) });
     try {
       await expect(handlers.reconcileShard(messages[0], context('reconcileShard'))).rejects.toMatchObject({ code: 'STATE_UNAVAILABLE' });
     } finally {
-      setEnv({ AzureWebJobsStorage: azurite.connectionString });
+      env.set({ AzureWebJobsStorage: azurite.connectionString });
     }
     expect(shardCalls).toEqual([]);
   });
@@ -326,14 +310,14 @@ describe('syncAllowlists (timer)', () => {
   });
 
   it('needs a queue endpoint only when it enqueues something', async () => {
-    setEnv({ AzureWebJobsStorage: azurite.connectionString.replace(/QueueEndpoint=[^;]+;/, '') });
+    env.set({ AzureWebJobsStorage: azurite.connectionString.replace(/QueueEndpoint=[^;]+;/, '') });
     try {
       enqueue = false;
       await expect(handlers.syncAllowlists(timer, context('syncAllowlists'))).resolves.toBeUndefined();
       enqueue = true;
       await expect(handlers.syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({ code: 'QUEUE_CONFIG_INVALID' });
     } finally {
-      setEnv({ AzureWebJobsStorage: azurite.connectionString });
+      env.set({ AzureWebJobsStorage: azurite.connectionString });
     }
   });
 

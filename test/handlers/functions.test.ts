@@ -1,16 +1,16 @@
 import { HttpRequest, InvocationContext, type Timer } from '@azure/functions';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { checkDrift, manualSync, planAllowlists, syncAllowlists } from '../../src/handlers/functions.js';
 import { reconcileShard, runStatus } from '../../src/handlers/fleet.js';
 import { SHARD_QUEUE } from '../../src/fleet/queue.js';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { sharedTestCertificates } from '../global-setup.js';
-import { objectOnlySasConnectionString, startAzurite, type AzuriteWithQueue } from '../helpers/azurite.js';
+import type { Emulator } from '../../src/emulator/server.js';
+import { objectOnlySasConnectionString, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
+import { closeServer, EnvOverrides, hostSettings, startHost, startWebhookReceiver, stateContainer } from '../helpers/functions-host.js';
 import { seedVault, vaultId } from '../helpers/emulator.js';
 
 // The handlers as the Functions host calls them: real InvocationContext and HttpRequest objects,
@@ -25,24 +25,16 @@ let azurite: AzuriteWithQueue;
 let receiver: Server;
 let receiverStatus = 204;
 const posts: { state: string; kind: string; title: string; unreported?: boolean; rules?: string[] }[] = [];
-const saved = new Map<string, string | undefined>();
+const env = new EnvOverrides();
 const logs: string[] = [];
 
 function context(name: string): InvocationContext {
   return new InvocationContext({ functionName: name, invocationId: `test-${name}`, logHandler: (_level, ...args) => void logs.push(args.map(String).join(' ')) });
 }
 
-function setEnv(values: Record<string, string | undefined>): void {
-  for (const [k, v] of Object.entries(values)) {
-    if (!saved.has(k)) saved.set(k, process.env[k]);
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
-
 function configure(extra: Record<string, unknown> = {}): void {
   const port = (receiver.address() as AddressInfo).port;
-  setEnv({
+  env.set({
     TAGWALL_CONFIG: JSON.stringify({
       serviceTags: { source: 'file', path: BUNDLED },
       arm: { endpoint: emulator.url },
@@ -61,36 +53,20 @@ async function armCalls(method?: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
-  receiver = createServer((req, res) => {
-    let text = '';
-    req.setEncoding('utf8').on('data', (c: string) => (text += c));
-    req.on('end', () => {
-      if (receiverStatus < 300) posts.push(JSON.parse(text) as (typeof posts)[number]);
-      res.writeHead(receiverStatus).end();
-    });
+  [emulator, azurite] = await startHost();
+  receiver = await startWebhookReceiver((text) => {
+    if (receiverStatus < 300) posts.push(JSON.parse(text) as (typeof posts)[number]);
+    return receiverStatus;
   });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  setEnv({
-    AzureWebJobsStorage: azurite.connectionString,
-    IDENTITY_ENDPOINT: emulator.identityEndpoint,
-    IDENTITY_HEADER: emulator.identityHeader,
-    TAGWALL_VAULTS: undefined,
-    TAGWALL_SELECT: undefined,
-    TAGWALL_CONFIG_PATH: undefined,
+  env.set({
+    ...hostSettings(emulator, azurite),
     TAGWALL_ALERT_WEBHOOK_URL: undefined,
-    AZURE_CLIENT_ID: undefined,
-    AZURE_TENANT_ID: undefined,
-    AZURE_CLIENT_SECRET: undefined,
   });
 });
 
 afterAll(async () => {
-  for (const [k, v] of saved) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  await new Promise<void>((r) => receiver?.close(() => r()));
+  env.restore();
+  await closeServer(receiver);
   await Promise.all([emulator?.close(), azurite?.stop()]);
 });
 
@@ -102,7 +78,7 @@ beforeEach(async () => {
     vaults: [seedVault('kv-app', { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: [{ value: OFFICE }] }), seedVault('kv-open', { defaultAction: 'Deny', ipRules: [] })],
   });
   // A fresh container per test: state from one test must not leak into the next.
-  await BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall').deleteIfExists();
+  await stateContainer(azurite).deleteIfExists();
   configure();
 });
 
@@ -193,7 +169,7 @@ describe('syncAllowlists (timer)', () => {
   });
 
   it('fails before any vault request when the state container is missing and may not be created', async () => {
-    setEnv({ AzureWebJobsStorage: objectOnlySasConnectionString(azurite) });
+    env.set({ AzureWebJobsStorage: objectOnlySasConnectionString(azurite) });
     try {
       await emulator.control.clearRequests();
       await expect(syncAllowlists(timer, context('syncAllowlists'))).rejects.toMatchObject({
@@ -207,7 +183,7 @@ describe('syncAllowlists (timer)', () => {
       await syncAllowlists(timer, context('syncAllowlists'));
       expect(await armCalls('PATCH')).toBe(2);
     } finally {
-      setEnv({ AzureWebJobsStorage: azurite.connectionString });
+      env.set({ AzureWebJobsStorage: azurite.connectionString });
     }
   });
 

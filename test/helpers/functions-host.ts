@@ -1,0 +1,119 @@
+import { InvocationContext } from '@azure/functions';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import { createServer, type Server } from 'node:http';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { SHARD_QUEUE } from '../../src/fleet/queue.js';
+import { sharedTestCertificates } from '../global-setup.js';
+import { startAzurite, type AzuriteWithQueue } from './azurite.js';
+
+/**
+ * What the Functions handler tests share: the emulator and Azurite (blob and queue) started
+ * together, the app settings the host would give the handlers, the shard queue as the host reads
+ * it, and InvocationContext objects whose log lines the test can read.
+ */
+
+/** The emulator and Azurite with its queue, started side by side. */
+export async function startHost(): Promise<[Emulator, AzuriteWithQueue]> {
+  return Promise.all([startEmulator({ port: 0, certificates: await sharedTestCertificates() }), startAzurite({ queue: true })]);
+}
+
+/**
+ * App settings changed for one test file and put back afterwards: call `set` as often as needed
+ * (the first value seen for a name is the one restored) and `restore` in afterAll.
+ */
+export class EnvOverrides {
+  private readonly saved = new Map<string, string | undefined>();
+
+  set(values: Record<string, string | undefined>): void {
+    for (const [k, v] of Object.entries(values)) {
+      if (!this.saved.has(k)) this.saved.set(k, process.env[k]);
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+
+  restore(): void {
+    for (const [k, v] of this.saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/**
+ * The settings that point the handlers at Azurite and at the emulator's managed identity, with
+ * every other way of configuring them cleared, so the developer's own environment cannot leak in.
+ */
+export function hostSettings(emulator: Emulator, azurite: AzuriteWithQueue): Record<string, string | undefined> {
+  return {
+    AzureWebJobsStorage: azurite.connectionString,
+    IDENTITY_ENDPOINT: emulator.identityEndpoint,
+    IDENTITY_HEADER: emulator.identityHeader,
+    TAGWALL_VAULTS: undefined,
+    TAGWALL_SELECT: undefined,
+    TAGWALL_CONFIG_PATH: undefined,
+    AZURE_CLIENT_ID: undefined,
+    AZURE_TENANT_ID: undefined,
+    AZURE_CLIENT_SECRET: undefined,
+  };
+}
+
+/** An InvocationContext whose log lines go to `logs`, one string a call. */
+export function loggingContext(name: string, logs: string[]): InvocationContext {
+  return new InvocationContext({ functionName: name, invocationId: `test-${name}-${logs.length}`, logHandler: (_level, ...args) => void logs.push(args.map(String).join(' ')) });
+}
+
+/** The blob container tagwall keeps its state in. */
+export const stateContainer = (azurite: AzuriteWithQueue): ContainerClient => BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('tagwall');
+
+export const shardQueue = (azurite: AzuriteWithQueue): QueueClient => QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(SHARD_QUEUE);
+
+/** Sends a message as the timer does (base64 JSON), whoever wrote it. */
+export async function sendToShardQueue(azurite: AzuriteWithQueue, message: object): Promise<void> {
+  await shardQueue(azurite).createIfNotExists();
+  await shardQueue(azurite).sendMessage(Buffer.from(JSON.stringify(message), 'utf8').toString('base64'));
+}
+
+/** Takes every waiting message off the shard queue, decoded as the host decodes it. */
+export async function drainShardQueue<T = unknown>(azurite: AzuriteWithQueue): Promise<T[]> {
+  const queue = shardQueue(azurite);
+  const messages: T[] = [];
+  for (;;) {
+    const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32 });
+    if (receivedMessageItems.length === 0) return messages;
+    for (const m of receivedMessageItems) {
+      messages.push(JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')) as T);
+      await queue.deleteMessage(m.messageId, m.popReceipt);
+    }
+  }
+}
+
+/** A shard's stored result (runs/{runId}/{shard}.json), as the worker wrote it. */
+export async function storedShard(azurite: AzuriteWithQueue, runId: string, shard: number): Promise<{ vaults: { vault: string; outcome: string; reasons?: string[] }[] }> {
+  const blob = stateContainer(azurite).getBlobClient(`runs/${runId}/${shard}.json`);
+  return JSON.parse((await blob.downloadToBuffer()).toString('utf8')) as { vaults: { vault: string; outcome: string; reasons?: string[] }[] };
+}
+
+/** The run id the timer's "tagwall.run <id> started" log line names. */
+export function startedRunId(logs: readonly string[]): string {
+  const started = logs.find((l) => l.startsWith('tagwall.run ') && l.includes(' started '))!;
+  return /tagwall\.run (\S+) started/.exec(started)![1]!;
+}
+
+/** A webhook receiver on a free loopback port: each POST body goes to `take`, which picks the status to answer. */
+export async function startWebhookReceiver(take: (body: string) => number): Promise<Server> {
+  const receiver = createServer((req, res) => {
+    let text = '';
+    req.setEncoding('utf8').on('data', (c: string) => (text += c));
+    req.on('end', () => {
+      res.writeHead(take(text)).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  return receiver;
+}
+
+export async function closeServer(server: Server | undefined): Promise<void> {
+  await new Promise<void>((r) => (server === undefined ? r() : server.close(() => r())));
+}
