@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RawConfig } from '../../src/config/config.js';
 import type { RunReport } from '../../src/run/run.js';
 import type { SeedVault } from '../../src/emulator/model.js';
-import { startTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
-import { targetRuns, type TargetRuns } from '../helpers/run-target.js';
+import { vaultId, type TestEmulator } from '../helpers/emulator.js';
+import { useTargetRuns, type TargetRuns } from '../helpers/run-target.js';
 import { BUNDLED } from '../helpers/cli.js';
 import { loadServiceTagFile } from '../../src/sources/file.js';
 import { minus, span, union, wantedSpans, type Span } from '../core/reference.js';
@@ -31,13 +31,9 @@ const PROFILES = { devops: { select: ['AzureDevOps'] }, bi: { select: ['PowerBI'
 
 let emu: TestEmulator;
 let runs: TargetRuns;
-
-beforeAll(async () => {
-  emu = await startTestEmulator();
-});
-afterAll(async () => emu?.close());
-beforeEach(async () => {
-  runs = await targetRuns(emu);
+useTargetRuns((e, r) => {
+  emu = e;
+  runs = r;
 });
 
 function discovering(extra: Partial<RawConfig> = {}, targets: RawConfig['targets'] = []) {

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SeedVault } from '../../src/emulator/model.js';
 import { normaliseRule } from '../../src/core/rules.js';
-import { startTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
-import { targetRuns, type TargetRuns } from '../helpers/run-target.js';
+import { vaultId, type TestEmulator } from '../helpers/emulator.js';
+import { useTargetRuns, type TargetRuns } from '../helpers/run-target.js';
 
 /**
  * Resource Graph lagging a person's edit, end to end: the emulator's Resource Graph answers with
@@ -18,13 +18,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let emu: TestEmulator;
 let runs: TargetRuns;
-
-beforeAll(async () => {
-  emu = await startTestEmulator();
-});
-afterAll(async () => emu?.close());
-beforeEach(async () => {
-  runs = await targetRuns(emu);
+useTargetRuns((e, r) => {
+  emu = e;
+  runs = r;
 });
 
 async function rulesOf(): Promise<string[]> {

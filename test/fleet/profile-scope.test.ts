@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AlertLogger } from '../../src/alerts/types.js';
 import type { RawConfig } from '../../src/config/config.js';
 import type { SeedVault } from '../../src/emulator/model.js';
 import type { RunReport } from '../../src/run/run.js';
-import { startTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
-import { targetRuns, type TargetRuns } from '../helpers/run-target.js';
+import { vaultId, type TestEmulator } from '../helpers/emulator.js';
+import { useTargetRuns, type TargetRuns } from '../helpers/run-target.js';
 
 /**
  * A profile's scope, end to end through the emulator's Resource Graph and Key Vaults: whoever
@@ -24,13 +24,9 @@ const vault = (name: string, sub: string, group: string, tags: Record<string, st
 
 let emu: TestEmulator;
 let runs: TargetRuns;
-
-beforeAll(async () => {
-  emu = await startTestEmulator();
-});
-afterAll(async () => emu?.close());
-beforeEach(async () => {
-  runs = await targetRuns(emu);
+useTargetRuns((e, r) => {
+  emu = e;
+  runs = r;
 });
 
 const byVault = (report: RunReport, name: string) => report.vaults.find((v) => v.vault.toLowerCase().endsWith(`/vaults/${name.toLowerCase()}`));

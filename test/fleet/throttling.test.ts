@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTestEmulator, type TestEmulator } from '../helpers/emulator.js';
-import { targetRuns, type TargetRuns } from '../helpers/run-target.js';
+import { describe, expect, it } from 'vitest';
+import type { TestEmulator } from '../helpers/emulator.js';
+import { useTargetRuns, type TargetRuns } from '../helpers/run-target.js';
 import type { TargetReport } from '../../src/core/report.js';
 
 /**
@@ -11,13 +11,9 @@ import type { TargetReport } from '../../src/core/report.js';
 
 let emu: TestEmulator;
 let runs: TargetRuns;
-
-beforeAll(async () => {
-  emu = await startTestEmulator();
-});
-afterAll(async () => emu?.close());
-beforeEach(async () => {
-  runs = await targetRuns(emu);
+useTargetRuns((e, r) => {
+  emu = e;
+  runs = r;
 });
 
 describe('a 429 storm in one subscription', () => {

@@ -1,6 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { AlertLogger } from '../../src/alerts/types.js';
 import { parseConfig, type RawConfig, type TagwallConfig } from '../../src/config/config.js';
 import { parseCidr } from '../../src/core/ip-text.js';
@@ -8,7 +9,7 @@ import { rangesOf, type AddressRange } from '../../src/core/ipv4.js';
 import { runSync, type RunOptions, type RunReport, type Runtime } from '../../src/run/run.js';
 import { loadServiceTagFile } from '../../src/sources/file.js';
 import { BUNDLED } from './cli.js';
-import { FAST_RETRY, type TestEmulator } from './emulator.js';
+import { FAST_RETRY, startTestEmulator, type TestEmulator } from './emulator.js';
 
 /**
  * Whole runs (runSync) against the emulator for targets of any kind: the bundled service tags,
@@ -43,6 +44,22 @@ export async function targetRuns(emu: TestEmulator): Promise<TargetRuns> {
         })
       ).report,
   };
+}
+
+/**
+ * One emulator for a whole test file (never reset here: each test seeds what it needs) and fresh
+ * TargetRuns, with their own state folder, before every test. `set` receives both before each test,
+ * so the file can keep plain `let emu` and `let runs`.
+ */
+export function useTargetRuns(set: (emu: TestEmulator, runs: TargetRuns) => void): void {
+  let emu: TestEmulator | undefined;
+  beforeAll(async () => {
+    emu = await startTestEmulator();
+  });
+  afterAll(async () => emu?.close());
+  beforeEach(async () => {
+    set(emu!, await targetRuns(emu!));
+  });
 }
 
 /** A tag's IPv4 space in the bundled file, as the reference set algebra sees it. */
