@@ -1,10 +1,9 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { sharedTestCertificates } from '../global-setup.js';
-import { BUNDLED, FIXTURES, runCli } from '../helpers/cli.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/server.js';
+import { BUNDLED, FIXTURES, runCli, useCliEmulator } from '../helpers/cli.js';
 import { seedVault, vaultId } from '../helpers/emulator.js';
 
 // A reviewed plan, applied exactly: `sync --dry-run --out plan.json` then `apply plan.json`, as a
@@ -50,12 +49,9 @@ async function makePlan(config: string): Promise<{ path: string; plan: PlanFile;
   return { path, plan: JSON.parse(await readFile(path, 'utf8')) as PlanFile, report: JSON.parse(r.stdout) as Report };
 }
 
-beforeAll(async () => {
-  emulator = await startEmulator({ port: 0, certificates: await sharedTestCertificates() });
-  env = { IDENTITY_ENDPOINT: emulator.identityEndpoint, IDENTITY_HEADER: emulator.identityHeader, AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '', AZURE_CLIENT_SECRET: '', TAGWALL_CONFIG: '' };
-});
-afterAll(async () => {
-  await emulator?.close();
+useCliEmulator((e, cli) => {
+  emulator = e;
+  env = cli;
 });
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tagwall-cli-apply-'));

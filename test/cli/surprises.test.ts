@@ -1,10 +1,9 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { sharedTestCertificates } from '../global-setup.js';
-import { BUNDLED, runCli } from '../helpers/cli.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/server.js';
+import { BUNDLED, runCli, useCliEmulator } from '../helpers/cli.js';
 import { seedVault, TEST_SUBSCRIPTION, vaultId } from '../helpers/emulator.js';
 
 // Issue 19, item 8: the CLI as a new user tries it, each case one they ran into.
@@ -23,12 +22,9 @@ async function writes(): Promise<number> {
   return (await emulator.control.requests({ kind: 'arm' })).filter((r) => r.method !== 'GET' && r.method !== 'POST').length;
 }
 
-beforeAll(async () => {
-  emulator = await startEmulator({ port: 0, certificates: await sharedTestCertificates() });
-  env = { IDENTITY_ENDPOINT: emulator.identityEndpoint, IDENTITY_HEADER: emulator.identityHeader, AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '', AZURE_CLIENT_SECRET: '', TAGWALL_CONFIG: '' };
-});
-afterAll(async () => {
-  await emulator?.close();
+useCliEmulator((e, cli) => {
+  emulator = e;
+  env = cli;
 });
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tagwall-cli-surprises-'));

@@ -1,10 +1,9 @@
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { sharedTestCertificates } from '../global-setup.js';
-import { BUNDLED, runCli } from '../helpers/cli.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/server.js';
+import { BUNDLED, runCli, useCliEmulator } from '../helpers/cli.js';
 import { seedVault, vaultId } from '../helpers/emulator.js';
 
 // `tagwall sync` as a process, the way a pipeline runs it: the CA trusted through
@@ -20,12 +19,9 @@ async function writeConfig(targets: unknown[], extra: Record<string, unknown> = 
   return path;
 }
 
-beforeAll(async () => {
-  emulator = await startEmulator({ port: 0, certificates: await sharedTestCertificates() });
-  env = { IDENTITY_ENDPOINT: emulator.identityEndpoint, IDENTITY_HEADER: emulator.identityHeader, AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '', AZURE_CLIENT_SECRET: '', TAGWALL_CONFIG: '' };
-});
-afterAll(async () => {
-  await emulator?.close();
+useCliEmulator((e, cli) => {
+  emulator = e;
+  env = cli;
 });
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tagwall-cli-sync-'));

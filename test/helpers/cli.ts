@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { sharedTestCertificates } from '../global-setup.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 export const BUNDLED = fileURLToPath(new URL('../../src/data/ServiceTags_Public_20251013.json.gz', import.meta.url));
@@ -33,5 +36,28 @@ export function runCli(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+  });
+}
+
+/**
+ * The CLI's environment against `emulator`: its managed identity, and every other credential or
+ * configuration the developer's shell may hold blanked out.
+ */
+export function cliEnv(emulator: Emulator): NodeJS.ProcessEnv {
+  return { IDENTITY_ENDPOINT: emulator.identityEndpoint, IDENTITY_HEADER: emulator.identityHeader, AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '', AZURE_CLIENT_SECRET: '', TAGWALL_CONFIG: '' };
+}
+
+/**
+ * One emulator for a whole CLI test file. `set` receives it and the CLI's environment once it has
+ * started, so the file can keep plain `let emulator` and `let env`.
+ */
+export function useCliEmulator(set: (emulator: Emulator, env: NodeJS.ProcessEnv) => void): void {
+  let emulator: Emulator | undefined;
+  beforeAll(async () => {
+    emulator = await startEmulator({ port: 0, certificates: await sharedTestCertificates() });
+    set(emulator, cliEnv(emulator));
+  });
+  afterAll(async () => {
+    await emulator?.close();
   });
 }
