@@ -4,8 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { reconcileShard, reconcileShardPoison, runStatus, syncAllowlists } from '../../src/handlers/fleet.js';
 import type { Emulator } from '../../src/emulator/server.js';
 import type { AzuriteWithQueue } from '../helpers/azurite.js';
-import { BUNDLED } from '../helpers/cli.js';
-import { drainShardQueue, EnvOverrides, hostSettings, loggingContext, shardQueue, startHost, stateContainer } from '../helpers/functions-host.js';
+import { drainShardQueue, fleetConfig, loggingContext, resetFleetState, useFunctionsHost } from '../helpers/functions-host.js';
 
 /**
  * The Functions app's fleet path with every real part: the timer discovers through the
@@ -16,42 +15,27 @@ import { drainShardQueue, EnvOverrides, hostSettings, loggingContext, shardQueue
 
 let emulator: Emulator;
 let azurite: AzuriteWithQueue;
-const env = new EnvOverrides();
 const logs: string[] = [];
 const timer = { isPastDue: false } as Timer;
 
 const context = (name: string): InvocationContext => loggingContext(name, logs);
-const queue = () => shardQueue(azurite);
 const drain = () => drainShardQueue(azurite);
 
 async function armCalls(method: 'GET' | 'PATCH'): Promise<number> {
   return (await emulator.control.stats()).byRoute[`${method} vault`] ?? 0;
 }
 
-beforeAll(async () => {
-  [emulator, azurite] = await startHost();
-  env.set({
-    ...hostSettings(emulator, azurite),
-    TAGWALL_CONFIG: JSON.stringify({
-      serviceTags: { source: 'file', path: BUNDLED },
-      arm: { endpoint: emulator.url },
-      profiles: { devops: { select: ['AzureDevOps'] } },
-      discover: { tag: 'tagwall', lagMinutes: 0 },
-      fanOut: { shardSize: 25, inlineBelow: 10 },
-    }),
-  });
-});
-
-afterAll(async () => {
-  env.restore();
-  await Promise.all([emulator?.close(), azurite?.stop()]);
-});
+useFunctionsHost(
+  (e, a) => {
+    emulator = e;
+    azurite = a;
+  },
+  (e) => ({ TAGWALL_CONFIG: fleetConfig(e, { fanOut: { shardSize: 25, inlineBelow: 10 } }) }),
+);
 
 beforeEach(async () => {
   logs.length = 0;
-  await emulator.control.reset();
-  await stateContainer(azurite).deleteIfExists();
-  await queue().deleteIfExists();
+  await resetFleetState(emulator, azurite);
 });
 
 describe('fan-out on the Storage queue', () => {

@@ -11,9 +11,8 @@ import { reconcileShard, syncAllowlists } from '../../src/handlers/fleet.js';
 import { BlobStore } from '../../src/state/blob-store.js';
 import { TargetStateRepository } from '../../src/state/records.js';
 import type { AzuriteWithQueue } from '../helpers/azurite.js';
-import { BUNDLED } from '../helpers/cli.js';
 import { vaultId } from '../helpers/emulator.js';
-import { drainShardQueue, EnvOverrides, hostSettings, loggingContext, shardQueue, startedRunId, startHost, stateContainer, storedShard } from '../helpers/functions-host.js';
+import { drainShardQueue, fleetConfig, loggingContext, resetFleetState, startedRunId, storedShard, useFunctionsHost } from '../helpers/functions-host.js';
 
 /**
  * A shard whose delivery died (its worker killed mid-way, as a host restart or an out-of-memory
@@ -38,14 +37,12 @@ const ALL = [...NOT_LANDED, ...LANDED, ...FINISHED];
 
 let emulator: Emulator;
 let azurite: AzuriteWithQueue;
-const env = new EnvOverrides();
 const logs: string[] = [];
 const timer = { isPastDue: false } as Timer;
 
 const id = (name: string) => vaultId(name, SUB, 'rg-fleet');
 
 const context = (name: string): InvocationContext => loggingContext(name, logs);
-const queue = () => shardQueue(azurite);
 const records = () => new TargetStateRepository(BlobStore.fromConnectionString(azurite.connectionString, 'tagwall'));
 
 const drain = () => drainShardQueue<ShardMessage>(azurite);
@@ -79,32 +76,21 @@ async function until(what: () => string, test: () => Promise<boolean>, timeoutMs
   }
 }
 
-beforeAll(async () => {
-  [emulator, azurite] = await startHost();
-  env.set({
-    ...hostSettings(emulator, azurite),
-    TAGWALL_CONFIG: JSON.stringify({
-      serviceTags: { source: 'file', path: BUNDLED },
-      arm: { endpoint: emulator.url },
-      profiles: { devops: { select: ['AzureDevOps'] } },
-      discover: { tag: 'tagwall', lagMinutes: 0 },
-      fanOut: { shardSize: 25, inlineBelow: 0 },
-      // Every vault of the shard in flight at once, so each reaches its write before the kill.
-      concurrency: 16,
-      concurrencyPerSubscription: 16,
-    }),
-  });
-});
-
-afterAll(async () => {
-  env.restore();
-  await Promise.all([emulator?.close(), azurite?.stop()]);
-});
+useFunctionsHost(
+  (e, a) => {
+    emulator = e;
+    azurite = a;
+  },
+  (e) => ({ TAGWALL_CONFIG: fleetConfig(e, {
+    fanOut: { shardSize: 25, inlineBelow: 0 },
+    // Every vault of the shard in flight at once, so each reaches its write before the kill.
+    concurrency: 16,
+    concurrencyPerSubscription: 16,
+  }) }),
+);
 
 beforeEach(async () => {
-  await emulator.control.reset();
-  await stateContainer(azurite).deleteIfExists();
-  await queue().deleteIfExists();
+  await resetFleetState(emulator, azurite);
 });
 
 describe('a redelivered shard', () => {

@@ -5,9 +5,8 @@ import type { Emulator } from '../../src/emulator/server.js';
 import type { ShardMessage } from '../../src/fleet/model.js';
 import { manualSync, reconcileShard, runStatus, syncAllowlists } from '../../src/handlers/fleet.js';
 import type { AzuriteWithQueue } from '../helpers/azurite.js';
-import { BUNDLED } from '../helpers/cli.js';
 import { vaultId } from '../helpers/emulator.js';
-import { drainShardQueue, EnvOverrides, hostSettings, loggingContext, sendToShardQueue, shardQueue, startedRunId, startHost, stateContainer, storedShard } from '../helpers/functions-host.js';
+import { drainShardQueue, fleetConfig, loggingContext, resetFleetState, sendToShardQueue, startedRunId, storedShard, useFunctionsHost } from '../helpers/functions-host.js';
 
 /**
  * The queue is not a back door: whoever can send to the shard queue (or a tag change that
@@ -24,7 +23,6 @@ const SUB_C = '3c3c3c3c-0000-4000-8000-00000000000c';
 
 let emulator: Emulator;
 let azurite: AzuriteWithQueue;
-const env = new EnvOverrides();
 const logs: string[] = [];
 const timer = { isPastDue: false } as Timer;
 
@@ -35,7 +33,6 @@ const vault = (name: string, sub: string, tags?: Record<string, string>): SeedVa
 });
 
 const context = (name: string): InvocationContext => loggingContext(name, logs);
-const queue = () => shardQueue(azurite);
 const send = (message: object) => sendToShardQueue(azurite, message);
 const drain = () => drainShardQueue<ShardMessage>(azurite);
 
@@ -60,36 +57,27 @@ async function timerRun(): Promise<{ runId: string; messages: ShardMessage[] }> 
   return { runId: startedRunId(logs), messages: await drain() };
 }
 
-beforeAll(async () => {
-  [emulator, azurite] = await startHost();
-  env.set({
-    ...hostSettings(emulator, azurite),
-    TAGWALL_CONFIG: JSON.stringify({
-      serviceTags: { source: 'file', path: BUNDLED },
-      arm: { endpoint: emulator.url },
-      profiles: {
-        devops: { select: ['AzureDevOps'] },
-        bi: { select: ['PowerBI'], maxRules: 900 },
-        // Five rules cannot cover AzureDevOps without widening, and no widening is allowed: refused unless forced.
-        tight: { select: ['AzureDevOps'], maxRules: 5, guards: { maxExcessAddresses: 0, maxWidenedPrefix: 0 } },
-      },
-      discover: { tag: 'tagwall', lagMinutes: 0, scope: { subscriptions: [SUB_A, SUB_B] } },
-      // Everything that needs work goes to the queue.
-      fanOut: { shardSize: 25, inlineBelow: 0 },
-    }),
-  });
-});
-
-afterAll(async () => {
-  env.restore();
-  await Promise.all([emulator?.close(), azurite?.stop()]);
-});
+useFunctionsHost(
+  (e, a) => {
+    emulator = e;
+    azurite = a;
+  },
+  (e) => ({ TAGWALL_CONFIG: fleetConfig(e, {
+    profiles: {
+      devops: { select: ['AzureDevOps'] },
+      bi: { select: ['PowerBI'], maxRules: 900 },
+      // Five rules cannot cover AzureDevOps without widening, and no widening is allowed: refused unless forced.
+      tight: { select: ['AzureDevOps'], maxRules: 5, guards: { maxExcessAddresses: 0, maxWidenedPrefix: 0 } },
+    },
+    discover: { tag: 'tagwall', lagMinutes: 0, scope: { subscriptions: [SUB_A, SUB_B] } },
+    // Everything that needs work goes to the queue.
+    fanOut: { shardSize: 25, inlineBelow: 0 },
+  }) }),
+);
 
 beforeEach(async () => {
   logs.length = 0;
-  await emulator.control.reset();
-  await stateContainer(azurite).deleteIfExists();
-  await queue().deleteIfExists();
+  await resetFleetState(emulator, azurite);
 });
 
 describe('the shard worker checks what a message names', () => {

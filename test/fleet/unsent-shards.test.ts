@@ -7,8 +7,7 @@ import { SHARD_QUEUE } from '../../src/fleet/queue.js';
 import { runShard, startFleetRun } from '../../src/run/shards.js';
 import type { Emulator } from '../../src/emulator/server.js';
 import type { AzuriteWithQueue } from '../helpers/azurite.js';
-import { BUNDLED } from '../helpers/cli.js';
-import { drainShardQueue, EnvOverrides, hostSettings, loggingContext, startHost, stateContainer } from '../helpers/functions-host.js';
+import { drainShardQueue, fleetConfig, loggingContext, stateContainer, useFunctionsHost } from '../helpers/functions-host.js';
 
 /**
  * A timer run whose queue fails after some of its shards went out: the shards never sent are
@@ -20,7 +19,6 @@ import { drainShardQueue, EnvOverrides, hostSettings, loggingContext, startHost,
 
 let emulator: Emulator;
 let azurite: AzuriteWithQueue;
-const env = new EnvOverrides();
 const logs: string[] = [];
 
 const context = (name: string): InvocationContext => loggingContext(name, logs);
@@ -42,24 +40,13 @@ function acceptingFirst(k: number, sink: ShardSink): ShardSink {
   };
 }
 
-beforeAll(async () => {
-  [emulator, azurite] = await startHost();
-  env.set({
-    ...hostSettings(emulator, azurite),
-    TAGWALL_CONFIG: JSON.stringify({
-      serviceTags: { source: 'file', path: BUNDLED },
-      arm: { endpoint: emulator.url },
-      profiles: { devops: { select: ['AzureDevOps'] } },
-      discover: { tag: 'tagwall', lagMinutes: 0 },
-      fanOut: { shardSize: 10, inlineBelow: 5 },
-    }),
-  });
-});
-
-afterAll(async () => {
-  env.restore();
-  await Promise.all([emulator?.close(), azurite?.stop()]);
-});
+useFunctionsHost(
+  (e, a) => {
+    emulator = e;
+    azurite = a;
+  },
+  (e) => ({ TAGWALL_CONFIG: fleetConfig(e, { fanOut: { shardSize: 10, inlineBelow: 5 } }) }),
+);
 
 describe('a queue that fails halfway through a run', () => {
   it('records the shards not sent, so the run status ends final and names their firewalls', async () => {

@@ -7,7 +7,7 @@ import { checkDrift, syncAllowlists } from '../../src/handlers/functions.js';
 import type { Emulator } from '../../src/emulator/server.js';
 import type { AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
-import { closeServer, EnvOverrides, hostSettings, startHost, startWebhookReceiver, stateContainer } from '../helpers/functions-host.js';
+import { closeServer, startWebhookReceiver, stateContainer, useFunctionsHost } from '../helpers/functions-host.js';
 import { FAST_RETRY, seedVault, staticTokenCredential, vaultId } from '../helpers/emulator.js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,7 +27,13 @@ let emulator: Emulator;
 let azurite: AzuriteWithQueue;
 let receiver: Server;
 const posts: { state: string; kind: string; title: string; details: string[]; action: string; vault: string }[] = [];
-const env = new EnvOverrides();
+const env = useFunctionsHost(
+  (e, a) => {
+    emulator = e;
+    azurite = a;
+  },
+  () => ({ TAGWALL_ALERT_WEBHOOK_URL: undefined }),
+);
 
 function context(name: string): InvocationContext {
   return new InvocationContext({ functionName: name, invocationId: `test-${name}`, logHandler: () => undefined });
@@ -62,21 +68,14 @@ function taken(): typeof posts {
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await startHost();
   receiver = await startWebhookReceiver((text) => {
     posts.push(JSON.parse(text) as (typeof posts)[number]);
     return 204;
   });
-  env.set({
-    ...hostSettings(emulator, azurite),
-    TAGWALL_ALERT_WEBHOOK_URL: undefined,
-  });
 });
 
 afterAll(async () => {
-  env.restore();
   await closeServer(receiver);
-  await Promise.all([emulator?.close(), azurite?.stop()]);
 });
 
 beforeEach(async () => {

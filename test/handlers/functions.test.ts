@@ -10,7 +10,7 @@ import { SHARD_QUEUE } from '../../src/fleet/queue.js';
 import type { Emulator } from '../../src/emulator/server.js';
 import { objectOnlySasConnectionString, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
-import { closeServer, EnvOverrides, hostSettings, startHost, startWebhookReceiver, stateContainer } from '../helpers/functions-host.js';
+import { closeServer, startWebhookReceiver, stateContainer, useFunctionsHost } from '../helpers/functions-host.js';
 import { seedVault, vaultId } from '../helpers/emulator.js';
 
 // The handlers as the Functions host calls them: real InvocationContext and HttpRequest objects,
@@ -25,7 +25,13 @@ let azurite: AzuriteWithQueue;
 let receiver: Server;
 let receiverStatus = 204;
 const posts: { state: string; kind: string; title: string; unreported?: boolean; rules?: string[] }[] = [];
-const env = new EnvOverrides();
+const env = useFunctionsHost(
+  (e, a) => {
+    emulator = e;
+    azurite = a;
+  },
+  () => ({ TAGWALL_ALERT_WEBHOOK_URL: undefined }),
+);
 const logs: string[] = [];
 
 function context(name: string): InvocationContext {
@@ -53,21 +59,14 @@ async function armCalls(method?: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  [emulator, azurite] = await startHost();
   receiver = await startWebhookReceiver((text) => {
     if (receiverStatus < 300) posts.push(JSON.parse(text) as (typeof posts)[number]);
     return receiverStatus;
   });
-  env.set({
-    ...hostSettings(emulator, azurite),
-    TAGWALL_ALERT_WEBHOOK_URL: undefined,
-  });
 });
 
 afterAll(async () => {
-  env.restore();
   await closeServer(receiver);
-  await Promise.all([emulator?.close(), azurite?.stop()]);
 });
 
 beforeEach(async () => {

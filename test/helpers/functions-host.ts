@@ -2,10 +2,12 @@ import { InvocationContext } from '@azure/functions';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { SHARD_QUEUE } from '../../src/fleet/queue.js';
 import { sharedTestCertificates } from '../global-setup.js';
 import { startAzurite, type AzuriteWithQueue } from './azurite.js';
+import { BUNDLED } from './cli.js';
 
 /**
  * What the Functions handler tests share: the emulator and Azurite (blob and queue) started
@@ -57,6 +59,52 @@ export function hostSettings(emulator: Emulator, azurite: AzuriteWithQueue): Rec
     AZURE_TENANT_ID: undefined,
     AZURE_CLIENT_SECRET: undefined,
   };
+}
+
+/**
+ * The emulator and Azurite for a whole test file, with the host's settings (`hostSettings`, then
+ * the file's own `settings`) applied once both have started and put back after the last test.
+ * `set` receives both, so the file can keep plain `let emulator` and `let azurite`; the returned
+ * overrides let a test change a setting for the rest of the file.
+ */
+export function useFunctionsHost(
+  set: (emulator: Emulator, azurite: AzuriteWithQueue) => void,
+  settings: (emulator: Emulator, azurite: AzuriteWithQueue) => Record<string, string | undefined> = () => ({}),
+): EnvOverrides {
+  const env = new EnvOverrides();
+  let emulator: Emulator | undefined;
+  let azurite: AzuriteWithQueue | undefined;
+  beforeAll(async () => {
+    [emulator, azurite] = await startHost();
+    set(emulator, azurite);
+    env.set({ ...hostSettings(emulator, azurite), ...settings(emulator, azurite) });
+  });
+  afterAll(async () => {
+    env.restore();
+    await Promise.all([emulator?.close(), azurite?.stop()]);
+  });
+  return env;
+}
+
+/**
+ * TAGWALL_CONFIG for a discovered fleet against the emulator: the bundled tags, one `devops`
+ * profile and discovery by the `tagwall` tag without lag, then `extra` (which may replace any of them).
+ */
+export function fleetConfig(emulator: Emulator, extra: Record<string, unknown>): string {
+  return JSON.stringify({
+    serviceTags: { source: 'file', path: BUNDLED },
+    arm: { endpoint: emulator.url },
+    profiles: { devops: { select: ['AzureDevOps'] } },
+    discover: { tag: 'tagwall', lagMinutes: 0 },
+    ...extra,
+  });
+}
+
+/** A clean slate between tests: the emulator reset, and tagwall's blobs and shard queue gone. */
+export async function resetFleetState(emulator: Emulator, azurite: AzuriteWithQueue): Promise<void> {
+  await emulator.control.reset();
+  await stateContainer(azurite).deleteIfExists();
+  await shardQueue(azurite).deleteIfExists();
 }
 
 /** An InvocationContext whose log lines go to `logs`, one string a call. */
