@@ -7,7 +7,7 @@ import { checkDrift, syncAllowlists } from '../../src/handlers/functions.js';
 import type { Emulator } from '../../src/emulator/server.js';
 import type { AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
-import { closeServer, startWebhookReceiver, stateContainer, useFunctionsHost } from '../helpers/functions-host.js';
+import { closeServer, startWebhookReceiver, stateContainer, useFunctionsHost, webhookAlerts } from '../helpers/functions-host.js';
 import { FAST_RETRY, seedVault, staticTokenCredential, vaultId } from '../helpers/emulator.js';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -40,12 +40,11 @@ function context(name: string): InvocationContext {
 }
 
 function configure(vaults: readonly string[]): void {
-  const port = (receiver.address() as AddressInfo).port;
   env.set({
     TAGWALL_CONFIG: JSON.stringify({
       serviceTags: { source: 'file', path: BUNDLED },
       arm: { endpoint: emulator.url },
-      alerts: { webhook: { url: `http://127.0.0.1:${port}/hook`, format: 'generic', attempts: 1, timeoutMs: 2000 } },
+      alerts: webhookAlerts(receiver),
       targets: vaults.map((v) => ({ vault: vaultId(v), select: ['AzureDevOps'] })),
     }),
   });

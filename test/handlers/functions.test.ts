@@ -1,7 +1,6 @@
 import { HttpRequest, InvocationContext, type Timer } from '@azure/functions';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { checkDrift, manualSync, planAllowlists, syncAllowlists } from '../../src/handlers/functions.js';
@@ -10,7 +9,7 @@ import { SHARD_QUEUE } from '../../src/fleet/queue.js';
 import type { Emulator } from '../../src/emulator/server.js';
 import { objectOnlySasConnectionString, type AzuriteWithQueue } from '../helpers/azurite.js';
 import { BUNDLED } from '../helpers/cli.js';
-import { closeServer, startWebhookReceiver, stateContainer, useFunctionsHost } from '../helpers/functions-host.js';
+import { closeServer, startWebhookReceiver, stateContainer, useFunctionsHost, webhookAlerts } from '../helpers/functions-host.js';
 import { seedVault, vaultId } from '../helpers/emulator.js';
 
 // The handlers as the Functions host calls them: real InvocationContext and HttpRequest objects,
@@ -39,12 +38,11 @@ function context(name: string): InvocationContext {
 }
 
 function configure(extra: Record<string, unknown> = {}): void {
-  const port = (receiver.address() as AddressInfo).port;
   env.set({
     TAGWALL_CONFIG: JSON.stringify({
       serviceTags: { source: 'file', path: BUNDLED },
       arm: { endpoint: emulator.url },
-      alerts: { webhook: { url: `http://127.0.0.1:${port}/hook`, format: 'generic', attempts: 1, timeoutMs: 2000 } },
+      alerts: webhookAlerts(receiver),
       targets: [
         { vault: vaultId('kv-app'), select: ['AzureDevOps'] },
         { vault: vaultId('kv-open'), select: ['AzureDevOps'] },
@@ -52,6 +50,17 @@ function configure(extra: Record<string, unknown> = {}): void {
       ...extra,
     }),
   });
+}
+
+/** A sync (its alerts cleared), then one rule it owns removed from kv-app outside tagwall; the rule removed. */
+async function syncThenRemoveOneOwnedRule(): Promise<string> {
+  await syncAllowlists(timer, context('syncAllowlists'));
+  posts.length = 0;
+  const vault = await emulator.control.vault('kv-app');
+  const rules = vault!.properties.networkAcls!.ipRules.map((r) => r.value);
+  const victim = rules.find((r) => r !== `${OFFICE}/32`)!;
+  await emulator.control.seed({ vaults: [seedVault('kv-app', { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: rules.filter((r) => r !== victim).map((value) => ({ value })) })] });
+  return victim;
 }
 
 async function armCalls(method?: string): Promise<number> {
@@ -197,12 +206,7 @@ describe('syncAllowlists (timer)', () => {
 
 describe('checkDrift (timer)', () => {
   it('alerts once per drift, never writes, and sends one "resolved" when it clears', async () => {
-    await syncAllowlists(timer, context('syncAllowlists'));
-    posts.length = 0;
-    const vault = await emulator.control.vault('kv-app');
-    const rules = vault!.properties.networkAcls!.ipRules.map((r) => r.value);
-    const victim = rules.find((r) => r !== `${OFFICE}/32`)!;
-    await emulator.control.seed({ vaults: [seedVault('kv-app', { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: rules.filter((r) => r !== victim).map((value) => ({ value })) })] });
+    await syncThenRemoveOneOwnedRule();
     await emulator.control.clearRequests();
 
     await checkDrift(timer, context('checkDrift'));
@@ -220,12 +224,7 @@ describe('checkDrift (timer)', () => {
 
 describe('an alert the webhook could not take', () => {
   it('is reported by the next run although the sync that found the drift also repaired it', async () => {
-    await syncAllowlists(timer, context('syncAllowlists'));
-    posts.length = 0;
-    const vault = await emulator.control.vault('kv-app');
-    const rules = vault!.properties.networkAcls!.ipRules.map((r) => r.value);
-    const victim = rules.find((r) => r !== `${OFFICE}/32`)!;
-    await emulator.control.seed({ vaults: [seedVault('kv-app', { defaultAction: 'Deny', bypass: 'AzureServices', ipRules: rules.filter((r) => r !== victim).map((value) => ({ value })) })] });
+    const victim = await syncThenRemoveOneOwnedRule();
 
     // The scheduled sync finds the drift and restores the rule, while the webhook is down.
     receiverStatus = 503;

@@ -2,6 +2,7 @@ import { InvocationContext } from '@azure/functions';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { SHARD_QUEUE } from '../../src/fleet/queue.js';
@@ -160,6 +161,11 @@ export async function startWebhookReceiver(take: (body: string) => number): Prom
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   return receiver;
+}
+
+/** The `alerts` config that sends generic webhooks to `receiver`, once each, quickly. */
+export function webhookAlerts(receiver: Server): { webhook: { url: string; format: 'generic'; attempts: number; timeoutMs: number } } {
+  return { webhook: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, format: 'generic', attempts: 1, timeoutMs: 2000 } };
 }
 
 export async function closeServer(server: Server | undefined): Promise<void> {
