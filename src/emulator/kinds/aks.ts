@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ArmFailure, isRecord } from '../http.js';
 import { resourceNotFound, seedError, type ArmReply, type ResourceModel, type ResourceRequest, type StoredResource } from '../resources.js';
 import { checkRuleValue, enumOf, nameOf, type RulePolicy } from './rule-values.js';
+import { operationBehaviourOf, operationStatus, type OperationBehaviour as Behaviour, type OperationOutcome as Outcome } from './operations.js';
 
 /**
  * AKS clusters (`Microsoft.ContainerService/managedClusters`) at the api-version
@@ -86,19 +87,12 @@ function checkProperties(props: Record<string, unknown>): Record<string, unknown
   return out;
 }
 
-interface Behaviour {
-  readonly durationMs: number;
-  readonly fail?: { readonly code: string; readonly message: string };
-}
-
 interface Operation {
   readonly id: string;
   readonly startedAt: number;
   /** The cluster as it will be once the operation succeeds. */
   readonly result: Record<string, unknown>;
 }
-
-type Outcome = { readonly status: 'Succeeded' } | { readonly status: 'Failed'; readonly error: { code: string; message: string } };
 
 interface AksRecord extends StoredResource {
   readonly behaviour: Behaviour;
@@ -187,22 +181,8 @@ function put(request: ResourceRequest, record: AksRecord): ArmReply {
 function operation(record: AksRecord, opId: string): ArmReply {
   const outcome = record.finished[opId];
   const running = record.pending?.id === opId;
-  if (outcome === undefined && !running) throw new ArmFailure(404, 'NotFound', `Operation ${opId} was not found.`);
   const base = { name: opId, startTime: new Date().toISOString() };
-  if (running) return { status: 200, body: { ...base, status: 'InProgress' } };
-  return { status: 200, body: outcome!.status === 'Succeeded' ? { ...base, status: 'Succeeded' } : { ...base, status: 'Failed', error: outcome!.error } };
-}
-
-function behaviourOf(raw: unknown): Behaviour {
-  if (raw === undefined) return { durationMs: DEFAULT_OPERATION_MS };
-  if (!isRecord(raw)) throw seedError('emulatorOperation must be an object');
-  const durationMs = raw['durationMs'] ?? DEFAULT_OPERATION_MS;
-  if (typeof durationMs !== 'number' || durationMs < 0) throw seedError('emulatorOperation.durationMs must be a non-negative number');
-  const fail = raw['fail'];
-  if (fail !== undefined && (!isRecord(fail) || typeof fail['code'] !== 'string' || typeof fail['message'] !== 'string')) {
-    throw seedError('emulatorOperation.fail needs a code and a message');
-  }
-  return { durationMs, ...(fail === undefined ? {} : { fail: { code: fail['code'] as string, message: fail['message'] as string } }) };
+  return operationStatus(base, running, outcome, opId);
 }
 
 export const AKS_MODEL: ResourceModel = {
@@ -250,7 +230,7 @@ export const AKS_MODEL: ResourceModel = {
     return {
       id,
       json: { id, name, type: TYPE, location, tags: {}, sku: { name: 'Base', tier: 'Free' }, eTag: randomUUID(), ...rest, properties: checked },
-      behaviour: behaviourOf(emulatorOperation),
+      behaviour: operationBehaviourOf(emulatorOperation, DEFAULT_OPERATION_MS),
       finished: {},
     };
   },

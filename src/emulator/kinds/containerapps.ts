@@ -3,6 +3,7 @@ import { isCidrProblem, readCidr } from '../../core/ip-text.js';
 import { ArmFailure, isRecord } from '../http.js';
 import { resourceNotFound, seedError, type ArmReply, type ResourceModel, type ResourceRequest, type StoredResource } from '../resources.js';
 import { enumOf, mergePatch, nameOf } from './rule-values.js';
+import { operationBehaviourOf, operationStatus, type OperationBehaviour as Behaviour, type OperationOutcome as Outcome } from './operations.js';
 
 /**
  * Container apps (`Microsoft.App/containerApps`) at the api-version @azure/arm-appcontainers 3.0.0
@@ -40,13 +41,6 @@ export const CONTAINER_APP_API_VERSIONS = ['2025-07-01'] as const;
 export const DEFAULT_APP_OPERATION_MS = 100;
 
 const WRITABLE = new Set(['configuration', 'template', 'workloadProfileName']);
-
-interface Behaviour {
-  readonly durationMs: number;
-  readonly fail?: { readonly code: string; readonly message: string };
-}
-
-type Outcome = { readonly status: 'Succeeded' } | { readonly status: 'Failed'; readonly error: { code: string; message: string } };
 
 interface AppRecord extends StoredResource {
   /** The app with its secrets' values: what GET shows, and what GET hides. */
@@ -177,20 +171,8 @@ function patch(request: ResourceRequest, app: AppRecord): ArmReply {
 function operation(request: ResourceRequest, app: AppRecord, opId: string): ArmReply {
   const outcome = app.finished[opId];
   const running = app.pending?.id === opId;
-  if (outcome === undefined && !running) throw new ArmFailure(404, 'NotFound', `Operation ${opId} was not found.`);
   const base = { id: `${app.id}/containerappOperationResults/${opId}`, name: opId };
-  if (running) return { status: 200, body: { ...base, status: 'InProgress' } };
-  return { status: 200, body: outcome!.status === 'Succeeded' ? { ...base, status: 'Succeeded' } : { ...base, status: 'Failed', error: outcome!.error } };
-}
-
-function behaviourOf(raw: unknown): Behaviour {
-  if (raw === undefined) return { durationMs: DEFAULT_APP_OPERATION_MS };
-  if (!isRecord(raw)) throw seedError('emulatorOperation must be an object');
-  const durationMs = raw['durationMs'] ?? DEFAULT_APP_OPERATION_MS;
-  if (typeof durationMs !== 'number' || durationMs < 0) throw seedError('emulatorOperation.durationMs must be a non-negative number');
-  const fail = raw['fail'];
-  if (fail !== undefined && (!isRecord(fail) || typeof fail['code'] !== 'string' || typeof fail['message'] !== 'string')) throw seedError('emulatorOperation.fail needs a code and a message');
-  return { durationMs, ...(fail === undefined ? {} : { fail: { code: fail['code'] as string, message: fail['message'] as string } }) };
+  return operationStatus(base, running, outcome, opId);
 }
 
 export const CONTAINER_APP_MODEL: ResourceModel = {
@@ -216,7 +198,7 @@ export const CONTAINER_APP_MODEL: ResourceModel = {
     const { id, emulatorOperation, ...rest } = resource as { id: string; emulatorOperation?: unknown } & Record<string, unknown>;
     const canonical = id.replace(/\/+$/, '');
     try {
-      return record(canonical, build(canonical, rest), behaviourOf(emulatorOperation), {});
+      return record(canonical, build(canonical, rest), operationBehaviourOf(emulatorOperation, DEFAULT_APP_OPERATION_MS), {});
     } catch (e) {
       throw seedError(`${canonical}: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ArmFailure, isRecord } from '../http.js';
 import { resourceNotFound, seedError, type ArmReply, type ResourceModel, type ResourceRequest, type StoredResource } from '../resources.js';
 import { checkRuleList, enumOf, mergePatch, nameOf, type RulePolicy } from './rule-values.js';
+import { operationBehaviourOf, operationStatus, type OperationBehaviour as Behaviour, type OperationOutcome as Outcome } from './operations.js';
 
 /**
  * Cosmos DB accounts (`Microsoft.DocumentDB/databaseAccounts`) at the api-version
@@ -37,19 +38,12 @@ const COSMOS_RULES: RulePolicy = {
 /** Properties a PATCH may change here; the rest are the service's or out of scope. */
 const WRITABLE = new Set(['ipRules', 'isVirtualNetworkFilterEnabled', 'virtualNetworkRules', 'publicNetworkAccess', 'networkAclBypass', 'networkAclBypassResourceIds', 'disableLocalAuth', 'minimalTlsVersion']);
 
-interface Behaviour {
-  readonly durationMs: number;
-  readonly fail?: { readonly code: string; readonly message: string };
-}
-
 interface Operation {
   readonly id: string;
   readonly startedAt: number;
   /** The account as it will be once the operation succeeds. */
   readonly result: Record<string, unknown>;
 }
-
-type Outcome = { readonly status: 'Succeeded' } | { readonly status: 'Failed'; readonly error: { code: string; message: string } };
 
 interface CosmosRecord extends StoredResource {
   readonly behaviour: Behaviour;
@@ -132,20 +126,7 @@ function operation(request: ResourceRequest, record: CosmosRecord, kind: string,
     return running ? { status: 202, body: undefined, headers: { location: operationUrls(request, opId)['location']! } } : { status: 200, body: record.json };
   }
   const base = { id: `${request.id}/operationsStatus/${opId}`, name: opId };
-  if (running) return { status: 200, body: { ...base, status: 'InProgress' } };
-  return { status: 200, body: outcome!.status === 'Succeeded' ? { ...base, status: 'Succeeded' } : { ...base, status: 'Failed', error: outcome!.error } };
-}
-
-function behaviourOf(raw: unknown): Behaviour {
-  if (raw === undefined) return { durationMs: DEFAULT_OPERATION_MS };
-  if (!isRecord(raw)) throw seedError('emulatorOperation must be an object');
-  const durationMs = raw['durationMs'] ?? DEFAULT_OPERATION_MS;
-  if (typeof durationMs !== 'number' || durationMs < 0) throw seedError('emulatorOperation.durationMs must be a non-negative number');
-  const fail = raw['fail'];
-  if (fail !== undefined && (!isRecord(fail) || typeof fail['code'] !== 'string' || typeof fail['message'] !== 'string')) {
-    throw seedError('emulatorOperation.fail needs a code and a message');
-  }
-  return { durationMs, ...(fail === undefined ? {} : { fail: { code: fail['code'] as string, message: fail['message'] as string } }) };
+  return operationStatus(base, running, outcome, opId);
 }
 
 export const COSMOS_DB_MODEL: ResourceModel = {
@@ -191,7 +172,7 @@ export const COSMOS_DB_MODEL: ResourceModel = {
     return {
       id,
       json: { id, name, type: TYPE, location: 'West Europe', kind: 'GlobalDocumentDB', tags: {}, ...rest, properties: merged },
-      behaviour: behaviourOf(emulatorOperation),
+      behaviour: operationBehaviourOf(emulatorOperation, DEFAULT_OPERATION_MS),
       finished: {},
     };
   },
