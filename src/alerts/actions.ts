@@ -171,6 +171,9 @@ export const ACTIONS = {
   PLAN_SOURCE_MISMATCH: person('Nothing was written: the plan was made from another service-tags file than this run read. Apply with the same serviceTags source, or make and review a new plan.'),
   PLAN_EXPIRED: person('Nothing was written: the plan is older than --max-age. Make a new plan and review it (or pass a longer --max-age if the review took longer on purpose).'),
   PLAN_INVALID: person('Nothing was written: the file is not a plan that `tagwall sync --dry-run --out` made (or was edited). Make a new plan.'),
+  PLAN_ID_INVALID: person('Nothing was written: use the planId GET /api/plan answered (a UUID).'),
+  PLAN_NOT_FOUND: person('Nothing was written: no stored plan has that id (plans are deleted after their max age). Make a new plan (GET /api/plan) and review it.'),
+  PLAN_APPLIED: person('Nothing was written by this request: the plan was applied already (a plan is applied once). Make a new plan for what is left, review it, and apply that.'),
   VAULT_BUSY: retry('another run is writing the firewall now'),
   DEADLINE: retry('the run reached its deadline first, and the next one takes this firewall first'),
 } as const satisfies Record<ErrorCode | ReasonCode, CodeAction>;

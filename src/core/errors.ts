@@ -34,6 +34,12 @@ export type ErrorCode =
   | 'PLAN_EXPIRED'
   /** The plan file cannot be read as a tagwall plan. */
   | 'PLAN_INVALID'
+  /** `POST /api/sync` with a planId that is not one (a UUIDv7 GET /api/plan answered). */
+  | 'PLAN_ID_INVALID'
+  /** No stored plan of that id (never made, or deleted after its max age). */
+  | 'PLAN_NOT_FOUND'
+  /** The stored plan was applied already (a plan is applied once). */
+  | 'PLAN_APPLIED'
   // The allowlist engine.
   | 'COLLAPSE_INPUT'
   | 'COLLAPSE_INFEASIBLE'

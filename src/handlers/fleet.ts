@@ -14,6 +14,7 @@ import { createStateStore, storesFor } from '../state/stores.js';
 import { observeRun, recordShard, withTelemetry } from '../telemetry/observe.js';
 import { configFor, configProblem, dryRunOverHttp, hostDeadline, httpDeadline, httpRun, json, logSummary, runProblem, runtimeFor } from './common.js';
 import type { ShardResult } from '../state/run-records.js';
+import { applyPlan } from './plans.js';
 
 /**
  * The fleet's handlers: the timer and manual apply start a run and enqueue its shards, a queue
@@ -62,7 +63,8 @@ export function fleetHandlers(deps: FleetDeps = { runShard: realRunShard, startF
   /**
    * HTTP POST /api/sync (admin key): applies only with an explicit `{"apply": true}`, and then
    * answers 202 once the shards are enqueued, because the HTTP front end cuts a request at about
-   * 230 s; GET the status URL to follow the run. Anything else is the synchronous dry run.
+   * 230 s; GET the status URL to follow the run. `{"apply": true, "planId"}` applies a stored
+   * plan (plans.ts). Anything else is the synchronous dry run.
    */
   async function manualSync(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
     let body: unknown = {};
@@ -75,7 +77,8 @@ export function fleetHandlers(deps: FleetDeps = { runShard: realRunShard, startF
       }
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return json(400, { error: { code: 'BAD_REQUEST', message: 'the body must be a JSON object, e.g. {"apply": true}' } });
-    const b = body as { apply?: unknown; force?: unknown; vault?: unknown };
+    const b = body as { apply?: unknown; force?: unknown; vault?: unknown; planId?: unknown };
+    if (b.planId !== undefined) return reviewedApply(b, context);
     const unknownKeys = Object.keys(b).filter((k) => !['apply', 'force', 'vault'].includes(k));
     if (unknownKeys.length > 0 || (b.apply !== undefined && typeof b.apply !== 'boolean') || (b.force !== undefined && typeof b.force !== 'boolean') || (b.vault !== undefined && typeof b.vault !== 'string')) {
       return json(400, { error: { code: 'BAD_REQUEST', message: 'accepted body: {"apply": boolean, "force"?: boolean, "vault"?: "<resource id>"}' } });
@@ -192,6 +195,18 @@ export function fleetHandlers(deps: FleetDeps = { runShard: realRunShard, startF
   }
 
   return { syncAllowlists, manualSync, reconcileShard, reconcileShardPoison, runStatus };
+}
+
+/**
+ * `{"apply": true, "planId"}`: exactly a plan GET /api/plan stored, inside the request and not
+ * through the queue, as `tagwall apply` does (plans.ts says why). Nothing else may come with it:
+ * the plan names its targets, and a reviewed plan is never forced.
+ */
+function reviewedApply(b: { apply?: unknown; force?: unknown; vault?: unknown; planId?: unknown }, context: InvocationContext): Promise<HttpResponseInit> | HttpResponseInit {
+  if (b.apply !== true || typeof b.planId !== 'string' || Object.keys(b).some((k) => k !== 'apply' && k !== 'planId')) {
+    return json(400, { error: { code: 'BAD_REQUEST', message: 'a plan is applied with exactly {"apply": true, "planId": "<the planId GET /api/plan answered>"}' } });
+  }
+  return applyPlan(b.planId, context);
 }
 
 function parsed(message: unknown, context: InvocationContext): ShardMessage {

@@ -1,8 +1,8 @@
-import type { HttpRequest, HttpResponseInit, InvocationContext, Timer } from '@azure/functions';
+import type { InvocationContext, Timer } from '@azure/functions';
 import { runSync, type RunOptions } from '../run/run.js';
 import { TagwallError } from '../core/errors.js';
 import type { RunReport } from '../run/run.js';
-import { configFor, dryRunOverHttp, hostDeadline, logSummary, runtimeFor } from './common.js';
+import { configFor, hostDeadline, logSummary, runtimeFor } from './common.js';
 import { observeRun } from '../telemetry/observe.js';
 
 /**
@@ -13,6 +13,8 @@ import { observeRun } from '../telemetry/observe.js';
 
 export { deadlineFor, functionTimeoutMs, operationBoundFor } from './common.js';
 export { manualSync, syncAllowlists } from './fleet.js';
+/** HTTP GET /api/plan: the dry run, never a write, stored as a reviewed plan whose planId it answers (plans.ts). `?vault=<id>` narrows it, `?format=text` gives the table. */
+export { planAllowlists } from './plans.js';
 
 async function run(context: InvocationContext, options: RunOptions): Promise<RunReport> {
   const config = await configFor(context);
@@ -27,9 +29,4 @@ export async function checkDrift(_timer: Timer, context: InvocationContext): Pro
   const report = await run(context, { dryRun: true, force: false, alerts: 'send' });
   const failed = report.vaults.filter((v) => v.outcome === 'failed');
   if (failed.length > 0) throw new TagwallError('DRIFT_CHECK_FAILED', `${failed.length} target${failed.length === 1 ? '' : 's'} could not be read: ${failed.map((v) => v.vault).join(', ')}`);
-}
-
-/** HTTP GET /api/plan: the dry-run report, never a write. `?vault=<id>` narrows it, `?format=text` gives the table. */
-export async function planAllowlists(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return dryRunOverHttp(request, context, { dryRun: true, force: false, alerts: 'off' }, request.query.get('vault'));
 }

@@ -23,7 +23,7 @@ const planTarget = z.object({
   nextRules: z.array(key),
   setDefaultActionDeny: z.boolean(),
 });
-const planFileSchema = z.object({
+export const planFileSchema = z.object({
   version: z.literal(1),
   createdAt: z.string().datetime({ offset: true }),
   runId: z.string().optional(),
