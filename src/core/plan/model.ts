@@ -209,9 +209,9 @@ export type ReasonCode =
   | 'PLAN_STALE'
   /** `apply`: the reviewed plan was made from another service-tags file (cloud, changeNumber or content). */
   | 'PLAN_SOURCE_MISMATCH'
-  /** `offboard`: the target is still configured, so the next run would add every rule back; `--force` offboards it anyway. */
+  /** `offboard`: the target is still configured, so the next run would add every rule back (`--force` offboards it anyway). */
   | 'OFFBOARD_TARGET_CONFIGURED'
-  /** `offboard`: removing tagwall's rules would leave the IP list empty where it is the switch, opening the firewall to every network; `--allow-open` lifts it. */
+  /** `offboard`: removing tagwall's rules would leave the IP list empty where it is the switch, opening the firewall to every network (`--allow-open` lifts it). */
   | 'OFFBOARD_WOULD_OPEN_FIREWALL';
 
 export interface Reason {
