@@ -39,6 +39,7 @@ const AUTHENTICATION = person('The token service refused the identity: check its
 const STATE_FIX = person('The state store refuses tagwall: the message names the store and the fix (the account, the role Storage Blob Data Contributor, the container); no firewall is written until it is fixed.');
 const STATE_CORRUPT = person('A state record is damaged: look at the file or blob the message names, restore it from a backup or delete it (tagwall then treats the firewall\'s existing rules as a person\'s); the firewall is left as it is until then.');
 const EMULATOR = person('A problem of the local emulator, not of Azure: the message says what to fix (its seed file, its port, its host).');
+const USAGE_YES = person('Nothing was changed: confirm on a terminal, or pass --yes in a pipeline (after a --dry-run, where the command has one).');
 const INTERNAL = person('An unexpected error in tagwall: the message and the log have the stack; please open an issue. The next run tries again, but will most likely fail the same way.');
 
 export const ACTIONS = {
@@ -174,6 +175,12 @@ export const ACTIONS = {
   PLAN_ID_INVALID: person('Nothing was written: use the planId GET /api/plan answered (a UUID).'),
   PLAN_NOT_FOUND: person('Nothing was written: no stored plan has that id (plans are deleted after their max age). Make a new plan (GET /api/plan) and review it.'),
   PLAN_APPLIED: person('Nothing was written by this request: the plan was applied already (a plan is applied once). Make a new plan for what is left, review it, and apply that.'),
+  TARGET_UNKNOWN: person('Nothing was read or written: give the resource ID (or the name) of a configured target, or the full resource ID of a firewall tagwall has a record of.'),
+  STATE_INTENT_PENDING: person("Nothing was changed: a run announced a write to this firewall and has not confirmed it. Let the next sync settle it (or wait for the intent to expire), then try again; `state forget --force` drops the record anyway."),
+  CONFIRMATION_REQUIRED: USAGE_YES,
+  ADOPT_NAME_OWNED: person("Nothing was adopted: on this kind tagwall's rules are the ones named tagwall-<owner>-<n>, whatever the record says. To hand a rule to tagwall, remove it and let sync add it under its own name."),
+  OFFBOARD_TARGET_CONFIGURED: person('Nothing was removed: remove the target from the configuration (or its tag) first, or the next run adds every rule back; `offboard --force` removes them anyway.'),
+  OFFBOARD_WOULD_OPEN_FIREWALL: person("Nothing was removed: tagwall's rules are the only ones, and on this kind an empty IP list lets every network in. Add the rules you want kept first, or pass `offboard --allow-open` if opening the firewall is meant."),
   VAULT_BUSY: retry('another run is writing the firewall now'),
   DEADLINE: retry('the run reached its deadline first, and the next one takes this firewall first'),
 } as const satisfies Record<ErrorCode | ReasonCode, CodeAction>;

@@ -40,6 +40,15 @@ export type ErrorCode =
   | 'PLAN_NOT_FOUND'
   /** The stored plan was applied already (a plan is applied once). */
   | 'PLAN_APPLIED'
+  // State tools and offboarding (`tagwall state show|forget|adopt`, `tagwall offboard`).
+  /** The ID names no configured target (by resource ID or name), and tagwall has no record of it. */
+  | 'TARGET_UNKNOWN'
+  /** `state forget`/`adopt`: the record carries a write intent that is not confirmed yet. */
+  | 'STATE_INTENT_PENDING'
+  /** A command that changes tagwall's state or a firewall was not confirmed: no TTY to ask on, and no `--yes`. */
+  | 'CONFIRMATION_REQUIRED'
+  /** `state adopt` on a kind whose rules carry their owner in their names (`tagwall-<owner>-<n>`): the record decides nothing there. */
+  | 'ADOPT_NAME_OWNED'
   // The allowlist engine.
   | 'COLLAPSE_INPUT'
   | 'COLLAPSE_INFEASIBLE'

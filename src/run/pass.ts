@@ -55,7 +55,7 @@ async function attemptPass(a: Attempt, planned: { plan?: TargetPlan }): Promise<
 
   const announced = await announce(a, plan, seen.observed, loaded, now);
   if (isEnd(announced)) return announced;
-  const recordAfter = recordAfterWrite(a, plan, seen.observed, announced.etag, now);
+  const recordAfter = recordAfterWrite(a, plan, seen.observed, announced.etag, now, loaded?.record);
   const written = await write(a, plan, seen, loaded, announced, recordAfter);
   if (isEnd(written)) return written;
   return verify(a, plan, seen.observed, written.answer, recordAfter);

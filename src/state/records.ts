@@ -54,6 +54,8 @@ export const vaultRecordSchema = z.object({
   vault: z.string().min(1),
   /** The rules tagwall wrote and may remove. */
   ownedRules: z.array(normalisedRule).refine(distinct, 'must not repeat a rule'),
+  /** Of ownedRules, those tagwall took over (adopted) rather than wrote; absent in older records. */
+  adoptedRules: z.array(normalisedRule).optional(),
   /** The vault's whole rule list as read back after the write, as Azure returned it. */
   observedRules: z.array(z.string()),
   posture: z.object({
@@ -239,13 +241,14 @@ function issueLines(error: z.ZodError): string[] {
 
 /** The stored form of what the plan remembers of a vault (the core's AppliedRecord, with its vault and version). */
 export function toVaultRecord(vault: VaultRef, record: AppliedRecord): VaultRecord {
-  const { intent, seen, settled, ...rest } = record;
+  const { intent, seen, settled, adoptedRules, ...rest } = record;
   return {
     version: 1,
     vault: vault.id,
     ...rest,
     posture: { ...rest.posture },
     ownedRules: [...rest.ownedRules],
+    ...(adoptedRules === undefined ? {} : { adoptedRules: [...adoptedRules] }),
     observedRules: [...rest.observedRules],
     ...(seen === undefined
       ? {}

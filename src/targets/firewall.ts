@@ -66,6 +66,11 @@ export interface FirewallChange {
   readonly ipRules: readonly string[];
   /** Set only when the target asks tagwall to turn the firewall on (`enforceDeny`). */
   readonly defaultAction?: 'Deny';
+  /**
+   * Set only by `tagwall offboard --allow-open`: where the IP list is the switch, removing the last
+   * rule opens the firewall to every network, which a write otherwise never does.
+   */
+  readonly allowOpen?: true;
 }
 
 /** The one seam between the reconciler and Azure: one read, one write, for any firewall kind. */

@@ -21,7 +21,7 @@ export function checkImplicitSwitch(current: FirewallState, change: FirewallChan
       { details: [`resource: ${current.resource.id}`], values: { rules: change.ipRules.length, notSent: true } },
     );
   }
-  if (on && !after) {
+  if (on && !after && change.allowOpen !== true) {
     throw new TagwallError(
       'TARGET_WOULD_DISABLE_FIREWALL',
       `${title} ${current.resource.name}: removing its last IP rule would open it to every network; tagwall never does that`,

@@ -85,6 +85,12 @@ export interface WriteIntent {
 /** What the state store remembers of a firewall. */
 export interface AppliedRecord {
   readonly ownedRules: readonly string[];
+  /**
+   * Of the owned rules, those tagwall took over rather than wrote: on first contact (`adopt:
+   * "first-run"`) or with `tagwall state adopt`. For `tagwall state show`; absent in records older
+   * than it, which cannot tell the two apart.
+   */
+  readonly adoptedRules?: readonly string[];
   readonly observedRules: readonly string[];
   readonly posture: Posture;
   readonly changeNumber: number;
@@ -202,7 +208,11 @@ export type ReasonCode =
   /** `apply`: the firewall's rules or posture, or the plan for it, are no longer what the reviewed plan was made from. */
   | 'PLAN_STALE'
   /** `apply`: the reviewed plan was made from another service-tags file (cloud, changeNumber or content). */
-  | 'PLAN_SOURCE_MISMATCH';
+  | 'PLAN_SOURCE_MISMATCH'
+  /** `offboard`: the target is still configured, so the next run would add every rule back (`--force` offboards it anyway). */
+  | 'OFFBOARD_TARGET_CONFIGURED'
+  /** `offboard`: removing tagwall's rules would leave the IP list empty where it is the switch, opening the firewall to every network (`--allow-open` lifts it). */
+  | 'OFFBOARD_WOULD_OPEN_FIREWALL';
 
 export interface Reason {
   readonly code: ReasonCode;

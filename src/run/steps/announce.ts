@@ -4,7 +4,7 @@ import { DEFAULT_OPERATION_TIMEOUT_MS } from '../../targets/long-running.js';
 import type { FirewallFacts } from '../../targets/kind.js';
 import { AGAIN, DEFAULT_INTENT_TTL_MS, type Attempt, type Loaded, type RunContext, type TargetPass } from '../context.js';
 import { busy, queued } from '../report.js';
-import { keysOf } from './record.js';
+import { adoptedOf, keysOf } from './record.js';
 
 /**
  * The one-writer protocol (see reconcile.ts): before its write a run announces it in the target's
@@ -72,8 +72,10 @@ export async function announce(a: Attempt, plan: TargetPlan, observed: ObservedF
     remove: [...plan.remove].sort(),
     ...(holdMs > ttlMs ? { holdMs } : {}),
   };
+  const owned = keysOf(plan.nextOwned.filter((k) => !added.has(k)));
   const record: AppliedRecord = {
-    ownedRules: keysOf(plan.nextOwned.filter((k) => !added.has(k))),
+    ownedRules: owned,
+    ...adoptedOf(prior, plan.adopted, owned),
     observedRules: keysOf(observed.ipRules),
     posture: prior?.posture ?? observed.posture,
     changeNumber: prior?.changeNumber ?? ctx.doc.changeNumber,

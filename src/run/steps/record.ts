@@ -32,10 +32,22 @@ function seenOf(o: ObservedFirewall): NonNullable<AppliedRecord['seen']> {
   };
 }
 
+/**
+ * What of the owned rules was adopted rather than written: the prior record's adoptions and this
+ * plan's, those still owned; absent when there are none (records before `state show` had none).
+ */
+export function adoptedOf(prior: AppliedRecord | undefined, adopted: readonly string[], owned: readonly string[]): { adoptedRules?: string[] } {
+  const mine = new Set(owned);
+  const kept = [...new Set([...(prior?.adoptedRules ?? []), ...adopted])].filter((k) => mine.has(k)).sort();
+  return kept.length === 0 ? {} : { adoptedRules: kept };
+}
+
 /** The record of a firewall seen as `seen`, owning what the plan owns next. */
-function recordOf(plan: TargetPlan, doc: ServiceTagDocument, now: Date, seen: ObservedFirewall, extra: Pick<AppliedRecord, 'writtenAt' | 'graph' | 'settled'>): AppliedRecord {
+function recordOf(plan: TargetPlan, doc: ServiceTagDocument, now: Date, seen: ObservedFirewall, extra: Pick<AppliedRecord, 'writtenAt' | 'graph' | 'settled'>, prior?: AppliedRecord): AppliedRecord {
+  const owned = keysOf(plan.nextOwned);
   return {
-    ownedRules: keysOf(plan.nextOwned),
+    ownedRules: owned,
+    ...adoptedOf(prior, plan.adopted, owned),
     observedRules: keysOf(seen.ipRules),
     posture: seen.posture,
     changeNumber: doc.changeNumber,
@@ -98,7 +110,7 @@ export function recordInStep(a: Attempt, plan: TargetPlan, observed: ObservedFir
     JSON.stringify(prior.posture) === JSON.stringify(observed.posture) &&
     JSON.stringify(prior.seen) === JSON.stringify(seenOf(observed));
   const settled = graph !== undefined && unchanged && !options.force ? settledOf(plan, settlementKey(target, ctx.doc)) : undefined;
-  const record = recordOf(plan, ctx.doc, now, observed, { writtenAt: prior?.writtenAt, graph, settled });
+  const record = recordOf(plan, ctx.doc, now, observed, { writtenAt: prior?.writtenAt, graph, settled }, prior);
   const stale =
     prior === undefined ||
     prior.intent !== undefined ||
@@ -120,7 +132,7 @@ export function recordInStep(a: Attempt, plan: TargetPlan, observed: ObservedFir
  * The record after a write that landed, as `seen` shows the firewall: the state write that makes
  * what tagwall added its own. The read after the write asks for no perimeter; the one before it did.
  */
-export function recordAfterWrite({ target, ctx }: Attempt, plan: TargetPlan, before: ObservedFirewall, etag: string | undefined, now: Date): (seen: ObservedFirewall) => () => Promise<unknown> {
+export function recordAfterWrite({ target, ctx }: Attempt, plan: TargetPlan, before: ObservedFirewall, etag: string | undefined, now: Date, prior?: AppliedRecord): (seen: ObservedFirewall) => () => Promise<unknown> {
   const writtenAt = now.toISOString();
-  return (seen) => () => ctx.deps.state.save(target.resource, recordOf(plan, ctx.doc, now, { ...seen, ...(before.perimeter === undefined ? {} : { perimeter: before.perimeter }) }, { writtenAt }), etag);
+  return (seen) => () => ctx.deps.state.save(target.resource, recordOf(plan, ctx.doc, now, { ...seen, ...(before.perimeter === undefined ? {} : { perimeter: before.perimeter }) }, { writtenAt }, prior), etag);
 }
