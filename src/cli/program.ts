@@ -13,6 +13,7 @@ import { EXPORT_FORMATS } from '../export/iac.js';
 import { FIREWALL_KINDS } from '../targets/kinds.js';
 import { runTags } from './tags.js';
 import type { SyncOptions } from './sync.js';
+import { registerAllow } from './allow.js';
 
 const KIND_NAMES = FIREWALL_KINDS.map((k) => k.kind);
 
@@ -271,6 +272,8 @@ export function createProgram(io: CliIO): Command {
       const code = await runApplyCommand(file, opts, io);
       if (code !== 0) throw new ExitCode(code);
     });
+
+  registerAllow(program, io, (code) => new ExitCode(code));
 
   program
     .command('emulator')

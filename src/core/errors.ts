@@ -34,6 +34,11 @@ export type ErrorCode =
   | 'PLAN_EXPIRED'
   /** The plan file cannot be read as a tagwall plan. */
   | 'PLAN_INVALID'
+  // Temporary grants (`tagwall allow`).
+  /** The grant fits the target's rule budget only by widening its other rules: refused, nothing written. */
+  | 'GRANT_NO_ROOM'
+  /** The target's pass refused, skipped or failed the write that would allow the grant: the grant is withdrawn. */
+  | 'GRANT_NOT_APPLIED'
   // The allowlist engine.
   | 'COLLAPSE_INPUT'
   | 'COLLAPSE_INFEASIBLE'
