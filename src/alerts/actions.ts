@@ -171,6 +171,8 @@ export const ACTIONS = {
   PLAN_STALE: person('Nothing was written to this firewall: it (or what tagwall would write there) changed since the plan was reviewed. Make a new plan, review it, and apply that.'),
   PLAN_SOURCE_MISMATCH: person('Nothing was written: the plan was made from another service-tags file than this run read. Apply with the same serviceTags source, or make and review a new plan.'),
   PLAN_EXPIRED: person('Nothing was written: the plan is older than --max-age. Make a new plan and review it (or pass a longer --max-age if the review took longer on purpose).'),
+  GRANT_NO_ROOM: person('Nothing was written and nothing granted: the address fits the target only by widening its other rules. Free a rule (raise maxRules or lower reserveRules, or let another grant expire) and ask again.'),
+  GRANT_NOT_APPLIED: person('Nothing was granted: the target\'s write was refused, skipped or failed; the report\'s reasons or error say why. Fix that and ask again.'),
   PLAN_INVALID: person('Nothing was written: the file is not a plan that `tagwall sync --dry-run --out` made (or was edited). Make a new plan.'),
   PLAN_ID_INVALID: person('Nothing was written: use the planId GET /api/plan answered (a UUID).'),
   PLAN_NOT_FOUND: person('Nothing was written: no stored plan has that id (plans are deleted after their max age). Make a new plan (GET /api/plan) and review it.'),

@@ -14,6 +14,7 @@ import { FIREWALL_KINDS } from '../targets/kinds.js';
 import { runTags } from './tags.js';
 import type { SyncOptions } from './sync.js';
 import { registerStateCommands } from './state-commands.js';
+import { registerAllow } from './allow.js';
 
 const KIND_NAMES = FIREWALL_KINDS.map((k) => k.kind);
 
@@ -276,6 +277,7 @@ export function createProgram(io: CliIO): Command {
   registerStateCommands(program, io, (code) => {
     throw new ExitCode(code);
   });
+  registerAllow(program, io, (code) => new ExitCode(code));
 
   program
     .command('emulator')

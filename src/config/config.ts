@@ -12,6 +12,8 @@ import type { PacingSettings } from '../arm/pacing.js';
 import { ARM_ENDPOINTS, configSchema, type ParsedConfig, type profileSchema } from './schema.js';
 import { placeholderProblem } from './placeholders.js';
 import { configIssueLines } from './suggest.js';
+import { temporaryProblems, splitExtra } from './temporary.js';
+import type { TemporaryEntry } from '../core/temporary.js';
 
 /**
  * What a checked configuration is: every problem is reported at once, each with its JSON path,
@@ -35,7 +37,10 @@ export interface TargetConfig {
   readonly ipListIsSwitch?: boolean;
   readonly writeNote?: string;
   readonly select: readonly string[];
+  /** The permanent extras; the dated ones are `temporary`. */
   readonly extra: readonly string[];
+  /** Extras allowed until a moment (`extra: [{"cidr", "until"}]`); absent when there are none. */
+  readonly temporary?: readonly TemporaryEntry[];
   readonly exclude: readonly string[];
   readonly maxRules: number;
   readonly reserveRules: number;
@@ -107,6 +112,7 @@ function semanticProblems(raw: unknown): string[] {
       if (!Array.isArray(list)) continue;
       for (const p of validateCidrList(kind, list.filter((x): x is string => typeof x === 'string'))) problems.push(`targets[${i}].${kind}: ${p}`);
     }
+    problems.push(...temporaryProblems(target.extra, `targets[${i}].extra`));
   });
   const profiles = (raw as { profiles?: unknown }).profiles;
   if (typeof profiles === 'object' && profiles !== null && !Array.isArray(profiles)) {
@@ -117,6 +123,7 @@ function semanticProblems(raw: unknown): string[] {
         if (!Array.isArray(list)) continue;
         for (const p of validateCidrList(kind, list.filter((x): x is string => typeof x === 'string'))) problems.push(`profiles.${name}.${kind}: ${p}`);
       }
+      problems.push(...temporaryProblems((profile as Record<string, unknown>).extra, `profiles.${name}.extra`));
     }
   }
   const url = r.alerts?.webhook?.url;
@@ -189,7 +196,7 @@ function buildTarget(c: ParsedConfig, own: TargetFields, resource: ResourceRef, 
     resource,
     kind,
     select: own.select,
-    extra: own.extra,
+    ...splitExtra(own.extra),
     exclude: own.exclude,
   };
 }

@@ -83,12 +83,22 @@ const defaultsSchema = z.strictObject({
   widen: widenSchema.optional(),
 });
 
+/**
+ * An extra allowed until a moment (core/temporary.ts): `until` a date (the end of that day in UTC)
+ * or a date and time with its offset. Both are checked in config.ts, as the plain CIDRs are.
+ */
+const temporaryExtra = z.strictObject({
+  cidr: z.string().min(1),
+  until: z.string().min(1),
+  note: z.string().max(200).optional(),
+});
+
 const targetSchema = z.strictObject({
   /** Any supported firewall's resource ID; `vault` is the older name, for Key Vaults only. */
   resource: z.string().min(1).optional(),
   vault: z.string().min(1).optional(),
   select: z.array(z.string().min(1)).min(1),
-  extra: z.array(z.string()).default([]),
+  extra: z.array(z.union([z.string(), temporaryExtra])).default([]),
   exclude: z.array(z.string()).default([]),
   maxRules: targetSettings.maxRules.optional(),
   reserveRules: targetSettings.reserveRules.optional(),

@@ -49,6 +49,11 @@ export type ErrorCode =
   | 'CONFIRMATION_REQUIRED'
   /** `state adopt` on a kind whose rules carry their owner in their names (`tagwall-<owner>-<n>`): the record decides nothing there. */
   | 'ADOPT_NAME_OWNED'
+  // Temporary grants (`tagwall allow`).
+  /** The grant fits the target's rule budget only by widening its other rules: refused, nothing written. */
+  | 'GRANT_NO_ROOM'
+  /** The target's pass refused, skipped or failed the write that would allow the grant: the grant is withdrawn. */
+  | 'GRANT_NOT_APPLIED'
   // The allowlist engine.
   | 'COLLAPSE_INPUT'
   | 'COLLAPSE_INFEASIBLE'

@@ -7,6 +7,7 @@ import type { VaultRef } from '../core/vault-id.js';
 import type { TargetConfig } from '../config/config.js';
 import type { FleetGraph } from '../fleet/model.js';
 import type { FirewallTarget, PerimeterLookup } from '../targets/firewall.js';
+import type { Grant, GrantRepository } from '../state/grants.js';
 
 /**
  * What the loop (reconcile.ts) hands each target's pass (pass.ts) and its steps (steps/): the
@@ -36,6 +37,8 @@ export interface ReconcileDeps {
   readonly onTargetDone?: (report: TargetReport, done: number, total: number) => void;
   /** Whether ARM has told a subscription to back off (the run's pacer); its targets then start after others'. */
   readonly throttled?: (subscriptionId: string) => boolean;
+  /** The targets' temporary grants (`tagwall allow`) and reported expiries (steps/temporary.ts); without it, only the configuration's dated extras. */
+  readonly grants?: Pick<GrantRepository, 'load' | 'save'>;
 }
 
 export interface ReconcileOptions {
@@ -76,6 +79,8 @@ export interface ReconcileOptions {
   readonly reviewed?: ReviewedPlan;
   /** These targets instead of the configuration's (a discovered fleet, already narrowed). */
   readonly targets?: readonly TargetConfig[];
+  /** `tagwall allow`'s check: plan as if this grant were stored for the target (by resourceKey). */
+  readonly proposedGrant?: { readonly target: string; readonly grant: Grant };
 }
 
 /** What `apply` holds a run to: the service-tags file the plan was made from, and each target's reviewed plan by lowercased ID. */

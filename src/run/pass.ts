@@ -1,7 +1,7 @@
 import type { TargetReport } from '../core/report.js';
 import type { TargetPlan } from '../core/target-plan.js';
 import type { TargetConfig } from '../config/config.js';
-import { AGAIN, DEFAULT_BUSY_RETRY_MS, type Attempt, type RunContext, type TargetPass } from './context.js';
+import { AGAIN, DEFAULT_BUSY_RETRY_MS, type Attempt, type Loaded, type RunContext, type TargetPass } from './context.js';
 import { ended, errorOf, queued } from './report.js';
 import { announce, othersIntent } from './steps/announce.js';
 import { judge } from './steps/judge.js';
@@ -11,6 +11,7 @@ import { recordAfterWrite, recordInStep } from './steps/record.js';
 import { pendingDryRun, unreviewed } from './steps/reviewed.js';
 import { verify } from './steps/verify.js';
 import { tooLate, write } from './steps/write.js';
+import { temporaryEntries } from './steps/temporary.js';
 
 /**
  * One target's pass: the protocol, step by step (steps/), and the one-writer rule around it (see
@@ -32,10 +33,17 @@ export async function passTarget(target: TargetConfig, ctx: RunContext): Promise
 }
 
 /** One attempt: read the record, judge, read, plan, announce, write, verify; AGAIN when the record moved under it. */
-async function attemptPass(a: Attempt, planned: { plan?: TargetPlan }): Promise<TargetPass | typeof AGAIN> {
-  const { target, ctx } = a;
-  const loaded = await loadRecord(a);
+async function attemptPass(first: Attempt, planned: { plan?: TargetPlan }): Promise<TargetPass | typeof AGAIN> {
+  const loaded = await loadRecord(first);
   if (isEnd(loaded)) return loaded;
+  // The temporary entries as of now join the target's extras (steps/temporary.ts).
+  const temporary = await temporaryEntries(first);
+  if (isEnd(temporary)) return temporary;
+  return temporary.finish(await attemptPlanned(temporary.attempt, loaded, planned));
+}
+
+async function attemptPlanned(a: Attempt, loaded: Loaded | undefined, planned: { plan?: TargetPlan }): Promise<TargetPass | typeof AGAIN> {
+  const { target, ctx } = a;
   const held = othersIntent(a, loaded);
   if (held !== undefined) return held;
   const judged = judge(a, loaded);

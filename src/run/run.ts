@@ -13,6 +13,7 @@ import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunOptions
 import { reconcilePasses, type SettledPass } from './reconcile.js';
 import { failedUnplanned, type RunError, type RunReport } from './report.js';
 import { prefetchedRecords } from '../state/run-cache.js';
+import { GrantRepository } from '../state/grants.js';
 import { documentIdentity } from './steps/reviewed.js';
 
 // The run's front door: what the CLI, the handlers and the tests call, from wherever it lives in run/.
@@ -68,6 +69,7 @@ export async function reconcileTargetPasses(
       now: session.now,
       ...(runtime.onTargetDone === undefined ? {} : { onTargetDone: runtime.onTargetDone }),
       throttled: (subscriptionId) => session.pacer.isBlocked(subscriptionId),
+      grants: new GrantRepository(session.state),
     },
     {
       dryRun: options.dryRun,

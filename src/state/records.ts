@@ -172,6 +172,11 @@ export function alertStateKey(scope: string): string {
   return `alerts/${path.startsWith('vaults/') ? path.slice('vaults/'.length) : path}.json`;
 }
 
+/** `grants/` and the target's record path: its temporary grants and the expiries already reported (grants.ts). */
+export function grantsStateKey(resource: ResourceRef): string {
+  return `grants/${resourcePath(resource)}.json`;
+}
+
 function resourcePath(resource: ResourceRef): string {
   // resourceKey is the one definition of identity; read the segments back out of it.
   const parts = resourceKey(resource).split('/');

@@ -161,7 +161,11 @@ export type FindingCode =
   | 'UNKNOWN_PROFILE'
   | 'PROFILE_UNSUITABLE'
   | 'PROFILE_OUT_OF_SCOPE'
-  | 'EXPLICIT_TARGET';
+  | 'EXPLICIT_TARGET'
+  /** A temporary entry (a dated `extra`, or a grant of `tagwall allow`) expired; reported once (core/temporary.ts). */
+  | 'TEMPORARY_ENTRY_EXPIRED'
+  /** A temporary entry that would fit only by widening other rules, left out. */
+  | 'TEMPORARY_ENTRY_NO_ROOM';
 
 export type FindingValue = string | number | boolean | readonly string[];
 

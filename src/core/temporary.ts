@@ -1,0 +1,96 @@
+import type { Finding } from './plan/model.js';
+
+/**
+ * Temporary entries: an extra address allowed until a moment, from the configuration
+ * (`extra: [{"cidr", "until", "note"}]`) or granted by `tagwall allow` (kept in the state store).
+ * Before `expiresAt` the entry is one of the target's extras; from then on it is not wanted, and
+ * since tagwall only ever added it, the ordinary plan removes what it owns of it.
+ */
+export interface TemporaryEntry {
+  /** Normalised (`a.b.c.d/n`). */
+  readonly cidr: string;
+  /** As the configuration wrote it, or the grant's instant (ISO 8601). */
+  readonly until: string;
+  /** Milliseconds since the epoch: the entry is allowed while the run's clock is before it. */
+  readonly expiresAt: number;
+  readonly note?: string;
+  readonly source: 'config' | 'grant';
+}
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+function realDate(y: number, m: number, d: number): boolean {
+  if (m < 1 || m > 12 || d < 1) return false;
+  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+
+/**
+ * When an entry given `until` stops being allowed. A date alone (`2026-12-31`) means the end of
+ * that day in UTC, so the entry holds through the whole day named; a date and time must carry its
+ * offset (`Z` or `+01:00`), since the run's host may be in any zone.
+ */
+export function parseUntil(text: string): { readonly expiresAt: number } | { readonly problem: string } {
+  const date = DATE.exec(text);
+  if (date !== null) {
+    const [y, m, d] = [Number(date[1]), Number(date[2]), Number(date[3])];
+    if (!realDate(y, m, d)) return { problem: `${JSON.stringify(text)} is not a real date` };
+    return { expiresAt: Date.UTC(y, m - 1, d + 1) };
+  }
+  const dt = DATE_TIME.exec(text);
+  if (dt === null) {
+    return { problem: `${JSON.stringify(text)} is not a date (2026-12-31, the end of that day in UTC) or a date and time with its offset (2026-12-31T18:00:00Z)` };
+  }
+  const [y, m, d, h, min, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(dt[i] ?? 0)) as [number, number, number, number, number, number];
+  if (!realDate(y, m, d) || h > 23 || min > 59 || s > 59) return { problem: `${JSON.stringify(text)} is not a real date and time` };
+  const at = Date.parse(text);
+  if (!Number.isFinite(at)) return { problem: `${JSON.stringify(text)} is not a real date and time` };
+  return { expiresAt: at };
+}
+
+/** Identity of one expiry, for remembering that it was reported. */
+export function expiryKey(e: Pick<TemporaryEntry, 'cidr' | 'expiresAt'>): string {
+  return `${e.cidr}@${new Date(e.expiresAt).toISOString()}`;
+}
+
+export function isActive(e: TemporaryEntry, now: Date): boolean {
+  return now.getTime() < e.expiresAt;
+}
+
+function entryValues(e: TemporaryEntry): Record<string, string> {
+  return { cidr: e.cidr, until: e.until, expiresAt: new Date(e.expiresAt).toISOString(), source: e.source, ...(e.note === undefined ? {} : { note: e.note }) };
+}
+
+function named(e: TemporaryEntry): string {
+  return `${e.source === 'grant' ? 'granted' : 'temporary'} entry ${e.cidr}${e.note === undefined ? '' : ` (${e.note})`}`;
+}
+
+/** Info, never paging: an expiry is what the entry asked for. */
+export function expiredFinding(e: TemporaryEntry): Finding {
+  return {
+    severity: 'info',
+    code: 'TEMPORARY_ENTRY_EXPIRED',
+    message: `${named(e)} expired at ${new Date(e.expiresAt).toISOString()}; it is no longer allowed, and what tagwall added for it is removed`,
+    ...entryValues(e),
+  };
+}
+
+/** A temporary entry never widens the target's other rules: one that needs a wider cover is left out. */
+export function noRoomFinding(e: TemporaryEntry): Finding {
+  return {
+    severity: 'warning',
+    code: 'TEMPORARY_ENTRY_NO_ROOM',
+    message: `${named(e)} is not allowed: it fits the rule budget only by widening other rules; free a rule (maxRules, reserveRules) or let it expire`,
+    ...entryValues(e),
+  };
+}
+
+/** The longest `tagwall allow --for` takes: a grant is for the length of a job, not a standing rule. */
+export const MAX_GRANT_MS = 7 * 86_400_000;
+
+/** `30m`, `2h`, `1d` (or `90s`) to milliseconds; undefined when it is not such a duration. */
+export function parseGrantDuration(text: string): number | undefined {
+  const m = /^(\d{1,7})(s|m|h|d)$/.exec(text.trim());
+  if (m === null || Number(m[1]) === 0) return undefined;
+  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
