@@ -16,6 +16,7 @@ import type { EmulatorControl } from '../emulator/control-client.js';
 import type { RunReport } from '../run/run.js';
 import { bundledServiceTagsPath } from '../version.js';
 import { runFleetDemo } from './demo-fleet.js';
+import { runKindsDemo } from './demo-kinds.js';
 
 /**
  * `npm start` with no configuration: the whole loop on this machine, with no Azure account.
@@ -180,6 +181,7 @@ export async function runDemo(io: CliIO): Promise<number> {
     showWebhook(io, receiver.received);
 
     await runFleetDemo(io, emulator, work, runtime);
+    await runKindsDemo(io, emulator, work, runtime);
 
     heading(io, 'Next');
     writeLine(io.stdout, 'Try it on your own vaults: `az login`, write a config (see README), then `node dist/src/cli/main.js sync --config my.json --dry-run` in this checkout.');

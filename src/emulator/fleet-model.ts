@@ -46,6 +46,8 @@ export const fleetSeedRequestSchema = z.strictObject({
   vaults: z.number().int().nonnegative().max(100_000),
   /** `keyvault`, or a kind the emulator models by its short name (`storage`, ...). */
   kind: z.string().min(1).optional(),
+  /** A mixed fleet: the resources take these kinds in turn (instead of `kind`). */
+  kinds: z.array(z.string().min(1)).min(1).max(32).optional(),
   tag: z.strictObject({ name: z.string().min(1), values: z.array(z.string()).min(1) }).optional(),
   /** Extra resources that carry no tag at all. */
   untagged: z.number().int().nonnegative().max(100_000).optional(),

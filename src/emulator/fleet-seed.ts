@@ -1,11 +1,14 @@
 import { TagwallError } from '../core/errors.js';
+import { parseCidr } from '../core/ip-text.js';
+import { cidrRange, formatAddress } from '../core/ipv4.js';
 import type { FleetSeedRequest, FleetSeedResult } from './fleet-model.js';
 import type { SeedVault } from './model.js';
 import { seedResources } from './resources.js';
 import type { EmulatorState } from './state.js';
 
 /**
- * A whole fleet in one call: M subscriptions, N firewalls spread over them round-robin, the
+ * A whole fleet in one call: M subscriptions, N firewalls of one kind (or of several taken in
+ * turn, `kinds`) spread over them round-robin, the
  * opt-in tag's values round-robin over the tagged ones, and rules drawn from a seeded PRNG, so
  * the same request always builds the same fleet. Every resource goes through its store's own
  * checks, as any seed does. Rules are public IPv4 only, one per distinct /24, so no two overlap
@@ -20,8 +23,21 @@ interface FleetKind {
   body(rules: readonly string[], defaultAction: 'Allow' | 'Deny'): Record<string, unknown>;
 }
 
+/** A pool rule (a CIDR block, or a single address bare) as its first and last address. */
+function startEnd(rule: string): { startIpAddress: string; endIpAddress: string } {
+  const r = cidrRange(parseCidr(rule));
+  return { startIpAddress: formatAddress(r.start), endIpAddress: formatAddress(r.end) };
+}
+
+const cidrForm = (rule: string) => (rule.includes('/') ? rule : `${rule}/32`);
+
 const KINDS: Readonly<Record<string, FleetKind>> = {
-  keyvault: { provider: 'Microsoft.KeyVault/vaults', prefix: 'kv', maxRules: 1000, body: () => ({}) },
+  keyvault: {
+    provider: 'Microsoft.KeyVault/vaults',
+    prefix: 'kv',
+    maxRules: 1000,
+    body: (rules, defaultAction) => ({ networkAcls: { defaultAction, bypass: 'AzureServices', ipRules: rules.map((value) => ({ value })) } }),
+  },
   storage: {
     provider: 'Microsoft.Storage/storageAccounts',
     prefix: 'st',
@@ -45,6 +61,35 @@ const KINDS: Readonly<Record<string, FleetKind>> = {
     prefix: 'cosmos',
     maxRules: 1000,
     body: (rules) => ({ properties: { ipRules: rules.map((ipAddressOrRange) => ({ ipAddressOrRange })) } }),
+  },
+  // Start/end rules in a child Resource Graph does not describe (the kind's graph: 'tags'); every
+  // server also has the "Allow Azure services" entry, as most do. Up to 128 rules besides it.
+  sql: {
+    provider: 'Microsoft.Sql/servers',
+    prefix: 'sql',
+    maxRules: 127,
+    body: (rules) => ({
+      firewallRules: [{ name: 'AllowAllWindowsAzureIps', startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' }, ...rules.map((r, j) => ({ name: `rule-${j + 1}`, ...startEnd(r) }))],
+    }),
+  },
+  // The list is the switch: an empty list leaves the API server open, whatever defaultAction asks.
+  aks: {
+    provider: 'Microsoft.ContainerService/managedClusters',
+    prefix: 'aks',
+    maxRules: 200,
+    body: (rules) => ({ properties: { apiServerAccessProfile: { authorizedIPRanges: rules.map(cidrForm) } } }),
+  },
+  containerapp: {
+    provider: 'Microsoft.App/containerApps',
+    prefix: 'ca',
+    maxRules: 100,
+    body: (rules) => ({
+      properties: {
+        configuration: {
+          ingress: { external: true, targetPort: 8080, ipSecurityRestrictions: rules.map((r, j) => ({ name: `rule-${j + 1}`, ipAddressRange: cidrForm(r), action: 'Allow' })) },
+        },
+      },
+    }),
   },
 };
 
@@ -95,9 +140,10 @@ function subscriptionIds(count: number, prefix: string): string[] {
 }
 
 export function seedFleet(state: EmulatorState, request: FleetSeedRequest): FleetSeedResult {
-  const kindName = (request.kind ?? 'keyvault').toLowerCase();
-  const kind = KINDS[kindName];
-  if (kind === undefined) throw new TagwallError('EMULATOR_SEED_INVALID', `fleet: kind ${request.kind} is not one of ${FLEET_KINDS.join(', ')}`);
+  // A mixed fleet takes its kinds in turn, resource by resource.
+  const kindNames = (request.kinds ?? [request.kind ?? 'keyvault']).map((k) => k.toLowerCase());
+  const unknown = kindNames.filter((k) => KINDS[k] === undefined);
+  if (unknown.length > 0) throw new TagwallError('EMULATOR_SEED_INVALID', `fleet: kind ${unknown.join(', ')} is not one of ${FLEET_KINDS.join(', ')}`);
   const random = prng(request.prngSeed ?? 20240601);
   const subscriptions = subscriptionIds(request.subscriptions, request.subscriptionIdPrefix ?? '');
   const group = request.resourceGroup ?? 'rg-fleet';
@@ -106,7 +152,11 @@ export function seedFleet(state: EmulatorState, request: FleetSeedRequest): Flee
   const untagged = request.untagged ?? 0;
   const pool = rulePool(random);
   const seeds: (Record<string, unknown> & { id: string })[] = [];
+  const vaultSeeds: (Record<string, unknown> & { id: string })[] = [];
+  const resourceSeeds: (Record<string, unknown> & { id: string })[] = [];
   for (let i = 0; i < request.vaults + untagged; i += 1) {
+    const kindName = kindNames[i % kindNames.length]!;
+    const kind = KINDS[kindName]!;
     const tagged = i < request.vaults && request.tag !== undefined;
     const count = average === 0 ? 0 : Math.min(kind.maxRules, Math.round(average * (0.5 + random())));
     const name = `${kind.prefix}${tagged || request.tag === undefined ? 'f' : 'u'}${String(i).padStart(6, '0')}`;
@@ -114,11 +164,13 @@ export function seedFleet(state: EmulatorState, request: FleetSeedRequest): Flee
     const tags = tagged ? { [request.tag!.name]: request.tag!.values[i % request.tag!.values.length]! } : {};
     const start = Math.floor(random() * POOL_SIZE);
     const rules = Array.from({ length: count }, (_, j) => pool[(start + j) % POOL_SIZE]!);
-    seeds.push({ id, tags, ...kind.body(rules, defaultAction), ...(kindName === 'keyvault' ? { networkAcls: { defaultAction, bypass: 'AzureServices', ipRules: rules.map((value) => ({ value })) } } : {}) });
+    const seed = { id, tags, ...kind.body(rules, defaultAction) };
+    seeds.push(seed);
+    (kindName === 'keyvault' ? vaultSeeds : resourceSeeds).push(seed);
   }
-  if (kindName === 'keyvault') state.vaults.seed({ vaults: seeds as unknown as SeedVault[] }, state.settings.oldApi);
-  else {
-    const { built, problems } = seedResources(seeds);
+  if (vaultSeeds.length > 0) state.vaults.seed({ vaults: vaultSeeds as unknown as SeedVault[] }, state.settings.oldApi);
+  if (resourceSeeds.length > 0) {
+    const { built, problems } = seedResources(resourceSeeds);
     if (problems.length > 0) throw new TagwallError('EMULATOR_SEED_INVALID', 'the fleet seed has invalid resources', { details: problems.slice(0, 20) });
     for (const r of built) state.resources.set(r);
   }

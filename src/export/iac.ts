@@ -1,13 +1,15 @@
 import { TagwallError } from '../core/errors.js';
 import type { ResourceRef } from '../core/resource-id.js';
 import type { FirewallFacts } from '../targets/kind.js';
+import { namedRules, ruleObject, type NamedRule } from './named.js';
 
 /**
  * A plan's rules as infrastructure as code takes them (`tagwall plan --format`, docs/IAC.md):
  * a Terraform variables file, a Bicep parameters file, an ARM deployment parameters file, or an
  * az CLI script. Each writes the rules in the form the firewall is written with (the kind's
  * single-address form, no /31 where the kind refuses one); the shape of one rule comes from the
- * kind's facts (`iac`), never from its name.
+ * kind's facts (`iac`), never from its name. A kind whose rules are named objects (`iac.named`:
+ * start/end rules, a container app's restrictions) gets one object per rule, named, in every format.
  */
 
 export const EXPORT_FORMATS = ['tfvars', 'bicepparam', 'arm', 'az'] as const;
@@ -48,21 +50,39 @@ function stringList(rules: readonly string[], indent: string): string {
   return `[\n${rules.map((r) => `${indent}${JSON.stringify(r)},`).join('\n')}\n]`;
 }
 
+/** "A" or "An" before a title, for the comments. */
+const article = (title: string): string => (/^[AEIOU]/.test(title) ? 'An' : 'A');
+
+/** HCL objects on one line each: `{ name = "…", start_ip_address = "…" },`. */
+function hclObjects(input: ExportInput, named: readonly NamedRule[]): string {
+  if (named.length === 0) return '[]';
+  const fields = input.kind.iac.named!.terraform;
+  const line = (r: NamedRule) => `  { ${Object.entries(ruleObject(fields, r)).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ')} },`;
+  return `[\n${named.map(line).join('\n')}\n]`;
+}
+
 function tfvars(input: ExportInput): string {
+  const named = input.kind.iac.named === undefined ? undefined : namedRules(input.kind, input.rules);
   return [
     `# ${input.origin}`,
-    `# A ${input.kind.title}'s IP rules, for ${input.kind.iac.terraform} (docs/IAC.md).`,
-    `${TFVARS_VARIABLE} = ${stringList(input.rules, '  ')}`,
+    `# ${article(input.kind.title)} ${input.kind.title}'s IP rules, for ${input.kind.iac.terraform} (docs/IAC.md).`,
+    ...(named === undefined ? [] : ['# One object per rule, named: for_each = { for r in var.ip_rules : r.name => r }.']),
+    `${TFVARS_VARIABLE} = ${named === undefined ? stringList(input.rules, '  ') : hclObjects(input, named)}`,
     '',
   ].join('\n');
 }
 
 function bicepparam(input: ExportInput): string {
-  // Bicep arrays are newline-separated, without commas; strings are single-quoted.
-  const items = input.rules.map((r) => `  '${r}'`).join('\n');
+  // Bicep arrays and objects are newline-separated, without commas; strings are single-quoted.
+  const named = input.kind.iac.named;
+  const items = named === undefined
+    ? input.rules.map((r) => `  '${r}'`).join('\n')
+    : namedRules(input.kind, input.rules)
+        .map((r) => ['  {', ...Object.entries(ruleObject(named.arm, r)).map(([k, v]) => `    ${k}: '${v}'`), '  }'].join('\n'))
+        .join('\n');
   return [
     `// ${input.origin}`,
-    `// A ${input.kind.title}'s IP rules (docs/IAC.md); main.bicep maps them onto the resource's rule objects.`,
+    `// ${article(input.kind.title)} ${input.kind.title}'s IP rules (docs/IAC.md); main.bicep maps them onto the resource's rule ${named?.childType === undefined ? 'objects' : `child resources (${named.childType})`}.`,
     "using './main.bicep'",
     '',
     `param ${RULES_PARAMETER} = ${input.rules.length === 0 ? '[]' : `[\n${items}\n]`}`,
@@ -76,11 +96,14 @@ function armRuleOf(kind: FirewallFacts, rule: string): unknown {
 }
 
 function arm(input: ExportInput): string {
+  const named = input.kind.iac.named;
+  const value = named === undefined ? input.rules.map((r) => armRuleOf(input.kind, r)) : namedRules(input.kind, input.rules).map((r) => ruleObject(named.arm, r));
   const file = {
     $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#',
     contentVersion: '1.0.0.0',
-    metadata: { generator: 'tagwall', origin: input.origin, kind: input.kind.kind },
-    parameters: { [RULES_PARAMETER]: { value: input.rules.map((r) => armRuleOf(input.kind, r)) } },
+    // A child type tells the template what to make of each object: one child resource per rule.
+    metadata: { generator: 'tagwall', origin: input.origin, kind: input.kind.kind, ...(named?.childType === undefined ? {} : { resourceType: named.childType }) },
+    parameters: { [RULES_PARAMETER]: { value } },
   };
   return `${JSON.stringify(file, null, 2)}\n`;
 }
@@ -103,21 +126,32 @@ function azScript(input: ExportInput): string {
   const head = r === undefined
     ? ['group="${1:?usage: $0 <resource-group> <name>}"', 'name="${2:?usage: $0 <resource-group> <name>}"']
     : [`group=${shellQuote(r.resourceGroup)}`, `name=${shellQuote(r.name)}`];
-  const line = (template: readonly string[], rule: string) =>
-    template
+  const named = input.kind.iac.named;
+  const line = (template: readonly string[], rule: string, ruleName?: string) => {
+    const one = named === undefined ? undefined : namedRules(input.kind, [rule])[0]!;
+    return template
       .map((w) => {
         if (w === '{group}') return '"$group"';
         if (w === '{name}') return '"$name"';
-        return shellQuote(w.replace('{rule}', rule));
+        if (w === '{rule-name}' && ruleName !== undefined) return ruleName;
+        return shellQuote(w.replace('{rule}', rule).replace('{rule-name}', one?.name ?? '').replace('{start}', one?.start ?? '').replace('{end}', one?.end ?? ''));
       })
       .join(' ');
+  };
+  const removal = (rule: string): string => {
+    if (az.list === undefined) return line(az.remove, rule);
+    // The rule's name in Azure is not in the plan: delete each rule named tagwall… holding exactly this range.
+    const one = namedRules(input.kind, [rule])[0]!;
+    const query = `[?${az.list.start}=='${one.start}' && ${az.list.end}=='${one.end}' && starts_with(name, 'tagwall')].name`;
+    return `for rule in $(${line(az.list.command, rule)} --query ${shellQuote(query)} --output tsv); do ${line(az.remove, rule, '"$rule"')}; done`;
+  };
   return [
     '#!/usr/bin/env bash',
     `# ${input.origin}`,
-    `# Adds${input.remove.length > 0 ? ' and removes' : ''} a ${input.kind.title}'s IP rules, one az command each (docs/IAC.md).`,
+    `# Adds${input.remove.length > 0 ? ' and removes' : ''} ${article(input.kind.title).toLowerCase()} ${input.kind.title}'s IP rules, one az command each (docs/IAC.md).`,
     'set -euo pipefail',
     ...head,
-    ...input.remove.map((rule) => line(az.remove, rule)),
+    ...input.remove.map(removal),
     ...input.add.map((rule) => line(az.add, rule)),
     '',
   ].join('\n');

@@ -35,11 +35,59 @@ export interface IacFacts {
   /** One rule in the ARM/Bicep resource body: the property holding the address and fixed properties beside it; absent: a list of plain strings. */
   readonly armRule?: { readonly property: string; readonly fixed?: Readonly<Record<string, string>> };
   /**
-   * The az CLI commands that add and remove one rule, as argv templates with `{group}`, `{name}`,
-   * `{parent}` (the parent resource's name, for a child) and `{rule}`. Absent when the kind's az
-   * commands only replace the whole list (which would drop everyone else's rules): no az export.
+   * Set when every rule is a named object (start/end rules, a container app's restrictions): each
+   * export then writes one object per rule with a `name`, in every format. Left unset, a kind's
+   * rules are plain strings or `armRule` objects. A start/end kind (Redis, PostgreSQL, ...) gets
+   * every export by setting this with its own field names.
    */
-  readonly az?: { readonly add: readonly string[]; readonly remove: readonly string[] };
+  readonly named?: NamedRuleFacts;
+  /**
+   * The az CLI commands that add and remove one rule, as argv templates with `{group}`, `{name}`,
+   * `{parent}` (the parent resource's name, for a child) and `{rule}`; for a kind with `named`
+   * rules also `{rule-name}`, and for start/end rules `{start}` and `{end}`. Absent when the kind's
+   * az commands only replace the whole list (which would drop everyone else's rules): no az export.
+   */
+  readonly az?: {
+    readonly add: readonly string[];
+    readonly remove: readonly string[];
+    /**
+     * For named start/end rules, whose names in Azure the plan does not know (tagwall's adapter
+     * names them tagwall-<owner>-<n>): the command listing the rules, and the fields of its JSON
+     * output holding start and end. A removal then deletes each rule named tagwall… holding
+     * exactly that range, found by this command with a JMESPath `--query`.
+     */
+    readonly list?: { readonly command: readonly string[]; readonly start: string; readonly end: string };
+  };
+}
+
+/** The fields of one rule object, in one tool's spelling (ARM/Bicep camelCase, Terraform snake_case). */
+export interface RuleObjectFields {
+  /** The field holding the whole rule (a CIDR), for kinds of `cidr` shape: `ipAddressRange`. */
+  readonly address?: string;
+  /** The fields holding the first and last address, for kinds of `range` shape: `startIpAddress`, `endIpAddress`. */
+  readonly start?: string;
+  readonly end?: string;
+  /** Fields written the same on every rule: `{ action: 'Allow' }`. */
+  readonly fixed?: Readonly<Record<string, string>>;
+}
+
+/** How the exports write a kind's named rules (`IacFacts.named`). */
+export interface NamedRuleFacts {
+  /** One rule in the ARM resource body, and so in the ARM parameters and Bicep exports. */
+  readonly arm: RuleObjectFields;
+  /** One rule as the azurerm resource or block takes it (`azurerm_mssql_firewall_rule`: start_ip_address, end_ip_address). */
+  readonly terraform: RuleObjectFields;
+  /**
+   * The ARM type of one rule when the rules are child resources (`Microsoft.Sql/servers/firewallRules`):
+   * the ARM export's `metadata.resourceType`, for a template that makes one child per rule.
+   */
+  readonly childType?: string;
+  /**
+   * The names Azure gives special entries, by normalised key (`0.0.0.0/32`: `AllowAllWindowsAzureIps`):
+   * a whole list that holds one writes it under its own name. Every other rule is named from its
+   * addresses (`tagwall_52_1_2_0_52_1_2_255`), so a rule keeps its name while its range stays.
+   */
+  readonly names?: Readonly<Record<string, string>>;
 }
 
 /**

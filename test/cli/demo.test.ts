@@ -64,4 +64,22 @@ describe('npm start (tagwall demo)', () => {
     expect(r.stdout).toMatch(/^ {2}tagwall-demo-1 \(Inbound\): 24 prefixes /m);
     expect(r.stdout).toMatch(/^defaultProfile\s+in-sync\s+\+0/m);
   });
+  it('syncs an Azure SQL server as start/end ranges: fewer rules than CIDR blocks, no excess where blocks would widen, its person\'s rule and AllowAllWindowsAzureIps kept', () => {
+    // AzureCloud.brazilsouth: 113 ranges of tagwall's beside the two rules that are not (128 at most).
+    expect(r.stdout).toMatch(/^sql-tagwall-demo\s+applied\s+\+113\s+-0\s+2\s+0\s+115\/128\s+0\s/m);
+    const shapes = /^AzureCloud\.brazilsouth: (\d+) CIDR blocks, or (\d+) start\/end ranges/m.exec(r.stdout);
+    expect(shapes).not.toBeNull();
+    expect(Number(shapes![2])).toBeLessThan(Number(shapes![1]));
+    expect(Number(shapes![1])).toBeGreaterThan(126);
+    const excess = /^Within the 126 rules left to tagwall: as CIDR blocks ([\d,]+) addresses beyond the source; as the SQL server's ranges ([\d,]+)\.$/m.exec(r.stdout);
+    expect(excess).not.toBeNull();
+    expect(Number(excess![2]!.replace(/,/g, ''))).toBe(0);
+    expect(Number(excess![1]!.replace(/,/g, ''))).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/^Rules as stored: 115; kept as they were: AllowAllWindowsAzureIps 0\.0\.0\.0-0\.0\.0\.0, corp-office 145\.14\.56\.23-145\.14\.56\.23; tagwall's: tagwall-demo-1 /m);
+  });
+
+  it('syncs an AKS cluster\'s authorized IP ranges beside it, the person\'s range kept; the second sync writes nothing', () => {
+    expect(r.stdout).toMatch(/^aks-tagwall-demo\s+applied\s+\+24\s+-0\s+1\s+0\s+25\/200/m);
+    expect(r.stdout).toMatch(/^Second sync: sql-tagwall-demo in-sync, aks-tagwall-demo in-sync; writes \(PATCH or PUT\): 0\.$/m);
+  });
 });

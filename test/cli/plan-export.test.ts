@@ -41,6 +41,48 @@ function bicepRules(text: string): string[] {
   });
 }
 
+
+/** A start/end rule of `--format json` (`a.b.c.d-e.f.g.h`, a single address bare) as its two addresses. */
+function startEnd(rule: string): [string, string] {
+  const [start, end] = rule.split('-');
+  return [start!, end ?? start!];
+}
+
+/** A tfvars list of objects, one per line: `{ name = "…", start_ip_address = "…", end_ip_address = "…" },`. */
+function tfvarsObjects(text: string): Record<string, string>[] {
+  const body = text.split('\n').filter((l) => !l.startsWith('#') && l !== '');
+  expect(body[0]).toBe('ip_rules = [');
+  expect(body.at(-1)).toBe(']');
+  return body.slice(1, -1).map((l) => {
+    const m = /^ {2}\{ ((?:[a-z_]+ = "[^"\\]*"(?:, )?)+) \},$/.exec(l);
+    expect(m, l).not.toBeNull();
+    return Object.fromEntries([...m![1]!.matchAll(/([a-z_]+) = "([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
+  });
+}
+
+/** A .bicepparam file's objects: `{`, one `key: 'value'` per line, `}`. */
+function bicepObjects(text: string): Record<string, string>[] {
+  const lines = text.split('\n').filter((l) => !l.startsWith('//') && l !== '');
+  expect(lines[0]).toBe("using './main.bicep'");
+  expect(lines[1]).toBe('param ipRules = [');
+  expect(lines.at(-1)).toBe(']');
+  const out: Record<string, string>[] = [];
+  let current: Record<string, string> | undefined;
+  for (const l of lines.slice(2, -1)) {
+    if (l === '  {') current = {};
+    else if (l === '  }') {
+      out.push(current!);
+      current = undefined;
+    } else {
+      const m = /^ {4}([A-Za-z]+): '([^'\\]*)'$/.exec(l);
+      expect(m, l).not.toBeNull();
+      current![m![1]!] = m![2]!;
+    }
+  }
+  expect(current).toBeUndefined();
+  return out;
+}
+
 describe('tagwall plan --format', () => {
   it('json: the written form, by kind (a single address bare for a Key Vault, /32 for a perimeter profile)', async () => {
     const kv = await jsonRules('keyvault');
@@ -95,6 +137,66 @@ describe('tagwall plan --format', () => {
       expect(adds, kind).toEqual(await jsonRules(kind));
       expect(text.split('\n').filter((l) => l.startsWith('az ')).length).toBe(adds.length);
     }
+  });
+
+  it('an Azure SQL server (start/end rules): named objects in tfvars, bicepparam and arm, the same ranges as json', async () => {
+    const ranges = (await jsonRules('sql')).map(startEnd);
+    expect(ranges).toContainEqual(['52.1.2.3', '52.1.2.3']);
+    expect(ranges.some(([a, b]) => a !== b)).toBe(true);
+
+    const tf = tfvarsObjects(await exported('sql', 'tfvars'));
+    expect(tf.map((r) => [r['start_ip_address'], r['end_ip_address']])).toEqual(ranges);
+    expect(tf.every((r) => Object.keys(r).sort().join() === 'end_ip_address,name,start_ip_address')).toBe(true);
+    const names = tf.map((r) => r['name']!);
+    // for_each keys: unique, and names SQL takes (no / \ : ? * < > % &, not ending in a dot).
+    expect(new Set(names).size).toBe(names.length);
+    expect(names.filter((n) => !/^[A-Za-z0-9_-]{1,128}$/.test(n))).toEqual([]);
+
+    const bicep = bicepObjects(await exported('sql', 'bicepparam'));
+    expect(bicep).toEqual(tf.map((r) => ({ name: r['name'], startIpAddress: r['start_ip_address'], endIpAddress: r['end_ip_address'] })));
+
+    const file = JSON.parse(await exported('sql', 'arm')) as { $schema: string; metadata: Record<string, string>; parameters: { ipRules: { value: unknown[] } } };
+    expect(file.$schema).toBe('https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#');
+    expect(file.metadata['resourceType']).toBe('Microsoft.Sql/servers/firewallRules');
+    expect(file.parameters.ipRules.value).toEqual(bicep);
+  });
+
+  it('an Azure SQL server: az firewall-rule create per range, named, with its start and end', async () => {
+    const text = await exported('sql', 'az');
+    const check = spawnSync('bash', ['-n'], { input: text, encoding: 'utf8' });
+    expect(check.status, check.stderr).toBe(0);
+    const pattern = /^az sql server firewall-rule create --resource-group "\$group" --server "\$name" --name (\S+) --start-ip-address (\S+) --end-ip-address (\S+)$/;
+    const adds = text.split('\n').flatMap((l) => {
+      const m = pattern.exec(l);
+      return m === null ? [] : [[m[2]!, m[3]!]];
+    });
+    expect(adds).toEqual((await jsonRules('sql')).map(startEnd));
+    expect(text.split('\n').filter((l) => l.startsWith('az ')).length).toBe(adds.length);
+  });
+
+  it('an AKS cluster: plain CIDR strings (a single address /32) in every file format; az refused (it replaces the whole list)', async () => {
+    const rules = await jsonRules('aks');
+    expect(rules).toContain('52.1.2.3/32');
+    expect(tfvarsRules(await exported('aks', 'tfvars'))).toEqual(rules);
+    expect(bicepRules(await exported('aks', 'bicepparam'))).toEqual(rules);
+    const file = JSON.parse(await exported('aks', 'arm')) as { parameters: { ipRules: { value: unknown[] } } };
+    expect(file.parameters.ipRules.value).toEqual(rules);
+    const r = await runCli([...BASE, '--kind', 'aks', '--format', 'az']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+  });
+
+  it('a container app: ipSecurityRestrictions objects {name, ipAddressRange, action: Allow}, each named (Azure requires a name)', async () => {
+    const rules = await jsonRules('containerapp');
+    expect(rules).toContain('52.1.2.3/32');
+    const file = JSON.parse(await exported('containerapp', 'arm')) as { parameters: { ipRules: { value: Record<string, string>[] } } };
+    const value = file.parameters.ipRules.value;
+    expect(value.map((r) => r['ipAddressRange'])).toEqual(rules);
+    expect(value.every((r) => r['action'] === 'Allow' && Object.keys(r).sort().join() === 'action,ipAddressRange,name')).toBe(true);
+    expect(new Set(value.map((r) => r['name'])).size).toBe(rules.length);
+    expect(bicepObjects(await exported('containerapp', 'bicepparam'))).toEqual(value);
+    const tf = tfvarsObjects(await exported('containerapp', 'tfvars'));
+    expect(tf).toEqual(value.map((r) => ({ name: r['name'], ip_address_range: r['ipAddressRange'], action: 'Allow' })));
   });
 
   it('az is refused for a kind whose az command only replaces the whole list, naming the formats that work', async () => {

@@ -21,11 +21,14 @@ const quiet: AlertLogger = { info: () => undefined, warn: () => undefined, error
 export interface TargetRuns {
   config(targets: RawConfig['targets'], extra?: Partial<RawConfig>): TagwallConfig;
   sync(config: TagwallConfig, options?: Partial<RunOptions>, runtime?: Partial<Runtime>): Promise<RunReport>;
+  /** The file state store's path, to read the records the runs left. */
+  readonly statePath: string;
 }
 
 export async function targetRuns(emu: TestEmulator): Promise<TargetRuns> {
   const stateDir = await mkdtemp(join(tmpdir(), 'tagwall-kind-'));
   return {
+    statePath: join(stateDir, 'state.json'),
     config: (targets, extra = {}) =>
       parseConfig(
         { serviceTags: { source: 'file', path: BUNDLED }, arm: { endpoint: emu.emulator.url }, state: { store: 'file', path: join(stateDir, 'state.json') }, targets, ...extra },

@@ -9,6 +9,8 @@ import { failure } from '../helpers/failure.js';
 import { targetRuns } from '../helpers/run-target.js';
 import { BUNDLED } from '../helpers/cli.js';
 import { loadServiceTagFile } from '../../src/sources/file.js';
+import { RecordFileStore } from '../../src/state/record-file-store.js';
+import { TargetStateRepository } from '../../src/state/records.js';
 import { dotted, FORBIDDEN_SPANS, intersect, ip, minus, size, union, wantedSpans, type Span } from '../core/reference.js';
 
 // Azure SQL servers through the real @azure/arm-sql client (the rule list and one
@@ -33,6 +35,9 @@ useTestEmulator((started) => (t = started), () => ({
     { id: serverId('sql-owned'), firewallRules: [OFFICE, { name: 'tagwall-team-b-1', startIpAddress: '52.9.0.0', endIpAddress: '52.9.0.255' }, { name: 'tagwall-team-a-1', startIpAddress: '52.8.0.1', endIpAddress: '52.8.0.7' }, { name: 'TAGWALL-TEAM-A-2', startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' }] },
     { id: serverId('sql-private'), properties: { publicNetworkAccess: 'Disabled' }, firewallRules: [OFFICE] },
     { id: serverId('sql-tagged'), tags: { tagwall: 'devops' }, firewallRules: [AZURE] },
+    // A replace answered 202 that shows in the list only after two more lists; one that shows only after 2 s.
+    { id: serverId('sql-slow'), emulatorReplace: { afterLists: 2 }, firewallRules: [OFFICE, AZURE] },
+    { id: serverId('sql-stuck'), emulatorReplace: { afterMs: 2000 }, firewallRules: [OFFICE, AZURE] },
   ],
 }));
 
@@ -229,5 +234,72 @@ describe('sync', () => {
     expect(parse(255).targets[0]!.maxRules).toBe(255);
     expect(() => parse(256)).toThrow(expect.objectContaining({ details: [expect.stringMatching(/maxRules: 256 is more than a Azure SQL logical server takes \(255\)/)] }));
     expect(() => parseConfig({ targets: [{ resource: serverId('sql-main'), select: ['X'], mode: 'authoritative' }] }, { baseDir: '/', source: 'test' })).toThrow(expect.objectContaining({ details: [expect.stringMatching(/mode "merge" only/)] }));
+  });
+});
+
+describe('a replace Azure answered 202 and is still applying', () => {
+  const listsOf = async (name: string) => (await arm(name)).filter((r) => r.method === 'GET' && /\/firewallRules$/i.test(r.path.split('?')[0]!));
+
+  it('the write waits for the set to show: the state it returns is the new set, read on the third list after the replace', async () => {
+    const fw = createSqlFirewalls({ endpoint: t.emulator.url, credential: t.credential, tls: { ca: t.emulator.caCert }, retry: FAST_RETRY, ownerId: OWNER, operations: { pollIntervalMs: 10, timeoutMs: 5_000 } });
+    const current = await fw.read(ref('sql-slow'));
+    await t.emulator.control.clearRequests();
+    const written = await fw.write(current, { ipRules: [...current.ipRules, '52.1.2.0-52.1.2.9'] });
+    expect(written.ipRules).toContain('52.1.2.0-52.1.2.9');
+    expect(written.ownedByName).toEqual(['52.1.2.0-52.1.2.9']);
+    // One PUT, then lists until the set shows: two still show the old set, the third the new one.
+    expect((await writes('sql-slow')).map((r) => [r.method, r.status])).toEqual([['PUT', 202]]);
+    expect(await listsOf('sql-slow')).toHaveLength(3);
+    expect(await storedRules('sql-slow')).toContainEqual({ name: 'tagwall-team-a-1', startIpAddress: '52.1.2.0', endIpAddress: '52.1.2.9' });
+  });
+
+  it('a sync through it is applied with no false drift, and records the new set: the next run is in-sync with zero writes', async () => {
+    const runs = await targetRuns(t);
+    const config = runs.config([{ resource: serverId('sql-slow'), select: ['AzureDevOps'] }] as never, { ownerId: OWNER } as never);
+    await t.emulator.control.clearRequests();
+    const report = await runs.sync(config);
+    const v = report.vaults[0]!;
+    expect(v, JSON.stringify(v.error)).toMatchObject({ outcome: 'applied', drift: [] });
+    expect(size(minus(await tagSpans('AzureDevOps'), union((await storedRules('sql-slow')).map(ruleSpan))))).toBe(0);
+    await t.emulator.control.clearRequests();
+    const again = await runs.sync(config);
+    expect(again.vaults[0]).toMatchObject({ outcome: 'in-sync', add: [], remove: [], drift: [] });
+    expect(await writes('sql-slow')).toEqual([]);
+  });
+
+  it('a set that does not show within the bound is TARGET_OPERATION_TIMEOUT with the intent kept (it may still land); once it lands, the next run writes nothing', async () => {
+    const runs = await targetRuns(t);
+    const config = runs.config([{ resource: serverId('sql-stuck'), select: ['AzureDevOps'] }] as never, { ownerId: OWNER } as never);
+    // A dry run first, so the timed run does not also load the service tags.
+    await runs.sync(config, { dryRun: true });
+    await t.emulator.control.clearRequests();
+    const started = Date.now();
+    const report = await runs.sync(config, {}, { armOperations: { pollIntervalMs: 20, timeoutMs: 300 } });
+    const v = report.vaults[0]!;
+    expect(v.outcome).toBe('failed');
+    expect(v.error?.code).toBe('TARGET_OPERATION_TIMEOUT');
+    // One replace, and no second one while the first may still land.
+    expect((await writes('sql-stuck')).map((r) => r.method)).toEqual(['PUT']);
+    const stored = await new TargetStateRepository(new RecordFileStore(runs.statePath)).load(ref('sql-stuck'));
+    expect(stored?.record.intent?.add.length).toBeGreaterThan(0);
+    const ended = Date.now();
+    expect(ended - started, 'the run gave up before the set could land').toBeLessThan(2000);
+    // Azure finishes later: the list (as a person's client reads it) then shows the set.
+    // The replace was sent before the run ended, so 2 s after that it has landed.
+    await new Promise((r) => setTimeout(r, Math.max(0, 2050 - (Date.now() - ended))));
+    const listed: string[] = [];
+    for await (const r of person().firewallRules.listByServer(TEST_GROUP, 'sql-stuck')) listed.push(r.name!);
+    expect(listed.filter((n) => n.startsWith('tagwall-team-a-')).length).toBe(stored!.record.intent!.add.length);
+    const rules = await storedRules('sql-stuck');
+    await t.emulator.control.clearRequests();
+    // The intent outlives the write it guards: the next run leaves the server to it, writing nothing.
+    const busy = await runs.sync(config);
+    expect(busy.vaults[0]).toMatchObject({ outcome: 'skipped', reasons: [expect.objectContaining({ code: 'VAULT_BUSY' })] });
+    // Once the intent has expired, the set it announced shows whole: claimed, in step, nothing written.
+    const later = () => new Date(Date.now() + 25 * 60_000);
+    const after = await runs.sync(config, {}, { now: later });
+    expect(after.vaults[0]).toMatchObject({ outcome: 'in-sync', add: [], remove: [], drift: [] });
+    expect(await writes('sql-stuck')).toEqual([]);
+    expect((await storedRules('sql-stuck')).length).toBe(rules.length);
   });
 });

@@ -23,8 +23,12 @@ import { oneOf } from './resource-json.js';
  * rules are not known to refuse them.
  *
  * The replace is atomic: the whole set is checked first, and a refusal changes nothing. Azure
- * answers it 200 or 202 (in progress); the emulator applies it at once and answers 202, so a
- * client that waits for the set to show is exercised. Names compare case-insensitively, as ARM's do.
+ * answers it 200 or 202 (in progress); the emulator answers 202 and applies it at once, unless
+ * the server's seed carries `emulatorReplace: { afterLists, afterMs }`: the set then shows only
+ * after that many more lists of the rules, or that many milliseconds, whichever comes first (as a
+ * replace Azure is still applying), so a client that waits for the set to show is exercised, and
+ * one that gives up. Any other write to the server lands a pending set first (Azure runs a
+ * server's operations in order). Names compare case-insensitively, as ARM's do.
  *
  * A server is stored as ARM returns it plus `firewallRules` (the rules as their own GET returns
  * them); the server's GET leaves that field out, and Resource Graph sees the server, not its rules.
@@ -90,8 +94,42 @@ function checkedSet(stored: StoredResource, rules: readonly RuleBody[]): RuleBod
   return [...rules];
 }
 
-function withRules(stored: StoredResource, rules: readonly RuleBody[]): StoredResource {
-  return { id: stored.id, json: { ...stored.json, firewallRules: rules.map((r) => ruleJson(stored.id, r)) } };
+/** A seed's `emulatorReplace`: how long a replace answered 202 takes to show. The emulator's, never shown as ARM's. */
+interface ReplaceDelay {
+  readonly afterLists?: number;
+  readonly afterMs?: number;
+}
+
+interface SqlRecord extends StoredResource {
+  readonly delay?: ReplaceDelay;
+  /** A replace accepted and not yet showing: its set, when it was taken, and how many lists still show the old one. */
+  readonly pending?: { readonly rules: readonly RuleBody[]; readonly at: number; readonly listsLeft: number };
+}
+
+/** The server with these rules, keeping its delay; a pending replace is done with (landed or overtaken). */
+function withRules(stored: StoredResource, rules: readonly RuleBody[]): SqlRecord {
+  const delay = (stored as SqlRecord).delay;
+  return { id: stored.id, json: { ...stored.json, firewallRules: rules.map((r) => ruleJson(stored.id, r)) }, ...(delay === undefined ? {} : { delay }) };
+}
+
+/** Lands a pending replace whose time is up, or any pending replace when `now` (another write comes). */
+function settled(store: ResourceRequest['store'], stored: SqlRecord, now: boolean): SqlRecord {
+  const pending = stored.pending;
+  if (pending === undefined) return stored;
+  const afterMs = stored.delay?.afterMs;
+  if (!now && (afterMs === undefined || Date.now() - pending.at < afterMs)) return stored;
+  const landed = withRules(stored, pending.rules);
+  store.set(landed);
+  return landed;
+}
+
+function delayOf(raw: unknown, id: string): ReplaceDelay | undefined {
+  if (raw === undefined) return undefined;
+  const count = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isInteger(v) && v >= 0);
+  if (!isRecord(raw) || !count(raw['afterLists']) || !count(raw['afterMs']) || Object.keys(raw).some((k) => k !== 'afterLists' && k !== 'afterMs')) {
+    throw seedError(`${id}: emulatorReplace must be { afterLists?, afterMs? }, non-negative integers`);
+  }
+  return { ...(raw['afterLists'] === undefined ? {} : { afterLists: raw['afterLists'] as number }), ...(raw['afterMs'] === undefined ? {} : { afterMs: raw['afterMs'] as number }) };
 }
 
 function serverOnly(json: Record<string, unknown>): Record<string, unknown> {
@@ -102,7 +140,9 @@ function serverOnly(json: Record<string, unknown>): Record<string, unknown> {
 const RULES_PATH = /^\/firewallrules(?:\/([^/]+))?$/i;
 
 function handle(request: ResourceRequest): ArmReply {
-  const stored = request.store.get(request.id);
+  const found = request.store.get(request.id) as SqlRecord | undefined;
+  // A write lands whatever replace is pending before it; a read sees it once its time is up.
+  let stored = found === undefined ? undefined : settled(request.store, found, request.method !== 'GET');
   if (request.subPath === '') {
     if (request.method !== 'GET') throw new ArmFailure(405, 'MethodNotAllowed', `The emulator serves SQL servers read-only; ${request.method} is not modelled.`);
     if (stored === undefined) throw resourceNotFound(request.id);
@@ -114,13 +154,23 @@ function handle(request: ResourceRequest): ArmReply {
   const rules = rulesOf(stored);
   const name = m[1] === undefined ? undefined : decodeURIComponent(m[1]);
   if (name === undefined) {
-    if (request.method === 'GET') return { status: 200, body: { value: rules.map((r) => ruleJson(stored.id, r)) } };
+    if (request.method === 'GET') {
+      const pending = stored.pending;
+      if (pending !== undefined && pending.listsLeft <= 0) {
+        stored = settled(request.store, stored, true);
+        return { status: 200, body: { value: rulesOf(stored).map((r) => ruleJson(stored!.id, r)) } };
+      }
+      if (pending !== undefined) request.store.set({ ...stored, pending: { ...pending, listsLeft: pending.listsLeft - 1 } } as SqlRecord);
+      return { status: 200, body: { value: rules.map((r) => ruleJson(stored!.id, r)) } };
+    }
     if (request.method !== 'PUT') throw new ArmFailure(405, 'MethodNotAllowed', `The requested method ${request.method} is not allowed for this resource.`);
     // FirewallRules_Replace: the whole set, checked as a whole before anything changes.
     const values = isRecord(request.body) ? request.body['values'] : undefined;
     if (!Array.isArray(values)) throw fail('InvalidServerFirewallRuleResourceRequest', 'The request must carry the rules as values: an array.');
     const next = checkedSet(stored, values.map((v) => rule(v, isRecord(v) ? v['name'] : undefined)));
-    request.store.set(withRules(stored, next));
+    const delay = stored.delay;
+    if (delay === undefined) request.store.set(withRules(stored, next));
+    else request.store.set({ ...stored, pending: { rules: next, at: Date.now(), listsLeft: delay.afterLists ?? Number.MAX_SAFE_INTEGER } } as SqlRecord);
     return { status: 202, body: undefined };
   }
   const at = rules.findIndex((r) => r.name.toLowerCase() === name.toLowerCase());
@@ -145,7 +195,8 @@ const ACCESS = ['Enabled', 'Disabled', 'SecuredByPerimeter'] as const;
 
 function seed(resource: { readonly id: string } & Record<string, unknown>): StoredResource {
   const ref = parseResourceId(resource.id);
-  const { firewallRules, properties, location, tags, id: _id, ...rest } = resource;
+  const { firewallRules, properties, location, tags, emulatorReplace, id: _id, ...rest } = resource;
+  const delay = delayOf(emulatorReplace, resource.id);
   if (Object.keys(rest).length > 0) throw seedError(`${resource.id}: unknown field${Object.keys(rest).length === 1 ? '' : 's'} ${Object.keys(rest).join(', ')}`);
   if (properties !== undefined && !isRecord(properties)) throw seedError(`${resource.id}: properties must be an object`);
   const access = oneOf((properties as Record<string, unknown> | undefined)?.['publicNetworkAccess'] ?? 'Enabled', ACCESS);
@@ -174,7 +225,7 @@ function seed(resource: { readonly id: string } & Record<string, unknown>): Stor
     const rules = ((firewallRules as unknown[] | undefined) ?? []).map((r) => rule(r, isRecord(r) ? r['name'] : undefined));
     // A seed may hold rules whatever publicNetworkAccess says: a server can be closed after its rules were made.
     if (rules.length > SQL_MAX_FIREWALL_RULES) throw fail('TooManyFirewallRules', `${rules.length} firewall rules exceed the maximum of ${SQL_MAX_FIREWALL_RULES} per server.`);
-    return withRules({ id, json }, rules);
+    return withRules({ id, json, ...(delay === undefined ? {} : { delay }) } as SqlRecord, rules);
   } catch (e) {
     throw seedError(`${resource.id}: firewallRules: ${e instanceof Error ? e.message : String(e)}`);
   }

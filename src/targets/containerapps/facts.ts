@@ -36,8 +36,17 @@ export const CONTAINER_APP: FirewallFacts = {
   graph: 'rules',
   // No defaultAction, bypass or publicNetworkAccess on the app: the rules are compared by count (or themselves).
   graphPaths: { rules: 'properties.configuration.ingress.ipSecurityRestrictions', ruleValue: 'ipAddressRange' },
-  // Every rule needs a name, which a template gives; az's access-restriction commands need a rule name tagwall cannot put in a script: no az export.
-  iac: { terraform: 'azurerm_container_app.ingress.ip_security_restriction[].ip_address_range', armRule: { property: 'ipAddressRange', fixed: { action: 'Allow' } } },
+  // Every rule needs a name (IpSecurityRestrictionRule requires name, ipAddressRange and action; so
+  // does Terraform's ip_security_restriction block), so the exports name each one. az's
+  // access-restriction set/remove work by rule name, and the names tagwall's own rules carry in
+  // Azure (tagwall-<owner>-<n>) are not in a plan: no az export.
+  iac: {
+    terraform: 'azurerm_container_app.ingress.ip_security_restriction[] (name, ip_address_range, action)',
+    named: {
+      arm: { address: 'ipAddressRange', fixed: { action: 'Allow' } },
+      terraform: { address: 'ip_address_range', fixed: { action: 'Allow' } },
+    },
+  },
   sdk: '@azure/arm-appcontainers',
   load: async () => (await import('./adapter.js')).createContainerAppFirewalls,
 };

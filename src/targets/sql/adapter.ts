@@ -1,5 +1,5 @@
 import { SqlManagementClient, type FirewallRule } from '@azure/arm-sql';
-import type { TagwallError } from '../../core/errors.js';
+import { TagwallError } from '../../core/errors.js';
 import type { ResourceRef } from '../../core/resource-id.js';
 import { armConnection, classicClientOptions, perSubscription } from '../../arm/client-options.js';
 import { firewallError } from '../../arm/errors.js';
@@ -77,10 +77,21 @@ export function createSqlFirewalls(options: SqlFirewallOptions): FirewallTarget 
         let after = await list(server);
         // 202: Azure is still applying the set. The list shows it once it has; wait for that,
         // within a bound, so the state returned (and recorded) is the set that was written.
+        // (test/targets/sql.test.ts drives both ends with the emulator's emulatorReplace.)
         const until = Date.now() + settleMs;
+        let lists = 1;
         while (status === 202 && !sameSet(values, after) && Date.now() < until) {
           await new Promise((r) => setTimeout(r, pollMs));
           after = await list(server);
+          lists++;
+        }
+        if (status === 202 && !sameSet(values, after)) {
+          // Accepted and not yet showing: Azure may still apply it, so this is not a write that
+          // failed to land (the pass keeps its intent) nor one that landed (no verify against the old set).
+          throw new TagwallError('TARGET_OPERATION_TIMEOUT', `the replace of ${server.name}'s firewall rules, accepted (202), did not show in the rule list within ${settleMs} ms; Azure may still apply it`, {
+            transient: true,
+            values: { timeoutMs: settleMs, polls: lists },
+          });
         }
         return sqlState(server, after, ownerId, current.posture.publicNetworkAccess);
       } catch (e) {

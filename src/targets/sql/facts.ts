@@ -37,8 +37,20 @@ export const SQL_SERVER: FirewallFacts = {
   // The rules are child resources (firewallRules) Resource Graph does not describe; the server is found by its tag.
   graph: 'tags',
   iac: {
-    // One azurerm_mssql_firewall_rule per range (start_ip_address, end_ip_address): the export lists the ranges.
+    // One azurerm_mssql_firewall_rule per range (for_each over the export's named objects).
     terraform: 'azurerm_mssql_firewall_rule.start_ip_address / end_ip_address (one resource per range)',
+    named: {
+      arm: { start: 'startIpAddress', end: 'endIpAddress' },
+      terraform: { start: 'start_ip_address', end: 'end_ip_address' },
+      childType: 'Microsoft.Sql/servers/firewallRules',
+      names: { '0.0.0.0/32': 'AllowAllWindowsAzureIps' },
+    },
+    // One rule at a time (az sql server firewall-rule create/delete), so nobody else's is touched.
+    az: {
+      add: ['az', 'sql', 'server', 'firewall-rule', 'create', '--resource-group', '{group}', '--server', '{name}', '--name', '{rule-name}', '--start-ip-address', '{start}', '--end-ip-address', '{end}'],
+      remove: ['az', 'sql', 'server', 'firewall-rule', 'delete', '--resource-group', '{group}', '--server', '{name}', '--name', '{rule-name}'],
+      list: { command: ['az', 'sql', 'server', 'firewall-rule', 'list', '--resource-group', '{group}', '--server', '{name}'], start: 'startIpAddress', end: 'endIpAddress' },
+    },
   },
   sdk: '@azure/arm-sql',
   load: async () => (await import('./adapter.js')).createSqlFirewalls,
