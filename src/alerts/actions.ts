@@ -143,6 +143,7 @@ export const ACTIONS = {
   ALERT_INVALID: INTERNAL,
   ALERT_CONFIG_INVALID: CONFIG,
   ALERT_WEBHOOK_INVALID: CONFIG,
+  ALERT_CHANNEL_MISSING: CONFIG,
   SYNC_FAILED: person('Some firewalls failed or were refused: each one\'s own code says what to do.'),
   DRIFT_CHECK_FAILED: person('Some firewalls could not be read: each one\'s own code says what to do.'),
   SHARD_MESSAGE_INVALID: person('A queue message is not a tagwall shard: find what else writes to the queue; the message is dropped.'),

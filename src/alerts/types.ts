@@ -27,7 +27,9 @@ export type AlertKind =
   /** Discovery could not read part of its scope, failed, or found the fleet suddenly smaller. */
   | 'discovery'
   /** The Functions host gave up on a fleet shard (its message reached the poison queue): its vaults were not reconciled. */
-  | 'shard-failed';
+  | 'shard-failed'
+  /** `tagwall alerts test`: proves a channel delivers; never remembered, never about a problem. */
+  | 'test';
 
 export const ALERT_KINDS: readonly AlertKind[] = [
   'drift',
@@ -42,6 +44,7 @@ export const ALERT_KINDS: readonly AlertKind[] = [
   'unknown-profile',
   'discovery',
   'shard-failed',
+  'test',
 ];
 
 export type AlertSeverity = 'critical' | 'warning' | 'info';

@@ -149,6 +149,8 @@ export interface DeliveryResult {
   /** The failure might not recur (timeout, network, 5xx, 429): worth trying again next run. */
   readonly transient: boolean;
   readonly error?: string;
+  /** The receiver's last HTTP status, when it answered. */
+  readonly status?: number;
 }
 
 /** What a receiver may accept on a later try: a timeout, 429, or a server failure. */
@@ -189,11 +191,11 @@ export async function postWebhook(settings: WebhookSettings, body: unknown): Pro
     });
     if (res.statusCode >= 200 && res.statusCode < 300) {
       await res.body.dump();
-      return { ok: true, attempts: failed + 1, transient: false };
+      return { ok: true, attempts: failed + 1, transient: false, status: res.statusCode };
     }
     const text = (await res.body.text().catch(() => '')).replace(/\s+/g, ' ').trim().slice(0, 200);
     const transient = retriedStatus(res.statusCode);
-    return { ok: false, attempts: failed, transient, error: `${target}: HTTP ${res.statusCode}${text ? ` ${text}` : ''} ${attempt(failed)}` };
+    return { ok: false, attempts: failed, transient, status: res.statusCode, error: `${target}: HTTP ${res.statusCode}${text ? ` ${text}` : ''} ${attempt(failed)}` };
   } catch (e) {
     const err = e as Error;
     const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError' || /timeout/i.test(err.name + err.message);

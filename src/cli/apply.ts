@@ -12,6 +12,9 @@ export interface ApplyOptions {
   maxAge: number;
   alerts: boolean;
   verbose: boolean;
+  quiet?: boolean;
+  progress?: boolean;
+  format?: 'text' | 'json' | 'markdown';
 }
 
 export const DEFAULT_PLAN_MAX_AGE_MS = 24 * 3_600_000;
@@ -33,12 +36,12 @@ export async function runApplyCommand(file: string, options: ApplyOptions, io: C
     if (!isTagwallError(e)) throw e;
     // The code on stderr, and with --json on stdout, so a pipeline tells an expired plan from a refused target.
     writeLine(io.stderr, `tagwall: ${e.code}: ${describeError(e)}`);
-    if (options.json) writeLine(io.stdout, JSON.stringify({ error: { code: e.code, message: describeError(e) } }));
+    if (options.json || options.format === 'json') writeLine(io.stdout, JSON.stringify({ error: { code: e.code, message: describeError(e) } }));
     return 1;
   }
   if (plan.targets.length === 0) {
-    writeLine(io.stderr, `the plan ${file} has no changes: nothing to apply`);
-    if (options.json) writeLine(io.stdout, JSON.stringify({ dryRun: false, vaults: [] }));
+    if (options.quiet !== true) writeLine(io.stderr, `the plan ${file} has no changes: nothing to apply`);
+    if (options.json || options.format === 'json') writeLine(io.stdout, JSON.stringify({ dryRun: false, vaults: [] }));
     return 0;
   }
   return runSyncCommand(
@@ -51,6 +54,9 @@ export async function runApplyCommand(file: string, options: ApplyOptions, io: C
       vault: plan.targets.map((t) => t.vault),
       alerts: options.alerts,
       verbose: options.verbose,
+      ...(options.quiet === undefined ? {} : { quiet: options.quiet }),
+      ...(options.progress === undefined ? {} : { progress: options.progress }),
+      ...(options.format === undefined ? {} : { format: options.format }),
     },
     io,
     {},

@@ -15,6 +15,8 @@ import { runTags } from './tags.js';
 import type { SyncOptions } from './sync.js';
 import { registerStateCommands } from './state-commands.js';
 import { registerAllow } from './allow.js';
+import type { ApplyOptions } from './apply.js';
+import { alertsOption, outputOptions } from './output-options.js';
 
 const KIND_NAMES = FIREWALL_KINDS.map((k) => k.kind);
 
@@ -243,15 +245,16 @@ export function createProgram(io: CliIO): Command {
     .option('--force', 'override the guards for this run (the report says so)', false)
     .option('--vault <id>', 'only this target, configured or discovered (its full resource ID); repeatable', collect)
     .option('--subscription <id>', 'only targets in this subscription (discovery asks Resource Graph for it alone); repeatable', collect)
-    .option('--no-alerts', 'do not send or preview alerts')
+    .option('--no-alerts', 'do not send or preview alerts (the same as --alerts none)')
     .option('--deadline <duration>', 'start no target after this long (e.g. 90s, 8m, 1h); the rest are skipped (DEADLINE) and go first next run', parseDuration)
-    .option('--verbose', 'log more on stderr', false)
+    .option('--verbose', 'log more on stderr: each HTTP request\'s method, target, status and time', false)
     .option('--out <file>', 'with --dry-run: write the plan (each target\'s base and exact write) for review, to apply with `tagwall apply FILE`')
     .addHelpText(
       'after',
       '\nExit codes: 0 nothing failed or was refused; 1 a target failed or was refused, or the input was bad;\n' +
         '2 (only with --detailed-exitcode) nothing failed, and a dry run has changes pending or a target drifted.',
-    )
+    );
+  alertsOption(outputOptions(program.commands.at(-1)!))
     .action(async (opts: SyncOptions) => {
       // Loaded on demand: the Azure SDKs cost more start-up time than a whole `plan`.
       const { runSyncCommand } = await import('./sync.js');
@@ -266,9 +269,10 @@ export function createProgram(io: CliIO): Command {
     .option('--max-age <duration>', 'refuse a plan older than this (PLAN_EXPIRED), e.g. 30m, 8h', parseDuration, 24 * 3_600_000)
     .option('--json', 'print one JSON object on stdout', false)
     .option('--no-alerts', 'do not send alerts')
-    .option('--verbose', 'log more on stderr', false)
-    .addHelpText('after', '\nExit codes: 0 every target in the plan written (or already as planned); 1 a target refused (PLAN_STALE, ...) or failed, or the plan is expired or invalid.')
-    .action(async (file: string, opts: { config?: string; maxAge: number; json: boolean; alerts: boolean; verbose: boolean }) => {
+    .option('--verbose', 'log more on stderr: each HTTP request\'s method, target, status and time', false)
+    .addHelpText('after', '\nExit codes: 0 every target in the plan written (or already as planned); 1 a target refused (PLAN_STALE, ...) or failed, or the plan is expired or invalid.');
+  outputOptions(program.commands.at(-1)!)
+    .action(async (file: string, opts: ApplyOptions) => {
       const { runApplyCommand } = await import('./apply.js');
       const code = await runApplyCommand(file, opts, io);
       if (code !== 0) throw new ExitCode(code);
@@ -278,6 +282,20 @@ export function createProgram(io: CliIO): Command {
     throw new ExitCode(code);
   });
   registerAllow(program, io, (code) => new ExitCode(code));
+
+  program
+    .command('alerts')
+    .description('Alert channels.')
+    .command('test')
+    .description('Send one test notification through each configured alert channel (the webhook) and report each answer; nothing is remembered, so no real alert is resolved or held back.')
+    .option('--config <file>', 'configuration file (default: as for sync)')
+    .option('--json', 'print one JSON object on stdout', false)
+    .addHelpText('after', '\nExit codes: 0 every channel took the notification; 1 a channel failed, or none is configured (ALERT_CHANNEL_MISSING).')
+    .action(async (opts: { config?: string; json: boolean }) => {
+      const { runAlertsTest } = await import('./alerts-test.js');
+      const code = await runAlertsTest(opts, io);
+      if (code !== 0) throw new ExitCode(code);
+    });
 
   program
     .command('emulator')

@@ -142,6 +142,7 @@ export type ErrorCode =
   | 'ALERT_INVALID'
   | 'ALERT_CONFIG_INVALID'
   | 'ALERT_WEBHOOK_INVALID'
+  | 'ALERT_CHANNEL_MISSING'
   // Runs as a whole (what a Functions invocation fails with).
   | 'SYNC_FAILED'
   | 'DRIFT_CHECK_FAILED'

@@ -75,7 +75,7 @@ describe('webhook delivery', () => {
     const r = await receive((n) => (n === 0 ? { status: 500, body: 'try later' } : { status: 200 }));
     const settings = webhookSettings({ url: r.url, format: 'generic', retryDelayMs: 10 });
     const outcome = await postWebhook(settings, { hello: 'world' });
-    expect(outcome).toEqual({ ok: true, attempts: 2, transient: false });
+    expect(outcome).toEqual({ ok: true, attempts: 2, transient: false, status: 200 });
     expect(r.requests).toHaveLength(2);
     expect(r.requests[0]!.body).toBe(r.requests[1]!.body);
     expect(JSON.parse(r.requests[1]!.body)).toEqual({ hello: 'world' });
@@ -94,7 +94,7 @@ describe('webhook delivery', () => {
     const r = await receive((n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1.5' } } : { status: 200 }));
     const started = Date.now();
     const outcome = await postWebhook(webhookSettings({ url: r.url, format: 'generic', retryDelayMs: 50 }), {});
-    expect(outcome).toEqual({ ok: true, attempts: 2, transient: false });
+    expect(outcome).toEqual({ ok: true, attempts: 2, transient: false, status: 200 });
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
