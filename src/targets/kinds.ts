@@ -15,6 +15,7 @@ import { AKS_CLUSTER } from './aks/facts.js';
 import { CONTAINER_APP } from './containerapps/facts.js';
 import { SQL_SERVER } from './sql/facts.js';
 import { POSTGRESQL_FLEXIBLE } from './postgresql-flexible/facts.js';
+import { MYSQL_FLEXIBLE } from './mysql-flexible/facts.js';
 
 /** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
 export const FIREWALL_KINDS: readonly FirewallFacts[] = [
@@ -31,6 +32,7 @@ export const FIREWALL_KINDS: readonly FirewallFacts[] = [
   CONTAINER_APP,
   SQL_SERVER,
   POSTGRESQL_FLEXIBLE,
+  MYSQL_FLEXIBLE,
 ];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));

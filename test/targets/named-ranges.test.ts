@@ -29,6 +29,7 @@ interface KindRow {
 
 const KINDS: readonly KindRow[] = [
   { kind: 'postgresql-flexible', resourceType: 'Microsoft.DBforPostgreSQL/flexibleServers', apiVersion: '2025-08-01', fields: { start: 'startIpAddress', end: 'endIpAddress' }, closed: { publicNetworkAccess: 'Disabled' } },
+  { kind: 'mysql-flexible', resourceType: 'Microsoft.DBforMySQL/flexibleServers', apiVersion: '2021-05-01', fields: { start: 'startIpAddress', end: 'endIpAddress' }, closed: { publicNetworkAccess: 'Disabled' } },
 ];
 
 const OWNER = 'team-a';

@@ -10,6 +10,7 @@ import { AKS_MODEL } from './aks.js';
 import { CONTAINER_APP_MODEL } from './containerapps.js';
 import { SQL_MODEL } from './sql.js';
 import { POSTGRESQL_FLEXIBLE_MODEL } from './postgresql-flexible.js';
+import { MYSQL_FLEXIBLE_MODEL } from './mysql-flexible.js';
 
 /** The emulator's models of the firewall kinds besides Key Vault, one line per kind. */
 export const RESOURCE_MODELS: readonly ResourceModel[] = [
@@ -24,4 +25,5 @@ export const RESOURCE_MODELS: readonly ResourceModel[] = [
   CONTAINER_APP_MODEL,
   SQL_MODEL,
   POSTGRESQL_FLEXIBLE_MODEL,
+  MYSQL_FLEXIBLE_MODEL,
 ];
