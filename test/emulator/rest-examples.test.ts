@@ -391,6 +391,60 @@ describe('Azure SQL: FirewallRules_ListByServer and FirewallRules_Replace (Firew
   });
 });
 
+describe.each([
+  { kind: 'postgresql-flexible', type: 'Microsoft.DBforPostgreSQL/flexibleServers', apiVersion: '2025-08-01', get: 'FirewallRuleGet', list: 'FirewallRuleListByServer' },
+  { kind: 'mysql-flexible', type: 'Microsoft.DBforMySQL/flexibleServers', apiVersion: '2021-05-01', get: 'FirewallRuleGet', list: 'FirewallRulesListByServer', create: 'FirewallRuleCreate', remove: 'FirewallRuleDelete' },
+])('$type: FirewallRules_Get, _ListByServer (and _CreateOrUpdate, _Delete where the index has them)', ({ kind, type, apiVersion, get, list, create, remove }) => {
+  const serverOf = (p: Json) => `/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroupName}/providers/${type}/${p.serverName}`;
+  const rulesOf = (value: Json[]) => value.map((r: Json) => ({ name: r.name, startIpAddress: r.properties.startIpAddress, endIpAddress: r.properties.endIpAddress }));
+  // The requests go at the api-version the SDK sends (SOURCES.md: PostgreSQL's examples are older versions of the same shape).
+  const at = api(apiVersion);
+
+  it('lists and gets the rules as the examples do (the list on one page: its nextLink points to a page it never shows)', async () => {
+    const ex = example(kind, list);
+    const answer = ex.responses['200'].body.value;
+    const server = serverOf(ex.parameters);
+    await t.reset({ vaults: [], resources: [{ id: server, firewallRules: rulesOf(answer) }] });
+    const res = await t.fetch('GET', `${server}/firewallRules${at}`);
+    expect(listed(ex)).toContain(res.status);
+    expect(res.json.value.map((r: Json) => ({ id: r.id, name: r.name, type: r.type, properties: r.properties }))).toEqual(answer);
+    const one = example(kind, get);
+    const body = one.responses['200'].body;
+    const got = await t.fetch('GET', `${server}/firewallRules/${one.parameters.firewallRuleName}${at}`);
+    expect(got.status).toBe(200);
+    // PostgreSQL's Get example names a single server (`/servers/`) in its ID with the flexible type: name, type and properties are compared.
+    expect({ name: got.json.name, type: got.json.type, properties: got.json.properties }).toEqual({ name: body.name, type: body.type, properties: body.properties });
+  });
+
+  it('the adapter reads the example list: ranges as a.b.c.d-e.f.g.h, none of them tagwall\'s', async () => {
+    const ex = example(kind, list);
+    const server = serverOf(ex.parameters);
+    await t.reset({ vaults: [], resources: [{ id: server, firewallRules: rulesOf(ex.responses['200'].body.value) }] });
+    const state = await readWithAdapter(server);
+    expect(state.ipRules.slice().sort()).toEqual(ex.responses['200'].body.value.map((r: Json) => `${r.properties.startIpAddress}-${r.properties.endIpAddress}`).sort());
+    expect(state.ownedByName).toEqual([]);
+  });
+
+  it.skipIf(create === undefined)('answers the create and the delete with statuses the examples list, the rule then as the create example\'s answer', async () => {
+    const ex = example(kind, create!);
+    const server = serverOf(ex.parameters);
+    await t.reset({ vaults: [], resources: [{ id: server }] });
+    const path = `${server}/firewallRules/${ex.parameters.firewallRuleName}${api(ex.parameters['api-version'])}`;
+    const put = await t.fetch('PUT', path, { body: ex.parameters.parameters });
+    expect(listed(ex)).toContain(put.status);
+    // 202: the example's headers are an Azure-AsyncOperation and a Location, which the emulator's answer carries too.
+    expect(Object.keys(ex.responses['202'].headers).map((h) => h.toLowerCase()).every((h) => put.headers[h] !== undefined)).toBe(true);
+    expect(await settle(String(put.headers['azure-asyncoperation']))).toBe('Succeeded');
+    const body = ex.responses['201'].body;
+    const got = await t.fetch('GET', path);
+    expect({ id: got.json.id, name: got.json.name, type: got.json.type, properties: got.json.properties }).toEqual(body);
+    const del = example(kind, remove!);
+    const gone = await t.fetch('DELETE', `${serverOf(del.parameters)}/firewallRules/${del.parameters.firewallRuleName}${api(del.parameters['api-version'])}`);
+    expect(listed(del)).toContain(gone.status);
+    expect((await t.fetch('GET', path)).status).toBe(404);
+  });
+});
+
 describe('Resource Graph: Resources (ResourcesBasicQuery.json, ResourcesMgBasicQuery.json, 2021-03-01)', () => {
   const basic = example('resourcegraph', 'ResourcesBasicQuery');
   const subscription = basic.parameters.query.subscriptions[0] as string;

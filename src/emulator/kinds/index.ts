@@ -9,6 +9,8 @@ import { SEARCH_MODEL } from './search.js';
 import { AKS_MODEL } from './aks.js';
 import { CONTAINER_APP_MODEL } from './containerapps.js';
 import { SQL_MODEL } from './sql.js';
+import { POSTGRESQL_FLEXIBLE_MODEL } from './postgresql-flexible.js';
+import { MYSQL_FLEXIBLE_MODEL } from './mysql-flexible.js';
 
 /** The emulator's models of the firewall kinds besides Key Vault, one line per kind. */
 export const RESOURCE_MODELS: readonly ResourceModel[] = [
@@ -22,4 +24,6 @@ export const RESOURCE_MODELS: readonly ResourceModel[] = [
   AKS_MODEL,
   CONTAINER_APP_MODEL,
   SQL_MODEL,
+  POSTGRESQL_FLEXIBLE_MODEL,
+  MYSQL_FLEXIBLE_MODEL,
 ];

@@ -49,6 +49,9 @@ export async function write(
     const failed = ended(target, 'failed', plan, { error: errorOf(e) });
     // Azure refused the write outright: nothing changed.
     if (refusedOutright(e)) return { ...failed, record: withdraw };
+    // Named rules written one by one that failed part-way (targets/named-range-firewall.ts): their
+    // names say whose they are, so the record stays as it was and the next run reads what landed.
+    if (isTagwallError(e) && e.values.partial === true) return { ...failed, record: withdraw };
     // A 5xx, a timeout or a dropped connection may have landed or not: one read tells.
     const landing = await readLanding(() => ctx.deps.firewalls.read(target.resource), announced.intent, e);
     if (landing.verdict === 'not-landed') return { ...failed, record: withdraw };
