@@ -10,6 +10,8 @@ interface Held {
   readonly id: string;
   readonly spec: FaultSpec;
   remaining: number | 'always';
+  /** Matching requests still to let through before the fault hits (a respond fault's `skip`). */
+  skip: number;
 }
 
 export type RequestTarget =
@@ -51,7 +53,7 @@ export class FaultBook {
 
   add(spec: FaultSpec): string {
     const id = randomUUID();
-    this.#held.push({ id, spec, remaining: spec.times ?? 1 });
+    this.#held.push({ id, spec, remaining: spec.times ?? 1, skip: spec.kind === 'respond' ? (spec.skip ?? 0) : 0 });
     return id;
   }
 
@@ -71,6 +73,10 @@ export class FaultBook {
   take(kind: FaultSpec['kind'], target: RequestTarget): FaultSpec | undefined {
     const held = this.#held.find((h) => h.spec.kind === kind && this.#applies(h.spec, target));
     if (held === undefined) return undefined;
+    if (held.skip > 0) {
+      held.skip -= 1;
+      return undefined;
+    }
     if (held.remaining !== 'always') {
       held.remaining -= 1;
       if (held.remaining <= 0) this.#held = this.#held.filter((h) => h !== held);

@@ -157,6 +157,8 @@ const respondFaultSchema = z.strictObject({
   retryAfterMs: z.number().int().nonnegative().optional(),
   delayMs: z.number().int().nonnegative().optional(),
   times: timesSchema.optional(),
+  /** Matching requests let through before the fault hits (a write of several requests failing part-way). */
+  skip: z.number().int().nonnegative().optional(),
 });
 
 const delayFaultSchema = z.strictObject({

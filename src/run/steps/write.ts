@@ -64,6 +64,8 @@ export async function write(
 function refusedOutright(e: unknown): boolean {
   if (!isTagwallError(e)) return false;
   if (e.values.notSent === true) return true;
+  // A write of several requests that failed after some of them: something changed (named-range-firewall.ts).
+  if (e.values.partial === true) return false;
   const status = e.values.status;
   return typeof status === 'number' && status >= 400 && status < 500 && status !== 408;
 }
