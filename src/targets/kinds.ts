@@ -14,6 +14,8 @@ import { AI_SEARCH } from './search/facts.js';
 import { AKS_CLUSTER } from './aks/facts.js';
 import { CONTAINER_APP } from './containerapps/facts.js';
 import { SQL_SERVER } from './sql/facts.js';
+import { SYNAPSE_WORKSPACE } from './synapse/facts.js';
+import { REDIS_CACHE } from './redis/facts.js';
 
 /** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
 export const FIREWALL_KINDS: readonly FirewallFacts[] = [
@@ -29,6 +31,8 @@ export const FIREWALL_KINDS: readonly FirewallFacts[] = [
   AKS_CLUSTER,
   CONTAINER_APP,
   SQL_SERVER,
+  SYNAPSE_WORKSPACE,
+  REDIS_CACHE,
 ];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));

@@ -9,6 +9,8 @@ import { SEARCH_MODEL } from './search.js';
 import { AKS_MODEL } from './aks.js';
 import { CONTAINER_APP_MODEL } from './containerapps.js';
 import { SQL_MODEL } from './sql.js';
+import { SYNAPSE_MODEL } from './synapse.js';
+import { REDIS_MODEL } from './redis.js';
 
 /** The emulator's models of the firewall kinds besides Key Vault, one line per kind. */
 export const RESOURCE_MODELS: readonly ResourceModel[] = [
@@ -22,4 +24,6 @@ export const RESOURCE_MODELS: readonly ResourceModel[] = [
   AKS_MODEL,
   CONTAINER_APP_MODEL,
   SQL_MODEL,
+  SYNAPSE_MODEL,
+  REDIS_MODEL,
 ];
