@@ -34,13 +34,15 @@ interface KindRow {
   readonly switch: boolean;
   /** The most rules the API holds, where it refuses more. */
   readonly capacity?: number;
+  /** Whether a rule's PUT and DELETE are long-running operations. */
+  readonly longRunning: boolean;
 }
 
 const KINDS: readonly KindRow[] = [
   // IpFirewallRules_CreateOrUpdate and _Delete: long-running, 202. Names: no <>*%&:\/?, not ending with '.'.
-  { kind: 'synapse', resourceType: 'Microsoft.Synapse/workspaces', apiVersion: '2021-06-01', fields: { start: 'startIpAddress', end: 'endIpAddress' }, ruleName: (o, n) => `tagwall-${o}-${n}`, created: 202, deleted: 202, goodName: 'my-rule.v2', badName: 'trailing.', switch: false, capacity: 128 },
+  { kind: 'synapse', resourceType: 'Microsoft.Synapse/workspaces', apiVersion: '2021-06-01', fields: { start: 'startIpAddress', end: 'endIpAddress' }, ruleName: (o, n) => `tagwall-${o}-${n}`, created: 202, deleted: 202, goodName: 'my-rule.v2', badName: 'trailing.', switch: false, capacity: 128, longRunning: true },
   // FirewallRules_CreateOrUpdate 201/200 and _Delete 200: synchronous. Names: letters, digits, underscores.
-  { kind: 'redis', resourceType: 'Microsoft.Cache/redis', apiVersion: '2024-11-01', fields: { start: 'startIP', end: 'endIP' }, ruleName: (o, n) => `tagwall_${o.replace(/-/g, '_')}_${n}`, created: 201, deleted: 200, goodName: 'my_rule_2', badName: 'my-rule', switch: true },
+  { kind: 'redis', resourceType: 'Microsoft.Cache/redis', apiVersion: '2024-11-01', fields: { start: 'startIP', end: 'endIP' }, ruleName: (o, n) => `tagwall_${o.replace(/-/g, '_')}_${n}`, created: 201, deleted: 200, goodName: 'my_rule_2', badName: 'my-rule', switch: true, longRunning: false },
 ];
 
 const OWNER = 'team-a';
@@ -176,6 +178,14 @@ describe.each(KINDS.map((k) => [k.kind, k] as const))('%s', (_name, row) => {
       expect(stored.map((r) => r.start)).toContain('52.11.0.0');
       expect(stored.map((r) => r.start)).not.toContain(at(0));
       expect(stored.map((r) => r.start)).not.toContain(at(1));
+    });
+
+    it.runIf(row.longRunning)('a long-running rule write that ends Failed is TARGET_OPERATION_FAILED, and changed nothing', async () => {
+      await t.reset({ vaults: [], resources: [{ id: serverId('fw-main'), firewallRules: [OFFICE], emulatorOperation: { durationMs: 30, fail: { code: 'InternalServerError', message: 'An unexpected error occured while processing the request.' } } }] });
+      const target = await firewalls();
+      const e = await failure(target.write(await target.read(ref('fw-main')), { ipRules: ['145.14.56.20-145.14.56.29', '52.7.1.0-52.7.1.255'] }));
+      expect(e).toMatchObject({ code: 'TARGET_OPERATION_FAILED', values: { azureCode: 'InternalServerError' } });
+      expect(await storedRules('fw-main')).toEqual([{ name: 'office', start: '145.14.56.20', end: '145.14.56.29' }]);
     });
 
     it('refuses, sending nothing, a list that would drop someone else\'s rule or make tagwall own the 0.0.0.0 entry', async () => {
