@@ -16,6 +16,8 @@ import { CONTAINER_APP } from './containerapps/facts.js';
 import { SQL_SERVER } from './sql/facts.js';
 import { POSTGRESQL_FLEXIBLE } from './postgresql-flexible/facts.js';
 import { MYSQL_FLEXIBLE } from './mysql-flexible/facts.js';
+import { SYNAPSE_WORKSPACE } from './synapse/facts.js';
+import { REDIS_CACHE } from './redis/facts.js';
 
 /** Every kind tagwall can keep in step, by resource type (ARM types compare case-insensitively). */
 export const FIREWALL_KINDS: readonly FirewallFacts[] = [
@@ -33,6 +35,8 @@ export const FIREWALL_KINDS: readonly FirewallFacts[] = [
   SQL_SERVER,
   POSTGRESQL_FLEXIBLE,
   MYSQL_FLEXIBLE,
+  SYNAPSE_WORKSPACE,
+  REDIS_CACHE,
 ];
 
 const byType = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k]));

@@ -4,6 +4,7 @@ import { parseResourceId } from '../../src/core/resource-id.js';
 import type { FirewallState } from '../../src/targets/firewall.js';
 import { FIREWALL_KINDS } from '../../src/targets/kinds.js';
 import { FAST_RETRY, useTestEmulator, type TestEmulator } from '../helpers/emulator.js';
+import { ruleNameOf } from '../../src/targets/redis/adapter.js';
 
 /**
  * The emulator checked against Microsoft rather than against itself: each test takes one of the
@@ -442,6 +443,87 @@ describe.each([
     const gone = await t.fetch('DELETE', `${serverOf(del.parameters)}/firewallRules/${del.parameters.firewallRuleName}${api(del.parameters['api-version'])}`);
     expect(listed(del)).toContain(gone.status);
     expect((await t.fetch('GET', path)).status).toBe(404);
+describe('Synapse: IpFirewallRules_CreateOrUpdate, _Get and _Delete (CreateIpFirewallRule.json, GetIpFirewallRule.json, DeleteIpFirewallRule.json, 2021-06-01)', () => {
+  const create = example('synapse', 'CreateIpFirewallRule');
+  const get = example('synapse', 'GetIpFirewallRule');
+  const remove = example('synapse', 'DeleteIpFirewallRule');
+  const workspaceOf = (p: Json) => `/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroupName}/providers/Microsoft.Synapse/workspaces/${p.workspaceName}`;
+  const ruleOf = (body: Json) => ({ name: body.name, startIpAddress: body.properties.startIpAddress, endIpAddress: body.properties.endIpAddress });
+  const shapeOf = (body: Json) => ({ id: body.id, name: body.name, type: body.type, startIpAddress: body.properties.startIpAddress, endIpAddress: body.properties.endIpAddress });
+
+  it('answers the PUT as the example lists (a long-running 202), and the rule then reads as the Get example answers it', async () => {
+    const workspace = workspaceOf(create.parameters);
+    await t.reset({ vaults: [], resources: [{ id: workspace, firewallRules: [] }] });
+    const version = api(create.parameters['api-version']);
+    const res = await t.fetch('PUT', `${workspace}/firewallRules/${create.parameters.ruleName}${version}`, { body: create.parameters.ipFirewallRuleInfo });
+    expect(listed(create)).toContain(res.status);
+    expect(await settle(res.headers['azure-asyncoperation'] as string)).toBe('Succeeded');
+    const after = await t.fetch('GET', `${workspace}/firewallRules/${get.parameters.ruleName}${api(get.parameters['api-version'])}`);
+    expect(listed(get)).toContain(after.status);
+    // provisioningState is not modelled (the create example answers Provisioning, the get Succeeded).
+    expect(shapeOf(after.json)).toEqual(shapeOf(get.responses['200'].body));
+  });
+
+  it('the adapter reads the example rule as a range, not tagwall\'s', async () => {
+    const workspace = workspaceOf(get.parameters);
+    await t.reset({ vaults: [], resources: [{ id: workspace, firewallRules: [ruleOf(get.responses['200'].body)] }] });
+    const state = await readWithAdapter(workspace);
+    const p = get.responses['200'].body.properties;
+    expect(state.ipRules).toEqual([`${p.startIpAddress}-${p.endIpAddress}`]);
+    expect(state.ownedByName).toEqual([]);
+  });
+
+  it('answers the DELETE as the example lists, and the rule is gone', async () => {
+    const workspace = workspaceOf(remove.parameters);
+    await t.reset({ vaults: [], resources: [{ id: workspace, firewallRules: [ruleOf(remove.responses['200'].body)] }] });
+    const version = api(remove.parameters['api-version']);
+    const res = await t.fetch('DELETE', `${workspace}/firewallRules/${remove.parameters.ruleName}${version}`);
+    expect(listed(remove)).toContain(res.status);
+    if (res.status === 202) expect(await settle(res.headers['azure-asyncoperation'] as string)).toBe('Succeeded');
+    expect((await t.fetch('GET', `${workspace}/firewallRules${version}`)).json.value).toEqual([]);
+  });
+});
+
+describe('Azure Cache for Redis: FirewallRules_List and _CreateOrUpdate (RedisCacheFirewallRulesList.json, RedisCacheFirewallRuleCreate.json, 2024-11-01)', () => {
+  const list = example('redis', 'RedisCacheFirewallRulesList');
+  const create = example('redis', 'RedisCacheFirewallRuleCreate');
+  const cacheOf = (p: Json) => `/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroupName}/providers/Microsoft.Cache/redis/${p.cacheName}`;
+  const rulesOf = (value: Json[]) => value.map((r: Json) => ({ name: r.name, startIP: r.properties.startIP, endIP: r.properties.endIP }));
+  // The examples spell the type Microsoft.Cache/Redis; ARM resource types compare case-insensitively.
+  const shapeOf = (r: Json) => ({ id: r.id.toLowerCase(), name: r.name, type: r.type.toLowerCase(), properties: r.properties });
+
+  it('lists the rules as the example does', async () => {
+    const cache = cacheOf(list.parameters);
+    const answer = list.responses['200'].body.value;
+    await t.reset({ vaults: [], resources: [{ id: cache, firewallRules: rulesOf(answer) }] });
+    const res = await t.fetch('GET', `${cache}/firewallRules${api(list.parameters['api-version'])}`);
+    expect(listed(list)).toContain(res.status);
+    expect(res.json.value.map(shapeOf)).toEqual(answer.map(shapeOf));
+  });
+
+  it('the adapter reads the example list: ranges, none of them tagwall\'s, and the cache closed (it has rules)', async () => {
+    const cache = cacheOf(list.parameters);
+    const answer = list.responses['200'].body.value;
+    await t.reset({ vaults: [], resources: [{ id: cache, firewallRules: rulesOf(answer) }] });
+    const state = await readWithAdapter(cache);
+    expect(state.ipRules.slice().sort()).toEqual(answer.map((r: Json) => `${r.properties.startIP}-${r.properties.endIP}`).sort());
+    expect(state.ownedByName).toEqual([]);
+    expect(state.posture.defaultAction).toBe('Deny');
+  });
+
+  it('answers the PUT as the example lists (200 or 201), and the rule then reads as the example answers it', async () => {
+    const cache = cacheOf(create.parameters);
+    await t.reset({ vaults: [], resources: [{ id: cache, firewallRules: [] }] });
+    const version = api(create.parameters['api-version']);
+    const res = await t.fetch('PUT', `${cache}/firewallRules/${create.parameters.ruleName}${version}`, { body: create.parameters.parameters });
+    expect(listed(create)).toContain(res.status);
+    const answer = create.responses[String(res.status)].body;
+    expect(res.json.properties).toEqual(answer.properties);
+    expect(res.json.id.toLowerCase()).toBe(answer.id.toLowerCase());
+    // The example answers the name as cache1/rule1 where its list answers rule1: both are the ID's last segment, as the adapter reads it.
+    expect(ruleNameOf(res.json)).toBe(ruleNameOf(answer));
+    expect(ruleNameOf(answer)).toBe(create.parameters.ruleName);
+    expect(ruleNameOf({ name: answer.name })).toBe(create.parameters.ruleName);
   });
 });
 

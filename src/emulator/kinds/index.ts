@@ -11,6 +11,8 @@ import { CONTAINER_APP_MODEL } from './containerapps.js';
 import { SQL_MODEL } from './sql.js';
 import { POSTGRESQL_FLEXIBLE_MODEL } from './postgresql-flexible.js';
 import { MYSQL_FLEXIBLE_MODEL } from './mysql-flexible.js';
+import { SYNAPSE_MODEL } from './synapse.js';
+import { REDIS_MODEL } from './redis.js';
 
 /** The emulator's models of the firewall kinds besides Key Vault, one line per kind. */
 export const RESOURCE_MODELS: readonly ResourceModel[] = [
@@ -26,4 +28,6 @@ export const RESOURCE_MODELS: readonly ResourceModel[] = [
   SQL_MODEL,
   POSTGRESQL_FLEXIBLE_MODEL,
   MYSQL_FLEXIBLE_MODEL,
+  SYNAPSE_MODEL,
+  REDIS_MODEL,
 ];
