@@ -443,6 +443,9 @@ describe.each([
     const gone = await t.fetch('DELETE', `${serverOf(del.parameters)}/firewallRules/${del.parameters.firewallRuleName}${api(del.parameters['api-version'])}`);
     expect(listed(del)).toContain(gone.status);
     expect((await t.fetch('GET', path)).status).toBe(404);
+  });
+});
+
 describe('Synapse: IpFirewallRules_CreateOrUpdate, _Get and _Delete (CreateIpFirewallRule.json, GetIpFirewallRule.json, DeleteIpFirewallRule.json, 2021-06-01)', () => {
   const create = example('synapse', 'CreateIpFirewallRule');
   const get = example('synapse', 'GetIpFirewallRule');
