@@ -36,18 +36,28 @@ interface Solved {
   readonly left: Solved | null;
   readonly right: Solved | null;
   readonly part: Partition | null;
-  readonly pref: Cidr | null;
-  /** Budget k's entries are start[k] .. start[k+1]-1: excess ascending, changes strictly descending. */
-  readonly start: Int32Array;
-  readonly e: Float64Array;
-  readonly c: Int32Array;
+  readonly pref: { readonly block: Cidr; readonly cost: number } | null;
+  /** The least excess with at most k rules (the plain DP's f), k = 0..size. */
+  readonly least: Float64Array;
+  /** The least excess of the rest of the tree when this node gets budget k (Infinity: it cannot). */
+  outside?: Float64Array;
+  /**
+   * Budget k's new entries are start[k] .. start[k+1]-1, excess ascending: the frontier with at
+   * most k rules is the non-dominated entries of cells 0..k, so each combination of the children's
+   * entries is made once, at the sum of their budgets, not again for every larger budget.
+   */
+  start?: Int32Array;
+  e?: Float64Array;
+  c?: Int32Array;
   /** SINGLE, KEPT, PREF, PART, or a split's left budget. */
-  readonly how: Int32Array;
+  how?: Int32Array;
   /** A split's right budget, or a partition's budget. */
-  readonly r: Int32Array;
+  r?: Int32Array;
   /** A split's entries in the children's arrays. */
-  readonly li: Int32Array;
-  readonly ri: Int32Array;
+  li?: Int32Array;
+  ri?: Int32Array;
+  /** The frontier with at most `size` rules, as indices of entries. */
+  top?: readonly number[];
 }
 
 interface Context {
@@ -89,16 +99,13 @@ class Columns {
     this.li.push(li);
     this.ri.push(ri);
   }
-  clear(): void {
-    this.e.length = this.c.length = this.how.length = this.r.length = this.li.length = this.ri.length = 0;
+  truncate(n: number): void {
+    this.e.length = this.c.length = this.how.length = this.r.length = this.li.length = this.ri.length = n;
   }
 }
 
-function cellMin(s: Solved, k: number): number {
-  return s.start[k]! < s.start[k + 1]! ? s.e[s.start[k]!]! : Infinity;
-}
-
-function solveNode(node: TrieNode, parentLength: number, x: Context): Solved {
+/** First pass, bottom up: each node's candidates and the plain least excess per budget. */
+function prepare(node: TrieNode, parentLength: number, x: Context): Solved {
   const leaf = node.left === null || node.right === null;
   let left: Solved | null = null;
   let right: Solved | null = null;
@@ -108,100 +115,216 @@ function solveNode(node: TrieNode, parentLength: number, x: Context): Solved {
     part = partitionOf(node, x.churn, x.budget);
     size = Math.min(x.budget, Math.max(node.maxRules, part === null ? 0 : part.cost.length - 1));
   } else {
-    left = solveNode(node.left!, node.length, x);
-    right = solveNode(node.right!, node.length, x);
-    size = Math.min(x.budget, left.start.length - 2 + right.start.length - 2);
+    left = prepare(node.left!, node.length, x);
+    right = prepare(node.right!, node.length, x);
+    size = Math.min(x.budget, left.least.length - 1 + right.least.length - 1);
   }
-  const ls = left === null ? -1 : left.start.length - 2;
-  const rs = right === null ? -1 : right.start.length - 2;
-  const pref = preferredOnChain(node, parentLength, x);
-
-  // The least excess with at most k rules: the plain DP over the children's frontiers' heads.
   const least = new Float64Array(size + 1).fill(Infinity);
   if (node.kept !== null) least[0] = node.keptExcess;
   if (node.single !== null && size >= 1) least[1] = Math.min(least[1]!, node.singleExcess);
   if (part !== null) for (let k = 0; k < part.cost.length && k <= size; k++) if (part.cost[k] !== Infinity) least[k] = 0;
-  const rightMin = new Float64Array(rs + 1);
-  for (let b = 0; b <= rs; b++) rightMin[b] = cellMin(right!, b);
-  for (let a = 0; a <= ls; a++) {
-    const la = cellMin(left!, a);
-    if (la === Infinity) continue;
-    for (let b = 0; b <= rs && a + b <= size; b++) if (la + rightMin[b]! < least[a + b]!) least[a + b] = la + rightMin[b]!;
+  if (left !== null && right !== null) {
+    const [fl, fr] = [left.least, right.least];
+    for (let a = 0; a < fl.length; a++) {
+      const la = fl[a]!;
+      if (la === Infinity) continue;
+      for (let b = 0; b < fr.length && a + b <= size; b++) if (la + fr[b]! < least[a + b]!) least[a + b] = la + fr[b]!;
+    }
   }
   for (let k = 1; k <= size; k++) if (least[k - 1]! < least[k]!) least[k] = least[k - 1]!;
+  return { node, left, right, part, pref: preferredOnChain(node, parentLength, x), least };
+}
 
+/**
+ * Second pass, top down: outside[k], the least excess of everything but this node when it gets
+ * budget k and the rest of the budget goes elsewhere. A part of a cover within the global bound
+ * admits at most OPT + ε - outside[k]: a far tighter bound than f(v, k) + ε wherever the budget
+ * binds, since a budget far from the node's share in some near-optimal cover then prunes all of it.
+ */
+function outsideOf(s: Solved, outside: Float64Array): void {
+  s.outside = outside;
+  if (s.left === null || s.right === null) return;
+  const size = outside.length - 1;
+  const pair = (child: Solved, sibling: Solved) => {
+    const o = new Float64Array(child.least.length).fill(Infinity);
+    const fs = sibling.least;
+    for (let a = 0; a < o.length; a++) {
+      let best = Infinity;
+      for (let b = 0; b < fs.length && a + b <= size; b++) {
+        const v = outside[a + b]! + fs[b]!;
+        if (v < best) best = v;
+      }
+      o[a] = best;
+    }
+    return o;
+  };
+  const [l, r] = [s.left, s.right];
+  const ol = pair(l, r);
+  const or = pair(r, l);
+  outsideOf(l, ol);
+  outsideOf(r, or);
+}
+
+/** Third pass, bottom up: the frontiers, each budget's pruned to OPT + ε - outside[k]. */
+function frontiers(s: Solved, x: Context, limit: number): void {
+  const { node, left, right, part, pref } = s;
+  if (left !== null && right !== null) {
+    frontiers(left, x, limit);
+    frontiers(right, x, limit);
+  }
+  const size = s.least.length - 1;
+  const ls = left === null ? -1 : left.least.length - 1;
+  const rs = right === null ? -1 : right.least.length - 1;
+  const outside = s.outside!;
   const out = new Columns();
   const start = new Int32Array(size + 2);
-  const cand = new Columns();
+  // The frontier with at most k - 1 rules (entries of `out`), and budget k's new entries while
+  // they are built: both small, so a linear dominance check beats sorting every candidate. An
+  // exact tie keeps the entry with fewer rules, then the one offered first.
+  let acc: number[] = [];
+  const cell = new Columns();
+  let bound = 0;
+  const offer = (e: number, c: number, how: number, r = 0, li = 0, ri = 0): void => {
+    if (e > bound) return;
+    // `acc` is a frontier, by excess ascending and so changes descending: the last entry with no
+    // more excess has the fewest changes of those that could dominate.
+    let lo = 0;
+    let hi = acc.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (out.e[acc[mid]!]! <= e) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0 && out.c[acc[lo - 1]!]! <= c) return;
+    const n = cell.e.length;
+    for (let i = 0; i < n; i++) if (cell.e[i]! <= e && cell.c[i]! <= c) return;
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      if (e <= cell.e[i]! && c <= cell.c[i]!) continue;
+      if (kept !== i) {
+        cell.e[kept] = cell.e[i]!;
+        cell.c[kept] = cell.c[i]!;
+        cell.how[kept] = cell.how[i]!;
+        cell.r[kept] = cell.r[i]!;
+        cell.li[kept] = cell.li[i]!;
+        cell.ri[kept] = cell.ri[i]!;
+      }
+      kept++;
+    }
+    cell.truncate(kept);
+    cell.push(e, c, how, r, li, ri);
+  };
+  const boundAt = (k: number) => Math.min(s.least[k]! + x.tolerance, limit - outside[k]!);
+  // The budgets where something new can appear: few, once the children's frontiers are pruned.
+  const liveOf = (t: Solved) => {
+    const live: number[] = [];
+    for (let k = 0; k < t.start!.length - 1; k++) if (t.start![k]! < t.start![k + 1]!) live.push(k);
+    return live;
+  };
+  const events: number[] = [];
+  if (node.kept !== null) events.push(0);
+  if (size >= 1 && (node.single !== null || pref !== null)) events.push(1);
+  if (part !== null) for (let k = 0; k < part.cost.length && k <= size; k++) if (part.cost[k] !== Infinity && (k === 0 || part.cost[k]! < part.cost[k - 1]!)) events.push(k);
+  let liveLeft: number[] = [];
+  let liveRight: Uint8Array | null = null;
+  if (left !== null && right !== null) {
+    liveLeft = liveOf(left);
+    const lr = liveOf(right);
+    liveRight = new Uint8Array(rs + 1);
+    for (const b of lr) liveRight[b] = 1;
+    for (const a of liveLeft) for (const b of lr) if (a + b <= size) events.push(a + b);
+  }
+  events.sort((p, q) => p - q);
   const order: number[] = [];
-  for (let k = 0; k <= size; k++) {
-    start[k] = out.e.length;
-    const bound = least[k]! + x.tolerance;
-    cand.clear();
-    const offer = (e: number, c: number, how: number, r = 0, li = 0, ri = 0) => {
-      if (e <= bound) cand.push(e, c, how, r, li, ri);
-    };
-    // Fewer rules first on a tie: what budget k-1 already had.
-    if (k > 0) for (let i = start[k - 1]!; i < start[k]!; i++) offer(out.e[i]!, out.c[i]!, out.how[i]!, out.r[i]!, out.li[i]!, out.ri[i]!);
+  let filled = 0;
+  const prune = () => {
+    let n = acc.length;
+    while (n > 0 && out.e[acc[n - 1]!]! > bound) n--;
+    acc.length = n;
+  };
+  for (let ev = 0; ev < events.length; ev++) {
+    const k = events[ev]!;
+    if (ev > 0 && events[ev - 1] === k) continue;
+    while (filled <= k) start[filled++] = out.e.length;
+    bound = boundAt(k);
+    if (!(bound >= s.least[k]!)) continue;
+    // What the bound now excludes can neither be used nor dominate anything that can (it only falls with k).
+    prune();
+    cell.truncate(0);
     if (k === 0 && node.kept !== null) offer(node.keptExcess, 0, KEPT);
     if (k === 1 && node.single !== null) offer(node.singleExcess, changeOf(node.single, x.churn), SINGLE);
     if (k === 1 && pref !== null) offer(pref.cost, -1, PREF);
     if (part !== null && k < part.cost.length && part.cost[k] !== Infinity) offer(0, part.cost[k]!, PART, k);
-    if (!leaf) {
+    if (liveRight !== null) {
       const l = left!;
       const r = right!;
-      for (let a = Math.max(0, k - rs); a <= Math.min(k, ls); a++) {
+      for (const a of liveLeft) {
         const b = k - a;
-        const rb = rightMin[b]!;
-        for (let i = l.start[a]!; i < l.start[a + 1]!; i++) {
-          const le = l.e[i]!;
+        if (b < 0) break;
+        if (b > rs || liveRight[b] === 0) continue;
+        const j0 = r.start![b]!;
+        const j1 = r.start![b + 1]!;
+        const rb = r.e![j0]!;
+        for (let i = l.start![a]!; i < l.start![a + 1]!; i++) {
+          const le = l.e![i]!;
           if (le + rb > bound) break;
-          for (let j = r.start[b]!; j < r.start[b + 1]!; j++) {
-            const e = le + r.e[j]!;
+          const lc = l.c![i]!;
+          for (let j = j0; j < j1; j++) {
+            const e = le + r.e![j]!;
             if (e > bound) break;
-            cand.push(e, l.c[i]! + r.c[j]!, a, b, i, j);
+            offer(e, lc + r.c![j]!, a, b, i, j);
           }
         }
       }
     }
-    // The Pareto frontier: by excess, then changes, then order of offer; keep what lowers the changes.
-    const n = cand.e.length;
+    // Stored by excess, ascending; the frontier so far loses what they dominate.
+    const n = cell.e.length;
+    if (n === 0) continue;
     order.length = n;
     for (let i = 0; i < n; i++) order[i] = i;
-    if (n > 1) order.sort((p, q) => cand.e[p]! - cand.e[q]! || cand.c[p]! - cand.c[q]! || p - q);
-    let fewest = Infinity;
+    if (n > 1) order.sort((p, q) => cell.e[p]! - cell.e[q]!);
+    const added: number[] = [];
     for (const i of order) {
-      if (cand.c[i]! >= fewest) continue;
-      fewest = cand.c[i]!;
-      out.push(cand.e[i]!, cand.c[i]!, cand.how[i]!, cand.r[i]!, cand.li[i]!, cand.ri[i]!);
+      added.push(out.e.length);
+      out.push(cell.e[i]!, cell.c[i]!, cell.how[i]!, cell.r[i]!, cell.li[i]!, cell.ri[i]!);
     }
+    // Merge, keeping a frontier: no new entry is dominated by an older one, so on equal excess
+    // and changes the older (fewer rules) stays.
+    const merged: number[] = [];
+    let fewest = Infinity;
+    for (let p = 0, q = 0; p < acc.length || q < added.length; ) {
+      const takeOld = q === added.length || (p < acc.length && (out.e[acc[p]!]! < out.e[added[q]!]! || (out.e[acc[p]!]! === out.e[added[q]!]! && out.c[acc[p]!]! <= out.c[added[q]!]!)));
+      const i = takeOld ? acc[p++]! : added[q++]!;
+      if (out.c[i]! < fewest) {
+        fewest = out.c[i]!;
+        merged.push(i);
+      }
+    }
+    acc = merged;
   }
+  while (filled <= size) start[filled++] = out.e.length;
+  bound = boundAt(size);
+  prune();
   start[size + 1] = out.e.length;
-  return {
-    node,
-    left,
-    right,
-    part,
-    pref: pref === null ? null : pref.block,
-    start,
-    e: Float64Array.from(out.e),
-    c: Int32Array.from(out.c),
-    how: Int32Array.from(out.how),
-    r: Int32Array.from(out.r),
-    li: Int32Array.from(out.li),
-    ri: Int32Array.from(out.ri),
-  };
+  s.start = start;
+  s.e = Float64Array.from(out.e);
+  s.c = Int32Array.from(out.c);
+  s.how = Int32Array.from(out.how);
+  s.r = Int32Array.from(out.r);
+  s.li = Int32Array.from(out.li);
+  s.ri = Int32Array.from(out.ri);
+  s.top = acc;
 }
 
 function emit(s: Solved, i: number, out: Cidr[]): void {
-  const how = s.how[i]!;
+  const how = s.how![i]!;
   if (how === SINGLE) out.push(s.node.single!);
   else if (how === KEPT) out.push(s.node.kept!);
-  else if (how === PREF) out.push(s.pref!);
-  else if (how === PART) partitionBlocks(s.part!, s.r[i]!, out);
+  else if (how === PREF) out.push(s.pref!.block);
+  else if (how === PART) partitionBlocks(s.part!, s.r![i]!, out);
   else {
-    emit(s.left!, s.li[i]!, out);
-    emit(s.right!, s.ri[i]!, out);
+    emit(s.left!, s.li![i]!, out);
+    emit(s.right!, s.ri![i]!, out);
   }
 }
 
@@ -217,13 +340,19 @@ export interface TolerantCover {
 
 /** The cover with the fewest changes within `tolerance` of the least excess, then the least excess. */
 export function solveTolerant(root: TrieNode, budget: number, churn: Churn, tolerance: number, options: CollapseOptions, costing: Costing): TolerantCover {
-  const s = solveNode(root, -1, { budget, churn, tolerance, options, costing });
-  const k = Math.min(budget, s.start.length - 2);
-  const from = s.start[k]!;
-  const to = s.start[k + 1]!;
-  // Changes fall along the frontier: the last entry has the fewest.
-  const pick = to - 1;
+  const x = { budget, churn, tolerance, options, costing };
+  const s = prepare(root, -1, x);
+  const optimum = s.least[s.least.length - 1]!;
+  outsideOf(s, new Float64Array(s.least.length));
+  // A hair of slack so that a weighted sum rounded differently is never cut off at the bound.
+  frontiers(s, x, optimum + tolerance + Math.abs(optimum) * 1e-12);
+  const e = s.e!;
+  const c = s.c!;
+  // The root's frontier with at most its budget: the fewest changes, then the least excess, then
+  // the fewest rules (the earliest entry).
+  let pick = -1;
+  for (const i of s.top!) if (pick === -1 || c[i]! < c[pick]! || (c[i]! === c[pick]! && (e[i]! < e[pick]! || (e[i]! === e[pick]! && i < pick)))) pick = i;
   const rules: Cidr[] = [];
   emit(s, pick, rules);
-  return { rules, excess: s.e[pick]!, leastExcess: s.e[from]!, changes: s.c[pick]! };
+  return { rules, excess: e[pick]!, leastExcess: optimum, changes: c[pick]! };
 }
