@@ -184,10 +184,9 @@ function frontiers(s: Solved, x: Context, limit: number): void {
   let acc: number[] = [];
   const cell = new Columns();
   let bound = 0;
-  const offer = (e: number, c: number, how: number, r = 0, li = 0, ri = 0): void => {
-    if (e > bound) return;
-    // `acc` is a frontier, by excess ascending and so changes descending: the last entry with no
-    // more excess has the fewest changes of those that could dominate.
+  // `acc` is a frontier, by excess ascending and so changes descending: the last entry with no
+  // more excess than a candidate has the fewest changes of those that could dominate it.
+  const accAfter = (e: number): number => {
     let lo = 0;
     let hi = acc.length;
     while (lo < hi) {
@@ -195,24 +194,33 @@ function frontiers(s: Solved, x: Context, limit: number): void {
       if (out.e[acc[mid]!]! <= e) lo = mid + 1;
       else hi = mid;
     }
+    return lo;
+  };
+  const offer = (e: number, c: number, how: number, r = 0, li = 0, ri = 0): void => {
+    if (e > bound) return;
+    const lo = accAfter(e);
     if (lo > 0 && out.c[acc[lo - 1]!]! <= c) return;
-    const n = cell.e.length;
-    for (let i = 0; i < n; i++) if (cell.e[i]! <= e && cell.c[i]! <= c) return;
-    let kept = 0;
-    for (let i = 0; i < n; i++) {
-      if (e <= cell.e[i]! && c <= cell.c[i]!) continue;
-      if (kept !== i) {
-        cell.e[kept] = cell.e[i]!;
-        cell.c[kept] = cell.c[i]!;
-        cell.how[kept] = cell.how[i]!;
-        cell.r[kept] = cell.r[i]!;
-        cell.li[kept] = cell.li[i]!;
-        cell.ri[kept] = cell.ri[i]!;
-      }
-      kept++;
+    addToCell(e, c, how, r, li, ri);
+  };
+  // The cell is a frontier too, kept in order: the same test, and an insertion that drops the
+  // entries right after it that the new one dominates.
+  const addToCell = (e: number, c: number, how: number, r: number, li: number, ri: number): void => {
+    let lo = 0;
+    let hi = cell.e.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cell.e[mid]! <= e) lo = mid + 1;
+      else hi = mid;
     }
-    cell.truncate(kept);
-    cell.push(e, c, how, r, li, ri);
+    if (lo > 0 && cell.c[lo - 1]! <= c) return;
+    let end = lo;
+    while (end < cell.e.length && cell.c[end]! >= c) end++;
+    cell.e.splice(lo, end - lo, e);
+    cell.c.splice(lo, end - lo, c);
+    cell.how.splice(lo, end - lo, how);
+    cell.r.splice(lo, end - lo, r);
+    cell.li.splice(lo, end - lo, li);
+    cell.ri.splice(lo, end - lo, ri);
   };
   const boundAt = (k: number) => Math.min(s.least[k]! + x.tolerance, limit - outside[k]!);
   // The budgets where something new can appear: few, once the children's frontiers are pruned.
@@ -235,7 +243,6 @@ function frontiers(s: Solved, x: Context, limit: number): void {
     for (const a of liveLeft) for (const b of lr) if (a + b <= size) events.push(a + b);
   }
   events.sort((p, q) => p - q);
-  const order: number[] = [];
   let filled = 0;
   const prune = () => {
     let n = acc.length;
@@ -269,10 +276,15 @@ function frontiers(s: Solved, x: Context, limit: number): void {
           const le = l.e![i]!;
           if (le + rb > bound) break;
           const lc = l.c![i]!;
+          // The candidates' excess rises with j, so the dominating entry of `acc` only moves on.
+          let p = accAfter(le + rb);
           for (let j = j0; j < j1; j++) {
             const e = le + r.e![j]!;
             if (e > bound) break;
-            offer(e, lc + r.c![j]!, a, b, i, j);
+            const c = lc + r.c![j]!;
+            while (p < acc.length && out.e[acc[p]!]! <= e) p++;
+            if (p > 0 && out.c[acc[p - 1]!]! <= c) continue;
+            addToCell(e, c, a, b, i, j);
           }
         }
       }
@@ -280,11 +292,8 @@ function frontiers(s: Solved, x: Context, limit: number): void {
     // Stored by excess, ascending; the frontier so far loses what they dominate.
     const n = cell.e.length;
     if (n === 0) continue;
-    order.length = n;
-    for (let i = 0; i < n; i++) order[i] = i;
-    if (n > 1) order.sort((p, q) => cell.e[p]! - cell.e[q]!);
     const added: number[] = [];
-    for (const i of order) {
+    for (let i = 0; i < n; i++) {
       added.push(out.e.length);
       out.push(cell.e[i]!, cell.c[i]!, cell.how[i]!, cell.r[i]!, cell.li[i]!, cell.ri[i]!);
     }
