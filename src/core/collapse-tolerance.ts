@@ -17,9 +17,11 @@ import { costOf, KEPT, PART, SINGLE, type CollapseOptions, type Costing, type Pa
  * - Pruning. A node's part of a cover that uses k rules and admits e can be in a cover within
  *   the global bound only if e <= f(v, k) + ε, where f is the least excess at the node with at
  *   most k rules: swapping that part for the node's optimum keeps the cover within the budget
- *   and cannot beat the global optimum, so e - f(v, k) <= (cover's excess) - OPT <= ε. Each
- *   frontier holds, per change count, the least excess under that bound; change counts lie
- *   between minus the preferred rules in the subtree and the budget, so frontiers stay small.
+ *   and cannot beat the global optimum, so e - f(v, k) <= (cover's excess) - OPT <= ε. Tighter
+ *   still, and used: e <= OPT + ε - outside(v, k), the least excess the rest of the tree reaches
+ *   with the rest of the budget (a top-down pass, `outsideOf`). Each frontier holds, per change
+ *   count, the least excess under that bound; change counts lie between minus the preferred rules
+ *   in the subtree and the budget. Three passes: plain least excess, outside, frontiers.
  *
  * Covers are sets of disjoint blocks each holding a source address (a rule that holds no source
  * is never kept for the change it saves). The widening bound and blocked space apply to
