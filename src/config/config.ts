@@ -56,6 +56,8 @@ export interface TargetConfig {
   readonly widen: { readonly prefer: 'none' | 'azure'; readonly outsideAzureWeight: number };
   /** Absent: `least` (see TargetSettings.churn). */
   readonly churn?: 'least' | 'tie-break';
+  /** Absent: 0 (see TargetSettings.churnTolerance). */
+  readonly churnTolerance?: number;
   /** The profile a discovered target was given; absent for an explicit target. */
   readonly profile?: string;
 }

@@ -65,6 +65,8 @@ const targetSettings = {
   skipWhenPerimeterEnforced: z.boolean(),
   /** `least` (the default): of the covers with least excess, the one that changes fewest of the firewall's rules. */
   churn: z.enum(['least', 'tie-break']),
+  /** With `churn: least`: extra excess addresses allowed to change fewer rules (0: none). */
+  churnTolerance: z.number().int().min(0).max(2 ** 32),
 };
 
 const defaultsSchema = z.strictObject({
@@ -79,6 +81,7 @@ const defaultsSchema = z.strictObject({
   adopt: targetSettings.adopt.default('first-run'),
   skipWhenPerimeterEnforced: targetSettings.skipWhenPerimeterEnforced.default(false),
   churn: targetSettings.churn.optional(),
+  churnTolerance: targetSettings.churnTolerance.optional(),
   guards: partialGuards.optional(),
   widen: widenSchema.optional(),
 });
@@ -110,6 +113,7 @@ const targetSchema = z.strictObject({
   adopt: targetSettings.adopt.optional(),
   skipWhenPerimeterEnforced: targetSettings.skipWhenPerimeterEnforced.optional(),
   churn: targetSettings.churn.optional(),
+  churnTolerance: targetSettings.churnTolerance.optional(),
   guards: partialGuards.optional(),
   widen: widenSchema.optional(),
 });

@@ -198,6 +198,16 @@ export interface CollapseRequest {
   readonly weights?: CollapseOptions['weights'];
   /** The firewall's own current rules: least churn among the covers of least excess (see collapse). */
   readonly prefer?: readonly Cidr[];
+  /** With `prefer`: excess beyond the least that may be traded for fewer changes (see collapse). */
+  readonly churnTolerance?: number;
+}
+
+/** How far least churn may trade excess for changes, and the excess guard it must stay within. */
+export interface ChurnTolerance {
+  /** Extra (weighted) excess allowed for fewer changes; 0 or absent: none. */
+  readonly churnTolerance?: number;
+  /** guards.maxExcessAddresses: a tolerance never takes a cover past it when the least excess is within it. */
+  readonly maxExcessAddresses?: number;
 }
 
 /**
@@ -226,6 +236,7 @@ export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRe
     ...(request.maxWidenedPrefix === undefined ? {} : { maxWidenedPrefix: request.maxWidenedPrefix }),
     ...(request.weights === undefined ? {} : { weights: request.weights }),
     ...(request.prefer === undefined ? {} : { prefer: request.prefer }),
+    ...(request.churnTolerance === undefined ? {} : { churnTolerance: request.churnTolerance }),
   });
   const allowlist: Allowlist = {
     selected: prepared.selected,
@@ -254,9 +265,11 @@ export function collapseAllowlist(prepared: AllowlistSource, request: CollapseRe
  * one profile that own the same cover share one answer, as they share `desired`. Returns `desired`
  * itself when it already changes nothing, when nothing preferred is left beside the kept rules
  * (the plain collapse then already adds the fewest rules), or for an allowlist this module did not
- * collapse.
+ * collapse. With a `churnTolerance`, the fewest changes among the covers within it of the least
+ * excess instead, capped so that a cover whose least excess is within the excess guard is not
+ * pushed past it by the tolerance.
  */
-export function leastChurn<A extends Allowlist>(desired: A, current: readonly Cidr[]): A {
+export function leastChurn<A extends Allowlist>(desired: A, current: readonly Cidr[], within: ChurnTolerance = {}): A {
   const from = collapsedFrom.get(desired);
   // A range cover is never registered (collapseRangeAllowlist): least churn is the CIDR DP's.
   if (from === undefined || desired.shape === 'range') return desired;
@@ -267,10 +280,16 @@ export function leastChurn<A extends Allowlist>(desired: A, current: readonly Ci
   const desiredKeys = new Set(desired.rules.map(formatCidr));
   const changes = desired.rules.filter((c) => !keptKeys.has(formatCidr(c)) && !preferKeys.has(formatCidr(c))).length + [...preferKeys].filter((k) => !desiredKeys.has(k)).length;
   if (changes === 0) return desired;
-  const key = [...preferKeys].sort().join(',');
+  const cap = within.maxExcessAddresses;
+  let tolerance = within.churnTolerance ?? 0;
+  // Unweighted, the tolerance is in plain addresses, so capping it keeps the guard exactly.
+  if (cap !== undefined && from.request.weights === undefined) tolerance = Math.min(tolerance, Math.max(0, cap - desired.stats.excessAddresses));
+  const key = `${tolerance}|${[...preferKeys].sort().join(',')}`;
   let a = from.byPrefer.get(key);
   if (a === undefined) {
-    a = collapseAllowlist(from.prepared, { ...from.request, prefer });
+    a = collapseAllowlist(from.prepared, { ...from.request, prefer, ...(tolerance > 0 ? { churnTolerance: tolerance } : {}) });
+    // Weighted, a cover within the tolerance may still pass the guard: then no trade at all.
+    if (tolerance > 0 && cap !== undefined && a.stats.excessAddresses > cap && desired.stats.excessAddresses <= cap) a = leastChurn(desired, current);
     from.byPrefer.set(key, a);
   }
   return a as A;

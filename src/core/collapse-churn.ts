@@ -129,7 +129,7 @@ export function partitionBlocks(p: Partition, k: number, out: Cidr[]): void {
 }
 
 /** A leaf's partitions into smaller blocks, or null when it has nothing marked inside and may stand as itself. */
-function partitionOf(leaf: TrieNode, churn: Churn, budget: number): Partition | null {
+export function partitionOf(leaf: TrieNode, churn: Churn, budget: number): Partition | null {
   const c = { base: leaf.base, length: leaf.length };
   const inside = c.length === 32 ? [] : markedInside(c, churn.marked);
   if (inside.length === 0 && !(churn.split31 && c.length === 31)) return null;

@@ -21,6 +21,12 @@ export interface CollapseOptions {
    * plus these dropped) wins. See collapse-churn.ts. Absent: the plain deterministic tie-break.
    */
   readonly prefer?: readonly Cidr[];
+  /**
+   * With `prefer`: (weighted) excess beyond the least that may be traded for fewer changes. The
+   * cover is then the one with the fewest changes among those within the least excess plus this,
+   * and of those the least excess (collapse-tolerance.ts). 0 or absent: the excess is never traded.
+   */
+  readonly churnTolerance?: number;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { TagwallError } from './errors.js';
 import { blockSize, type AddressRange, type Cidr } from './ipv4.js';
 import { changeOf, churnOf, partitionBlocks, solveLeastChurn } from './collapse-churn.js';
+import { solveTolerant } from './collapse-tolerance.js';
 export type { CollapseOptions } from './collapse-trie.js';
 import { buildTrie, checkSource, costingOf, costOf, KEPT, KeptIndex, minimumRulesOf, PAIR, PART, SINGLE, sourcesIn, TILED, type CollapseOptions, type TrieNode } from './collapse-trie.js';
 
@@ -41,7 +42,8 @@ import { buildTrie, checkSource, costingOf, costOf, KEPT, KeptIndex, minimumRule
  * covering block before a split, then the smallest left budget. So the same input always gives
  * the same rules. With `prefer` (the firewall's own current rules), the fewest changes against
  * them come before all of that, at the same least excess (collapse-churn.ts): a new week's file
- * then moves only the rules it must.
+ * then moves only the rules it must. With `churnTolerance` ε as well, the fewest changes among
+ * the covers within ε of the least excess, then the least excess (collapse-tolerance.ts).
  */
 
 
@@ -57,6 +59,8 @@ export interface CollapseResult {
   readonly weightedExcess: number;
   /** With `prefer`: rules added (neither kept nor preferred) plus preferred rules dropped. */
   readonly changes?: number;
+  /** With `churnTolerance`: the least (weighted) excess any cover in the budget admits, beside the one taken. */
+  readonly leastWeightedExcess?: number;
 }
 
 
@@ -146,11 +150,13 @@ export function collapse(source: readonly Cidr[], options: CollapseOptions): Col
   if (!Number.isInteger(options.maxRules) || options.maxRules < 0) {
     throw new TagwallError('COLLAPSE_INPUT', `the rule budget must be a whole number, not ${options.maxRules}`);
   }
+  const tolerance = options.churnTolerance ?? 0;
+  if (!(Number.isFinite(tolerance) && tolerance >= 0)) throw new TagwallError('COLLAPSE_INPUT', `the churn tolerance must be a number of at least 0, not ${tolerance}`);
   const kept = new KeptIndex(options.kept ?? []);
   if (source.length === 0) {
     // Nothing to cover: every preferred rule that is not kept goes.
     const dropped = options.prefer === undefined ? undefined : new Set(options.prefer.filter((c) => !kept.has(c.base, c.length)).map((c) => c.base * 64 + c.length)).size;
-    return { rules: [], newRules: 0, sourceAddresses: 0, allowedAddresses: 0, excessAddresses: 0, weightedExcess: 0, ...(dropped === undefined ? {} : { changes: dropped }) };
+    return { rules: [], newRules: 0, sourceAddresses: 0, allowedAddresses: 0, excessAddresses: 0, weightedExcess: 0, ...(dropped === undefined ? {} : { changes: dropped }), ...(dropped === undefined || tolerance === 0 ? {} : { leastWeightedExcess: 0 }) };
   }
   checkSource(source);
   const costing = costingOf(options);
@@ -161,13 +167,27 @@ export function collapse(source: readonly Cidr[], options: CollapseOptions): Col
     const free = costing.bound === 0 ? needed : minimumRules(source, { ...options, maxWidenedPrefix: 0 });
     throw infeasible(options.maxRules, needed, free < needed ? { maxWidenedPrefix: costing.bound, withoutBound: free } : undefined);
   }
-  const churn = options.prefer === undefined ? null : churnOf(options.prefer, kept, options.kept ?? [], options.split31);
-  if (churn === null) solve(root, options.maxRules);
-  else solveLeastChurn(root, options.maxRules, churn);
-  const f = root.f!;
-  const best = f[Math.min(options.maxRules, f.length - 1)]!;
-  const rules: Cidr[] = [];
-  emit(root, options.maxRules, rules);
+  let churn = options.prefer === undefined ? null : churnOf(options.prefer, kept, options.kept ?? [], options.split31);
+  let rules: Cidr[] = [];
+  let best: number;
+  let bestChanges: number;
+  let leastWeighted: number | undefined;
+  if (options.prefer !== undefined && tolerance > 0) {
+    // Even with nothing preferred beside the kept rules, added rules are changes to trade for.
+    churn ??= { prefer: new Set(), kept, marked: [...(options.kept ?? [])].sort((a, b) => a.base - b.base || a.length - b.length), split31: options.split31 };
+    const t = solveTolerant(root, options.maxRules, churn, tolerance, options, costing);
+    rules = t.rules;
+    best = t.excess;
+    bestChanges = churn.prefer.size + t.changes;
+    leastWeighted = t.leastExcess;
+  } else {
+    if (churn === null) solve(root, options.maxRules);
+    else solveLeastChurn(root, options.maxRules, churn);
+    const f = root.f!;
+    best = f[Math.min(options.maxRules, f.length - 1)]!;
+    emit(root, options.maxRules, rules);
+    bestChanges = churn === null ? 0 : churn.prefer.size + root.g![Math.min(options.maxRules, f.length - 1)]!;
+  }
   let allowed = 0;
   let newRules = 0;
   let weighted = 0;
@@ -184,7 +204,6 @@ export function collapse(source: readonly Cidr[], options: CollapseOptions): Col
   }
   const excess = allowed - root.covered;
   if (costing.inside === null) weighted = excess;
-  const bestChanges = churn === null ? 0 : churn.prefer.size + root.g![Math.min(options.maxRules, f.length - 1)]!;
   if (weighted !== best || newRules > options.maxRules || changes !== bestChanges) {
     throw new TagwallError('COLLAPSE_INTERNAL', `collapse self-check failed: cost ${weighted} != ${best}, ${changes} changes != ${bestChanges}, or ${newRules} new rules > ${options.maxRules}`);
   }
@@ -197,5 +216,6 @@ export function collapse(source: readonly Cidr[], options: CollapseOptions): Col
     weightedExcess: weighted,
     // With no preferred block beside the kept ones, every new rule is a change and nothing else is.
     ...(options.prefer === undefined ? {} : { changes: churn === null ? newRules : changes }),
+    ...(leastWeighted === undefined ? {} : { leastWeightedExcess: leastWeighted }),
   };
 }

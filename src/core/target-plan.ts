@@ -154,7 +154,7 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
     }
   }
 
-  if (desired !== undefined && s.churn !== 'tie-break') desired = leastChurn(desired, removableIfUnwanted(current, kept, special));
+  if (desired !== undefined && s.churn !== 'tie-break') desired = leastChurn(desired, removableIfUnwanted(current, kept, special), { churnTolerance: s.churnTolerance ?? 0, maxExcessAddresses: input.guards.maxExcessAddresses });
   // The cover as ranges, keyed as normaliseRule keys what the firewall holds (rangeKey: a block
   // as a.b.c.d/n), so a CIDR kind's and a range kind's rules compare the same way.
   const cover = desired === undefined ? [] : coverRanges(desired);

@@ -154,6 +154,18 @@ describe('configuration', () => {
     expect(problemsOf(() => parseConfig({ targets: [{ vault: kv('kv-a'), select: ['X'], churn: 'none' }] }, { baseDir: '/', source: 'test' }))).toEqual([expect.stringMatching(/^targets\[0\]\.churn/)]);
   });
 
+  it('takes churnTolerance from defaults or the target (a whole number of addresses, absent meaning none)', () => {
+    const kv = (n: string) => `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/g/providers/Microsoft.KeyVault/vaults/${n}`;
+    const c = parseConfig(
+      { defaults: { churnTolerance: 256 }, targets: [{ vault: kv('kv-a'), select: ['X'] }, { vault: kv('kv-b'), select: ['X'], churnTolerance: 4096 }] },
+      { baseDir: '/', source: 'test' },
+    );
+    expect(c.targets.map((t) => t.churnTolerance)).toEqual([256, 4096]);
+    expect(parseConfig({ targets: [{ vault: kv('kv-a'), select: ['X'] }] }, { baseDir: '/', source: 'test' }).targets[0]!.churnTolerance).toBeUndefined();
+    for (const bad of [-1, 0.5, '256'])
+      expect(problemsOf(() => parseConfig({ targets: [{ vault: kv('kv-a'), select: ['X'], churnTolerance: bad }] }, { baseDir: '/', source: 'test' }))).toEqual([expect.stringMatching(/^targets\[0\]\.churnTolerance/)]);
+  });
+
   it('refuses a widening bound that is not a prefix length, and an outside weight under 1', () => {
     const bad = () =>
       parseConfig(

@@ -168,16 +168,14 @@ function changesOf(w: World, cover: readonly Span[]): number {
   return added + dropped;
 }
 
-/** Least (excess, changes) over every disjoint cover within the budget; undefined when none fits. */
-function bestCover(w: World): { excess: number; changes: number } | undefined {
-  let best: { excess: number; changes: number } | undefined;
+/** Every disjoint cover within the budget, as its (excess, changes). */
+function everyCover(w: World): { excess: number; changes: number }[] {
+  const all: { excess: number; changes: number }[] = [];
   const chosen: Span[] = [];
   const search = (budget: number) => {
     const next = w.source.find((a) => !chosen.some((b) => b.start <= a && a <= b.end));
     if (next === undefined) {
-      const excess = excessOf(w, chosen);
-      const changes = changesOf(w, chosen);
-      if (best === undefined || excess < best.excess || (excess === best.excess && changes < best.changes)) best = { excess, changes };
+      all.push({ excess: excessOf(w, chosen), changes: changesOf(w, chosen) });
       return;
     }
     for (const b of blocksHolding(w, next)) {
@@ -192,11 +190,32 @@ function bestCover(w: World): { excess: number; changes: number } | undefined {
     }
   };
   search(w.maxRules);
+  return all;
+}
+
+/** Least (excess, changes) over every disjoint cover within the budget; undefined when none fits. */
+function bestCover(w: World): { excess: number; changes: number } | undefined {
+  let best: { excess: number; changes: number } | undefined;
+  for (const c of everyCover(w)) if (best === undefined || c.excess < best.excess || (c.excess === best.excess && c.changes < best.changes)) best = c;
   return best;
 }
 
-function optionsOf(w: World, prefer: boolean): CollapseOptions {
+/** Of the covers within `tolerance` of the least excess, the fewest changes, then the least excess; and that least excess. */
+function bestTolerant(w: World, tolerance: number): { excess: number; changes: number; least: number } | undefined {
+  const all = everyCover(w);
+  if (all.length === 0) return undefined;
+  const least = Math.min(...all.map((c) => c.excess));
+  let best: { excess: number; changes: number } | undefined;
+  for (const c of all) {
+    if (c.excess > least + tolerance) continue;
+    if (best === undefined || c.changes < best.changes || (c.changes === best.changes && c.excess < best.excess)) best = c;
+  }
+  return { ...best!, least };
+}
+
+function optionsOf(w: World, prefer: boolean, churnTolerance?: number): CollapseOptions {
   return {
+    ...(churnTolerance === undefined ? {} : { churnTolerance }),
     maxRules: w.maxRules,
     split31: w.split31,
     blocked: w.blocked,
@@ -253,6 +272,83 @@ describe('least churn against exhaustive search', () => {
     // (About 60 and 50 of the 3,000 runs, as written.)
     expect(churnSaved).toBeGreaterThan(30);
     expect(leafSplits).toBeGreaterThan(25);
+  });
+});
+
+describe('least churn within a tolerance, against exhaustive search', () => {
+  it('the fewest changes among covers within ε of the least (weighted) excess, then the least excess; never past the budget or into blocked space', () => {
+    let feasible = 0;
+    let traded = 0;
+    let ties = 0;
+    let widerKept = 0;
+    fc.assert(
+      fc.property(world(), fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 9, max: 64 }), fc.constantFrom(0.5, 2.5)), (w, epsilon) => {
+        const best = bestTolerant(w, epsilon);
+        const result = run(() => collapse(w.input, optionsOf(w, true, epsilon)));
+        if (best === undefined) {
+          expect(result).toBe('infeasible');
+          return;
+        }
+        if (result === 'infeasible') throw new Error('a cover exists, yet the collapse found none');
+        feasible++;
+        const wanted = union(w.source.map((a) => ({ start: a, end: a })));
+        expect(auditRules(result.rules, wanted, w.blocked, Infinity).problems).toEqual([]);
+        const cover = result.rules.map(blockSpan);
+        // Disjoint blocks, each holding a source address.
+        for (let i = 1; i < cover.length; i++) expect(cover[i]!.start).toBeGreaterThan(cover[i - 1]!.end);
+        for (const b of cover) expect(w.source.some((a) => b.start <= a && a <= b.end)).toBe(true);
+        // The widening bound holds for every new rule, preferred or not.
+        for (const b of cover) {
+          if (w.kept.some((k) => same(k, b)) || w.bound === 0 || lengthOf(b) >= w.bound) continue;
+          expect(w.source.filter((a) => b.start <= a && a <= b.end).length).toBe(sizeOf(b));
+        }
+        expect(result.newRules).toBeLessThanOrEqual(w.maxRules);
+        expect(result.newRules).toBe(cover.filter((b) => !w.kept.some((k) => same(k, b))).length);
+        expect(excessOf(w, cover)).toBe(best.excess);
+        expect(result.weightedExcess).toBe(best.excess);
+        expect(changesOf(w, cover)).toBe(best.changes);
+        expect(result.changes).toBe(best.changes);
+        expect(result.leastWeightedExcess).toBe(best.least);
+        expect(best.excess).toBeLessThanOrEqual(best.least + epsilon);
+        const strict = bestCover(w)!;
+        if (best.changes < strict.changes) traded++;
+        // A preferred rule kept for its change although it admits excess the strict cover avoids.
+        const strictRules = collapse(w.input, optionsOf(w, true)).rules.map(blockSpan);
+        if (cover.some((b) => w.prefer.some((p) => same(p, b)) && !strictRules.some((r) => same(r, b)) && excessOf(w, [b]) > 0)) widerKept++;
+        if (everyCover(w).filter((c) => c.excess === best.excess && c.changes === best.changes).length > 1) ties++;
+        expect(collapse(structuredClone(w.input), optionsOf(structuredClone(w), true, epsilon))).toEqual(result);
+      }),
+      { numRuns: 2000 },
+    );
+    // The property must meet the case it is about: ε buying fewer changes than the strict least
+    // churn, and covers tied on (excess, changes) that the DP must still resolve one way.
+    // (About 1,080 feasible runs of 2,000, 200 traded, 50 ties and 140 wider rules kept, as written.)
+    expect(traded / feasible).toBeGreaterThan(0.1);
+    expect(ties).toBeGreaterThan(25);
+    expect(widerKept).toBeGreaterThan(60);
+  });
+
+  it('0 or absent is the strict least churn, and a negative or unknown tolerance is bad input', () => {
+    const source = cidrs('20.0.0.0/24');
+    const base = { maxRules: 1, split31: false, blocked: [], prefer: cidrs('20.0.0.0/23') };
+    expect(collapse(source, { ...base, churnTolerance: 0 })).toEqual(collapse(source, base));
+    for (const bad of [-1, Number.NaN, Infinity]) expect(() => collapse(source, { ...base, churnTolerance: bad })).toThrow(/churn tolerance/);
+  });
+
+  it('last week’s wider rule stays while the tolerance covers its excess', () => {
+    // Last week 20.0.0.0/23; this week only its low /24. Swapping is two changes (add the /24,
+    // remove the /23); keeping the /23 is none, for 256 addresses of excess.
+    const source = cidrs('20.0.0.0/24');
+    const base = { maxRules: 1, split31: false, blocked: [], prefer: cidrs('20.0.0.0/23') };
+    expect(texts(collapse(source, base).rules)).toEqual(['20.0.0.0/24']);
+    const kept = collapse(source, { ...base, churnTolerance: 256 });
+    expect(texts(kept.rules)).toEqual(['20.0.0.0/23']);
+    expect([kept.changes, kept.excessAddresses, kept.leastWeightedExcess]).toEqual([0, 256, 0]);
+    expect(texts(collapse(source, { ...base, churnTolerance: 255 }).rules)).toEqual(['20.0.0.0/24']);
+    // Never into blocked space, however large the tolerance.
+    expect(texts(collapse(source, { ...base, churnTolerance: 1e9, blocked: [{ start: ip('20.0.1.255'), end: ip('20.0.1.255') }] }).rules)).toEqual(['20.0.0.0/24']);
+    // Nor wider than the widening bound.
+    expect(texts(collapse(source, { ...base, churnTolerance: 1e9, maxWidenedPrefix: 24 }).rules)).toEqual(['20.0.0.0/24']);
   });
 });
 

@@ -76,3 +76,29 @@ describe('least churn, week over week', () => {
     expect(tieBreak.remove).toEqual(['20.0.0.0/25']);
   });
 });
+
+describe('least churn within churnTolerance', () => {
+  // Last week tagwall wrote 20.0.0.0/23; this week's source is its low /24 only.
+  const rules = ['20.0.0.0/23'];
+  const rec = record(['20.0.0.0/23'], rules);
+  const shrunk = () => week(['20.0.0.0/24']);
+
+  it('keeps last week’s wider rule while its excess is within the tolerance, and swaps it otherwise', () => {
+    const strict = round(shrunk(), rules, rec);
+    expect(strict.add).toEqual(['20.0.0.0/24']);
+    expect(strict.remove).toEqual(['20.0.0.0/23']);
+    const tolerant = round(shrunk(), rules, rec, { ...base, churnTolerance: 256 });
+    expect([tolerant.add, tolerant.remove, tolerant.changes]).toEqual([[], [], false]);
+    expect(tolerant.desired!.stats.excessAddresses).toBe(256);
+    expect(round(shrunk(), rules, rec, { ...base, churnTolerance: 255 }).remove).toEqual(['20.0.0.0/23']);
+    // tie-break ignores the tolerance.
+    expect(round(shrunk(), rules, rec, { ...base, churn: 'tie-break', churnTolerance: 256 }).remove).toEqual(['20.0.0.0/23']);
+  });
+
+  it('never takes the cover past guards.maxExcessAddresses: the tolerance is capped to what the guard leaves', () => {
+    const plan = planTarget({ firewall: { ipRules: rules, virtualNetworkRuleCount: 0, posture }, record: rec, settings: { ...base, churnTolerance: 65_536 }, guards: { ...guards, maxExcessAddresses: 255 }, force: false, desiredFor: shrunk() });
+    expect(plan.add).toEqual(['20.0.0.0/24']);
+    expect(plan.remove).toEqual(['20.0.0.0/23']);
+    expect(plan.refusals).toEqual([]);
+  });
+});

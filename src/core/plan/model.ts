@@ -28,6 +28,11 @@ export interface TargetSettings {
    */
   readonly churn?: 'least' | 'tie-break';
   /**
+   * With `churn: least`: excess addresses beyond the least that may be admitted to change fewer
+   * rules (absent: 0, the excess is never traded). Weighted addresses under `widen.prefer: azure`.
+   */
+  readonly churnTolerance?: number;
+  /**
    * The shape of the firewall's rules (a kind fact): `cidr` blocks (absent: cidr), or `range`,
    * start/end rules (Azure SQL), covered by the range optimum and written `a.b.c.d-e.f.g.h`.
    */
