@@ -44,6 +44,18 @@ export const SYNAPSE_WORKSPACE: FirewallFacts = {
   iac: {
     // One azurerm_synapse_firewall_rule per range (start_ip_address, end_ip_address): the export lists the ranges.
     terraform: 'azurerm_synapse_firewall_rule.start_ip_address / end_ip_address (one resource per range)',
+    named: {
+      arm: { start: 'startIpAddress', end: 'endIpAddress' },
+      terraform: { start: 'start_ip_address', end: 'end_ip_address' },
+      childType: 'Microsoft.Synapse/workspaces/firewallRules',
+      names: { '0.0.0.0/32': 'AllowAllWindowsAzureIps' },
+    },
+    // One rule at a time (the workspace is named by --workspace-name, the rule by --name); the delete asks for confirmation unless --yes.
+    az: {
+      add: ['az', 'synapse', 'workspace', 'firewall-rule', 'create', '--resource-group', '{group}', '--workspace-name', '{name}', '--name', '{rule-name}', '--start-ip-address', '{start}', '--end-ip-address', '{end}'],
+      remove: ['az', 'synapse', 'workspace', 'firewall-rule', 'delete', '--resource-group', '{group}', '--workspace-name', '{name}', '--name', '{rule-name}', '--yes'],
+      list: { command: ['az', 'synapse', 'workspace', 'firewall-rule', 'list', '--resource-group', '{group}', '--workspace-name', '{name}'], start: 'startIpAddress', end: 'endIpAddress' },
+    },
   },
   sdk: '@azure/arm-synapse',
   load: async () => (await import('./adapter.js')).createSynapseFirewalls,
