@@ -7,9 +7,21 @@ import type { FirewallFacts } from '../kind.js';
  * its own long-running PUT and removed by its own long-running DELETE, at most 128 of them.
  * A start/end kind: its rules are ranges, so the range optimum covers them (docs/RANGES.md).
  *
- * The spec also has IpFirewallRules_ReplaceAll (a POST of the whole set). tagwall writes rule by
- * rule instead, as for every named start/end kind but SQL: puts before deletes, so the workspace
- * never admits less than the old or the new set while the change is under way.
+ * The spec also has IpFirewallRules_ReplaceAll (`POST …/replaceAllIpFirewallRules`, the SDK's
+ * beginReplaceAll). tagwall writes rule by rule instead, as for every named start/end kind but SQL:
+ * - its body is the whole set, a map of name → {startIpAddress, endIpAddress}: every person's rule
+ *   and the AllowAllWindowsAzureIps switch would be sent back, and a rule someone adds between the
+ *   read and the POST would be dropped; one by one, tagwall never sends anyone else's rule at all;
+ * - the spec never says what becomes of AllowAllWindowsAzureIps in a replace (whether it is a rule
+ *   of the set, refused in it, or dropped when left out), nor that the replace is atomic: its
+ *   description is "Replaces firewall rules", nothing more;
+ * - its answer says nothing of the result: 200 is `{operationId}` and 202 only headers (the
+ *   example's point at another service's placeholder URLs), final state via location with no
+ *   schema, so the set must be read again anyway;
+ * - rule by rule, puts before deletes keep old ∩ new admitted at every moment, which the tests
+ *   replay request by request; a replace's in-between is not documented.
+ * What it would save (one request, not one per changed range; no call to move deletes first near
+ * the 128 limit) does not outweigh never touching someone else's rule.
  */
 export const SYNAPSE_WORKSPACE: FirewallFacts = {
   kind: 'synapse',
