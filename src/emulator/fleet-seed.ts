@@ -31,6 +31,18 @@ function startEnd(rule: string): { startIpAddress: string; endIpAddress: string 
 
 const cidrForm = (rule: string) => (rule.includes('/') ? rule : `${rule}/32`);
 
+/** A start/end kind whose rules are {startIpAddress, endIpAddress} children, with its 0.0.0.0 entry under Azure's name. */
+function namedRangeKind(provider: string, prefix: string, maxRules: number, azureServices: string): FleetKind {
+  return {
+    provider,
+    prefix,
+    maxRules,
+    body: (rules) => ({
+      firewallRules: [{ name: azureServices, startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' }, ...rules.map((r, j) => ({ name: `rule-${j + 1}`, ...startEnd(r) }))],
+    }),
+  };
+}
+
 const KINDS: Readonly<Record<string, FleetKind>> = {
   keyvault: {
     provider: 'Microsoft.KeyVault/vaults',
@@ -71,6 +83,19 @@ const KINDS: Readonly<Record<string, FleetKind>> = {
     body: (rules) => ({
       firewallRules: [{ name: 'AllowAllWindowsAzureIps', startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' }, ...rules.map((r, j) => ({ name: `rule-${j + 1}`, ...startEnd(r) }))],
     }),
+  },
+  // The start/end kinds written one rule at a time (graph: 'tags' too). The servers and the
+  // workspace have their "Allow Azure services" entry (named as the portal names it), as most do.
+  'postgresql-flexible': namedRangeKind('Microsoft.DBforPostgreSQL/flexibleServers', 'pg', 127, 'AllowAllAzureServicesAndResourcesWithinAzureIps'),
+  'mysql-flexible': namedRangeKind('Microsoft.DBforMySQL/flexibleServers', 'mysql', 127, 'AllowAllAzureServicesAndResourcesWithinAzureIps'),
+  synapse: namedRangeKind('Microsoft.Synapse/workspaces', 'syn', 127, 'AllowAllWindowsAzureIps'),
+  // A cache's rules are {startIP, endIP}, named with letters, digits and underscores; it has no
+  // Azure-services entry, and rules (it has some whenever `rules` > 0) close it to everyone else.
+  redis: {
+    provider: 'Microsoft.Cache/redis',
+    prefix: 'redis',
+    maxRules: 100,
+    body: (rules) => ({ firewallRules: rules.map((r, j) => ({ name: `rule_${j + 1}`, startIP: startEnd(r).startIpAddress, endIP: startEnd(r).endIpAddress })) }),
   },
   // The list is the switch: an empty list leaves the API server open, whatever defaultAction asks.
   aks: {

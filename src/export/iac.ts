@@ -142,8 +142,10 @@ function azScript(input: ExportInput): string {
     if (az.list === undefined) return line(az.remove, rule);
     // The rule's name in Azure is not in the plan: delete each rule named tagwall… holding exactly this range.
     const one = namedRules(input.kind, [rule])[0]!;
-    const query = `[?${az.list.start}=='${one.start}' && ${az.list.end}=='${one.end}' && starts_with(name, 'tagwall')].name`;
-    return `for rule in $(${line(az.list.command, rule)} --query ${shellQuote(query)} --output tsv); do ${line(az.remove, rule, '"$rule"')}; done`;
+    const qualified = az.list.qualifiedNames === true;
+    const owned = qualified ? "(starts_with(name, 'tagwall') || contains(name, '/tagwall'))" : "starts_with(name, 'tagwall')";
+    const query = `[?${az.list.start}=='${one.start}' && ${az.list.end}=='${one.end}' && ${owned}].name`;
+    return `for rule in $(${line(az.list.command, rule)} --query ${shellQuote(query)} --output tsv); do ${line(az.remove, rule, qualified ? '"${rule##*/}"' : '"$rule"')}; done`;
   };
   return [
     '#!/usr/bin/env bash',

@@ -56,7 +56,17 @@ export interface IacFacts {
      * output holding start and end. A removal then deletes each rule named tagwall… holding
      * exactly that range, found by this command with a JMESPath `--query`.
      */
-    readonly list?: { readonly command: readonly string[]; readonly start: string; readonly end: string };
+    readonly list?: {
+      readonly command: readonly string[];
+      readonly start: string;
+      readonly end: string;
+      /**
+       * Set when the list prints a rule's name as `<parent>/<rule>` (Redis: `cache1/rule1`, as the
+       * spec's examples answer it): the query then also takes `…/tagwall…`, and the removal passes
+       * the part after the last `/`.
+       */
+      readonly qualifiedNames?: boolean;
+    };
   };
 }
 

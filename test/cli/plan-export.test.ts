@@ -174,6 +174,73 @@ describe('tagwall plan --format', () => {
     expect(text.split('\n').filter((l) => l.startsWith('az ')).length).toBe(adds.length);
   });
 
+  // The four start/end kinds written one rule at a time: each export with its own field names and az commands.
+  const NAMED_KINDS = [
+    {
+      kind: 'postgresql-flexible',
+      childType: 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules',
+      arm: ['startIpAddress', 'endIpAddress'],
+      terraform: ['start_ip_address', 'end_ip_address'],
+      add: /^az postgres flexible-server firewall-rule create --resource-group "\$group" --name "\$name" --rule-name (\S+) --start-ip-address (\S+) --end-ip-address (\S+)$/,
+    },
+    {
+      kind: 'mysql-flexible',
+      childType: 'Microsoft.DBforMySQL/flexibleServers/firewallRules',
+      arm: ['startIpAddress', 'endIpAddress'],
+      terraform: ['start_ip_address', 'end_ip_address'],
+      add: /^az mysql flexible-server firewall-rule create --resource-group "\$group" --name "\$name" --rule-name (\S+) --start-ip-address (\S+) --end-ip-address (\S+)$/,
+    },
+    {
+      kind: 'synapse',
+      childType: 'Microsoft.Synapse/workspaces/firewallRules',
+      arm: ['startIpAddress', 'endIpAddress'],
+      terraform: ['start_ip_address', 'end_ip_address'],
+      add: /^az synapse workspace firewall-rule create --resource-group "\$group" --workspace-name "\$name" --name (\S+) --start-ip-address (\S+) --end-ip-address (\S+)$/,
+    },
+    {
+      kind: 'redis',
+      childType: 'Microsoft.Cache/redis/firewallRules',
+      arm: ['startIP', 'endIP'],
+      terraform: ['start_ip', 'end_ip'],
+      add: /^az redis firewall-rules create --resource-group "\$group" --name "\$name" --rule-name (\S+) --start-ip (\S+) --end-ip (\S+)$/,
+    },
+  ] as const;
+
+  describe.each(NAMED_KINDS)('a $kind (start/end rules written one by one)', ({ kind, childType, arm, terraform, add }) => {
+    it('named objects in tfvars, bicepparam and arm with the kind\'s own field names, the same ranges as json', async () => {
+      const ranges = (await jsonRules(kind)).map(startEnd);
+      expect(ranges).toContainEqual(['52.1.2.3', '52.1.2.3']);
+      expect(ranges.some(([a, b]) => a !== b)).toBe(true);
+
+      const tf = tfvarsObjects(await exported(kind, 'tfvars'));
+      expect(tf.map((r) => [r[terraform[0]], r[terraform[1]]])).toEqual(ranges);
+      expect(tf.every((r) => Object.keys(r).sort().join() === ['name', ...terraform].sort().join())).toBe(true);
+      const names = tf.map((r) => r['name']!);
+      // for_each keys, unique; and names every one of these kinds takes: Redis's letters, digits and underscores.
+      expect(new Set(names).size).toBe(names.length);
+      expect(names.filter((n) => !/^\w{1,128}$/.test(n))).toEqual([]);
+
+      const bicep = bicepObjects(await exported(kind, 'bicepparam'));
+      expect(bicep).toEqual(tf.map((r) => ({ name: r['name'], [arm[0]]: r[terraform[0]], [arm[1]]: r[terraform[1]] })));
+
+      const file = JSON.parse(await exported(kind, 'arm')) as { metadata: Record<string, string>; parameters: { ipRules: { value: unknown[] } } };
+      expect(file.metadata['resourceType']).toBe(childType);
+      expect(file.parameters.ipRules.value).toEqual(bicep);
+    });
+
+    it('az: one create per range, named, with its start and end; bash accepts the script', async () => {
+      const text = await exported(kind, 'az');
+      const check = spawnSync('bash', ['-n'], { input: text, encoding: 'utf8' });
+      expect(check.status, check.stderr).toBe(0);
+      const adds = text.split('\n').flatMap((l) => {
+        const m = add.exec(l);
+        return m === null ? [] : [[m[2]!, m[3]!]];
+      });
+      expect(adds).toEqual((await jsonRules(kind)).map(startEnd));
+      expect(text.split('\n').filter((l) => l.startsWith('az ')).length).toBe(adds.length);
+    });
+  });
+
   it('an AKS cluster: plain CIDR strings (a single address /32) in every file format; az refused (it replaces the whole list)', async () => {
     const rules = await jsonRules('aks');
     expect(rules).toContain('52.1.2.3/32');

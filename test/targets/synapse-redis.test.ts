@@ -285,6 +285,41 @@ describe.each(KINDS.map((k) => [k.kind, k] as const))('%s', (_name, row) => {
       expect(states.at(-1)!.map((r) => `${r.name}=${r.start}-${r.end}`).sort()).toEqual(now.map((r) => `${r.name}=${r.start}-${r.end}`).sort());
     });
 
+    it('a PUT failing part-way: the run fails (partial), only old or wanted rules stay and old ∩ new is admitted after every request; the next run finishes the change', async () => {
+      const { runs, config } = await runsFor();
+      await runs.sync(config({ select: ['AzureDevOps'], maxRules: 30 }, LOOSE));
+      const old = await storedRules('fw-main');
+      await t.emulator.control.clearRequests();
+      // The first rule PUT goes through; every one after it answers 500 (the SDK retries each three times).
+      await t.emulator.control.addFault({ kind: 'respond', on: 'resources', method: 'PUT', resource: serverId('fw-main'), skip: 1, status: 500, times: 4 });
+      const failed = (await runs.sync(config({ select: ['AzureDevOps', 'LogicApps@westeurope'], maxRules: 30 }, LOOSE))).vaults[0]!;
+      expect(failed).toMatchObject({ outcome: 'failed', error: { code: 'TARGET_SERVER_ERROR', message: expect.stringContaining('after 1 of') } });
+      const failing = (await log('fw-main')).filter((e) => /\/firewallRules\/[^/]+$/i.test(e.path) && e.method !== 'GET');
+      expect(failing.map((e) => [e.method, e.status])).toEqual([['PUT', row.created], ['PUT', 500], ['PUT', 500], ['PUT', 500], ['PUT', 500]]);
+      const between = await storedRules('fw-main');
+      await t.emulator.control.clearRequests();
+
+      // The failed run withdrew its intent: the next one is not held as busy, and finishes.
+      const done = (await runs.sync(config({ select: ['AzureDevOps', 'LogicApps@westeurope'], maxRules: 30 }, LOOSE))).vaults[0]!;
+      expect(done.outcome, JSON.stringify([done.reasons, done.findings.map((f) => f.code)])).toBe('applied');
+      expect([...done.reasons.map((r) => r.code), ...done.findings.map((f) => f.code)]).not.toContain('VAULT_BUSY');
+      const finishing = (await log('fw-main')).filter((e) => /\/firewallRules\/[^/]+$/i.test(e.path) && e.method !== 'GET');
+      const wanted = await storedRules('fw-main');
+      const key = (r: Stored) => `${r.start}-${r.end}`;
+      const oldOrWanted = new Set([...old, ...wanted].map(key));
+      expect(between.filter((r) => !oldOrWanted.has(key(r)))).toEqual([]);
+      // Every request of both runs, replayed from the rules before the first: none leaves old ∩ new short.
+      const both = intersect(admitted(old), admitted(wanted));
+      expect(size(both)).toBeGreaterThan(0);
+      const states = [...replay(old, failing), ...replay(between, finishing)];
+      expect(states.length).toBe(1 + finishing.length);
+      states.forEach((st, i) => expect(size(minus(both, admitted(st))), `after request ${i + 1}`).toBe(0));
+      expect(states.at(-1)!.map(key).sort()).toEqual(wanted.map(key).sort());
+      // Everyone else's rules came through both runs as they were.
+      expect(wanted).toContainEqual({ name: OFFICE['name'], start: '145.14.56.20', end: '145.14.56.29' });
+      expect(wanted).toContainEqual({ name: AZURE['name'], start: '0.0.0.0', end: '0.0.0.0' });
+    });
+
     it('finds a tagged firewall through Resource Graph and reads its rules directly (graph: tags)', async () => {
       const runs = await targetRuns(t);
       const report = await runs.sync(runs.config([], { ownerId: OWNER, profiles: { devops: { select: ['AzureDevOps'] } }, discover: { tag: 'tagwall', lagMinutes: 0 } } as never));

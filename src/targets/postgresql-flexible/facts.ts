@@ -37,6 +37,19 @@ export const POSTGRESQL_FLEXIBLE: FirewallFacts = {
   graph: 'tags',
   iac: {
     terraform: 'azurerm_postgresql_flexible_server_firewall_rule.start_ip_address / end_ip_address (one resource per range)',
+    named: {
+      arm: { start: 'startIpAddress', end: 'endIpAddress' },
+      terraform: { start: 'start_ip_address', end: 'end_ip_address' },
+      childType: 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules',
+      // The portal names "Allow public access from any Azure service" this (with a date after it, so only a template's name for it).
+      names: { '0.0.0.0/32': 'AllowAllAzureServicesAndResourcesWithinAzureIps' },
+    },
+    // One rule at a time; the delete asks for confirmation unless --yes.
+    az: {
+      add: ['az', 'postgres', 'flexible-server', 'firewall-rule', 'create', '--resource-group', '{group}', '--name', '{name}', '--rule-name', '{rule-name}', '--start-ip-address', '{start}', '--end-ip-address', '{end}'],
+      remove: ['az', 'postgres', 'flexible-server', 'firewall-rule', 'delete', '--resource-group', '{group}', '--name', '{name}', '--rule-name', '{rule-name}', '--yes'],
+      list: { command: ['az', 'postgres', 'flexible-server', 'firewall-rule', 'list', '--resource-group', '{group}', '--name', '{name}'], start: 'startIpAddress', end: 'endIpAddress' },
+    },
   },
   sdk: '@azure/arm-postgresql-flexible',
   load: async () => (await import('./adapter.js')).createPostgresFlexibleFirewalls,

@@ -49,6 +49,20 @@ export const REDIS_CACHE: FirewallFacts = {
   iac: {
     // One azurerm_redis_firewall_rule per range (start_ip, end_ip): the export lists the ranges.
     terraform: 'azurerm_redis_firewall_rule.start_ip / end_ip (one resource per range)',
+    // The export's names (tagwall_52_1_2_0_24) hold letters, digits and underscores only: names a cache takes.
+    // No name for 0.0.0.0: a cache has no Azure-named switch, so it is named from its addresses like any rule.
+    named: {
+      arm: { start: 'startIP', end: 'endIP' },
+      terraform: { start: 'start_ip', end: 'end_ip' },
+      childType: 'Microsoft.Cache/redis/firewallRules',
+    },
+    // One rule at a time (no confirmation on delete). az prints a rule's startIP/endIP as startIp/endIp,
+    // and its name as <cache>/<rule>, as the spec's examples answer it.
+    az: {
+      add: ['az', 'redis', 'firewall-rules', 'create', '--resource-group', '{group}', '--name', '{name}', '--rule-name', '{rule-name}', '--start-ip', '{start}', '--end-ip', '{end}'],
+      remove: ['az', 'redis', 'firewall-rules', 'delete', '--resource-group', '{group}', '--name', '{name}', '--rule-name', '{rule-name}'],
+      list: { command: ['az', 'redis', 'firewall-rules', 'list', '--resource-group', '{group}', '--name', '{name}'], start: 'startIp', end: 'endIp', qualifiedNames: true },
+    },
   },
   sdk: '@azure/arm-rediscache',
   load: async () => (await import('./adapter.js')).createRedisFirewalls,

@@ -7,9 +7,21 @@ import type { FirewallFacts } from '../kind.js';
  * its own long-running PUT and removed by its own long-running DELETE, at most 128 of them.
  * A start/end kind: its rules are ranges, so the range optimum covers them (docs/RANGES.md).
  *
- * The spec also has IpFirewallRules_ReplaceAll (a POST of the whole set). tagwall writes rule by
- * rule instead, as for every named start/end kind but SQL: puts before deletes, so the workspace
- * never admits less than the old or the new set while the change is under way.
+ * The spec also has IpFirewallRules_ReplaceAll (`POST …/replaceAllIpFirewallRules`, the SDK's
+ * beginReplaceAll). tagwall writes rule by rule instead, as for every named start/end kind but SQL:
+ * - its body is the whole set, a map of name → {startIpAddress, endIpAddress}: every person's rule
+ *   and the AllowAllWindowsAzureIps switch would be sent back, and a rule someone adds between the
+ *   read and the POST would be dropped; one by one, tagwall never sends anyone else's rule at all;
+ * - the spec never says what becomes of AllowAllWindowsAzureIps in a replace (whether it is a rule
+ *   of the set, refused in it, or dropped when left out), nor that the replace is atomic: its
+ *   description is "Replaces firewall rules", nothing more;
+ * - its answer says nothing of the result: 200 is `{operationId}` and 202 only headers (the
+ *   example's point at another service's placeholder URLs), final state via location with no
+ *   schema, so the set must be read again anyway;
+ * - rule by rule, puts before deletes keep old ∩ new admitted at every moment, which the tests
+ *   replay request by request; a replace's in-between is not documented.
+ * What it would save (one request, not one per changed range; no call to move deletes first near
+ * the 128 limit) does not outweigh never touching someone else's rule.
  */
 export const SYNAPSE_WORKSPACE: FirewallFacts = {
   kind: 'synapse',
@@ -44,6 +56,18 @@ export const SYNAPSE_WORKSPACE: FirewallFacts = {
   iac: {
     // One azurerm_synapse_firewall_rule per range (start_ip_address, end_ip_address): the export lists the ranges.
     terraform: 'azurerm_synapse_firewall_rule.start_ip_address / end_ip_address (one resource per range)',
+    named: {
+      arm: { start: 'startIpAddress', end: 'endIpAddress' },
+      terraform: { start: 'start_ip_address', end: 'end_ip_address' },
+      childType: 'Microsoft.Synapse/workspaces/firewallRules',
+      names: { '0.0.0.0/32': 'AllowAllWindowsAzureIps' },
+    },
+    // One rule at a time (the workspace is named by --workspace-name, the rule by --name); the delete asks for confirmation unless --yes.
+    az: {
+      add: ['az', 'synapse', 'workspace', 'firewall-rule', 'create', '--resource-group', '{group}', '--workspace-name', '{name}', '--name', '{rule-name}', '--start-ip-address', '{start}', '--end-ip-address', '{end}'],
+      remove: ['az', 'synapse', 'workspace', 'firewall-rule', 'delete', '--resource-group', '{group}', '--workspace-name', '{name}', '--name', '{rule-name}', '--yes'],
+      list: { command: ['az', 'synapse', 'workspace', 'firewall-rule', 'list', '--resource-group', '{group}', '--workspace-name', '{name}'], start: 'startIpAddress', end: 'endIpAddress' },
+    },
   },
   sdk: '@azure/arm-synapse',
   load: async () => (await import('./adapter.js')).createSynapseFirewalls,
