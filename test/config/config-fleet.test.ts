@@ -193,7 +193,7 @@ describe('discover', () => {
     expect(c.discover).toMatchObject({ tag: 'tagwall', scope: {}, digest: true, recheckHours: 24, lagMinutes: 10 });
     expect(c.discover!.types).toBeUndefined();
     // Every kind whose rules or tags Resource Graph describes: all but the perimeter profile, a child resource.
-    expect(c.discover!.resourceTypes.map((k) => k.kind).sort()).toEqual(['aks', 'cognitiveservices', 'containerapp', 'containerregistry', 'cosmosdb', 'eventhub', 'keyvault', 'search', 'servicebus', 'sql', 'storage']);
+    expect(c.discover!.resourceTypes.map((k) => k.kind).sort()).toEqual(['aks', 'cognitiveservices', 'containerapp', 'containerregistry', 'cosmosdb', 'eventhub', 'keyvault', 'mysql-flexible', 'postgresql-flexible', 'redis', 'search', 'servicebus', 'sql', 'storage', 'synapse']);
   });
 
   it('is off without the key', () => {
