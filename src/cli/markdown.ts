@@ -13,7 +13,8 @@ export const GITHUB_COMMENT_LIMIT = 65_536;
 /** Problems first: when the comment is cut, what needs a person is what stays. */
 const ORDER: Record<string, number> = { failed: 0, refused: 1, pending: 2, applied: 3, skipped: 4, 'in-sync': 5 };
 
-function cell(text: string): string {
+/** Text safe in a table cell (and on one line). */
+export function cell(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 

@@ -8,8 +8,17 @@ import { ALERTS_MODES } from './sync-options.js';
 export function outputOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--format <format>', 'text, json (the same as --json), or markdown: a summary for a pull-request comment, cut to fit GitHub\'s 65,536 characters').choices(['text', 'json', 'markdown']).default('text'))
-    .addOption(new Option('--quiet', 'print only errors (and set the exit code); a --json or --format markdown report is still printed').default(false).conflicts(['verbose', 'progress']))
-    .option('--progress', 'print "still waiting" on stderr after 5 s of silence even when stderr is not a terminal (on a terminal it is the default)', false);
+    .addOption(quietOption('a --json or --format markdown report'))
+    .addOption(progressOption());
+}
+
+/** --quiet, also for a command with its own --format (`plan`); `printed` names what it still prints. */
+export function quietOption(printed: string): Option {
+  return new Option('--quiet', `print only errors (and set the exit code); ${printed} is still printed`).default(false).conflicts(['verbose', 'progress']);
+}
+
+export function progressOption(): Option {
+  return new Option('--progress', 'print "still waiting" on stderr after 5 s of silence even when stderr is not a terminal (on a terminal it is the default)').default(false);
 }
 
 /** `--alerts` on sync; `--no-alerts` stays, as `--alerts none`. */

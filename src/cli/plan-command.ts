@@ -79,8 +79,9 @@ function originOf(loaded: ResolvedServiceTags): ServiceTagsOrigin {
   return { ...(loaded.path === undefined ? {} : { path: loaded.path }), ...(loaded.url === undefined ? {} : { url: loaded.url }), cacheUsed: loaded.cacheUsed };
 }
 
-export async function runPlanCommand(options: PlanCommandOptions, io: CliIO, loadSource: SourceLoader): Promise<number> {
-  if (options.target !== undefined || options.config !== undefined) return runTargetPlan(options, io, loadSource);
+/** `now`: the moment a configured target's temporary entries are judged at (a test's clock). */
+export async function runPlanCommand(options: PlanCommandOptions, io: CliIO, loadSource: SourceLoader, now: () => Date = () => new Date()): Promise<number> {
+  if (options.target !== undefined || options.config !== undefined) return runTargetPlan(options, io, loadSource, now);
   if (options.select === undefined) throw new TagwallError('USAGE', 'plan needs --select (for example --select AzureDevOps,LogicApps@westeurope), or --config FILE --target ID; `tagwall tags` lists the tags');
   const target = await commandLineTarget(options, io);
   const loaded = await loadSource();
@@ -88,7 +89,7 @@ export async function runPlanCommand(options: PlanCommandOptions, io: CliIO, loa
 }
 
 /** One configured target, planned offline: its kind's facts, its settings and guards, its last record (read only). */
-async function runTargetPlan(options: PlanCommandOptions, io: CliIO, loadSource: SourceLoader): Promise<number> {
+async function runTargetPlan(options: PlanCommandOptions, io: CliIO, loadSource: SourceLoader, now: () => Date): Promise<number> {
   if (options.config === undefined || options.target === undefined) throw new TagwallError('USAGE', 'plan --target needs --config FILE, and --config needs --target ID (the resource ID of a configured target)');
   const given = [options.select !== undefined && '--select', options.maxRules !== undefined && '--max-rules', options.split31 && '--split-31', options.extra.length > 0 && '--extra', options.exclude.length > 0 && '--exclude', options.kind !== 'keyvault' && '--kind'].filter((x): x is string => x !== false);
   if (given.length > 0) throw new TagwallError('USAGE', `${given.join(', ')}: with --target, the configuration decides the target's selection and settings (only the guard options and --force may override)`);
@@ -99,8 +100,10 @@ async function runTargetPlan(options: PlanCommandOptions, io: CliIO, loadSource:
   const target: TargetConfig = { ...configured!, guards: { ...configured!.guards, ...options.guards } };
   const loaded = await loadSource(options.serviceTagsGiven ? undefined : sourceOfConfig(config));
   const doc: ServiceTagDocument = loaded.document;
-  const { record, store } = await peekRecord(config.state, io.env, target.resource);
-  return renderPlan(doc, originOf(loaded), target, planFor(doc, target, record, options.force, false), options, io, loaded.warnings, { record, store });
+  const { record, grants, store } = await peekRecord(config.state, io.env, target.resource);
+  // Dated extras and grants as sync would take them now: allowed until their end, then left out and reported.
+  const temporary = { grants: grants.grants, reported: grants.reported, now: now() };
+  return renderPlan(doc, originOf(loaded), target, planFor(doc, target, record, options.force, false, temporary), options, io, loaded.warnings, { record, store });
 }
 
 function sourceOfConfig(config: Awaited<ReturnType<typeof import('../config/load.js').loadConfig>>): Parameters<SourceLoader>[0] {

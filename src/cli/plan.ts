@@ -10,12 +10,17 @@ import type { TargetConfig } from '../config/config.js';
 import { desiredForDocument } from '../run/reconcile.js';
 import { renderExport, type ExportFormat } from '../export/iac.js';
 import { normaliseRule, ruleToWrite } from '../core/rules.js';
+import { withTemporary } from '../run/steps/temporary.js';
+import { renderPlanMarkdown } from './plan-markdown.js';
+import type { Grant } from '../state/grants.js';
 
-export type PlanFormat = 'text' | 'json' | ExportFormat;
+export type PlanFormat = 'text' | 'json' | 'markdown' | ExportFormat;
 
 export interface PlanOutput {
   readonly format: PlanFormat;
   readonly explain: boolean;
+  /** Only errors on stderr (a refusing guard's code), no text plan and no warnings; json, markdown and exports still printed. */
+  readonly quiet?: boolean;
   /** Override the guards for this plan, as `sync --force` would: the verdicts say what was overridden. */
   readonly force: boolean;
 }
@@ -80,8 +85,11 @@ function firewallOf(record: AppliedRecord | undefined): ObservedFirewall {
  * guards), against its last record or an empty firewall. Throws the collapse's own error when no
  * cover fits at all and there is no firewall to report on (a plain `plan`), as before guards.
  */
-export function planFor(doc: ServiceTagDocument, target: TargetConfig, record: AppliedRecord | undefined, force: boolean, plain: boolean): { plan: TargetPlan; guards: GuardVerdict[] } {
-  const desiredFor = desiredForDocument(doc);
+export function planFor(doc: ServiceTagDocument, configured: TargetConfig, record: AppliedRecord | undefined, force: boolean, plain: boolean, temporary?: TemporaryInput): { plan: TargetPlan; guards: GuardVerdict[] } {
+  // A configured target's dated extras and grants as a run would take them at this moment.
+  const dated = temporary === undefined ? undefined : withTemporary(configured, temporary.grants, temporary.now, desiredForDocument(doc));
+  const target = dated?.target ?? configured;
+  const desiredFor = dated?.desiredFor ?? desiredForDocument(doc);
   let infeasible: unknown;
   const plan = planTarget({
     firewall: firewallOf(record),
@@ -99,7 +107,15 @@ export function planFor(doc: ServiceTagDocument, target: TargetConfig, record: A
     },
   });
   if (plain && plan.desired === undefined && infeasible !== undefined) throw infeasible;
-  return { plan, guards: guardVerdicts(plan, target.guards, record) };
+  const found = dated?.findings(new Set(temporary?.reported ?? [])) ?? [];
+  return { plan: found.length === 0 ? plan : { ...plan, findings: [...plan.findings, ...found] }, guards: guardVerdicts(plan, target.guards, record) };
+}
+
+/** A configured target's temporary entries beyond its configuration: its grants and the expiries already reported, from the state store. */
+export interface TemporaryInput {
+  readonly grants: readonly Grant[];
+  readonly reported: readonly string[];
+  readonly now: Date;
 }
 
 const percent = (f: unknown) => `${Math.round(Number(f) * 100)}%`;
@@ -114,9 +130,30 @@ const PASS_TEXT: Readonly<Record<string, (v: GuardVerdict) => string>> = {
   WIDE_RULE: (v) => (v.limit === 0 ? 'off (guards.warnWidenedPrefix 0)' : `no widened rule wider than /${String(v.limit)} (guards.warnWidenedPrefix)`),
 };
 
+function guardText(v: GuardVerdict): string {
+  return v.message ?? PASS_TEXT[v.code]?.(v) ?? '';
+}
+
 function guardLine(v: GuardVerdict): string {
-  const said = v.message ?? PASS_TEXT[v.code]?.(v) ?? '';
-  return `  ${v.verdict.padEnd(8)} ${v.code.padEnd(20)} ${said}`.trimEnd();
+  return `  ${v.verdict.padEnd(8)} ${v.code.padEnd(20)} ${guardText(v)}`.trimEnd();
+}
+
+/** The plan's figures as the Markdown summary's table has them (the text output's lines, as label and value). */
+function planFigures(target: TargetConfig, plan: TargetPlan, selected: readonly string[], configured: PlannedTarget | undefined): [string, string][] {
+  const s = plan.desired?.stats;
+  return [
+    ['selected', `${plural(selected.length, 'tag')}: ${summariseNames(selected)}`],
+    ['rules', `${count(plan.nextRules.length)} of ${count(target.maxRules)}${target.split31 ? ' (no /31)' : ''}`],
+    ...(configured === undefined ? [] : [
+      ['to add', count(plan.add.length)],
+      ['to remove', count(plan.remove.length)],
+      ["not tagwall's (kept)", count(plan.unmanaged.length)],
+    ] as [string, string][]),
+    ...(s === undefined ? [] : [
+      ['source addresses', count(s.sourceAddresses)],
+      ['allowed beyond the source', `${count(s.excessAddresses)}${s.sourceAddresses > 0 ? ` (+${((100 * s.excessAddresses) / s.sourceAddresses).toFixed(1)}%)` : ''}`],
+    ] as [string, string][]),
+  ];
 }
 
 /**
@@ -142,27 +179,53 @@ export function renderPlan(
   const widening = output.explain && plan.desired !== undefined ? explainCover(plan.desired, doc) : undefined;
   const report = planReport(doc, origin, plan, guards, sourceWarnings, widening);
   const where = origin.url ?? origin.path ?? doc.source;
+  const warn = (w: string) => {
+    if (output.quiet !== true) writeLine(io.stderr, `warning: ${w}`);
+  };
   const tail = () => {
+    if (output.quiet === true) {
+      // As sync --quiet says a refused target: the code first, then the target.
+      for (const g of refused) writeLine(io.stderr, `tagwall: ${g.code}: ${configured === undefined ? '' : `${target.resource.id}: `}${g.message ?? ''}`);
+      return;
+    }
     if (refused.length > 0) writeLine(io.stderr, `tagwall: sync would refuse this plan: ${refused.map((g) => g.code).join(', ')}${configured === undefined ? '' : ` for ${target.resource.id}`} (--force overrides the guards)`);
     if (forced.length > 0) writeLine(io.stderr, `warning: --force overrode ${forced.map((g) => g.code).join(', ')} for this plan`);
   };
+  // WIDE_RULE is a guard's verdict here, shown with the guards.
+  const findings = plan.findings.filter((f) => f.code !== 'WIDE_RULE');
   const targetFields = configured === undefined ? {} : {
     target: { id: target.resource.id, kind: target.kind.kind, record: configured.record !== undefined, store: configured.store },
     add: plan.add,
     remove: plan.remove,
     unmanaged: plan.unmanaged,
     shared: plan.shared,
-    findings: plan.findings.filter((f) => f.code !== 'WIDE_RULE'),
+    findings,
   };
   if (output.format === 'json') {
     writeLine(io.stdout, JSON.stringify({ ...report, ...targetFields }));
     tail();
     return code;
   }
+  if (output.format === 'markdown') {
+    for (const w of report.warnings) warn(w);
+    writeLine(io.stdout, renderPlanMarkdown({
+      serviceTags: `${doc.cloud}, change ${doc.changeNumber} (${where})${origin.cacheUsed ? ', from the last-known-good cache' : ''}`,
+      warnings: report.warnings,
+      ...(configured === undefined ? {} : { target: { id: target.resource.id, title: target.kind.title, record: recordText(configured) } }),
+      figures: planFigures(target, plan, report.selected, configured),
+      guards: guards.map((g) => ({ code: g.code, verdict: g.verdict, text: guardText(g) })),
+      findings: configured === undefined ? [] : findings,
+      ...(widening === undefined ? {} : { widening }),
+      rules: report.rules,
+      ...(configured === undefined ? {} : { add: plan.add.map((k) => written(k, target)), remove: plan.remove.map((k) => written(k, target)) }),
+    }));
+    tail();
+    return code;
+  }
   if (output.format !== 'text') {
-    for (const w of report.warnings) writeLine(io.stderr, `warning: ${w}`);
+    for (const w of report.warnings) warn(w);
     if (refused.length > 0) {
-      for (const g of refused) writeLine(io.stderr, `refused: ${g.code}: ${g.message ?? ''}`);
+      if (output.quiet !== true) for (const g of refused) writeLine(io.stderr, `refused: ${g.code}: ${g.message ?? ''}`);
       tail();
       return code;
     }
@@ -178,7 +241,11 @@ export function renderPlan(
     tail();
     return code;
   }
-  for (const w of report.warnings) writeLine(io.stderr, `warning: ${w}`);
+  for (const w of report.warnings) warn(w);
+  if (output.quiet === true) {
+    tail();
+    return code;
+  }
   const s = plan.desired?.stats;
   const lines = [
     `Service tags   ${doc.cloud}, change ${doc.changeNumber}${origin.cacheUsed ? ' (from the last-known-good cache)' : ''}: ${where}`,
@@ -194,6 +261,7 @@ export function renderPlan(
     '',
     `Guards         ${refused.length > 0 ? `sync would refuse: ${refused.map((g) => g.code).join(', ')}` : forced.length > 0 ? `overridden by --force: ${forced.map((g) => g.code).join(', ')}` : 'sync would write this plan'}`,
     ...guards.map(guardLine),
+    ...(configured === undefined || findings.length === 0 ? [] : ['', 'Findings', ...findings.map((f) => `  ${f.severity.padEnd(8)} ${f.code}: ${f.message}`)]),
     '',
     ...report.rules,
   ];
@@ -208,13 +276,18 @@ function written(key: string, target: TargetConfig): string {
   return rule.cidr === undefined ? rule.value : ruleToWrite(rule.cidr, target.singleAddress);
 }
 
-function targetLines(target: TargetConfig, plan: TargetPlan, configured: PlannedTarget): string[] {
+/** The last record, in words (after "Last record"). */
+function recordText(configured: PlannedTarget): string {
   const r = configured.record;
+  return r === undefined
+    ? `none in ${configured.store}: planned as first contact with an empty firewall`
+    : `${configured.store}: change ${r.changeNumber}, ${plural(r.observedRules.length, 'rule')} seen, ${count(r.ownedRules.length)} tagwall's${r.appliedAt === undefined ? '' : `, confirmed ${r.appliedAt}`}`;
+}
+
+function targetLines(target: TargetConfig, plan: TargetPlan, configured: PlannedTarget): string[] {
   return [
     `Target         ${target.kind.title} ${target.resource.name}: ${target.resource.id}`,
-    r === undefined
-      ? `Last record    none in ${configured.store}: planned as first contact with an empty firewall`
-      : `Last record    ${configured.store}: change ${r.changeNumber}, ${plural(r.observedRules.length, 'rule')} seen, ${count(r.ownedRules.length)} tagwall's${r.appliedAt === undefined ? '' : `, confirmed ${r.appliedAt}`}`,
+    `Last record    ${recordText(configured)}`,
     `Changes        ${count(plan.add.length)} to add, ${count(plan.remove.length)} to remove, ${plural(plan.unmanaged.length, 'rule')} not tagwall's kept`,
   ];
 }

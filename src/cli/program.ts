@@ -16,7 +16,7 @@ import type { SyncOptions } from './sync.js';
 import { registerStateCommands } from './state-commands.js';
 import { registerAllow } from './allow.js';
 import type { ApplyOptions } from './apply.js';
-import { alertsOption, outputOptions } from './output-options.js';
+import { alertsOption, outputOptions, progressOption, quietOption } from './output-options.js';
 
 const KIND_NAMES = FIREWALL_KINDS.map((k) => k.kind);
 
@@ -70,6 +70,9 @@ interface PlanCliOptions {
   format: PlanFormat;
   explain: boolean;
   json: boolean;
+  verbose: boolean;
+  quiet: boolean;
+  progress: boolean;
 }
 
 /**
@@ -96,6 +99,8 @@ interface SourceOptions {
   downloadPage?: string;
   allowHost?: string[];
   cacheDir: string;
+  /** --quiet: no download meter either. */
+  quiet?: boolean;
 }
 
 /** A file or URL given with --service-tags, or this week's download for --cloud (Public by default). */
@@ -120,7 +125,7 @@ async function loadSource(opts: SourceOptions, io: CliIO): Promise<ResolvedServi
   if (given !== undefined && !/^https?:\/\//i.test(given)) {
     return { ...(await resolveServiceTags({ source: 'file', cloud: opts.cloud ?? 'Public', path: resolve(io.cwd, given) })), path: given };
   }
-  const meter = createProgressLine(io.stderr, 'Downloading service tags');
+  const meter = createProgressLine(opts.quiet === true ? { write: () => true } : io.stderr, 'Downloading service tags');
   try {
     return await resolveServiceTags({
       source: given === undefined ? 'download' : 'url',
@@ -191,12 +196,18 @@ export function createProgram(io: CliIO): Command {
     .option('--force', 'override the guards as sync --force would; the verdicts say what was overridden', false)
     .option('--config <file>', 'with --target: the configuration whose target to plan')
     .option('--target <id>', 'plan this configured target (its resource ID) offline, from its last record in the state store')
-    .addOption(new Option('--format <format>', 'text, json, or an export for infrastructure as code (docs/IAC.md)').choices(['text', 'json', ...EXPORT_FORMATS]).default('text'))
+    .addOption(new Option('--format <format>', 'text, json, markdown (a summary for a pull-request comment), or an export for infrastructure as code (docs/IAC.md)').choices(['text', 'json', 'markdown', ...EXPORT_FORMATS]).default('text'))
     .option('--explain', 'list every rule that admits addresses beyond the source, and into whose space', false)
     .option('--json', 'the same as --format json', false)
+    .option('--verbose', 'log more on stderr: each HTTP request\'s method, target, status and time (the service-tags download; a blob state store\'s reads)', false)
+    .addOption(quietOption('a --json, --format markdown or export output'))
+    .addOption(progressOption())
     .addHelpText('after', '\nExit codes: 0 sync would write this plan; 1 a guard refuses it (as sync would), or the input was bad.')
     .action(async (opts: SourceOptions & PlanCliOptions) => {
-      const { runPlanCommand } = await import('./plan-command.js');
+      const [{ runPlanCommand }, { startChatter }] = await Promise.all([import('./plan-command.js'), import('./run-output.js')]);
+      // Requests and "still waiting" as sync prints them; a plan has no targets to count.
+      using chatter = startChatter(io, { verbose: opts.verbose, quiet: opts.quiet, progress: opts.progress, targets: false });
+      const out = chatter.io;
       const guards = Object.fromEntries(
         (['maxWidenedPrefix', 'warnWidenedPrefix', 'maxExcessAddresses', 'maxRemovedFraction', 'maxSourceShrinkFraction'] as const).flatMap((k) => (opts[k] === undefined ? [] : [[k, opts[k]]])),
       );
@@ -212,12 +223,13 @@ export function createProgram(io: CliIO): Command {
           force: opts.force,
           format: opts.json ? 'json' : opts.format,
           explain: opts.explain,
+          quiet: opts.quiet,
           ...(opts.config === undefined ? {} : { config: opts.config }),
           ...(opts.target === undefined ? {} : { target: opts.target }),
           serviceTagsGiven: opts.serviceTags !== undefined,
         },
-        io,
-        (override) => loadSource({ ...opts, ...(override as Partial<SourceOptions>) }, io),
+        out,
+        (override) => loadSource({ ...opts, ...(override as Partial<SourceOptions>) }, out),
       );
       if (code !== 0) throw new ExitCode(code);
     });

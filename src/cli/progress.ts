@@ -18,6 +18,8 @@ export interface SilenceOptions {
   readonly clock?: () => number;
   /** Clear the terminal's counter line first (a TTY). */
   readonly tty?: boolean;
+  /** False where the work is not counted in targets (`plan`): the line names only what is awaited. */
+  readonly targets?: boolean;
 }
 
 const TITLE_BY_TYPE = new Map(FIREWALL_KINDS.map((k) => [k.resourceType.toLowerCase(), k.title]));
@@ -85,7 +87,7 @@ export class SilenceWatch {
   }
 
   line(now = this.#clock()): string {
-    const parts = [this.#total === undefined ? 'no target done yet' : `${this.#done} of ${this.#total} targets done`];
+    const parts = this.#options.targets === false ? [] : [this.#total === undefined ? 'no target done yet' : `${this.#done} of ${this.#total} targets done`];
     const write = [...this.#writes.values()].sort((a, b) => a.since - b.since)[0];
     if (write !== undefined) {
       parts.push(`${titleOf(write.path) ?? 'firewall'} update on ${write.path} running for ${seconds(now - write.since)}`);
@@ -93,7 +95,7 @@ export class SilenceWatch {
       const oldest = [...this.#requests].sort((a, b) => a.startedAt - b.startedAt)[0];
       if (oldest !== undefined) parts.push(`${oldest.method} ${oldest.target} waiting for ${seconds(now - oldest.startedAt)}`);
     }
-    return `still waiting: ${parts.join(', ')}`;
+    return parts.length === 0 ? 'still working' : `still waiting: ${parts.join(', ')}`;
   }
 
   /** Checks on a timer that never keeps the process alive; returns the stop. */

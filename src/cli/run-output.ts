@@ -16,6 +16,8 @@ export interface ChatterOptions {
   readonly progress?: boolean;
   /** URLs whose path is a secret (the alert webhook's). */
   readonly hidden?: readonly URL[];
+  /** False for a command that plans no targets (`plan`): "still waiting" names only the request awaited. */
+  readonly targets?: boolean;
 }
 
 export interface RunChatter extends Disposable {
@@ -33,7 +35,7 @@ function silenceMs(env: NodeJS.ProcessEnv): number {
 export function startChatter(io: CliIO, options: ChatterOptions): RunChatter {
   const tty = io.stderr.isTTY === true;
   const showProgress = options.quiet !== true && (tty || options.progress === true || options.verbose === true);
-  const watch = showProgress ? new SilenceWatch({ write: (s) => void io.stderr.write(s), afterMs: silenceMs(io.env), tty }) : undefined;
+  const watch = showProgress ? new SilenceWatch({ write: (s) => void io.stderr.write(s), afterMs: silenceMs(io.env), tty, ...(options.targets === undefined ? {} : { targets: options.targets }) }) : undefined;
   const stderr = watch === undefined ? io.stderr : tapped(io.stderr, () => watch.spoke());
   let requests: RequestWatcher | undefined;
   if (watch !== undefined || options.verbose === true) {

@@ -75,6 +75,29 @@ export function expiredFinding(e: TemporaryEntry): Finding {
   };
 }
 
+/** How long before its expiry a configured entry is reported as expiring (TEMPORARY_ENTRY_EXPIRING). */
+export const EXPIRING_WITHIN_MS = 7 * 86_400_000;
+
+/**
+ * Whether a dated entry of the configuration expires within EXPIRING_WITHIN_MS of `now` (and has
+ * not yet). Grants are left out: `tagwall allow` grants at most MAX_GRANT_MS, so every grant would be
+ * "expiring" for its whole life, and the one who asked for it chose its end.
+ */
+export function isExpiringSoon(e: TemporaryEntry, now: Date): boolean {
+  const left = e.expiresAt - now.getTime();
+  return e.source === 'config' && left > 0 && left <= EXPIRING_WITHIN_MS;
+}
+
+/** Info, never paging: reported on every run (and plan) within the week, until the entry expires or its `until` moves. */
+export function expiringFinding(e: TemporaryEntry): Finding {
+  return {
+    severity: 'info',
+    code: 'TEMPORARY_ENTRY_EXPIRING',
+    message: `${named(e)} expires at ${new Date(e.expiresAt).toISOString()}, within ${EXPIRING_WITHIN_MS / 86_400_000} days; then it is no longer allowed and what tagwall added for it is removed (move its until to keep it)`,
+    ...entryValues(e),
+  };
+}
+
 /** A temporary entry never widens the target's other rules: one that needs a wider cover is left out. */
 export function noRoomFinding(e: TemporaryEntry): Finding {
   return {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseResourceId } from '../../src/core/resource-id.js';
 import { JsonFileStore } from '../../src/state/json-file-store.js';
 import { TargetStateRepository } from '../../src/state/records.js';
+import { GrantRepository } from '../../src/state/grants.js';
 import { BUNDLED, runCli } from '../helpers/cli.js';
 
 // `tagwall plan --config --target`: one configured target planned offline from its last record.
@@ -132,5 +133,117 @@ describe('tagwall plan --config --target', () => {
     expect(mixed.code).toBe(1);
     expect(mixed.stderr).toMatch(/--select: with --target, the configuration decides/);
     expect(connections).toBe(0);
+  });
+});
+
+// Temporary entries in the offline plan: a target's dated `extra` entries and the grants of
+// `tagwall allow` kept beside its record are allowed until they end, then left out (and what
+// tagwall added for them removed) with the finding sync gives. The test's own service-tags file
+// has one tag of three disjoint /24s, so every wanted address is one exact rule.
+
+const PIPELINES = ['52.100.1.0/24', '52.100.3.0/24', '52.100.5.0/24'];
+const DAY = 86_400_000;
+/** A date `days` from now, as a configuration writes one (its end in UTC is when it expires). */
+const dayFromNow = (days: number) => new Date(Date.now() + days * DAY).toISOString().slice(0, 10);
+const LONG = '81.2.69.160';
+const SOON = '81.2.69.165';
+const PAST = '81.2.69.162';
+const REPORTED = '81.2.69.163';
+const GRANTED = '81.2.69.170';
+const GRANT_ENDED = '81.2.69.171';
+const DATED = `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.KeyVault/vaults/kv-dated`;
+
+interface FindingJson {
+  code: string;
+  severity: string;
+  cidr?: string;
+  until?: string;
+  note?: string;
+  source?: string;
+}
+
+describe('plan --config --target with temporary entries', () => {
+  let tdir: string;
+  let tconfig: string;
+  let soonUntil: string;
+  let grantUntil: string;
+
+  beforeAll(async () => {
+    tdir = await mkdtemp(join(tmpdir(), 'tagwall-plan-temporary-'));
+    const tags = join(tdir, 'tags.json');
+    await writeFile(tags, JSON.stringify({
+      changeNumber: 7,
+      cloud: 'Public',
+      values: [{ name: 'Pipelines', id: 'Pipelines', properties: { changeNumber: 7, region: '', regionId: 0, platform: 'Azure', systemService: 'Pipelines', addressPrefixes: PIPELINES, networkFeatures: null } }],
+    }));
+    const state = join(tdir, 'state.json');
+    soonUntil = dayFromNow(3);
+    tconfig = join(tdir, 'tagwall.json');
+    await writeFile(tconfig, JSON.stringify({
+      serviceTags: { source: 'file', path: tags },
+      arm: { endpoint: `https://127.0.0.1:${(listener.address() as { port: number }).port}` },
+      state: { store: 'file', path: state },
+      targets: [{
+        vault: DATED,
+        select: ['Pipelines'],
+        extra: [
+          { cidr: LONG, until: dayFromNow(30), note: 'contractor' },
+          { cidr: SOON, until: soonUntil, note: 'audit' },
+          { cidr: PAST, until: '2020-01-01', note: 'old' },
+          { cidr: REPORTED, until: '2020-01-01' },
+        ],
+      }],
+    }));
+    const store = new JsonFileStore(state);
+    const ref = parseResourceId(DATED);
+    // The last sync wrote the tag, PAST (before it ended) and a grant that has ended since.
+    const owned = [...PIPELINES, `${PAST}/32`, `${GRANT_ENDED}/32`];
+    await new TargetStateRepository(store).save(ref, {
+      version: 1, vault: DATED, ownedRules: owned, observedRules: owned.map((r) => r.replace(/\/32$/, '')),
+      posture: { defaultAction: 'Deny' }, changeNumber: 7, sourceAddresses: 768, appliedAt: '2025-10-06T00:00:00.000Z',
+    });
+    grantUntil = new Date(Date.now() + 2 * 3_600_000).toISOString();
+    await new GrantRepository(store).save(ref, {
+      version: 1,
+      target: DATED,
+      grants: [
+        { cidr: `${GRANTED}/32`, until: grantUntil, note: 'build 42', grantedAt: new Date().toISOString() },
+        { cidr: `${GRANT_ENDED}/32`, until: '2025-10-06T01:00:00.000Z', grantedAt: '2025-10-06T00:00:00.000Z' },
+      ],
+      // A sync already said that REPORTED ended (the end of 2020-01-01 in UTC): the plan does not say it again.
+      reported: [`${REPORTED}/32@2020-01-02T00:00:00.000Z`],
+    }, undefined);
+    await store.close();
+  });
+
+  it('includes the entries and grants that have not ended, removes what tagwall added for those that have, and says which end soon', async () => {
+    const r = await runCli(['plan', '--config', tconfig, '--target', DATED, '--json'], { cwd: tdir });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as TargetPlanJson & { findings: FindingJson[] };
+    expect([...out.rules].sort()).toEqual([...PIPELINES, LONG, SOON, GRANTED].sort());
+    expect([...out.add].sort()).toEqual([`${LONG}/32`, `${SOON}/32`, `${GRANTED}/32`]);
+    expect([...out.remove].sort()).toEqual([`${PAST}/32`, `${GRANT_ENDED}/32`]);
+    const temporary = out.findings.filter((f) => f.code.startsWith('TEMPORARY_'));
+    expect(temporary).toHaveLength(3);
+    expect(temporary).toEqual(expect.arrayContaining([
+      expect.objectContaining({ code: 'TEMPORARY_ENTRY_EXPIRED', severity: 'info', cidr: `${PAST}/32`, until: '2020-01-01', note: 'old', source: 'config' }),
+      expect.objectContaining({ code: 'TEMPORARY_ENTRY_EXPIRED', severity: 'info', cidr: `${GRANT_ENDED}/32`, until: '2025-10-06T01:00:00.000Z', source: 'grant' }),
+      // Within 7 days of its end; LONG (30 days) and the grant (the one who asked chose its end) are not.
+      expect.objectContaining({ code: 'TEMPORARY_ENTRY_EXPIRING', severity: 'info', cidr: `${SOON}/32`, until: soonUntil, note: 'audit', source: 'config' }),
+    ]));
+    expect(connections).toBe(0);
+  });
+
+  it('shows the same findings in the text plan and the Markdown summary', async () => {
+    const text = await runCli(['plan', '--config', tconfig, '--target', DATED], { cwd: tdir });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`^ {2}info {5}TEMPORARY_ENTRY_EXPIRING: temporary entry ${SOON.replace(/\./g, '\\.')}/32 \\(audit\\) expires at `, 'm'));
+    expect(text.stdout).toMatch(new RegExp(`^ {2}info {5}TEMPORARY_ENTRY_EXPIRED: temporary entry ${PAST.replace(/\./g, '\\.')}/32 \\(old\\) expired at 2020-01-02T00:00:00.000Z`, 'm'));
+    const md = await runCli(['plan', '--config', tconfig, '--target', DATED, '--format', 'markdown'], { cwd: tdir });
+    expect(md.code, md.stderr).toBe(0);
+    expect(md.stdout.split('\n')[0]).toBe('### tagwall plan for `kv-dated` (Key Vault): sync would write this plan');
+    expect(md.stdout).toContain(`- **info** \`TEMPORARY_ENTRY_EXPIRING\`: temporary entry ${SOON}/32 (audit) expires at `);
+    expect(md.stdout).toContain(`<details><summary>2 rules to remove</summary>\n\n\`\`\`\n${[PAST, GRANT_ENDED].join('\n')}\n\`\`\``);
+    expect(md.stdout).toContain(`<details><summary>3 rules to add</summary>\n\n\`\`\`\n${[LONG, SOON, GRANTED].join('\n')}\n\`\`\``);
   });
 });

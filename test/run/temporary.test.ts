@@ -7,6 +7,9 @@ import { parseConfig, type RawConfig, type TagwallConfig } from '../../src/confi
 import { isTagwallError } from '../../src/core/errors.js';
 import { allowTemporary } from '../../src/run/allow.js';
 import { runSync, type Runtime } from '../../src/run/run.js';
+import { alertsForVault } from '../../src/alerts/policy.js';
+import { runPlanCommand } from '../../src/cli/plan-command.js';
+import { loadServiceTagFile } from '../../src/sources/file.js';
 import { FAST_RETRY, seedVault, startTestEmulator, vaultId, type TestEmulator } from '../helpers/emulator.js';
 
 // Temporary entries end to end on the emulator, through the run API with an injected clock: a
@@ -195,5 +198,91 @@ describe('a dated extra in the configuration', () => {
     expect(first.add).not.toContain(`${AGENT}/32`);
     expect(first.findings.map((f) => f.code)).toContain('TEMPORARY_ENTRY_EXPIRED');
     expect((await sync(c, at(HOUR))).findings.map((f) => f.code)).not.toContain('TEMPORARY_ENTRY_EXPIRED');
+  });
+});
+
+describe('a dated extra that ends within 7 days', () => {
+  // until 2026-03-20 ends at 2026-03-21T00:00:00Z; 7 days before that is 2026-03-14T00:00:00Z.
+  const ENTRY = { cidr: AGENT, until: '2026-03-20', note: 'contractor' };
+  const codes = (v: { findings: readonly { code: string }[] }) => v.findings.map((f) => f.code);
+
+  it('is reported TEMPORARY_ENTRY_EXPIRING (info, cidr, until, note) on every run of its last week, dry runs included, and not before', async () => {
+    const c = config({ extra: [ENTRY] });
+    const early = await sync(c, new Date('2026-03-13T23:59:59Z'));
+    expect(early.add).toContain(`${AGENT}/32`);
+    expect(codes(early)).not.toContain('TEMPORARY_ENTRY_EXPIRING');
+
+    const first = await sync(c, new Date('2026-03-14T00:00:00Z'));
+    expect(first.outcome).toBe('in-sync');
+    expect(first.findings.filter((f) => f.code === 'TEMPORARY_ENTRY_EXPIRING')).toEqual([
+      expect.objectContaining({ severity: 'info', cidr: `${AGENT}/32`, until: '2026-03-20', expiresAt: '2026-03-21T00:00:00.000Z', note: 'contractor', source: 'config' }),
+    ]);
+    // Each run says it again while it lasts (a reviewer of any one run sees it), a dry run too.
+    const log: string[] = [];
+    const capture: AlertLogger = { info: (m) => void log.push(m), warn: (m) => void log.push(m), error: (m) => void log.push(m) };
+    const { report } = await runSync(c, { dryRun: true, force: false, alerts: 'preview' }, { ...runtime(new Date('2026-03-20T23:59:59Z')), logger: capture });
+    const dry = report.vaults.find((v) => v.vault === vaultId('kv-app'))!;
+    expect(codes(dry)).toContain('TEMPORARY_ENTRY_EXPIRING');
+    // Info: nothing pages for it, not even a preview.
+    expect(alertsForVault(dry, true)).toEqual([]);
+    expect(log.filter((l) => /would-alert|TEMPORARY_ENTRY_EXPIRING/.test(l))).toEqual([]);
+    expect(await rules()).toEqual([...TAG, AGENT].sort());
+
+    // Then it expires: removed, and said once as EXPIRED, no longer as EXPIRING.
+    const after = await sync(c, new Date('2026-03-21T00:00:00Z'));
+    expect(after.remove).toEqual([`${AGENT}/32`]);
+    expect(codes(after)).toContain('TEMPORARY_ENTRY_EXPIRED');
+    expect(codes(after)).not.toContain('TEMPORARY_ENTRY_EXPIRING');
+  });
+
+  it('is not reported for a grant of `tagwall allow`, which lasts at most 7 days by design', async () => {
+    const c = config();
+    await sync(c, T0);
+    const granted = await allowTemporary(c, { target: 'kv-app', cidr: AGENT, forMs: HOUR }, runtime(T0));
+    expect(granted.refused).toBeUndefined();
+    const next = await sync(c, at(HOUR / 2));
+    expect(next.outcome).toBe('in-sync');
+    expect(codes(next)).not.toContain('TEMPORARY_ENTRY_EXPIRING');
+  });
+
+  it('is not reported for an entry left out for want of room: its NO_ROOM says what matters', async () => {
+    const c = config({ maxRules: 3, extra: [ENTRY] });
+    const v = await sync(c, new Date('2026-03-15T00:00:00Z'));
+    expect(codes(v)).toContain('TEMPORARY_ENTRY_NO_ROOM');
+    expect(codes(v)).not.toContain('TEMPORARY_ENTRY_EXPIRING');
+  });
+});
+
+describe('plan --config --target on an injected clock', () => {
+  it('reports the entry expiring in its last week, and expired after, as sync does; nothing is written to the state', async () => {
+    const c = join(dir, 'tagwall.json');
+    await writeFile(c, JSON.stringify({
+      serviceTags: { source: 'file', path: tags },
+      state: { store: 'file', path: join(dir, 'state.json') },
+      targets: [{ vault: vaultId('kv-app'), select: ['Pipelines'], extra: [{ cidr: AGENT, until: '2026-03-20', note: 'contractor' }] }],
+    }));
+    const plan = async (now: string) => {
+      let stdout = '';
+      const sink = (add: (s: string) => void) => ({ write: (s: string) => (add(String(s)), true) }) as unknown as NodeJS.WritableStream;
+      const io = { stdout: sink((s) => (stdout += s)), stderr: sink(() => undefined), env: {}, cwd: dir };
+      const code = await runPlanCommand(
+        { kind: 'keyvault', split31: false, extra: [], exclude: [], guards: {}, force: false, format: 'json', explain: false, config: c, target: vaultId('kv-app'), serviceTagsGiven: false },
+        io,
+        async () => ({ document: await loadServiceTagFile(tags), path: tags, changeNumber: 7, cacheUsed: false, downloaded: false, warnings: [] }),
+        () => new Date(now),
+      );
+      expect(code).toBe(0);
+      return JSON.parse(stdout) as { rules: string[]; findings: { code: string; cidr?: string; note?: string }[] };
+    };
+    const early = await plan('2026-03-13T23:59:59Z');
+    expect(early.rules).toContain(AGENT);
+    expect(early.findings.map((f) => f.code)).not.toContain('TEMPORARY_ENTRY_EXPIRING');
+    const soon = await plan('2026-03-14T00:00:00Z');
+    expect(soon.rules).toContain(AGENT);
+    expect(soon.findings.filter((f) => f.code === 'TEMPORARY_ENTRY_EXPIRING')).toEqual([expect.objectContaining({ cidr: `${AGENT}/32`, note: 'contractor' })]);
+    const after = await plan('2026-03-21T00:00:00Z');
+    expect(after.rules).not.toContain(AGENT);
+    expect(after.findings.map((f) => f.code)).toEqual(['TEMPORARY_ENTRY_EXPIRED']);
+    expect(await grantFiles()).toEqual([]);
   });
 });

@@ -169,6 +169,8 @@ export type FindingCode =
   | 'EXPLICIT_TARGET'
   /** A temporary entry (a dated `extra`, or a grant of `tagwall allow`) expired; reported once (core/temporary.ts). */
   | 'TEMPORARY_ENTRY_EXPIRED'
+  /** A dated `extra` of the configuration that expires within a week: info, so a reviewer sees it coming. */
+  | 'TEMPORARY_ENTRY_EXPIRING'
   /** A temporary entry that would fit only by widening other rules, left out. */
   | 'TEMPORARY_ENTRY_NO_ROOM';
 

@@ -1,7 +1,8 @@
 import type { Allowlist } from '../../core/allowlist.js';
 import { isTagwallError } from '../../core/errors.js';
 import { resourceKey } from '../../core/resource-id.js';
-import { expiredFinding, expiryKey, isActive, noRoomFinding, type TemporaryEntry } from '../../core/temporary.js';
+import type { Finding } from '../../core/plan/model.js';
+import { expiredFinding, expiringFinding, expiryKey, isActive, isExpiringSoon, noRoomFinding, type TemporaryEntry } from '../../core/temporary.js';
 import type { TargetConfig } from '../../config/config.js';
 import type { Grant, LoadedGrants } from '../../state/grants.js';
 import { AGAIN, type Attempt, type RunContext, type TargetPass } from '../context.js';
@@ -20,7 +21,8 @@ import { ended, stateError } from '../report.js';
  *
  * Each expiry is reported once (TEMPORARY_ENTRY_EXPIRED): after a pass that wrote or found the
  * target in step, an expired grant is dropped from the store, and an expired configured entry is
- * remembered there as reported.
+ * remembered there as reported. A configured entry within a week of its expiry is reported on every
+ * pass until then (TEMPORARY_ENTRY_EXPIRING, info), so a reviewer of a dry run sees it coming.
  */
 
 export interface TemporaryStep {
@@ -59,18 +61,11 @@ export async function temporaryEntries(a: Attempt): Promise<TemporaryStep | Targ
   if (entries.length === 0 && loaded?.etag === undefined) return unchanged(a);
 
   const now = ctx.now();
-  const active = entries.filter((e) => isActive(e, now));
-  const { temporary: _all, ...base } = target;
-  // The settlement key (fleet/settled.ts) reads the target: it changes when an entry starts or ends.
-  const effective: TargetConfig = { ...base, extra: [...base.extra, ...new Set(active.map((e) => e.cidr))] };
-  const fit = fitting(ctx.desiredFor, base, active);
+  const temporary = withTemporary(target, grants, now, ctx.desiredFor);
 
   const finish = (end: TargetPass | typeof AGAIN): TargetPass | typeof AGAIN => {
     if (end === AGAIN) return end;
-    const reported = new Set(loaded?.record.reported ?? []);
-    // An expired grant still in the store has not been handled yet; a configured one, unless remembered.
-    const newlyExpired = entries.filter((e) => !isActive(e, now) && (e.source === 'grant' || !reported.has(expiryKey(e))));
-    const findings = [...newlyExpired.map(expiredFinding), ...fit.dropped().map(noRoomFinding)];
+    const findings = temporary.findings(new Set(loaded?.record.reported ?? []));
     const report = findings.length === 0 ? end.report : { ...end.report, findings: [...end.report.findings, ...findings] };
     const handled = !ctx.options.dryRun && (end.report.outcome === 'in-sync' || end.report.outcome === 'applied');
     if (!handled || repo === undefined || loaded === undefined) return { ...end, report };
@@ -92,7 +87,41 @@ export async function temporaryEntries(a: Attempt): Promise<TemporaryStep | Targ
       await save();
     } };
   };
-  return { attempt: { ...a, target: effective, ctx: { ...ctx, desiredFor: fit.desiredFor } }, finish };
+  return { attempt: { ...a, target: temporary.target, ctx: { ...ctx, desiredFor: temporary.desiredFor } }, finish };
+}
+
+export interface WithTemporary {
+  /** The target with its active entries among its extras (and no `temporary` left). */
+  readonly target: TargetConfig;
+  /** The cover that takes an active entry only where it widens nothing else. */
+  readonly desiredFor: RunContext['desiredFor'];
+  /** What the entries come to, once the plan has asked `desiredFor`; `reported` holds the expiries already said (expiryKey). */
+  findings(reported: ReadonlySet<string>): Finding[];
+}
+
+/**
+ * A target's configured dated extras and its grants as `now` has them: the same for a run's pass and
+ * for an offline `plan --config --target`, so both allow, leave out and report the same entries.
+ */
+export function withTemporary(target: TargetConfig, grants: readonly Grant[], now: Date, desiredFor: RunContext['desiredFor']): WithTemporary {
+  const entries = [...(target.temporary ?? []), ...grants.map(grantEntry)];
+  const active = entries.filter((e) => isActive(e, now));
+  const { temporary: _all, ...base } = target;
+  // The settlement key (fleet/settled.ts) reads the target: it changes when an entry starts or ends.
+  const effective: TargetConfig = { ...base, extra: [...base.extra, ...new Set(active.map((e) => e.cidr))] };
+  const fit = fitting(desiredFor, base, active);
+  return {
+    target: effective,
+    desiredFor: fit.desiredFor,
+    findings: (reported) => {
+      const dropped = fit.dropped();
+      // An expired grant still in the store has not been handled yet; a configured one, unless remembered.
+      const newlyExpired = entries.filter((e) => !isActive(e, now) && (e.source === 'grant' || !reported.has(expiryKey(e))));
+      // An entry left out for want of room is said to be so; its coming expiry would be beside the point.
+      const expiring = active.filter((e) => isExpiringSoon(e, now) && !dropped.includes(e));
+      return [...newlyExpired.map(expiredFinding), ...dropped.map(noRoomFinding), ...expiring.map(expiringFinding)];
+    },
+  };
 }
 
 /**
