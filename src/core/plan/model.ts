@@ -170,7 +170,9 @@ export type FindingCode =
   /** A temporary entry (a dated `extra`, or a grant of `tagwall allow`) expired; reported once (core/temporary.ts). */
   | 'TEMPORARY_ENTRY_EXPIRED'
   /** A temporary entry that would fit only by widening other rules, left out. */
-  | 'TEMPORARY_ENTRY_NO_ROOM';
+  | 'TEMPORARY_ENTRY_NO_ROOM'
+  /** `churnTolerance` took a cover admitting more than the least excess to change fewer rules (core/plan/churn.ts). */
+  | 'CHURN_TOLERANCE_USED';
 
 export type FindingValue = string | number | boolean | readonly string[];
 
