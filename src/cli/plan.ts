@@ -258,6 +258,8 @@ export function renderPlan(
       `Allowed        ${plural(s.allowedAddresses, 'address', 'addresses')}: ${count(s.excessAddresses)} beyond the source${s.sourceAddresses > 0 ? ` (+${((100 * s.excessAddresses) / s.sourceAddresses).toFixed(1)}%)` : ''}`,
     ]),
     ...(widening === undefined ? [] : explainLines(widening)),
+    // A configured target's findings, as sync prints them (WIDE_RULE is a guard's verdict below).
+    ...(configured === undefined ? [] : (targetFields.findings ?? []).map((f) => `Finding        ${f.severity} ${f.code}: ${f.message}`)),
     '',
     `Guards         ${refused.length > 0 ? `sync would refuse: ${refused.map((g) => g.code).join(', ')}` : forced.length > 0 ? `overridden by --force: ${forced.map((g) => g.code).join(', ')}` : 'sync would write this plan'}`,
     ...guards.map(guardLine),

@@ -106,7 +106,10 @@ export async function runStateAdopt(id: string, opts: Common & { yes: boolean; d
 export async function runOffboard(id: string, opts: Common & { yes: boolean; dryRun: boolean; force: boolean; allowOpen: boolean }, io: StateIO): Promise<number> {
   const { config, runtime } = await setUp(opts, io);
   const r = await offboard(config, id, { dryRun: opts.dryRun, force: opts.force, allowOpen: opts.allowOpen, confirm: confirmer(io, opts.yes) }, runtime);
-  if (opts.json) writeLine(io.stdout, JSON.stringify(r));
+  // A refusal or failure says its code as every other command's does (`allow`'s, sync's with
+  // --quiet): first on stderr, and as `error` in --json, so a pipeline need not know `reasons`.
+  const failure = r.error ?? r.reasons[0];
+  if (opts.json) writeLine(io.stdout, JSON.stringify(failure === undefined || r.error !== undefined ? r : { ...r, error: { code: failure.code, message: failure.message } }));
   else {
     const lines = [
       `Offboard   ${r.target} (${r.kind})${r.dryRun ? ', dry run: nothing written' : ''}`,
@@ -119,5 +122,7 @@ export async function runOffboard(id: string, opts: Common & { yes: boolean; dry
     if (r.error !== undefined) lines.push(`failed     ${r.error.code}: ${r.error.message}`, `  do: ${actionFor(r.error.code).action}`);
     writeLine(io.stdout, lines.join('\n'));
   }
-  return r.outcome === 'refused' || r.outcome === 'failed' ? 1 : 0;
+  const failed = r.outcome === 'refused' || r.outcome === 'failed';
+  if (failed) for (const x of r.error === undefined ? r.reasons : [r.error]) writeLine(io.stderr, `tagwall: ${x.code}: ${r.target}: ${x.message}`);
+  return failed ? 1 : 0;
 }

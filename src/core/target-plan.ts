@@ -1,4 +1,5 @@
-import { coverRanges, leastChurn, type Allowlist } from './allowlist.js';
+import { coverRanges, type Allowlist } from './allowlist.js';
+import { churnTrade } from './plan/churn.js';
 import { isTagwallError } from './errors.js';
 import { wideRules } from './explain-cover.js';
 import type { AddressRange, Cidr } from './ipv4.js';
@@ -154,7 +155,11 @@ export function planTarget(input: TargetPlanInput): TargetPlan {
     }
   }
 
-  if (desired !== undefined && s.churn !== 'tie-break') desired = leastChurn(desired, removableIfUnwanted(current, kept, special), { churnTolerance: s.churnTolerance ?? 0, maxExcessAddresses: input.guards.maxExcessAddresses });
+  if (desired !== undefined && s.churn !== 'tie-break') {
+    const least = churnTrade(desired, removableIfUnwanted(current, kept, special), currentKeys, { churnTolerance: s.churnTolerance ?? 0, maxExcessAddresses: input.guards.maxExcessAddresses });
+    desired = least.desired;
+    findings.push(...least.findings);
+  }
   // The cover as ranges, keyed as normaliseRule keys what the firewall holds (rangeKey: a block
   // as a.b.c.d/n), so a CIDR kind's and a range kind's rules compare the same way.
   const cover = desired === undefined ? [] : coverRanges(desired);

@@ -18,14 +18,23 @@ export interface NamedRule {
 }
 
 /**
- * A rule's name: a special entry's own (AllowAllWindowsAzureIps), else `tagwall_` and the rule's
- * numbers (`tagwall_52_1_2_0_24`, `tagwall_52_1_2_0_52_1_2_255`). From the addresses, not a
- * counter, so a template's for_each keeps a rule under one name while its range stays; letters,
- * digits and `_` only, which every start/end kind's names take (Redis takes nothing else).
+ * What an exported rule's name starts with. Never `tagwall_` or `tagwall-`: tagwall sync takes
+ * rules named tagwall-<owner>-<n> (tagwall_<owner>_<n> on Redis) as its own, and an owner ID may be
+ * digits and dashes only (its default, 8 hex digits, is all digits about one time in 24), so
+ * `tagwall_52_1_2_0_24` was owner 52-1-2-0's rule 24 on a cache. After `tagwall` comes a letter,
+ * which no owner form has there; `starts_with(name, 'tagwall')` still finds both writers' rules.
+ */
+export const EXPORT_NAME_PREFIX = 'tagwalliac_';
+
+/**
+ * A rule's name: a special entry's own (AllowAllWindowsAzureIps), else EXPORT_NAME_PREFIX and the
+ * rule's numbers (`tagwalliac_52_1_2_0_24`, `tagwalliac_52_1_2_0_52_1_2_255`). From the addresses,
+ * not a counter, so a template's for_each keeps a rule under one name while its range stays;
+ * letters, digits and `_` only, which every start/end kind's names take (Redis takes nothing else).
  */
 export function ruleNameOf(named: NamedRuleFacts, rule: string): string {
   const key = normaliseRule(rule).key;
-  return named.names?.[key] ?? `tagwall_${rule.trim().replace(/[^0-9]+/g, '_')}`;
+  return named.names?.[key] ?? `${EXPORT_NAME_PREFIX}${rule.trim().replace(/[^0-9]+/g, '_')}`;
 }
 
 export function namedRules(kind: FirewallFacts, rules: readonly string[]): NamedRule[] {

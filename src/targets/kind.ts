@@ -95,7 +95,7 @@ export interface NamedRuleFacts {
   /**
    * The names Azure gives special entries, by normalised key (`0.0.0.0/32`: `AllowAllWindowsAzureIps`):
    * a whole list that holds one writes it under its own name. Every other rule is named from its
-   * addresses (`tagwall_52_1_2_0_52_1_2_255`), so a rule keeps its name while its range stays.
+   * addresses (`tagwalliac_52_1_2_0_52_1_2_255`), so a rule keeps its name while its range stays.
    */
   readonly names?: Readonly<Record<string, string>>;
 }

@@ -75,3 +75,12 @@ describe('perimeter alerts', () => {
     expect(skipped!.fingerprint).toBe(written!.fingerprint);
   });
 });
+
+describe('info findings page nobody', () => {
+  it('CHURN_TOLERANCE_USED (the tolerance kept rules at a price within it) raises no alert', () => {
+    const finding = { severity: 'info' as const, code: 'CHURN_TOLERANCE_USED', message: 'kept 1 rule of the firewall\'s (2 changes fewer) by admitting 256 addresses more than the least', rules: ['20.0.0.0/23'], count: 1, changesAvoided: 2, excessAddresses: 256, leastExcessAddresses: 0, churnTolerance: 256 };
+    for (const outcome of ['in-sync', 'applied', 'pending'] as const) {
+      expect(alertsForVault(report({ outcome, findings: [finding] }), outcome === 'pending')).toEqual([]);
+    }
+  });
+});

@@ -102,3 +102,48 @@ describe('least churn within churnTolerance', () => {
     expect(plan.refusals).toEqual([]);
   });
 });
+
+describe('CHURN_TOLERANCE_USED: the plan says when the tolerance changed its choice', () => {
+  // The same week as above: last week's /23 (tagwall's), this week's source its low /24 only.
+  const rules = ['20.0.0.0/23'];
+  const rec = record(['20.0.0.0/23'], rules);
+  const shrunk = () => week(['20.0.0.0/24']);
+  const churnFindings = (p: ReturnType<typeof round>) => p.findings.filter((f) => f.code === 'CHURN_TOLERANCE_USED');
+
+  it('an info finding with the rules kept, the changes saved, the extra excess and the tolerance', () => {
+    const tolerant = round(shrunk(), rules, rec, { ...base, churnTolerance: 300 });
+    expect(tolerant.changes).toBe(false);
+    // Without the tolerance the plan adds the /24 and removes the /23: two changes, none now.
+    // The /23 admits 512 - 256 = 256 addresses beyond the source, the /24 none.
+    expect(churnFindings(tolerant)).toEqual([
+      expect.objectContaining({ severity: 'info', code: 'CHURN_TOLERANCE_USED', rules: ['20.0.0.0/23'], count: 1, changesAvoided: 2, excessAddresses: 256, leastExcessAddresses: 0, churnTolerance: 300 }),
+    ]);
+    expect(churnFindings(tolerant)[0]!.message).toMatch(/kept 1 rule .*by admitting 256 addresses more than the least .*churnTolerance 300/);
+  });
+
+  it('no finding when the tolerance changed nothing: too small, absent, tie-break, nothing to keep, or capped by the excess guard', () => {
+    expect(churnFindings(round(shrunk(), rules, rec, { ...base, churnTolerance: 255 }))).toEqual([]);
+    expect(churnFindings(round(shrunk(), rules, rec))).toEqual([]);
+    expect(churnFindings(round(shrunk(), rules, rec, { ...base, churn: 'tie-break', churnTolerance: 300 }))).toEqual([]);
+    // Already the least excess: the tolerance has nothing to trade.
+    expect(churnFindings(round(shrunk(), ['20.0.0.0/24'], record(['20.0.0.0/24'], ['20.0.0.0/24']), { ...base, churnTolerance: 300 }))).toEqual([]);
+    const capped = planTarget({ firewall: { ipRules: rules, virtualNetworkRuleCount: 0, posture }, record: rec, settings: { ...base, churnTolerance: 65_536 }, guards: { ...guards, maxExcessAddresses: 255 }, force: false, desiredFor: shrunk() });
+    expect(capped.remove).toEqual(['20.0.0.0/23']);
+    expect(churnFindings(capped)).toEqual([]);
+  });
+
+  it('week over week with three rules: the rules kept and the changes saved against the least-churn plan without tolerance', () => {
+    // .6 moves to .10. In 3 rules the least excess is 2, only {.0/30, .4, .10}: three adds, three
+    // removes. Keeping .4/30 costs 3 more ({.0/30, .4/30, .10}: excess 5) and saves two changes;
+    // keeping .0 and .2 is impossible (.4 and .10 share no block that misses them).
+    const moved = ['20.0.0.0/32', '20.0.0.2/32', '20.0.0.4/32', '20.0.0.10/32'];
+    const old = ['20.0.0.0', '20.0.0.2', '20.0.0.4/30'];
+    const r = record(['20.0.0.0/32', '20.0.0.2/32', '20.0.0.4/30'], ['20.0.0.0/32', '20.0.0.2/32', '20.0.0.4/30']);
+    const strict = round(week(moved), old, r);
+    expect([strict.add.length, strict.remove.length, strict.desired!.stats.excessAddresses]).toEqual([3, 3, 2]);
+    expect(churnFindings(strict)).toEqual([]);
+    const tolerant = round(week(moved), old, r, { ...base, churnTolerance: 1_000 });
+    expect(tolerant.add).toEqual(['20.0.0.0/30', '20.0.0.10/32']);
+    expect(churnFindings(tolerant)).toEqual([expect.objectContaining({ rules: ['20.0.0.4/30'], count: 1, changesAvoided: 2, excessAddresses: 3, leastExcessAddresses: 2, churnTolerance: 1_000 })]);
+  });
+});

@@ -26,8 +26,8 @@ describe('exports of an Azure SQL server', () => {
     const value = armValue(['0.0.0.0', '145.14.56.20-145.14.56.29', '52.1.2.0/24']);
     expect(value).toEqual([
       { name: 'AllowAllWindowsAzureIps', startIpAddress: '0.0.0.0', endIpAddress: '0.0.0.0' },
-      { name: 'tagwall_145_14_56_20_145_14_56_29', startIpAddress: '145.14.56.20', endIpAddress: '145.14.56.29' },
-      { name: 'tagwall_52_1_2_0_24', startIpAddress: '52.1.2.0', endIpAddress: '52.1.2.255' },
+      { name: 'tagwalliac_145_14_56_20_145_14_56_29', startIpAddress: '145.14.56.20', endIpAddress: '145.14.56.29' },
+      { name: 'tagwalliac_52_1_2_0_24', startIpAddress: '52.1.2.0', endIpAddress: '52.1.2.255' },
     ]);
   });
 
@@ -47,7 +47,7 @@ describe('exports of an Azure SQL server', () => {
     expect(lines).toContain(
       `for rule in $(az sql server firewall-rule list --resource-group "$group" --server "$name" --query '[?startIpAddress=='\\''198.51.100.0'\\'' && endIpAddress=='\\''198.51.100.9'\\'' && starts_with(name, '\\''tagwall'\\'')].name' --output tsv); do az sql server firewall-rule delete --resource-group "$group" --server "$name" --name "$rule"; done`,
     );
-    expect(lines).toContain('az sql server firewall-rule create --resource-group "$group" --server "$name" --name tagwall_52_1_2_0_24 --start-ip-address 52.1.2.0 --end-ip-address 52.1.2.255');
+    expect(lines).toContain('az sql server firewall-rule create --resource-group "$group" --server "$name" --name tagwalliac_52_1_2_0_24 --start-ip-address 52.1.2.0 --end-ip-address 52.1.2.255');
     // Removes before adds, as for every kind.
     expect(lines.findIndex((l) => l.startsWith('for rule'))).toBeLessThan(lines.findIndex((l) => l.startsWith('az sql server firewall-rule create')));
   });
@@ -69,34 +69,34 @@ const KINDS_ONE_BY_ONE = [
     kind: POSTGRESQL_FLEXIBLE,
     id: '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-app/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg-app',
     // az prints each rule's name bare.
-    listed: 'tagwall_198_51_100_0_198_51_100_9',
-    remove: 'az postgres flexible-server firewall-rule delete --resource-group rg-app --name pg-app --rule-name tagwall_198_51_100_0_198_51_100_9 --yes',
-    add: 'az postgres flexible-server firewall-rule create --resource-group rg-app --name pg-app --rule-name tagwall_52_1_2_0_24 --start-ip-address 52.1.2.0 --end-ip-address 52.1.2.255',
+    listed: 'tagwalliac_198_51_100_0_198_51_100_9',
+    remove: 'az postgres flexible-server firewall-rule delete --resource-group rg-app --name pg-app --rule-name tagwalliac_198_51_100_0_198_51_100_9 --yes',
+    add: 'az postgres flexible-server firewall-rule create --resource-group rg-app --name pg-app --rule-name tagwalliac_52_1_2_0_24 --start-ip-address 52.1.2.0 --end-ip-address 52.1.2.255',
     fields: ['startIpAddress', 'endIpAddress'],
   },
   {
     kind: MYSQL_FLEXIBLE,
     id: '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-app/providers/Microsoft.DBforMySQL/flexibleServers/my-app',
-    listed: 'tagwall_198_51_100_0_198_51_100_9',
-    remove: 'az mysql flexible-server firewall-rule delete --resource-group rg-app --name my-app --rule-name tagwall_198_51_100_0_198_51_100_9 --yes',
-    add: 'az mysql flexible-server firewall-rule create --resource-group rg-app --name my-app --rule-name tagwall_52_1_2_0_24 --start-ip-address 52.1.2.0 --end-ip-address 52.1.2.255',
+    listed: 'tagwalliac_198_51_100_0_198_51_100_9',
+    remove: 'az mysql flexible-server firewall-rule delete --resource-group rg-app --name my-app --rule-name tagwalliac_198_51_100_0_198_51_100_9 --yes',
+    add: 'az mysql flexible-server firewall-rule create --resource-group rg-app --name my-app --rule-name tagwalliac_52_1_2_0_24 --start-ip-address 52.1.2.0 --end-ip-address 52.1.2.255',
     fields: ['startIpAddress', 'endIpAddress'],
   },
   {
     kind: SYNAPSE_WORKSPACE,
     id: '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-app/providers/Microsoft.Synapse/workspaces/syn-app',
-    listed: 'tagwall_198_51_100_0_198_51_100_9',
-    remove: 'az synapse workspace firewall-rule delete --resource-group rg-app --workspace-name syn-app --name tagwall_198_51_100_0_198_51_100_9 --yes',
-    add: 'az synapse workspace firewall-rule create --resource-group rg-app --workspace-name syn-app --name tagwall_52_1_2_0_24 --start-ip-address 52.1.2.0 --end-ip-address 52.1.2.255',
+    listed: 'tagwalliac_198_51_100_0_198_51_100_9',
+    remove: 'az synapse workspace firewall-rule delete --resource-group rg-app --workspace-name syn-app --name tagwalliac_198_51_100_0_198_51_100_9 --yes',
+    add: 'az synapse workspace firewall-rule create --resource-group rg-app --workspace-name syn-app --name tagwalliac_52_1_2_0_24 --start-ip-address 52.1.2.0 --end-ip-address 52.1.2.255',
     fields: ['startIpAddress', 'endIpAddress'],
   },
   {
     kind: REDIS_CACHE,
     id: '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-app/providers/Microsoft.Cache/redis/redis-app',
     // az prints a Redis rule's name as <cache>/<rule> (the spec's examples answer cache1/rule1 too): the delete takes the rule's own.
-    listed: 'redis-app/tagwall_198_51_100_0_198_51_100_9',
-    remove: 'az redis firewall-rules delete --resource-group rg-app --name redis-app --rule-name tagwall_198_51_100_0_198_51_100_9',
-    add: 'az redis firewall-rules create --resource-group rg-app --name redis-app --rule-name tagwall_52_1_2_0_24 --start-ip 52.1.2.0 --end-ip 52.1.2.255',
+    listed: 'redis-app/tagwalliac_198_51_100_0_198_51_100_9',
+    remove: 'az redis firewall-rules delete --resource-group rg-app --name redis-app --rule-name tagwalliac_198_51_100_0_198_51_100_9',
+    add: 'az redis firewall-rules create --resource-group rg-app --name redis-app --rule-name tagwalliac_52_1_2_0_24 --start-ip 52.1.2.0 --end-ip 52.1.2.255',
     fields: ['startIp', 'endIp'],
   },
 ] as const;

@@ -172,7 +172,9 @@ export type FindingCode =
   /** A dated `extra` of the configuration that expires within a week: info, so a reviewer sees it coming. */
   | 'TEMPORARY_ENTRY_EXPIRING'
   /** A temporary entry that would fit only by widening other rules, left out. */
-  | 'TEMPORARY_ENTRY_NO_ROOM';
+  | 'TEMPORARY_ENTRY_NO_ROOM'
+  /** `churnTolerance` took a cover admitting more than the least excess to change fewer rules (core/plan/churn.ts). */
+  | 'CHURN_TOLERANCE_USED';
 
 export type FindingValue = string | number | boolean | readonly string[];
 

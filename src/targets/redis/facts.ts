@@ -49,7 +49,7 @@ export const REDIS_CACHE: FirewallFacts = {
   iac: {
     // One azurerm_redis_firewall_rule per range (start_ip, end_ip): the export lists the ranges.
     terraform: 'azurerm_redis_firewall_rule.start_ip / end_ip (one resource per range)',
-    // The export's names (tagwall_52_1_2_0_24) hold letters, digits and underscores only: names a cache takes.
+    // The export's names (tagwalliac_52_1_2_0_24) hold letters, digits and underscores only: names a cache takes.
     // No name for 0.0.0.0: a cache has no Azure-named switch, so it is named from its addresses like any rule.
     named: {
       arm: { start: 'startIP', end: 'endIP' },
