@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TagwallConfig, TargetConfig } from '../config/config.js';
+import { configuredDetails, findConfiguredTarget } from '../config/find-target.js';
 import { isTagwallError, TagwallError } from '../core/errors.js';
 import { normaliseRule } from '../core/rules.js';
 import { parseResourceId, type ResourceRef } from '../core/resource-id.js';
@@ -44,18 +45,13 @@ export interface NamedTarget {
  * resource ID (whether tagwall knows it is up to its record). Anything else is TARGET_UNKNOWN.
  */
 export function nameTarget(config: TagwallConfig, given: string): NamedTarget {
-  const id = given.trim().replace(/\/$/, '');
-  const lower = id.toLowerCase();
-  const byId = config.targets.find((t) => t.resource.id.toLowerCase() === lower);
-  if (byId !== undefined) return { resource: byId.resource, kind: byId.kind, configured: byId };
-  if (!id.includes('/')) {
-    const named = config.targets.filter((t) => t.resource.name.toLowerCase() === lower);
-    if (named.length === 1) return { resource: named[0]!.resource, kind: named[0]!.kind, configured: named[0]! };
-    if (named.length > 1) {
-      throw new TagwallError('USAGE', `${given}: ${named.length} configured targets have that name; give the resource ID`, { details: named.map((t) => `configured: ${t.resource.id}`) });
-    }
-    throw unknownTarget(config, given);
+  const lookup = findConfiguredTarget(config, given);
+  if (lookup.found !== undefined) return { resource: lookup.found.resource, kind: lookup.found.kind, configured: lookup.found };
+  if (lookup.ambiguous !== undefined) {
+    throw new TagwallError('USAGE', `${given}: ${lookup.ambiguous.length} configured targets have that name; give the resource ID`, { details: configuredDetails(lookup.ambiguous) });
   }
+  const id = given.trim().replace(/\/+$/, '');
+  if (!id.includes('/')) throw unknownTarget(config, given);
   let resource: ResourceRef;
   try {
     resource = parseResourceId(id);
@@ -67,7 +63,7 @@ export function nameTarget(config: TagwallConfig, given: string): NamedTarget {
 
 export function unknownTarget(config: TagwallConfig, given: string, cause?: unknown): TagwallError {
   return new TagwallError('TARGET_UNKNOWN', `${given}: not a configured target (by resource ID or name), and tagwall has no record of it`, {
-    details: config.targets.map((t) => `configured: ${t.resource.id}`).slice(0, 20),
+    details: configuredDetails(config.targets),
     ...(cause === undefined ? {} : { cause }),
   });
 }
@@ -248,7 +244,7 @@ export async function adoptState(config: TagwallConfig, given: string, options: 
   const target = named.configured;
   if (target === undefined) {
     throw new TagwallError('TARGET_UNKNOWN', `${given}: adopt needs a target in the configuration's targets (its selection decides which rules tagwall wants)`, {
-      details: config.targets.map((t) => `configured: ${t.resource.id}`).slice(0, 20),
+      details: configuredDetails(config.targets),
     });
   }
   if (named.kind.ownedByName !== undefined) {
