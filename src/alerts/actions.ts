@@ -181,7 +181,7 @@ export const ACTIONS = {
   TARGET_UNKNOWN: person('Nothing was read or written: give the resource ID (or the name) of a configured target, or the full resource ID of a firewall tagwall has a record of.'),
   STATE_INTENT_PENDING: person("Nothing was changed: a run announced a write to this firewall and has not confirmed it. Let the next sync settle it (or wait for the intent to expire), then try again; `state forget --force` drops the record anyway."),
   CONFIRMATION_REQUIRED: USAGE_YES,
-  ADOPT_NAME_OWNED: person("Nothing was adopted: on this kind tagwall's rules are the ones named tagwall-<owner>-<n>, whatever the record says. To hand a rule to tagwall, remove it and let sync add it under its own name."),
+  ADOPT_NAME_OWNED: person("Nothing was adopted: on this kind tagwall's rules are the ones named for its owner (tagwall-<owner>-<n>; Redis tagwall_<owner>_<n>), whatever the record says. To hand a rule to tagwall, remove it and let sync add it under its own name."),
   OFFBOARD_TARGET_CONFIGURED: person('Nothing was removed: remove the target from the configuration (or its tag) first, or the next run adds every rule back; `offboard --force` removes them anyway.'),
   OFFBOARD_WOULD_OPEN_FIREWALL: person("Nothing was removed: tagwall's rules are the only ones, and on this kind an empty IP list lets every network in. Add the rules you want kept first, or pass `offboard --allow-open` if opening the firewall is meant."),
   VAULT_BUSY: retry('another run is writing the firewall now'),

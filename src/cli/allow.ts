@@ -56,11 +56,12 @@ async function runAllowCommand(cidr: string | undefined, opts: AllowCliOptions, 
   if (opts.list) {
     const grants = await listGrants(config, runtime);
     if (opts.json) writeLine(io.stdout, JSON.stringify({ grants }));
+    else if (grants.length === 0) writeLine(io.stdout, `no grants held for the ${config.targets.length} configured target(s) in ${config.state.store} state`);
     else for (const g of grants) writeLine(io.stdout, `${g.target}  ${g.cidr}  until ${g.until}${g.note === undefined ? '' : `  ${g.note}`}`);
     return 0;
   }
   const missing = [cidr === undefined && '<cidr>', opts.for === undefined && '--for', opts.target === undefined && '--target'].filter((x): x is string => x !== false);
-  if (missing.length > 0) throw new TagwallError('USAGE', `allow needs ${missing.join(', ')} (e.g. tagwall allow 203.0.113.7 --for 1h --target <resource ID or name>)`);
+  if (missing.length > 0) throw new TagwallError('USAGE', `allow needs ${missing.join(', ')} (e.g. tagwall allow 145.14.56.7 --for 1h --target <resource ID or name>)`);
   const result = await allowTemporary(config, { target: opts.target!, cidr: cidr!, forMs: opts.for!, ...(opts.note === undefined ? {} : { note: opts.note }) }, runtime);
   if (opts.json) {
     writeLine(io.stdout, JSON.stringify({ ...(result.refused === undefined ? { grant: result.grant } : { error: result.refused }), target: result.target, report: result.report }));

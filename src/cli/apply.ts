@@ -17,7 +17,6 @@ export interface ApplyOptions {
   format?: 'text' | 'json' | 'markdown';
 }
 
-export const DEFAULT_PLAN_MAX_AGE_MS = 24 * 3_600_000;
 
 /**
  * `tagwall apply FILE`: writes exactly the reviewed plan. The file is checked whole (its shape,

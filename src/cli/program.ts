@@ -17,6 +17,8 @@ import { registerStateCommands } from './state-commands.js';
 import { registerAllow } from './allow.js';
 import type { ApplyOptions } from './apply.js';
 import { alertsOption, outputOptions, progressOption, quietOption } from './output-options.js';
+import { parseDuration } from '../core/duration.js';
+import { DEFAULT_PLAN_MAX_AGE_MS } from '../run/plan-store.js';
 
 const KIND_NAMES = FIREWALL_KINDS.map((k) => k.kind);
 
@@ -25,11 +27,11 @@ function widenedPrefix(value: string): number {
   return Number(value);
 }
 
-/** `90s`, `8m`, `1h` (or plain seconds) to milliseconds. */
-function parseDuration(value: string): number {
-  const m = /^(\d+)(s|m|h)?$/.exec(value.trim());
-  if (m === null || Number(m[1]) === 0) throw new InvalidArgumentError('must be a duration such as 90s, 8m or 1h.');
-  return Number(m[1]) * (m[2] === 'h' ? 3_600_000 : m[2] === 'm' ? 60_000 : 1_000);
+/** `90s`, `8m`, `1h`, `2d` (or plain seconds) to milliseconds. */
+function durationOption(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError('must be a duration such as 90s, 8m, 1h or 2d.');
+  return ms;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -258,7 +260,7 @@ export function createProgram(io: CliIO): Command {
     .option('--vault <id>', 'only this target, configured or discovered (its full resource ID); repeatable', collect)
     .option('--subscription <id>', 'only targets in this subscription (discovery asks Resource Graph for it alone); repeatable', collect)
     .option('--no-alerts', 'do not send or preview alerts (the same as --alerts none)')
-    .option('--deadline <duration>', 'start no target after this long (e.g. 90s, 8m, 1h); the rest are skipped (DEADLINE) and go first next run', parseDuration)
+    .option('--deadline <duration>', 'start no target after this long (e.g. 90s, 8m, 1h); the rest are skipped (DEADLINE) and go first next run', durationOption)
     .option('--verbose', 'log more on stderr: each HTTP request\'s method, target, status and time', false)
     .option('--out <file>', 'with --dry-run: write the plan (each target\'s base and exact write) for review, to apply with `tagwall apply FILE`')
     .addHelpText(
@@ -278,7 +280,7 @@ export function createProgram(io: CliIO): Command {
     .command('apply <plan>')
     .description('Write exactly a reviewed plan (`sync --dry-run --out FILE`): a target whose rules, posture or plan changed since is refused (PLAN_STALE), as is a plan from another service-tags file.')
     .option('--config <file>', 'the configuration the plan was made with (default: as for sync)')
-    .option('--max-age <duration>', 'refuse a plan older than this (PLAN_EXPIRED), e.g. 30m, 8h', parseDuration, 24 * 3_600_000)
+    .addOption(new Option('--max-age <duration>', 'refuse a plan older than this (PLAN_EXPIRED), e.g. 30m, 8h, 2d').argParser(durationOption).default(DEFAULT_PLAN_MAX_AGE_MS, '24h'))
     .option('--json', 'print one JSON object on stdout', false)
     .option('--no-alerts', 'do not send alerts')
     .option('--verbose', 'log more on stderr: each HTTP request\'s method, target, status and time', false)

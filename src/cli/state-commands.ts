@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { FIREWALL_KINDS } from '../targets/kinds.js';
 import type { CliIO } from './io.js';
 
 /**
@@ -7,6 +8,8 @@ import type { CliIO } from './io.js';
  * a non-zero exit code.
  */
 export function registerStateCommands(program: Command, io: CliIO, exit: (code: number) => never): void {
+  // From the kinds' facts, so the help names every kind it applies to as kinds are added.
+  const titles = (has: (k: (typeof FIREWALL_KINDS)[number]) => boolean) => FIREWALL_KINDS.filter(has).map((k) => k.title).join(', ');
   const configOption = (cmd: Command): Command =>
     cmd
       .option('--config <file>', 'configuration file (default: as for sync)')
@@ -21,7 +24,7 @@ export function registerStateCommands(program: Command, io: CliIO, exit: (code: 
     .description("What tagwall owns on a target and why (show); drop (forget) or extend (adopt) that ownership by hand.");
 
   configOption(state.command('show <id>').description("List the rules tagwall owns on a target (its resource ID or, for a configured target, its name) and why each is tagwall's, its pending write intent, and its last write and check."))
-    .addHelpText('after', '\nReads the record only (without the state file\'s lock); a kind whose rules carry their owner in their names (container apps, SQL, perimeter profiles) is read too.\nExit codes: 0 shown; 1 the target is unknown (TARGET_UNKNOWN) or the record cannot be read.')
+    .addHelpText('after', `\nReads the record only (without the state file's lock); a kind whose rules carry their owner in their names (${titles((k) => k.ownedByName !== undefined)}) is read too.\nExit codes: 0 shown; 1 the target is unknown (TARGET_UNKNOWN) or the record cannot be read.`)
     .action(async (id: string, opts: { config?: string; json: boolean; verbose: boolean }) => {
       const { runStateShow } = await import('./state.js');
       done(await runStateShow(id, opts, io));
@@ -53,7 +56,7 @@ export function registerStateCommands(program: Command, io: CliIO, exit: (code: 
     .option('--dry-run', 'show what would be removed, write nothing', false)
     .option('-y, --yes', 'do not ask (required when stdin is not a terminal)', false)
     .option('--force', 'offboard a target the configuration still lists (OFFBOARD_TARGET_CONFIGURED otherwise; the next run adds its rules back)', false)
-    .addOption(new Option('--allow-open', 'remove the last rule where the IP list is the switch (Cosmos DB, AI Search, AKS, container apps), opening the firewall to every network').default(false))
+    .addOption(new Option('--allow-open', `remove the last rule where the IP list is the switch (${titles((k) => k.ipListIsSwitch === true)}), opening the firewall to every network`).default(false))
     .addHelpText('after', '\nExit codes: 0 offboarded, nothing to do, or a dry run that would be allowed; 1 refused (OFFBOARD_TARGET_CONFIGURED, OFFBOARD_WOULD_OPEN_FIREWALL, VAULT_BUSY, CONFIRMATION_REQUIRED), failed, or the target is unknown (TARGET_UNKNOWN).')
     .action(async (id: string, opts: { config?: string; json: boolean; verbose: boolean; yes: boolean; dryRun: boolean; force: boolean; allowOpen: boolean }) => {
       const { runOffboard } = await import('./state.js');

@@ -4,6 +4,7 @@ import { TagwallError } from '../core/errors.js';
 import { actionFor } from '../alerts/actions.js';
 import { adoptState, forgetState, offboard, showState, type Confirm, type StateView } from '../run/state-tools.js';
 import type { Runtime } from '../run/open.js';
+import { FIREWALL_KINDS } from '../targets/kinds.js';
 import { writeLine, type CliIO } from './io.js';
 import { cliLogger } from './sync.js';
 
@@ -50,12 +51,17 @@ function list(rules: readonly string[], max = 20): string {
   return `${rules.slice(0, max).join(', ')}${rules.length > max ? `, ... (${rules.length - max} more)` : ''}`;
 }
 
-const REASON_TEXT: Record<string, string> = {
-  written: 'written by tagwall',
-  adopted: 'adopted (on first contact, or with `state adopt`)',
-  intent: 'added by an unconfirmed write',
-  name: 'named tagwall-<owner>-<n> on the target',
-};
+/** How a name-owned kind names tagwall's rules (`tagwall-<owner>-<n>`; Redis `tagwall_<owner>_<n>`). */
+function ruleNames(kind: string): string {
+  return FIREWALL_KINDS.find((k) => k.kind === kind)?.ownedByName ?? 'tagwall-<owner>-<n>';
+}
+
+function reasonText(reason: StateView['owned'][number]['reason'], kind: string): string {
+  if (reason === 'written') return 'written by tagwall';
+  if (reason === 'adopted') return 'adopted (on first contact, or with `state adopt`)';
+  if (reason === 'intent') return 'added by an unconfirmed write';
+  return `named ${ruleNames(kind)} on the target`;
+}
 
 export function renderStateView(v: StateView): string {
   const lines = [`Target      ${v.target} (${v.kind}${v.configured ? ', configured' : ', not configured'})`, `State       ${v.store}`];
@@ -68,10 +74,10 @@ export function renderStateView(v: StateView): string {
     }
   }
   if (v.ownedByName !== undefined) {
-    lines.push('rules' in v.ownedByName ? `Owner ID    ${v.ownedByName.ownerId} (rules named tagwall-${v.ownedByName.ownerId}-<n> are tagwall's)` : `Owner ID    ${v.ownedByName.ownerId}; the target could not be read: ${v.ownedByName.error.code}: ${v.ownedByName.error.message}`);
+    lines.push('rules' in v.ownedByName ? `Owner ID    ${v.ownedByName.ownerId} (rules named ${ruleNames(v.kind)} with this owner are tagwall's)` : `Owner ID    ${v.ownedByName.ownerId}; the target could not be read: ${v.ownedByName.error.code}: ${v.ownedByName.error.message}`);
   }
   lines.push(`Owned       ${v.owned.length} rule${v.owned.length === 1 ? '' : 's'}`);
-  for (const o of v.owned) lines.push(`  ${o.rule.padEnd(20)} ${REASON_TEXT[o.reason]}${o.runId === undefined ? '' : ` (run ${o.runId})`}${o.present === false ? '; missing from the target (drift)' : ''}`);
+  for (const o of v.owned) lines.push(`  ${o.rule.padEnd(20)} ${reasonText(o.reason, v.kind)}${o.runId === undefined ? '' : ` (run ${o.runId})`}${o.present === false ? '; missing from the target (drift)' : ''}`);
   return lines.join('\n');
 }
 
@@ -87,8 +93,8 @@ export async function runStateForget(id: string, opts: Common & { yes: boolean; 
   const r = await forgetState(config, id, { force: opts.force, confirm: confirmer(io, opts.yes) }, runtime);
   if (opts.json) writeLine(io.stdout, JSON.stringify(r));
   else if (r.record === 'none') writeLine(io.stdout, `${r.target}: no record; tagwall owns nothing there, nothing to forget`);
+  else if (r.nameOwned === true) writeLine(io.stdout, `${r.target}: record deleted from ${r.store}; nothing released: on a ${r.kind} target tagwall's rules are the ones named ${ruleNames(r.kind)}, and they stay tagwall's by their names (offboard removes them)`);
   else writeLine(io.stdout, `${r.target}: record deleted from ${r.store}; ${r.released.length} rule(s) are a person's from now on: ${list(r.released)}`);
-  if (r.nameOwned === true) writeLine(io.stderr, `warning: on a ${r.kind} target tagwall's rules are the ones named tagwall-<owner>-<n>: those stay tagwall's by their names (offboard removes them)`);
   return 0;
 }
 

@@ -1,3 +1,4 @@
+import { parseDuration } from './duration.js';
 import type { Finding } from './plan/model.js';
 
 /**
@@ -111,9 +112,7 @@ export function noRoomFinding(e: TemporaryEntry): Finding {
 /** The longest `tagwall allow --for` takes: a grant is for the length of a job, not a standing rule. */
 export const MAX_GRANT_MS = 7 * 86_400_000;
 
-/** `30m`, `2h`, `1d` (or `90s`) to milliseconds; undefined when it is not such a duration. */
+/** `30m`, `2h`, `1d` (or `90s`) to milliseconds, the unit required; undefined when it is not such a duration. */
 export function parseGrantDuration(text: string): number | undefined {
-  const m = /^(\d{1,7})(s|m|h|d)$/.exec(text.trim());
-  if (m === null || Number(m[1]) === 0) return undefined;
-  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  return parseDuration(text, { unitRequired: true });
 }

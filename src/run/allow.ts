@@ -1,4 +1,5 @@
 import type { TagwallConfig, TargetConfig } from '../config/config.js';
+import { configuredDetails, findConfiguredTarget } from '../config/find-target.js';
 import { forbiddenOverlap } from '../core/forbidden.js';
 import { TagwallError, type ErrorCode } from '../core/errors.js';
 import { parseCidr } from '../core/ip-text.js';
@@ -41,16 +42,12 @@ export interface AllowResult {
 
 /** A configured target (explicit, in `targets`) by resource ID or by name. */
 export function grantTarget(config: TagwallConfig, ref: string): TargetConfig {
-  const wanted = ref.trim().replace(/\/+$/, '').toLowerCase();
-  const byId = config.targets.find((t) => t.resource.id.toLowerCase() === wanted);
-  if (byId !== undefined) return byId;
-  const byName = config.targets.filter((t) => t.resource.name.toLowerCase() === wanted);
-  if (byName.length === 1) return byName[0]!;
-  const configured = config.targets.map((t) => `configured: ${t.resource.id}`).slice(0, 20);
-  if (byName.length > 1) {
-    throw new TagwallError('VAULT_NOT_CONFIGURED', `${byName.length} configured targets are named ${ref}; give the one meant by its resource ID`, { details: byName.map((t) => t.resource.id) });
+  const lookup = findConfiguredTarget(config, ref);
+  if (lookup.found !== undefined) return lookup.found;
+  if (lookup.ambiguous !== undefined) {
+    throw new TagwallError('VAULT_NOT_CONFIGURED', `${lookup.ambiguous.length} configured targets are named ${ref}; give the one meant by its resource ID`, { details: configuredDetails(lookup.ambiguous) });
   }
-  throw new TagwallError('VAULT_NOT_CONFIGURED', `not a configured target: ${ref} (a grant is for a target in the configuration's targets, by resource ID or name)`, { details: configured });
+  throw new TagwallError('VAULT_NOT_CONFIGURED', `not a configured target: ${ref} (a grant is for a target in the configuration's targets, by resource ID or name)`, { details: configuredDetails(config.targets) });
 }
 
 /** The grant a request asks for at `now`, its address checked as a configured extra is. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { AlertLogger } from '../alerts/types.js';
+import { parseDuration } from '../core/duration.js';
 import { describeError, isTagwallError, TagwallError } from '../core/errors.js';
 import type { KeyValueStore } from '../state/store.js';
 import { planFileSchema, type PlanFile } from './plan-file.js';
@@ -70,8 +71,7 @@ function timeOf(planId: string): number {
 export function planMaxAgeMs(env: Readonly<Record<string, string | undefined>>): number {
   const value = env[PLAN_MAX_AGE_SETTING]?.trim();
   if (value === undefined || value === '') return DEFAULT_PLAN_MAX_AGE_MS;
-  const m = /^(\d+)(s|m|h|d)?$/.exec(value);
-  const ms = m === null ? 0 : Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+  const ms = parseDuration(value) ?? 0;
   if (!(ms > 0) || ms > 366 * 86_400_000) {
     throw new TagwallError('CONFIG_INVALID', `app setting ${PLAN_MAX_AGE_SETTING}: ${JSON.stringify(value)} is not a duration such as 90m, 24h or 2d (at most a year)`, {
       details: [`${PLAN_MAX_AGE_SETTING}: a duration such as 90m, 24h or 2d, or unset for 24h`],

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TagwallConfig, TargetConfig } from '../config/config.js';
+import { configuredDetails, findConfiguredTarget } from '../config/find-target.js';
 import { isTagwallError, TagwallError } from '../core/errors.js';
 import { normaliseRule } from '../core/rules.js';
 import { parseResourceId, type ResourceRef } from '../core/resource-id.js';
@@ -44,18 +45,13 @@ export interface NamedTarget {
  * resource ID (whether tagwall knows it is up to its record). Anything else is TARGET_UNKNOWN.
  */
 export function nameTarget(config: TagwallConfig, given: string): NamedTarget {
-  const id = given.trim().replace(/\/$/, '');
-  const lower = id.toLowerCase();
-  const byId = config.targets.find((t) => t.resource.id.toLowerCase() === lower);
-  if (byId !== undefined) return { resource: byId.resource, kind: byId.kind, configured: byId };
-  if (!id.includes('/')) {
-    const named = config.targets.filter((t) => t.resource.name.toLowerCase() === lower);
-    if (named.length === 1) return { resource: named[0]!.resource, kind: named[0]!.kind, configured: named[0]! };
-    if (named.length > 1) {
-      throw new TagwallError('USAGE', `${given}: ${named.length} configured targets have that name; give the resource ID`, { details: named.map((t) => `configured: ${t.resource.id}`) });
-    }
-    throw unknownTarget(config, given);
+  const lookup = findConfiguredTarget(config, given);
+  if (lookup.found !== undefined) return { resource: lookup.found.resource, kind: lookup.found.kind, configured: lookup.found };
+  if (lookup.ambiguous !== undefined) {
+    throw new TagwallError('USAGE', `${given}: ${lookup.ambiguous.length} configured targets have that name; give the resource ID`, { details: configuredDetails(lookup.ambiguous) });
   }
+  const id = given.trim().replace(/\/+$/, '');
+  if (!id.includes('/')) throw unknownTarget(config, given);
   let resource: ResourceRef;
   try {
     resource = parseResourceId(id);
@@ -67,7 +63,7 @@ export function nameTarget(config: TagwallConfig, given: string): NamedTarget {
 
 export function unknownTarget(config: TagwallConfig, given: string, cause?: unknown): TagwallError {
   return new TagwallError('TARGET_UNKNOWN', `${given}: not a configured target (by resource ID or name), and tagwall has no record of it`, {
-    details: config.targets.map((t) => `configured: ${t.resource.id}`).slice(0, 20),
+    details: configuredDetails(config.targets),
     ...(cause === undefined ? {} : { cause }),
   });
 }
@@ -95,7 +91,7 @@ export interface StateView {
     readonly writtenAt?: string;
     readonly intent?: WriteIntent & { readonly live: boolean };
   };
-  /** Name-owned kinds: the rules the target names `tagwall-<owner>-<n>` for this installation's owner ID, as read now. */
+  /** Name-owned kinds: the rules the target names for this installation's owner ID (`tagwall-<owner>-<n>`, the kind's `ownedByName`), as read now. */
   readonly ownedByName?: { readonly ownerId: string; readonly rules: readonly string[] } | { readonly ownerId: string; readonly error: { readonly code: string; readonly message: string } };
 }
 
@@ -136,7 +132,7 @@ export async function showState(config: TagwallConfig, given: string, runtime: R
   const adopted = new Set(record?.adoptedRules ?? []);
   let byName: StateView['ownedByName'];
   let present: Set<string> | undefined;
-  if (named.kind.ownedByName === true) {
+  if (named.kind.ownedByName !== undefined) {
     const ownerId = ownerIdOf(config, createStateStore(config.state, runtime.env));
     try {
       const fw = await firewallsFor(config, runtime, ownerId).read(named.resource);
@@ -190,9 +186,9 @@ export interface ForgetResult {
   readonly kind: string;
   /** `deleted`; `none` when there was no record (a configured target before its first run). */
   readonly record: 'deleted' | 'none';
-  /** The rules the record owned, a person's from now on. */
+  /** The rules the record owned, a person's from now on (none on a name-owned kind). */
   readonly released: readonly string[];
-  /** Set for a name-owned kind: its `tagwall-<owner>-<n>` rules stay tagwall's by their names. */
+  /** Set for a name-owned kind: its rules named for the owner (the kind's `ownedByName`) stay tagwall's by their names. */
   readonly nameOwned?: true;
   readonly store: string;
 }
@@ -203,7 +199,7 @@ export async function forgetState(config: TagwallConfig, given: string, options:
   await using stores = await storesFor(config, runtime, credentialFor(config, runtime));
   const repo = new TargetStateRepository(stores.state);
   const loaded = await repo.load(named.resource);
-  const base = { target: named.resource.id, kind: named.kind.kind, store: stores.state.description, ...(named.kind.ownedByName === true ? { nameOwned: true as const } : {}) };
+  const base = { target: named.resource.id, kind: named.kind.kind, store: stores.state.description, ...(named.kind.ownedByName !== undefined ? { nameOwned: true as const } : {}) };
   if (loaded === undefined) {
     if (named.configured === undefined) throw unknownTarget(config, given);
     return { ...base, record: 'none', released: [] };
@@ -214,9 +210,15 @@ export async function forgetState(config: TagwallConfig, given: string, options:
       values: { runId: intent.runId, startedAt: intent.startedAt },
     });
   }
-  await options.confirm(`forget tagwall's record of ${named.resource.id}: its ${loaded.record.ownedRules.length} owned rule(s) become a person's, never removed by tagwall`);
+  // On a name-owned kind the names, not the record, say what is tagwall's: forgetting releases nothing.
+  const names = named.kind.ownedByName;
+  await options.confirm(
+    names === undefined
+      ? `forget tagwall's record of ${named.resource.id}: its ${loaded.record.ownedRules.length} owned rule(s) become a person's, never removed by tagwall`
+      : `forget tagwall's record of ${named.resource.id}: its rules named ${names} stay tagwall's by their names (offboard removes them)`,
+  );
   await stores.state.delete!(vaultStateKey(named.resource));
-  return { ...base, record: 'deleted', released: [...loaded.record.ownedRules] };
+  return { ...base, record: 'deleted', released: names === undefined ? [...loaded.record.ownedRules] : [] };
 }
 
 export interface AdoptResult {
@@ -242,11 +244,11 @@ export async function adoptState(config: TagwallConfig, given: string, options: 
   const target = named.configured;
   if (target === undefined) {
     throw new TagwallError('TARGET_UNKNOWN', `${given}: adopt needs a target in the configuration's targets (its selection decides which rules tagwall wants)`, {
-      details: config.targets.map((t) => `configured: ${t.resource.id}`).slice(0, 20),
+      details: configuredDetails(config.targets),
     });
   }
-  if (named.kind.ownedByName === true) {
-    throw new TagwallError('ADOPT_NAME_OWNED', `${target.resource.id}: on a ${named.kind.title} tagwall's rules are the ones named tagwall-<owner>-<n>; the record adopts nothing there`);
+  if (named.kind.ownedByName !== undefined) {
+    throw new TagwallError('ADOPT_NAME_OWNED', `${target.resource.id}: on this ${named.kind.title} tagwall's rules are the ones named ${named.kind.ownedByName}; the record adopts nothing there`);
   }
   await using session = await openRun(config, { dryRun: options.dryRun, force: false, alerts: 'off' }, runtime);
   checkSelectors(session.doc, [target]);

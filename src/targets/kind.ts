@@ -147,10 +147,13 @@ export interface FirewallFacts {
    */
   readonly ipListIsSwitch?: boolean;
   /**
-   * Set when the rules carry their owner in their names (tagwall-<owner>-<n>): the read says which
-   * are tagwall's (`ownedByName`), and the record never adopts (a container app's restrictions).
+   * Set when the rules carry their owner in their names: how tagwall names its own, for people
+   * (`tagwall-<owner>-<n>`; Redis `tagwall_<owner>_<n>`). The read says which are tagwall's
+   * (`ownedByName` in the firewall state), the record never adopts, and the state tools read the
+   * target rather than trust the record (a container app's restrictions, the start/end kinds'
+   * rules, a perimeter profile's access rules).
    */
-  readonly ownedByName?: boolean;
+  readonly ownedByName?: string;
   /** Whether the write is a long-running operation that must be polled to its end. */
   readonly longRunning: boolean;
   /**

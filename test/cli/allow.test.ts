@@ -44,6 +44,24 @@ async function rules(): Promise<string[]> {
 }
 
 describe('tagwall allow', () => {
+  it('the usage hint\'s example works when copied: its address is allowed, and an empty --list says so', async () => {
+    const usage = await runCli(['allow', '--config', config], { cwd: dir, env });
+    expect(usage.code).toBe(1);
+    expect(usage.stderr).toMatch(/^tagwall: USAGE: /m);
+    const example = /e\.g\. tagwall allow (\S+) --for (\S+) --target/.exec(usage.stderr);
+    expect(example).not.toBeNull();
+    const copied = await runCli(['allow', example![1]!, '--for', example![2]!, '--target', 'kv-app', '--config', config, '--json'], { cwd: dir, env });
+    expect(copied.stderr).not.toMatch(/CIDR_INVALID/);
+    expect(copied.code).toBe(0);
+    expect(await rules()).toContain(example![1]);
+
+    const empty = join(dir, 'other.json');
+    await writeFile(empty, (await readFile(config, 'utf8')).replace('"targets"', '"state": {"store": "file", "path": "other-state/state.json"}, "targets"'));
+    const list = await runCli(['allow', '--list', '--config', empty], { cwd: dir, env });
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/no grants/);
+  });
+
   it('allows the address on the target by name, at once, and lists the grant', async () => {
     const r = await runCli(['allow', AGENT, '--for', '1h', '--target', 'kv-app', '--note', 'build 42', '--config', config, '--json'], { cwd: dir, env });
     expect(r.stderr).not.toMatch(/^tagwall:/m);

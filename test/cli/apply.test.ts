@@ -114,6 +114,16 @@ describe('tagwall apply', () => {
     expect(await patches()).toHaveLength(2);
   });
 
+  it('--max-age reads durations as TAGWALL_PLAN_MAX_AGE does (2d too), and its help shows the default as 24h', async () => {
+    // No such file: past the option's parsing, the plan's own check answers.
+    const r = await runCli(['apply', join(dir, 'missing.json'), '--max-age', '2d', '--json'], { cwd: dir, env });
+    expect(r.stderr).not.toMatch(/is invalid/);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'PLAN_INVALID' } });
+    const help = await runCli(['apply', '--help'], { cwd: dir, env });
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('(default: 24h)');
+  });
+
   it('refuses a plan made from another service-tags file: PLAN_SOURCE_MISMATCH, no write', async () => {
     const { path } = await makePlan(await writeConfig());
     const other = await writeConfig(join(FIXTURES, 'ServiceTags_Public_20251006.json.gz'));

@@ -299,3 +299,51 @@ describe('tagwall offboard', () => {
     expect(await resourceRules(searchId('srch-app'), 'search')).toEqual([]);
   });
 });
+
+// The start/end kinds name their rules for the owner (tagwall-<owner>-<n>, Redis tagwall_<owner>_<n>):
+// the names, not the record, say what is tagwall's, so the state tools must say so for every one of them.
+const NAME_OWNED = [
+  { kind: 'sql', type: 'Microsoft.Sql/servers', fields: ['startIpAddress', 'endIpAddress'] },
+  { kind: 'postgresql-flexible', type: 'Microsoft.DBforPostgreSQL/flexibleServers', fields: ['startIpAddress', 'endIpAddress'] },
+  { kind: 'mysql-flexible', type: 'Microsoft.DBforMySQL/flexibleServers', fields: ['startIpAddress', 'endIpAddress'] },
+  { kind: 'synapse', type: 'Microsoft.Synapse/workspaces', fields: ['startIpAddress', 'endIpAddress'] },
+  { kind: 'redis', type: 'Microsoft.Cache/redis', fields: ['startIP', 'endIP'] },
+] as const;
+
+describe.each(NAME_OWNED.map((k) => [k.kind, k] as const))('state tools on a name-owned start/end kind: %s', (_kind, row) => {
+  const id = `/subscriptions/${TEST_SUBSCRIPTION}/resourceGroups/${TEST_GROUP}/providers/${row.type}/db-app`;
+  const [S, E] = row.fields;
+  async function rules(): Promise<{ name: string; range: string }[]> {
+    const json = (await emulator.control.resource(id)) as { firewallRules: { name: string; properties: Record<string, string> }[] };
+    return json.firewallRules.map((r) => ({ name: r.name, range: `${r.properties[S]}-${r.properties[E]}` }));
+  }
+
+  it('show reads the names, adopt is ADOPT_NAME_OWNED with zero writes, forget says the named rules stay tagwall\'s (a later sync removes them)', async () => {
+    await emulator.control.seed({ vaults: [], resources: [{ id, firewallRules: [{ name: 'office', [S]: '145.14.56.20', [E]: '145.14.56.29' }] }] });
+    const config = await writeConfig([{ id }]);
+    await sync(config);
+    const named = (await rules()).filter((r) => r.name !== 'office');
+    expect(named.length).toBeGreaterThan(10);
+    expect(named.every((r) => /^tagwall[-_][0-9a-f]{8}[-_]\d+$/.test(r.name))).toBe(true);
+
+    const view = (await show(config, 'db-app')) as View & { ownedByName?: { ownerId: string; rules: string[] } };
+    expect(view.owned).toHaveLength(named.length);
+    expect(new Set(view.owned.map((o) => o.reason))).toEqual(new Set(['name']));
+    expect(view.ownedByName?.rules).toHaveLength(named.length);
+
+    await emulator.control.clearRequests();
+    const adopt = await runCli(['state', 'adopt', 'db-app', '--config', config, '--yes', '--json'], { cwd: dir, env });
+    expect(adopt.code).toBe(1);
+    expect(JSON.parse(adopt.stdout)).toMatchObject({ error: { code: 'ADOPT_NAME_OWNED' } });
+    expect(await writes()).toEqual([]);
+
+    const forget = await runCli(['state', 'forget', 'db-app', '--config', config, '--yes', '--json'], { cwd: dir, env });
+    expect(forget.code).toBe(0);
+    expect(JSON.parse(forget.stdout)).toMatchObject({ record: 'deleted', nameOwned: true, released: [] });
+    // The names still say whose the rules are: another selection removes every range of them, never the office's.
+    await sync(await writeConfig([{ id, select: ['AzureFrontDoor.FirstParty'] }], 'other.json'));
+    const after = await rules();
+    expect(after).toContainEqual({ name: 'office', range: '145.14.56.20-145.14.56.29' });
+    expect(named.filter((r) => after.some((x) => x.range === r.range))).toEqual([]);
+  });
+});

@@ -48,7 +48,7 @@ describe.each(FIREWALL_KINDS.map((k) => [k.kind, k] as const))('the plan under t
           { maxLength: 3 },
         );
   // A name-owned kind (a perimeter profile, a container app, an Azure SQL server) is told what is its own by the firewall.
-  const nameOwned = kind.mergeOnly === true || kind.ownedByName === true;
+  const nameOwned = kind.mergeOnly === true || kind.ownedByName !== undefined;
   const ranges = kind.ruleShape === 'range';
   it('stays within the limit, writes only the forms the kind takes, and never adds, removes or owns its special entries', () => {
     // Runs where the cover wanted a special entry the firewall lacked: the case this property guards.
@@ -153,7 +153,7 @@ describe.each(FIREWALL_KINDS.map((k) => [k.kind, k] as const))('the plan under t
           return { selected: ['T'], rules: r.rules, newRules: r.newRules, source: [], warnings: [], stats: { selectedPrefixes: 0, ipv6Dropped: 0, forbiddenAddressesRemoved: 0, excludedAddressesRemoved: 0, mergedPrefixes: merged.length, rules: r.rules.length, sourceAddresses: r.sourceAddresses, allowedAddresses: r.allowedAddresses, excessAddresses: r.excessAddresses } };
         };
         const plan = planTarget({
-          firewall: { ipRules: [], virtualNetworkRuleCount: 0, posture: { defaultAction: 'Allow' }, ...(kind.mergeOnly === true || kind.ownedByName === true ? { ownedByName: [] } : {}) },
+          firewall: { ipRules: [], virtualNetworkRuleCount: 0, posture: { defaultAction: 'Allow' }, ...(kind.mergeOnly === true || kind.ownedByName !== undefined ? { ownedByName: [] } : {}) },
           record: undefined,
           settings: { maxRules, reserveRules: 0, mode: 'merge', policy: 'sync', adopt: 'first-run', split31: !kind.allows31, enforceDeny, skipWhenPerimeterEnforced: false, singleAddress: kind.singleAddress, special: kind.special, ipListIsSwitch: true },
           guards: { maxRemovedFraction: 1, maxSourceShrinkFraction: 1, maxExcessAddresses: 2 ** 32, maxWidenedPrefix: 0, warnWidenedPrefix: 0 },

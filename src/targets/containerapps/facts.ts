@@ -24,7 +24,7 @@ export const CONTAINER_APP: FirewallFacts = {
   special: [],
   // "When you define no IP restriction rules, all inbound traffic is allowed": the first rule is the switch.
   ipListIsSwitch: true,
-  ownedByName: true,
+  ownedByName: 'tagwall-<owner>-<n>',
   // containerApps.beginUpdate: 200, or 202 with Azure-AsyncOperation to poll.
   longRunning: true,
   posture: {

@@ -24,6 +24,8 @@ export const MYSQL_FLEXIBLE: FirewallFacts = {
   // 0.0.0.0-0.0.0.0 is "Allow public access from any Azure service": the server's own switch, never tagwall's.
   special: ['0.0.0.0/32'],
   mergeOnly: true,
+  // Its rules carry their owner in their names: the names, not the record, say which are tagwall's.
+  ownedByName: 'tagwall-<owner>-<n>',
   // Each rule's PUT and DELETE may be a long-running operation (202, Azure-AsyncOperation), bounded by runOperation.
   longRunning: true,
   posture: {

@@ -22,6 +22,8 @@ export const PERIMETER_PROFILE: FirewallFacts = {
   special: [],
   // Every other access rule is someone else's, so "the rules become exactly the desired set" cannot hold.
   mergeOnly: true,
+  // Its rules carry their owner in their names: the names, not the record, say which are tagwall's.
+  ownedByName: 'tagwall-<owner>-<n>',
   longRunning: false,
   posture: {
     defaultAction:

@@ -27,6 +27,8 @@ export const POSTGRESQL_FLEXIBLE: FirewallFacts = {
   special: ['0.0.0.0/32'],
   // Tagwall changes its own named rules only; everyone else's stay as they are.
   mergeOnly: true,
+  // Its rules carry their owner in their names: the names, not the record, say which are tagwall's.
+  ownedByName: 'tagwall-<owner>-<n>',
   // Each rule's PUT and DELETE is a long-running operation (202, Azure-AsyncOperation), bounded by runOperation.
   longRunning: true,
   posture: {

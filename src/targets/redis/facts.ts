@@ -36,7 +36,7 @@ export const REDIS_CACHE: FirewallFacts = {
   ipListIsSwitch: true,
   // Tagwall changes its own named rules only; everyone else's stay as they are.
   mergeOnly: true,
-  ownedByName: true,
+  ownedByName: 'tagwall_<owner>_<n>',
   // FirewallRules_CreateOrUpdate answers 200/201 and _Delete 200/204: no long-running operation.
   longRunning: false,
   posture: {

@@ -28,6 +28,8 @@ export const SQL_SERVER: FirewallFacts = {
   special: ['0.0.0.0/32'],
   // Tagwall changes its own named rules only; everyone else's are sent back as read.
   mergeOnly: true,
+  // Its rules carry their owner in their names: the names, not the record, say which are tagwall's.
+  ownedByName: 'tagwall-<owner>-<n>',
   // The replace answers 200 or 202; a 202 is followed by reads until the set shows (adapter.ts).
   longRunning: false,
   posture: {

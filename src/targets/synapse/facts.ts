@@ -43,7 +43,7 @@ export const SYNAPSE_WORKSPACE: FirewallFacts = {
   special: ['0.0.0.0/32'],
   // Tagwall changes its own named rules only; everyone else's stay as they are.
   mergeOnly: true,
-  ownedByName: true,
+  ownedByName: 'tagwall-<owner>-<n>',
   // IpFirewallRules_CreateOrUpdate and _Delete are x-ms-long-running-operation (final state via location).
   longRunning: true,
   posture: {
