@@ -184,7 +184,7 @@ export async function runDemo(io: CliIO): Promise<number> {
     await runKindsDemo(io, emulator, work, runtime);
 
     heading(io, 'Next');
-    writeLine(io.stdout, 'Try it on your own vaults: `az login`, write a config (see README), then `node dist/src/cli/main.js sync --config my.json --dry-run` in this checkout.');
+    writeLine(io.stdout, 'Try it on your own firewalls: `az login`, write a config (see README), then `node dist/src/cli/main.js sync --config my.json --dry-run` in this checkout.');
     return 0;
   } finally {
     await receiver.close();

@@ -1,6 +1,7 @@
 import { TagwallError, isTagwallError } from '../core/errors.js';
 import type { ServiceTagDocument } from '../core/service-tags.js';
-import type { TargetConfig } from '../config/config.js';
+import type { TagwallConfig, TargetConfig } from '../config/config.js';
+import { configuredDetails, findConfiguredTarget } from '../config/find-target.js';
 import { FIREWALL_KINDS } from '../targets/kinds.js';
 import type { FirewallFacts } from '../targets/kind.js';
 import type { ResolvedServiceTags } from '../sources/resolve.js';
@@ -90,20 +91,30 @@ export async function runPlanCommand(options: PlanCommandOptions, io: CliIO, loa
 
 /** One configured target, planned offline: its kind's facts, its settings and guards, its last record (read only). */
 async function runTargetPlan(options: PlanCommandOptions, io: CliIO, loadSource: SourceLoader, now: () => Date): Promise<number> {
-  if (options.config === undefined || options.target === undefined) throw new TagwallError('USAGE', 'plan --target needs --config FILE, and --config needs --target ID (the resource ID of a configured target)');
+  if (options.config === undefined || options.target === undefined) throw new TagwallError('USAGE', 'plan --target needs --config FILE, and --config needs --target ID (the resource ID or name of a configured target)');
   const given = [options.select !== undefined && '--select', options.maxRules !== undefined && '--max-rules', options.split31 && '--split-31', options.extra.length > 0 && '--extra', options.exclude.length > 0 && '--exclude', options.kind !== 'keyvault' && '--kind'].filter((x): x is string => x !== false);
   if (given.length > 0) throw new TagwallError('USAGE', `${given.join(', ')}: with --target, the configuration decides the target's selection and settings (only the guard options and --force may override)`);
-  const [{ loadConfig }, { selectTargets }, { peekRecord }] = await Promise.all([import('../config/load.js'), import('../run/reconcile.js'), import('../state/peek.js')]);
+  const [{ loadConfig }, { peekRecord }] = await Promise.all([import('../config/load.js'), import('../state/peek.js')]);
   const config = await loadConfig({ file: options.config, env: io.env, cwd: io.cwd });
   // A discovered firewall's settings come from its tag and Resource Graph: not something to plan offline.
-  const [configured] = selectTargets(config, [options.target]);
-  const target: TargetConfig = { ...configured!, guards: { ...configured!.guards, ...options.guards } };
+  const configured = configuredTarget(config, options.target);
+  const target: TargetConfig = { ...configured, guards: { ...configured.guards, ...options.guards } };
   const loaded = await loadSource(options.serviceTagsGiven ? undefined : sourceOfConfig(config));
   const doc: ServiceTagDocument = loaded.document;
   const { record, grants, store } = await peekRecord(config.state, io.env, target.resource);
   // Dated extras and grants as sync would take them now: allowed until their end, then left out and reported.
   const temporary = { grants: grants.grants, reported: grants.reported, now: now() };
   return renderPlan(doc, originOf(loaded), target, planFor(doc, target, record, options.force, false, temporary), options, io, loaded.warnings, { record, store });
+}
+
+/** `--target`: a configured target by resource ID or name, read as `allow --target` reads it (and refused with its code). */
+function configuredTarget(config: TagwallConfig, given: string): TargetConfig {
+  const lookup = findConfiguredTarget(config, given);
+  if (lookup.found !== undefined) return lookup.found;
+  if (lookup.ambiguous !== undefined) {
+    throw new TagwallError('VAULT_NOT_CONFIGURED', `${lookup.ambiguous.length} configured targets are named ${given}; give the one meant by its resource ID`, { details: configuredDetails(lookup.ambiguous) });
+  }
+  throw new TagwallError('VAULT_NOT_CONFIGURED', `not a configured target: ${given} (plan --target takes a target in the configuration's targets, by resource ID or name)`, { details: configuredDetails(config.targets) });
 }
 
 function sourceOfConfig(config: Awaited<ReturnType<typeof import('../config/load.js').loadConfig>>): Parameters<SourceLoader>[0] {

@@ -197,7 +197,7 @@ export function createProgram(io: CliIO): Command {
     .option('--max-source-shrink-fraction <f>', 'guards.maxSourceShrinkFraction: refuse a source that shrank more since the last record (SOURCE_SHRINK_GUARD; default 0.2)', fraction)
     .option('--force', 'override the guards as sync --force would; the verdicts say what was overridden', false)
     .option('--config <file>', 'with --target: the configuration whose target to plan')
-    .option('--target <id>', 'plan this configured target (its resource ID) offline, from its last record in the state store')
+    .option('--target <id>', 'plan this configured target (its resource ID or name) offline, from its last record in the state store')
     .addOption(new Option('--format <format>', 'text, json, markdown (a summary for a pull-request comment), or an export for infrastructure as code (docs/IAC.md)').choices(['text', 'json', 'markdown', ...EXPORT_FORMATS]).default('text'))
     .option('--explain', 'list every rule that admits addresses beyond the source, and into whose space', false)
     .option('--json', 'the same as --format json', false)

@@ -28,7 +28,7 @@ function shellQuote(s: string): string {
 }
 
 /**
- * `tagwall emulator`: runs the Key Vault emulator in the foreground and prints how to
+ * `tagwall emulator`: runs the emulator (every firewall kind tagwall writes) in the foreground and prints how to
  * point tagwall and the Azure SDK at it. Resolves once it has stopped.
  */
 /** What the command touches of the outside world: the CLI passes its own (cli/io.ts), a test its streams. */
@@ -57,10 +57,12 @@ export async function runEmulatorCommand(options: EmulatorCommandOptions, io: Em
     ...(options.oldApi === undefined ? {} : { oldApi: options.oldApi }),
   });
   const out = io.stdout;
-  writeLine(out, `Key Vault emulator (ARM) listening on ${emulator.url}`);
+  writeLine(out, `Azure emulator (ARM for every firewall kind tagwall writes, perimeters, Resource Graph, managed identity) listening on ${emulator.url}`);
   writeLine(out, `CA certificate: ${emulator.caPath ?? '(in memory)'}`);
-  writeLine(out, `Vaults (${seed.vaults.length}):`);
-  for (const v of seed.vaults) writeLine(out, `  ${v.id}`);
+  // Every seeded firewall, vaults and the other kinds alike: the provider in each ID says its kind.
+  const firewalls = [...seed.vaults.map((v) => v.id), ...(seed.resources ?? []).map((r) => r.id)];
+  writeLine(out, `Firewalls (${firewalls.length}):`);
+  for (const id of firewalls) writeLine(out, `  ${id}`);
   if (seed.perimeters !== undefined && seed.perimeters.length > 0) {
     writeLine(out, `Network Security Perimeters (${seed.perimeters.length}):`);
     for (const p of seed.perimeters) writeLine(out, `  ${p.id} (${(p.associations ?? []).length} associations)`);
@@ -99,5 +101,5 @@ export async function runEmulatorCommand(options: EmulatorCommandOptions, io: Em
     else options.signal?.addEventListener('abort', stop, { once: true });
   });
   await emulator.close();
-  writeLine(out, 'Key Vault emulator stopped.');
+  writeLine(out, 'Emulator stopped.');
 }

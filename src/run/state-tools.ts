@@ -193,7 +193,11 @@ export interface ForgetResult {
   readonly store: string;
 }
 
-/** `state forget`: deletes the target's record under the store's lock; refused while a write intent is pending, unless forced. */
+/**
+ * `state forget`: deletes the target's record under the store's lock (file state), only as it was
+ * read (STATE_CONFLICT when a run wrote it while the person was asked); refused while a write
+ * intent is pending, unless forced.
+ */
 export async function forgetState(config: TagwallConfig, given: string, options: { readonly force: boolean; readonly confirm: Confirm }, runtime: Runtime): Promise<ForgetResult> {
   const named = nameTarget(config, given);
   await using stores = await storesFor(config, runtime, credentialFor(config, runtime));
@@ -217,8 +221,22 @@ export async function forgetState(config: TagwallConfig, given: string, options:
       ? `forget tagwall's record of ${named.resource.id}: its ${loaded.record.ownedRules.length} owned rule(s) become a person's, never removed by tagwall`
       : `forget tagwall's record of ${named.resource.id}: its rules named ${names} stay tagwall's by their names (offboard removes them)`,
   );
-  await stores.state.delete!(vaultStateKey(named.resource));
+  await deleteAsRead(stores.state, named.resource, loaded.etag);
   return { ...base, record: 'deleted', released: names === undefined ? [...loaded.record.ownedRules] : [] };
+}
+
+/**
+ * Deletes the target's record only as it was read (or last written): a run that wrote it meanwhile
+ * (while the person was asked) owns the rules it just added through that record, and deleting it
+ * would leave them on the firewall for good. Then STATE_CONFLICT, nothing deleted.
+ */
+async function deleteAsRead(store: KeyValueStore, resource: ResourceRef, etag: string): Promise<void> {
+  try {
+    await store.delete!(vaultStateKey(resource), { ifMatch: etag });
+  } catch (e) {
+    if (!isTagwallError(e, 'STATE_CONFLICT')) throw e;
+    throw new TagwallError('STATE_CONFLICT', `${resource.id}: another run wrote tagwall's record of it after it was read; nothing was deleted. Run the command again to see the record as it is now`, { cause: e, transient: true });
+  }
 }
 
 export interface AdoptResult {
@@ -402,12 +420,11 @@ export async function offboard(config: TagwallConfig, given: string, options: Of
     const stale = reason('PLAN_STALE', `the target's rules changed while the removal was confirmed (now ${fresh.remove.length} of tagwall's, confirmed ${planned.remove.length}); nothing was written, offboard again`);
     return result(fresh, { outcome: 'refused', reasons: [stale], record: loaded === undefined ? 'none' : 'kept', writes: 0 });
   }
-  const deleteRecord = async (): Promise<'deleted' | 'none'> => {
-    if (loaded === undefined && fresh.remove.length === 0) return 'none';
-    await stores.state.delete!(vaultStateKey(resource));
-    return 'deleted';
-  };
-  if (fresh.remove.length === 0) return result(fresh, { outcome: 'offboarded', record: await deleteRecord(), writes: 0 });
+  if (fresh.remove.length === 0) {
+    // Nothing to write: the record goes as it was read (a run that wrote it since keeps it: STATE_CONFLICT).
+    if (loaded !== undefined) await deleteAsRead(stores.state, resource, loaded.etag);
+    return result(fresh, { outcome: 'offboarded', record: loaded === undefined ? 'none' : 'deleted', writes: 0 });
+  }
 
   // The intent already owns nothing: whatever fails from here, no record claims a rule tagwall removed.
   const intent: WriteIntent = {
@@ -420,6 +437,16 @@ export async function offboard(config: TagwallConfig, given: string, options: Of
   const { settled: _settled, adoptedRules: _adopted, ...kept } = prior ?? { ownedRules: [], observedRules: [], posture: fresh.fw.posture, changeNumber: 0, sourceAddresses: 0 };
   const announcing: AppliedRecord = { ...kept, ownedRules: [], observedRules: keysOf(fresh.fw.ipRules), intent };
   const etag = await repo.save(resource, toVaultRecord(resource, announcing), loaded?.etag);
+  /** The record as this command announced it, deleted; one another run wrote since is kept, and said so. */
+  const deleteRecord = async (): Promise<Pick<OffboardResult, 'record' | 'error'>> => {
+    try {
+      await deleteAsRead(stores.state, resource, etag);
+      return { record: 'deleted' };
+    } catch (e) {
+      if (!isTagwallError(e, 'STATE_CONFLICT')) throw e;
+      return { record: 'kept', error: { code: e.code, message: e.message } };
+    }
+  };
   let answer: FirewallState;
   try {
     answer = await firewalls.write(fresh.fw, { ipRules: fresh.keep, ...(options.allowOpen ? { allowOpen: true as const } : {}) });
@@ -428,11 +455,11 @@ export async function offboard(config: TagwallConfig, given: string, options: Of
     const landing = refusedOutright(e) ? { verdict: 'not-landed' as const } : await readLanding(() => firewalls.read(resource), intent, e);
     if (landing.verdict === 'not-landed') {
       // Nothing changed: tagwall owns what it owned before.
-      if (prior === undefined) await stores.state.delete!(vaultStateKey(resource));
+      if (prior === undefined) await deleteAsRead(stores.state, resource, etag);
       else await repo.save(resource, toVaultRecord(resource, prior), etag);
       return result(fresh, { outcome: 'failed', error, record: prior === undefined ? 'none' : 'restored', writes: 1 });
     }
-    if (landing.verdict === 'landed') return result(fresh, { outcome: 'failed', error, record: await deleteRecord(), writes: 1 });
+    if (landing.verdict === 'landed') return result(fresh, { outcome: 'failed', error, record: (await deleteRecord()).record, writes: 1 });
     // Unknown: the intent stays (owning nothing), and a later run judges it.
     return result(fresh, { outcome: 'failed', error, record: 'kept', writes: 1 });
   }
@@ -440,11 +467,12 @@ export async function offboard(config: TagwallConfig, given: string, options: Of
   const after = await firewalls.read(resource).catch(() => answer);
   const want = keysOf(fresh.keep);
   const got = keysOf(after.ipRules);
-  const record = await deleteRecord();
+  const { record, error } = await deleteRecord();
   if (want.join() !== got.join()) {
     const message = `the rules read back after the write differ from what was written (a concurrent edit?): expected ${want.length}, read ${got.length}`;
     return result(fresh, { outcome: 'failed', error: { code: 'VERIFY_MISMATCH', message }, record, writes: 1 });
   }
+  if (error !== undefined) return result(fresh, { outcome: 'failed', error, record, writes: 1 });
   return result(fresh, { outcome: 'offboarded', record, writes: 1 });
 }
 

@@ -2,7 +2,7 @@ import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } 
 import type { TokenCredential } from '@azure/identity';
 import { TagwallError } from '../core/errors.js';
 import { storageCodeOf, storageFailure, storageReason, statusOf } from './blob-errors.js';
-import { conflict, type KeyValueStore, type StoredText, type WriteCondition } from './store.js';
+import { conflict, type DeleteCondition, type KeyValueStore, type StoredText, type WriteCondition } from './store.js';
 import { failFast, publicUrl } from './storage-client.js';
 
 /**
@@ -122,13 +122,29 @@ export class BlobStore implements KeyValueStore {
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, condition: DeleteCondition = {}): Promise<void> {
+    const blob = this.container.getBlockBlobClient(checkBlobName(key));
+    let status: number | undefined;
     try {
-      await this.container.getBlockBlobClient(checkBlobName(key)).deleteIfExists();
+      await blob.deleteIfExists(condition.ifMatch === undefined ? {} : { conditions: { ifMatch: condition.ifMatch } });
+      return;
     } catch (e) {
       // Nothing to delete in a container that is not there; creating one to delete from would be odd.
       if (isContainerNotFound(e)) return;
-      throw storageFailure(e, `${this.description}: cannot delete ${key}`);
+      status = statusOf(e);
+      // 412: written since it was read, or (Azurite) no blob to match. 409: a lease holds it.
+      if (status !== 412 && status !== 409) throw storageFailure(e, `${this.description}: cannot delete ${key}`);
+    }
+    // A blob already gone loses no one's record: deleted, as without a condition.
+    if (status === 412 && !(await this.exists(key, blob))) return;
+    throw conflict(this.description, key, 'deleted');
+  }
+
+  private async exists(key: string, blob: ReturnType<ContainerClient['getBlockBlobClient']>): Promise<boolean> {
+    try {
+      return await blob.exists();
+    } catch (e) {
+      throw storageFailure(e, `${this.description}: cannot read ${key}`);
     }
   }
 

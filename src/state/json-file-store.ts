@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { TagwallError } from '../core/errors.js';
 import { acquireLock, releaseLock } from './file-lock.js';
-import { conflict, etagOf, type KeyValueStore, type StoredText, type WriteCondition } from './store.js';
+import { conflict, etagOf, type DeleteCondition, type KeyValueStore, type StoredText, type WriteCondition } from './store.js';
 
 /**
  * Every key in one JSON file (`state: { store: "file", path: ".tagwall/state.json" }`), for
@@ -103,9 +103,14 @@ export class JsonFileStore implements KeyValueStore {
     });
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, condition: DeleteCondition = {}): Promise<void> {
     await this.open();
-    return this.enqueue((entries) => void entries.delete(key));
+    return this.enqueue((entries) => {
+      const current = entries.get(key);
+      // Checked against the file as this commit reads it, like a conditional put.
+      if (condition.ifMatch !== undefined && current !== undefined && etagOf(current) !== condition.ifMatch) throw conflict(this.description, key, 'deleted');
+      entries.delete(key);
+    });
   }
 
   /**

@@ -5,7 +5,7 @@ import { TagwallError } from '../core/errors.js';
 import { acquireLock, releaseLock } from './file-lock.js';
 import { decodeStateFile } from './json-file-store.js';
 import { inPool } from '../core/pool.js';
-import { conflict, etagOf, type KeyValueStore, type StoredText, type WriteCondition } from './store.js';
+import { conflict, etagOf, type DeleteCondition, type KeyValueStore, type StoredText, type WriteCondition } from './store.js';
 
 /**
  * The CLI's state: one file per record under a folder, laid out like the blob container
@@ -112,10 +112,15 @@ export class RecordFileStore implements KeyValueStore {
     });
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, condition: DeleteCondition = {}): Promise<void> {
     await this.open();
     const file = this.fileOf(key);
+    // Compare and unlink as one step, as put compares and renames.
     await serialised(file, async () => {
+      if (condition.ifMatch !== undefined) {
+        const now = await this.currentEtag(key, file);
+        if (now !== undefined && now !== condition.ifMatch) throw conflict(this.description, key, 'deleted');
+      }
       this.kept.delete(file);
       try {
         await unlink(file);

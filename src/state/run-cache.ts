@@ -1,7 +1,7 @@
 import type { ResourceRef } from '../core/resource-id.js';
 import { inPool } from '../core/pool.js';
 import { vaultStateKey } from './records.js';
-import type { KeyValueStore, StoredText, WriteCondition } from './store.js';
+import type { DeleteCondition, KeyValueStore, StoredText, WriteCondition } from './store.js';
 
 /**
  * A run's view of the records of its targets: `prefetch` reads them all before the first pass,
@@ -26,7 +26,7 @@ export class RunCache implements KeyValueStore {
   readonly description: string;
   readonly location?: string;
   readonly list?: (prefix: string) => Promise<ReadonlyMap<string, string>>;
-  readonly delete?: (key: string) => Promise<void>;
+  readonly delete?: (key: string, condition?: DeleteCondition) => Promise<void>;
   private readonly held = new Map<string, StoredText | undefined>();
 
   constructor(private readonly store: KeyValueStore) {
@@ -34,9 +34,9 @@ export class RunCache implements KeyValueStore {
     if (store.location !== undefined) this.location = store.location;
     if (store.list !== undefined) this.list = (prefix) => store.list!(prefix);
     if (store.delete !== undefined) {
-      this.delete = async (key) => {
+      this.delete = async (key, condition) => {
         this.held.delete(key);
-        await store.delete!(key);
+        await store.delete!(key, condition);
       };
     }
   }

@@ -21,6 +21,11 @@ export interface WriteCondition {
   readonly ifNoneExists?: boolean;
 }
 
+export interface DeleteCondition {
+  /** Delete only if the stored ETag is still this one. */
+  readonly ifMatch?: string;
+}
+
 export interface KeyValueStore {
   /** For messages: `file .tagwall/state.json`, `blob container tagwall at http://...`. */
   readonly description: string;
@@ -32,7 +37,13 @@ export interface KeyValueStore {
   get(key: string): Promise<StoredText | undefined>;
   /** Returns the new ETag. Throws STATE_CONFLICT when the condition does not hold. */
   put(key: string, text: string, condition?: WriteCondition): Promise<string>;
-  delete?(key: string): Promise<void>;
+  /**
+   * Removes the key; nothing stored under it is not an error (there is nothing to lose). With
+   * `ifMatch`, only while the stored ETag is still that one, else STATE_CONFLICT and nothing is
+   * deleted: a record deleted on the strength of an old read would drop what a run wrote since
+   * (its ownership of rules it just added, never removed afterwards).
+   */
+  delete?(key: string, condition?: DeleteCondition): Promise<void>;
   /**
    * Every key under `prefix` with its ETag, in one listing (a blob list request per 5,000 names):
    * a fleet's alert memory exists for a few of its firewalls, and asking for each key in turn
@@ -50,8 +61,8 @@ export interface KeyValueStore {
   close?(): Promise<void>;
 }
 
-export function conflict(store: string, key: string): TagwallError {
-  return new TagwallError('STATE_CONFLICT', `${store}: ${key} was changed by another run since it was read; nothing was overwritten`, { transient: true });
+export function conflict(store: string, key: string, spared: 'overwritten' | 'deleted' = 'overwritten'): TagwallError {
+  return new TagwallError('STATE_CONFLICT', `${store}: ${key} was changed by another run since it was read; nothing was ${spared}`, { transient: true });
 }
 
 export function etagOf(text: string): string {

@@ -82,4 +82,9 @@ describe('npm start (tagwall demo)', () => {
     expect(r.stdout).toMatch(/^aks-tagwall-demo\s+applied\s+\+24\s+-0\s+1\s+0\s+25\/200/m);
     expect(r.stdout).toMatch(/^Second sync: sql-tagwall-demo in-sync, aks-tagwall-demo in-sync; writes \(PATCH or PUT\): 0\.$/m);
   });
+
+  it('ends by pointing at the reader\'s own firewalls, of any kind, not only vaults', () => {
+    const last = r.stdout.trimEnd().split('\n').at(-1)!;
+    expect(last).toMatch(/^Try it on your own firewalls: `az login`, write a config \(see README\), then `node dist\/src\/cli\/main\.js sync --config my\.json --dry-run` in this checkout\.$/);
+  });
 });

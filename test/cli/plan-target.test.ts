@@ -134,6 +134,38 @@ describe('tagwall plan --config --target', () => {
     expect(mixed.stderr).toMatch(/--select: with --target, the configuration decides/);
     expect(connections).toBe(0);
   });
+
+  it('takes a configured target by its name (any case) as allow and the state tools do; an unknown or shared name is VAULT_NOT_CONFIGURED', async () => {
+    const byId = await runCli(['plan', '--config', config, '--target', STORAGE, '--json'], { cwd: dir });
+    expect(byId.code, byId.stderr).toBe(0);
+    for (const name of ['stapp', 'STApp']) {
+      const r = await runCli(['plan', '--config', config, '--target', name, '--json'], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual(JSON.parse(byId.stdout));
+    }
+    const unknown = await runCli(['plan', '--config', config, '--target', 'stother', '--json'], { cwd: dir });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^tagwall: VAULT_NOT_CONFIGURED: .*stother/m);
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ error: { code: 'VAULT_NOT_CONFIGURED' } });
+    // Two vaults named kv-app in two groups: the name names neither, the ID still does.
+    const shared = join(dir, 'shared.json');
+    const other = VAULT.replace('rg-app', 'rg-other');
+    await writeFile(
+      shared,
+      JSON.stringify({
+        serviceTags: { source: 'file', path: BUNDLED },
+        state: { store: 'file', path: statePath },
+        targets: [{ vault: VAULT, select: ['AzureDevOps'] }, { vault: other, select: ['AzureDevOps'] }],
+      }),
+    );
+    const ambiguous = await runCli(['plan', '--config', shared, '--target', 'kv-app'], { cwd: dir });
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.stderr).toMatch(/^tagwall: VAULT_NOT_CONFIGURED: 2 configured targets are named kv-app/m);
+    const one = await runCli(['plan', '--config', shared, '--target', other, '--json'], { cwd: dir });
+    expect(one.code, one.stderr).toBe(0);
+    expect((JSON.parse(one.stdout) as TargetPlanJson).target.id).toBe(other);
+    expect(connections).toBe(0);
+  });
 });
 
 // Temporary entries in the offline plan: a target's dated `extra` entries and the grants of

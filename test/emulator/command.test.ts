@@ -17,6 +17,7 @@ import { seedVault } from '../helpers/emulator.js';
  */
 
 const run = promisify(execFile);
+const COSMOS = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-tagwall-test/providers/Microsoft.DocumentDB/databaseAccounts/cosmos-cmd';
 
 let dir: string;
 let output = '';
@@ -27,7 +28,7 @@ let finished: Promise<void>;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tagwall-cmd-'));
   const seedFile = join(dir, 'seed.json');
-  await writeFile(seedFile, JSON.stringify({ vaults: [seedVault('kv-cmd', { defaultAction: 'Deny', ipRules: [{ value: '20.1.0.0/16' }] })] }));
+  await writeFile(seedFile, JSON.stringify({ vaults: [seedVault('kv-cmd', { defaultAction: 'Deny', ipRules: [{ value: '20.1.0.0/16' }] })], resources: [{ id: COSMOS, properties: { ipRules: [] } }] }));
   const stdout = new PassThrough();
   stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const io: CliIO = { stdout, stderr: new PassThrough(), env: {}, cwd: dir };
@@ -55,6 +56,14 @@ describe('tagwall emulator', () => {
   it('names the CLI by its built path, never through npx (which resolves the name from the npm registry)', () => {
     expect(output).toMatch(/^Then run this checkout's tagwall: node \/\S+\/cli\/main\.js sync --dry-run$/m);
     expect(output).not.toMatch(/\bnpx\b/);
+  });
+
+  it('says in one line that it serves every kind, not only Key Vault, and lists every seeded firewall', () => {
+    const [banner] = output.split('\n');
+    expect(banner).toBe(`Azure emulator (ARM for every firewall kind tagwall writes, perimeters, Resource Graph, managed identity) listening on ${emulator.url}`);
+    expect(output).not.toMatch(/Key Vault emulator/);
+    expect(output).toMatch(/^Firewalls \(2\):$/m);
+    expect(output).toContain(`\n  ${COSMOS}\n`);
   });
 
   it('prints the URL, the CA path under .tagwall/emulator, the seeded vaults and the environment hints', () => {
@@ -104,6 +113,6 @@ describe('tagwall emulator', () => {
   it('stops when told to', async () => {
     stop.abort();
     await finished;
-    expect(output).toContain('Key Vault emulator stopped.');
+    expect(output).toMatch(/^Emulator stopped\.$/m);
   });
 });

@@ -78,7 +78,37 @@ export function storeContract(fresh: () => Promise<KeyValueStore>, options: { ra
     expect((await store.get('a.json'))?.etag).toBe(again);
   });
 
+  it('deletes with the current ETag; a conditional delete with a stale ETag fails and deletes nothing', async (ctx) => {
+    const store = await fresh();
+    if (store.delete === undefined) return ctx.skip();
+    const first = await store.put('vaults/sub/rg/d.json', '{"n":1}');
+    // Another run writes the record after this caller read it.
+    const second = await store.put('vaults/sub/rg/d.json', '{"n":2}', { ifMatch: first });
+    await expectConflict(store.delete('vaults/sub/rg/d.json', { ifMatch: first }));
+    expect(await store.get('vaults/sub/rg/d.json')).toEqual({ text: '{"n":2}', etag: second });
+    await store.delete('vaults/sub/rg/d.json', { ifMatch: second });
+    expect(await store.get('vaults/sub/rg/d.json')).toBeUndefined();
+    // Nothing stored: nothing to lose, so not an error.
+    await store.delete('vaults/sub/rg/d.json', { ifMatch: second });
+    expect(await store.get('vaults/sub/rg/d.json')).toBeUndefined();
+  });
+
   if (options.racing) {
+    it('lets exactly one of a conditional delete and a conditional write holding the same ETag win', async (ctx) => {
+      const store = await fresh();
+      if (store.delete === undefined) return ctx.skip();
+      for (let round = 0; round < 5; round++) {
+        const etag = await store.put('raced.json', `{"round":${round}}`);
+        const [written, deleted] = await Promise.allSettled([store.put('raced.json', `{"written":${round}}`, { ifMatch: etag }), store.delete('raced.json', { ifMatch: etag })]);
+        expect([deleted.status, written.status].filter((s) => s === 'fulfilled'), `round ${round}`).toHaveLength(1);
+        const loser = deleted.status === 'rejected' ? deleted.reason : written.status === 'rejected' ? written.reason : undefined;
+        expect(isTagwallError(loser, 'STATE_CONFLICT'), String(loser)).toBe(true);
+        const now = await store.get('raced.json');
+        if (written.status === 'fulfilled') expect(now).toEqual({ text: `{"written":${round}}`, etag: written.value });
+        else expect(now).toBeUndefined();
+      }
+    });
+
     it('lets exactly one of two writers holding the same ETag win', async () => {
       const store = await fresh();
       const etag = await store.put('race.json', '{"writer":"none"}');
