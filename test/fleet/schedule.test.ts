@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { SubscriptionSchedule, takeOrder, type ScheduleEntry } from '../../src/fleet/schedule.js';
 import { parseConfig } from '../../src/config/config.js';
 import type { AppliedRecord } from '../../src/core/target-plan.js';
-import { reconcile } from '../../src/run/reconcile.js';
+import { reconcile, scheduledOrder } from '../../src/run/reconcile.js';
 import type { FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import { tinyDocument } from '../core/documents.js';
 import type { TargetStateAccess } from '../../src/run/context.js';
@@ -204,7 +204,7 @@ describe('SubscriptionSchedule', () => {
               if (best === undefined) {
                 if (p !== undefined) return false;
               } else {
-                if (p !== heads.get(best)) return false;
+                if (p === undefined || p !== heads.get(best)) return false;
                 cursor = (turnOf.get(best)! + 1) % n;
                 pending.splice(pending.indexOf(p), 1);
                 running.push(p);
@@ -281,6 +281,18 @@ describe('reconcile schedules by subscription', () => {
     await reconcile(w.config, doc, { firewalls: w.firewalls, state: w.state }, { dryRun: true, force: false });
     expect(w.reads).toHaveLength(TARGETS.length);
     expect(w.most()).toBe(1);
+  });
+
+  it('scheduledOrder is the order the passes load their records in (what the run reads ahead in)', async () => {
+    for (const first of [undefined, new Set([id(C, 'kv-c2').toLowerCase(), id(A, 'kv-a3').toLowerCase()])]) {
+      const w = world(1, 4);
+      const loads: string[] = [];
+      const state: TargetStateAccess = { load: async (v) => (loads.push(v.id), w.state.load(v)), save: w.state.save };
+      await reconcile(w.config, doc, { firewalls: w.firewalls, state }, { dryRun: true, force: false, ...(first === undefined ? {} : { first }) });
+      // A dry run loads each record twice (the second to see that it did not move on): the first loads give the order.
+      expect(scheduledOrder(w.config.targets, first).map((t) => t.resource.id)).toEqual([...new Set(loads)]);
+      expect(new Set(loads).size).toBe(TARGETS.length);
+    }
   });
 
   it('honours `first` across subscriptions', async () => {
