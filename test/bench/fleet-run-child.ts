@@ -16,4 +16,8 @@ const { report } = await runSync(parseConfig(config, { baseDir, source: 'bench' 
 });
 const ms = performance.now() - t;
 const settled = report.vaults.filter((v) => v.outcome === 'in-sync' && v.checkedBy === 'resource-graph').length;
-process.stdout.write(`${report.vaults.length} vaults, ${settled} settled by Resource Graph, ${ms.toFixed(0)} ms\n`);
+// TAGWALL_BENCH_HEAP_SNAPSHOT=<file>: what the heap holds at the end of the run, its report still in hand.
+if (process.env.TAGWALL_BENCH_HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.TAGWALL_BENCH_HEAP_SNAPSHOT);
+const m = process.memoryUsage();
+const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
+process.stdout.write(`${report.vaults.length} vaults, ${settled} settled by Resource Graph, ${ms.toFixed(0)} ms; at the end, report still held: heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)}, external ${mb(m.external)}\n`);

@@ -178,7 +178,9 @@ const count = (ctx: SectionContext, label: string, value: number, target?: numbe
 async function peakRssOfOneRun(config: RawConfig, work: string, caCert: string, env: Runtime['env'] = {}): Promise<{ rssMb?: number; summary?: string; problem?: string }> {
   const input = join(work, 'child-run.json');
   await writeFile(input, JSON.stringify({ config, baseDir: work, caCert, env }));
-  const child = spawn(process.execPath, ['--import', pathToFileURL(fileURLToPath(new URL('./rss-hook.js', import.meta.url))).href, fileURLToPath(new URL('./fleet-run-child.js', import.meta.url)), input], {
+  // TAGWALL_BENCH_CHILD_NODE_ARGS (say `--heap-prof --heap-prof-dir=/tmp/x`) profiles that run's memory.
+  const extra = (process.env.TAGWALL_BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...extra, '--import', pathToFileURL(fileURLToPath(new URL('./rss-hook.js', import.meta.url))).href, fileURLToPath(new URL('./fleet-run-child.js', import.meta.url)), input], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
