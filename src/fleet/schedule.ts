@@ -39,6 +39,8 @@ export class SubscriptionSchedule {
   private readonly cap: number;
   private cursor = 0;
   private left: number;
+  /** Entries marked `first` not yet started. */
+  private urgentLeft: number;
 
   constructor(
     private readonly entries: readonly ScheduleEntry[],
@@ -60,6 +62,7 @@ export class SubscriptionSchedule {
     });
     this.running = entries.map(() => false);
     this.left = entries.length;
+    this.urgentLeft = entries.filter((e) => e.first === true).length;
   }
 
   /** Targets not yet started. */
@@ -72,6 +75,25 @@ export class SubscriptionSchedule {
    * every subscription with targets left is at its cap (a `release` changes that).
    */
   take(): number | undefined {
+    // A target cut off last run is rare (the backlog); only then does a take weigh every subscription.
+    if (this.urgentLeft > 0) return this.takeWeighingAll();
+    // Otherwise the first open subscription at or after the cursor that is not blocked, or, when
+    // every open one is, the first open one: what takeWeighingAll chooses without urgent targets,
+    // asking `blocked` of the subscriptions it passes on the way (usually one) rather than of all
+    // of them on every take (a 10,000-target run spent 0.7 s asking 100 subscriptions each time).
+    const blocked = this.options.blocked;
+    const n = this.groups.length;
+    let fallback: Group | undefined;
+    for (let step = 0; step < n; step++) {
+      const g = this.groups[(this.cursor + step) % n]!;
+      if (g.head >= g.queue.length || g.inFlight >= this.cap) continue;
+      if (blocked === undefined || !blocked(g.subscription)) return this.start(g);
+      fallback ??= g;
+    }
+    return fallback === undefined ? undefined : this.start(fallback);
+  }
+
+  private takeWeighingAll(): number | undefined {
     const open = this.groups.filter((g) => g.head < g.queue.length && g.inFlight < this.cap);
     if (open.length === 0) return undefined;
     // A blocked subscription's target would only sit in the pacer, holding a slot another could use;
@@ -81,7 +103,12 @@ export class SubscriptionSchedule {
     const candidates = free.length > 0 ? free : open;
     const urgent = candidates.filter((g) => this.entries[g.queue[g.head]!]!.first === true);
     const chosen = urgent.length > 0 ? urgent.reduce((a, b) => (a.queue[a.head]! <= b.queue[b.head]! ? a : b)) : this.nextInTurn(candidates);
+    return this.start(chosen);
+  }
+
+  private start(chosen: Group): number {
     const position = chosen.queue[chosen.head++]!;
+    if (this.entries[position]!.first === true) this.urgentLeft--;
     chosen.inFlight++;
     this.running[position] = true;
     this.left--;
@@ -115,4 +142,15 @@ export class SubscriptionSchedule {
     }
     return best;
   }
+}
+
+/**
+ * The order `take` gives the entries when no subscription is blocked and none is at its cap: the
+ * order a run's passes start in, as long as ARM lets them (the run's read-ahead follows it).
+ */
+export function takeOrder(entries: readonly ScheduleEntry[]): number[] {
+  const schedule = new SubscriptionSchedule(entries, { perSubscription: Number.POSITIVE_INFINITY });
+  const order: number[] = [];
+  for (let k = schedule.take(); k !== undefined; k = schedule.take()) order.push(k);
+  return order;
 }

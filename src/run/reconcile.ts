@@ -8,7 +8,7 @@ import { azureSpace, type WideningReport } from '../core/explain.js';
 import { explainCover } from '../core/explain-cover.js';
 import type { TargetReport } from '../core/report.js';
 import type { TagwallConfig, TargetConfig } from '../config/config.js';
-import { SubscriptionSchedule } from '../fleet/schedule.js';
+import { SubscriptionSchedule, takeOrder, type ScheduleEntry } from '../fleet/schedule.js';
 import type { ReconcileDeps, ReconcileOptions, RunContext, TargetPass } from './context.js';
 import { passTarget, settle } from './pass.js';
 import { reason, report } from './report.js';
@@ -165,12 +165,7 @@ export async function reconcilePasses(config: TagwallConfig, doc: ServiceTagDocu
     now,
     sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
   };
-  // Vaults a deadline cut off last time go first, so none of them waits two runs.
-  const order = targets.map((_, i) => i);
-  if (options.first !== undefined && options.first.size > 0) {
-    const first = options.first;
-    order.sort((a, b) => Number(first.has(targets[b]!.resource.id.toLowerCase())) - Number(first.has(targets[a]!.resource.id.toLowerCase())) || a - b);
-  }
+  const order = firstOrder(targets, options.first);
   // Vaults that share a selection share an allowlist: explain each once.
   const explained = explanations;
   const explain = (a: Allowlist) => {
@@ -181,7 +176,7 @@ export async function reconcilePasses(config: TagwallConfig, doc: ServiceTagDocu
   const reports: Promise<SettledPass>[] = new Array(targets.length);
   let done = 0;
   const schedule = new SubscriptionSchedule(
-    order.map((i) => ({ subscription: targets[i]!.resource.subscriptionId, first: options.first?.has(targets[i]!.resource.id.toLowerCase()) === true })),
+    scheduleEntries(targets, order, options.first),
     { perSubscription: config.concurrencyPerSubscription, ...(deps.throttled === undefined ? {} : { blocked: deps.throttled }) },
   );
   // Workers with nothing they may start (every subscription left is at its cap) wait for one to finish.
@@ -213,4 +208,26 @@ export async function reconcilePasses(config: TagwallConfig, doc: ServiceTagDocu
   };
   await Promise.all(Array.from({ length: Math.min(config.concurrency, targets.length) }, worker));
   return Promise.all(reports);
+}
+
+/** Vaults a deadline cut off last time go first, so none of them waits two runs: positions into `targets`. */
+function firstOrder(targets: readonly TargetConfig[], first: ReadonlySet<string> | undefined): number[] {
+  const order = targets.map((_, i) => i);
+  if (first !== undefined && first.size > 0) {
+    order.sort((a, b) => Number(first.has(targets[b]!.resource.id.toLowerCase())) - Number(first.has(targets[a]!.resource.id.toLowerCase())) || a - b);
+  }
+  return order;
+}
+
+function scheduleEntries(targets: readonly TargetConfig[], order: readonly number[], first: ReadonlySet<string> | undefined): ScheduleEntry[] {
+  return order.map((i) => ({ subscription: targets[i]!.resource.subscriptionId, first: first?.has(targets[i]!.resource.id.toLowerCase()) === true }));
+}
+
+/**
+ * The targets in the order reconcilePasses starts them while ARM throttles no subscription (the
+ * cut-off ones first, then subscriptions in turn): the order the run reads their records ahead in.
+ */
+export function scheduledOrder<T extends TargetConfig>(targets: readonly T[], first?: ReadonlySet<string>): T[] {
+  const order = firstOrder(targets, first);
+  return takeOrder(scheduleEntries(targets, order, first)).map((k) => targets[order[k]!]!);
 }

@@ -10,7 +10,7 @@ import { BacklogRepository, TargetStateRepository } from '../state/records.js';
 import type { ReconcileOptions } from './context.js';
 import { fleetOf, fleetSummary, graphOf, rememberFleetSize, targetsOf, wantedBy, withDiscoveryNotes } from './fleet.js';
 import { openRun, sendAlerts, serviceTagsSummary, type Injected, type RunOptions, type RunResult, type RunSession, type Runtime } from './open.js';
-import { reconcilePasses, type SettledPass } from './reconcile.js';
+import { reconcilePasses, scheduledOrder, type SettledPass } from './reconcile.js';
 import { failedUnplanned, type RunError, type RunReport } from './report.js';
 import { prefetchedRecords } from '../state/run-cache.js';
 import { GrantRepository } from '../state/grants.js';
@@ -59,13 +59,14 @@ export async function reconcileTargetPasses(
   const backlog = new BacklogRepository(session.state);
   // Shards run side by side; the backlog is the timer's, which orders what it sends.
   const first = useBacklog ? await backlog.load().catch(() => undefined) : undefined;
+  const firstIds = first === undefined ? undefined : new Set(first.value.vaults.map((v) => v.toLowerCase()));
   const passes = await reconcilePasses(
     config,
     session.doc,
     {
       firewalls: session.firewalls,
       ...(session.perimeters === undefined ? {} : { perimeters: session.perimeters }),
-      state: new TargetStateRepository(await prefetchedRecords(session.state, targets)).access(),
+      state: new TargetStateRepository(await prefetchedRecords(session.state, scheduledOrder(targets, firstIds))).access(),
       now: session.now,
       ...(runtime.onTargetDone === undefined ? {} : { onTargetDone: runtime.onTargetDone }),
       throttled: (subscriptionId) => session.pacer.isBlocked(subscriptionId),
@@ -80,7 +81,7 @@ export async function reconcileTargetPasses(
       ...(graph === undefined || options.reviewed !== undefined ? {} : { graph }),
       ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
       ...(runtime.armOperations?.timeoutMs === undefined ? {} : { operationTimeoutMs: runtime.armOperations.timeoutMs }),
-      ...(first === undefined ? {} : { first: new Set(first.value.vaults.map((v) => v.toLowerCase())) }),
+      ...(firstIds === undefined ? {} : { first: firstIds }),
       ...reviewOptions(options),
       ...more,
     },

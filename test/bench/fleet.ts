@@ -175,10 +175,13 @@ const count = (ctx: SectionContext, label: string, value: number, target?: numbe
   ctx.record({ label, unit: 'count', median: value, min: value, samples: 1, ...(target === undefined ? {} : { target }), ...(note === undefined ? {} : { note }) });
 
 /** One steady-state run in a child process started with the RSS hook: the peak resident set of that run alone. */
-async function peakRssOfOneRun(config: RawConfig, work: string, caCert: string, env: Runtime['env'] = {}): Promise<{ rssMb?: number; summary?: string; problem?: string }> {
+async function peakRssOfOneRun(config: RawConfig, work: string, caCert: string, env: Runtime['env'] = {}, variant: RssVariant = {}): Promise<{ rssMb?: number; summary?: string; problem?: string }> {
   const input = join(work, 'child-run.json');
   await writeFile(input, JSON.stringify({ config, baseDir: work, caCert, env }));
-  const child = spawn(process.execPath, ['--import', pathToFileURL(fileURLToPath(new URL('./rss-hook.js', import.meta.url))).href, fileURLToPath(new URL('./fleet-run-child.js', import.meta.url)), input], {
+  // TAGWALL_BENCH_CHILD_NODE_ARGS (say `--heap-prof --heap-prof-dir=/tmp/x`) profiles that run's memory.
+  const extra = [...(process.env.TAGWALL_BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), ...(variant.args ?? [])];
+  const script = variant.script ?? fileURLToPath(new URL('./fleet-run-child.js', import.meta.url));
+  const child = spawn(process.execPath, [...extra, '--import', pathToFileURL(fileURLToPath(new URL('./rss-hook.js', import.meta.url))).href, script, input], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -189,6 +192,17 @@ async function peakRssOfOneRun(config: RawConfig, work: string, caCert: string, 
   const kb = /tagwall-bench-maxrss-kb=(\d+)/.exec(stderr);
   if (code !== 0 || kb === null) return { problem: `the child exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' ')}` };
   return { rssMb: Number(kb[1]) / 1024, summary: stdout.trim() };
+}
+
+/**
+ * TAGWALL_BENCH_RSS_VARIANTS, a JSON list of `{ "label", "args"?, "script"? }`: more one-run children
+ * on the same prepared fleet, with other node flags or another build's child script (an older
+ * dist, say), so that figures compared were taken on the same fleet at the same load.
+ */
+interface RssVariant {
+  readonly label?: string;
+  readonly args?: readonly string[];
+  readonly script?: string;
 }
 
 interface FleetShape {
@@ -265,6 +279,13 @@ async function fleetSection(ctx: SectionContext, shape: FleetShape): Promise<voi
     const child = await peakRssOfOneRun(raw, work, emulator.caCert, env);
     if (child.rssMb === undefined) ctx.skip('steady state: peak RSS of one run (own process)', child.problem ?? 'no figure');
     else ctx.record({ label: 'steady state: peak RSS of one run (own process)', unit: 'MB', median: child.rssMb, min: child.rssMb, samples: 1, target: 500, note: `maxRSS of a child doing one runSync: ${child.summary}` });
+    for (const variant of JSON.parse(process.env.TAGWALL_BENCH_RSS_VARIANTS ?? '[]') as RssVariant[]) {
+      await sleep(GRAPH_WINDOW_MS + 200);
+      const other = await peakRssOfOneRun(raw, work, emulator.caCert, env, variant);
+      const label = `steady state: peak RSS of one run (own process), ${variant.label ?? JSON.stringify(variant)}`;
+      if (other.rssMb === undefined) ctx.skip(label, other.problem ?? 'no figure');
+      else ctx.record({ label, unit: 'MB', median: other.rssMb, min: other.rssMb, samples: 1, target: 500, note: other.summary ?? '' });
+    }
     const own = process.resourceUsage().maxRSS / 1024;
     ctx.record({ label: 'peak RSS of the benchmark process so far', unit: 'MB', median: own, min: own, samples: 1, note: `includes the preparation's first apply of ${vaults} vaults and every section before` });
     }

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SubscriptionSchedule, type ScheduleEntry } from '../../src/fleet/schedule.js';
+import { SubscriptionSchedule, takeOrder, type ScheduleEntry } from '../../src/fleet/schedule.js';
 import { parseConfig } from '../../src/config/config.js';
 import type { AppliedRecord } from '../../src/core/target-plan.js';
-import { reconcile } from '../../src/run/reconcile.js';
+import { reconcile, scheduledOrder } from '../../src/run/reconcile.js';
 import type { FirewallState, FirewallTarget } from '../../src/targets/firewall.js';
 import { tinyDocument } from '../core/documents.js';
 import type { TargetStateAccess } from '../../src/run/context.js';
@@ -146,6 +146,90 @@ describe('SubscriptionSchedule', () => {
     expect(Array.from({ length: 6 }, () => s.take())).toEqual([0, 3, 5, 1, 4, 2]);
   });
 
+  it('asks whether a subscription is blocked about once a take, not of every subscription each time', () => {
+    // 100 subscriptions of 20 targets: the old take asked all open subscriptions on every take (2,000 × 100).
+    const subscriptions = Array.from({ length: 100 }, (_, i) => `${String(i).padStart(8, '0')}-0000-0000-0000-000000000000`);
+    const entries: ScheduleEntry[] = subscriptions.flatMap((subscription) => Array.from({ length: 20 }, () => ({ subscription })));
+    let asked = 0;
+    const blockedSubs = new Set([subscriptions[3]!, subscriptions[50]!]);
+    const s = new SubscriptionSchedule(entries, { perSubscription: 8, blocked: (sub) => (asked++, blockedSubs.has(sub)) });
+    const inFlight: number[] = [];
+    for (let taken = 0; taken < entries.length; ) {
+      const p = inFlight.length >= 256 ? undefined : s.take();
+      if (p === undefined) {
+        s.release(inFlight.shift()!);
+        continue;
+      }
+      inFlight.push(p);
+      taken++;
+    }
+    expect(asked).toBeLessThan(3 * entries.length);
+  });
+
+  it('without `first` targets, picks exactly what weighing every subscription picks (the model below)', () => {
+    const subs = [A, B, C, 'dddddddd-0000-0000-0000-000000000000', 'EEEEEEEE-0000-0000-0000-000000000000'];
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...subs, A.toUpperCase()), { minLength: 1, maxLength: 80 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 200 }),
+        fc.func(fc.boolean()),
+        (subscriptionOf, cap, workers, picks, isBlocked) => {
+          const entries: ScheduleEntry[] = subscriptionOf.map((subscription) => ({ subscription }));
+          const key = (i: number) => entries[i]!.subscription.toLowerCase();
+          // The model: subscriptions in order of first appearance; each take weighs every open one.
+          const turnOf = new Map<string, number>();
+          for (const [i] of entries.entries()) if (!turnOf.has(key(i))) turnOf.set(key(i), turnOf.size);
+          const pending = entries.map((_, i) => i);
+          const inFlight = new Map<string, number>();
+          let cursor = 0;
+          const blockedNow = new Set<string>();
+          const s = new SubscriptionSchedule(entries, { perSubscription: cap, blocked: (sub) => blockedNow.has(sub.toLowerCase()) });
+          const running: number[] = [];
+          let step = 0;
+          while (pending.length > 0 || running.length > 0) {
+            blockedNow.clear();
+            for (const sub of subs) if (isBlocked(sub, step)) blockedNow.add(sub.toLowerCase());
+            step++;
+            if (running.length < workers && pending.length > 0) {
+              const heads = new Map<string, number>();
+              for (const i of pending) if (!heads.has(key(i))) heads.set(key(i), i);
+              const open = [...heads.keys()].filter((sub) => (inFlight.get(sub) ?? 0) < cap);
+              const free = open.filter((sub) => !blockedNow.has(sub));
+              const among = free.length > 0 ? free : open;
+              const n = turnOf.size;
+              const best = among.sort((x, y) => (turnOf.get(x)! - cursor + n) % n - ((turnOf.get(y)! - cursor + n) % n))[0];
+              const p = s.take();
+              if (best === undefined) {
+                if (p !== undefined) return false;
+              } else {
+                if (p === undefined || p !== heads.get(best)) return false;
+                cursor = (turnOf.get(best)! + 1) % n;
+                pending.splice(pending.indexOf(p), 1);
+                running.push(p);
+                inFlight.set(best, (inFlight.get(best) ?? 0) + 1);
+                continue;
+              }
+            }
+            if (running.length === 0) return false;
+            const done = running.splice(picks[step % picks.length]! % running.length, 1)[0]!;
+            s.release(done);
+            inFlight.set(key(done), inFlight.get(key(done))! - 1);
+          }
+          return s.take() === undefined;
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('takeOrder: the order of takes while nothing is blocked and no cap binds', () => {
+    const entries: ScheduleEntry[] = [{ subscription: A }, { subscription: A }, { subscription: B }, { subscription: C, first: true }, { subscription: B }];
+    // The `first` one, then turns from the subscription after C's: A, B, then A, B.
+    expect(takeOrder(entries)).toEqual([3, 0, 2, 1, 4]);
+  });
+
   it('refuses a release of a target not in flight', () => {
     const s = new SubscriptionSchedule([{ subscription: A }], { perSubscription: 1 });
     expect(() => s.release(0)).toThrow(RangeError);
@@ -197,6 +281,18 @@ describe('reconcile schedules by subscription', () => {
     await reconcile(w.config, doc, { firewalls: w.firewalls, state: w.state }, { dryRun: true, force: false });
     expect(w.reads).toHaveLength(TARGETS.length);
     expect(w.most()).toBe(1);
+  });
+
+  it('scheduledOrder is the order the passes load their records in (what the run reads ahead in)', async () => {
+    for (const first of [undefined, new Set([id(C, 'kv-c2').toLowerCase(), id(A, 'kv-a3').toLowerCase()])]) {
+      const w = world(1, 4);
+      const loads: string[] = [];
+      const state: TargetStateAccess = { load: async (v) => (loads.push(v.id), w.state.load(v)), save: w.state.save };
+      await reconcile(w.config, doc, { firewalls: w.firewalls, state }, { dryRun: true, force: false, ...(first === undefined ? {} : { first }) });
+      // A dry run loads each record twice (the second to see that it did not move on): the first loads give the order.
+      expect(scheduledOrder(w.config.targets, first).map((t) => t.resource.id)).toEqual([...new Set(loads)]);
+      expect(new Set(loads).size).toBe(TARGETS.length);
+    }
   });
 
   it('honours `first` across subscriptions', async () => {

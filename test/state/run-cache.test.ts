@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TagwallError } from '../../src/core/errors.js';
 import { parseVaultId } from '../../src/core/vault-id.js';
 import { BlobStore } from '../../src/state/blob-store.js';
-import { prefetchedRecords, RunCache } from '../../src/state/run-cache.js';
+import { prefetchedRecords, READ_AHEAD_RECORDS, RunCache } from '../../src/state/run-cache.js';
 import { TargetStateRepository, vaultStateKey, type VaultRecord } from '../../src/state/records.js';
 import { conflict, etagOf, type KeyValueStore, type StoredText, type WriteCondition } from '../../src/state/store.js';
 import { startAzurite, type Azurite } from '../helpers/azurite.js';
@@ -88,6 +88,51 @@ describe('RunCache', () => {
     expect(store.gets).toBe(gets);
   });
 
+  it('reads ahead a window, not the run: at most `records` held at once, each record read once, served to its load', async () => {
+    const store = new SlowStore();
+    const n = 1_000;
+    const keys = Array.from({ length: n }, (_, i) => `vaults/k${i}.json`);
+    for (const [i, k] of keys.entries()) store.data.set(k, JSON.stringify({ i, pad: 'x'.repeat(100) }));
+    const cache = new RunCache(store);
+    await cache.prefetch(keys, { inFlight: 8, records: 50 });
+    // The old read-ahead read all 1,000 before the first pass.
+    expect(store.gets).toBeLessThanOrEqual(50);
+    let mostHeld = cache.window.records;
+    // Passes load in the planned order, a few at once, as workers do.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        while (next < n) {
+          const i = next++;
+          expect(JSON.parse((await cache.get(keys[i]!))!.text).i).toBe(i);
+          mostHeld = Math.max(mostHeld, cache.window.records);
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      }),
+    );
+    expect(store.gets).toBe(n);
+    expect(cache.window.missed).toBe(0);
+    expect(mostHeld).toBeLessThanOrEqual(50);
+    expect(store.maxInFlight).toBeLessThanOrEqual(8);
+    expect(cache.window.records).toBe(0);
+  });
+
+  it('bounds the window by characters too, and a load out of the planned order reads that record once, not again', async () => {
+    const store = new SlowStore();
+    const keys = Array.from({ length: 100 }, (_, i) => `vaults/k${i}.json`);
+    for (const k of keys) store.data.set(k, 'y'.repeat(1_000));
+    const cache = new RunCache(store);
+    await cache.prefetch(keys, { inFlight: 4, records: 1_000, chars: 10_000 });
+    // Reads stop once 10,000 characters are held (at most the reads in flight past it).
+    expect(cache.window.chars).toBeLessThanOrEqual(10_000 + 4 * 1_000);
+    expect(store.gets).toBeLessThan(20);
+    // The schedule passed over the first half (a throttled subscription): the second half is asked first.
+    for (const k of [...keys.slice(50), ...keys.slice(0, 50)]) expect((await cache.get(k))?.text).toHaveLength(1_000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(store.gets).toBe(100);
+    expect(cache.window.missed).toBeGreaterThan(0);
+  });
+
   it('holds nothing for a key that could not be read: the pass\'s own load reports the error', async () => {
     const store = new SlowStore();
     let fail = true;
@@ -111,7 +156,7 @@ describe('RunCache over blob state (Azurite)', () => {
   });
   afterAll(() => azurite?.stop());
 
-  it('loads 300 records in one round of parallel GETs and no GET per pass after it', async () => {
+  it('loads 300 records in parallel GETs, a window of them before the first pass, and one GET each in all', async () => {
     const proxy = await startRecordingProxy(azurite.port);
     try {
       const store = BlobStore.fromConnectionString(proxy.connectionString(azurite.connectionString), `runcache-${process.pid}`);
@@ -120,7 +165,7 @@ describe('RunCache over blob state (Azurite)', () => {
       for (let i = 0; i < 300; i += 3) await repo.save(targets[i]!.resource, record(i));
       proxy.requests.length = 0;
       const cache = await prefetchedRecords(store, targets);
-      expect(proxy.requests.filter((r) => r.method === 'GET')).toHaveLength(300);
+      expect(proxy.requests.filter((r) => r.method === 'GET')).toHaveLength(READ_AHEAD_RECORDS);
       const loads = new TargetStateRepository(cache);
       for (const [i, t] of targets.entries()) expect((await loads.load(t.resource))?.record).toEqual(i % 3 === 0 ? record(i) : undefined);
       expect(proxy.requests.filter((r) => r.method === 'GET')).toHaveLength(300);

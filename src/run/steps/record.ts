@@ -14,8 +14,22 @@ import { ended } from '../report.js';
  * the target, since tagwall would not know it owns the rules in place.
  */
 
+/**
+ * Sorted keys of rule lists already worked out, by the list itself: one written firewall's pass
+ * normalised the same lists again and again (the firewall as read for the intent, for the verify
+ * and for the record; the plan's for the verify and the record), 300 rules each in a fleet, which
+ * was 0.7 s of a week's change at 10,000. Sound because a rule list is never changed once made
+ * (firewalls as read, plans and records are readonly throughout); a caller gets its own copy.
+ */
+const keysByList = new WeakMap<readonly string[], readonly string[]>();
+
 export function keysOf(rules: readonly string[]): string[] {
-  return [...new Set(rules.map((r) => normaliseRule(r).key))].sort();
+  let keys = keysByList.get(rules);
+  if (keys === undefined) {
+    keys = [...new Set(rules.map((r) => normaliseRule(r).key))].sort();
+    keysByList.set(rules, keys);
+  }
+  return [...keys];
 }
 
 /** Compares a rule list with keys already normalised and sorted (what keysOf returns). */
