@@ -9,7 +9,7 @@ import { BUNDLED, runCli, useCliEmulator } from '../helpers/cli.js';
 import { closeServer, webhookAlerts } from '../helpers/functions-host.js';
 import { seedVault, vaultId } from '../helpers/emulator.js';
 
-// Issue 19, item 8: `tagwall alerts test`, and a CLI drift check that pages (`sync --dry-run --alerts send`).
+// The CLI without surprises: `tagwall alerts test`, and a CLI drift check that pages (`sync --dry-run --alerts send`).
 
 let emulator: Emulator;
 let dir: string;

@@ -10,7 +10,7 @@ import { BUNDLED, runCli, useCliEmulator } from '../helpers/cli.js';
 import { closeServer } from '../helpers/functions-host.js';
 import { seedVault, vaultId } from '../helpers/emulator.js';
 
-// Issue 19, item 8: --verbose, "still waiting" after a silence, --quiet and --format markdown,
+// The CLI without surprises: --verbose, "still waiting" after a silence, --quiet and --format markdown,
 // as a new user runs them against the emulator.
 
 let emulator: Emulator;

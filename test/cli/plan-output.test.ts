@@ -7,7 +7,7 @@ import { bundledServiceTags, sendText, startTestServer, type TestServer } from '
 import { BUNDLED, runCli } from '../helpers/cli.js';
 import { renderPlanMarkdown } from '../../src/cli/plan-markdown.js';
 
-// Issue 19, item 8 for `plan`: --verbose (the download is the one request an offline plan makes),
+// The CLI without surprises, for `plan`: --verbose (the download is the one request an offline plan makes),
 // "still waiting" after a silence, --quiet, and --format markdown, through the built CLI. The
 // service-tags file is served by a real HTTPS server on loopback (trusted through the test run's
 // NODE_EXTRA_CA_CERTS, which the CLI process inherits), with the bytes Microsoft served.

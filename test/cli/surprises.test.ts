@@ -6,7 +6,7 @@ import type { Emulator } from '../../src/emulator/server.js';
 import { BUNDLED, runCli, useCliEmulator } from '../helpers/cli.js';
 import { seedVault, TEST_SUBSCRIPTION, vaultId } from '../helpers/emulator.js';
 
-// Issue 19, item 8: the CLI as a new user tries it, each case one they ran into.
+// The CLI without surprises: the CLI as a new user tries it, each case one they ran into.
 
 let emulator: Emulator;
 let dir: string;
