@@ -56,7 +56,8 @@ export interface NamedRangeKind<C> {
 
 /**
  * A failure after some steps were made is no refusal of the whole write: marked `partial`, so
- * the pass reads the firewall again to learn what landed (run/steps/write.ts).
+ * the pass withdraws its intent rather than wait for it to expire (run/steps/write.ts): the rules'
+ * names already say whose they are, and the next run reads what landed.
  */
 function partialError(error: TagwallError, done: number, total: number): TagwallError {
   if (done === 0) return error;
