@@ -194,6 +194,35 @@ describe.each(KINDS.map((k) => [k.kind, k] as const))('%s', (_name, row) => {
       expect((await log('db-main')).map((r) => r.method)).toEqual(['GET', 'GET']);
     });
 
+    it('two installations on one server (owners team-a and team-b, their own state): each keeps its own tag covered, neither removes the other\'s rules, and both settle to zero writes', async () => {
+      // Each installation has its own state folder, as two deployments would.
+      const a = await targetRuns(t);
+      const b = await targetRuns(t);
+      const configA = a.config([{ resource: serverId('db-main'), select: ['LogicApps@westeurope'] }] as never, { ownerId: 'team-a' } as never);
+      const configB = b.config([{ resource: serverId('db-main'), select: ['AzureDevOps'] }] as never, { ownerId: 'team-b' } as never);
+      const teamB = (rules: readonly Stored[]) => rules.filter((r) => /^tagwall-team-b-\d+$/.test(r.name));
+      const [logicApps, devOps] = [await tagSpans('LogicApps.WestEurope'), await tagSpans('AzureDevOps')];
+      for (let round = 0; round < 2; round++) {
+        for (const [runs, config] of [[a, configA], [b, configB]] as const) {
+          const report = await runs.sync(config);
+          expect(report.vaults[0]!.outcome, JSON.stringify(report.vaults[0])).toMatch(/^(applied|in-sync)$/);
+          const rules = await storedRules('db-main');
+          expect(rules).toContainEqual({ name: 'office', start: '145.14.56.20', end: '145.14.56.29' });
+          expect(rules).toContainEqual({ name: AZURE.name, start: '0.0.0.0', end: '0.0.0.0' });
+          // Whoever ran last, the other's tag is still covered by the other's own rules.
+          if (mine(rules).length > 0) expect(size(minus(logicApps, admitted(mine(rules)))), 'LogicApps left out').toBe(0);
+          if (teamB(rules).length > 0) expect(size(minus(devOps, admitted(teamB(rules)))), 'AzureDevOps left out').toBe(0);
+        }
+      }
+      const rules = await storedRules('db-main');
+      expect(mine(rules).length).toBeGreaterThan(0);
+      expect(teamB(rules).length).toBeGreaterThan(0);
+      await t.emulator.control.clearRequests();
+      expect((await a.sync(configA)).vaults[0]).toMatchObject({ outcome: 'in-sync', add: [], remove: [] });
+      expect((await b.sync(configB)).vaults[0]).toMatchObject({ outcome: 'in-sync', add: [], remove: [] });
+      expect(await writes('db-main')).toEqual([]);
+    });
+
     it('drift: a rule of tagwall\'s a person deleted is RULE_MISSING and comes back; the rule a person added is RULE_ADDED and stays, under its name', async () => {
       const { runs, config } = await runsFor();
       await runs.sync(config({}));
